@@ -1,0 +1,156 @@
+"""The small set of types every stage of the pipeline speaks.
+
+A record travels: reader (:class:`SourceRecord`, raw columns) → mapping (:class:`MappedRecord`,
+canonical fields) → preparation (:class:`PreparedRecord`, hashed identifiers + consent) →
+destination (one JSON item of an API request body). Every stage may instead produce a
+:class:`Rejection`, which carries the record's line number and a stable reason code — never
+the offending value, so rejections are safe to log and to write to a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What a file is for; selects the destination."""
+
+    AUDIENCE_MEMBERS = "audience_members"
+    """Members CREATE (or per-record ``action``) into an ADM audience dataset."""
+    AUDIENCE_DELETIONS = "audience_deletions"
+    """Members DELETE from an ADM audience dataset."""
+    CONVERSIONS = "conversions"
+    """Offline conversion events into a DSP conversion definition."""
+    IDENTITY_DELETIONS = "identity_deletions"
+    """GDPR de-identification through ``POST /adm/identities/delete``."""
+
+
+class Reason(StrEnum):
+    """Stable rejection reason codes (they appear in reports and rejects files)."""
+
+    MALFORMED_RECORD = "malformed_record"
+    UNDECODABLE_BYTES = "undecodable_bytes"
+    WRONG_FIELD_COUNT = "wrong_field_count"
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    NO_IDENTIFIER = "no_identifier"
+    MISSING_CONSENT = "missing_consent"
+    MISSING_AMAZON_CONSENT = "missing_amazon_consent"
+    INVALID_CONSENT = "invalid_consent"
+    INVALID_COUNTRY = "invalid_country"
+    MISSING_COUNTRY = "missing_country"
+    INVALID_ACTION = "invalid_action"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    INVALID_VALUE = "invalid_value"
+    INVALID_CURRENCY = "invalid_currency"
+    INVALID_UNITS = "invalid_units"
+    LIMITED_DATA_USE = "limited_data_use"
+    TOO_MANY_MATCH_KEYS = "too_many_match_keys"
+    RECORD_TOO_LARGE = "record_too_large"
+
+
+@dataclass(slots=True, frozen=True)
+class Rejection:
+    """A record that will not be sent. ``detail`` must never contain a raw value."""
+
+    line: int
+    reason: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One record as read from the file: column name → raw string value.
+
+    ``line`` is the 1-based physical line (CSV / JSON Lines) or the 1-based element number
+    (top-level JSON array) where the record starts.
+    """
+
+    line: int
+    values: dict[str, str]
+
+
+# Canonical PII field names (the keys of a PII set) and their ADM / matchKey spellings.
+PII_FIELDS: tuple[str, ...] = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "address",
+    "city",
+    "state",
+    "postal",
+)
+ADM_PII_KEYS: dict[str, str] = {
+    "email": "em",
+    "phone": "ph",
+    "first_name": "fn",
+    "last_name": "ln",
+    "address": "ad",
+    "city": "cty",
+    "state": "st",
+    "postal": "zip",
+}
+MATCH_KEY_TYPES: dict[str, str] = {
+    "email": "EMAIL",
+    "phone": "PHONE",
+    "first_name": "FIRST_NAME",
+    "last_name": "LAST_NAME",
+    "address": "ADDRESS",
+    "city": "CITY",
+    "state": "STATE",
+    "postal": "POSTAL",
+}
+
+PiiSet = dict[str, str]
+"""Canonical PII field → value (raw in a MappedRecord, SHA-256 hex in a PreparedRecord)."""
+
+
+@dataclass(slots=True)
+class MappedRecord:
+    """A record in canonical fields.
+
+    ``attributes`` holds the non-PII canonical fields (external_id, country, ip, gpp, tcf,
+    amzn_ad_storage, amzn_user_data, action, timestamp, value, currency, units, dedupe_id,
+    maid, ramp_id, event_name, data_processing). ``pii_sets`` holds one raw PII set per
+    person-identity (``email``/``email_2`` … → sets 0, 1, …); empty sets are dropped.
+    ``hashed`` names the (set index, field) pairs whose column was declared already hashed.
+    """
+
+    line: int
+    attributes: dict[str, str]
+    pii_sets: list[PiiSet]
+    hashed: frozenset[tuple[int, str]] = frozenset()
+
+
+@dataclass(slots=True, frozen=True)
+class ConsentSignals:
+    """Consent as it will be sent; ``None`` means the signal is absent."""
+
+    gpp: str | None = None
+    tcf: str | None = None
+    amzn_ad_storage: str | None = None
+    amzn_user_data: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.gpp or self.tcf or self.amzn_ad_storage or self.amzn_user_data)
+
+
+@dataclass(slots=True)
+class PreparedRecord:
+    """A record ready for a destination: identifiers hashed, country and consent resolved.
+
+    Holds no raw PII except the optional IP address (sent as-is for country resolution)
+    and the already-opaque external ids (external_id, maid, ramp_id).
+    """
+
+    line: int
+    country: str
+    hashed_sets: list[PiiSet]
+    consent: ConsentSignals
+    attributes: dict[str, str] = field(default_factory=dict)
