@@ -1,0 +1,36 @@
+"""Runtime settings, read once from the environment (set by template.yaml or the local stack).
+
+Endpoints are settings so the same code runs against the ADM sandbox or the real API.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Names of the resources a function talks to, and pipeline tunables."""
+
+    bucket: str = field(default_factory=lambda: _env("BUCKET"))
+    chunk_queue_url: str = field(default_factory=lambda: _env("CHUNK_QUEUE_URL"))
+    ledger_table: str = field(default_factory=lambda: _env("LEDGER_TABLE"))
+    idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
+    registry_table: str = field(default_factory=lambda: _env("REGISTRY_TABLE"))
+    secret_id: str = field(default_factory=lambda: _env("ADM_SECRET_ID"))
+    records_per_chunk: int = field(
+        default_factory=lambda: int(_env("RECORDS_PER_CHUNK", "5000"))
+    )
+    """Records per SQS chunk; one chunk is at most one members request (≤ 5000)."""
+    default_country: str = field(default_factory=lambda: _env("DEFAULT_COUNTRY", "US"))
+    time_margin_ms: int = field(default_factory=lambda: int(_env("TIME_MARGIN_MS", "20000")))
+    """How long before the Lambda deadline a function stops starting new work."""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls()
