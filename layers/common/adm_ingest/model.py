@@ -154,3 +154,5 @@ class PreparedRecord:
     hashed_sets: list[PiiSet]
     consent: ConsentSignals
     attributes: dict[str, str] = field(default_factory=dict)
+    invalid_fields: tuple[str, ...] = ()
+    """PII fields that were present but empty/invalid after normalization (omitted)."""

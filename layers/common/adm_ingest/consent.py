@@ -1,0 +1,181 @@
+"""Country resolution and consent signals.
+
+Amazon requires a consent signal (GPP, TCF or Amazon's own ``amzn`` signal) for records from the
+UK and the EEA; elsewhere consent is optional. Values come from the record's consent columns,
+falling back to file/config-level defaults. Records from UK/EEA countries with no signal at all
+are rejected (``missing_consent``) — they are never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adm_ingest.model import ConsentSignals, Reason
+
+#: EU member states + the other EEA states (IS, LI, NO) + the United Kingdom.
+UK_EEA_COUNTRIES: frozenset[str] = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
+    "IS LI NO GB".split()
+)
+
+#: Common spellings users put in a country column → ISO 3166-1 alpha-2.
+_COUNTRY_ALIASES: dict[str, str] = {
+    "USA": "US",
+    "UNITED STATES": "US",
+    "UNITED STATES OF AMERICA": "US",
+    "UK": "GB",
+    "UNITED KINGDOM": "GB",
+    "GREAT BRITAIN": "GB",
+    "ENGLAND": "GB",
+    "CANADA": "CA",
+    "CAN": "CA",
+    "GBR": "GB",
+    "FRANCE": "FR",
+    "FRA": "FR",
+    "GERMANY": "DE",
+    "DEUTSCHLAND": "DE",
+    "DEU": "DE",
+    "SPAIN": "ES",
+    "ESPANA": "ES",
+    "ESPAÑA": "ES",
+    "ESP": "ES",
+    "ITALY": "IT",
+    "ITALIA": "IT",
+    "ITA": "IT",
+    "JAPAN": "JP",
+    "JPN": "JP",
+    "INDIA": "IN",
+    "IND": "IN",
+}
+
+_CONSENT_VALUES: dict[str, str] = {
+    "GRANTED": "GRANTED",
+    "GRANT": "GRANTED",
+    "TRUE": "GRANTED",
+    "YES": "GRANTED",
+    "Y": "GRANTED",
+    "1": "GRANTED",
+    "DENIED": "DENIED",
+    "DENY": "DENIED",
+    "FALSE": "DENIED",
+    "NO": "DENIED",
+    "N": "DENIED",
+    "0": "DENIED",
+    "NOT_APPLICABLE": "NOT_APPLICABLE",
+    "N/A": "NOT_APPLICABLE",
+    "NA": "NOT_APPLICABLE",
+    "UNKNOWN": "UNKNOWN",
+}
+
+
+class ConsentError(ValueError):
+    """A consent or country value that cannot be understood; ``reason`` is a ``Reason`` code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def normalize_country(value: str) -> str | None:
+    """ISO alpha-2 code for ``value`` (``"us"``, ``"USA"``, ``"United Kingdom"``…), else None."""
+    text = value.strip().upper()
+    if len(text) == 2 and text.isalpha() and text.isascii():
+        return "GB" if text == "UK" else text
+    return _COUNTRY_ALIASES.get(text)
+
+
+def normalize_consent_value(value: str) -> str | None:
+    """One of GRANTED / DENIED / NOT_APPLICABLE / UNKNOWN, or None when unrecognized."""
+    return _CONSENT_VALUES.get(value.strip().upper().replace(" ", "_"))
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentPolicy:
+    """Defaults for country and consent, applied when a record has no value of its own.
+
+    ``country`` is the dataset / config default country. ``gpp``, ``tcf``, ``amzn_ad_storage``
+    and ``amzn_user_data`` are file-level consent defaults (e.g. every row of an opted-in CRM
+    export has the same signal).
+    """
+
+    country: str = "US"
+    gpp: str | None = None
+    tcf: str | None = None
+    amzn_ad_storage: str | None = None
+    amzn_user_data: str | None = None
+
+    @classmethod
+    def from_defaults(cls, defaults: Mapping[str, str], country: str = "US") -> ConsentPolicy:
+        """Build from a mapping config's ``defaults`` section; validates every value."""
+        resolved_country = normalize_country(defaults.get("country", country) or country)
+        if resolved_country is None:
+            raise ConsentError(Reason.INVALID_COUNTRY, "default country is not an ISO code")
+        amzn = {}
+        for key in ("amzn_ad_storage", "amzn_user_data"):
+            raw = defaults.get(key)
+            if raw:
+                normalized = normalize_consent_value(raw)
+                if normalized is None:
+                    raise ConsentError(
+                        Reason.INVALID_CONSENT,
+                        f"default {key} must be GRANTED, DENIED, NOT_APPLICABLE or UNKNOWN",
+                    )
+                amzn[key] = normalized
+        return cls(
+            country=resolved_country,
+            gpp=defaults.get("gpp") or None,
+            tcf=defaults.get("tcf") or None,
+            **amzn,
+        )
+
+    def country_of(self, attributes: Mapping[str, str]) -> str:
+        """The record's country (its own column, else the default). Raises ConsentError."""
+        raw = attributes.get("country")
+        if not raw:
+            return self.country
+        country = normalize_country(raw)
+        if country is None:
+            raise ConsentError(Reason.INVALID_COUNTRY, "country is not an ISO 3166 code")
+        return country
+
+    def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
+        """The record's consent signals, with defaults filled in. Raises ConsentError when a
+        value is unrecognized, or when a UK/EEA record carries no signal at all."""
+        signals = ConsentSignals(
+            gpp=attributes.get("gpp") or self.gpp,
+            tcf=attributes.get("tcf") or self.tcf,
+            amzn_ad_storage=_amzn(attributes, "amzn_ad_storage") or self.amzn_ad_storage,
+            amzn_user_data=_amzn(attributes, "amzn_user_data") or self.amzn_user_data,
+        )
+        if country in UK_EEA_COUNTRIES and not signals.any:
+            raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
+        return signals
+
+
+def _amzn(attributes: Mapping[str, str], key: str) -> str | None:
+    raw = attributes.get(key)
+    if not raw:
+        return None
+    value = normalize_consent_value(raw)
+    if value is None:
+        raise ConsentError(Reason.INVALID_CONSENT, f"{key} is not a recognized consent value")
+    return value
+
+
+def consent_body(signals: ConsentSignals) -> dict[str, object]:
+    """The ADM ``userConsent.consent`` object for ``signals`` (absent signals left out)."""
+    body: dict[str, object] = {}
+    amzn = {}
+    if signals.amzn_ad_storage:
+        amzn["amznAdStorage"] = signals.amzn_ad_storage
+    if signals.amzn_user_data:
+        amzn["amznUserData"] = signals.amzn_user_data
+    if amzn:
+        body["amzn"] = amzn
+    if signals.gpp:
+        body["gpp"] = signals.gpp
+    if signals.tcf:
+        body["tcf"] = signals.tcf
+    return body

@@ -1,0 +1,88 @@
+"""The one small interface every destination implements.
+
+A destination knows three things about its API call: how to turn a prepared record into one
+request item (or a rejection), how items are wrapped and limited in a request body, and how to
+send a body and read back which items the API refused. The splitter, worker, dry-run and ledger
+only ever talk to this interface — they never branch on the destination.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import orjson
+
+from adm_ingest.batching import MAX_REQUEST_BYTES, BodyBatcher
+from adm_ingest.model import Kind, PreparedRecord, Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a file's records go: the resolved ADM id (dataSetId / conversionDefinitionId; empty
+    for identity deletions) and the human name it was resolved from."""
+
+    kind: Kind
+    name: str = ""
+    id: str = ""
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What the API said about one request: 0-based item index → rejection reason code for each
+    refused item (every other item was accepted), plus ids to trace the request."""
+
+    status: int
+    rejected: dict[int, str] = field(default_factory=dict)
+    request_id: str | None = None
+    ingress_id: str | None = None
+
+
+class AdmApi(Protocol):
+    """The slice of :class:`adm_ingest.adm.AdmClient` the destinations use."""
+
+    def ingest_members(self, data_set_id: str, body: bytes | Mapping[str, Any]) -> Any: ...
+    def ingest_conversion_events(self, body: bytes | Mapping[str, Any]) -> Any: ...
+    def delete_identities(self, body: bytes | Mapping[str, Any]) -> Any: ...
+
+
+class Destination(ABC):
+    """Base class: subclasses set the class constants and implement :meth:`build` and
+    :meth:`send`."""
+
+    kind: ClassVar[Kind]
+    content_type: ClassVar[str]
+    max_items: ClassVar[int]
+    max_bytes: ClassVar[int] = MAX_REQUEST_BYTES
+    requires_consent: ClassVar[bool] = True
+    """Whether UK/EEA records need a consent signal to be sent."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @abstractmethod
+    def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
+        """One request item for ``record``, or why it can't be sent."""
+
+    @abstractmethod
+    def envelope(self) -> tuple[bytes, bytes]:
+        """The serialized body around the items: ``(prefix, suffix)``."""
+
+    @abstractmethod
+    def send(self, client: AdmApi, body: bytes) -> Delivery:
+        """POST one body; map per-item errors to 0-based indexes."""
+
+    def batcher(self) -> BodyBatcher:
+        prefix, suffix = self.envelope()
+        return BodyBatcher(prefix, suffix, max_items=self.max_items, max_bytes=self.max_bytes)
+
+    @staticmethod
+    def serialize(item: Mapping[str, Any]) -> bytes:
+        return orjson.dumps(item)
+
+
+def error_reason(code: str | None) -> str:
+    """The rejection reason recorded for an item the API refused."""
+    return f"adm_{code}" if code else "adm_rejected"

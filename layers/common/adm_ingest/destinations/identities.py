@@ -1,0 +1,36 @@
+"""GDPR identity deletion: ``POST /adm/identities/delete`` (de-identifies within 30 days)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from adm_ingest.destinations.base import AdmApi, Delivery, Destination
+from adm_ingest.destinations.members import identity_body
+from adm_ingest.model import Kind, PreparedRecord, Reason, Rejection
+
+IDENTITIES_PER_REQUEST = 1000
+
+
+class IdentityDeletions(Destination):
+    """One target identity per record: by ``externalUserId`` when the file has one, else by the
+    hashed identity."""
+
+    kind: ClassVar[Kind] = Kind.IDENTITY_DELETIONS
+    content_type: ClassVar[str] = "application/vnd.admDataDeletion.v1+json"
+    max_items: ClassVar[int] = IDENTITIES_PER_REQUEST
+    requires_consent: ClassVar[bool] = False
+
+    def envelope(self) -> tuple[bytes, bytes]:
+        return b'{"targetIdentities":[', b"]}"
+
+    def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
+        if external_user_id := record.attributes.get("external_id"):
+            return {"externalUserId": external_user_id}
+        identity = identity_body(record)
+        if not identity:
+            return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
+        return {"identity": identity}
+
+    def send(self, client: AdmApi, body: bytes) -> Delivery:
+        client.delete_identities(body)
+        return Delivery(status=200)

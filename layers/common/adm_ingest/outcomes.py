@@ -1,0 +1,120 @@
+"""Accounting for what happened to every record: accepted, rejected (line + reason) or failed.
+
+A :class:`Tally` is kept per unit of work (a dry-run, a chunk) and is merged into the file's
+ledger; the invariant everyone relies on is ``read == accepted + rejected + failed``.
+Identifier coverage counts, per canonical PII field, how many values were hashed (``valid``) and
+how many were present but empty/invalid after normalization (``invalid`` — omitted, never sent).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from adm_ingest.model import PreparedRecord
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFate:
+    """One record that did not end accepted: its line, its outcome and why (never its data)."""
+
+    line: int
+    outcome: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Coverage:
+    """Per-field identifier coverage."""
+
+    valid: Counter[str] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+
+    def add(self, record: PreparedRecord) -> None:
+        valid = self.valid
+        for hashed in record.hashed_sets:
+            for name in hashed:
+                valid[name] += 1
+        for name in record.invalid_fields:
+            self.invalid[name] += 1
+
+    def merge(self, other: Coverage) -> None:
+        self.valid.update(other.valid)
+        self.invalid.update(other.invalid)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        names = sorted(set(self.valid) | set(self.invalid))
+        return {n: {"valid": self.valid[n], "invalid": self.invalid[n]} for n in names}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> Coverage:
+        coverage = cls()
+        for name, counts in data.items():
+            coverage.valid[name] = int(counts.get("valid", 0))
+            coverage.invalid[name] = int(counts.get("invalid", 0))
+        return coverage
+
+
+@dataclass(slots=True)
+class Tally:
+    """Outcome counts for a unit of work, plus the fate of every record that was not accepted."""
+
+    read: int = 0
+    accepted: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    fates: list[RecordFate] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
+    requests: Counter[str] = field(default_factory=Counter)
+    """Requests by HTTP status (or ``"dry_run"``)."""
+    ingress_ids: list[str] = field(default_factory=list)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected[reason] += 1
+        self.fates.append(RecordFate(line, REJECTED, reason))
+
+    def fail(self, lines: Iterable[int], reason: str) -> None:
+        for line in lines:
+            self.failed[reason] += 1
+            self.fates.append(RecordFate(line, FAILED, reason))
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    @property
+    def balanced(self) -> bool:
+        """True when every record read has exactly one outcome."""
+        return self.read == self.accepted + self.rejected_total + self.failed_total
+
+    def merge(self, other: Tally) -> None:
+        self.read += other.read
+        self.accepted += other.accepted
+        self.rejected.update(other.rejected)
+        self.failed.update(other.failed)
+        self.fates.extend(other.fates)
+        self.coverage.merge(other.coverage)
+        self.requests.update(other.requests)
+        self.ingress_ids.extend(other.ingress_ids)
+
+    def summary(self) -> dict[str, object]:
+        """Counts only (no per-record fates) — what a report or a log line carries."""
+        return {
+            "records_read": self.read,
+            "accepted": self.accepted,
+            "rejected": self.rejected_total,
+            "failed": self.failed_total,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "failed_by_reason": dict(sorted(self.failed.items())),
+            "identifier_coverage": self.coverage.to_dict(),
+            "requests": dict(sorted(self.requests.items())),
+        }
