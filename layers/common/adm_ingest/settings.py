@@ -23,9 +23,7 @@ class Settings:
     idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
     registry_table: str = field(default_factory=lambda: _env("REGISTRY_TABLE"))
     secret_id: str = field(default_factory=lambda: _env("ADM_SECRET_ID"))
-    records_per_chunk: int = field(
-        default_factory=lambda: int(_env("RECORDS_PER_CHUNK", "5000"))
-    )
+    records_per_chunk: int = field(default_factory=lambda: int(_env("RECORDS_PER_CHUNK", "5000")))
     """Records per SQS chunk; one chunk is at most one members request (≤ 5000)."""
     default_country: str = field(default_factory=lambda: _env("DEFAULT_COUNTRY", "US"))
     time_margin_ms: int = field(default_factory=lambda: int(_env("TIME_MARGIN_MS", "20000")))
