@@ -1,0 +1,492 @@
+"""The setup config: one declarative description of an advertiser's ADM account.
+
+The config is the execution input of the setup state machine and the argument of
+``adm-ingest setup``. It is JSON with the API's own camelCase field names, so a value can be
+checked against Amazon's OpenAPI by eye::
+
+    {
+      "region": "NA",
+      "managerAccountId": "amzn1.ads1ma1.…",
+      "advertiserAccountId": "ADV-…",
+      "audiences": [{"name": "crm_customers_us", "countryCode": "US",
+                     "description": "…", "idRetention": true}],
+      "conversionDefinitions": [{"name": "offline_purchases",
+                                 "conversionType": "OFF_AMAZON_PURCHASES",
+                                 "countingMethod": "EVERY", "source": "SERVER_TO_SERVER",
+                                 "sourceType": "OFFLINE", "value": 1}],
+      "sharingRules": [{"audience": "crm_customers_us", "application": "DSP_AUDIENCES",
+                        "destinationAccountId": "…", "marketplaceId": "ATVPDKIKX0DER",
+                        "metadata": {"audienceMetadata": {"audienceName": "CRM customers US"}}}],
+      "mappings": {"audiences/crm_customers_us/": {"email": "E-Mail", "phone": "Mobile"}}
+    }
+
+:func:`load_config` validates everything before any API call and raises :class:`ConfigError`
+naming the offending field (``audiences[1].name``) — never echoing a value that could be
+personal data. The config itself holds account ids and names, no PII.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGIONS = ("NA", "EU", "FE")
+
+# Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
+# AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
+DATASET_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+DATASET_NAME_LENGTH = (5, 100)
+DESCRIPTION_LENGTH = (1, 1000)
+AUDIENCE_NAME_LENGTH = (10, 127)
+DEFINITION_NAME_LENGTH = (1, 256)
+CONVERSION_DEFINITIONS_PER_REQUEST = 10
+
+APPLICATIONS = ("DSP_AUDIENCES", "EVENTS_MANAGER", "AMAZON_MARKETING_CLOUD", "GEO_LOCATIONS")
+CONVERSION_TYPES = (
+    "ADD_TO_SHOPPING_CART",
+    "APPLICATION",
+    "CHECKOUT",
+    "CONTACT",
+    "LEAD",
+    "OFF_AMAZON_PURCHASES",
+    "OTHER",
+    "PAGE_VIEW",
+    "SEARCH",
+    "SIGN_UP",
+    "SUBSCRIBE",
+)
+COUNTING_METHODS = ("EVERY", "FIRST")
+SOURCES = ("AMAZON_AD_TAG", "SERVER_TO_SERVER")
+SOURCE_TYPES = ("ANDROID", "FIRE_TABLET", "FIRE_TV", "IOS", "OFFLINE", "WEBSITE")
+# ConversionDefinitionSourceTypeV1: an ad tag only measures websites.
+SOURCE_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = {
+    "AMAZON_AD_TAG": ("WEBSITE",),
+    "SERVER_TO_SERVER": SOURCE_TYPES,
+}
+METADATA_KINDS = ("audienceMetadata", "amcMetadata", "conversionDefinitionId")
+
+# The CountryCode enum of the Ads Data Manager OpenAPI (ISO 3166-1 alpha-2 plus UNKNOWN).
+COUNTRY_CODES = frozenset(
+    """
+    AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+    BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK
+    DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR
+    GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM
+    KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP
+    MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL
+    PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST
+    SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM UNKNOWN US UY UZ VA
+    VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW
+    """.split()
+)
+
+
+class ConfigError(ValueError):
+    """The setup config is invalid. ``field`` is the path of the bad field (``audiences[0].name``).
+
+    The message names the field and the rule it breaks, never the offending value.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceSpec:
+    """An audience dataset (``POST /adm/audiences``)."""
+
+    name: str
+    country_code: str
+    description: str | None = None
+    id_retention: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.name, "countryCode": self.country_code}
+        if self.description is not None:
+            body["description"] = self.description
+        if self.id_retention is not None:
+            body["idRetention"] = self.id_retention
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionDefinitionSpec:
+    """A DSP conversion definition; :meth:`to_json` is exactly the create request item."""
+
+    name: str
+    conversion_type: str
+    counting_method: str
+    source: str
+    source_type: str
+    value: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "conversionType": self.conversion_type,
+            "countingMethod": self.counting_method,
+            "source": self.source,
+            "sourceType": self.source_type,
+            "value": self.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SharingRuleSpec:
+    """A sharing rule for one configured audience or conversion definition.
+
+    Exactly one of ``audience`` / ``conversion_definition`` names what is shared; the setup
+    resolves that name to its ADM id. For a conversion definition the definition id is shared
+    as the ``dataSetId`` and, when ``metadata`` is omitted, sent as
+    ``{"conversionDefinitionId": id}`` (the OpenAPI's re-share metadata). ``revoke`` turns the
+    rule into a declarative removal: matching ACTIVE/PENDING rules are revoked, none created.
+    """
+
+    name: str
+    application: str
+    destination_account_id: str
+    marketplace_id: str
+    audience: str | None = None
+    conversion_definition: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    account_entity_id: str | None = None
+    revoke: bool = False
+
+    @property
+    def source_name(self) -> str:
+        return self.audience or self.conversion_definition or ""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "application": self.application,
+            "destinationAccountId": self.destination_account_id,
+            "marketplaceId": self.marketplace_id,
+            "revoke": self.revoke,
+        }
+        if self.audience is not None:
+            body["audience"] = self.audience
+        if self.conversion_definition is not None:
+            body["conversionDefinition"] = self.conversion_definition
+        if self.metadata is not None:
+            body["metadata"] = dict(self.metadata)
+        if self.account_entity_id is not None:
+            body["accountEntityId"] = self.account_entity_id
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class SetupConfig:
+    """The whole validated config. :meth:`to_json` is the normalized execution input."""
+
+    region: str
+    manager_account_id: str
+    advertiser_account_id: str
+    audiences: tuple[AudienceSpec, ...] = ()
+    conversion_definitions: tuple[ConversionDefinitionSpec, ...] = ()
+    sharing_rules: tuple[SharingRuleSpec, ...] = ()
+    mappings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "managerAccountId": self.manager_account_id,
+            "advertiserAccountId": self.advertiser_account_id,
+            "audiences": [a.to_json() for a in self.audiences],
+            "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
+            "sharingRules": [r.to_json() for r in self.sharing_rules],
+            "mappings": {prefix: dict(columns) for prefix, columns in self.mappings.items()},
+        }
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
+    """Read (a path to a JSON file, or an already parsed mapping) and validate a setup config.
+
+    Raises:
+        ConfigError: the first invalid field, by path.
+    """
+    if isinstance(source, Mapping):
+        raw: Any = source
+    else:
+        path = Path(source)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError("<file>", f"cannot read {path}: {error.strerror}") from None
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                "<file>", f"not valid JSON (line {error.lineno}, column {error.colno})"
+            ) from None
+    return parse_config(raw)
+
+
+def parse_config(raw: Any) -> SetupConfig:
+    """Validate an already decoded config document (see :func:`load_config`)."""
+    doc = _object(raw, "<config>")
+    _only(
+        doc,
+        "<config>",
+        {
+            "region",
+            "managerAccountId",
+            "advertiserAccountId",
+            "audiences",
+            "conversionDefinitions",
+            "sharingRules",
+            "mappings",
+        },
+    )
+    region = _choice(doc, "region", "region", REGIONS)
+    audiences = tuple(
+        _audience(item, f"audiences[{i}]")
+        for i, item in enumerate(_list(doc.get("audiences", []), "audiences"))
+    )
+    _unique([a.name for a in audiences], "audiences", "name")
+    definitions = tuple(
+        _definition(item, f"conversionDefinitions[{i}]")
+        for i, item in enumerate(
+            _list(doc.get("conversionDefinitions", []), "conversionDefinitions")
+        )
+    )
+    _unique([d.name for d in definitions], "conversionDefinitions", "name")
+    rules = tuple(
+        _sharing_rule(item, f"sharingRules[{i}]", audiences, definitions)
+        for i, item in enumerate(_list(doc.get("sharingRules", []), "sharingRules"))
+    )
+    _unique([r.name for r in rules], "sharingRules", "name")
+    return SetupConfig(
+        region=region,
+        manager_account_id=_text(doc, "managerAccountId", "managerAccountId"),
+        advertiser_account_id=_text(doc, "advertiserAccountId", "advertiserAccountId"),
+        audiences=audiences,
+        conversion_definitions=definitions,
+        sharing_rules=rules,
+        mappings=_mappings(doc.get("mappings", {}), "mappings"),
+    )
+
+
+def parse_audience(raw: Any, path: str = "audience") -> AudienceSpec:
+    """Validate one audience item (a step's input: the normalized config's ``audiences[i]``)."""
+    return _audience(raw, path)
+
+
+def parse_conversion_definitions(
+    raw: Any, path: str = "conversionDefinitions"
+) -> tuple[ConversionDefinitionSpec, ...]:
+    """Validate a list of conversion definition items."""
+    return tuple(_definition(item, f"{path}[{i}]") for i, item in enumerate(_list(raw, path)))
+
+
+def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
+    """Validate one sharing rule item; the names it references are resolved by the step."""
+    return _sharing_rule(raw, path, None, None)
+
+
+def _audience(raw: Any, path: str) -> AudienceSpec:
+    item = _object(raw, path)
+    _only(item, path, {"name", "countryCode", "description", "idRetention"})
+    name = _text(item, "name", f"{path}.name", length=DATASET_NAME_LENGTH)
+    if not DATASET_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"{path}.name",
+            "must start with a letter and contain only letters, digits, '_' and '-'",
+        )
+    country = _text(item, "countryCode", f"{path}.countryCode")
+    if country not in COUNTRY_CODES:
+        raise ConfigError(f"{path}.countryCode", "must be an ISO 3166-1 alpha-2 code, e.g. US")
+    description = None
+    if "description" in item:
+        description = _text(item, "description", f"{path}.description", length=DESCRIPTION_LENGTH)
+    id_retention = None
+    if "idRetention" in item:
+        id_retention = _bool(item["idRetention"], f"{path}.idRetention")
+    return AudienceSpec(name, country, description, id_retention)
+
+
+def _definition(raw: Any, path: str) -> ConversionDefinitionSpec:
+    item = _object(raw, path)
+    _only(item, path, {"name", "conversionType", "countingMethod", "source", "sourceType", "value"})
+    source = _choice(item, "source", f"{path}.source", SOURCES)
+    source_type = _choice(item, "sourceType", f"{path}.sourceType", SOURCE_TYPES)
+    if source_type not in SOURCE_TYPES_BY_SOURCE[source]:
+        raise ConfigError(
+            f"{path}.sourceType",
+            f"must be one of {', '.join(SOURCE_TYPES_BY_SOURCE[source])} with source {source}",
+        )
+    value = item.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{path}.value", "is required and must be a number")
+    return ConversionDefinitionSpec(
+        name=_text(item, "name", f"{path}.name", length=DEFINITION_NAME_LENGTH),
+        conversion_type=_choice(item, "conversionType", f"{path}.conversionType", CONVERSION_TYPES),
+        counting_method=_choice(item, "countingMethod", f"{path}.countingMethod", COUNTING_METHODS),
+        source=source,
+        source_type=source_type,
+        value=value,
+    )
+
+
+def _sharing_rule(
+    raw: Any,
+    path: str,
+    audiences: tuple[AudienceSpec, ...] | None,
+    definitions: tuple[ConversionDefinitionSpec, ...] | None,
+) -> SharingRuleSpec:
+    """One sharing rule; ``audiences``/``definitions`` (when given) must contain its source."""
+    item = _object(raw, path)
+    _only(
+        item,
+        path,
+        {
+            "name",
+            "audience",
+            "conversionDefinition",
+            "application",
+            "destinationAccountId",
+            "marketplaceId",
+            "metadata",
+            "accountEntityId",
+            "revoke",
+        },
+    )
+    if ("audience" in item) == ("conversionDefinition" in item):
+        raise ConfigError(path, "needs exactly one of 'audience' or 'conversionDefinition'")
+    audience = definition = None
+    if "audience" in item:
+        audience = _text(item, "audience", f"{path}.audience")
+        if audiences is not None and audience not in {a.name for a in audiences}:
+            raise ConfigError(f"{path}.audience", "must name an audience of this config")
+    else:
+        definition = _text(item, "conversionDefinition", f"{path}.conversionDefinition")
+        if definitions is not None and definition not in {d.name for d in definitions}:
+            raise ConfigError(
+                f"{path}.conversionDefinition", "must name a conversion definition of this config"
+            )
+    application = _choice(item, "application", f"{path}.application", APPLICATIONS)
+    destination = _text(item, "destinationAccountId", f"{path}.destinationAccountId")
+    metadata = None
+    if "metadata" in item:
+        metadata = _metadata(item["metadata"], f"{path}.metadata")
+    elif audience is not None:
+        raise ConfigError(f"{path}.metadata", "is required when sharing an audience")
+    name = (
+        _text(item, "name", f"{path}.name")
+        if "name" in item
+        else f"{audience or definition}:{application}:{destination}"
+    )
+    return SharingRuleSpec(
+        name=name,
+        application=application,
+        destination_account_id=destination,
+        marketplace_id=_text(item, "marketplaceId", f"{path}.marketplaceId"),
+        audience=audience,
+        conversion_definition=definition,
+        metadata=metadata,
+        account_entity_id=(
+            _text(item, "accountEntityId", f"{path}.accountEntityId")
+            if "accountEntityId" in item
+            else None
+        ),
+        revoke=_bool(item.get("revoke", False), f"{path}.revoke"),
+    )
+
+
+def _metadata(raw: Any, path: str) -> dict[str, Any]:
+    """One member of the OpenAPI's SharingRuleMetadata union, checked structurally."""
+    metadata = _object(raw, path)
+    if len(metadata) != 1 or next(iter(metadata)) not in METADATA_KINDS:
+        raise ConfigError(path, f"must have exactly one of {', '.join(METADATA_KINDS)}")
+    kind = next(iter(metadata))
+    if kind == "conversionDefinitionId":
+        _text(metadata, kind, f"{path}.{kind}")
+        return dict(metadata)
+    inner = _object(metadata[kind], f"{path}.{kind}")
+    if kind == "audienceMetadata":
+        _only(inner, f"{path}.{kind}", {"audienceName", "description", "externalAudienceId"})
+        _text(inner, "audienceName", f"{path}.{kind}.audienceName", length=AUDIENCE_NAME_LENGTH)
+        for optional in ("description", "externalAudienceId"):
+            if optional in inner:
+                _text(inner, optional, f"{path}.{kind}.{optional}")
+    else:
+        _only(inner, f"{path}.{kind}", {"amcInstanceId", "amcInstanceName"})
+        _text(inner, "amcInstanceId", f"{path}.{kind}.amcInstanceId")
+        if "amcInstanceName" in inner:
+            _text(inner, "amcInstanceName", f"{path}.{kind}.amcInstanceName")
+    return {kind: dict(inner)}
+
+
+def _mappings(raw: Any, path: str) -> dict[str, dict[str, str]]:
+    """Per-prefix column mappings: ``{"<prefix>": {"<canonical field>": "<source column>"}}``."""
+    result: dict[str, dict[str, str]] = {}
+    for prefix, columns in _object(raw, path).items():
+        if not prefix or not isinstance(prefix, str):
+            raise ConfigError(path, "prefixes must be non-empty strings")
+        entry_path = f"{path}[{prefix!r}]"
+        mapping = _object(columns, entry_path)
+        if not mapping:
+            raise ConfigError(entry_path, "must map at least one field")
+        for canonical in mapping:
+            _text(mapping, canonical, f"{entry_path}.{canonical}")
+        result[prefix] = dict(mapping)
+    return result
+
+
+# -- small typed readers: each names the field path in its error ---------------------------
+
+
+def _object(raw: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(path, "must be a JSON object")
+    return raw
+
+
+def _list(raw: Any, path: str) -> list[Any]:
+    if not isinstance(raw, list):
+        raise ConfigError(path, "must be a JSON array")
+    return raw
+
+
+def _only(item: Mapping[str, Any], path: str, allowed: set[str]) -> None:
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        # Key names are ours (not data), so naming them is safe and catches typos early.
+        raise ConfigError(f"{path}.{unknown[0]}", "is not a known field")
+
+
+def _text(
+    item: Mapping[str, Any], key: str, path: str, *, length: tuple[int, int] | None = None
+) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, "is required and must be a non-empty string")
+    if length is not None and not length[0] <= len(value) <= length[1]:
+        raise ConfigError(path, f"must be {length[0]}–{length[1]} characters long")
+    return value
+
+
+def _choice(item: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...]) -> str:
+    value = item.get(key)
+    if value not in allowed:
+        raise ConfigError(path, f"must be one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, "must be true or false")
+    return value
+
+
+def _unique(names: list[str], path: str, key: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise ConfigError(f"{path}[{i}].{key}", "duplicates an earlier entry")
+        seen.add(name)
