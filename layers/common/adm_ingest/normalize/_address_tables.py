@@ -1,0 +1,299 @@
+"""Address word maps: whole upper-case token → the form Amazon hashes.
+
+The content reproduces the tables of Amazon's address SDK
+(``amazon-ads-advertiser-audience-normalization-sdk-py``, ``AddressHash.py``). Where the SDK
+lists a word twice with different targets, the later entry wins there, and the value kept
+here is that later one (e.g. US ``MDW`` → ``MDWS``). Identity entries (``KEY`` → ``KEY``)
+matter: a later table's identity entry overrides an earlier table's abbreviation.
+"""
+
+from __future__ import annotations
+
+NUMBER_INDICATORS: dict[str, str] = {
+    "NUM": "NUMBER", "NÚMERO": "NUMBER", "NÚM": "NUMBER", "NUMERO": "NUMBER", "#": "NUMBER",
+    "NO": "NUMBER",
+}
+
+DIRECTIONALS: dict[str, str] = {
+    "EAST": "E", "E": "E", "NORTH": "N", "N": "N", "SOUTH": "S", "S": "S", "SO": "S",
+    "NORTHEAST": "NE", "NE": "NE", "NORTHWEST": "NW", "NW": "NW", "SOUTHEAST": "SE",
+    "SE": "SE", "SOUTHWEST": "SW", "SW": "SW",
+}
+
+DEFAULT_STREET_SUFFIXES: dict[str, str] = {
+    "AVENUE": "AVE", "AVE": "AVE", "BOULED": "BLVD", "BLVD": "BLVD", "CIRCLE": "CIR",
+    "CIR": "CIR", "CIRCLES": "CIRS", "CIRS": "CIRS", "COURT": "CT", "CT": "CT",
+    "CENTRE": "CTR", "CENTER": "CTR", "CTR": "CTR", "DRIVE": "DR", "DR": "DR",
+    "FREEWAY": "FWY", "FRWY": "FWY", "FWY": "FWY", "HIGHWAY": "HWY", "HWY": "HWY",
+    "LANE": "LN", "LN": "LN", "PARKS": "PARK", "PARK": "PARK", "PARKWAYS": "PKWY",
+    "PKY": "PKWY", "PKWAY": "PKWY", "PKWYS": "PKWY", "PARKWAY": "PKWY", "PARKWY": "PKWY",
+    "PKWY": "PKWY", "PLACE": "PL", "PL": "PL", "PLAZA": "PLZ", "PLZA": "PLZ", "PLZ": "PLZ",
+    "ROAD": "RD", "RD": "RD", "SQUARE": "SQ", "SQU": "SQ", "SQR": "SQ", "SQ": "SQ",
+    "STREET": "ST", "STR": "ST", "ST": "ST",
+}
+
+US_STREET_SUFFIXES: dict[str, str] = {
+    "ALLEY": "ALY", "ALLEE": "ALY", "ALLY": "ALY", "ALY": "ALY",
+    "ANNEX": "ANX", "ANNX": "ANX", "ANEX": "ANX", "ANX": "ANX",
+    "ARCADE": "ARC", "ARC": "ARC",
+    "AV": "AVE", "AVENU": "AVE", "AVENUE": "AVE", "AVEN": "AVE", "AVNUE": "AVE", "AVN": "AVE",
+    "AVE": "AVE",
+    "BEACH": "BCH", "BCH": "BCH", "BURG": "BG", "BG": "BG", "BURGS": "BGS", "BGS": "BGS",
+    "BLUFF": "BLF", "BLUF": "BLF", "BLF": "BLF", "BLUFFS": "BLFS", "BLFS": "BLFS",
+    "BOULV": "BLVD", "BOULED": "BLVD", "BOUL": "BLVD", "BLVD": "BLVD",
+    "BEND": "BND", "BND": "BND", "BRANCH": "BR", "BRNCH": "BR", "BR": "BR",
+    "BRDGE": "BRG", "BRIDGE": "BRG", "BRG": "BRG", "BROOK": "BRK", "BRK": "BRK",
+    "BROOKS": "BRKS", "BRKS": "BRKS",
+    "BOT": "BTM", "BOTTM": "BTM", "BOTTOM": "BTM", "BTM": "BTM",
+    "BYPASS": "BYP", "BYPAS": "BYP", "BYPS": "BYP", "BYPA": "BYP", "BYP": "BYP",
+    "BAYOU": "BYU", "BAYOO": "BYU", "BYU": "BYU",
+    "CRCL": "CIR", "CRCLE": "CIR", "CIRCLE": "CIR", "CIRCL": "CIR", "CIRC": "CIR",
+    "CIR": "CIR", "CIRCLES": "CIRS", "CIRS": "CIRS",
+    "CLUB": "CLB", "CLB": "CLB", "CLIFF": "CLF", "CLF": "CLF", "CLIFFS": "CLFS",
+    "CLFS": "CLFS", "COMMON": "CMN", "CMN": "CMN", "COMMONS": "CMNS", "CMNS": "CMNS",
+    "CORNER": "COR", "COR": "COR", "CORNERS": "CORS", "CORS": "CORS",
+    "CMP": "CP", "CAMP": "CP", "CP": "CP", "CAPE": "CPE", "CPE": "CPE",
+    "CRESCENT": "CRES", "CRSNT": "CRES", "CRSENT": "CRES", "CRES": "CRES",
+    "CREEK": "CRK", "CRK": "CRK", "COURSE": "CRSE", "CRSE": "CRSE", "CREST": "CRST",
+    "CRST": "CRST", "CAUSEWAY": "CSWY", "CAUSWA": "CSWY", "CSWY": "CSWY",
+    "COURT": "CT", "CT": "CT",
+    "CENTR": "CTR", "CEN": "CTR", "CNTR": "CTR", "CENTRE": "CTR", "CNTER": "CTR",
+    "CENT": "CTR", "CENTER": "CTR", "CTR": "CTR", "CENTERS": "CTRS", "CTRS": "CTRS",
+    "COURTS": "CTS", "CTS": "CTS", "CURVE": "CURV", "CURV": "CURV", "COVE": "CV", "CV": "CV",
+    "COVES": "CVS", "CVS": "CVS", "CNYN": "CYN", "CANYN": "CYN", "CANYON": "CYN", "CYN": "CYN",
+    "DALE": "DL", "DL": "DL", "DAM": "DM", "DM": "DM",
+    "DRIV": "DR", "DRIVE": "DR", "DRV": "DR", "DR": "DR", "DRIVES": "DRS", "DRS": "DRS",
+    "DVD": "DV", "DIVIDE": "DV", "DIV": "DV", "DV": "DV",
+    "ESTATE": "EST", "EST": "EST", "ESTATES": "ESTS", "ESTS": "ESTS",
+    "EXPRESSWAY": "EXPY", "EXPW": "EXPY", "EXPR": "EXPY", "EXP": "EXPY", "EXPRESS": "EXPY",
+    "EXPY": "EXPY",
+    "EXTENSION": "EXT", "EXTN": "EXT", "EXTNSN": "EXT", "EXT": "EXT", "EXTENSIONS": "EXTS",
+    "EXTS": "EXTS",
+    "FALL": "FALL", "FIELD": "FLD", "FLD": "FLD", "FIELDS": "FLDS", "FLDS": "FLDS",
+    "FALLS": "FLS", "FLS": "FLS", "FLAT": "FLT", "FLT": "FLT", "FLATS": "FLTS", "FLTS": "FLTS",
+    "FORD": "FRD", "FRD": "FRD", "FORDS": "FRDS", "FRDS": "FRDS",
+    "FORGE": "FRG", "FORG": "FRG", "FRG": "FRG", "FORGES": "FRGS", "FRGS": "FRGS",
+    "FORK": "FRK", "FRK": "FRK", "FORKS": "FRKS", "FRKS": "FRKS",
+    "FORESTS": "FRST", "FOREST": "FRST", "FRST": "FRST",
+    "FRRY": "FRY", "FERRY": "FRY", "FRY": "FRY", "FORT": "FT", "FRT": "FT", "FT": "FT",
+    "FREEWY": "FWY", "FRWAY": "FWY", "FREEWAY": "FWY", "FRWY": "FWY", "FWY": "FWY",
+    "GRDEN": "GDN", "GARDEN": "GDN", "GRDN": "GDN", "GARDN": "GDN", "GDN": "GDN",
+    "GARDENS": "GDNS", "GRDNS": "GDNS", "GDNS": "GDNS",
+    "GLEN": "GLN", "GLN": "GLN", "GLENS": "GLNS", "GLNS": "GLNS",
+    "GREEN": "GRN", "GRN": "GRN", "GREENS": "GRNS", "GRNS": "GRNS",
+    "GROV": "GRV", "GROVE": "GRV", "GRV": "GRV", "GROVES": "GRVS", "GRVS": "GRVS",
+    "GATWAY": "GTWY", "GATEWAY": "GTWY", "GATEWY": "GTWY", "GTWAY": "GTWY", "GTWY": "GTWY",
+    "HRBOR": "HBR", "HARBOR": "HBR", "HARB": "HBR", "HARBR": "HBR", "HBR": "HBR",
+    "HARBORS": "HBRS", "HBRS": "HBRS", "HILL": "HL", "HL": "HL", "HILLS": "HLS", "HLS": "HLS",
+    "HLLW": "HOLW", "HOLWS": "HOLW", "HOLLOW": "HOLW", "HOLLOWS": "HOLW", "HOLW": "HOLW",
+    "HEIGHTS": "HTS", "HT": "HTS", "HTS": "HTS", "HAVEN": "HVN", "HVN": "HVN",
+    "HIGHWY": "HWY", "HIGHWAY": "HWY", "HIWY": "HWY", "HWAY": "HWY", "HIWAY": "HWY",
+    "HWY": "HWY",
+    "INLET": "INLT", "INLT": "INLT", "ISLAND": "IS", "ISLND": "IS", "IS": "IS",
+    "ISLES": "ISLE", "ISLE": "ISLE", "ISLANDS": "ISS", "ISLNDS": "ISS", "ISS": "ISS",
+    "JUNCTON": "JCT", "JCTN": "JCT", "JCTION": "JCT", "JUNCTN": "JCT", "JUNCTION": "JCT",
+    "JCT": "JCT", "JCTNS": "JCTS", "JUNCTIONS": "JCTS", "JCTS": "JCTS",
+    "KNOLL": "KNL", "KNOL": "KNL", "KNL": "KNL", "KNOLLS": "KNLS", "KNLS": "KNLS",
+    "KEY": "KY", "KY": "KY", "KEYS": "KYS", "KYS": "KYS",
+    "LAND": "LAND", "LOCK": "LCK", "LCK": "LCK", "LOCKS": "LCKS", "LCKS": "LCKS",
+    "LODGE": "LDG", "LODG": "LDG", "LDGE": "LDG", "LDG": "LDG", "LOAF": "LF", "LF": "LF",
+    "LIGHT": "LGT", "LGT": "LGT", "LIGHTS": "LGTS", "LGTS": "LGTS",
+    "LAKE": "LK", "LK": "LK", "LAKES": "LKS", "LKS": "LKS", "LANE": "LN", "LN": "LN",
+    "LANDING": "LNDG", "LNDNG": "LNDG", "LNDG": "LNDG", "LOOP": "LOOP", "LOOPS": "LOOP",
+    "MALL": "MALL", "MEADOW": "MDW",
+    # The SDK maps MDW to MDW and, later in the same table, to MDWS; the later entry wins.
+    "MDW": "MDWS", "MEADOWS": "MDWS", "MEDOWS": "MDWS", "MDWS": "MDWS",
+    "MEWS": "MEWS", "MILL": "ML", "ML": "ML", "MILLS": "MLS", "MLS": "MLS",
+    "MANOR": "MNR", "MNR": "MNR", "MANORS": "MNRS", "MNRS": "MNRS",
+    "MISSION": "MSN", "MSSN": "MSN", "MISSN": "MSN", "MSN": "MSN",
+    "MNT": "MT", "MOUNT": "MT", "MT": "MT",
+    "MNTN": "MTN", "MOUNTAIN": "MTN", "MOUNTIN": "MTN", "MNTAIN": "MTN", "MTIN": "MTN",
+    "MTN": "MTN", "MOUNTAINS": "MTNS", "MTNS": "MTNS", "MOTORWAY": "MTWY", "MTWY": "MTWY",
+    "NECK": "NCK", "NCK": "NCK", "OVERPASS": "OPAS", "OPAS": "OPAS",
+    "ORCHARD": "ORCH", "ORCHRD": "ORCH", "ORCH": "ORCH", "OVAL": "OVAL", "OVL": "OVAL",
+    "PRK": "PARK", "PARK": "PARK", "PARKS": "PARK", "PASS": "PASS", "PATHS": "PATH",
+    "PATH": "PATH", "PIKE": "PIKE", "PIKES": "PIKE",
+    "PARKWAYS": "PKWY", "PKY": "PKWY", "PKWAY": "PKWY", "PKWYS": "PKWY", "PARKWAY": "PKWY",
+    "PARKWY": "PKWY", "PKWY": "PKWY",
+    "PLACE": "PL", "PL": "PL", "PLAIN": "PLN", "PLN": "PLN", "PLAINS": "PLNS", "PLNS": "PLNS",
+    "PLAZA": "PLZ", "PLZA": "PLZ", "PLZ": "PLZ", "PINE": "PNE", "PNE": "PNE",
+    "PINES": "PNES", "PNES": "PNES", "PRR": "PR", "PRAIRIE": "PR", "PR": "PR",
+    "PORT": "PRT", "PRT": "PRT", "PORTS": "PRTS", "PRTS": "PRTS",
+    "PASSAGE": "PSGE", "PSGE": "PSGE", "POINT": "PT", "PT": "PT", "POINTS": "PTS", "PTS": "PTS",
+    "RAD": "RADL", "RADIEL": "RADL", "RADIAL": "RADL", "RADL": "RADL", "RAMP": "RAMP",
+    "ROAD": "RD", "RD": "RD", "RIDGE": "RDG", "RDGE": "RDG", "RDG": "RDG",
+    "RIDGES": "RDGS", "RDGS": "RDGS", "ROADS": "RDS", "RDS": "RDS",
+    "RIVER": "RIV", "RVR": "RIV", "RIVR": "RIV", "RIV": "RIV",
+    "RANCH": "RNCH", "RNCHS": "RNCH", "RANCHES": "RNCH", "RNCH": "RNCH", "ROW": "ROW",
+    "RAPID": "RPD", "RPD": "RPD", "RAPIDS": "RPDS", "RPDS": "RPDS", "REST": "RST", "RST": "RST",
+    "ROUTE": "RTE", "RTE": "RTE", "RUE": "RUE", "RUN": "RUN",
+    "SHOAL": "SHL", "SHL": "SHL", "SHOALS": "SHLS", "SHLS": "SHLS",
+    "SHOAR": "SHR", "SHORE": "SHR", "SHR": "SHR", "SHORES": "SHRS", "SHRS": "SHRS",
+    "SKYWAY": "SKWY", "SKWY": "SKWY", "SUMIT": "SMT", "SUMMIT": "SMT", "SUMITT": "SMT",
+    "SMT": "SMT", "SPRNG": "SPG", "SPRING": "SPG", "SPNG": "SPG", "SPG": "SPG",
+    "SPNGS": "SPGS", "SPRNGS": "SPGS", "SPRINGS": "SPGS", "SPGS": "SPGS",
+    "SPURS": "SPUR", "SPUR": "SPUR",
+    "SQRE": "SQ", "SQUARE": "SQ", "SQU": "SQ", "SQR": "SQ", "SQ": "SQ",
+    "SQUARES": "SQS", "SQRS": "SQS", "SQS": "SQS",
+    "STREET": "ST", "STR": "ST", "STRT": "ST", "ST": "ST",
+    "STATION": "STA", "STN": "STA", "STATN": "STA", "STA": "STA",
+    "STRAVEN": "STRA", "STRAV": "STRA", "STRVN": "STRA", "STRAVENUE": "STRA", "STRAVN": "STRA",
+    "STRVNUE": "STRA", "STRA": "STRA",
+    "STREME": "STRM", "STREAM": "STRM", "STRM": "STRM", "STREETS": "STS", "STS": "STS",
+    "TERR": "TER", "TERRACE": "TER", "TER": "TER",
+    "TURNPIKE": "TPKE", "TRNPK": "TPKE", "TURNPK": "TPKE", "TPKE": "TPKE",
+    "TRK": "TRAK", "TRKS": "TRAK", "TRACKS": "TRAK", "TRACK": "TRAK", "TRAK": "TRAK",
+    "TRACES": "TRCE", "TRACE": "TRCE", "TRCE": "TRCE", "TRAFFICWAY": "TRFY", "TRFY": "TRFY",
+    "TRAILS": "TRL", "TRLS": "TRL", "TRAIL": "TRL", "TRL": "TRL",
+    "TRLRS": "TRLR", "TRAILER": "TRLR", "TRLR": "TRLR", "THROUGHWAY": "TRWY", "TRWY": "TRWY",
+    "TUNEL": "TUNL", "TUNNEL": "TUNL", "TUNNL": "TUNL", "TUNLS": "TUNL", "TUNNELS": "TUNL",
+    "TUNL": "TUNL",
+    "UNION": "UN", "UN": "UN", "UNIONS": "UNS", "UNS": "UNS", "UNDERPASS": "UPAS",
+    "UPAS": "UPAS",
+    "VIADCT": "VIA", "VIADUCT": "VIA", "VDCT": "VIA", "VIA": "VIA",
+    "VISTA": "VIS", "VSTA": "VIS", "VIST": "VIS", "VST": "VIS", "VIS": "VIS",
+    "VILLE": "VL", "VL": "VL",
+    "VILL": "VLG", "VILLAGE": "VLG", "VILLAG": "VLG", "VILLIAGE": "VLG", "VILLG": "VLG",
+    "VLG": "VLG", "VILLAGES": "VLGS", "VLGS": "VLGS",
+    "VLLY": "VLY", "VALLEY": "VLY", "VALLY": "VLY", "VLY": "VLY", "VALLEYS": "VLYS",
+    "VLYS": "VLYS", "VIEW": "VW", "VW": "VW", "VIEWS": "VWS", "VWS": "VWS",
+    "WALK": "WALK", "WALKS": "WALK", "WALL": "WALL", "WAY": "WAY", "WY": "WAY", "WAYS": "WAYS",
+    "WELL": "WL", "WL": "WL", "WELLS": "WLS", "WLS": "WLS",
+    "CROSSING": "XING", "CRSSNG": "XING", "XING": "XING", "CROSSROAD": "XRD", "XRD": "XRD",
+    "CROSSROADS": "XRDS", "XRDS": "XRDS",
+}
+
+US_SUB_BUILDING_DESIGNATORS: dict[str, str] = {
+    "APARTMENT": "APT", "APT": "APT", "APPT": "APT", "DEPARTMENT": "DEPT", "DEPT": "DEPT",
+    "HANGER": "HNGR", "HNGR": "HNGR", "KEY": "KEY", "LOT": "LOT", "ROOM": "RM", "RM": "RM",
+    "SLIP": "SLIP", "SPACE": "SPC", "SPC": "SPC", "SUITE": "STE", "STE": "STE", "STOP": "STOP",
+    "TRAILER": "TRLR", "TRLR": "TRLR", "FLOOR": "FL", "FL": "FL", "UNIT": "UNIT",
+    "PIER": "PIER", "BUILDING": "BLDG", "BLDG": "BLDG", "BASEMENT": "BSMT", "BSMT": "BSMT",
+    "FRONT": "FRNT", "FRNT": "FRNT", "LOBBY": "LBBY", "LBBY": "LBBY", "LOWER": "LOWR",
+    "LOWR": "LOWR", "OFFICE": "OFC", "OFC": "OFC", "PENTHOUSE": "PH", "PH": "PH",
+    "REAR": "REAR", "SIDE": "SIDE", "UPPER": "UPPR", "UPPR": "UPPR",
+}
+
+IT_STREET_PREFIXES: dict[str, str] = {
+    "PIAZZA": "PIAZZA", "P.ZZA": "PIAZZA", "P.ZA": "PIAZZA", "PZZA": "PIAZZA", "PZA": "PIAZZA",
+    "PIAZZALE": "PIAZZALE", "P.LE": "PIAZZALE", "PLE": "PIAZZALE",
+    "PIAZZETTA": "PIAZZETTA", "P.TTA": "PIAZZETTA", "PTTA": "PIAZZETTA",
+    "LARGO": "LARGO", "L.GO": "LARGO", "LGO": "LARGO", "LARGHETTO": "LARGHETTO",
+    "VIA": "VIA", "V.": "VIA", "VIALE": "VIALE", "V.LE": "VIALE", "VLE": "VIALE",
+    "CORSO": "CORSO", "C.SO": "CORSO", "CSO": "CORSO",
+    "VICOLO": "VICOLO", "V.LO": "VICOLO", "VLO": "VICOLO", "VICOLETTO": "VICOLETTO",
+    "VICO": "VICO", "STRADA": "STRADA",
+}
+
+FR_STREET_DESIGNATORS: dict[str, str] = {
+    "ALLÉE": "ALLÉE", "ALLEE": "ALLÉE", "ALLÉES": "ALLÉES", "ALLEES": "ALLÉES",
+    "AVENUE": "AVENUE", "AVE": "AVENUE", "BOULED": "BOULED", "BLVD": "BOULED",
+    "CHEMIN": "CHEMIN", "CHE": "CHEMIN", "IMPASSE": "IMPASSE", "IMP": "IMPASSE",
+    "LIEU": "LIEU", "LIEU-DIT": "LIEU-DIT", "MONTÉE": "MONTÉE", "MONTEE": "MONTÉE",
+    "PASSAGE": "PASSAGE", "PLACE": "PLACE", "ROUTE": "ROUTE", "RTE": "ROUTE", "RUE": "RUE",
+}
+
+ES_STREET_PREFIXES: dict[str, str] = {
+    "AVENIDA": "AVENIDA", "AV.": "AVENIDA", "AVD.": "AVENIDA", "AVD": "AVENIDA",
+    "AVDA.": "AVENIDA", "AUTOPISTA": "AUTOPISTA", "AUTO.": "AUTOPISTA",
+    "CALZADA": "CALZADA", "CZADA.": "CALZADA", "MUELLE": "MUELLE", "MUELL.": "MUELLE",
+    "PASAJE": "PASAJE", "PSAJE.": "PASAJE", "ALAMEDA": "ALAMEDA", "ALAM.": "ALAMEDA",
+    "CALLIZO": "CALLIZO", "CLLZO.": "CALLIZO", "CALLEJA": "CALLEJA", "CLLJA.": "CALLEJA",
+    "CALLE": "CALLE", "C/": "CALLE", "C.": "CALLE", "CL.": "CALLE", "C": "CALLE",
+    "C\\": "CALLE", "CARRE": "CALLE", "CARRER": "CALLE",
+    "CARRETERA": "CARRETERA", "CTRA.": "CARRETERA", "CARRERA": "CARRERA", "CRA.": "CARRERA",
+    "CINTURÓN": "CINTURÓN", "CINT.": "CINTURÓN", "AUTOVÍA": "AUTOVÍA", "AUTOV.": "AUTOVÍA",
+    "CARRETERÍN": "CARRETERÍN", "CTRIN.": "CARRETERÍN",
+    "CAMINO": "CAMINO", "CMNO.": "CAMINO", "CNO.": "CAMINO",
+    "CALLEJUELA": "CALLEJUELA", "CJLA.": "CALLEJUELA", "BULE": "BULE", "BULEV.": "BULE",
+    "CARRIL": "CARRIL", "CRRIL.": "CARRIL", "PASADIZO": "PASADIZO", "PZO.": "PASADIZO",
+    "ACCESO": "ACCESO", "ACCES.": "ACCESO",
+    "CIRCUNVALACIÓN": "CIRCUNVALACIÓN", "CCVCN.": "CIRCUNVALACIÓN",
+    "CALLEJÓN": "CALLEJÓN", "CALLEJ.": "CALLEJÓN", "CJON.": "CALLEJÓN", "CLLON.": "CALLEJÓN",
+    "RÚA": "RÚA", "RAMBLA": "RAMBLA", "RBLA": "RAMBLA",
+    "PASSEIG": "PASSEIG", "PG": "PASSEIG", "PASEO": "PASSEIG", "PS": "PASSEIG", "P": "PASSEIG",
+    "PLAZA": "PLAZA", "PL": "PLAZA", "PLZA": "PLAZA", "PZA": "PLAZA",
+    "RONDA": "RONDA", "RDA": "RONDA", "MOLL": "MOLL", "LUGAR": "LUGAR", "LG": "LUGAR",
+    "URBANIZACIÓN": "URBANIZACIÓN", "URB": "URBANIZACIÓN",
+}
+
+GB_ORGANIZATION_SUFFIXES: dict[str, str] = {
+    "INC": "INC", "INC.": "INC", "LTD": "LTD", "LTD.": "LTD", "LIMITED": "LTD", "LLC": "LLC",
+    "LLC.": "LLC", "LLP": "LLP", "LLP.": "LLP", "SERVICES": "SERVICES", "SERVICE": "SERVICE",
+    "CLUB": "CLUB",
+}
+
+# Most UK street words are kept as written; only these have an abbreviation in the SDK.
+_GB_ABBREVIATED: dict[str, str] = {
+    "ALY": "ALLEY", "AVENUE": "AVE", "BOULED": "BLVD", "CENTER": "CENTRE", "CTR": "CENTRE",
+    "CIRCLE": "CIR", "CL": "CLOSE", "COURT": "CT", "DRIVE": "DR", "LANE": "LN",
+    "PLACE": "PL", "ROAD": "RD", "SQ": "SQUARE", "STREET": "ST",
+}
+_GB_KEPT = """
+    ABBEY ABER ACRE ACRES ALLEY ALLT APPROACH ARCADE ARCH ASH AVE AY BANC BANK BANKS BAR BARN
+    BARNS BARRACKS BAY BEACH BECK BEECHES BEND BLUFF BLVD BOROUGH BOTTOM BOW BRAE BRAKE BRANCH
+    BREAK BRIDGE BRIDLEWAY BRINK BROADWAY BROOK BROOKS BROW BRYN BUILDINGS BUNGALOWS BURN BUSH
+    BUTTS BYPASS BYWAY CAE CAMP CANAL CANOL CAPEL CARRS CASTELL CASTLE CAUSEWAY CEFN CENTRAL
+    CENTRE CHARE CHASE CHURCH CIR CIRCUIT CIRCUS CLIFF CLIFFE CLIFFS CLOISTER CLOSE CLOUGH COED
+    COMBE COMMON COMMONS CONCOURSE COOMBE COPPICE COPSE CORNER CORNERS COTE COTTAGES COURSE
+    COURTS COURTYARD COVE COVERT CRAIG CREEK CREIGIAU CRESCENT CREST CROFT CROFTS CROOK CROSS
+    CROSSING CROSSROADS CT CUT CUTTING CWM CWRT DALE DAM DEAN DEANE DELL DELPH DENE DIKE DINGLE
+    DITCH DOCK DOWN DOWNS DR DRIFT DRIV DRIVEWAY DROVE DYFFRYN DYKE EDGE EGLWYS ELMS EMBANKMENT
+    END ERW ESPLANADE ESTATE FAIR FAIRWAY FALLS FARM FELD FELL FEN FERRY FFERM FFORDD FFRWD
+    FFYNON FIELD FIELDS FIRS FLATS FLATTS FOLD FOLLY FOOT FOOTPATH FORD FOREST FORGE FORK FORT
+    FRIARS FRON FRONT FURLONG FURZE GABLES GAP GARDEN GARDENS GARN GARTH GATE GATES GATEWAY
+    GHYLL GILL GLADE GLAS GLEBE GLEN GLYN GRAIG GRANGE GREEN GREENS GROUND GROUNDS GROVE GROVES
+    GULLY GWAUN GWERN HAFOD HALL HALLS HALT HAMLET HANGER HARBOUR HATCH HAUGH HAVEN HAYES HAYS
+    HEAD HEATH HEDGE HEIGHT HEIGHTS HEOL HERMITAGE HEY HEYS HIDE HIGHWAY HILL HILLOCK HILLS HOLE
+    HOLLOW HOLM HOLME HOLT HOMES HOUSE HOUSES HUNT HURST HYDE INGS INTERCHANGE ISAF ISLAND ISLE
+    JUNCTION KEEP KEYS KILN KILNS KNAP KNAPP KNOLL KNOLLS KNOWLE LAKE LAKES LAND LANDING LANDS
+    LANES LAWN LAWNS LEA LEAP LEAS LEAZE LEES LEIGH LEY LEYES LEYS LINE LINK LLAN LLWYN LLYN
+    LLYS LN LOCK LOCKS LODE LODGE LONEY LOOKOUT LOOP MAEN MAES MALL MALONE MANOR MANSIONS MARG
+    MARKET MARSH MAWR MAZE MEAD MEADOW MEADOWS MEADS MEANDER MEET MERE MEW MEWS MILE MILL MILLS
+    MOAT MOOR MOORINGS MOORS MOSS MOUNT MYNYDD NANT NEST NOOK NURSERIES NURSERY OAK OAKS ORCHARD
+    ORCHARDS OUTLOOK OVAL PADDOCK PADDOCKS PANT PARADE PARC PARK PARKS PARKWAY PASS PASSAGE
+    PASTURE PASTURES PATCH PATH PATHWAY PAVEMENT PEAK PENTRE PIECE PIER PIKE PIKES PINE PINES
+    PITCH PITS PL PLAIN PLAINS PLANTATION PLAS PLATT PLATTS PLOT POINT POND PONDS POOL PORT
+    PORTH POST POUND PRECINCT PRIORS PRIORY PROMENADE PROSPECT PWLL QUADRANT QUARRY QUAY QUAYS
+    RACE RAKE RANGE RD REACH RETREAT RHIW RHOS RHYD RIDE RIDGE RIDING RIGG RIGGS RING RISE
+    RISING RIVER ROCK ROCKS ROUND ROUNDABOUT ROW ROYD RUN SANDS SARN SCAR SHORE SIDE SIDINGS
+    SLADE SLOPE SPINNEY SPRINGS SPUR SQUARE ST STABLES STEPS STILE STOKE STRAND STREAM STRYD
+    TARN TERRACE TERRACES THICKET THORN THORNE THORNS THOROUGHFARE THORP THORPE TOP TOPS TOWER
+    TOWERS TOWN TRACK TRAETH TRAIL TREE TREES TURN TWYN UCHAF UCHEL VALE VALLEY VIADUCT VIEW
+    VIEWS VILLA VILLAGE VILLAS VISTA WALK WALKS WALKWAY WALL WALLS WARREN WATER WAUN WAY WAYE
+    WELL WERN WHARF WICKS WOOD WOODS WYND YARD YSBYTY
+"""
+GB_STREET_SUFFIXES: dict[str, str] = {word: word for word in _GB_KEPT.split()} | _GB_ABBREVIATED
+
+GB_SUB_BUILDING_DESIGNATORS: dict[str, str] = {
+    "APT": "APT", "APARTMENT": "APT", "FLAT": "FLAT", "STUDIO": "STUDIO", "ROOM": "ROOM",
+    "ZONE": "ZONE", "NUMBER": "NUMBER", "FLOOR": "FLOOR",
+}
+
+
+def _merge(*tables: dict[str, str]) -> dict[str, str]:
+    """Merge tables the way the SDK applies them: for a word, the last table that has it wins."""
+    merged: dict[str, str] = {}
+    for table in tables:
+        merged.update(table)
+    return merged
+
+
+_COMMON = (NUMBER_INDICATORS, DIRECTIONALS)
+
+DEFAULT_WORDS: dict[str, str] = _merge(*_COMMON, DEFAULT_STREET_SUFFIXES)
+"""Countries without their own tables (CA, DE, JP, IN and any unlisted country)."""
+
+WORDS_BY_COUNTRY: dict[str, dict[str, str]] = {
+    "US": _merge(*_COMMON, US_STREET_SUFFIXES, US_SUB_BUILDING_DESIGNATORS),
+    "CA": DEFAULT_WORDS,
+    "GB": _merge(
+        *_COMMON, GB_ORGANIZATION_SUFFIXES, GB_STREET_SUFFIXES, GB_SUB_BUILDING_DESIGNATORS
+    ),
+    "FR": _merge(*_COMMON, FR_STREET_DESIGNATORS, DEFAULT_STREET_SUFFIXES),
+    "DE": DEFAULT_WORDS,
+    "ES": _merge(*_COMMON, DEFAULT_STREET_SUFFIXES, ES_STREET_PREFIXES),
+    "IT": _merge(*_COMMON, DEFAULT_STREET_SUFFIXES, IT_STREET_PREFIXES),
+    "JP": DEFAULT_WORDS,
+    "IN": DEFAULT_WORDS,
+}

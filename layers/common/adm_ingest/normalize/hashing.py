@@ -1,0 +1,21 @@
+"""SHA-256 as Amazon expects it, and recognising values that are already hashed."""
+
+from __future__ import annotations
+
+import re
+from hashlib import sha256
+
+_SHA256_HEX = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+def sha256_hex(normalized: str) -> str:
+    """Return the lowercase hex SHA-256 of ``normalized`` encoded as UTF-8."""
+    return sha256(normalized.encode()).hexdigest()
+
+
+def is_sha256_hex(value: str) -> bool:
+    """Return whether ``value`` is exactly 64 hexadecimal characters (either case).
+
+    Such a value is treated as already hashed: hashing it again would make it unmatchable.
+    """
+    return len(value) == 64 and _SHA256_HEX.fullmatch(value) is not None

@@ -1,0 +1,43 @@
+"""First name, last name and city normalization (``fn`` / ``ln`` / ``cty``).
+
+Names follow the uploader's ``default_normalizer.py``: lowercase, transliterate the German
+and Nordic letters ``ß ä ö ü ø æ``, then keep only ``[a-z0-9]``. Cities follow
+``city_normalizer.py``: the same without transliteration (``München`` → ``mnchen``, as
+Amazon computes it).
+"""
+
+from __future__ import annotations
+
+import re
+
+from adm_ingest.normalize._text import prepare
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_TRANSLITERATION = str.maketrans({"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue", "ø": "o", "æ": "ae"})
+# ASCII input only needs a deletion table; bytes.translate is the cheapest way to apply it.
+_ASCII_NOT_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
+
+
+def _ascii_alnum_lower(value: str) -> str:
+    return value.encode("ascii").lower().translate(None, _ASCII_NOT_ALNUM).decode("ascii")
+
+
+def normalize_name(value: str, country: str = "US") -> str | None:
+    """Return the normalized first or last name, or ``None`` if nothing remains.
+
+    ``Müller`` → ``mueller``; ``Le - Count`` → ``lecount``. ``country`` is unused (the
+    reference applies one rule worldwide) but kept for the uniform signature.
+    """
+    value = prepare(value)
+    if value.isascii():
+        name = _ascii_alnum_lower(value)
+    else:
+        name = _NOT_ALNUM.sub("", value.lower().translate(_TRANSLITERATION))
+    return name or None
+
+
+def normalize_city(value: str, country: str = "US") -> str | None:
+    """Return the normalized city (lowercase ``[a-z0-9]`` only), or ``None`` if empty."""
+    value = prepare(value)
+    city = _ascii_alnum_lower(value) if value.isascii() else _NOT_ALNUM.sub("", value.lower())
+    return city or None

@@ -1,0 +1,66 @@
+"""Postal code normalization (ADM key ``zip``, matchKey ``POSTAL``).
+
+Rules per country (uploader ``zip_normalizer.py``): keep the country's allowed characters,
+cut to the country's length, and keep the result only if it has the country's shape.
+
+=========  ======================  ======  =====================================
+country    kept characters         length  shape
+=========  ======================  ======  =====================================
+US, other  ASCII digits            5       5 digits (``75236-9599`` → ``75236``)
+CA         ASCII letters, digits   6       ``A1A1A1``
+GB         ASCII letters, digits   7       UK postcode (``A1 1AA`` … ``AA1A 1AA``)
+IN         decimal digits          6       6 digits
+JP         ASCII digits            7       7 digits
+=========  ======================  ======  =====================================
+
+Letter case is kept as written, exactly like the reference (which hashes ``k1a0b1`` and
+``K1A0B1`` differently); IN keeps any Unicode decimal digit, as the reference's ``\\d``
+does.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from adm_ingest.normalize._text import prepare
+from adm_ingest.normalize.countries import canonical_country
+
+
+@dataclass(frozen=True, slots=True)
+class PostalRule:
+    """How one country's postal codes are cleaned, cut and checked."""
+
+    discard: re.Pattern[str]
+    """Characters removed before cutting."""
+    length: int
+    """Characters kept (the rest is an extension such as a US ZIP+4)."""
+    shape: re.Pattern[str]
+    """What the cut code must look like (matched from the start, as the reference does)."""
+
+
+_DEFAULT = PostalRule(re.compile(r"[^0-9]+"), 5, re.compile(r"\d{5}"))
+_RULES: dict[str, PostalRule] = {
+    "CA": PostalRule(re.compile(r"[^0-9A-Za-z]+"), 6, re.compile(r"([A-Za-z]\d){3}$")),
+    "GB": PostalRule(
+        re.compile(r"[^0-9A-Za-z]+"),
+        7,
+        re.compile(r"(([A-Za-z]{1,2}\d{2,3})|([A-Za-z]{1,2}\d[A-Za-z]\d))[A-Za-z]{2}$"),
+    ),
+    "IN": PostalRule(re.compile(r"\D+"), 6, re.compile(r"\d{6}")),
+    "JP": PostalRule(re.compile(r"[^0-9]+"), 7, re.compile(r"\d{7}")),
+}
+
+
+def postal_rule(country: str) -> PostalRule:
+    """Return the postal rule for ``country``; unlisted countries use the US/default rule."""
+    return _RULES.get(canonical_country(country), _DEFAULT)
+
+
+def normalize_postal(value: str, country: str = "US") -> str | None:
+    """Return the normalized postal code, or ``None`` if it does not have the right shape."""
+    rule = postal_rule(country)
+    code = rule.discard.sub("", prepare(value))[: rule.length]
+    if rule.shape.match(code) is None:
+        return None
+    return code

@@ -1,0 +1,31 @@
+"""State / province / region normalization (ADM key ``st``, matchKey ``STATE``).
+
+Rule (uploader ``state_normalizer.py``): uppercase and keep letters ``A-Z`` only; a full
+name known for the country (US, CA, DE, ES, FR, IT) becomes its abbreviation; otherwise the
+first two letters are kept; the result is lowercased. ``Texas`` (US) → ``tx``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from adm_ingest.normalize._state_tables import BY_COUNTRY
+from adm_ingest.normalize._text import prepare
+from adm_ingest.normalize.countries import canonical_country
+
+_NOT_LETTER = re.compile(r"[^A-Z]+")
+_NO_NAMES: dict[str, str] = {}
+
+
+def normalize_state(value: str, country: str = "US") -> str | None:
+    """Return the lowercase state code for ``country``, or ``None`` if no letters remain."""
+    value = prepare(value)
+    letters = _NOT_LETTER.sub("", value.upper())
+    abbreviation = BY_COUNTRY.get(canonical_country(country), _NO_NAMES).get(letters)
+    if abbreviation is not None:
+        letters = abbreviation
+    # The reference truncates only when the *input* is longer than two characters, so an
+    # upper-casing expansion of a short input ("ßß" → "SSSS") is kept whole. Reproduced.
+    elif len(value) > 2:
+        letters = letters[:2]
+    return letters.lower() or None
