@@ -1,0 +1,123 @@
+"""Login with Amazon, sandbox edition: seeded credentials and access tokens with an expiry.
+
+The token endpoint follows LwA's refresh-token grant: form-encoded
+``grant_type=refresh_token&refresh_token&client_id&client_secret`` in, ``{access_token,
+token_type, expires_in, refresh_token}`` out, OAuth-style ``{error, error_description}`` on
+failure. Access tokens are random ``Atza|…`` strings remembered with their client and expiry.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SandboxAccount:
+    """The seeded credentials and account ids the sandbox recognises (all fake, all stable)."""
+
+    client_id: str = "amzn1.application-oa2-client.sandbox"
+    client_secret: str = "sandbox-secret"
+    refresh_token: str = "Atzr|sandbox-refresh-token"
+    manager_account_id: str = "amzn1.ads1ma1.sandbox"
+    advertiser_account_id: str = "ADV-SANDBOX-1"
+    """The DSP advertiser: ``{accountId}`` of the conversions API, a linked account."""
+    profile_id: str = "1234567890"
+    """Sent as ``Amazon-Advertising-API-Scope`` on DSP calls."""
+    marketplace_id: str = "ATVPDKIKX0DER"
+    """The US marketplace, used for the linked advertiser account."""
+
+    def __repr__(self) -> str:
+        # The secret is a public sandbox value, but reprs of credential holders stay masked
+        # by habit: code that prints this type will one day print a real one.
+        return (
+            f"SandboxAccount(client_id={self.client_id!r}, client_secret='***', "
+            f"refresh_token='***', manager_account_id={self.manager_account_id!r}, "
+            f"advertiser_account_id={self.advertiser_account_id!r}, "
+            f"profile_id={self.profile_id!r})"
+        )
+
+
+class TokenError(Exception):
+    """A refused token grant, in OAuth terms."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"{status} {error}: {description}")
+        self.status = status
+        self.body = {"error": error, "error_description": description}
+
+
+@dataclass(frozen=True)
+class _IssuedToken:
+    client_id: str
+    expires_at: float
+
+
+class TokenIssuer:
+    """Grants access tokens for the refresh token of the seeded account; checks them later."""
+
+    def __init__(
+        self,
+        account: SandboxAccount,
+        ttl_seconds: float = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account = account
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._tokens: dict[str, _IssuedToken] = {}
+        self._lock = threading.Lock()
+
+    def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """Answer a token request; raises :class:`TokenError` the way LwA refuses one."""
+        missing = [
+            name
+            for name in ("grant_type", "refresh_token", "client_id", "client_secret")
+            if not form.get(name)
+        ]
+        if missing:
+            raise TokenError(400, "invalid_request", "missing parameter: " + ", ".join(missing))
+        if form["grant_type"] != "refresh_token":
+            raise TokenError(400, "invalid_request", "only grant_type=refresh_token is supported")
+        if not (
+            secrets.compare_digest(form["client_id"], self.account.client_id)
+            and secrets.compare_digest(form["client_secret"], self.account.client_secret)
+        ):
+            raise TokenError(401, "invalid_client", "client authentication failed")
+        if not secrets.compare_digest(form["refresh_token"], self.account.refresh_token):
+            raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
+        token = "Atza|" + secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = _IssuedToken(form["client_id"], self._clock() + self.ttl_seconds)
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": int(self.ttl_seconds),
+            "refresh_token": self.account.refresh_token,
+        }
+
+    def client_of(self, authorization: str | None) -> str | None:
+        """The client id a valid, unexpired ``Bearer`` header belongs to, else ``None``."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        with self._lock:
+            issued = self._tokens.get(token.strip())
+        if issued is None or issued.expires_at <= self._clock():
+            return None
+        return issued.client_id
+
+    def expire_all(self) -> None:
+        """Make every token issued so far expired (new grants are unaffected)."""
+        now = self._clock()
+        with self._lock:
+            self._tokens = {
+                token: _IssuedToken(issued.client_id, min(issued.expires_at, now))
+                for token, issued in self._tokens.items()
+            }

@@ -1,0 +1,173 @@
+"""Injected failures: throttling, server errors, latency, dropped connections, token expiry.
+
+Counted faults (``rate_limit``, ``server_errors``, ``drop_connections``) hit the next *K*
+matching requests and are then used up; ``latency`` delays every matching response until
+cleared. A fault set without ``path`` applies to every API call but not to the token endpoint
+(so "the next 3 calls are throttled" does not also break authentication); give
+``path="/auth/o2/token"`` to fault the token endpoint itself. ``methods`` narrows a fault to
+some HTTP methods. Each :meth:`Faults.set` call adds rules; :meth:`Faults.clear` removes all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+TOKEN_PATH = "/auth/o2/token"
+
+
+class FaultKind(StrEnum):
+    """What a fault does to a request."""
+
+    RATE_LIMIT = "rate_limit"
+    """Answer 429, with ``Retry-After`` when a ``retry_after`` was given."""
+    SERVER_ERROR = "server_error"
+    """Answer 5xx (``status``, default 500)."""
+    DROP_CONNECTION = "drop_connection"
+    """Close the socket without sending a response."""
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One counted fault with its scope."""
+
+    kind: FaultKind
+    remaining: int
+    path: str | None = None
+    methods: frozenset[str] | None = None
+    status: int = 500
+    retry_after: float | None = None
+
+    def applies_to(self, method: str, path: str) -> bool:
+        """Does this rule's scope cover ``method path``?"""
+        if self.methods is not None and method not in self.methods:
+            return False
+        if self.path is None:
+            return path != TOKEN_PATH
+        return path.startswith(self.path)
+
+
+@dataclass(frozen=True)
+class LatencyRule:
+    """Extra delay before answering matching requests."""
+
+    seconds: float
+    path: str | None = None
+    methods: frozenset[str] | None = None
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return FaultRule(FaultKind.RATE_LIMIT, 1, self.path, self.methods).applies_to(method, path)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the fault layer decided for one request."""
+
+    delay: float = 0.0
+    fault: FaultRule | None = None
+
+
+FAULT_KEYS = frozenset(
+    {
+        "rate_limit", "retry_after", "server_errors", "status", "latency", "drop_connections",
+        "expire_tokens", "path", "methods",
+    }
+)  # fmt: skip
+"""The keyword arguments :meth:`Faults.set` (and ``POST /_sandbox/faults``) accept."""
+
+
+class Faults:
+    """Thread-safe fault configuration of one sandbox."""
+
+    def __init__(self, expire_tokens: Callable[[], None]) -> None:
+        self._expire_tokens = expire_tokens
+        self._rules: list[FaultRule] = []
+        self._latencies: list[LatencyRule] = []
+        self._lock = threading.Lock()
+
+    def set(
+        self,
+        *,
+        rate_limit: int = 0,
+        retry_after: float | None = None,
+        server_errors: int = 0,
+        status: int = 500,
+        latency: float = 0.0,
+        drop_connections: int = 0,
+        expire_tokens: bool = False,
+        path: str | None = None,
+        methods: Collection[str] | None = None,
+    ) -> None:
+        """Add faults; see the module docstring for their meaning and scope."""
+        if not 500 <= status <= 599:
+            raise ValueError("server error status must be 5xx")
+        scope = {
+            "path": path,
+            "methods": frozenset(m.upper() for m in methods) if methods else None,
+        }
+        new_rules = [
+            FaultRule(kind, count, **scope, status=status, retry_after=retry_after)
+            for kind, count in (
+                (FaultKind.RATE_LIMIT, rate_limit),
+                (FaultKind.SERVER_ERROR, server_errors),
+                (FaultKind.DROP_CONNECTION, drop_connections),
+            )
+            if count > 0
+        ]
+        with self._lock:
+            self._rules.extend(new_rules)
+            if latency > 0:
+                self._latencies.append(LatencyRule(latency, **scope))
+        if expire_tokens:
+            self._expire_tokens()
+
+    def set_from_json(self, document: Mapping[str, Any]) -> None:
+        """:meth:`set` from a JSON object (the ``POST /_sandbox/faults`` body)."""
+        unknown = set(document) - FAULT_KEYS - {"clear"}
+        if unknown:
+            raise ValueError("unknown fault keys: " + ", ".join(sorted(unknown)))
+        settings = dict(document)
+        if settings.pop("clear", False):
+            self.clear()
+        self.set(**settings)
+
+    def clear(self) -> None:
+        """Remove every fault (already expired tokens stay expired)."""
+        with self._lock:
+            self._rules.clear()
+            self._latencies.clear()
+
+    def decide(self, method: str, path: str) -> Decision:
+        """Consume the first matching counted fault, if any, and compute the latency."""
+        with self._lock:
+            delay = max(
+                (rule.seconds for rule in self._latencies if rule.applies_to(method, path)),
+                default=0.0,
+            )
+            for position, rule in enumerate(self._rules):
+                if rule.remaining > 0 and rule.applies_to(method, path):
+                    self._rules[position] = replace(rule, remaining=rule.remaining - 1)
+                    return Decision(delay, rule)
+            return Decision(delay)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The active faults, JSON-ready (for ``GET /_sandbox/state``)."""
+        with self._lock:
+            return {
+                "counted": [
+                    {
+                        "kind": str(rule.kind),
+                        "remaining": rule.remaining,
+                        "path": rule.path,
+                        "methods": sorted(rule.methods) if rule.methods else None,
+                    }
+                    for rule in self._rules
+                    if rule.remaining > 0
+                ],
+                "latency": [
+                    {"seconds": rule.seconds, "path": rule.path} for rule in self._latencies
+                ],
+            }

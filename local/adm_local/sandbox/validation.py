@@ -1,0 +1,206 @@
+"""Request and response validation against the committed structural API schema.
+
+``api-schema.json`` is generated from Amazon's OpenAPI files by ``scripts/gen_api_schema.py``;
+the sandbox validates what it receives *and what it sends* against it. It deliberately does not
+import the ``adm_ingest`` client or model: if the client and the sandbox both read the same
+Python types they could drift away from the API together, unnoticed.
+
+Violation messages name the JSON location and the failed constraint, never the offending
+value — the value could be a raw e-mail address a buggy client forgot to hash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator, ValidationError, validators
+
+SCHEMA_FILE = Path(__file__).with_name("api-schema.json")
+
+
+def _multiple_of(validator: Any, divisor: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """``multipleOf`` in decimal arithmetic.
+
+    jsonschema divides binary floats, so ``19.99`` is "not a multiple of ``0.01``"; the real API
+    accepts cents, and so must we.
+    """
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        remainder = Decimal(str(instance)) % Decimal(str(divisor))
+    except InvalidOperation:  # quotient too large for the context: cannot be a clean multiple
+        remainder = Decimal(1)
+    if remainder != 0:
+        yield ValidationError(f"is not a multiple of {divisor}")
+
+
+ApiValidator = validators.extend(Draft4Validator, {"multipleOf": _multiple_of})
+"""OpenAPI 3.0 schemas are JSON Schema draft 4 plus a few annotations; decimals fixed."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed constraint: where (a JSON path such as ``members[3].action``) and what."""
+
+    location: str
+    constraint: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.constraint}"
+
+
+def _location(error: ValidationError, root: str) -> str:
+    text = root
+    for part in error.absolute_path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text or "body"
+
+
+def _constraint(error: ValidationError) -> str:
+    """Describe the failed keyword from the schema side only (no instance values)."""
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "required":
+        present = error.instance if isinstance(error.instance, Mapping) else {}
+        missing = [name for name in expected if name not in present]
+        return "missing required property " + ", ".join(repr(name) for name in missing)
+    if keyword == "enum":
+        return (
+            f"must be one of {len(expected)} allowed values"
+            if len(expected) > 8
+            else ("must be one of " + ", ".join(map(str, expected)))
+        )
+    if keyword == "oneOf":
+        return "must match exactly one of the documented shapes"
+    if keyword in {"type", "pattern", "format", "minLength", "maxLength", "minItems", "maxItems",
+                   "minimum", "maximum", "multipleOf"}:  # fmt: skip
+        return f"violates {keyword} {expected!r}"
+    return f"violates {keyword}"
+
+
+def violations(schema: Mapping[str, Any], instance: Any, root: str = "") -> list[Violation]:
+    """Every constraint ``instance`` breaks, in document order, value-free."""
+    validator = ApiValidator(schema, format_checker=ApiValidator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
+    # dict.fromkeys: de-duplicate (one ``required`` error per missing name) keeping order.
+    found = dict.fromkeys(Violation(_location(e, root), _constraint(e)) for e in errors)
+    return list(found)
+
+
+def envelope_and_items(schema: Mapping[str, Any], array_property: str | None) -> tuple[dict, dict]:
+    """Split a batch schema into (envelope with unconstrained items, the item schema).
+
+    Batch endpoints answer 207 with per-item errors: the envelope (array bounds, ``source``, …)
+    is validated as a whole, each item on its own so one bad item does not sink its batch.
+    """
+    envelope = json.loads(json.dumps(schema))
+    if array_property is None:
+        item_schema = envelope.get("items", {})
+        envelope["items"] = {}
+    else:
+        item_schema = envelope["properties"][array_property].get("items", {})
+        envelope["properties"][array_property]["items"] = {}
+    return envelope, item_schema
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A documented header, path or query parameter."""
+
+    name: str
+    required: bool
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented API operation, as recorded in ``api-schema.json``."""
+
+    key: str
+    """``"<METHOD> <path template>"``, e.g. ``"POST /adm/audiences/{dataSetId}/members"``."""
+    method: str
+    path: str
+    spec: str
+    """Which OpenAPI file it comes from; selects the error shape (ADM vs DSP)."""
+    document: Mapping[str, Any]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """Regex matching concrete paths; each ``{name}`` becomes a named group."""
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+    @property
+    def is_dsp(self) -> bool:
+        """True for DSP conversions operations, whose errors use the ``DspErrorV1`` shape."""
+        return self.spec.startswith("Conversions")
+
+    def headers(self) -> list[Parameter]:
+        """The documented header parameters (name as documented, ``required`` flag)."""
+        return [
+            Parameter(name, bool(spec["required"]), spec["schema"])
+            for name, spec in self.document["parameters"]["header"].items()
+        ]
+
+    def query_parameters(self) -> dict[str, Parameter]:
+        """The documented query parameters by name."""
+        return {
+            name: Parameter(name, bool(spec["required"]), spec["schema"])
+            for name, spec in self.document["parameters"]["query"].items()
+        }
+
+    @property
+    def request_content_types(self) -> dict[str, Mapping[str, Any]]:
+        """Accepted request media types and their body schemas (empty: no body documented)."""
+        return dict(self.document.get("requestBody", {}).get("content", {}))
+
+    @property
+    def request_body_required(self) -> bool:
+        return bool(self.document.get("requestBody", {}).get("required", False))
+
+    def response_content_types(self, status: int) -> dict[str, Mapping[str, Any]]:
+        """Documented response media types and schemas for ``status`` (may be empty)."""
+        response = self.document["responses"].get(str(status), {})
+        return dict(response.get("content", {}))
+
+    def documents_status(self, status: int) -> bool:
+        return str(status) in self.document["responses"]
+
+
+class ApiSchema:
+    """The operations of ``api-schema.json``, with path matching."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.operations = [
+            Operation(key, spec["method"], spec["path"], spec["spec"], spec)
+            for key, spec in sorted(document["operations"].items())
+        ]
+
+    @classmethod
+    def load(cls, path: Path = SCHEMA_FILE) -> ApiSchema:
+        """Read the committed schema file."""
+        return cls(json.loads(path.read_text("utf-8")))
+
+    def match(self, method: str, path: str) -> tuple[Operation | None, dict[str, str], bool]:
+        """Find the operation for ``method path``.
+
+        Returns ``(operation, path parameters, path_known)``; ``operation`` is ``None`` when
+        nothing matches, and ``path_known`` then tells 405 (the path exists for another method)
+        from 404. Literal segments win over ``{parameters}`` (``/adm/datasets/list`` is not a
+        dataset id).
+        """
+        candidates: list[tuple[int, Operation, dict[str, str]]] = []
+        for operation in self.operations:
+            found = operation.pattern.match(path)
+            if found:
+                candidates.append((len(found.groupdict()), operation, found.groupdict()))
+        for _, operation, params in sorted(candidates, key=lambda c: (c[0], c[1].key)):
+            if operation.method == method:
+                return operation, params, True
+        return None, {}, bool(candidates)
