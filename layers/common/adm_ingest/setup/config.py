@@ -14,10 +14,10 @@ checked against Amazon's OpenAPI by eye::
                                  "conversionType": "OFF_AMAZON_PURCHASES",
                                  "countingMethod": "EVERY", "source": "SERVER_TO_SERVER",
                                  "sourceType": "OFFLINE", "value": 1}],
-      "sharingRules": [{"audience": "crm_customers_us", "application": "DSP_AUDIENCES",
+      "sharingRules": [{"dataset": "crm_customers_us", "application": "DSP_AUDIENCES",
                         "destinationAccountId": "…", "marketplaceId": "ATVPDKIKX0DER",
                         "metadata": {"audienceMetadata": {"audienceName": "CRM customers US"}}}],
-      "mappings": {"audiences/crm_customers_us/": {"email": "E-Mail", "phone": "Mobile"}}
+      "mappings": {"audiences/crm_customers_us": {"columns": {"E-Mail": "email"}}}
     }
 
 :func:`load_config` validates everything before any API call and raises :class:`ConfigError`
@@ -69,6 +69,7 @@ SOURCE_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = {
     "SERVER_TO_SERVER": SOURCE_TYPES,
 }
 METADATA_KINDS = ("audienceMetadata", "amcMetadata", "conversionDefinitionId")
+MAPPING_PREFIXES = ("audiences/", "conversions/", "deletions")
 
 # The CountryCode enum of the Ads Data Manager OpenAPI (ISO 3166-1 alpha-2 plus UNKNOWN).
 COUNTRY_CODES = frozenset(
@@ -140,39 +141,34 @@ class ConversionDefinitionSpec:
 
 @dataclass(frozen=True, slots=True)
 class SharingRuleSpec:
-    """A sharing rule for one configured audience or conversion definition.
+    """A sharing rule: share the configured audience dataset ``dataset`` with a destination.
 
-    Exactly one of ``audience`` / ``conversion_definition`` names what is shared; the setup
-    resolves that name to its ADM id. For a conversion definition the definition id is shared
-    as the ``dataSetId`` and, when ``metadata`` is omitted, sent as
-    ``{"conversionDefinitionId": id}`` (the OpenAPI's re-share metadata). ``revoke`` turns the
-    rule into a declarative removal: matching ACTIVE/PENDING rules are revoked, none created.
+    ``conversion_definition`` (Events Manager) names a configured conversion definition; the
+    step resolves it and sends ``metadata = {"conversionDefinitionId": <id>}``. Otherwise
+    ``metadata`` is sent as configured (``audienceMetadata`` for DSP audiences, ``amcMetadata``
+    for AMC). ``revoke`` makes the rule a declarative removal: matching ACTIVE/PENDING rules are
+    revoked and none is created.
     """
 
     name: str
+    dataset: str
     application: str
     destination_account_id: str
     marketplace_id: str
-    audience: str | None = None
     conversion_definition: str | None = None
     metadata: Mapping[str, Any] | None = None
     account_entity_id: str | None = None
     revoke: bool = False
 
-    @property
-    def source_name(self) -> str:
-        return self.audience or self.conversion_definition or ""
-
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": self.name,
+            "dataset": self.dataset,
             "application": self.application,
             "destinationAccountId": self.destination_account_id,
             "marketplaceId": self.marketplace_id,
             "revoke": self.revoke,
         }
-        if self.audience is not None:
-            body["audience"] = self.audience
         if self.conversion_definition is not None:
             body["conversionDefinition"] = self.conversion_definition
         if self.metadata is not None:
@@ -192,7 +188,7 @@ class SetupConfig:
     audiences: tuple[AudienceSpec, ...] = ()
     conversion_definitions: tuple[ConversionDefinitionSpec, ...] = ()
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
-    mappings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -202,7 +198,7 @@ class SetupConfig:
             "audiences": [a.to_json() for a in self.audiences],
             "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
             "sharingRules": [r.to_json() for r in self.sharing_rules],
-            "mappings": {prefix: dict(columns) for prefix, columns in self.mappings.items()},
+            "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
         }
 
 
@@ -346,7 +342,7 @@ def _sharing_rule(
         path,
         {
             "name",
-            "audience",
+            "dataset",
             "conversionDefinition",
             "application",
             "destinationAccountId",
@@ -356,37 +352,34 @@ def _sharing_rule(
             "revoke",
         },
     )
-    if ("audience" in item) == ("conversionDefinition" in item):
-        raise ConfigError(path, "needs exactly one of 'audience' or 'conversionDefinition'")
-    audience = definition = None
-    if "audience" in item:
-        audience = _text(item, "audience", f"{path}.audience")
-        if audiences is not None and audience not in {a.name for a in audiences}:
-            raise ConfigError(f"{path}.audience", "must name an audience of this config")
-    else:
+    dataset = _text(item, "dataset", f"{path}.dataset")
+    if audiences is not None and dataset not in {a.name for a in audiences}:
+        raise ConfigError(f"{path}.dataset", "must name an audience of this config")
+    definition = None
+    if "conversionDefinition" in item:
         definition = _text(item, "conversionDefinition", f"{path}.conversionDefinition")
         if definitions is not None and definition not in {d.name for d in definitions}:
             raise ConfigError(
                 f"{path}.conversionDefinition", "must name a conversion definition of this config"
+            )
+        if "metadata" in item:
+            raise ConfigError(
+                f"{path}.metadata", "must be omitted with conversionDefinition (it is derived)"
             )
     application = _choice(item, "application", f"{path}.application", APPLICATIONS)
     destination = _text(item, "destinationAccountId", f"{path}.destinationAccountId")
     metadata = None
     if "metadata" in item:
         metadata = _metadata(item["metadata"], f"{path}.metadata")
-    elif audience is not None:
-        raise ConfigError(f"{path}.metadata", "is required when sharing an audience")
-    name = (
-        _text(item, "name", f"{path}.name")
-        if "name" in item
-        else f"{audience or definition}:{application}:{destination}"
-    )
+    elif definition is None:
+        raise ConfigError(f"{path}.metadata", "is required (or conversionDefinition)")
+    default_name = ":".join(filter(None, (dataset, definition, application, destination)))
     return SharingRuleSpec(
-        name=name,
+        name=_text(item, "name", f"{path}.name") if "name" in item else default_name,
+        dataset=dataset,
         application=application,
         destination_account_id=destination,
         marketplace_id=_text(item, "marketplaceId", f"{path}.marketplaceId"),
-        audience=audience,
         conversion_definition=definition,
         metadata=metadata,
         account_entity_id=(
@@ -422,19 +415,27 @@ def _metadata(raw: Any, path: str) -> dict[str, Any]:
     return {kind: dict(inner)}
 
 
-def _mappings(raw: Any, path: str) -> dict[str, dict[str, str]]:
-    """Per-prefix column mappings: ``{"<prefix>": {"<canonical field>": "<source column>"}}``."""
-    result: dict[str, dict[str, str]] = {}
-    for prefix, columns in _object(raw, path).items():
-        if not prefix or not isinstance(prefix, str):
-            raise ConfigError(path, "prefixes must be non-empty strings")
+def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
+    """Per-prefix column mappings: ``{"audiences/<name>": <mapping config>}``.
+
+    The key is a routing prefix (``audiences/<name>``, ``audiences/<name>/delete``,
+    ``conversions/<name>``; a trailing ``/`` is dropped); the value is the mapping config the
+    worker applies to files under it (``{"columns": {"<source column>": "<canonical field>"},
+    "ignore": [...], "defaults": {...}}``, see ``events/mappings/``).
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for prefix, document in _object(raw, path).items():
         entry_path = f"{path}[{prefix!r}]"
-        mapping = _object(columns, entry_path)
-        if not mapping:
-            raise ConfigError(entry_path, "must map at least one field")
-        for canonical in mapping:
-            _text(mapping, canonical, f"{entry_path}.{canonical}")
-        result[prefix] = dict(mapping)
+        key = str(prefix).rstrip("/")
+        if not key or not key.startswith(MAPPING_PREFIXES):
+            raise ConfigError(entry_path, f"prefix must start with {' or '.join(MAPPING_PREFIXES)}")
+        mapping = _object(document, entry_path)
+        columns = _object(mapping.get("columns"), f"{entry_path}.columns")
+        if not columns:
+            raise ConfigError(f"{entry_path}.columns", "must map at least one column")
+        for column in columns:
+            _text(columns, column, f"{entry_path}.columns[{column!r}]")
+        result[key] = dict(mapping)
     return result
 
 

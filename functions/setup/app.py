@@ -1,0 +1,97 @@
+"""Thin Lambda task handlers of the setup state machine (``setup.asl.json``).
+
+Each handler parses its input, calls one library step (:mod:`adm_ingest.setup.steps`) and
+returns plain JSON. Failures propagate as exceptions: the exception's class name becomes the
+Step Functions error name, which the definition's Retry (``RetryableError``, ``Throttled``,
+``ServerError``, ``DeadlineExceeded``) and Catch match on.
+
+Environment: ``ADM_SECRET_ID`` (the credentials secret), ``REGISTRY_TABLE`` and, optionally,
+``ADM_API_URL`` / ``ADM_TOKEN_URL`` (endpoint overrides, read by the ADM client).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from adm_ingest.adm import AdmClient, Deadline
+from adm_ingest.registry import Registry
+from adm_ingest.setup import steps
+from adm_ingest.setup.config import (
+    parse_audience,
+    parse_config,
+    parse_conversion_definitions,
+    parse_sharing_rule,
+)
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service="adm-ingest-setup")
+
+# Stop calling ADM this long before the Lambda timeout, so a slow call ends as a retryable
+# error the state machine retries rather than as a Lambda timeout.
+_DEADLINE_MARGIN_S = 5.0
+
+
+def _client(context: LambdaContext) -> AdmClient:
+    client = AdmClient.from_secret(os.environ["ADM_SECRET_ID"])
+    client.set_deadline(Deadline.from_lambda_context(context, margin_seconds=_DEADLINE_MARGIN_S))
+    return client
+
+
+@logger.inject_lambda_context
+def accept_terms(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Validate the whole config (before any call), then accept the terms if needed.
+
+    Output (replaces the state): ``{"config": <normalized config>, "results": {"terms": …}}``.
+    """
+    config = parse_config(event)
+    result = steps.ensure_terms(_client(context))
+    return {"config": config.to_json(), "results": {"terms": result.to_json()}}
+
+
+@logger.inject_lambda_context
+def ensure_data_room(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input ``{"advertiserAccountId"}``; output the data room's item result."""
+    advertiser = str(event.get("advertiserAccountId", ""))
+    return steps.ensure_data_room(_client(context), advertiser).to_json()
+
+
+@logger.inject_lambda_context
+def ensure_audience(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input one normalized audience item; output its item result (id = dataSetId)."""
+    return steps.ensure_audience(_client(context), parse_audience(event)).to_json()
+
+
+@logger.inject_lambda_context
+def ensure_conversion_definitions(
+    event: dict[str, Any], context: LambdaContext
+) -> list[dict[str, Any]]:
+    """Input ``{"conversionDefinitions": [...]}``; output one item result per definition."""
+    specs = parse_conversion_definitions(event.get("conversionDefinitions", []))
+    results = steps.ensure_conversion_definitions(_client(context), specs)
+    return [result.to_json() for result in results]
+
+
+@logger.inject_lambda_context
+def ensure_sharing_rule(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input ``{"rule", "audiences", "conversionDefinitions"}`` (the last two: earlier results)."""
+    spec = parse_sharing_rule(event["rule"])
+    ids = steps.resolve_shared_ids(
+        spec, event.get("audiences") or [], event.get("conversionDefinitions") or []
+    )
+    return steps.ensure_sharing_rule(_client(context), spec, ids).to_json()
+
+
+@logger.inject_lambda_context
+def save_registry(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
+    """Input the whole state ``{"config", "results"}``; output one result per registry entry."""
+    config = parse_config(event["config"])
+    results = event.get("results", {})
+    items = [
+        steps.ItemResult.from_json(raw)
+        for key in ("audiences", "conversionDefinitions", "sharingRules")
+        for raw in results.get(key) or []
+    ]
+    registry = Registry(os.environ["REGISTRY_TABLE"])
+    return [result.to_json() for result in steps.save_registry(registry, config, items)]

@@ -1,0 +1,269 @@
+"""``adm-ingest setup CONFIG`` locally: the real setup state machine on moto + the ADM sandbox.
+
+:func:`run_setup` validates the config (nothing is called when it is invalid), renders
+``functions/setup/setup.asl.json`` with the same DefinitionSubstitutions template.yaml passes,
+deploys it to moto's Step Functions, executes it with the config as input while moto's Lambda
+invocations run the handlers of ``functions/setup/app.py`` in this process, and returns a
+:class:`SetupReport` of what each item's step did (``created`` / ``unchanged``…).
+
+Call it inside ``mock_aws(config=MOTO_CONFIG)`` or against a moto server in this process
+(``endpoint_url``). The ADM endpoints (normally the sandbox) come from ``SetupEnvironment``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
+from adm_ingest.setup.config import SetupConfig, load_config
+from adm_ingest.setup.steps import ItemResult, Kind, Outcome
+
+from adm_local.stepfunctions import (
+    Execution,
+    LambdaRouter,
+    configure_moto_server,
+    deploy_state_machine,
+    render_definition,
+    run_execution,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SETUP_DIR = REPO_ROOT / "functions" / "setup"
+ASL_PATH = SETUP_DIR / "setup.asl.json"
+
+# Step name → handler function of functions/setup/app.py; the ASL substitution for the step's
+# function ARN is "<Step>FunctionArn".
+STEP_HANDLERS: Mapping[str, str] = {
+    "AcceptTerms": "accept_terms",
+    "EnsureDataRoom": "ensure_data_room",
+    "EnsureAudience": "ensure_audience",
+    "EnsureConversionDefinitions": "ensure_conversion_definitions",
+    "EnsureSharingRule": "ensure_sharing_rule",
+    "SaveRegistry": "save_registry",
+}
+FUNCTION_PREFIX = "adm-ingest-setup-"
+DEFAULT_STATE_MACHINE = "adm-ingest-setup"
+DEFAULT_FAILURE_TOPIC = "adm-ingest-setup-failures"
+
+
+@dataclass(frozen=True, slots=True)
+class SetupEnvironment:
+    """What the setup functions read from their environment (as template.yaml sets it)."""
+
+    secret_id: str
+    registry_table: str
+    adm_api_url: str | None = None
+    adm_token_url: str | None = None
+
+    def variables(self) -> dict[str, str]:
+        values = {"ADM_SECRET_ID": self.secret_id, "REGISTRY_TABLE": self.registry_table}
+        if self.adm_api_url:
+            values[API_URL_ENV] = self.adm_api_url
+        if self.adm_token_url:
+            values[TOKEN_URL_ENV] = self.adm_token_url
+        return values
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """The outcome of one setup execution.
+
+    ``items`` holds one result per terms / data room / audience / conversion definition /
+    sharing rule, then one per registry entry. On failure, ``failed_step`` names the state
+    machine step that failed, ``error`` its error name and ``cause`` its message.
+    """
+
+    execution_arn: str
+    status: str
+    items: tuple[ItemResult, ...] = ()
+    failed_step: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    output: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def of(self, kind: Kind) -> list[ItemResult]:
+        return [item for item in self.items if item.kind is kind]
+
+    def outcomes(self, kind: Kind) -> dict[str, Outcome]:
+        """``{name: outcome}`` for one kind of item."""
+        return {item.name: item.outcome for item in self.of(kind)}
+
+    @property
+    def changed(self) -> list[ItemResult]:
+        """Items a step created, updated or revoked (empty on a re-run of the same config)."""
+        return [item for item in self.items if item.outcome is not Outcome.UNCHANGED]
+
+    def format_table(self) -> str:
+        """A fixed-width table (kind, name, id, outcome) plus the failure, if any."""
+        rows = [("KIND", "NAME", "ID", "RESULT")] + [
+            (item.kind.value, item.name, item.id, item.outcome.value) for item in self.items
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+            + "  "
+            + row[3]
+            for row in rows
+        ]
+        if not self.ok:
+            lines.append(f"FAILED at {self.failed_step or '?'}: {self.error}: {self.cause}")
+        return "\n".join(lines)
+
+
+@cache
+def load_handlers(app_path: Path = SETUP_DIR / "app.py") -> ModuleType:
+    """Import ``functions/setup/app.py`` (not a package: loaded from its file, once)."""
+    spec = importlib.util.spec_from_file_location("adm_ingest_setup_functions", app_path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load setup handlers from {app_path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def setup_router(*, timeout_s: float = 60.0) -> LambdaRouter:
+    """A router from the setup function names (``adm-ingest-setup-<Step>``) to the handlers."""
+    app = load_handlers()
+    return LambdaRouter(
+        {FUNCTION_PREFIX + step: getattr(app, handler) for step, handler in STEP_HANDLERS.items()},
+        timeout_s=timeout_s,
+    )
+
+
+def substitutions(
+    *,
+    region: str,
+    account_id: str,
+    failure_topic_arn: str,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+) -> dict[str, str]:
+    """The DefinitionSubstitutions template.yaml passes, for the local function names."""
+    function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{FUNCTION_PREFIX}"
+    values = {f"{step}FunctionArn": function_arn + step for step in STEP_HANDLERS}
+    values["FailureTopicArn"] = failure_topic_arn
+    values["RetryIntervalSeconds"] = str(retry_interval_seconds)
+    values["RetryMaxAttempts"] = str(retry_max_attempts)
+    return values
+
+
+def ensure_registry_table(dynamodb: Any, table_name: str) -> None:
+    """Create the registry table (string key ``pk``) unless it exists."""
+    existing = dynamodb.list_tables().get("TableNames", [])
+    if table_name not in existing:
+        dynamodb.create_table(
+            TableName=table_name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+
+def run_setup(
+    config: str | Path | Mapping[str, Any] | SetupConfig,
+    *,
+    environment: SetupEnvironment,
+    endpoint_url: str | None = None,
+    region: str = "us-east-1",
+    failure_topic_arn: str | None = None,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+    state_machine_name: str = DEFAULT_STATE_MACHINE,
+    timeout_s: float = 300.0,
+    router: LambdaRouter | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> SetupReport:
+    """Run the setup state machine for ``config`` on moto and report per-item results.
+
+    Raises:
+        ConfigError: the config is invalid (raised before any AWS or ADM call).
+    """
+    setup_config = config if isinstance(config, SetupConfig) else load_config(config)
+    if endpoint_url:
+        configure_moto_server(endpoint_url)
+    client_kwargs: dict[str, Any] = {"region_name": region}
+    if endpoint_url:
+        client_kwargs["endpoint_url"] = endpoint_url
+    sfn = boto3.client("stepfunctions", **client_kwargs)
+    account_id = boto3.client("sts", **client_kwargs).get_caller_identity()["Account"]
+    ensure_registry_table(boto3.client("dynamodb", **client_kwargs), environment.registry_table)
+    if failure_topic_arn is None:
+        topic = boto3.client("sns", **client_kwargs).create_topic(Name=DEFAULT_FAILURE_TOPIC)
+        failure_topic_arn = str(topic["TopicArn"])
+    definition = render_definition(
+        ASL_PATH,
+        substitutions(
+            region=region,
+            account_id=account_id,
+            failure_topic_arn=failure_topic_arn,
+            retry_interval_seconds=retry_interval_seconds,
+            retry_max_attempts=retry_max_attempts,
+        ),
+    )
+    arn = deploy_state_machine(
+        sfn,
+        name=state_machine_name,
+        definition=definition,
+        role_arn=f"arn:aws:iam::{account_id}:role/{state_machine_name}",
+    )
+    variables = environment.variables() | {"AWS_DEFAULT_REGION": region}
+    if endpoint_url:
+        # The handlers' own boto3 calls (registry table) must reach the same moto server.
+        variables.setdefault("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL", endpoint_url))
+    with (router or setup_router()).installed(), _environment(variables):
+        execution = run_execution(sfn, arn, setup_config.to_json(), timeout_s=timeout_s)
+    report = report_of(execution)
+    if echo is not None:
+        echo(report.format_table())
+    return report
+
+
+def report_of(execution: Execution) -> SetupReport:
+    """Turn a finished execution (its output, or its Fail state's error) into a report."""
+    if not execution.succeeded:
+        step, cause = None, execution.cause
+        try:
+            shaped = json.loads(execution.cause or "")
+        except json.JSONDecodeError:
+            shaped = None
+        if isinstance(shaped, dict):
+            step, cause = shaped.get("step"), shaped.get("cause")
+        return SetupReport(
+            execution.arn, execution.status, (), step, execution.error, cause, output={}
+        )
+    output = execution.output or {}
+    results = output.get("results", {})
+    raw_items: list[Mapping[str, Any]] = [results["terms"], results["dataRoom"]]
+    for key in ("audiences", "conversionDefinitions", "sharingRules", "registry"):
+        raw_items.extend(results.get(key) or [])
+    items = tuple(ItemResult.from_json(raw) for raw in raw_items)
+    return SetupReport(execution.arn, execution.status, items, output=output)
+
+
+@contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the in-process handlers; restore the old values after."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
