@@ -19,6 +19,8 @@ class Settings:
 
     bucket: str = field(default_factory=lambda: _env("BUCKET"))
     chunk_queue_url: str = field(default_factory=lambda: _env("CHUNK_QUEUE_URL"))
+    split_queue_url: str = field(default_factory=lambda: _env("SPLIT_QUEUE_URL"))
+    """Where the splitter queues its own continuation messages for very large files."""
     ledger_table: str = field(default_factory=lambda: _env("LEDGER_TABLE"))
     idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
     registry_table: str = field(default_factory=lambda: _env("REGISTRY_TABLE"))

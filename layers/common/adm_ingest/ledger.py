@@ -1,0 +1,295 @@
+"""The ledger: one DynamoDB item per file and one per chunk, with atomic counters.
+
+Keys: ``pk = "file#<file_id>"``; ``sk = "file"`` for the file, ``"chunk#<index>"`` for a chunk.
+A chunk's outcome is added to its file exactly once (a transaction that flips the chunk to
+``done`` under a condition), so redelivered or retried chunks can never be counted twice. The
+file is finalized — its report written — exactly once, by whoever observes the last chunk done
+(a conditional update on ``finalized_at``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from adm_ingest.outcomes import Tally
+
+#: Ledger items expire (DynamoDB TTL) this long after their file was registered.
+RETENTION_SECONDS = 90 * 24 * 3600
+
+_COUNTER_MAPS = (
+    "rejected",
+    "failed",
+    "coverage_valid",
+    "coverage_invalid",
+    "requests",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """Identity and routing of one input file (no content, never PII)."""
+
+    file_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size: int
+    kind: str
+    target_name: str
+    target_id: str
+
+
+def _chunk_sk(index: int) -> str:
+    return f"chunk#{index:06d}"
+
+
+class Ledger:
+    """File and chunk accounting in DynamoDB."""
+
+    def __init__(self, table_name: str, *, dynamodb: Any | None = None) -> None:
+        self._resource_table = (dynamodb or boto3.resource("dynamodb")).Table(table_name)
+        self._client = self._resource_table.meta.client
+        self.table_name = table_name
+
+    # -- files ---------------------------------------------------------------------------
+
+    def register_file(self, entry: FileEntry) -> bool:
+        """Create the file item; False when it already exists (a redelivered S3 event)."""
+        now = time.time()
+        item: dict[str, Any] = {
+            "pk": f"file#{entry.file_id}",
+            "sk": "file",
+            "bucket": entry.bucket,
+            "key": entry.key,
+            "size": entry.size,
+            "kind": entry.kind,
+            "target_name": entry.target_name,
+            "target_id": entry.target_id,
+            "status": "splitting",
+            "created_at": _iso(now),
+            "created_epoch": int(now),
+            "chunks_done": 0,
+            "read": 0,
+            "accepted": 0,
+            "ingress_ids": [],
+            "expires_at": int(now) + RETENTION_SECONDS,
+            **{name: {} for name in _COUNTER_MAPS},
+        }
+        if entry.version_id:
+            item["version_id"] = entry.version_id
+        if entry.etag:
+            item["etag"] = entry.etag
+        try:
+            self._resource_table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_file(self, file_id: str) -> dict[str, Any] | None:
+        found = self._resource_table.get_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"}, ConsistentRead=True
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def save_split_checkpoint(self, file_id: str, checkpoint: Mapping[str, Any]) -> None:
+        """Where a split that ran out of time continues (opaque to the ledger)."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET split_checkpoint = :c",
+            ExpressionAttributeValues={":c": dict(checkpoint)},
+        )
+
+    def record_split(self, file_id: str, *, chunks_total: int, records_total: int) -> None:
+        """The splitter has queued every chunk of the file."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression=(
+                "SET chunks_total = :c, records_total = :r, split_done = :t, "
+                "split_done_at = :now, #s = :processing REMOVE split_checkpoint"
+            ),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":c": chunks_total,
+                ":r": records_total,
+                ":t": True,
+                ":now": _iso(time.time()),
+                ":processing": "processing",
+            },
+        )
+
+    def record_file_error(
+        self, file_id: str, message: str, *, chunks_total: int = 0, records_total: int = 0
+    ) -> None:
+        """A file-level problem (bad format, unknown audience…). Chunks queued before it was
+        found (a corrupt gzip tail) still complete; nothing else will be sent."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression=(
+                "SET #s = :error, #e = :message, split_done = :t, chunks_total = :chunks, "
+                "records_total = :records"
+            ),
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues={
+                ":error": "error",
+                ":message": message,
+                ":t": True,
+                ":chunks": chunks_total,
+                ":records": records_total,
+            },
+        )
+
+    # -- chunks --------------------------------------------------------------------------
+
+    def get_chunk(self, file_id: str, index: int) -> dict[str, Any] | None:
+        found = self._resource_table.get_item(
+            Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)}, ConsistentRead=True
+        ).get("Item")
+        return _plain(found) if found else None
+
+    def checkpoint_batch(self, file_id: str, index: int, delivery: Mapping[str, Any]) -> None:
+        """Remember one delivered batch of a chunk, so a retry never posts it again."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)},
+            UpdateExpression=(
+                "SET batches = list_append(if_not_exists(batches, :empty), :one), "
+                "expires_at = if_not_exists(expires_at, :ttl)"
+            ),
+            ExpressionAttributeValues={
+                ":empty": [],
+                ":one": [dict(delivery)],
+                ":ttl": int(time.time()) + RETENTION_SECONDS,
+            },
+        )
+
+    def record_chunk_error(self, file_id: str, index: int, reason: str) -> None:
+        """Why the last attempt at a chunk failed (a reason code, never data)."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)},
+            UpdateExpression="SET last_error = :r ADD attempts :one",
+            ExpressionAttributeValues={":r": reason, ":one": 1},
+        )
+
+    def complete_chunk(self, file_id: str, index: int, tally: Tally, *, status: str) -> bool:
+        """Add the chunk's outcome to its file, once. False when it was already counted."""
+        names: dict[str, str] = {"#read": "read"}
+        values: dict[str, Any] = {
+            ":one": 1,
+            ":read": tally.read,
+            ":accepted": tally.accepted,
+            ":zero": 0,
+        }
+        sets = [
+            "chunks_done = chunks_done + :one",
+            "#read = #read + :read",
+            "accepted = accepted + :accepted",
+        ]
+        counters: dict[str, Mapping[str, int]] = {
+            "rejected": tally.rejected,
+            "failed": tally.failed,
+            "coverage_valid": tally.coverage.valid,
+            "coverage_invalid": tally.coverage.invalid,
+            "requests": tally.requests,
+        }
+        n = 0
+        for attribute, counts in counters.items():
+            for name, count in counts.items():
+                if count:
+                    n += 1
+                    names[f"#m{n}"] = attribute
+                    names[f"#k{n}"] = name
+                    values[f":v{n}"] = count
+                    sets.append(f"#m{n}.#k{n} = if_not_exists(#m{n}.#k{n}, :zero) + :v{n}")
+        if tally.ingress_ids:
+            values[":ids"] = list(tally.ingress_ids)
+            sets.append("ingress_ids = list_append(ingress_ids, :ids)")
+        pk = f"file#{file_id}"
+        chunk_update = {
+            "TableName": self.table_name,
+            "Key": _typed({"pk": pk, "sk": _chunk_sk(index)}),
+            "UpdateExpression": "SET #s = :status, completed_at = :now",
+            "ConditionExpression": "attribute_not_exists(#s)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": _typed({":status": status, ":now": _iso(time.time())}),
+        }
+        file_update = {
+            "TableName": self.table_name,
+            "Key": _typed({"pk": pk, "sk": "file"}),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _typed(values),
+        }
+        try:
+            self._client.transact_write_items(
+                TransactItems=[{"Update": chunk_update}, {"Update": file_update}]
+            )
+        except ClientError as error:
+            if _code(error) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def try_finalize(self, file_id: str) -> dict[str, Any] | None:
+        """Claim the right to write the file's report: returns the file item to the single
+        caller that sees the file complete, None to everyone else."""
+        try:
+            updated = self._resource_table.update_item(
+                Key={"pk": f"file#{file_id}", "sk": "file"},
+                UpdateExpression="SET finalized_at = :now",
+                ConditionExpression=(
+                    "attribute_not_exists(finalized_at) AND split_done = :t "
+                    "AND chunks_done >= chunks_total"
+                ),
+                ExpressionAttributeValues={":now": _iso(time.time()), ":t": True},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _plain(updated["Attributes"])
+
+    def mark_reported(self, file_id: str, status: str) -> None:
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status},
+        )
+
+
+_serializer = TypeSerializer()
+
+
+def _typed(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values → DynamoDB's typed wire format (for the low-level transaction API)."""
+    return {k: _serializer.serialize(v) for k, v in values.items()}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB resource values (Decimal, sets) → plain JSON-able Python."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

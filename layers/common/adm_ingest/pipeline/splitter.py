@@ -1,0 +1,409 @@
+"""The splitter: one S3 object → chunk pointers on the queue, streamed once with flat memory.
+
+Plain CSV and JSON Lines are cut into byte ranges at record boundaries (workers range-read the
+original object). Gzip and JSON arrays can't be range-read, so their records are re-serialized
+into plain staged chunks under ``_staging/``. Chunk ids derive from the object's identity, so a
+redelivered S3 event produces the same chunks, which the workers deduplicate.
+
+When an invocation runs short of time it saves a checkpoint and queues a continuation message;
+the next invocation resumes exactly where it stopped — there is no file-size ceiling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from adm_ingest import registry as names
+from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.model import Kind
+from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
+from adm_ingest.pipeline.finalize import Finalizer
+from adm_ingest.pipeline.routing import (
+    RoutingError,
+    decode_key,
+    is_own_output,
+    resolve_target,
+    route,
+)
+from adm_ingest.pipeline.sources import (
+    ConcatStream,
+    ObjectRef,
+    open_object,
+    stage_line,
+)
+from adm_ingest.readers import (
+    FileFormatError,
+    RangeScanUnsupported,
+    open_records,
+    scan_boundaries,
+)
+from adm_ingest.report import staging_prefix
+
+_SQS_BATCH = 10
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """Where a split stopped: enough to resume in a new invocation."""
+
+    chunk_index: int = 0
+    """Chunks queued so far (the next chunk's index)."""
+    records: int = 0
+    """Records covered by those chunks."""
+    offset: int | None = None
+    """Byte offset of the next chunk's first record (range-read files)."""
+    line: int | None = None
+    """Line number of that record."""
+    header_bytes: int | None = None
+    """Length of the CSV header prefix (re-read on resume so the scanner sees a header)."""
+    layout: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class SplitOutcome:
+    """What one invocation did with one object."""
+
+    file_id: str | None
+    status: str
+    """``queued`` · ``continued`` · ``duplicate`` · ``ignored`` · ``error``."""
+    chunks: int = 0
+    records: int = 0
+    error: str | None = None
+    checkpoint: dict[str, Any] | None = field(default=None)
+
+
+class Splitter:
+    """Splits objects into chunk pointers. ``time_left`` returns the invocation's remaining
+    seconds; the splitter stops with a checkpoint when it drops below ``margin_seconds``."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        sqs: Any,
+        ledger: Ledger,
+        registry: names.Registry,
+        finalizer: Finalizer,
+        chunk_queue_url: str,
+        split_queue_url: str,
+        records_per_chunk: int = 5000,
+        default_country: str = "US",
+        margin_seconds: float = 30.0,
+    ) -> None:
+        self.s3 = s3
+        self.sqs = sqs
+        self.ledger = ledger
+        self.registry = registry
+        self.finalizer = finalizer
+        self.chunk_queue_url = chunk_queue_url
+        self.split_queue_url = split_queue_url
+        self.records_per_chunk = records_per_chunk
+        self.default_country = default_country
+        self.margin_seconds = margin_seconds
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def handle_s3_record(
+        self, record: dict[str, Any], time_left: Callable[[], float]
+    ) -> SplitOutcome:
+        """One ``Records[]`` entry of an S3 ObjectCreated event."""
+        s3 = record["s3"]
+        ref = ObjectRef(
+            bucket=s3["bucket"]["name"],
+            key=decode_key(s3["object"]["key"]),
+            version_id=s3["object"].get("versionId") or None,
+            etag=(s3["object"].get("eTag") or "").strip('"') or None,
+            size=int(s3["object"].get("size", 0)),
+        )
+        return self.split(ref, time_left)
+
+    def handle_continuation(
+        self, message: dict[str, Any], time_left: Callable[[], float]
+    ) -> SplitOutcome:
+        """A continuation message the splitter queued for itself."""
+        ref = ObjectRef(**message["object"])
+        return self.split(ref, time_left, resume=Checkpoint(**message["checkpoint"]))
+
+    # -- the split -------------------------------------------------------------------------
+
+    def split(
+        self,
+        ref: ObjectRef,
+        time_left: Callable[[], float],
+        *,
+        resume: Checkpoint | None = None,
+    ) -> SplitOutcome:
+        if is_own_output(ref.key):
+            return SplitOutcome(None, "ignored")
+        file_id = file_id_for(ref.bucket, ref.key, ref.version_id, ref.etag)
+        try:
+            found = route(ref.key)
+            target = resolve_target(found, self.registry)
+            error = None
+        except RoutingError as routing_error:
+            found, target, error = None, None, str(routing_error)
+
+        entry = FileEntry(
+            file_id=file_id,
+            bucket=ref.bucket,
+            key=ref.key,
+            version_id=ref.version_id,
+            etag=ref.etag,
+            size=ref.size,
+            kind=str(found.kind) if found else "unknown",
+            target_name=found.name if found else "",
+            target_id=target.id if target else "",
+        )
+        if resume is None and not self.ledger.register_file(entry):
+            existing = self.ledger.get_file(file_id) or {}
+            if existing.get("split_done"):
+                return SplitOutcome(file_id, "duplicate")
+            saved = existing.get("split_checkpoint")
+            resume = Checkpoint(**saved) if saved else Checkpoint()
+        if error is not None or found is None or target is None:
+            return self._file_error(file_id, error or "unroutable key")
+
+        audience = (
+            self.registry.get(names.AUDIENCE, found.name)
+            if found.kind in (Kind.AUDIENCE_MEMBERS, Kind.AUDIENCE_DELETIONS)
+            else None
+        )
+        country = str((audience.attributes.get("country") if audience else None) or "")
+        template = ChunkPointer(
+            file_id=file_id,
+            index=0,
+            bucket=ref.bucket,
+            key=ref.key,
+            kind=found.kind,
+            target_name=target.name,
+            target_id=target.id,
+            layout=SourceLayout(format="csv"),
+            first_line=1,
+            records=0,
+            version_id=ref.version_id,
+            etag=ref.etag,
+            mapping_prefix=found.prefix,
+            default_country=country or self.default_country,
+        )
+        checkpoint = resume or Checkpoint()
+        try:
+            if checkpoint.layout is None or checkpoint.offset is not None:
+                outcome = self._split_ranges(ref, template, checkpoint, time_left)
+            else:
+                outcome = self._split_staged(ref, template, checkpoint, time_left)
+        except RangeScanUnsupported:
+            outcome = self._split_staged(ref, template, checkpoint, time_left)
+        except FileFormatError as format_error:
+            return self._file_error(
+                file_id,
+                str(format_error),
+                chunks=checkpoint.chunk_index,
+                records=checkpoint.records,
+            )
+        return outcome
+
+    # -- range-read files (plain CSV / JSON Lines) ------------------------------------------
+
+    def _split_ranges(
+        self,
+        ref: ObjectRef,
+        template: ChunkPointer,
+        checkpoint: Checkpoint,
+        time_left: Callable[[], float],
+    ) -> SplitOutcome:
+        resuming = checkpoint.offset is not None
+        if resuming:
+            # Re-read the header, then continue from the checkpoint's record boundary.
+            header_bytes = checkpoint.header_bytes or 0
+            stream = ConcatStream(
+                open_object(self.s3, ref, (0, header_bytes)),
+                open_object(self.s3, ref, (checkpoint.offset, None)),
+            )
+            saved = checkpoint.layout or {}
+            scan = scan_boundaries(
+                stream, format=saved.get("format"), delimiter=saved.get("delimiter")
+            )
+            shift = checkpoint.offset - header_bytes
+        else:
+            scan = scan_boundaries(open_object(self.s3, ref))
+            shift = 0
+        line_shift: int | None = None if resuming else 0
+        layout = SourceLayout(
+            format=str(scan.format),
+            delimiter=scan.delimiter,
+            header=tuple(scan.header) if scan.header is not None else None,
+        )
+        pending: list[ChunkPointer] = []
+        chunk_start: tuple[int, int] | None = None
+        count = 0
+        for offset, line in scan:
+            if line_shift is None:  # resumed: the first record is the checkpoint's record
+                line_shift = (checkpoint.line or line) - line
+            offset += shift
+            line += line_shift
+            if checkpoint.header_bytes is None:
+                checkpoint.header_bytes = offset
+            if chunk_start is None:
+                chunk_start = (offset, line)
+            elif count == self.records_per_chunk:
+                pending.append(
+                    self._range_chunk(template, checkpoint, layout, chunk_start, offset, count)
+                )
+                checkpoint.chunk_index += 1
+                checkpoint.records += count
+                chunk_start, count = (offset, line), 0
+                if len(pending) >= _SQS_BATCH:
+                    self._send_chunks(pending)
+                    pending.clear()
+                    if time_left() < self.margin_seconds:
+                        checkpoint.offset, checkpoint.line = chunk_start
+                        checkpoint.layout = _layout_dict(layout)
+                        return self._continue(ref, template.file_id, checkpoint)
+            count += 1
+        if chunk_start is not None and count:
+            end = ref.size if ref.size else _object_size(self.s3, ref)
+            pending.append(self._range_chunk(template, checkpoint, layout, chunk_start, end, count))
+            checkpoint.chunk_index += 1
+            checkpoint.records += count
+        self._send_chunks(pending)
+        return self._split_done(template.file_id, checkpoint)
+
+    def _range_chunk(
+        self,
+        template: ChunkPointer,
+        checkpoint: Checkpoint,
+        layout: SourceLayout,
+        start: tuple[int, int],
+        end: int,
+        count: int,
+    ) -> ChunkPointer:
+        return _replace(
+            template,
+            index=checkpoint.chunk_index,
+            layout=layout,
+            first_line=start[1],
+            records=count,
+            byte_range=(start[0], end),
+        )
+
+    # -- staged files (gzip, JSON arrays) --------------------------------------------------
+
+    def _split_staged(
+        self,
+        ref: ObjectRef,
+        template: ChunkPointer,
+        checkpoint: Checkpoint,
+        time_left: Callable[[], float],
+    ) -> SplitOutcome:
+        records: Iterable[Any] = open_records(open_object(self.s3, ref))
+        layout = SourceLayout(format="staged")
+        skip = checkpoint.records  # resume: re-read (cheaply) past what was already staged
+        buffer: list[bytes] = []
+        first_line = 0
+        pending: list[ChunkPointer] = []
+        for record in records:
+            if skip:
+                skip -= 1
+                continue
+            if not buffer:
+                first_line = record.line
+            buffer.append(stage_line(record))
+            if len(buffer) == self.records_per_chunk:
+                pending.append(self._stage(template, checkpoint, layout, buffer, first_line))
+                buffer = []
+                if len(pending) >= _SQS_BATCH:
+                    self._send_chunks(pending)
+                    pending.clear()
+                    if time_left() < self.margin_seconds:
+                        checkpoint.layout = _layout_dict(layout)
+                        return self._continue(ref, template.file_id, checkpoint)
+        if buffer:
+            pending.append(self._stage(template, checkpoint, layout, buffer, first_line))
+        self._send_chunks(pending)
+        return self._split_done(template.file_id, checkpoint)
+
+    def _stage(
+        self,
+        template: ChunkPointer,
+        checkpoint: Checkpoint,
+        layout: SourceLayout,
+        lines: list[bytes],
+        first_line: int,
+    ) -> ChunkPointer:
+        key = f"{staging_prefix(template.file_id)}chunks/{checkpoint.chunk_index:06d}.jsonl"
+        self.s3.put_object(Bucket=template.bucket, Key=key, Body=b"".join(lines))
+        pointer = _replace(
+            template,
+            index=checkpoint.chunk_index,
+            layout=layout,
+            first_line=first_line,
+            records=len(lines),
+            staged_key=key,
+        )
+        checkpoint.chunk_index += 1
+        checkpoint.records += len(lines)
+        return pointer
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _send_chunks(self, chunks: list[ChunkPointer]) -> None:
+        for start in range(0, len(chunks), _SQS_BATCH):
+            entries = [
+                {"Id": str(i), "MessageBody": chunk.to_message()}
+                for i, chunk in enumerate(chunks[start : start + _SQS_BATCH])
+            ]
+            response = self.sqs.send_message_batch(QueueUrl=self.chunk_queue_url, Entries=entries)
+            if response.get("Failed"):
+                failed = {f["Id"] for f in response["Failed"]}
+                retry = [e for e in entries if e["Id"] in failed]
+                for entry in retry:  # one by one; raises if SQS keeps refusing
+                    self.sqs.send_message(
+                        QueueUrl=self.chunk_queue_url, MessageBody=entry["MessageBody"]
+                    )
+
+    def _continue(self, ref: ObjectRef, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
+        saved = asdict(checkpoint)
+        self.ledger.save_split_checkpoint(file_id, saved)
+        message = {"object": asdict(ref), "checkpoint": saved, "file_id": file_id}
+        self.sqs.send_message(
+            QueueUrl=self.split_queue_url, MessageBody=orjson.dumps(message).decode()
+        )
+        return SplitOutcome(
+            file_id, "continued", checkpoint.chunk_index, checkpoint.records, checkpoint=saved
+        )
+
+    def _split_done(self, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
+        self.ledger.record_split(
+            file_id, chunks_total=checkpoint.chunk_index, records_total=checkpoint.records
+        )
+        self.finalizer.finalize_if_complete(file_id)
+        return SplitOutcome(file_id, "queued", checkpoint.chunk_index, checkpoint.records)
+
+    def _file_error(
+        self, file_id: str, message: str, *, chunks: int = 0, records: int = 0
+    ) -> SplitOutcome:
+        self.ledger.record_file_error(file_id, message, chunks_total=chunks, records_total=records)
+        self.finalizer.finalize_if_complete(file_id)
+        return SplitOutcome(file_id, "error", chunks, records, error=message)
+
+
+def _layout_dict(layout: SourceLayout) -> dict[str, Any]:
+    return {
+        "format": layout.format,
+        "delimiter": layout.delimiter,
+        "header": list(layout.header) if layout.header is not None else None,
+    }
+
+
+def _replace(pointer: ChunkPointer, **changes: Any) -> ChunkPointer:
+    return replace(pointer, **changes)
+
+
+def _object_size(s3: Any, ref: ObjectRef) -> int:
+    kwargs = ref.get_kwargs()
+    kwargs.pop("IfMatch", None)
+    return int(s3.head_object(**kwargs)["ContentLength"])

@@ -1,0 +1,290 @@
+"""The worker: one chunk pointer → records read, hashed, sent, and every outcome recorded.
+
+Safe to run twice on the same chunk, concurrently or one after the other:
+
+* every delivered batch is checkpointed in the ledger before the next one is sent, and a retry
+  replays the checkpoints instead of posting those batches again (batching is deterministic);
+* the chunk's outcome is added to its file under a condition, exactly once;
+* the handler wraps :meth:`ChunkWorker.process` in Powertools Idempotency keyed on the chunk id,
+  so a duplicate delivery that arrives while the first is still running is refused, not re-run.
+
+Transient API trouble (429/5xx past the retry budget, the Lambda running out of time) raises
+:class:`ChunkRetryable`, leaving the message for SQS to redeliver; after ``maxReceiveCount``
+the chunk lands in the dead-letter queue and :mod:`~adm_ingest.pipeline.deadletter` accounts
+for it. An API answer that no retry can change (a 400 for the whole body, a dataset that does
+not exist) fails that batch's records with a reason and the chunk moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from adm_ingest import registry as names
+from adm_ingest.adm import ApiError, AuthError, RetryableError
+from adm_ingest.batching import Batch
+from adm_ingest.consent import ConsentError, ConsentPolicy
+from adm_ingest.destinations import AdmApi, Delivery, destination_for
+from adm_ingest.ledger import Ledger
+from adm_ingest.mapping import MappingError, build_plan
+from adm_ingest.model import Rejection, SourceRecord
+from adm_ingest.outcomes import Tally
+from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.finalize import Finalizer
+from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
+from adm_ingest.processing import RecordProcessor
+from adm_ingest.readers import open_records
+from adm_ingest.report import fates_csv, fates_key
+
+logger = logging.getLogger(__name__)
+
+
+class ChunkRetryable(Exception):
+    """The chunk should be retried later (its progress so far is checkpointed)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    chunk_id: str
+    status: str
+    """``done`` · ``already_done``."""
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    requests: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk_id,
+            "status": self.status,
+            "read": self.read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "requests": self.requests,
+        }
+
+
+class ChunkWorker:
+    """Processes chunk pointers against one ADM client."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        ledger: Ledger,
+        registry: names.Registry,
+        finalizer: Finalizer,
+        client: Callable[[], AdmApi],
+        time_left: Callable[[], float] = lambda: float("inf"),
+        margin_seconds: float = 20.0,
+    ) -> None:
+        self.s3 = s3
+        self.ledger = ledger
+        self.registry = registry
+        self.finalizer = finalizer
+        self._client_factory = client
+        self.time_left = time_left
+        self.margin_seconds = margin_seconds
+
+    # -- public ------------------------------------------------------------------------------
+
+    def process(self, pointer: ChunkPointer) -> ChunkResult:
+        """Process one chunk to completion, or raise :class:`ChunkRetryable`."""
+        existing = self.ledger.get_chunk(pointer.file_id, pointer.index) or {}
+        if existing.get("status"):
+            self.finalizer.finalize_if_complete(pointer.file_id)
+            return ChunkResult(pointer.chunk_id, "already_done")
+
+        tally = self.run(pointer, existing.get("batches") or [], send=True)
+        return self.complete(pointer, tally, status="done")
+
+    def run(
+        self,
+        pointer: ChunkPointer,
+        checkpoints: list[Mapping[str, Any]],
+        *,
+        send: bool = True,
+        unsent_reason: str = "not_sent",
+    ) -> Tally:
+        """Read and process the chunk. Batches with a checkpoint are replayed, not re-sent.
+        With ``send=False`` (the dead-letter path) the other batches are not sent: their
+        records are failed with ``unsent_reason``."""
+        config = self._mapping_config(pointer.mapping_prefix)
+        try:
+            policy = ConsentPolicy.from_defaults(
+                (config or {}).get("defaults", {}), country=pointer.default_country
+            )
+        except ConsentError as error:
+            raise ChunkRetryable(f"invalid_mapping_defaults:{error.reason}") from error
+        destination = destination_for(pointer.target)
+        records = self._records(pointer)
+        plan = _LazyPlan(pointer, config)
+        processor = RecordProcessor(destination, plan, policy)
+        client: AdmApi | None = None
+        for number, batch in enumerate(processor.batches(records)):
+            if number < len(checkpoints):
+                _replay(processor, batch, checkpoints[number])
+                continue
+            if not send:
+                processor.record_failure(batch, unsent_reason)
+                continue
+            if self.time_left() < self.margin_seconds:
+                raise ChunkRetryable("out_of_time")
+            client = client or self._client_factory()
+            checkpoint = self._deliver(pointer, processor, batch, client)
+            self.ledger.checkpoint_batch(pointer.file_id, pointer.index, checkpoint)
+        if processor.tally.read != pointer.records:
+            logger.warning(
+                "chunk record count differs from the splitter's",
+                extra={
+                    "chunk_id": pointer.chunk_id,
+                    "expected": pointer.records,
+                    "read": processor.tally.read,
+                },
+            )
+        return processor.tally
+
+    def complete(self, pointer: ChunkPointer, tally: Tally, *, status: str) -> ChunkResult:
+        """Record the chunk's outcome (once) and finalize the file if it was the last."""
+        if tally.fates:
+            self.s3.put_object(
+                Bucket=pointer.bucket,
+                Key=fates_key(pointer.file_id, pointer.index),
+                Body=fates_csv(tally.fates),
+            )
+        counted = self.ledger.complete_chunk(pointer.file_id, pointer.index, tally, status=status)
+        self.finalizer.finalize_if_complete(pointer.file_id)
+        return ChunkResult(
+            pointer.chunk_id,
+            status if counted else "already_done",
+            read=tally.read,
+            accepted=tally.accepted,
+            rejected=tally.rejected_total,
+            failed=tally.failed_total,
+            requests=sum(tally.requests.values()),
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _deliver(
+        self, pointer: ChunkPointer, processor: RecordProcessor, batch: Batch, client: AdmApi
+    ) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            delivery = processor.destination.send(client, batch.body)
+        except AuthError as error:
+            # Credentials need a human; keep the chunk for redrive after re-authorizing.
+            self.ledger.record_chunk_error(pointer.file_id, pointer.index, "auth_error")
+            raise ChunkRetryable("auth_error") from error
+        except RetryableError as error:
+            reason = f"retryable_{type(error).__name__}"
+            self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
+            raise ChunkRetryable(reason) from error
+        except ApiError as error:
+            reason = f"adm_{error.status}_{error.code}" if error.code else f"adm_{error.status}"
+            processor.record_failure(batch, reason)
+            processor.tally.requests[str(error.status)] += 1
+            logger.error(
+                "batch refused by ADM",
+                extra={
+                    "chunk_id": pointer.chunk_id,
+                    "status": error.status,
+                    "code": error.code,
+                    "records": len(batch),
+                },
+            )
+            return {"failed": reason, "status": error.status}
+        processor.record_delivery(batch, delivery)
+        logger.info(
+            "batch delivered",
+            extra={
+                "chunk_id": pointer.chunk_id,
+                "records": len(batch),
+                "refused": len(delivery.rejected),
+                "status": delivery.status,
+                "latency_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+        return _delivery_checkpoint(delivery)
+
+    def _mapping_config(self, prefix: str) -> dict[str, Any] | None:
+        if not prefix:
+            return None
+        entry = self.registry.get(names.MAPPING, prefix)
+        if entry is None:
+            return None
+        config = entry.attributes.get("config")
+        if isinstance(config, str):
+            return dict(orjson.loads(config))
+        return dict(config) if config else None
+
+    def _records(self, pointer: ChunkPointer) -> Iterator[SourceRecord | Rejection]:
+        ref = ObjectRef(pointer.bucket, pointer.key, pointer.version_id, pointer.etag)
+        if pointer.staged_key:
+            staged = ObjectRef(pointer.bucket, pointer.staged_key)
+            return read_staged(open_object(self.s3, staged))
+        layout = pointer.layout
+        return open_records(
+            open_object(self.s3, ref, pointer.byte_range),
+            format=layout.format,
+            delimiter=layout.delimiter,
+            header=layout.header,
+            first_line=pointer.first_line,
+        )
+
+
+class _LazyPlan:
+    """A mapping plan built from the chunk's header (CSV) or from each record's own keys
+    (JSON), cached per distinct key set."""
+
+    def __init__(self, pointer: ChunkPointer, config: dict[str, Any] | None) -> None:
+        self._config = config
+        self._plans: dict[tuple[str, ...], Any] = {}
+        if pointer.layout.header is not None:
+            self._plans[tuple(pointer.layout.header)] = build_plan(
+                list(pointer.layout.header), config
+            )
+
+    def apply(self, record: SourceRecord) -> Any:
+        keys = tuple(record.values)
+        plan = self._plans.get(keys)
+        if plan is None:
+            try:
+                plan = build_plan(list(keys), self._config)
+            except MappingError as error:
+                raise ChunkRetryable("invalid_mapping") from error
+            self._plans[keys] = plan
+        return plan.apply(record)
+
+
+def _delivery_checkpoint(delivery: Delivery) -> dict[str, Any]:
+    checkpoint: dict[str, Any] = {"status": delivery.status}
+    if delivery.rejected:
+        checkpoint["rejected"] = {str(k): v for k, v in delivery.rejected.items()}
+    if delivery.ingress_id:
+        checkpoint["ingress_id"] = delivery.ingress_id
+    return checkpoint
+
+
+def _replay(processor: RecordProcessor, batch: Batch, checkpoint: Mapping[str, Any]) -> None:
+    if "failed" in checkpoint:
+        processor.record_failure(batch, str(checkpoint["failed"]))
+        processor.tally.requests[str(checkpoint.get("status", "error"))] += 1
+        return
+    delivery = Delivery(
+        status=int(checkpoint.get("status", 200)),
+        rejected={int(k): str(v) for k, v in (checkpoint.get("rejected") or {}).items()},
+        ingress_id=checkpoint.get("ingress_id"),
+    )
+    processor.record_delivery(batch, delivery)
