@@ -60,10 +60,19 @@ def sandbox_settings(sandbox: object, **overrides: object) -> ClientSettings:
 
 @pytest.fixture
 def sandbox() -> Iterator[object]:
-    """A fresh ADM sandbox on a free port."""
+    """A fresh ADM sandbox on a free port, onboarded (terms accepted, data room created)."""
     from adm_local.sandbox import SandboxServer
 
-    with SandboxServer(port=0) as server:
+    with SandboxServer(port=0, onboarded=True, log_stream=None) as server:
+        yield server
+
+
+@pytest.fixture
+def new_sandbox() -> Iterator[object]:
+    """A fresh ADM sandbox for an account that has not accepted the terms yet."""
+    from adm_local.sandbox import SandboxServer
+
+    with SandboxServer(port=0, log_stream=None) as server:
         yield server
 
 
