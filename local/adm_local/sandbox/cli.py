@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -90,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
         latency=args.latency,
         drop_connections=args.drop_connections,
     )
+    sandbox.start()
     account = sandbox.account
     print(
-        f"ADM sandbox on http://{args.host}:{args.port}  (token endpoint /auth/o2/token)\n"
+        f"ADM sandbox listening on {sandbox.url} (LwA token endpoint {sandbox.token_url})\n"
         f"  client_id={account.client_id} client_secret={account.client_secret}\n"
         f"  refresh_token={account.refresh_token}\n"
         f"  manager account={account.manager_account_id} "
@@ -100,8 +100,12 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
-        sandbox.serve_forever()
+    try:
+        sandbox.wait()
+    except KeyboardInterrupt:  # Ctrl-C is the way to stop it
+        pass
+    finally:
+        sandbox.stop()
     return 0
 
 

@@ -49,10 +49,11 @@ def request_schema(operation: Operation, schema: Mapping[str, Any]) -> Mapping[s
 
 def _item_errors(request: ApiRequest, items: Sequence[Any]) -> dict[int, list[str]]:
     assert request.body_schema is not None
-    item_schema = envelope_and_items(request.body_schema, ITEMIZED_BODIES[request.operation.key])[1]
+    array_property = ITEMIZED_BODIES[request.operation.key]
+    item_schema = envelope_and_items(request.body_schema, array_property)[1]
     found: dict[int, list[str]] = {}
     for position, item in enumerate(items):
-        problems = violations(item_schema, item)
+        problems = violations(item_schema, item, root=f"{array_property or 'body'}[{position}]")
         if problems:
             found[position] = [str(problem) for problem in problems]
     return found

@@ -185,16 +185,10 @@ class SandboxServer:
     ) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        """Serve on the calling thread until interrupted (the command line uses this)."""
-        httpd = _HttpServer((self._host, self._port), _Handler)
-        httpd.sandbox = self
-        self._httpd = httpd
-        try:
-            httpd.serve_forever()
-        finally:
-            httpd.server_close()
-            self._httpd = None
+    def wait(self) -> None:
+        """Block until the server stops (the command line waits here for Ctrl-C)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
 
     @property
     def port(self) -> int:

@@ -364,6 +364,7 @@ class SandboxState:
             del view["schema"]
             received = dataset.accepted_count + dataset.invalid_count
             view.update(
+                description=dataset.description or "",  # required here, even when unset
                 acceptedCount=dataset.accepted_count,
                 recordsResolved=len(dataset.members),
                 recordsWithIdentity=len(dataset.members),

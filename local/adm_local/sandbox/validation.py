@@ -84,7 +84,7 @@ def _constraint(error: ValidationError) -> str:
     return f"violates {keyword}"
 
 
-def violations(schema: Mapping[str, Any], instance: Any, root: str = "") -> list[Violation]:
+def violations(schema: Mapping[str, Any], instance: Any, root: str = "body") -> list[Violation]:
     """Every constraint ``instance`` breaks, in document order, value-free."""
     validator = ApiValidator(schema, format_checker=ApiValidator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
