@@ -22,17 +22,21 @@ import re
 
 from adm_ingest.normalize._address_tables import DEFAULT_WORDS, WORDS_BY_COUNTRY
 from adm_ingest.normalize._text import prepare
-from adm_ingest.normalize.countries import canonical_country
+from adm_ingest.normalize.countries import CountryRules
 
 # The SDK finds comma, C/O, "!", bracket and whitespace delimiters in turn and keeps the
 # text between them; since every delimiter is removed, one alternation splits identically.
 _DELIMITERS = re.compile(r"\bC/O\b|[\s,!\[\]{}()]+")
 _POUND = re.compile(r"([A-Z]*)#([0-9A-Z\-/]*)")
+# Most addresses hold none of the rarer delimiters; plain whitespace splitting (str.split
+# uses the same whitespace definition as re's \s) is then ~10x cheaper than the regex.
+_RARE_DELIMITER = re.compile(r"[,!\[\]{}()]")
+_WORDS: CountryRules[dict[str, str]] = CountryRules(WORDS_BY_COUNTRY, DEFAULT_WORDS)
 
 
 def address_words(country: str) -> dict[str, str]:
     """Return the token → replacement map used for ``country`` (default map if unlisted)."""
-    return WORDS_BY_COUNTRY.get(canonical_country(country), DEFAULT_WORDS)
+    return _WORDS.for_country(country)
 
 
 def _split_dashes(tokens: list[str]) -> None:
@@ -64,11 +68,14 @@ def _split_pounds(tokens: list[str]) -> None:
 def normalize_address(value: str, country: str = "US") -> str | None:
     """Return the normalized street address for ``country``, or ``None`` if empty."""
     text = prepare(value).upper()
-    tokens = [token for token in _DELIMITERS.split(text) if token]
+    if "C/O" in text or _RARE_DELIMITER.search(text) is not None:
+        tokens = [token for token in _DELIMITERS.split(text) if token]
+    else:
+        tokens = text.split()
     if "-" in text:
         _split_dashes(tokens)
     if "#" in text:
         _split_pounds(tokens)
-    words = address_words(country)
+    words = _WORDS.for_country(country)
     address = "".join([words.get(token, token) for token in tokens]).lower()
     return address or None

@@ -15,6 +15,8 @@ from adm_ingest.normalize._text import prepare
 
 _NOT_EMAIL_CHAR = re.compile(r"[^\w.@-]+")
 _LOOKS_LIKE_EMAIL = re.compile(r"[\w.-]+@[\w.-]+")
+# For ASCII input, \w is [A-Za-z0-9_]: a bytes deletion table does the same job ~3x faster.
+_ASCII_NOT_EMAIL_CHAR = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) in "_.@-"))
 
 
 def normalize_email(value: str, country: str = "US") -> str | None:
@@ -22,7 +24,16 @@ def normalize_email(value: str, country: str = "US") -> str | None:
 
     ``country`` is accepted for a uniform normalizer signature; email rules are global.
     """
-    email = _NOT_EMAIL_CHAR.sub("", prepare(value).lower())
+    value = prepare(value)
+    if value.isascii():
+        cleaned = value.encode("ascii").lower().translate(None, _ASCII_NOT_EMAIL_CHAR)
+        # Only [\w.@-] is left, so "starts with local@domain" means: the first "@" is not
+        # the first character and is followed by something other than another "@".
+        at = cleaned.find(b"@")
+        if at < 1 or at + 1 >= len(cleaned) or cleaned[at + 1] == 0x40:
+            return None
+        return cleaned.decode("ascii")
+    email = _NOT_EMAIL_CHAR.sub("", value.lower())
     if _LOOKS_LIKE_EMAIL.match(email) is None:
         return None
     return email

@@ -26,11 +26,10 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumberFormat
 
 from adm_ingest.normalize._text import prepare
-from adm_ingest.normalize.countries import canonical_country
+from adm_ingest.normalize.countries import CountryRules
 
 FAST_PATH_REGIONS: Final = ("US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN")
 """Regions whose numbers (national or ``+cc``) the fast path may decide."""
-
 
 
 class _Verdict(Enum):
@@ -185,10 +184,12 @@ def parse_with_phonenumbers(value: str, region: str | None) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
 
 
+_REGIONS: CountryRules[str] = CountryRules({region: region for region in _SUPPORTED_REGIONS}, "")
+
+
 def phone_region(country: str) -> str | None:
     """Return the libphonenumber default region for ``country``, ``None`` if it has none."""
-    region = canonical_country(country)
-    return region if region in _SUPPORTED_REGIONS else None
+    return _REGIONS.for_country(country) or None
 
 
 def normalize_phone(value: str, country: str = "US") -> str | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MappingProxyType
+from hashlib import sha256
 from typing import Final
 
 from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize.address import normalize_address
 from adm_ingest.normalize.email import normalize_email
-from adm_ingest.normalize.hashing import is_sha256_hex, sha256_hex
+from adm_ingest.normalize.hashing import is_sha256_hex
 from adm_ingest.normalize.names import normalize_city, normalize_name
 from adm_ingest.normalize.phone import normalize_phone
 from adm_ingest.normalize.postal import normalize_postal
@@ -18,18 +18,16 @@ from adm_ingest.normalize.state import normalize_state
 Normalizer = Callable[[str, str], "str | None"]
 """``(value, country) -> normalized value``, or ``None`` when empty or invalid."""
 
-NORMALIZERS: Final[MappingProxyType[str, Normalizer]] = MappingProxyType(
-    {
-        "email": normalize_email,
-        "phone": normalize_phone,
-        "first_name": normalize_name,
-        "last_name": normalize_name,
-        "address": normalize_address,
-        "city": normalize_city,
-        "state": normalize_state,
-        "postal": normalize_postal,
-    }
-)
+NORMALIZERS: Final[dict[str, Normalizer]] = {
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "first_name": normalize_name,
+    "last_name": normalize_name,
+    "address": normalize_address,
+    "city": normalize_city,
+    "state": normalize_state,
+    "postal": normalize_postal,
+}
 """The normalizer for each canonical PII field (keys = :data:`adm_ingest.model.PII_FIELDS`)."""
 
 assert tuple(NORMALIZERS) == PII_FIELDS, "every canonical PII field needs a normalizer"
@@ -55,4 +53,4 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
     normalized = NORMALIZERS[field](stripped, country)
     if not normalized:
         return None
-    return sha256_hex(normalized)
+    return sha256(normalized.encode()).hexdigest()  # sha256_hex, inlined: hot path

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from adm_ingest.normalize._text import prepare
-from adm_ingest.normalize.countries import canonical_country
+from adm_ingest.normalize.countries import CountryRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,34 +33,47 @@ class PostalRule:
 
     discard: re.Pattern[str]
     """Characters removed before cutting."""
+    ascii_discard: bytes
+    """The same characters restricted to ASCII, as a deletion table for ASCII input."""
     length: int
     """Characters kept (the rest is an extension such as a US ZIP+4)."""
     shape: re.Pattern[str]
     """What the cut code must look like (matched from the start, as the reference does)."""
 
 
-_DEFAULT = PostalRule(re.compile(r"[^0-9]+"), 5, re.compile(r"\d{5}"))
-_RULES: dict[str, PostalRule] = {
-    "CA": PostalRule(re.compile(r"[^0-9A-Za-z]+"), 6, re.compile(r"([A-Za-z]\d){3}$")),
-    "GB": PostalRule(
-        re.compile(r"[^0-9A-Za-z]+"),
-        7,
-        re.compile(r"(([A-Za-z]{1,2}\d{2,3})|([A-Za-z]{1,2}\d[A-Za-z]\d))[A-Za-z]{2}$"),
-    ),
-    "IN": PostalRule(re.compile(r"\D+"), 6, re.compile(r"\d{6}")),
-    "JP": PostalRule(re.compile(r"[^0-9]+"), 7, re.compile(r"\d{7}")),
-}
+def _rule(discard: str, length: int, shape: str) -> PostalRule:
+    pattern = re.compile(discard)
+    ascii_discard = bytes(c for c in range(128) if pattern.fullmatch(chr(c)))
+    return PostalRule(pattern, ascii_discard, length, re.compile(shape))
+
+
+_DEFAULT = _rule(r"[^0-9]+", 5, r"\d{5}")
+_RULES: CountryRules[PostalRule] = CountryRules(
+    {
+        "CA": _rule(r"[^0-9A-Za-z]+", 6, r"([A-Za-z]\d){3}$"),
+        "GB": _rule(
+            r"[^0-9A-Za-z]+", 7, r"(([A-Za-z]{1,2}\d{2,3})|([A-Za-z]{1,2}\d[A-Za-z]\d))[A-Za-z]{2}$"
+        ),
+        "IN": _rule(r"\D+", 6, r"\d{6}"),
+        "JP": _rule(r"[^0-9]+", 7, r"\d{7}"),
+    },
+    _DEFAULT,
+)
 
 
 def postal_rule(country: str) -> PostalRule:
     """Return the postal rule for ``country``; unlisted countries use the US/default rule."""
-    return _RULES.get(canonical_country(country), _DEFAULT)
+    return _RULES.for_country(country)
 
 
 def normalize_postal(value: str, country: str = "US") -> str | None:
     """Return the normalized postal code, or ``None`` if it does not have the right shape."""
-    rule = postal_rule(country)
-    code = rule.discard.sub("", prepare(value))[: rule.length]
+    rule = _RULES.for_country(country)
+    value = prepare(value)
+    if value.isascii():
+        code = value.encode("ascii").translate(None, rule.ascii_discard)[: rule.length].decode()
+    else:
+        code = rule.discard.sub("", value)[: rule.length]
     if rule.shape.match(code) is None:
         return None
     return code

@@ -11,17 +11,21 @@ import re
 
 from adm_ingest.normalize._state_tables import BY_COUNTRY
 from adm_ingest.normalize._text import prepare
-from adm_ingest.normalize.countries import canonical_country
+from adm_ingest.normalize.countries import CountryRules
 
 _NOT_LETTER = re.compile(r"[^A-Z]+")
-_NO_NAMES: dict[str, str] = {}
+_ASCII_NOT_UPPER = bytes(c for c in range(128) if not (65 <= c <= 90))
+_NAMES: CountryRules[dict[str, str]] = CountryRules(BY_COUNTRY, {})
 
 
 def normalize_state(value: str, country: str = "US") -> str | None:
     """Return the lowercase state code for ``country``, or ``None`` if no letters remain."""
     value = prepare(value)
-    letters = _NOT_LETTER.sub("", value.upper())
-    abbreviation = BY_COUNTRY.get(canonical_country(country), _NO_NAMES).get(letters)
+    if value.isascii():
+        letters = value.encode("ascii").upper().translate(None, _ASCII_NOT_UPPER).decode("ascii")
+    else:
+        letters = _NOT_LETTER.sub("", value.upper())
+    abbreviation = _NAMES.for_country(country).get(letters)
     if abbreviation is not None:
         letters = abbreviation
     # The reference truncates only when the *input* is longer than two characters, so an
