@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
-
 from adm_ingest.normalize import normalize_phone
 from adm_ingest.normalize.phone import (
     _DEFER,
@@ -14,6 +11,8 @@ from adm_ingest.normalize.phone import (
     parse_with_phonenumbers,
     phone_region,
 )
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -78,8 +77,27 @@ def _numbers(draw: st.DrawFn) -> str:
     """Digit strings shaped like real input: optional +/cc, trunk 0, NANP 1, punctuation."""
     lead = draw(
         st.sampled_from(
-            ["", "", "+", "+1", "+44", "+33", "+49", "+34", "+39", "+81", "+91", "0", "1", "00",
-             "011", "+440", "+490", "+52", "+7"]
+            [
+                "",
+                "",
+                "+",
+                "+1",
+                "+44",
+                "+33",
+                "+49",
+                "+34",
+                "+39",
+                "+81",
+                "+91",
+                "0",
+                "1",
+                "00",
+                "011",
+                "+440",
+                "+490",
+                "+52",
+                "+7",
+            ]
         )
     )
     body = draw(st.text(alphabet="0123456789", min_size=0, max_size=15))
@@ -122,8 +140,16 @@ def test_output_is_none_or_digits(value: str, country: str) -> None:
 
 
 def test_fast_path_covers_the_common_formats() -> None:
-    common = ["(571) 412-0599", "571.412.0599", "+1 571 412 0599", "+44 20 7031 3000",
-              "020 7031 3000", "+33 1 23 45 67 89", "+49 30 1234567", "+81 3-1234-5678"]
+    common = [
+        "(571) 412-0599",
+        "571.412.0599",
+        "+1 571 412 0599",
+        "+44 20 7031 3000",
+        "020 7031 3000",
+        "+33 1 23 45 67 89",
+        "+49 30 1234567",
+        "+81 3-1234-5678",
+    ]
     regions = ["US", "US", "US", "GB", "GB", "FR", "DE", "JP"]
     for value, region in zip(common, regions, strict=True):
         assert _fast_path(value, region) is not _DEFER, value

@@ -12,7 +12,7 @@ uploader also uses:
 
 Steps 3 and 4 keep the SDK's exact mechanics, quirks included, because the hash must equal
 Amazon's: each rule visits only as many positions as there were tokens when it started
-(splitting shifts later tokens past the end, so ``12-A 34-B`` splits only the first), and
+(splitting shifts later tokens past the end, so ``1-A 2-B`` splits only the first), and
 a pound match replaces the whole token with its parts (text around the match is dropped).
 """
 
