@@ -75,10 +75,12 @@ class Tally:
     ingress_ids: list[str] = field(default_factory=list)
 
     def reject(self, line: int, reason: str) -> None:
+        reason = str(reason)  # a Reason member becomes its plain code
         self.rejected[reason] += 1
         self.fates.append(RecordFate(line, REJECTED, reason))
 
     def fail(self, lines: Iterable[int], reason: str) -> None:
+        reason = str(reason)
         for line in lines:
             self.failed[reason] += 1
             self.fates.append(RecordFate(line, FAILED, reason))

@@ -31,7 +31,7 @@ from adm_ingest.batching import Batch
 from adm_ingest.consent import ConsentError, ConsentPolicy
 from adm_ingest.destinations import AdmApi, Delivery, destination_for
 from adm_ingest.ledger import Ledger
-from adm_ingest.mapping import MappingError, build_plan
+from adm_ingest.mapping import build_plan
 from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
@@ -129,7 +129,7 @@ class ChunkWorker:
             raise ChunkRetryable(f"invalid_mapping_defaults:{error.reason}") from error
         destination = destination_for(pointer.target)
         records = self._records(pointer)
-        plan = _LazyPlan(pointer, config)
+        plan = build_plan(pointer.layout.header, config)
         processor = RecordProcessor(destination, plan, policy)
         client: AdmApi | None = None
         for number, batch in enumerate(processor.batches(records)):
@@ -242,30 +242,6 @@ class ChunkWorker:
             header=layout.header,
             first_line=pointer.first_line,
         )
-
-
-class _LazyPlan:
-    """A mapping plan built from the chunk's header (CSV) or from each record's own keys
-    (JSON), cached per distinct key set."""
-
-    def __init__(self, pointer: ChunkPointer, config: dict[str, Any] | None) -> None:
-        self._config = config
-        self._plans: dict[tuple[str, ...], Any] = {}
-        if pointer.layout.header is not None:
-            self._plans[tuple(pointer.layout.header)] = build_plan(
-                list(pointer.layout.header), config
-            )
-
-    def apply(self, record: SourceRecord) -> Any:
-        keys = tuple(record.values)
-        plan = self._plans.get(keys)
-        if plan is None:
-            try:
-                plan = build_plan(list(keys), self._config)
-            except MappingError as error:
-                raise ChunkRetryable("invalid_mapping") from error
-            self._plans[keys] = plan
-        return plan.apply(record)
 
 
 def _delivery_checkpoint(delivery: Delivery) -> dict[str, Any]:

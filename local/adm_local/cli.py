@@ -1,0 +1,229 @@
+"""``adm-ingest``: the command line.
+
+=====================  ===========================================================
+``dry-run FILE``       what would be sent for a local file (no network)
+``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
+``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
+``sandbox``            run the ADM sandbox server
+``register``           write a name → id registry entry (before the setup workflow)
+``inventory``          list datasets, sharing rules, conversion definitions (real API)
+``status DATASET_ID``  upload status of an audience dataset (real API)
+``revoke RULE_ID``     revoke a sharing rule (real API)
+``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
+=====================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from adm_ingest.model import Kind
+
+KINDS = {
+    "audience": Kind.AUDIENCE_MEMBERS,
+    "audience-delete": Kind.AUDIENCE_DELETIONS,
+    "conversions": Kind.CONVERSIONS,
+    "deletions": Kind.IDENTITY_DELETIONS,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adm-ingest",
+        description="Get first-party data into Amazon Ads data manager without glue code.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
+    dry.add_argument("file", type=Path)
+    dry.add_argument("--kind", choices=sorted(KINDS), default="audience")
+    dry.add_argument("--country", default="US", help="default country (ISO 3166 alpha-2)")
+    dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
+    dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
+    dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
+    dry.add_argument("--target-id", default="DRY-RUN-TARGET", help="dataSetId / definition id")
+
+    demo = commands.add_parser("demo", help="run the whole pipeline locally on events/ samples")
+    demo.add_argument("--config", type=Path, default=None, help="setup config (default: events/)")
+    demo.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
+
+    setup = commands.add_parser("setup", help="run the setup workflow locally (moto + sandbox)")
+    setup.add_argument("config", type=Path)
+    setup.add_argument(
+        "--runs", type=int, default=2, help="run it this many times (the second shows idempotency)"
+    )
+
+    sandbox = commands.add_parser("sandbox", help="run the ADM sandbox server")
+    from adm_local.sandbox.cli import build_parser as sandbox_parser
+
+    sandbox_parser(sandbox)
+
+    register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
+    register.add_argument("namespace", choices=["audience", "conversion", "mapping"])
+    register.add_argument("name")
+    register.add_argument("id", help="ADM id (for mapping: a JSON mapping config file)")
+    register.add_argument("--country", help="audience default country")
+    register.add_argument("--table", required=True, help="registry DynamoDB table name")
+
+    for name, help_text in (
+        ("inventory", "list what exists in the ADM account"),
+        ("status", "upload status of an audience dataset"),
+        ("revoke", "revoke a sharing rule"),
+        ("delete-dataset", "delete a dataset and all its data"),
+    ):
+        op = commands.add_parser(name, help=help_text)
+        if name != "inventory":
+            op.add_argument("id")
+        if name == "delete-dataset":
+            op.add_argument("--yes", action="store_true", help="confirm the irreversible delete")
+        source = op.add_mutually_exclusive_group(required=True)
+        source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
+        source.add_argument("--credentials", type=Path, help="credentials JSON file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {
+        "dry-run": _dry_run,
+        "demo": _demo,
+        "setup": _setup,
+        "sandbox": _sandbox,
+        "register": _register,
+        "inventory": _operation,
+        "status": _operation,
+        "revoke": _operation,
+        "delete-dataset": _operation,
+    }[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"adm-ingest: error: {message}", file=sys.stderr)
+    return code
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from adm_ingest.consent import ConsentError
+    from adm_ingest.destinations import Target
+    from adm_ingest.mapping import MappingError
+    from adm_ingest.readers import FileFormatError
+
+    from adm_local.dryrun import dry_run, summary_text
+
+    kind = KINDS[args.kind]
+    if not args.file.is_file():
+        return _fail(f"{args.file}: no such file")
+    target_id = "" if kind is Kind.IDENTITY_DELETIONS else args.target_id
+    try:
+        result = dry_run(
+            args.file,
+            kind=kind,
+            out_dir=args.out,
+            country=args.country,
+            mapping=args.mapping,
+            target=Target(kind, args.target_name, target_id),
+        )
+    except FileFormatError as error:
+        return _fail(f"{args.file}: {error}")
+    except (MappingError, ConsentError, OSError) as error:
+        return _fail(str(error))
+    print(summary_text(result))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from adm_local.demo import run_demo
+
+    return run_demo(config=args.config, verbose=args.verbose)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from adm_ingest.setup.config import ConfigError, load_config
+
+    from adm_local.stack import LocalStack
+
+    try:
+        config = load_config(args.config)
+    except (ConfigError, OSError, ValueError) as error:
+        return _fail(str(error))
+    print(
+        "Running the setup state machine (functions/setup/setup.asl.json) on a local stack: "
+        "moto Step Functions + the ADM sandbox.",
+        flush=True,
+    )
+    with LocalStack() as stack:
+        for run in range(1, args.runs + 1):
+            report = stack.setup(config)
+            print(f"\nrun {run}: {report.status}")
+            print(report.format_table())
+            if not report.ok:
+                return 1
+        print("\nregistry:", json.dumps(stack.registry.snapshot(), indent=2))
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from adm_local.sandbox.cli import run
+
+    return run(args)
+
+
+def _register(args: argparse.Namespace) -> int:
+    from adm_ingest import registry
+
+    names = registry.Registry(args.table)
+    if args.namespace == "mapping":
+        from adm_ingest.mapping import MappingConfig, MappingError
+
+        try:
+            text = Path(args.id).read_text()
+            MappingConfig.from_json(text)  # validate before registering
+        except (MappingError, OSError) as error:
+            return _fail(str(error))
+        names.put(registry.MAPPING, args.name, args.name, config=text)
+    else:
+        attributes = {"country": args.country} if args.country else {}
+        names.put(args.namespace, args.name, args.id, **attributes)
+    print(f"registered {args.namespace} {args.name!r}")
+    return 0
+
+
+def _operation(args: argparse.Namespace) -> int:
+    from adm_ingest.adm import AdmClient, AdmError, ClientSettings
+    from adm_ingest.auth import Credentials
+    from adm_ingest.setup import operations
+
+    if args.credentials:
+        credentials = Credentials.from_mapping(json.loads(args.credentials.read_text()))
+        client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
+    else:
+        client = AdmClient.from_secret(args.secret)
+    try:
+        with client:
+            if args.command == "inventory":
+                print(operations.format_table(operations.inventory(client)))
+            elif args.command == "status":
+                print(json.dumps(operations.audience_status(client, args.id).as_dict(), indent=2))
+            elif args.command == "revoke":
+                operations.revoke_sharing_rule(client, args.id)
+                print(f"sharing rule {args.id} revoked")
+            else:
+                operations.delete_dataset(client, args.id, confirm=args.yes)
+                print(f"dataset {args.id} deleted")
+    except operations.ConfirmationRequired as error:
+        return _fail(str(error))
+    except AdmError as error:
+        return _fail(str(error), 1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
