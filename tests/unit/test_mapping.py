@@ -1,0 +1,289 @@
+"""Specification of adm_ingest.mapping: config validation, header auto-detection, and the
+per-record mapping of source columns into attributes and PII sets."""
+
+from __future__ import annotations
+
+import pytest
+from adm_ingest.mapping import (
+    ATTRIBUTE_FIELDS,
+    MappingConfig,
+    MappingError,
+    Target,
+    build_plan,
+    detect_column,
+    parse_target,
+)
+from adm_ingest.model import PII_FIELDS, MappedRecord, SourceRecord
+from hypothesis import given
+from hypothesis import strategies as st
+
+# --- auto-detection ------------------------------------------------------------------------------
+
+DETECTED = {
+    "Email": Target("email", 0),
+    "Email Address": Target("email", 0),
+    "e-mail": Target("email", 0),
+    "EMAIL_ADDRESS": Target("email", 0),
+    "mobile": Target("phone", 0),
+    "Cell": Target("phone", 0),
+    "Phone Number": Target("phone", 0),
+    "zip_code": Target("postal", 0),
+    "postcode": Target("postal", 0),
+    "Postal Code": Target("postal", 0),
+    "surname": Target("last_name", 0),
+    "Family Name": Target("last_name", 0),
+    "given name": Target("first_name", 0),
+    "First Name": Target("first_name", 0),
+    "street": Target("address", 0),
+    "address1": Target("address", 0),
+    "Address Line 1": Target("address", 0),
+    "Province": Target("state", 0),
+    "region": Target("state", 0),
+    "city": Target("city", 0),
+    "country_code": Target("country"),
+    "ip_address": Target("ip"),
+    "gpp_string": Target("gpp"),
+    "tcf_string": Target("tcf"),
+    "event_time": Target("timestamp"),
+    "order_id": Target("dedupe_id"),
+    "transaction_id": Target("dedupe_id"),
+    "revenue": Target("value"),
+    "amount": Target("value"),
+    "currency_code": Target("currency"),
+    "quantity": Target("units"),
+    "IDFA": Target("maid"),
+    "gaid": Target("maid"),
+    "adid": Target("maid"),
+    "LiveRamp ID": Target("ramp_id"),
+    "ramp_id": Target("ramp_id"),
+    "customer_id": Target("external_id"),
+    "user_id": Target("external_id"),
+    "CRM ID": Target("external_id"),
+    "sha256_email": Target("email", 0, hashed=True),
+    "hashed_email": Target("email", 0, hashed=True),
+    "Email SHA256": Target("email", 0, hashed=True),
+    "phone_hash": Target("phone", 0, hashed=True),
+    "Email 2": Target("email", 1),
+    "email_2": Target("email", 1),
+    "phone3": Target("phone", 2),
+    "sha256_email_2": Target("email", 1, hashed=True),
+    "amzn_user_data": Target("amzn_user_data"),
+    "data_processing_options": Target("data_processing"),
+    # Never mapped: unknown names, second street lines, hashed attributes, set 11+, set 0.
+    "notes": None,
+    "Address Line 2": None,
+    "address2": None,
+    "hashed_customer_id": None,
+    "email_11": None,
+    "email_0": None,
+    "sha256": None,
+    "": None,
+}
+
+
+@pytest.mark.parametrize(("column", "target"), DETECTED.items())
+def test_header_auto_detection(column: str, target: Target | None) -> None:
+    assert detect_column(column) == target
+
+
+def test_auto_detection_maps_a_typical_crm_export() -> None:
+    header = ["Customer ID", "E-Mail", "Mobile", "First Name", "Surname", "Zip", "Notes", "Email 2"]
+    plan = build_plan(header)
+    record = SourceRecord(
+        3,
+        {
+            "Customer ID": " C-17 ",
+            "E-Mail": "Jane@Example.com",
+            "Mobile": "",
+            "First Name": "Jane",
+            "Surname": "  ",
+            "Zip": "10001",
+            "Notes": "call after 5",
+            "Email 2": "jd@work.example",
+        },
+    )
+    assert plan.apply(record) == MappedRecord(
+        line=3,
+        attributes={"external_id": "C-17"},
+        pii_sets=[
+            {"email": "Jane@Example.com", "first_name": "Jane", "postal": "10001"},
+            {"email": "jd@work.example"},
+        ],
+    )
+    assert plan.unknown == ["Notes"]
+
+
+def test_two_columns_detected_as_the_same_pii_field_become_two_sets() -> None:
+    plan = build_plan(["email", "Email Address", "phone"])
+    mapped = plan.apply(SourceRecord(2, {"email": "a@x", "Email Address": "b@x", "phone": "1"}))
+    assert mapped.pii_sets == [{"email": "a@x", "phone": "1"}, {"email": "b@x"}]
+
+
+def test_a_second_column_for_an_attribute_is_not_sent() -> None:
+    plan = build_plan(["order_id", "transaction_id"])
+    mapped = plan.apply(SourceRecord(2, {"order_id": "o1", "transaction_id": "t1"}))
+    assert mapped.attributes == {"dedupe_id": "o1"}
+    assert plan.duplicates == ["transaction_id"]
+
+
+# --- configured mapping ---------------------------------------------------------------------------
+
+CONFIG = {
+    "columns": {"E-Mail": "email", "Cell": "phone", "Alt Email": "email_2", "Ref": "external_id"},
+    "hashed": ["E-Mail"],
+    "ignore": ["notes", "ip"],
+    "defaults": {"country": "DE"},
+}
+DIGEST = "a" * 64
+
+
+def test_configured_columns_hashed_ignored_defaults_and_unknown() -> None:
+    header = ["E-Mail", "Cell", "Alt Email", "Ref", "notes", "ip", "country", "favourite colour"]
+    plan = build_plan(header, CONFIG)
+    record = SourceRecord(
+        9,
+        {
+            "E-Mail": DIGEST,
+            "Cell": "+49 30 1234",
+            "Alt Email": "alt@x.de",
+            "Ref": "r-1",
+            "notes": "VIP",
+            "ip": "10.0.0.1",
+            "country": "",
+            "favourite colour": "blue",
+        },
+    )
+    assert plan.apply(record) == MappedRecord(
+        line=9,
+        attributes={"country": "DE", "external_id": "r-1"},
+        pii_sets=[{"email": DIGEST, "phone": "+49 30 1234"}, {"email": "alt@x.de"}],
+        hashed=frozenset({(0, "email")}),
+    )
+    # A value in the record wins over the default.
+    assert plan.apply(SourceRecord(10, {"country": " fr "})).attributes == {"country": "fr"}
+    assert plan.ignored == ["notes", "ip"]
+    assert plan.unknown == ["favourite colour"]
+
+
+def test_hashed_marks_follow_the_sets_after_empty_sets_are_dropped() -> None:
+    plan = build_plan(
+        ["e1", "e2"], {"columns": {"e1": "email", "e2": "email_2"}, "hashed": ["e2"]}
+    )
+    mapped = plan.apply(SourceRecord(2, {"e1": "", "e2": DIGEST}))
+    assert mapped.pii_sets == [{"email": DIGEST}]
+    assert mapped.hashed == frozenset({(0, "email")})
+
+
+def test_hashed_can_name_an_auto_detected_column() -> None:
+    plan = build_plan(["email"], {"hashed": ["email"]})
+    assert plan.apply(SourceRecord(2, {"email": DIGEST})).hashed == frozenset({(0, "email")})
+
+
+def test_auto_detection_can_be_switched_off() -> None:
+    plan = build_plan(["email", "mail2"], {"columns": {"mail2": "email"}, "auto_detect": False})
+    mapped = plan.apply(SourceRecord(2, {"email": "a@x", "mail2": "b@x"}))
+    assert mapped.pii_sets == [{"email": "b@x"}]
+    assert plan.unknown == ["email"]
+
+
+def test_a_record_with_nothing_mapped_has_no_sets() -> None:
+    plan = build_plan(["email", "x"])
+    assert plan.apply(SourceRecord(4, {"email": " ", "x": "y"})) == MappedRecord(4, {}, [])
+
+
+def test_json_records_are_mapped_without_a_header() -> None:
+    plan = build_plan(None, {"columns": {"mail": "email"}})
+    first = plan.apply(SourceRecord(1, {"mail": "a@x", "customer_id": "7"}))
+    second = plan.apply(SourceRecord(2, {"other": "z", "phone": "5"}))
+    assert first == MappedRecord(1, {"external_id": "7"}, [{"email": "a@x"}])
+    assert second == MappedRecord(2, {}, [{"phone": "5"}])
+    assert list(plan.mapped) == ["mail", "customer_id", "phone"]
+    assert plan.unknown == ["other"]
+
+
+def test_describe_names_columns_and_never_values() -> None:
+    header = ["E-Mail", "Cell", "Alt Email", "notes", "order_id", "transaction_id", "x"]
+    plan = build_plan(header, CONFIG)
+    plan.apply(SourceRecord(2, dict.fromkeys(header, "secret-value@example.com")))
+    text = plan.describe()
+    assert "secret" not in text
+    assert text.splitlines() == [
+        "columns used:",
+        "  E-Mail    -> email (PII set 1, hashed)",
+        "  Cell      -> phone (PII set 1)",
+        "  Alt Email -> email (PII set 2)",
+        "  order_id  -> dedupe_id",
+        "defaults: country",
+        "ignored (configured): notes",
+        "not sent (duplicate field): transaction_id",
+        "not sent (unknown): x",
+        "configured but missing from the file: Ref",
+    ]
+
+
+# --- config validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"colums": {}}, "unknown mapping config key 'colums'"),
+        ({"columns": ["email"]}, "'columns' must be an object of strings"),
+        ({"columns": {"a": 1}}, "'columns' must be an object of strings"),
+        ({"columns": {"Mail": "e_mail"}}, r"columns\['Mail'\]: unknown target field 'e_mail'"),
+        ({"columns": {"Ref": "external_id_2"}}, r"columns\['Ref'\]: unknown target field"),
+        ({"columns": {"M": "email_11"}}, r"columns\['M'\]: .*numbered 1..10"),
+        ({"columns": {"M": "email_0"}}, r"columns\['M'\]: .*numbered 1..10"),
+        ({"columns": {"a": "email", "b": "email_1"}}, r"columns\['b'\]: .*already mapped from 'a'"),
+        ({"columns": {"a": "email"}, "ignore": ["a"]}, r"columns\['a'\]: .*also in 'ignore'"),
+        ({"hashed": "a"}, "'hashed' must be a list of column names"),
+        ({"ignore": [1]}, "'ignore' must be a list of column names"),
+        ({"columns": {"a": "country"}, "hashed": ["a"]}, "hashed: 'a' is mapped to a non-PII"),
+        ({"hashed": ["a"], "ignore": ["a"]}, "hashed: 'a' is also in 'ignore'"),
+        ({"defaults": {"email": "x"}}, r"defaults\['email'\]: only non-PII"),
+        ({"defaults": {"colour": "x"}}, r"defaults\['colour'\]: only non-PII"),
+        ({"defaults": {"country": " "}}, r"defaults\['country'\]: the default is empty"),
+        ({"auto_detect": "yes"}, "'auto_detect' must be true or false"),
+    ],
+)
+def test_invalid_configs_name_the_bad_key(config: object, message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        build_plan(["a", "b"], config)  # type: ignore[arg-type]
+
+
+def test_hashed_column_detected_as_an_attribute_is_rejected_with_the_header() -> None:
+    with pytest.raises(MappingError, match="hashed: 'country' is detected as non-PII"):
+        build_plan(["country"], {"hashed": ["country"]})
+
+
+def test_config_from_json() -> None:
+    config = MappingConfig.from_json(b'{"columns": {"Mail": "email_3"}}')
+    assert config.columns == {"Mail": Target("email", 2)}
+    with pytest.raises(MappingError, match="not valid JSON"):
+        MappingConfig.from_json("{columns")
+
+
+@pytest.mark.parametrize("field", [*PII_FIELDS, *ATTRIBUTE_FIELDS])
+def test_every_canonical_field_is_a_target(field: str) -> None:
+    target = parse_target(field)
+    assert (target.field, target.pii_set) == (field, None if field in ATTRIBUTE_FIELDS else 0)
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+columns = st.sampled_from(
+    ["email", "Email 2", "phone", "cell", "zip", "country", "order_id", "notes", "misc", "E3"]
+)
+values = st.sampled_from(["", " ", "v", " w ", "x y", "\t"])
+
+
+@given(st.dictionaries(columns, values, min_size=1))
+def test_apply_keeps_every_mapped_value_once_and_nothing_else(row: dict[str, str]) -> None:
+    plan = build_plan(list(row), {"columns": {"E3": "email_3"}})
+    mapped = plan.apply(SourceRecord(1, row))
+    sent = [*mapped.attributes.values(), *(v for pii in mapped.pii_sets for v in pii.values())]
+    expected = [raw.strip() for col, raw in row.items() if col in plan.mapped and raw.strip()]
+    assert sorted(sent) == sorted(expected)
+    assert all(mapped.pii_sets), "no empty PII set is kept"
+    assert "notes" not in plan.mapped and "misc" not in plan.mapped
