@@ -1,0 +1,595 @@
+"""template.yaml: transformed offline as CloudFormation would, lint-clean, secure by construction.
+
+``cfn-lint template.yaml`` alone is shallow on SAM (no circular dependencies, no bad ``GetAtt``s
+in generated resources), so these tests run the SAM transform offline with aws-sam-translator
+(local ``CodeUri``/``ContentUri`` become ``s3://`` placeholders; the setup state machine's ASL
+file is inlined as ``Definition`` so its substitutions are linted too) and lint the result.
+The other tests read the *transformed* template: they check what CloudFormation would create,
+including what SAM generated (roles, event source mappings, permissions).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import cfnlint.api
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = ROOT / "template.yaml"
+ASL_PATH = ROOT / "functions" / "setup" / "setup.asl.json"
+LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
+
+# Regions the stack is expected to be deployed in (near the NA, EU and FE ADM hosts).
+LINT_REGIONS = ["us-east-1", "eu-west-1", "us-west-2"]
+
+# cfn-lint findings accepted on the transformed template: rule id → why. Errors never are.
+ALLOWED_LINT_FINDINGS: dict[str, str] = {}
+
+BUCKET_NAME = "adm-ingest-${AWS::AccountId}-${AWS::Region}"
+SETUP_FUNCTIONS = {
+    "AcceptTermsFunction": "app.accept_terms",
+    "EnsureDataRoomFunction": "app.ensure_data_room",
+    "EnsureAudienceFunction": "app.ensure_audience",
+    "EnsureConversionDefinitionsFunction": "app.ensure_conversion_definitions",
+    "EnsureSharingRuleFunction": "app.ensure_sharing_rule",
+    "SaveRegistryFunction": "app.save_registry",
+}
+PIPELINE_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
+
+
+# ---------------------------------------------------------------------------- offline transform
+
+
+class _OfflinePolicyLoader:
+    """Stands in for SAM's IAM managed-policy lookup: the template names no managed policy,
+    only policy templates and ARNs, so the transform must never need to ask IAM."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def quote_bare_placeholders(text: str) -> str:
+    """Make the ASL file JSON by quoting the ``${X}`` placeholders that stand outside strings.
+
+    Numeric substitutions (retry intervals) are written unquoted so CloudFormation substitutes
+    real numbers into the deployed definition; quoted, they stay placeholders cfn-lint knows.
+    """
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if in_string:
+            if char == "\\":
+                out.append(text[i : i + 2])
+                i += 2
+                continue
+            in_string = char != '"'
+        elif char == '"':
+            in_string = True
+        elif text.startswith("${", i):
+            end = text.index("}", i) + 1
+            out.append(f'"{text[i:end]}"')
+            i = end
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _for_offline_transform(sam: dict[str, Any], asl_text: str) -> dict[str, Any]:
+    """A copy of the SAM template with local artifact paths replaced as ``sam package`` would."""
+    sam = copy.deepcopy(sam)
+    for logical_id, resource in sam["Resources"].items():
+        properties = resource.get("Properties", {})
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in properties:
+                properties[uri] = f"s3://artifacts/{logical_id}.zip"
+        if "DefinitionUri" in properties:
+            del properties["DefinitionUri"]
+            properties["Definition"] = json.loads(quote_bare_placeholders(asl_text))
+    return sam
+
+
+def _inline_definition_strings(cfn: dict[str, Any]) -> None:
+    """SAM emits an inline definition as ``Fn::Join`` of literal lines, which cfn-lint skips;
+    joined into the plain string CloudFormation would see, it is validated against ASL."""
+    for resource in _of_type(cfn, "AWS::StepFunctions::StateMachine").values():
+        definition = resource["Properties"].get("DefinitionString")
+        if isinstance(definition, dict) and "Fn::Join" in definition:
+            separator, parts = definition["Fn::Join"]
+            if all(isinstance(part, str) for part in parts):
+                resource["Properties"]["DefinitionString"] = separator.join(parts)
+
+
+@pytest.fixture(scope="module")
+def sam() -> dict[str, Any]:
+    return yaml_parse(TEMPLATE_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def asl_text() -> str:
+    return ASL_PATH.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def cfn(sam: dict[str, Any], asl_text: str) -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        transformed = transform(_for_offline_transform(sam, asl_text), {}, _OfflinePolicyLoader())
+    _inline_definition_strings(transformed)
+    return transformed
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _of_type(cfn: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in cfn["Resources"].items() if r["Type"] == resource_type}
+
+
+def _props(cfn: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
+    return cfn["Resources"][logical_id]["Properties"]
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in children:
+        yield from _walk(child)
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids that ``node`` references through ``Ref`` or ``Fn::GetAtt``."""
+    found: set[str] = set()
+    for item in _walk(node):
+        if isinstance(item, dict) and isinstance(item.get("Ref"), str):
+            found.add(item["Ref"])
+        if isinstance(item, dict) and isinstance(item.get("Fn::GetAtt"), list):
+            found.add(item["Fn::GetAtt"][0])
+    return found
+
+
+def _statements(cfn: Mapping[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every inline statement of a role, with ``Action`` and ``Resource`` as lists."""
+    statements = []
+    for policy in _props(cfn, role_id).get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            statement = dict(statement)
+            for key in ("Action", "Resource"):
+                value = statement.get(key, [])
+                statement[key] = value if isinstance(value, list) else [value]
+            statements.append(statement)
+    return statements
+
+
+def _object_prefixes(cfn: Mapping[str, Any], role_id: str, action: str) -> set[str]:
+    """Key prefixes of the bucket on which the role may perform the S3 object ``action``."""
+    prefixes: set[str] = set()
+    s3_arn = re.compile(r"^arn:\$\{AWS::Partition\}:s3:::(?P<bucket>[^/]+)(?:/(?P<prefix>.*)\*)?$")
+    for statement in _statements(cfn, role_id):
+        if statement["Effect"] != "Allow" or not {action, "s3:*", "*"} & set(statement["Action"]):
+            continue
+        for resource in statement["Resource"]:
+            arn = resource["Fn::Sub"]
+            if isinstance(arn, list):  # policy template form: Sub with a bucketName variable
+                arn, variables = arn
+                arn = arn.replace("${bucketName}", variables["bucketName"]["Fn::Sub"])
+            match = s3_arn.match(arn)
+            assert match, f"{role_id}: {action} on {arn} is not an ARN of the bucket or its keys"
+            assert match["bucket"] == BUCKET_NAME
+            if match["prefix"] is not None:  # the bucket's own ARN grants no object action
+                prefixes.add(match["prefix"])
+    return prefixes
+
+
+def _substitution_values(cfn: Mapping[str, Any]) -> dict[str, str]:
+    """Concrete stand-ins for the state machine's substitutions, as CloudFormation would resolve."""
+    values: dict[str, str] = {}
+    for name, value in _props(cfn, "SetupStateMachine")["DefinitionSubstitutions"].items():
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            function = value["Fn::GetAtt"][0]
+            values[name] = f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
+        elif isinstance(value, dict) and "Ref" in value:
+            values[name] = f"arn:aws:sns:us-east-1:123456789012:{value['Ref']}"
+        else:
+            values[name] = str(value)
+    return values
+
+
+def render_asl(asl_text: str, values: Mapping[str, str]) -> dict[str, Any]:
+    """The definition CloudFormation deploys: placeholders replaced by their values, verbatim."""
+    return json.loads(_PLACEHOLDER.sub(lambda match: values[match[1]], asl_text))
+
+
+def _states(definition: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], str, Any]]:
+    """Every (scope, name, state) of a definition, nested Map/Parallel scopes included."""
+    for name, state in definition["States"].items():
+        yield definition, name, state
+        scopes = (state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", []))
+        for nested in filter(None, scopes):
+            yield from _states(nested)
+
+
+# ---------------------------------------------------------------------------- (1) lint
+
+
+def test_transformed_template_is_cfn_lint_clean(cfn: dict[str, Any]) -> None:
+    findings = cfnlint.api.lint(json.dumps(cfn), regions=LINT_REGIONS)
+    unexpected = [
+        f"{match.rule.id} {match.message} ({'/'.join(map(str, match.path))})"
+        for match in findings
+        if match.rule.id.startswith("E") or match.rule.id not in ALLOWED_LINT_FINDINGS
+    ]
+    assert unexpected == []
+
+
+def test_lint_catches_the_bucket_policy_cycle_the_computed_name_avoids(cfn: dict[str, Any]) -> None:
+    """Guards the test itself: the S3ReadPolicy-on-!Ref-bucket trap must be reported."""
+    broken = copy.deepcopy(cfn)
+    role = _props(broken, "SplitterFunctionRole")
+    role["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"] = [
+        {"Fn::GetAtt": ["IngestBucket", "Arn"]}
+    ]
+    rules = {match.rule.id for match in cfnlint.api.lint(json.dumps(broken), regions=["us-east-1"])}
+    assert "E3004" in rules
+
+
+def test_no_role_or_function_references_the_bucket_resource(cfn: dict[str, Any]) -> None:
+    """The S3 event makes the bucket depend on the splitter, so nothing the splitter (or any
+    function) depends on may depend on the bucket: they use the computed name instead."""
+    dependents = {
+        **_of_type(cfn, "AWS::IAM::Role"),
+        **_of_type(cfn, "AWS::Lambda::Function"),
+    }
+    for logical_id, resource in dependents.items():
+        assert "IngestBucket" not in _references(resource), logical_id
+    assert _props(cfn, "IngestBucket")["BucketName"] == {"Fn::Sub": BUCKET_NAME}
+    for logical_id in PIPELINE_FUNCTIONS:
+        variables = _props(cfn, logical_id)["Environment"]["Variables"]
+        assert variables["BUCKET"] == {"Fn::Sub": BUCKET_NAME}, logical_id
+
+
+# ---------------------------------------------------------------------------- (2) security
+
+
+def test_bucket_is_encrypted_with_the_template_key(cfn: dict[str, Any]) -> None:
+    (rule,) = _props(cfn, "IngestBucket")["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    default = rule["ServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert _props(cfn, "DataKey")["EnableKeyRotation"] is True
+
+
+def test_bucket_policy_denies_every_request_without_tls(cfn: dict[str, Any]) -> None:
+    policy = _props(cfn, "IngestBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "IngestBucket"}
+    denials = [
+        statement
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny"
+        and statement["Principal"] == "*"
+        and statement["Action"] in ("s3:*", ["s3:*"])
+        and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(denials) == 1
+    assert _references(denials[0]["Resource"]) == {"IngestBucket"}
+    assert len(denials[0]["Resource"]) == 2  # the bucket and its objects
+
+
+def test_bucket_blocks_public_access_keeps_versions_and_expires_staging(
+    cfn: dict[str, Any],
+) -> None:
+    bucket = _props(cfn, "IngestBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    staging = [rule for rule in rules if rule.get("Prefix") == "_staging/"]
+    assert [(r["Status"], r["ExpirationInDays"]) for r in staging] == [("Enabled", 2)]
+
+
+def test_s3_object_created_events_reach_the_splitter(cfn: dict[str, Any]) -> None:
+    (configuration,) = _props(cfn, "IngestBucket")["NotificationConfiguration"][
+        "LambdaConfigurations"
+    ]
+    assert configuration["Event"] == "s3:ObjectCreated:*"
+    assert configuration["Function"] == {"Fn::GetAtt": ["SplitterFunction", "Arn"]}
+    assert "Filter" not in configuration  # the splitter skips its own prefixes itself
+
+
+def test_chunk_queue_redrives_to_its_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    redrive = _props(cfn, "ChunkQueue")["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["ChunkDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] == {"Ref": "ChunkMaxReceiveCount"}
+    assert _props(cfn, "SplitQueue")["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SplitDeadLetterQueue", "Arn"]
+    }
+    fourteen_days = 14 * 24 * 3600
+    for dead_letter_queue in ("ChunkDeadLetterQueue", "SplitDeadLetterQueue"):
+        assert _props(cfn, dead_letter_queue)["MessageRetentionPeriod"] == fourteen_days
+
+
+def test_every_queue_is_encrypted_and_outlasts_its_consumer_six_times(cfn: dict[str, Any]) -> None:
+    for logical_id, queue in _of_type(cfn, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}, logical_id
+    mappings = _of_type(cfn, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 3
+    for mapping in mappings.values():
+        (queue,) = _references(mapping["Properties"]["EventSourceArn"])
+        (function,) = _references(mapping["Properties"]["FunctionName"])
+        visibility = _props(cfn, queue)["VisibilityTimeout"]
+        assert visibility >= 6 * _props(cfn, function)["Timeout"], (queue, function)
+
+
+def test_worker_reports_partial_batches_and_caps_its_concurrency(
+    cfn: dict[str, Any], sam: dict[str, Any]
+) -> None:
+    (mapping,) = (
+        m["Properties"]
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "WorkerFunction"}
+    )
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ChunkQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerMaxConcurrency"}}
+    assert 1 <= mapping["BatchSize"] <= 10
+    # SQS event sources refuse a maximum concurrency below 2.
+    assert sam["Parameters"]["WorkerMaxConcurrency"]["MinValue"] >= 2
+
+
+def test_tables_are_on_demand_recoverable_encrypted_with_the_expected_keys(
+    cfn: dict[str, Any],
+) -> None:
+    expected = {
+        "LedgerTable": ({"pk": "HASH", "sk": "RANGE"}, "expires_at"),
+        # Powertools Idempotency's DynamoDBPersistenceLayer defaults.
+        "IdempotencyTable": ({"id": "HASH"}, "expiration"),
+        "RegistryTable": ({"pk": "HASH"}, None),
+    }
+    tables = _of_type(cfn, "AWS::DynamoDB::Table")
+    assert set(tables) == set(expected)
+    for logical_id, (keys, ttl_attribute) in expected.items():
+        table = tables[logical_id]["Properties"]
+        assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == keys
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["SSESpecification"]["SSEEnabled"] is True
+        if ttl_attribute:
+            ttl = {"AttributeName": ttl_attribute, "Enabled": True}
+            assert table["TimeToLiveSpecification"] == ttl, logical_id
+
+
+def test_every_function_runs_on_the_layer_arm64_python311_traced(cfn: dict[str, Any]) -> None:
+    (layer_id,) = _of_type(cfn, "AWS::Lambda::LayerVersion")
+    functions = _of_type(cfn, "AWS::Lambda::Function")
+    assert set(functions) == {*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS}
+    for logical_id, function in functions.items():
+        properties = function["Properties"]
+        assert properties["Layers"] == [{"Ref": layer_id}], logical_id
+        assert properties["Architectures"] == ["arm64"], logical_id
+        assert properties["Runtime"] == "python3.11", logical_id
+        assert properties["TracingConfig"] == {"Mode": "Active"}, logical_id
+        variables = properties["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "adm-ingest", logical_id
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "adm-ingest", logical_id
+    for logical_id, handler in SETUP_FUNCTIONS.items():
+        assert functions[logical_id]["Properties"]["Handler"] == handler
+
+
+def test_no_role_grants_wildcard_actions_or_resources_beyond_log_delivery(
+    cfn: dict[str, Any],
+) -> None:
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            assert not any(action == "*" or action.endswith(":*") for action in statement["Action"])
+            if "*" in statement["Resource"]:
+                # Step Functions log delivery actions have no resource-level scoping.
+                assert all(a.startswith("logs:") for a in statement["Action"]), role_id
+                assert role_id == "SetupStateMachineRole"
+
+
+def test_bucket_writes_and_deletes_are_scoped_to_each_function_s_prefixes(
+    cfn: dict[str, Any],
+) -> None:
+    expected_writes = {
+        "SplitterFunction": {"_staging/", "reports/", "rejects/"},
+        "WorkerFunction": {"reports/", "rejects/"},
+        "DeadLetterFunction": {"reports/", "rejects/"},
+    }
+    for logical_id in (*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS):
+        role_id = f"{logical_id}Role"
+        assert _object_prefixes(cfn, role_id, "s3:PutObject") == expected_writes.get(
+            logical_id, set()
+        ), logical_id
+        deletes = {"_staging/"} if logical_id in PIPELINE_FUNCTIONS else set()
+        assert _object_prefixes(cfn, role_id, "s3:DeleteObject") == deletes, logical_id
+        # Reads of any key are the pipeline's business only.
+        readers = _object_prefixes(cfn, role_id, "s3:GetObject")
+        assert readers == ({""} if logical_id in PIPELINE_FUNCTIONS else set()), logical_id
+
+
+def test_only_functions_that_call_adm_can_read_the_credentials(cfn: dict[str, Any]) -> None:
+    readers = {
+        role_id.removesuffix("Role")
+        for role_id in _of_type(cfn, "AWS::IAM::Role")
+        for statement in _statements(cfn, role_id)
+        if "secretsmanager:GetSecretValue" in statement["Action"]
+    }
+    assert readers == {"WorkerFunction", *SETUP_FUNCTIONS} - {"SaveRegistryFunction"}
+
+
+def test_credentials_secret_is_a_documented_placeholder_under_the_key(
+    cfn: dict[str, Any],
+) -> None:
+    secret = _props(cfn, "AdmCredentialsSecret")
+    assert secret["KmsKeyId"] == {"Ref": "DataKey"}
+    placeholder = json.loads(secret["SecretString"])
+    documented = {
+        "client_id",
+        "client_secret",
+        "refresh_token",
+        "region",
+        "manager_account_id",
+        "advertiser_account_id",
+        "profile_id",
+    }
+    assert set(placeholder) == documented
+    assert set(placeholder.values()) == {""}  # nothing real is ever in the template
+    assert all(key in secret["Description"] for key in documented)
+
+
+def test_alarms_watch_dead_letters_errors_throttles_and_setup_failures(
+    cfn: dict[str, Any],
+) -> None:
+    alarms = _of_type(cfn, "AWS::CloudWatch::Alarm").values()
+    watched = set()
+    for alarm in alarms:
+        properties = alarm["Properties"]
+        assert {"Ref": "AlertsTopic"} in properties["AlarmActions"]
+        (subject,) = _references(properties["Dimensions"])
+        watched.add((properties["Namespace"], properties["MetricName"], subject))
+    assert {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "ChunkDeadLetterQueue"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "SplitDeadLetterQueue"),
+        ("AWS/Lambda", "Errors", "WorkerFunction"),
+        ("AWS/Lambda", "Errors", "SplitterFunction"),
+        ("AWS/Lambda", "Throttles", "WorkerFunction"),
+        ("AWS/States", "ExecutionsFailed", "SetupStateMachine"),
+    } <= watched
+
+
+def test_alerts_topic_is_encrypted_and_alarms_may_use_its_key(cfn: dict[str, Any]) -> None:
+    assert _props(cfn, "AlertsTopic")["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    key_statements = _props(cfn, "DataKey")["KeyPolicy"]["Statement"]
+    assert any(
+        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and "kms:Decrypt" in s["Action"]
+        for s in key_statements
+    )
+    assert cfn["Resources"]["AlertsEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def test_dashboard_body_is_json_over_existing_resources(cfn: dict[str, Any]) -> None:
+    body = _props(cfn, "PipelineDashboard")["DashboardBody"]["Fn::Sub"]
+    for reference in _PLACEHOLDER.findall(body):
+        logical_id = reference.split(".")[0]
+        assert logical_id in cfn["Resources"] or logical_id.startswith("AWS::"), reference
+    dashboard = json.loads(_PLACEHOLDER.sub("x", body))
+    text = json.dumps(dashboard)
+    for metric in ("RecordsAccepted", "RecordsRejected", "RecordsFailed", "Requests"):
+        assert f'MetricName=\\"{metric}\\"' in text
+
+
+def test_adm_endpoints_default_to_the_selected_region(sam: dict[str, Any]) -> None:
+    regions = sam["Parameters"]["AdmRegion"]["AllowedValues"]
+    assert set(regions) == {"NA", "EU", "FE"}
+    endpoints = sam["Mappings"]["AdmEndpoints"]
+    for region in regions:
+        assert endpoints[region]["ApiUrl"].startswith("https://advertising-api")
+        assert endpoints[region]["TokenUrl"].endswith("/auth/o2/token")
+
+
+def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any]) -> None:
+    assert {
+        "BucketName",
+        "ChunkQueueUrl",
+        "ChunkDeadLetterQueueUrl",
+        "SplitQueueUrl",
+        "LedgerTableName",
+        "IdempotencyTableName",
+        "RegistryTableName",
+        "SetupStateMachineArn",
+        "AdmCredentialsSecretArn",
+    } <= set(cfn["Outputs"])
+
+
+# ---------------------------------------------------------------------------- layer
+
+
+def test_layer_requirements_are_the_runtime_pins_minus_boto3() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    runtime = {dep for dep in pyproject["project"]["dependencies"] if not dep.startswith("boto3")}
+    lines = LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+    layer = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    assert layer == runtime
+
+
+def test_layer_builds_with_the_package_at_its_content_root(sam: dict[str, Any]) -> None:
+    layer = sam["Resources"]["CommonLayer"]
+    content_root = ROOT / layer["Properties"]["ContentUri"]
+    # BuildMethod python3.x copies the ContentUri into python/: a nested python/ would double up.
+    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    assert (content_root / "adm_ingest" / "__init__.py").is_file()
+    assert (content_root / "requirements.txt").is_file()
+    assert not (content_root / "python").exists()
+
+
+# ---------------------------------------------------------------------------- (3) the ASL file
+
+
+def test_asl_placeholders_are_exactly_the_template_s_substitutions(
+    cfn: dict[str, Any], asl_text: str
+) -> None:
+    substitutions = set(_props(cfn, "SetupStateMachine")["DefinitionSubstitutions"])
+    assert set(_PLACEHOLDER.findall(asl_text)) == substitutions
+
+
+def test_asl_renders_to_json_with_numeric_retries(cfn: dict[str, Any], asl_text: str) -> None:
+    definition = render_asl(asl_text, _substitution_values(cfn))
+    retries = [retry for _, _, state in _states(definition) for retry in state.get("Retry", [])]
+    assert retries
+    for retry in retries:
+        assert isinstance(retry["IntervalSeconds"], int)
+        assert isinstance(retry["MaxAttempts"], int)
+
+
+def test_asl_transitions_name_states_of_their_own_scope(cfn: dict[str, Any], asl_text: str) -> None:
+    """cfn-lint checks StartAt but not Next/Default/Catch targets; a typo there deploys fine
+    and fails only when that branch runs."""
+    definition = render_asl(asl_text, _substitution_values(cfn))
+    for scope, name, state in _states(definition):
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [catch["Next"] for catch in state.get("Catch", [])]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
+        for target in filter(None, targets):
+            assert target in scope["States"], f"{name} → {target}"
+        terminal = state["Type"] in ("Choice", "Succeed", "Fail")
+        assert terminal or state.get("End") or state.get("Next"), name
+
+
+def test_state_machine_invokes_exactly_the_setup_functions(
+    cfn: dict[str, Any], asl_text: str
+) -> None:
+    substitutions = _props(cfn, "SetupStateMachine")["DefinitionSubstitutions"]
+    for name, value in substitutions.items():
+        if name.endswith("FunctionArn"):
+            assert value == {"Fn::GetAtt": [name.removesuffix("Arn"), "Arn"]}
+    assert substitutions["FailureTopicArn"] == {"Ref": "AlertsTopic"}
+
+    definition = render_asl(asl_text, _substitution_values(cfn))
+    lambda_arns = {
+        state["Resource"]
+        for _, _, state in _states(definition)
+        if state["Type"] == "Task" and ":lambda:" in state["Resource"]
+    }
+    invoked = {arn.rsplit(":", 1)[1] for arn in lambda_arns}
+    assert invoked == set(SETUP_FUNCTIONS)
+
+    invokable = {
+        function
+        for statement in _statements(cfn, "SetupStateMachineRole")
+        if "lambda:InvokeFunction" in statement["Action"]
+        for function in _references(statement["Resource"])
+    }
+    assert invokable == set(SETUP_FUNCTIONS)
