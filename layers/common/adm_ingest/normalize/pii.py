@@ -40,7 +40,8 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
       hashed twice.
     * A column declared hashed whose value is not 64 hex characters is unusable: ``None``.
     * Otherwise the value is normalized for ``field`` and ``country`` (trimmed, NFC first);
-      an empty or invalid result gives ``None`` — never the hash of the empty string.
+      an empty or invalid result (or one that cannot be UTF-8 encoded) gives ``None`` —
+      never the hash of the empty string.
 
     Raises :class:`KeyError` for a ``field`` outside :data:`~adm_ingest.model.PII_FIELDS`
     (the message names the field, never the value).
@@ -53,4 +54,8 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
     normalized = NORMALIZERS[field](stripped, country)
     if not normalized:
         return None
-    return sha256(normalized.encode()).hexdigest()  # sha256_hex, inlined: hot path
+    try:
+        encoded = normalized.encode()
+    except UnicodeEncodeError:  # lone surrogates (undecodable bytes smuggled in): unusable
+        return None
+    return sha256(encoded).hexdigest()  # sha256_hex, inlined: hot path
