@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -142,19 +143,30 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
 
 
 def _sandbox_text(state: dict[str, Any]) -> str:
-    lines = []
-    for dataset in state.get("datasets", []) if isinstance(state.get("datasets"), list) else []:
-        lines.append(f"  audience {dataset.get('name')}: {dataset.get('memberCount', '?')} members")
-    if not lines:
-        lines.append(_compact(state))
+    """Counts per dataset / definition, and one stored member as proof that only hashes left."""
+    lines = [f"  terms accepted: {state['terms']['hasAccepted']}"]
+    sample = None
+    for dataset_id, dataset in state["datasets"].items():
+        lines.append(
+            f"  audience {dataset['name']} ({dataset_id}): {dataset['memberCount']} members, "
+            f"{dataset['acceptedCount']} accepted, {dataset['ignoredDeletes']} deletes ignored"
+        )
+        sample = sample or next(iter(dataset["members"].values()), None)
+    for definition_id, definition in state["conversionDefinitions"].items():
+        lines.append(
+            f"  conversion definition {definition.get('name')} ({definition_id}): "
+            f"{definition['eventCount']} events, {definition['duplicatesIgnored']} duplicates"
+        )
+    for rule in state["sharingRules"].values():
+        lines.append(
+            f"  sharing rule {rule.get('sharingRuleId')}: {rule.get('application')} "
+            f"→ {rule.get('destinationAccountId')} [{rule.get('status')}]"
+        )
+    lines.append(f"  identity deletions received: {len(state['identityDeletions'])}")
+    if sample is not None:
+        lines.append("  one stored member (hashed identifiers only):")
+        lines += ["    " + row for row in json.dumps(sample, indent=2).splitlines()]
     return "\n".join(lines)
-
-
-def _compact(state: dict[str, Any]) -> str:
-    import json
-
-    text = json.dumps(state, indent=1, default=str)
-    return text if len(text) < 4000 else text[:4000] + "\n  …"
 
 
 class _Printer:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import socket
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +120,9 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
 
+        if self.quiet:
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
         port = free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()

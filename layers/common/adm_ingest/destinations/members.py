@@ -74,9 +74,12 @@ class AudienceMembers(Destination):
         if action is None:
             return Rejection(record.line, Reason.INVALID_ACTION, "action must be CREATE or DELETE")
         identity = identity_body(record)
-        if not identity:
+        given_id = record.attributes.get("external_id")
+        # A removal may name the member by its externalUserId alone; an addition must carry
+        # something Amazon can match on.
+        if not identity and not (action == "DELETE" and given_id):
             return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
-        external_user_id = record.attributes.get("external_id") or derive_external_user_id(record)
+        external_user_id = given_id or derive_external_user_id(record)
         consent = record.consent
         if action == "DELETE":
             # ADM ignores a DELETE that does not carry Amazon's consent signal as GRANTED; the
