@@ -400,21 +400,20 @@ def test_no_role_grants_wildcard_actions_or_resources_beyond_log_delivery(
                 assert role_id == "SetupStateMachineRole"
 
 
-def test_bucket_writes_and_deletes_are_scoped_to_each_function_s_prefixes(
+def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
     cfn: dict[str, Any],
 ) -> None:
-    expected_writes = {
-        "SplitterFunction": {"_staging/", "reports/", "rejects/"},
-        "WorkerFunction": {"reports/", "rejects/"},
-        "DeadLetterFunction": {"reports/", "rejects/"},
+    # Every pipeline function may finalize a file: stage fates, write the report and rejects.
+    expected = {
+        "s3:PutObject": {"_staging/", "reports/", "rejects/"},
+        "s3:AbortMultipartUpload": {"rejects/"},
+        "s3:DeleteObject": {"_staging/"},
     }
     for logical_id in (*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS):
         role_id = f"{logical_id}Role"
-        assert _object_prefixes(cfn, role_id, "s3:PutObject") == expected_writes.get(
-            logical_id, set()
-        ), logical_id
-        deletes = {"_staging/"} if logical_id in PIPELINE_FUNCTIONS else set()
-        assert _object_prefixes(cfn, role_id, "s3:DeleteObject") == deletes, logical_id
+        for action, prefixes in expected.items():
+            allowed = prefixes if logical_id in PIPELINE_FUNCTIONS else set()
+            assert _object_prefixes(cfn, role_id, action) == allowed, (logical_id, action)
         # Reads of any key are the pipeline's business only.
         readers = _object_prefixes(cfn, role_id, "s3:GetObject")
         assert readers == ({""} if logical_id in PIPELINE_FUNCTIONS else set()), logical_id
