@@ -279,6 +279,7 @@ def ensure_sharing_rule(client: AdmClient, spec: SharingRuleSpec, ids: SharedIds
         "dataset": spec.dataset,
         "dataSetId": ids.data_set_id,
         "destinationAccountId": spec.destination_account_id,
+        "revoke": spec.revoke,
     }
     if spec.revoke:
         for rule in matching:
@@ -332,7 +333,8 @@ def save_registry(
 ) -> list[ItemResult]:
     """Write the name → id entries the pipeline routes by; untouched when already equal.
 
-    Audiences (country as attribute), conversion definitions, sharing rules and the per-prefix
+    Audiences (country as attribute), conversion definitions, sharing rules (status ACTIVE, or
+    REVOKED once a ``revoke: true`` rule revoked something) and the per-prefix
     mapping configs (attribute ``config``: canonical JSON, as the worker reads it). Returns one
     registry result per entry (created / updated / unchanged).
     """
@@ -343,10 +345,14 @@ def save_registry(
             entries.append((AUDIENCE, result.name, result.id, {"country": country}))
         elif result.kind is Kind.CONVERSION_DEFINITION:
             entries.append((CONVERSION_DEFINITION, result.name, result.id, {}))
-        elif result.kind is Kind.SHARING_RULE and result.outcome is not Outcome.REVOKED:
+        elif result.kind is Kind.SHARING_RULE:
+            revoked = bool(result.attributes.get("revoke"))
+            if revoked and result.outcome is not Outcome.REVOKED:
+                continue  # revoked on an earlier run: its entry already says so
             attributes = {
                 "application": str(result.attributes.get("application", "")),
                 "dataset": str(result.attributes.get("dataset", "")),
+                "status": "REVOKED" if revoked else "ACTIVE",
             }
             entries.append((SHARING_RULE, result.name, result.id, attributes))
     for prefix, mapping in config.mappings.items():
