@@ -1,0 +1,227 @@
+"""Country resolution and consent signals (issue 2, item 5).
+
+A record's own country / consent columns win over the file-level defaults; UK and EEA records
+without any consent signal are never sent; whatever is sent is shaped like ADM's
+``userConsent.consent`` object.
+"""
+
+from __future__ import annotations
+
+import pytest
+from adm_ingest.consent import (
+    UK_EEA_COUNTRIES,
+    ConsentError,
+    ConsentPolicy,
+    consent_body,
+    normalize_consent_value,
+    normalize_country,
+)
+from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.prepare import Preparer
+
+EU_MEMBER_STATES = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+EEA_NON_EU = ("IS", "LI", "NO")
+
+
+# -- country ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("US", "US"),
+        ("us", "US"),
+        (" fr ", "FR"),
+        ("USA", "US"),
+        ("United States of America", "US"),
+        ("united kingdom", "GB"),
+        ("UK", "GB"),
+        ("uk", "GB"),
+        ("Great Britain", "GB"),
+        ("England", "GB"),
+        ("GBR", "GB"),
+        ("Deutschland", "DE"),
+        ("España", "ES"),
+        ("Italia", "IT"),
+        ("JPN", "JP"),
+        ("India", "IN"),
+        ("Canada", "CA"),
+    ],
+)
+def test_country_aliases_resolve_to_iso_alpha_2(raw: str, expected: str) -> None:
+    assert normalize_country(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["Narnia", "U", "U.S.", "12", "ÜS", "XXX", "United"])
+def test_unrecognized_country_spellings_resolve_to_none(raw: str) -> None:
+    assert normalize_country(raw) is None
+
+
+def test_record_country_wins_over_the_default() -> None:
+    policy = ConsentPolicy(country="US")
+    assert policy.country_of({"country": "Canada"}) == "CA"
+
+
+@pytest.mark.parametrize("attributes", [{}, {"country": ""}])
+def test_record_without_country_takes_the_default(attributes: dict[str, str]) -> None:
+    assert ConsentPolicy(country="JP").country_of(attributes) == "JP"
+
+
+def test_invalid_record_country_is_an_invalid_country_error_without_the_value() -> None:
+    with pytest.raises(ConsentError) as raised:
+        ConsentPolicy().country_of({"country": "Atlantis"})
+    assert raised.value.reason == Reason.INVALID_COUNTRY
+    assert "Atlantis" not in str(raised.value)
+
+
+def test_default_country_from_a_mapping_config_is_normalized_and_validated() -> None:
+    assert ConsentPolicy.from_defaults({"country": "united kingdom"}).country == "GB"
+    assert ConsentPolicy.from_defaults({}, country="de").country == "DE"
+    with pytest.raises(ConsentError) as raised:
+        ConsentPolicy.from_defaults({"country": "Atlantis"})
+    assert raised.value.reason == Reason.INVALID_COUNTRY
+
+
+# -- consent values --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("GRANTED", "GRANTED"),
+        ("granted", "GRANTED"),
+        (" Grant ", "GRANTED"),
+        ("true", "GRANTED"),
+        ("Yes", "GRANTED"),
+        ("y", "GRANTED"),
+        ("1", "GRANTED"),
+        ("DENIED", "DENIED"),
+        ("deny", "DENIED"),
+        ("False", "DENIED"),
+        ("no", "DENIED"),
+        ("N", "DENIED"),
+        ("0", "DENIED"),
+        ("not applicable", "NOT_APPLICABLE"),
+        ("NOT_APPLICABLE", "NOT_APPLICABLE"),
+        ("n/a", "NOT_APPLICABLE"),
+        ("NA", "NOT_APPLICABLE"),
+        ("unknown", "UNKNOWN"),
+    ],
+)
+def test_consent_value_synonyms(raw: str, expected: str) -> None:
+    assert normalize_consent_value(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "granted!", "opt-in"])
+def test_unrecognized_consent_values_resolve_to_none(raw: str) -> None:
+    assert normalize_consent_value(raw) is None
+
+
+@pytest.mark.parametrize("key", ["amzn_ad_storage", "amzn_user_data"])
+def test_invalid_record_amazon_consent_is_invalid_consent(key: str) -> None:
+    with pytest.raises(ConsentError) as raised:
+        ConsentPolicy().signals_of({key: "perhaps"}, "US")
+    assert raised.value.reason == Reason.INVALID_CONSENT
+    assert "perhaps" not in str(raised.value)
+
+
+def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
+    with pytest.raises(ConsentError) as raised:
+        ConsentPolicy.from_defaults({"amzn_user_data": "perhaps"})
+    assert raised.value.reason == Reason.INVALID_CONSENT
+
+
+# -- the UK/EEA rule -------------------------------------------------------------------------
+
+
+def test_the_uk_eea_set_is_the_eu_plus_iceland_liechtenstein_norway_and_the_uk() -> None:
+    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB"]) == UK_EEA_COUNTRIES
+
+
+@pytest.mark.parametrize("country", sorted(UK_EEA_COUNTRIES))
+def test_uk_eea_record_without_any_signal_is_missing_consent(country: str) -> None:
+    with pytest.raises(ConsentError) as raised:
+        ConsentPolicy(country="US").signals_of({}, country)
+    assert raised.value.reason == Reason.MISSING_CONSENT
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"gpp": "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+        {"tcf": "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+        {"amzn_ad_storage": "granted"},
+        {"amzn_user_data": "denied"},
+    ],
+)
+@pytest.mark.parametrize("country", ["GB", "DE", "NO"])
+def test_any_one_signal_satisfies_the_uk_eea_rule(attributes: dict[str, str], country: str) -> None:
+    assert ConsentPolicy().signals_of(attributes, country).any
+
+
+@pytest.mark.parametrize("country", ["US", "CA", "JP", "IN", "CH", "BR"])
+def test_non_eea_record_without_any_signal_is_accepted_without_consent(country: str) -> None:
+    signals = ConsentPolicy().signals_of({}, country)
+    assert signals == ConsentSignals()
+    assert consent_body(signals) == {}
+
+
+def test_file_level_defaults_fill_in_missing_signals_and_satisfy_the_uk_eea_rule() -> None:
+    policy = ConsentPolicy.from_defaults(
+        {"country": "GB", "tcf": "TCF-DEFAULT", "amzn_ad_storage": "yes"}
+    )
+    signals = policy.signals_of({}, policy.country)
+    assert signals == ConsentSignals(tcf="TCF-DEFAULT", amzn_ad_storage="GRANTED")
+
+
+def test_record_signals_win_over_defaults_field_by_field() -> None:
+    policy = ConsentPolicy(gpp="GPP-DEFAULT", amzn_ad_storage="GRANTED", amzn_user_data="GRANTED")
+    signals = policy.signals_of({"gpp": "GPP-ROW", "amzn_user_data": "no"}, "FR")
+    assert signals == ConsentSignals(
+        gpp="GPP-ROW", amzn_ad_storage="GRANTED", amzn_user_data="DENIED"
+    )
+
+
+# -- the body --------------------------------------------------------------------------------
+
+
+def test_consent_body_has_adm_field_names_and_leaves_absent_signals_out() -> None:
+    assert consent_body(
+        ConsentSignals(gpp="G", tcf="T", amzn_ad_storage="GRANTED", amzn_user_data="DENIED")
+    ) == {
+        "amzn": {"amznAdStorage": "GRANTED", "amznUserData": "DENIED"},
+        "gpp": "G",
+        "tcf": "T",
+    }
+    assert consent_body(ConsentSignals(amzn_user_data="UNKNOWN")) == {
+        "amzn": {"amznUserData": "UNKNOWN"}
+    }
+    assert consent_body(ConsentSignals(tcf="T")) == {"tcf": "T"}
+
+
+# -- through the preparer --------------------------------------------------------------------
+
+
+def _mapped(attributes: dict[str, str]) -> MappedRecord:
+    return MappedRecord(line=7, attributes=attributes, pii_sets=[{"email": "a@example.com"}])
+
+
+def test_preparer_turns_consent_errors_into_rejections_with_the_line() -> None:
+    preparer = Preparer(ConsentPolicy(country="DE"))
+    assert preparer.prepare(_mapped({})) == Rejection(
+        7, Reason.MISSING_CONSENT, "DE record has no consent signal"
+    )
+    rejected = preparer.prepare(_mapped({"country": "Atlantis"}))
+    assert isinstance(rejected, Rejection)
+    assert (rejected.line, rejected.reason) == (7, Reason.INVALID_COUNTRY)
+
+
+def test_preparer_skips_consent_where_it_does_not_apply() -> None:
+    prepared = Preparer(ConsentPolicy(country="DE"), requires_consent=False).prepare(
+        _mapped({"amzn_user_data": "nonsense"})
+    )
+    assert isinstance(prepared, PreparedRecord)
+    assert prepared.country == "DE"
+    assert prepared.consent == ConsentSignals()
