@@ -99,21 +99,27 @@ class LocalStack:
         max_receive_count: int = 3,
         visibility_timeout: int = 1,
         worker_batch_size: int = 5,
+        worker_timeout_s: float = 300.0,
         quiet: bool = True,
         sandbox_kwargs: Mapping[str, Any] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.names = StackNames()
         self.records_per_chunk = records_per_chunk
         self.max_receive_count = max_receive_count
         self.visibility_timeout = visibility_timeout
         self.worker_batch_size = worker_batch_size
+        self.worker_timeout_s = worker_timeout_s
         self.quiet = quiet
+        self._extra_env = dict(environment or {})
         self._sandbox_kwargs = dict(sandbox_kwargs or {})
         self._saved_env: dict[str, str | None] = {}
         self._queues = _Queues()
         self.endpoint = ""
         self.sandbox: SandboxServer
         self.functions: dict[str, ModuleType] = {}
+        self.delivered: dict[str, list[str]] = {"s3": [], "chunks": []}
+        """Bodies of the S3 events and chunk messages delivered so far (to replay them)."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -174,7 +180,7 @@ class LocalStack:
         if self.quiet:
             env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
-        return env
+        return env | self._extra_env
 
     def _set_env(self, values: Mapping[str, str]) -> None:
         for name, value in values.items():
@@ -319,11 +325,9 @@ class LocalStack:
     def queue_url(self, name: str) -> str:
         return self._queues.urls[name]
 
-    def send_chunk_message(self, body: str) -> None:
-        """Deliver a message to the chunk queue by hand (duplicate-delivery tests)."""
-        self.client("sqs").send_message(
-            QueueUrl=self._queues.urls[self.names.chunk_queue], MessageBody=body
-        )
+    def send_message(self, queue: str, body: str) -> None:
+        """Put a message on one of the stack's queues by hand (to replay a delivery)."""
+        self.client("sqs").send_message(QueueUrl=self._queues.urls[queue], MessageBody=body)
 
     # -- the event source mappings ---------------------------------------------------------------
 
@@ -408,6 +412,7 @@ class LocalStack:
     ) -> None:
         # On AWS the bucket notifies the splitter function directly with this same event.
         for message in messages:
+            self.delivered["s3"].append(message["Body"])
             event = json.loads(message["Body"])
             self._invoke("splitter", event, timeout_s=900)
             stats.s3_events += 1
@@ -429,10 +434,11 @@ class LocalStack:
         self, sqs: Any, queue: str, messages: list[dict[str, Any]], stats: PumpStats
     ) -> None:
         event = _sqs_event(messages, self._queues.arns[queue])
+        self.delivered["chunks"].extend(message["Body"] for message in messages)
         stats.worker_invocations += 1
         stats.chunk_messages += len(messages)
         try:
-            response = self._invoke("worker", event, timeout_s=300) or {}
+            response = self._invoke("worker", event, timeout_s=self.worker_timeout_s) or {}
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
         except Exception:  # every record failed (BatchProcessingError) or the handler crashed
             failed = {message["MessageId"] for message in messages}
