@@ -115,7 +115,6 @@ def _dry_run(args: argparse.Namespace) -> int:
     from adm_ingest.destinations import Target
     from adm_ingest.mapping import MappingError
     from adm_ingest.readers import FileFormatError
-
     from adm_local.dryrun import dry_run, summary_text
 
     kind = KINDS[args.kind]
@@ -147,7 +146,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _setup(args: argparse.Namespace) -> int:
     from adm_ingest.setup.config import ConfigError, load_config
-
     from adm_local.stack import LocalStack
 
     try:

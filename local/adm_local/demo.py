@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from adm_ingest.destinations.conversions import format_timestamp, parse_timestamp
-
 from adm_local.stack import REPO_ROOT, LocalStack
 
 EVENTS = REPO_ROOT / "events"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import ConversionEvents, Destination, Target, destination_for
 from adm_ingest.mapping import build_plan

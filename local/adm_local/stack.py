@@ -29,10 +29,10 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+
 from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.report import rejects_key, report_key
-
 from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext
 
