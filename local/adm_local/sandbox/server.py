@@ -41,6 +41,8 @@ MAX_BODY_BYTES = 10_000_000
 """Amazon's "a request ≤ 10 MB"; the sandbox reads MB as 10^6 bytes, the stricter reading."""
 DRAIN_LIMIT_BYTES = 64_000_000
 """Oversized bodies are read and discarded up to this size so the client sees the 413."""
+RESPONSE_BUFFER_BYTES = 1 << 16
+"""Responses up to this size (headers included) are sent in a single write."""
 
 CONTROL_PREFIX = "/_sandbox/"
 REQUEST_ID_HEADER = "Amazon-Advertising-API-RequestId"
@@ -99,6 +101,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions expect
     timeout = 60
+    # Status line, headers and body leave in one write when the handler returns (the buffer is
+    # flushed per request): written separately, the small body waited ~40 ms for the client's
+    # delayed ACK (Nagle). TCP_NODELAY covers bodies larger than the buffer.
+    wbufsize = RESPONSE_BUFFER_BYTES
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def do_GET(self) -> None:
@@ -399,9 +406,10 @@ class SandboxServer:
             http.send_header(name, value)
         if http.close_connection:
             http.send_header("Connection", "close")
+        # Recorded before the client can see the response, so tests need not wait for it.
+        self._record(http, http.command, url, status)
         http.end_headers()
         http.wfile.write(data)
-        self._record(http, http.command, url, status)
 
     def _check_response(
         self, operation: Operation, status: int, content_type: str, body: Any
