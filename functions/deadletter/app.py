@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from adm_ingest.pipeline.chunks import ChunkPointer
-from adm_ingest.pipeline.deadletter import record_dead_letter
-from adm_ingest.pipeline.runtime import Runtime
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.deadletter import record_dead_letter
+from adm_ingest.pipeline.runtime import Runtime
 
 logger = Logger()
 tracer = Tracer()

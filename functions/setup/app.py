@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from adm_ingest.adm import AdmClient, Deadline
 from adm_ingest.registry import Registry
 from adm_ingest.setup import steps
@@ -23,8 +26,6 @@ from adm_ingest.setup.config import (
     parse_conversion_definitions,
     parse_sharing_rule,
 )
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="adm-ingest-setup")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from adm_ingest.pipeline.runtime import Runtime
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from adm_ingest.pipeline.runtime import Runtime
 
 logger = Logger()
 tracer = Tracer()

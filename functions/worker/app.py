@@ -10,10 +10,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from adm_ingest.adm import Deadline
-from adm_ingest.pipeline.chunks import ChunkPointer
-from adm_ingest.pipeline.runtime import Runtime
-from adm_ingest.pipeline.worker import ChunkRetryable
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -28,6 +24,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from adm_ingest.adm import Deadline
+from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.runtime import Runtime
+from adm_ingest.pipeline.worker import ChunkRetryable
 
 logger = Logger()
 tracer = Tracer()

@@ -24,10 +24,10 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.setup.config import SetupConfig, load_config
 from adm_ingest.setup.steps import ItemResult, Kind, Outcome
-
 from adm_local.stepfunctions import (
     Execution,
     LambdaRouter,

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from scripted_http import ScriptedServer
+
 from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
 from adm_ingest.auth import Credentials, TokenProvider
-from scripted_http import ScriptedServer
 
 # Fast retries in tests; the policy itself is tested separately.
 TEST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2)

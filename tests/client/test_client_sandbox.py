@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from conftest import sandbox_credentials, sandbox_settings
+
 from adm_ingest.adm import (
     AdmClient,
     ApiError,
@@ -19,7 +21,6 @@ from adm_ingest.adm import (
     NotFound,
     PayloadTooLarge,
 )
-from conftest import sandbox_credentials, sandbox_settings
 
 
 def sha(value: str) -> str:

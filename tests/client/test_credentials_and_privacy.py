@@ -9,6 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import sandbox_credentials, sandbox_settings
+from moto import mock_aws
+
 from adm_ingest.adm import (
     API_HOSTS,
     TOKEN_URLS,
@@ -28,8 +31,6 @@ from adm_ingest.adm import (
 )
 from adm_ingest.adm.errors import api_error
 from adm_ingest.auth import Credentials
-from conftest import sandbox_credentials, sandbox_settings
-from moto import mock_aws
 
 SECRET_FIELDS = {
     "client_id": "amzn1.application-oa2-client.abc",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from adm_ingest.adm import BatchResult, EventsResult, ItemError, MembersResult
 from hypothesis import given
 from hypothesis import strategies as st
+
+from adm_ingest.adm import BatchResult, EventsResult, ItemError, MembersResult
 
 
 def test_conversion_definitions_207_golden() -> None:

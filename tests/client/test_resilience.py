@@ -6,6 +6,9 @@ import time
 from typing import Any
 
 import pytest
+from conftest import sandbox_credentials, sandbox_settings
+from scripted_http import Reply, ScriptedServer
+
 from adm_ingest.adm import (
     AdmClient,
     AuthError,
@@ -17,8 +20,6 @@ from adm_ingest.adm import (
     Throttled,
 )
 from adm_ingest.auth import Credentials
-from conftest import sandbox_credentials, sandbox_settings
-from scripted_http import Reply, ScriptedServer
 
 TOKEN_PATH = "/auth/o2/token"
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from adm_ingest.adm import Deadline, RetryPolicy, parse_retry_after
 from hypothesis import given
 from hypothesis import strategies as st
+
+from adm_ingest.adm import Deadline, RetryPolicy, parse_retry_after
 
 POLICY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=8.0)
 

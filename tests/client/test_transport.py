@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from scripted_http import Reply, ScriptedServer
+
 from adm_ingest.adm import (
     DeadlineExceeded,
     RetryableError,
@@ -16,7 +18,6 @@ from adm_ingest.adm import (
     Timeouts,
     Transport,
 )
-from scripted_http import Reply, ScriptedServer
 
 
 def transport(**policy: float) -> Transport:

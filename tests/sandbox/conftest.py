@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from adm_local.sandbox import SandboxServer
 from sandbox_http import Api, authenticated_session
+
+from adm_local.sandbox import SandboxServer
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+
 from adm_local.sandbox import SandboxServer
 from adm_local.sandbox.validation import ApiSchema, violations
 

@@ -11,10 +11,11 @@ import time
 
 import pytest
 import requests
-from adm_local.sandbox import MAX_BODY_BYTES, SandboxServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_http import MEMBERS_JSON, Api, authenticated_session, grant_token
+
+from adm_local.sandbox import MAX_BODY_BYTES, SandboxServer
 
 HASH = "0" * 64
 

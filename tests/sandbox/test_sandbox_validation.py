@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adm_local.sandbox.validation import violations
 from hypothesis import given
 from hypothesis import strategies as st
+
+from adm_local.sandbox.validation import violations
 
 CENTS = {"type": "number", "multipleOf": 0.01}
 

@@ -8,6 +8,7 @@ without any consent signal are never sent; whatever is sent is shaped like ADM's
 from __future__ import annotations
 
 import pytest
+
 from adm_ingest.consent import (
     UK_EEA_COUNTRIES,
     ConsentError,

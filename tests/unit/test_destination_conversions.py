@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import ConversionEvents, Target
 from adm_ingest.destinations.conversions import EVENTS_PER_REQUEST, MAX_MATCH_KEYS

@@ -10,6 +10,7 @@ import hashlib
 from typing import Any
 
 import pytest
+
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceDeletions, AudienceMembers, Target
 from adm_ingest.destinations.members import MEMBERS_PER_REQUEST, derive_external_user_id

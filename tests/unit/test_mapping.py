@@ -4,6 +4,9 @@ per-record mapping of source columns into attributes and PII sets."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from adm_ingest.mapping import (
     ATTRIBUTE_FIELDS,
     MappingConfig,
@@ -14,8 +17,6 @@ from adm_ingest.mapping import (
     parse_target,
 )
 from adm_ingest.model import PII_FIELDS, MappedRecord, SourceRecord
-from hypothesis import given
-from hypothesis import strategies as st
 
 # --- auto-detection ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ of each record must hash to the value Amazon's reference produced.
 from __future__ import annotations
 
 import pytest
+
 from adm_ingest.normalize import (
     hash_pii,
     normalize_address,

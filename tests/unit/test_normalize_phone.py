@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
 from adm_ingest.normalize import normalize_phone
 from adm_ingest.normalize.phone import (
     _DEFER,
@@ -11,8 +14,6 @@ from adm_ingest.normalize.phone import (
     parse_with_phonenumbers,
     phone_region,
 )
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ import string
 import unicodedata
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize import (
     NORMALIZERS,
@@ -21,8 +24,6 @@ from adm_ingest.normalize import (
     sha256_hex,
 )
 from adm_ingest.normalize.address import address_words
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 COUNTRIES = st.sampled_from(["US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "BR", "uk", ""])

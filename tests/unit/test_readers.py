@@ -9,6 +9,9 @@ import io
 import tracemalloc
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
 from adm_ingest.model import Reason, Rejection, SourceRecord
 from adm_ingest.readers import (
     MAX_RECORD_BYTES,
@@ -18,8 +21,6 @@ from adm_ingest.readers import (
     open_records,
     scan_boundaries,
 )
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 
 class Trickle(io.RawIOBase):
