@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+from setup_support import (
+    EXAMPLE_CONFIG,
+    REGION,
+    REGISTRY_TABLE,
+    SECRET_ID,
+    Runner,
+    credentials_document,
+)
+
 from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
 from adm_ingest.auth import Credentials
 from adm_ingest.registry import Registry
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, SetupReport, run_setup
 from adm_local.stepfunctions import MOTO_CONFIG, LambdaRouter
-from moto import mock_aws
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_CONFIG = REPO / "events" / "setup-config.json"
-REGION = "us-east-1"
-SECRET_ID = "adm-ingest/test-credentials"
-REGISTRY_TABLE = "adm-ingest-registry-test"
 
 
 @pytest.fixture
@@ -37,19 +39,6 @@ def sandbox() -> Iterator[SandboxServer]:
     """A brand-new ADM account: terms not accepted, no data room, nothing else."""
     with SandboxServer(port=0, log_stream=None) as server:
         yield server
-
-
-def credentials_document(sandbox: SandboxServer) -> dict[str, str]:
-    account = sandbox.account
-    return {
-        "client_id": account.client_id,
-        "client_secret": account.client_secret,
-        "refresh_token": account.refresh_token,
-        "region": "NA",
-        "manager_account_id": account.manager_account_id,
-        "advertiser_account_id": account.advertiser_account_id,
-        "profile_id": account.profile_id,
-    }
 
 
 @pytest.fixture
@@ -87,9 +76,6 @@ def failure_queue(aws: None) -> tuple[str, str]:
     ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     return topic, queue
-
-
-Runner = Callable[..., SetupReport]
 
 
 @pytest.fixture

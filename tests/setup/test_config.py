@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from setup_support import EXAMPLE_CONFIG
+
 from adm_ingest.setup.config import (
     DATASET_NAME_PATTERN,
     ConfigError,
     load_config,
     parse_config,
 )
-from conftest import EXAMPLE_CONFIG
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def test_the_example_config_loads_and_round_trips() -> None:

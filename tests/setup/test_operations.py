@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from setup_support import Runner
+
 from adm_ingest.adm import AdmClient
 from adm_ingest.registry import Registry
 from adm_ingest.setup import Kind, Outcome
@@ -17,7 +19,6 @@ from adm_ingest.setup.operations import (
     revoke_sharing_rule,
 )
 from adm_local.sandbox import SandboxServer
-from conftest import Runner
 
 MARKETPLACE = "ATVPDKIKX0DER"
 

@@ -8,12 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
+from moto.server import ThreadedMotoServer
+from setup_support import REGION, credentials_document
+
 from adm_ingest.setup import Outcome
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, run_setup
-from aws_lambda_powertools.utilities.parameters import base as parameters_base
-from conftest import REGION, credentials_document
-from moto.server import ThreadedMotoServer
 
 pytestmark = pytest.mark.e2e
 
