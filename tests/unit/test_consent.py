@@ -55,7 +55,9 @@ def test_country_aliases_resolve_to_iso_alpha_2(raw: str, expected: str) -> None
     assert normalize_country(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["Narnia", "U", "U.S.", "12", "ÜS", "XXX", "United"])
+@pytest.mark.parametrize(
+    "raw", ["Narnia", "U", "U.S.", "12", "ÜS", "XXX", "United", "AA", "ZZ", "EU", "UNKNOWN"]
+)
 def test_unrecognized_country_spellings_resolve_to_none(raw: str) -> None:
     assert normalize_country(raw) is None
 

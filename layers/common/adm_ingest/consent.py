@@ -19,6 +19,20 @@ UK_EEA_COUNTRIES: frozenset[str] = frozenset(
     "IS LI NO GB".split()
 )
 
+#: The ISO 3166-1 alpha-2 codes ADM accepts (the ``countryCode`` enum of the members API, minus
+#: its ``UNKNOWN``); any other two letters ("AA", "ZZ") would be refused by the API.
+ISO_COUNTRY_CODES: frozenset[str] = frozenset(
+    "AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO "
+    "BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK "
+    "DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR "
+    "GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM "
+    "KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP "
+    "MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL "
+    "PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST "
+    "SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG "
+    "VI VN VU WF WS XK YE YT ZA ZM ZW".split()
+)
+
 #: Common spellings users put in a country column → ISO 3166-1 alpha-2.
 _COUNTRY_ALIASES: dict[str, str] = {
     "USA": "US",
@@ -81,8 +95,10 @@ class ConsentError(ValueError):
 def normalize_country(value: str) -> str | None:
     """ISO alpha-2 code for ``value`` (``"us"``, ``"USA"``, ``"United Kingdom"``…), else None."""
     text = value.strip().upper()
-    if len(text) == 2 and text.isalpha() and text.isascii():
-        return "GB" if text == "UK" else text
+    if text == "UK":
+        return "GB"
+    if text in ISO_COUNTRY_CODES:
+        return text
     return _COUNTRY_ALIASES.get(text)
 
 
