@@ -120,17 +120,18 @@ def record_streams(draw: st.DrawFn, max_size: int = 20) -> list[SourceRecord | R
     return stream
 
 
-def destinations() -> list[Destination]:
-    """One destination per kind, conversions on the fixed clock."""
-    return [
-        AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "vip", "DS-1")),
-        AudienceDeletions(Target(Kind.AUDIENCE_DELETIONS, "vip", "DS-1")),
-        ConversionEvents(Target(Kind.CONVERSIONS, "Purchase", "CD-1"), clock=lambda: NOW),
-        IdentityDeletions(Target(Kind.IDENTITY_DELETIONS)),
-    ]
+def destination_of(kind: Kind) -> Destination:
+    """A fresh destination for ``kind`` (conversions on the fixed clock)."""
+    if kind is Kind.CONVERSIONS:
+        return ConversionEvents(Target(kind, "Purchase", "CD-1"), clock=lambda: NOW)
+    if kind is Kind.IDENTITY_DELETIONS:
+        return IdentityDeletions(Target(kind))
+    members = AudienceDeletions if kind is Kind.AUDIENCE_DELETIONS else AudienceMembers
+    return members(Target(kind, "vip", "DS-1"))
 
 
-DESTINATIONS = st.sampled_from(destinations())
+#: A new instance per draw, so a test may adjust one (e.g. its ``max_items``) safely.
+DESTINATIONS = st.sampled_from(list(Kind)).map(destination_of)
 POLICIES = st.sampled_from(
     [
         ConsentPolicy(country="US"),

@@ -144,7 +144,7 @@ def test_dry_run_bodies_of_the_sample_files_validate(
 # -- generated records -----------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(destination=DESTINATIONS, policy=POLICIES, stream=record_streams())
 def test_every_body_built_from_generated_records_validates(
     destination: Destination, policy: ConsentPolicy, stream: list[SourceRecord | Rejection]
