@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -67,9 +67,13 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         ("RecordsAccepted", "accepted"),
         ("RecordsRejected", "rejected"),
         ("RecordsFailed", "failed"),
-        ("Requests", "requests"),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.get(key, 0))
+    for status, count in (result.get("requests") or {}).items():
+        with single_metric(
+            name="Requests", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="status", value=str(status))
     return result
 
 

@@ -19,6 +19,7 @@ import orjson
 
 from adm_ingest import registry as names
 from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.mapping import MappingConfig, MappingError
 from adm_ingest.model import Kind
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
 from adm_ingest.pipeline.finalize import Finalizer
@@ -173,6 +174,10 @@ class Splitter:
             else None
         )
         country = str((audience.attributes.get("country") if audience else None) or "")
+        try:
+            mapping_prefix = self._mapping_prefix(found.prefix)
+        except MappingError as mapping_error:
+            return self._file_error(file_id, f"invalid column mapping: {mapping_error}")
         template = ChunkPointer(
             file_id=file_id,
             index=0,
@@ -186,7 +191,7 @@ class Splitter:
             records=0,
             version_id=ref.version_id,
             etag=ref.etag,
-            mapping_prefix=found.prefix,
+            mapping_prefix=mapping_prefix,
             default_country=country or self.default_country,
         )
         checkpoint = resume or Checkpoint()
@@ -205,6 +210,21 @@ class Splitter:
                 records=checkpoint.records,
             )
         return outcome
+
+    def _mapping_prefix(self, prefix: str) -> str:
+        """The registered mapping that applies to ``prefix`` ("" for none), validated now so a
+        broken mapping is one clear file-level error instead of a chunk retried to the DLQ.
+        ``audiences/<name>/delete`` falls back to the mapping of ``audiences/<name>``."""
+        candidates = [prefix]
+        if prefix.endswith("/delete"):
+            candidates.append(prefix.rsplit("/", 1)[0])
+        for candidate in candidates:
+            entry = self.registry.get(names.MAPPING, candidate)
+            if entry is not None:
+                config = entry.attributes.get("config")
+                MappingConfig.from_json(config if isinstance(config, str) else orjson.dumps(config))
+                return candidate
+        return ""
 
     # -- range-read files (plain CSV / JSON Lines) ------------------------------------------
 

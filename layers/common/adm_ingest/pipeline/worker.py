@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -61,7 +61,8 @@ class ChunkResult:
     accepted: int = 0
     rejected: int = 0
     failed: int = 0
-    requests: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    """Requests sent by HTTP status."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -172,7 +173,7 @@ class ChunkWorker:
             accepted=tally.accepted,
             rejected=tally.rejected_total,
             failed=tally.failed_total,
-            requests=sum(tally.requests.values()),
+            requests=dict(tally.requests),
         )
 
     # -- internals ---------------------------------------------------------------------------
