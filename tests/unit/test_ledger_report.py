@@ -1,0 +1,302 @@
+"""The ledger (DynamoDB) and the report writer (S3), on moto.
+
+The ledger's promises: a file is registered once, a chunk is counted once however often it is
+redelivered, counters add up across chunks, and exactly one caller gets to finalize a file —
+only once it is fully split and every chunk is done (or it hit a file-level error). The report
+writer's: ``reports/<key>.json``, ``rejects/<key>.csv`` (header, then the chunks' fates in chunk
+order, multipart when large) and nothing left under ``_staging/<file_id>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from moto import mock_aws
+
+from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.outcomes import RecordFate, Tally
+from adm_ingest.report import (
+    REJECTS_HEADER,
+    ReportWriter,
+    build_report,
+    fates_csv,
+    fates_key,
+    rejects_key,
+    report_key,
+)
+
+BUCKET = "adm-ingest-test"
+TABLE = "ledger"
+KEY = "audiences/vip/CRM export 2026-11.csv"
+FILE_ID = "f" * 32
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ledger, Any]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb")
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        yield Ledger(TABLE, dynamodb=dynamodb), s3
+
+
+@pytest.fixture
+def ledger(aws: tuple[Ledger, Any]) -> Ledger:
+    return aws[0]
+
+
+@pytest.fixture
+def s3(aws: tuple[Ledger, Any]) -> Any:
+    return aws[1]
+
+
+def entry(file_id: str = FILE_ID) -> FileEntry:
+    return FileEntry(
+        file_id=file_id,
+        bucket=BUCKET,
+        key=KEY,
+        version_id="v1",
+        etag='"abc"',
+        size=1234,
+        kind="audience_members",
+        target_name="vip",
+        target_id="DS-1",
+    )
+
+
+def tally(
+    *,
+    read: int,
+    accepted: int,
+    rejected: dict[str, int] | None = None,
+    failed: dict[str, int] | None = None,
+    valid: dict[str, int] | None = None,
+    invalid: dict[str, int] | None = None,
+    requests: dict[str, int] | None = None,
+    ingress_ids: list[str] | None = None,
+) -> Tally:
+    result = Tally(read=read, accepted=accepted)
+    result.rejected.update(rejected or {})
+    result.failed.update(failed or {})
+    result.coverage.valid.update(valid or {})
+    result.coverage.invalid.update(invalid or {})
+    result.requests.update(requests or {})
+    result.ingress_ids.extend(ingress_ids or [])
+    return result
+
+
+CHUNK_0 = tally(
+    read=10,
+    accepted=7,
+    rejected={"no_identifier": 2, "missing_consent": 1},
+    valid={"email": 8, "phone": 5},
+    invalid={"phone": 2},
+    requests={"200": 1},
+    ingress_ids=["ing-1"],
+)
+CHUNK_1 = tally(
+    read=6,
+    accepted=3,
+    rejected={"no_identifier": 1},
+    failed={"retries_exhausted": 2},
+    valid={"email": 4},
+    invalid={"email": 1},
+    requests={"200": 1, "503": 2},
+    ingress_ids=["ing-2"],
+)
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+
+def test_register_file_is_idempotent(ledger: Ledger) -> None:
+    assert ledger.register_file(entry()) is True
+    assert ledger.register_file(entry()) is False
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file["key"], file["status"], file["read"], file["chunks_done"]) == (
+        KEY, "splitting", 0, 0,
+    )
+    assert (file["version_id"], file["etag"]) == ("v1", '"abc"')
+
+
+def test_a_chunk_is_counted_once_however_often_it_completes(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    assert ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done") is True
+    before = ledger.get_file(FILE_ID)
+    assert ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done") is False
+    assert ledger.get_file(FILE_ID) == before
+    chunk = ledger.get_chunk(FILE_ID, 0)
+    assert chunk is not None and chunk["status"] == "done"
+
+
+def test_a_chunk_of_an_unregistered_file_is_not_counted(ledger: Ledger) -> None:
+    assert ledger.complete_chunk("0" * 32, 0, CHUNK_0, status="done") is False
+    assert ledger.get_file("0" * 32) is None
+
+
+def test_counters_add_up_across_chunks(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
+    ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file["read"], file["accepted"], file["chunks_done"]) == (16, 10, 2)
+    assert file["rejected"] == {"no_identifier": 3, "missing_consent": 1}
+    assert file["failed"] == {"retries_exhausted": 2}
+    assert file["coverage_valid"] == {"email": 12, "phone": 5}
+    assert file["coverage_invalid"] == {"phone": 2, "email": 1}
+    assert file["requests"] == {"200": 2, "503": 2}
+    assert sorted(file["ingress_ids"]) == ["ing-1", "ing-2"]
+    assert sorted(file["counted_chunks"]) == [0, 1]
+
+
+def test_finalize_only_once_split_is_done_and_every_chunk_is_done(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
+    assert ledger.try_finalize(FILE_ID) is None  # still splitting
+    ledger.record_split(FILE_ID, chunks_total=2, records_total=16)
+    assert ledger.try_finalize(FILE_ID) is None  # chunk 1 outstanding
+    ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
+    finalized = ledger.try_finalize(FILE_ID)
+    assert finalized is not None
+    assert (finalized["read"], finalized["chunks_total"], finalized["records_total"]) == (16, 2, 16)
+    assert ledger.try_finalize(FILE_ID) is None  # exactly once
+
+
+def test_chunks_finishing_before_the_split_is_recorded_still_finalize_once(
+    ledger: Ledger,
+) -> None:
+    ledger.register_file(entry())
+    ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
+    ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
+    ledger.record_split(FILE_ID, chunks_total=2, records_total=16)
+    claims = [ledger.try_finalize(FILE_ID) for _ in range(3)]
+    assert sum(claim is not None for claim in claims) == 1
+
+
+def test_a_file_error_finalizes_and_reports_the_error(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.record_file_error(FILE_ID, "file has no header row")
+    finalized = ledger.try_finalize(FILE_ID)
+    assert finalized is not None
+    report = build_report(finalized)
+    assert (report["status"], report["error"], report["records_read"]) == (
+        "error", "file has no header row", 0,
+    )
+    assert ledger.try_finalize(FILE_ID) is None
+
+
+def test_a_file_error_after_some_chunks_waits_for_them(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.record_file_error(FILE_ID, "corrupt gzip tail", chunks_total=1, records_total=10)
+    assert ledger.try_finalize(FILE_ID) is None
+    ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
+    assert ledger.try_finalize(FILE_ID) is not None
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def finalized_file(ledger: Ledger, *tallies: Tally) -> dict[str, Any]:
+    ledger.register_file(entry())
+    for index, chunk in enumerate(tallies):
+        ledger.complete_chunk(FILE_ID, index, chunk, status="done")
+    ledger.record_split(FILE_ID, chunks_total=len(tallies), records_total=16)
+    finalized = ledger.try_finalize(FILE_ID)
+    assert finalized is not None
+    return finalized
+
+
+def test_report_document_from_a_finalized_file(ledger: Ledger) -> None:
+    report = build_report(finalized_file(ledger, CHUNK_0, CHUNK_1))
+    assert report["status"] == "complete_with_failures"
+    assert report["balanced"] is True
+    assert (report["records_read"], report["accepted"], report["rejected"], report["failed"]) == (
+        16, 10, 4, 2,
+    )
+    assert report["identifier_coverage"]["email"] == {
+        "valid": 12, "invalid": 1, "share_of_records": 0.75,
+    }
+    assert (report["requests_sent"], report["chunks"]) == (4, 2)
+    assert report["rejects_file"] == rejects_key(KEY)
+    assert report["target"] == {"name": "vip", "id": "DS-1"}
+
+
+def stage(s3: Any, file_id: str, index: int, fates: list[RecordFate]) -> None:
+    s3.put_object(Bucket=BUCKET, Key=fates_key(file_id, index), Body=fates_csv(fates))
+
+
+def staged(s3: Any, prefix: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return [obj["Key"] for obj in listed.get("Contents", [])]
+
+
+def test_report_writer_writes_report_and_rejects_in_chunk_order_and_cleans_staging(
+    ledger: Ledger, s3: Any
+) -> None:
+    file = finalized_file(ledger, CHUNK_0, CHUNK_1)
+    # Staged out of order, as workers finish; chunk 1 has no rejects at all.
+    stage(s3, FILE_ID, 2, [RecordFate(31, "rejected", "no_identifier")])
+    stage(s3, FILE_ID, 0, [RecordFate(3, "rejected", "no_identifier"),
+                           RecordFate(9, "failed", "retries_exhausted")])  # fmt: skip
+    s3.put_object(Bucket=BUCKET, Key=f"_staging/{FILE_ID}/chunks/000001.jsonl", Body=b"{}\n")
+    other = "e" * 32
+    stage(s3, other, 0, [RecordFate(2, "rejected", "no_identifier")])
+
+    report = ReportWriter(s3, BUCKET).write(FILE_ID, file)
+
+    stored = s3.get_object(Bucket=BUCKET, Key=report_key(KEY))["Body"].read()
+    assert orjson.loads(stored) == report
+    rejects = s3.get_object(Bucket=BUCKET, Key=rejects_key(KEY))["Body"].read()
+    assert rejects == (
+        REJECTS_HEADER + b"3,rejected,no_identifier\n9,failed,retries_exhausted\n"
+        b"31,rejected,no_identifier\n"
+    )
+    assert staged(s3, f"_staging/{FILE_ID}/") == []
+    assert staged(s3, f"_staging/{other}/") == [fates_key(other, 0)]
+
+
+def test_no_rejects_file_when_nothing_was_rejected(ledger: Ledger, s3: Any) -> None:
+    clean = tally(read=5, accepted=5, valid={"email": 5}, requests={"200": 1})
+    report = ReportWriter(s3, BUCKET).write(FILE_ID, finalized_file(ledger, clean))
+    assert report["status"] == "complete"
+    assert report["rejects_file"] is None
+    assert staged(s3, "rejects/") == []
+
+
+def test_a_rejects_file_larger_than_8_mib_is_uploaded_in_parts(ledger: Ledger, s3: Any) -> None:
+    file = finalized_file(ledger, CHUNK_0)
+    reasons = ["no_identifier", "missing_consent", "invalid_country"]
+    chunks = [
+        [RecordFate(line, "rejected", reasons[line % 3]) for line in range(start, start + 200_000)]
+        for start in (1, 200_001)
+    ]
+    for index, fates in enumerate(chunks):
+        stage(s3, FILE_ID, index, fates)
+    expected = REJECTS_HEADER + b"".join(fates_csv(fates) for fates in chunks)
+    assert len(expected) > 8 * 1024 * 1024
+
+    ReportWriter(s3, BUCKET).write(FILE_ID, file)
+
+    stored = s3.get_object(Bucket=BUCKET, Key=rejects_key(KEY))
+    assert stored["Body"].read() == expected
+    assert stored["ETag"].strip('"').endswith("-2")  # a two-part multipart upload
