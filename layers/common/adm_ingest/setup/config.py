@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adm_ingest.mapping import MappingConfig, MappingError
+
 REGIONS = ("NA", "EU", "FE")
 
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
@@ -435,6 +437,10 @@ def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{entry_path}.columns", "must map at least one column")
         for column in columns:
             _text(columns, column, f"{entry_path}.columns[{column!r}]")
+        try:  # the same validation the pipeline applies, so setup refuses what it would refuse
+            MappingConfig.from_dict(dict(mapping))
+        except MappingError as error:
+            raise ConfigError(entry_path, str(error)) from error
         result[key] = dict(mapping)
     return result
 
