@@ -209,7 +209,8 @@ def _operation(args: argparse.Namespace) -> int:
             if args.command == "inventory":
                 print(operations.format_table(operations.inventory(client)))
             elif args.command == "status":
-                print(json.dumps(operations.audience_status(client, args.id).as_dict(), indent=2))
+                status = operations.audience_status(client, args.id)
+                print("\n".join(f"{name:<16} {value}" for name, value in status.rows()))
             elif args.command == "revoke":
                 operations.revoke_sharing_rule(client, args.id)
                 print(f"sharing rule {args.id} revoked")
