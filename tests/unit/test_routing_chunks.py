@@ -1,0 +1,281 @@
+"""Routing by key prefix, name → id resolution, and the chunk pointer messages workers receive."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import replace
+
+import boto3
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from adm_ingest import registry
+from adm_ingest.destinations import Target
+from adm_ingest.model import Kind, SourceRecord
+from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
+from adm_ingest.pipeline.routing import (
+    Route,
+    RoutingError,
+    decode_key,
+    is_own_output,
+    resolve_target,
+    route,
+)
+from adm_ingest.readers import open_records, scan_boundaries
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("audiences/vip/crm.csv", Route(Kind.AUDIENCE_MEMBERS, "vip", "audiences/vip")),
+        ("audiences/vip/2026/11/crm.csv.gz", Route(Kind.AUDIENCE_MEMBERS, "vip", "audiences/vip")),
+        (
+            "audiences/vip/delete/removals.csv",
+            Route(Kind.AUDIENCE_DELETIONS, "vip", "audiences/vip/delete"),
+        ),
+        (
+            "audiences/Lapsed Buyers/delete/2026/removals.jsonl",
+            Route(Kind.AUDIENCE_DELETIONS, "Lapsed Buyers", "audiences/Lapsed Buyers/delete"),
+        ),
+        (
+            "conversions/offline-purchase/orders.csv",
+            Route(Kind.CONVERSIONS, "offline-purchase", "conversions/offline-purchase"),
+        ),
+        ("deletions/gdpr.jsonl", Route(Kind.IDENTITY_DELETIONS, "", "deletions")),
+        ("deletions/2026/11/requests.csv", Route(Kind.IDENTITY_DELETIONS, "", "deletions")),
+    ],
+)
+def test_every_prefix_rule(key: str, expected: Route) -> None:
+    assert route(key) == expected
+
+
+def test_aep_prefix_is_a_clear_not_yet_available_error() -> None:
+    with pytest.raises(RoutingError, match="AEP"):
+        route("aep/batch.csv")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "crm.csv",
+        "uploads/crm.csv",
+        "audiences/crm.csv",  # no audience name
+        "audiences//crm.csv",
+        "conversions/orders.csv",  # no definition name
+        "Audiences/vip/crm.csv",  # prefixes are case-sensitive, like S3 keys
+    ],
+)
+def test_keys_under_no_known_prefix_are_routing_errors(key: str) -> None:
+    with pytest.raises(RoutingError, match="audiences/<name>/"):
+        route(key)
+
+
+@pytest.mark.parametrize(
+    ("key", "own"),
+    [
+        ("reports/audiences/vip/crm.csv.json", True),
+        ("rejects/audiences/vip/crm.csv.csv", True),
+        ("_staging/0123/fates/000000.csv", True),
+        ("audiences/vip/", True),  # a folder marker made by the console
+        ("deletions/", True),
+        ("audiences/vip/crm.csv", False),
+        ("audiences/vip/reports/crm.csv", False),
+    ],
+)
+def test_own_outputs_and_folder_markers_are_ignored(key: str, own: bool) -> None:
+    assert is_own_output(key) is own
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("audiences/vip/CRM+export+%282026%29.csv", "audiences/vip/CRM export (2026).csv"),
+        ("audiences%2Fvip%2Fcrm.csv", "audiences/vip/crm.csv"),
+        ("audiences/vip/a%2Bb.csv", "audiences/vip/a+b.csv"),
+        ("audiences/Caf%C3%A9+Club/crm.csv", "audiences/Café Club/crm.csv"),
+    ],
+)
+def test_event_keys_are_url_decoded_before_routing(raw: str, decoded: str) -> None:
+    assert decode_key(raw) == decoded
+    assert route(decode_key(raw)).kind is Kind.AUDIENCE_MEMBERS
+
+
+# -- registry resolution ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[registry.Registry]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb")
+        dynamodb.create_table(
+            TableName="registry",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = registry.Registry("registry", dynamodb=dynamodb)
+        table.put(registry.AUDIENCE, "vip", "DS-111", country="US")
+        table.put(registry.CONVERSION_DEFINITION, "offline-purchase", "CD-222")
+        yield table
+
+
+def test_route_names_resolve_to_registered_ids(names: registry.Registry) -> None:
+    assert resolve_target(route("audiences/vip/crm.csv"), names) == Target(
+        Kind.AUDIENCE_MEMBERS, "vip", "DS-111"
+    )
+    assert resolve_target(route("audiences/vip/delete/x.csv"), names) == Target(
+        Kind.AUDIENCE_DELETIONS, "vip", "DS-111"
+    )
+    assert resolve_target(route("conversions/offline-purchase/o.csv"), names) == Target(
+        Kind.CONVERSIONS, "offline-purchase", "CD-222"
+    )
+    assert resolve_target(route("deletions/gdpr.jsonl"), names) == Target(
+        Kind.IDENTITY_DELETIONS, "", ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("audiences/unknown-list/crm.csv", "audience 'unknown-list'"),
+        ("conversions/vip/o.csv", "conversion definition 'vip'"),  # names are per namespace
+    ],
+)
+def test_unknown_names_say_what_is_missing_and_how_to_fix_it(
+    names: registry.Registry, key: str, label: str
+) -> None:
+    with pytest.raises(RoutingError) as raised:
+        resolve_target(route(key), names)
+    message = str(raised.value)
+    assert f"unknown {label}" in message
+    assert "setup workflow" in message and "adm-ingest register" in message
+
+
+# -- chunk pointers --------------------------------------------------------------------------
+
+POINTER = ChunkPointer(
+    file_id=file_id_for("bucket", "audiences/vip/crm.csv", "v1", '"etag"'),
+    index=7,
+    bucket="bucket",
+    key="audiences/vip/crm.csv",
+    kind=Kind.AUDIENCE_MEMBERS,
+    target_name="vip",
+    target_id="DS-111",
+    layout=SourceLayout("csv", ";", ("Customer ID", "Email Address")),
+    first_line=35_001,
+    records=5000,
+    version_id="v1",
+    etag='"etag"',
+    byte_range=(1_048_576, 2_097_152),
+    mapping_prefix="audiences/vip",
+    default_country="GB",
+)
+
+
+def test_a_pointer_survives_its_message_round_trip() -> None:
+    message = POINTER.to_message()
+    assert ChunkPointer.from_message(message) == POINTER
+    assert ChunkPointer.from_message(message.encode()) == POINTER
+    assert POINTER.chunk_id == f"{POINTER.file_id}:000007"
+    assert f'"chunk_id":"{POINTER.chunk_id}"' in message
+    assert '"v":1' in message
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+
+
+@settings(max_examples=60)
+@given(
+    index=st.integers(0, 99_999),
+    kind=st.sampled_from(list(Kind)),
+    key=TEXT,
+    header=st.none() | st.tuples(TEXT, TEXT),
+    byte_range=st.none() | st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
+    staged_key=st.none() | TEXT,
+    version_id=st.none() | TEXT,
+)
+def test_any_pointer_survives_its_message_round_trip(
+    index: int,
+    kind: Kind,
+    key: str,
+    header: tuple[str, str] | None,
+    byte_range: tuple[int, int] | None,
+    staged_key: str | None,
+    version_id: str | None,
+) -> None:
+    pointer = ChunkPointer(
+        file_id=file_id_for("b", key, version_id, None),
+        index=index,
+        bucket="b",
+        key=key,
+        kind=kind,
+        target_name="n",
+        target_id="id",
+        layout=SourceLayout("jsonl" if header is None else "csv", None, header),
+        first_line=index + 1,
+        records=index,
+        version_id=version_id,
+        byte_range=byte_range,
+        staged_key=staged_key,
+    )
+    assert ChunkPointer.from_message(pointer.to_message()) == pointer
+
+
+def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_it() -> None:
+    values = [
+        ("crm-1", "zelda.quartermaine@example.com", "+1 571 412 0599"),
+        ("crm-2", "bartholomew.okonkwo@example.org", "(206) 555-0142"),
+        ("crm-3", "wilhelmina.featherstonehaugh@example.net", "415 555 0199"),
+    ]
+    data = b"Customer ID;Email Address;Mobile\r\n" + b"".join(
+        ";".join(row).encode() + b"\r\n" for row in values
+    )
+    scan = scan_boundaries(io.BytesIO(data))
+    starts = list(scan)
+    ends = [offset for offset, _ in starts[1:]] + [len(data)]
+    layout = SourceLayout("csv", scan.delimiter, scan.header)
+    pointers = [
+        replace(POINTER, index=i, layout=layout, first_line=line, records=1,
+                byte_range=(offset, end))
+        for i, ((offset, line), end) in enumerate(zip(starts, ends, strict=True))
+    ]
+    read: list[SourceRecord] = []
+    for pointer in pointers:
+        message = pointer.to_message()
+        for row in values:
+            for value in row[1:]:
+                assert value not in message
+        received = ChunkPointer.from_message(message)
+        assert received.byte_range is not None and received.layout.header is not None
+        start, end = received.byte_range
+        records = open_records(
+            io.BytesIO(data[start:end]),
+            format=received.layout.format,
+            delimiter=received.layout.delimiter,
+            header=received.layout.header,
+            first_line=received.first_line,
+        )
+        read.extend(r for r in records if isinstance(r, SourceRecord))
+    assert [tuple(r.values.values()) for r in read] == values
+    assert [r.line for r in read] == [2, 3, 4]
+
+
+def test_file_ids_are_deterministic_from_the_object_identity() -> None:
+    one = file_id_for("bucket", "audiences/vip/crm.csv", "v1", '"abc"')
+    assert one == file_id_for("bucket", "audiences/vip/crm.csv", "v1", "abc")  # quotes or not
+    assert len(one) == 32 and int(one, 16) >= 0
+    different = {
+        file_id_for("other", "audiences/vip/crm.csv", "v1", "abc"),
+        file_id_for("bucket", "audiences/vip/crm2.csv", "v1", "abc"),
+        file_id_for("bucket", "audiences/vip/crm.csv", "v2", "abc"),
+        file_id_for("bucket", "audiences/vip/crm.csv", "v1", "abd"),
+        file_id_for("bucket", "audiences/vip/crm.csv", None, "abc"),
+    }
+    assert one not in different and len(different) == 5
