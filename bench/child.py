@@ -12,6 +12,7 @@ from pathlib import Path
 
 WORKLOADS: dict[str, str] = {
     "library": "bench.library:workload",
+    "library-stages": "bench.library:stages",
     "splitter": "bench.splitter:workload",
     "stack-host": "bench.splitter:stack_host",
     "e2e": "bench.e2e:workload",

@@ -49,16 +49,20 @@ _FIRST = (
     "Siobhán Björn Łukasz Ana-Lucía Jean-Luc Mary-Kate"
 ).split()
 _LAST = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
-    "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
-    "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott "
-    "Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter "
-    "Roberts Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart "
-    "Morris Morales Murphy Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed "
-    "Kelly Howard Ramos Kim Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray "
-    "O'Brien O'Neil McDonald MacArthur Van_der_Berg De_la_Cruz Smith-Jones Müller Søren "
-    "Peña Nuñez Çelik Żak D'Angelo St._John"
-).replace("_", " ").split()
+    (
+        "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez "
+        "Lopez Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson "
+        "White Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott "
+        "Torres Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter "
+        "Roberts Gomez Phillips Evans Turner Diaz Parker Cruz Edwards Collins Reyes Stewart "
+        "Morris Morales Murphy Cook Rogers Gutierrez Ortiz Morgan Cooper Peterson Bailey Reed "
+        "Kelly Howard Ramos Kim Cox Ward Richardson Watson Brooks Chavez Wood James Bennett Gray "
+        "O'Brien O'Neil McDonald MacArthur Van_der_Berg De_la_Cruz Smith-Jones Müller Søren "
+        "Peña Nuñez Çelik Żak D'Angelo St._John"
+    )
+    .replace("_", " ")
+    .split()
+)
 _STREETS = (
     "Main Oak Pine Maple Cedar Elm Washington Lake Hill Park View Sunset Lincoln Jackson "
     "Highland Forest Church River Spring Ridge Meadow Valley Madison Franklin Jefferson Bluestem "

@@ -65,7 +65,10 @@ def run_workload(
         stderr_path = Path(scratch) / "stderr"
         started = time.perf_counter()
         with stderr_path.open("wb") as stderr:
-            child = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env, stderr=stderr)
+            # stdout is dropped: the handlers print their EMF metrics lines there.
+            child = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=child_env, stdout=subprocess.DEVNULL, stderr=stderr
+            )
             status, usage = _wait(child, timeout)
         wall = time.perf_counter() - started
         if status != 0:

@@ -100,4 +100,3 @@ def verdict(ok: bool) -> str:
 def mb(n_bytes: float) -> str:
     """Decimal megabytes, as the targets are stated."""
     return f"{n_bytes / 1_000_000:,.0f}"
-

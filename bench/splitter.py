@@ -74,7 +74,7 @@ def hosted_stack() -> Iterator[dict[str, str]]:
             json.dumps(params),
             str(Path(scratch) / "result.json"),
         ]
-        host = subprocess.Popen(command, cwd=REPO_ROOT)
+        host = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 120
             while not ready.exists():
@@ -260,14 +260,15 @@ def run(big_bytes: int = 1_000_000_000) -> BenchResult:
             )
     small, big = figures["cases"]
     table.notes += [
-        f"Peak RSS grows by {big['peak_rss_mb'] - small['peak_rss_mb']:+,.0f} MB from "
+        f"Peak RSS grows by {round(big['peak_rss_mb'] - small['peak_rss_mb']) or 0:+,} MB from "
         f"{mb(small['file_bytes'])} MB to {mb(big['file_bytes'])} MB: memory does not depend on "
         "file size.",
         "MB/s = object size ÷ wall time of the handler invocation(s), S3 GET streaming and SQS "
         "sends to moto included (moto serves from another process on the same 2 cores); "
         "MB per CPU-s uses the splitter process's own CPU time.",
-        f"Chunks are {RECORDS_PER_CHUNK:,} records (one SQS message each); 'chunks queued' is the "
-        "growth of the chunk queue's message count, checked against the ledger's chunk and record totals.",
+        f"Chunks are {RECORDS_PER_CHUNK:,} records (one SQS message each); 'chunks queued' is "
+        "the growth of the chunk queue's message count, checked against the ledger's chunk and "
+        "record totals.",
     ]
     figures["splitter_cpu_seconds_per_gb"] = big["handler"]["cpu_seconds"] / (
         big["file_bytes"] / 1_000_000_000
