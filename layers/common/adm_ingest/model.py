@@ -71,7 +71,7 @@ class SourceRecord:
     """
 
     line: int
-    values: dict[str, str]
+    values: dict[str, str] = field(repr=False)  # raw PII: never in a repr / traceback
 
 
 # Canonical PII field names (the keys of a PII set) and their ADM / matchKey spellings.
@@ -122,8 +122,8 @@ class MappedRecord:
     """
 
     line: int
-    attributes: dict[str, str]
-    pii_sets: list[PiiSet]
+    attributes: dict[str, str] = field(repr=False)  # raw values (ip…): never in a repr
+    pii_sets: list[PiiSet] = field(repr=False)  # raw PII: never in a repr / traceback
     hashed: frozenset[tuple[int, str]] = frozenset()
 
 
@@ -153,6 +153,6 @@ class PreparedRecord:
     country: str
     hashed_sets: list[PiiSet]
     consent: ConsentSignals
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict, repr=False)  # raw (ip…)
     invalid_fields: tuple[str, ...] = ()
     """PII fields that were present but empty/invalid after normalization (omitted)."""
