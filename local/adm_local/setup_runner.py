@@ -28,6 +28,7 @@ import boto3
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.setup.config import SetupConfig, load_config
 from adm_ingest.setup.steps import ItemResult, Kind, Outcome
+from adm_local.resources import create_registry_table
 from adm_local.stepfunctions import (
     Execution,
     LambdaRouter,
@@ -161,18 +162,6 @@ def substitutions(
     return values
 
 
-def ensure_registry_table(dynamodb: Any, table_name: str) -> None:
-    """Create the registry table (string key ``pk``) unless it exists."""
-    existing = dynamodb.list_tables().get("TableNames", [])
-    if table_name not in existing:
-        dynamodb.create_table(
-            TableName=table_name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
-
 def run_setup(
     config: str | Path | Mapping[str, Any] | SetupConfig,
     *,
@@ -200,7 +189,7 @@ def run_setup(
         client_kwargs["endpoint_url"] = endpoint_url
     sfn = boto3.client("stepfunctions", **client_kwargs)
     account_id = boto3.client("sts", **client_kwargs).get_caller_identity()["Account"]
-    ensure_registry_table(boto3.client("dynamodb", **client_kwargs), environment.registry_table)
+    create_registry_table(boto3.client("dynamodb", **client_kwargs), environment.registry_table)
     if failure_topic_arn is None:
         topic = boto3.client("sns", **client_kwargs).create_topic(Name=DEFAULT_FAILURE_TOPIC)
         failure_topic_arn = str(topic["TopicArn"])

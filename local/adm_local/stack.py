@@ -33,6 +33,7 @@ import boto3
 from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.report import rejects_key, report_key
+from adm_local import resources
 from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext
 
@@ -238,40 +239,12 @@ class LocalStack:
         )
 
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=n.ledger_table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for table, key in ((n.idempotency_table, "id"), (n.registry_table, "pk")):
-            dynamodb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        resources.create_ledger_table(dynamodb, n.ledger_table)
+        resources.create_idempotency_table(dynamodb, n.idempotency_table)
+        resources.create_registry_table(dynamodb, n.registry_table)
 
-        account = self.sandbox.account
         self.client("secretsmanager").create_secret(
-            Name=n.secret_id,
-            SecretString=json.dumps(
-                {
-                    "client_id": account.client_id,
-                    "client_secret": account.client_secret,
-                    "refresh_token": account.refresh_token,
-                    "region": "NA",
-                    "manager_account_id": account.manager_account_id,
-                    "advertiser_account_id": account.advertiser_account_id,
-                    "profile_id": account.profile_id,
-                }
-            ),
+            Name=n.secret_id, SecretString=json.dumps(self.sandbox.account.secret_document())
         )
 
     # -- operations ----------------------------------------------------------------------------

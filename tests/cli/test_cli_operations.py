@@ -23,21 +23,8 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def credentials(tmp_path: Path, sandbox: SandboxServer) -> Path:
-    account = sandbox.account
     path = tmp_path / "credentials.json"
-    path.write_text(
-        json.dumps(
-            {
-                "client_id": account.client_id,
-                "client_secret": account.client_secret,
-                "refresh_token": account.refresh_token,
-                "region": "NA",
-                "manager_account_id": account.manager_account_id,
-                "advertiser_account_id": account.advertiser_account_id,
-                "profile_id": account.profile_id,
-            }
-        )
-    )
+    path.write_text(json.dumps(sandbox.account.secret_document()))
     return path
 
 
@@ -45,17 +32,7 @@ def _audience(sandbox: SandboxServer, name: str) -> str:
     from adm_ingest.adm import AdmClient, ClientSettings
     from adm_ingest.auth import Credentials
 
-    account = sandbox.account
-    credentials = Credentials.from_mapping(
-        {
-            "client_id": account.client_id,
-            "client_secret": account.client_secret,
-            "refresh_token": account.refresh_token,
-            "region": "NA",
-            "manager_account_id": account.manager_account_id,
-            "advertiser_account_id": account.advertiser_account_id,
-        }
-    )
+    credentials = Credentials.from_mapping(sandbox.account.secret_document())
     with AdmClient(ClientSettings.for_region("NA"), credentials) as client:
         return client.create_audience(name, "US").data_set_id
 

@@ -12,51 +12,17 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from scripted_http import ScriptedServer
 
-from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
-from adm_ingest.auth import Credentials, TokenProvider
-
-# Fast retries in tests; the policy itself is tested separately.
-TEST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2)
+from adm_ingest.adm import AdmClient
+from adm_ingest.auth import TokenProvider
+from tests.client.client_support import sandbox_credentials, sandbox_settings
+from tests.client.scripted_http import ScriptedServer
 
 
 @pytest.fixture
 def scripted() -> Iterator[ScriptedServer]:
     with ScriptedServer() as server:
         yield server
-
-
-# -- the ADM sandbox ---------------------------------------------------------------------
-
-
-def sandbox_credentials(sandbox: object, **overrides: str) -> Credentials:
-    """Credentials for the sandbox's seeded account (with optional field overrides)."""
-    account = sandbox.account  # type: ignore[attr-defined]
-    values = {
-        "client_id": account.client_id,
-        "client_secret": account.client_secret,
-        "refresh_token": account.refresh_token,
-        "region": "NA",
-        "manager_account_id": account.manager_account_id,
-        "advertiser_account_id": account.advertiser_account_id,
-        "profile_id": account.profile_id,
-        **overrides,
-    }
-    return Credentials.from_mapping(values)
-
-
-def sandbox_settings(sandbox: object, **overrides: object) -> ClientSettings:
-    """Settings pointing at the sandbox, with fast test retries."""
-    values: dict[str, object] = {
-        "api_url": sandbox.url,  # type: ignore[attr-defined]
-        "token_url": sandbox.token_url,  # type: ignore[attr-defined]
-        "retry": TEST_RETRY,
-        "timeouts": Timeouts(connect=2.0, read=5.0),
-        "call_budget": 10.0,
-        **overrides,
-    }
-    return ClientSettings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import sandbox_credentials, sandbox_settings
 
 from adm_ingest.adm import (
     AdmClient,
@@ -21,6 +20,7 @@ from adm_ingest.adm import (
     NotFound,
     PayloadTooLarge,
 )
+from tests.client.client_support import sandbox_credentials, sandbox_settings
 
 
 def sha(value: str) -> str:

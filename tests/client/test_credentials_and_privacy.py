@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import sandbox_credentials, sandbox_settings
 from moto import mock_aws
 
 from adm_ingest.adm import (
@@ -31,6 +30,7 @@ from adm_ingest.adm import (
 )
 from adm_ingest.adm.errors import api_error
 from adm_ingest.auth import Credentials
+from tests.client.client_support import sandbox_credentials, sandbox_settings
 
 SECRET_FIELDS = {
     "client_id": "amzn1.application-oa2-client.abc",
@@ -95,21 +95,8 @@ def test_credentials_are_read_from_secrets_manager(aws: Any) -> None:
 def test_client_from_secret_talks_to_the_sandbox_named_in_the_environment(
     aws: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    account = sandbox.account
     name = f"adm-ingest/sandbox-{uuid.uuid4()}"
-    aws.create_secret(
-        Name=name,
-        SecretString=json.dumps(
-            {
-                "client_id": account.client_id,
-                "client_secret": account.client_secret,
-                "refresh_token": account.refresh_token,
-                "region": "NA",
-                "manager_account_id": account.manager_account_id,
-                "advertiser_account_id": account.advertiser_account_id,
-            }
-        ),
-    )
+    aws.create_secret(Name=name, SecretString=json.dumps(sandbox.account.secret_document()))
     monkeypatch.setenv("ADM_API_URL", sandbox.url)
     monkeypatch.setenv("ADM_TOKEN_URL", sandbox.token_url)
     with AdmClient.from_secret(name) as client:

@@ -6,8 +6,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import sandbox_credentials, sandbox_settings
-from scripted_http import Reply, ScriptedServer
 
 from adm_ingest.adm import (
     AdmClient,
@@ -20,6 +18,8 @@ from adm_ingest.adm import (
     Throttled,
 )
 from adm_ingest.auth import Credentials
+from tests.client.client_support import sandbox_credentials, sandbox_settings
+from tests.client.scripted_http import Reply, ScriptedServer
 
 TOKEN_PATH = "/auth/o2/token"
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from scripted_http import Reply, ScriptedServer
 
 from adm_ingest.adm import (
     DeadlineExceeded,
@@ -18,6 +17,7 @@ from adm_ingest.adm import (
     Timeouts,
     Transport,
 )
+from tests.client.scripted_http import Reply, ScriptedServer
 
 
 def transport(**policy: float) -> Transport:

@@ -26,6 +26,7 @@ from adm_ingest.pipeline.splitter import Splitter
 from adm_ingest.readers import open_records
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter
+from adm_local.resources import create_ledger_table, create_registry_table
 
 BUCKET = "ingest-test"
 REGION = "us-east-1"
@@ -43,24 +44,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         chunks = sqs.create_queue(QueueName="chunks")["QueueUrl"]
         splits = sqs.create_queue(QueueName="splits")["QueueUrl"]
         dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="ledger",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.create_table(
-            TableName="registry",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(dynamodb, "ledger")
+        create_registry_table(dynamodb, "registry")
         registry = Registry("registry")
         registry.put("audience", "aud", "DS-1", country="US")
         ledger = Ledger("ledger")
@@ -75,8 +60,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             records_per_chunk=7,
             margin_seconds=1.0,
         )
-        yield {"s3": s3, "sqs": sqs, "chunks": chunks, "splits": splits, "splitter": splitter,
-               "ledger": ledger}
+        yield {
+            "s3": s3,
+            "sqs": sqs,
+            "chunks": chunks,
+            "splits": splits,
+            "splitter": splitter,
+            "ledger": ledger,
+        }
 
 
 def drain(sqs: Any, url: str) -> list[str]:
@@ -92,8 +83,7 @@ def drain(sqs: Any, url: str) -> list[str]:
 
 def put(aws: dict[str, Any], key: str, body: bytes) -> ObjectRef:
     response = aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
-    return ObjectRef(BUCKET, key, response.get("VersionId"), response["ETag"].strip('"'),
-                     len(body))
+    return ObjectRef(BUCKET, key, response.get("VersionId"), response["ETag"].strip('"'), len(body))
 
 
 def csv_file(rows: int) -> bytes:

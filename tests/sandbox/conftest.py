@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sandbox_http import Api, authenticated_session
 
 from adm_local.sandbox import SandboxServer
+from tests.sandbox.sandbox_http import Api, authenticated_session
 
 
 @pytest.fixture

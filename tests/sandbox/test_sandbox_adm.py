@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sandbox_http import DELETION_JSON, METRICS_JSON, Api
+from tests.sandbox.sandbox_http import DELETION_JSON, METRICS_JSON, Api
 
 
 def sha(text: str) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import requests
-from sandbox_http import Api, authenticated_session, grant_token, token_form
 
 from adm_local.sandbox import SandboxServer
+from tests.sandbox.sandbox_http import Api, authenticated_session, grant_token, token_form
 
 
 def test_token_grant_returns_a_bearer_access_token(sandbox: SandboxServer) -> None:

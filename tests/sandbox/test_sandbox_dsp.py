@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sandbox_http import DEFINITION_JSON, EVENTS_JSON, Api
+
+from tests.sandbox.sandbox_http import DEFINITION_JSON, EVENTS_JSON, Api
 
 
 def definition(name: str, **overrides: Any) -> dict[str, Any]:

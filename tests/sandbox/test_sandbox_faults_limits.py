@@ -13,9 +13,9 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_http import MEMBERS_JSON, Api, authenticated_session, grant_token
 
 from adm_local.sandbox import MAX_BODY_BYTES, SandboxServer
+from tests.sandbox.sandbox_http import MEMBERS_JSON, Api, authenticated_session, grant_token
 
 HASH = "0" * 64
 

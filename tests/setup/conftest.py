@@ -11,14 +11,6 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from setup_support import (
-    EXAMPLE_CONFIG,
-    REGION,
-    REGISTRY_TABLE,
-    SECRET_ID,
-    Runner,
-    credentials_document,
-)
 
 from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
 from adm_ingest.auth import Credentials
@@ -26,6 +18,14 @@ from adm_ingest.registry import Registry
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, SetupReport, run_setup
 from adm_local.stepfunctions import MOTO_CONFIG, LambdaRouter
+from tests.setup.setup_support import (
+    EXAMPLE_CONFIG,
+    REGION,
+    REGISTRY_TABLE,
+    SECRET_ID,
+    Runner,
+    credentials_document,
+)
 
 
 @pytest.fixture

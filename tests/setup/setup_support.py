@@ -1,5 +1,5 @@
 """Shared constants and helpers of the setup tests (a uniquely named module: several test
-folders have a ``conftest.py``, so ``from conftest import …`` would be ambiguous)."""
+folders have a ``conftest.py``, so ``from tests.client.client_support import …`` would be ambiguous)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,4 @@ Runner = Callable[..., SetupReport]
 
 def credentials_document(sandbox: SandboxServer) -> dict[str, str]:
     """The credentials secret JSON for the sandbox's seeded account."""
-    account = sandbox.account
-    return {
-        "client_id": account.client_id,
-        "client_secret": account.client_secret,
-        "refresh_token": account.refresh_token,
-        "region": "NA",
-        "manager_account_id": account.manager_account_id,
-        "advertiser_account_id": account.advertiser_account_id,
-        "profile_id": account.profile_id,
-    }
+    return sandbox.account.secret_document()

@@ -7,10 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
-from setup_support import REGION
 
 from adm_local.setup_runner import ASL_PATH, STEP_HANDLERS, load_handlers, substitutions
 from adm_local.stepfunctions import DefinitionError, placeholders, render_definition
+from tests.setup.setup_support import REGION
 
 # The names template.yaml passes as DefinitionSubstitutions (a fixed, shared contract).
 CONTRACT = {

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from setup_support import EXAMPLE_CONFIG
 
 from adm_ingest.setup.config import (
     DATASET_NAME_PATTERN,
@@ -20,6 +19,7 @@ from adm_ingest.setup.config import (
     load_config,
     parse_config,
 )
+from tests.setup.setup_support import EXAMPLE_CONFIG
 
 
 def test_the_example_config_loads_and_round_trips() -> None:

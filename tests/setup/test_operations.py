@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from setup_support import Runner
 
 from adm_ingest.adm import AdmClient
 from adm_ingest.registry import Registry
@@ -19,6 +18,7 @@ from adm_ingest.setup.operations import (
     revoke_sharing_rule,
 )
 from adm_local.sandbox import SandboxServer
+from tests.setup.setup_support import Runner
 
 MARKETPLACE = "ATVPDKIKX0DER"
 

@@ -10,11 +10,11 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto.server import ThreadedMotoServer
-from setup_support import REGION, credentials_document
 
 from adm_ingest.setup import Outcome
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, run_setup
+from tests.setup.setup_support import REGION, credentials_document
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-from setup_support import REGION, Runner
 
 from adm_ingest.adm import AdmClient
 from adm_ingest.registry import Registry
@@ -16,6 +15,7 @@ from adm_ingest.setup import ConfigError, Kind, Outcome
 from adm_local.sandbox import SandboxServer
 from adm_local.sandbox.replies import ApiError as SandboxApiError
 from adm_local.setup_runner import setup_router
+from tests.setup.setup_support import REGION, Runner
 
 pytestmark = pytest.mark.e2e
 

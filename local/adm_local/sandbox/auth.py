@@ -31,6 +31,19 @@ class SandboxAccount:
     marketplace_id: str = "ATVPDKIKX0DER"
     """The US marketplace, used for the linked advertiser account."""
 
+    def secret_document(self, region: str = "NA") -> dict[str, str]:
+        """The credentials secret JSON adm-ingest reads (README, "Credentials") for this
+        account — what the local stack stores in Secrets Manager and tests hand the client."""
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "refresh_token": self.refresh_token,
+            "region": region,
+            "manager_account_id": self.manager_account_id,
+            "advertiser_account_id": self.advertiser_account_id,
+            "profile_id": self.profile_id,
+        }
+
     def __repr__(self) -> str:
         # The secret is a public sandbox value, but reprs of credential holders stay masked
         # by habit: code that prints this type will one day print a real one.
