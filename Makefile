@@ -23,7 +23,7 @@ demo: $(STAMP)
 ## test: lint + the full test suite (unit, property, end-to-end, template)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,11 +37,17 @@ bench: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python scripts/gen_api_schema.py
 
-build: $(STAMP)
-	$(BIN)/sam build
+# The SAM CLI pins its own boto3, so it gets a virtualenv of its own.
+SAM_VENV := .venv-sam
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+
+build: $(SAM_VENV)/bin/sam
+	$(SAM_VENV)/bin/sam build
 
 deploy: build
-	$(BIN)/sam deploy --guided
+	$(SAM_VENV)/bin/sam deploy --guided
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam

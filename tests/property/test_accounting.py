@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from core_strategies import DESTINATIONS, POLICIES, record_streams
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.outcomes import ACCEPTED, FAILED, REJECTED
 from adm_ingest.processing import RecordProcessor
+from tests.property.core_strategies import DESTINATIONS, POLICIES, record_streams
 
 API_CODES = st.sampled_from(["INVALID_INPUT", "DUPLICATE", None])
 

@@ -11,7 +11,6 @@ import json
 
 import orjson
 import pytest
-from core_strategies import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from adm_ingest.destinations import AudienceMembers, ConversionEvents, Target
 from adm_ingest.mapping import build_plan
 from adm_ingest.model import Kind, Reason, SourceRecord
 from adm_ingest.processing import RecordProcessor
+from tests.property.core_strategies import NOW
 
 PREFIX, SUFFIX = b'{"members":[', b"]}"
 ENVELOPE = len(PREFIX) + len(SUFFIX)

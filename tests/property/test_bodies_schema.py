@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 import pytest
-from core_strategies import DESTINATIONS, NOW, POLICIES, record_streams
 from hypothesis import HealthCheck, given, settings
 
 from adm_ingest.consent import ISO_COUNTRY_CODES, ConsentPolicy
@@ -26,6 +25,7 @@ from adm_ingest.model import Kind, Rejection, SourceRecord
 from adm_ingest.processing import RecordProcessor
 from adm_local.dryrun import dry_run
 from adm_local.sandbox.validation import ApiSchema, violations
+from tests.property.core_strategies import DESTINATIONS, NOW, POLICIES, record_streams
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "events" / "data"

@@ -285,3 +285,12 @@ def test_event_data_envelope_and_limits() -> None:
     body = batcher.prefix + orjson.dumps(event({})) + batcher.suffix
     assert orjson.loads(body)["source"] == "SERVER_TO_SERVER"
     assert batcher.max_items == EVENTS_PER_REQUEST == 100
+
+
+def test_fractional_units_are_rejected_not_truncated() -> None:
+    from adm_ingest.destinations.conversions import _whole_number
+
+    assert _whole_number("3") == 3
+    assert _whole_number("3.0") == 3
+    assert _whole_number("2.7") is None
+    assert _whole_number("two") is None

@@ -103,11 +103,8 @@ class ConversionEvents(Destination):
                 return Rejection(line, Reason.INVALID_CURRENCY, "unsupported currency code")
             event["currencyCode"] = currency
         if raw_units := attributes.get("units"):
-            try:
-                units = int(Decimal(raw_units.strip()))
-            except (InvalidOperation, ValueError):
-                units = 0
-            if units < 1:
+            units = _whole_number(raw_units)
+            if units is None or units < 1:
                 return Rejection(line, Reason.INVALID_UNITS, "units must be a positive integer")
             event["unitsSold"] = units
         event["clientDedupeId"] = attributes.get("dedupe_id") or _derived_dedupe_id(event)
@@ -134,6 +131,17 @@ def _match_keys(record: PreparedRecord) -> list[dict[str, Any]]:
     for hashed in sets[1:]:
         keys.extend({"type": MATCH_KEY_TYPES[n], "values": [d]} for n, d in hashed.items())
     return keys[:MAX_MATCH_KEYS]
+
+
+def _whole_number(raw: str) -> int | None:
+    """``"3"`` or ``"3.0"`` → 3; a fraction (``"2.7"``) or text → None (never truncated)."""
+    try:
+        number = Decimal(raw.strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
 
 
 def _money(raw: str) -> float | None:

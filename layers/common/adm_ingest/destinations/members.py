@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from adm_ingest.consent import consent_body
@@ -121,5 +122,4 @@ class AudienceDeletions(AudienceMembers):
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
         # Everything in a deletion file is a deletion, whatever an action column says.
-        record.attributes = {**record.attributes, "action": "DELETE"}
-        return super().build(record)
+        return super().build(replace(record, attributes={**record.attributes, "action": "DELETE"}))

@@ -192,6 +192,9 @@ def phone_region(country: str) -> str | None:
     return _REGIONS.for_country(country) or None
 
 
+E164_MAX_DIGITS = 15
+
+
 def normalize_phone(value: str, country: str = "US") -> str | None:
     """Return the phone number as E.164 digits without ``+``, or ``None`` if not possible.
 
@@ -204,6 +207,7 @@ def normalize_phone(value: str, country: str = "US") -> str | None:
     if region is None and not value.startswith("+"):
         value = "+" + value  # no default region: read it as international, like the uploader
     verdict = _fast_path(value, region)
-    if verdict is not _DEFER:
-        return verdict
-    return parse_with_phonenumbers(value, region)
+    result = parse_with_phonenumbers(value, region) if verdict is _DEFER else verdict
+    # E.164 allows at most 15 digits; libphonenumber deems some longer national strings
+    # "possible" (JP), but no such number can match anyone.
+    return result if result is None or len(result) <= E164_MAX_DIGITS else None
