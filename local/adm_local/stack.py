@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import requests
 
 from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
@@ -134,6 +135,8 @@ class LocalStack:
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
         self.endpoint = f"http://127.0.0.1:{port}"
+        # moto's backends are per process, shared by every server (and mock) in it: start clean.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
         sandbox_kwargs = {"log_stream": None} if self.quiet else {}
         self.sandbox = SandboxServer(port=0, **{**sandbox_kwargs, **self._sandbox_kwargs})
         self.sandbox.__enter__()

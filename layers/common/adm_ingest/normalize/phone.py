@@ -153,7 +153,7 @@ def _fast_national(digits: str, plan: _Plan) -> _FastResult:
     return _possible(plan.country_code, digits)
 
 
-def _fast_path(value: str, region: str | None) -> _FastResult:
+def _fast_path_digits(value: str, region: str | None) -> _FastResult:
     """Return the normalized number, ``None`` if it is not possible, or :data:`_DEFER`."""
     international = value.startswith("+")
     digits = (value[1:] if international else value).translate(_PUNCTUATION)
@@ -169,8 +169,12 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
     return _DEFER if plan is None else _fast_national(digits, plan)
 
 
+E164_MAX_DIGITS = 15
+
+
 def parse_with_phonenumbers(value: str, region: str | None) -> str | None:
-    """The reference rule: libphonenumber parse + possible check + E.164 without ``+``.
+    """The reference rule: libphonenumber parse + possible check + E.164 without ``+``
+    (at most E.164's 15 digits: libphonenumber deems some longer strings "possible").
 
     ``value`` must already be prepared (trimmed, NFC); ``region`` is the default region for
     numbers written without ``+`` (``None``: such numbers cannot be parsed).
@@ -181,7 +185,8 @@ def parse_with_phonenumbers(value: str, region: str | None) -> str | None:
         return None
     if not phonenumbers.is_possible_number(number):
         return None
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+    digits = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+    return digits if len(digits) <= E164_MAX_DIGITS else None
 
 
 _REGIONS: CountryRules[str] = CountryRules({region: region for region in _SUPPORTED_REGIONS}, "")
@@ -192,7 +197,12 @@ def phone_region(country: str) -> str | None:
     return _REGIONS.for_country(country) or None
 
 
-E164_MAX_DIGITS = 15
+def _fast_path(value: str, region: str | None) -> _FastResult:
+    """The fast path's verdict, held to the same 15-digit E.164 cap as the reference rule."""
+    verdict = _fast_path_digits(value, region)
+    if isinstance(verdict, str) and len(verdict) > E164_MAX_DIGITS:
+        return None
+    return verdict
 
 
 def normalize_phone(value: str, country: str = "US") -> str | None:
@@ -207,7 +217,6 @@ def normalize_phone(value: str, country: str = "US") -> str | None:
     if region is None and not value.startswith("+"):
         value = "+" + value  # no default region: read it as international, like the uploader
     verdict = _fast_path(value, region)
-    result = parse_with_phonenumbers(value, region) if verdict is _DEFER else verdict
-    # E.164 allows at most 15 digits; libphonenumber deems some longer national strings
-    # "possible" (JP), but no such number can match anyone.
-    return result if result is None or len(result) <= E164_MAX_DIGITS else None
+    if verdict is _DEFER:
+        return parse_with_phonenumbers(value, region)
+    return verdict
