@@ -12,13 +12,11 @@ Call it inside ``mock_aws(config=MOTO_CONFIG)`` or against a moto server in this
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +26,7 @@ import boto3
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.setup.config import SetupConfig, load_config
 from adm_ingest.setup.steps import ItemResult, Kind, Outcome
+from adm_local.functions import FUNCTIONS, load_function
 from adm_local.resources import create_registry_table
 from adm_local.stepfunctions import (
     Execution,
@@ -38,8 +37,7 @@ from adm_local.stepfunctions import (
     run_execution,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SETUP_DIR = REPO_ROOT / "functions" / "setup"
+SETUP_DIR = FUNCTIONS / "setup"
 ASL_PATH = SETUP_DIR / "setup.asl.json"
 
 # Step name → handler function of functions/setup/app.py; the ASL substitution for the step's
@@ -125,15 +123,9 @@ class SetupReport:
         return "\n".join(lines)
 
 
-@cache
-def load_handlers(app_path: Path = SETUP_DIR / "app.py") -> ModuleType:
-    """Import ``functions/setup/app.py`` (not a package: loaded from its file, once)."""
-    spec = importlib.util.spec_from_file_location("adm_ingest_setup_functions", app_path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load setup handlers from {app_path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_handlers() -> ModuleType:
+    """``functions/setup/app.py``, imported once."""
+    return load_function("setup", fresh=False)
 
 
 def setup_router(*, timeout_s: float = 60.0) -> LambdaRouter:

@@ -13,14 +13,11 @@ The only stand-ins are those AWS itself provides: Lambda's event source mappings
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
 import socket
-import sys
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,11 +32,10 @@ from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
+from adm_local.functions import load_function
 from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = REPO_ROOT / "functions"
 REGION = "us-east-1"
 
 
@@ -144,7 +140,7 @@ class LocalStack:
         _reset_powertools_caches()
         self._provision()
         self.functions = {
-            name: _load_function(name) for name in ("splitter", "worker", "deadletter")
+            name: load_function(name) for name in ("splitter", "worker", "deadletter")
         }
         return self
 
@@ -461,19 +457,6 @@ def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]
             for message in messages
         ]
     }
-
-
-def _load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` fresh, so module-level clients bind to this stack."""
-    path = FUNCTIONS / name / "app.py"
-    module_name = f"adm_ingest_fn_{name}_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _reset_powertools_caches() -> None:

@@ -127,8 +127,8 @@ class UnsupportedMediaType(ApiError):
     """415: wrong ``Content-Type`` for this operation (a client bug)."""
 
 
-class Throttled(ApiError, RetryableError):
-    """429: rate limited. Retryable; ``retry_after`` holds the server's hint when present."""
+class _RetryableApiError(ApiError, RetryableError):
+    """An error answer worth retrying; ``retry_after`` holds the server's hint when present."""
 
     def __init__(
         self,
@@ -144,21 +144,12 @@ class Throttled(ApiError, RetryableError):
         self.retry_after = retry_after
 
 
-class ServerError(ApiError, RetryableError):
+class Throttled(_RetryableApiError):
+    """429: rate limited. Retryable."""
+
+
+class ServerError(_RetryableApiError):
     """5xx: the service failed. Retryable."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        *,
-        body: Mapping[str, Any] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        ApiError.__init__(self, status, code, message, request_id, body=body)
-        self.retry_after = retry_after
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
