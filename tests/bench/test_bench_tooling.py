@@ -1,0 +1,99 @@
+"""The benchmark tooling's own guarantees: the generated data is deterministic and entirely
+acceptable (the end-to-end benchmark's exact member check relies on it), a workload's memory is
+measured in its own process, and --write-docs keeps the hand-written part of the document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adm_ingest.consent import ConsentPolicy
+from adm_ingest.destinations import AudienceMembers, Target
+from adm_ingest.mapping import build_plan
+from adm_ingest.model import Kind
+from adm_ingest.processing import RecordProcessor
+from adm_ingest.readers import open_records
+from bench import datagen, docs
+from bench.measure import run_workload
+from bench.results import BenchResult, Table
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(datagen, "DATA_DIR", tmp_path)
+    return tmp_path
+
+
+def _process(path: Path) -> RecordProcessor:
+    destination = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "bench", "dataset"))
+    processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
+    with path.open("rb") as stream:
+        for batch in processor.batches(open_records(stream)):
+            processor.tally.accepted += len(batch)
+    return processor
+
+
+@pytest.mark.parametrize("shape", [datagen.FULL, datagen.EMAIL_ONLY])
+def test_generated_files_are_deterministic_per_seed(data_dir: Path, shape: str) -> None:
+    first = datagen.dataset(shape, 500, seed=11).path.read_bytes()
+    first_path = datagen.dataset(shape, 500, seed=11).path
+    first_path.unlink()
+    assert datagen.dataset(shape, 500, seed=11).path.read_bytes() == first
+    assert datagen.dataset(shape, 500, seed=12).path.read_bytes() != first
+
+
+@pytest.mark.parametrize("shape", [datagen.FULL, datagen.EMAIL_ONLY])
+def test_every_generated_row_is_one_distinct_acceptable_member(data_dir: Path, shape: str) -> None:
+    data = datagen.dataset(shape, 3000, seed=5)
+    processor = _process(data.path)
+    tally = processor.tally
+    assert (tally.read, tally.accepted, tally.rejected_total) == (3000, 3000, 0)
+    emails = [line.split(",")[1].strip().lower() for line in data.path.read_text().splitlines()[1:]]
+    assert len(set(emails)) == 3000
+
+
+def test_full_rows_carry_every_pii_field_most_of_the_time(data_dir: Path) -> None:
+    coverage = _process(datagen.dataset(datagen.FULL, 3000, seed=5).path).tally.summary()
+    valid = {name: counts["valid"] for name, counts in coverage["identifier_coverage"].items()}
+    assert set(valid) == {
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "address",
+        "city",
+        "state",
+        "postal",
+    }
+    assert all(count >= 0.85 * 3000 for count in valid.values()), valid
+
+
+def test_sized_dataset_stops_at_the_first_row_past_the_target(data_dir: Path) -> None:
+    data = datagen.sized_dataset(datagen.FULL, 1_000_000, seed=3)
+    text = data.path.read_text()
+    assert data.size >= 1_000_000
+    assert len(text.splitlines()) == data.rows + 1
+    assert text.endswith("\n")
+
+
+def test_each_workload_reports_its_own_peak_memory(data_dir: Path) -> None:
+    data = datagen.dataset(datagen.FULL, 2000, seed=5)
+    measured = run_workload("library", {"path": str(data.path)})
+    assert measured.result["members"] == 2000
+    assert measured.result["loop_cpu_seconds"] > 0
+    # A fresh interpreter with the library imported: tens of MB, not this test process's size.
+    assert 10 < measured.peak_rss_mb < 150
+
+
+def test_write_docs_replaces_only_the_generated_section(tmp_path: Path) -> None:
+    doc = tmp_path / "PERFORMANCE.md"
+    doc.write_text(f"# Performance\n\nHand-written.\n\n{docs.BEGIN}\nold figures\n{docs.END}\n")
+    table = Table("Library", ("workload", "members/s"), [("full-field", "1")])
+    docs.write({"library": BenchResult("library", [table], {}, False)}, doc)
+    docs.write({"library": BenchResult("library", [table], {}, False)}, doc)
+    text = doc.read_text()
+    assert text.startswith("# Performance\n\nHand-written.\n\n")
+    assert "old figures" not in text
+    assert text.count(docs.BEGIN) == text.count(docs.END) == 1
+    assert "| full-field | 1 |" in text
