@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from adm_ingest.destinations.conversions import format_timestamp, parse_timestamp
-from adm_local.stack import REPO_ROOT, LocalStack
+from adm_local.functions import REPO_ROOT
+from adm_local.stack import LocalStack
 
 EVENTS = REPO_ROOT / "events"
 DATA = EVENTS / "data"
