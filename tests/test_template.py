@@ -300,13 +300,19 @@ def test_bucket_blocks_public_access_keeps_versions_and_expires_staging(
     assert [(r["Status"], r["ExpirationInDays"]) for r in staging] == [("Enabled", 2)]
 
 
-def test_s3_object_created_events_reach_the_splitter(cfn: dict[str, Any]) -> None:
-    (configuration,) = _props(cfn, "IngestBucket")["NotificationConfiguration"][
+def test_only_input_prefixes_notify_the_splitter(cfn: dict[str, Any]) -> None:
+    configurations = _props(cfn, "IngestBucket")["NotificationConfiguration"][
         "LambdaConfigurations"
     ]
-    assert configuration["Event"] == "s3:ObjectCreated:*"
-    assert configuration["Function"] == {"Fn::GetAtt": ["SplitterFunction", "Arn"]}
-    assert "Filter" not in configuration  # the splitter skips its own prefixes itself
+    prefixes = set()
+    for configuration in configurations:
+        assert configuration["Event"] == "s3:ObjectCreated:*"
+        assert configuration["Function"] == {"Fn::GetAtt": ["SplitterFunction", "Arn"]}
+        (rule,) = configuration["Filter"]["S3Key"]["Rules"]
+        assert rule["Name"] == "prefix"
+        prefixes.add(rule["Value"])
+    # The pipeline's own outputs (reports/, rejects/, _staging/) never invoke the splitter.
+    assert prefixes == {"audiences/", "conversions/", "deletions/"}
 
 
 def test_chunk_queue_redrives_to_its_dead_letter_queue(cfn: dict[str, Any]) -> None:

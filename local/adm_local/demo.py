@@ -69,7 +69,9 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         stats = stack.pump(timeout=120, progress=progress)
         progress.final()
         out.line(
-            f"  {stats.s3_events} S3 events, {stats.chunk_messages} chunk deliveries in "
+            f"  {stats.s3_events - stats.s3_events_ignored} S3 events for input files "
+            f"(+{stats.s3_events_ignored} for the pipeline's own outputs, skipped), "
+            f"{stats.chunk_messages} chunk deliveries in "
             f"{stats.worker_invocations} worker invocations, {stats.dead_letters} dead letters, "
             f"{stats.seconds:.1f}s"
         )

@@ -37,6 +37,7 @@ from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext
 
 REGION = "us-east-1"
+INPUT_PREFIXES = ("audiences/", "conversions/", "deletions/")
 
 
 def free_port() -> int:
@@ -65,6 +66,8 @@ class PumpStats:
     """What a :meth:`LocalStack.pump` delivered."""
 
     s3_events: int = 0
+    s3_events_ignored: int = 0
+    """Events for keys the splitter skips (its own outputs, folder markers)."""
     continuations: int = 0
     worker_invocations: int = 0
     chunk_messages: int = 0
@@ -228,11 +231,14 @@ class LocalStack:
         s3.put_bucket_notification_configuration(
             Bucket=n.bucket,
             NotificationConfiguration={
+                # As template.yaml: one notification per input prefix.
                 "QueueConfigurations": [
                     {
                         "QueueArn": self._queues.arns[n.s3_events_queue],
                         "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
                     }
+                    for prefix in INPUT_PREFIXES
                 ]
             },
         )
@@ -386,8 +392,11 @@ class LocalStack:
         for message in messages:
             self.delivered["s3"].append(message["Body"])
             event = json.loads(message["Body"])
-            self._invoke("splitter", event, timeout_s=900)
+            result = self._invoke("splitter", event, timeout_s=900) or {}
             stats.s3_events += 1
+            files = result.get("files", [])
+            if not files or all(f.get("status") == "ignored" for f in files):
+                stats.s3_events_ignored += 1
             sqs.delete_message(
                 QueueUrl=self._queues.urls[queue], ReceiptHandle=message["ReceiptHandle"]
             )
