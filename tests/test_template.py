@@ -522,9 +522,9 @@ def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any
 # ---------------------------------------------------------------------------- layer
 
 
-def test_layer_requirements_are_the_runtime_pins_minus_boto3() -> None:
+def test_layer_requirements_are_exactly_the_runtime_pins() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    runtime = {dep for dep in pyproject["project"]["dependencies"] if not dep.startswith("boto3")}
+    runtime = set(pyproject["project"]["dependencies"])
     lines = LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
     layer = {line.strip() for line in lines if line.strip() and not line.startswith("#")}
     assert layer == runtime
