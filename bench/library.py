@@ -181,7 +181,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
             "members/s/core (CPU)",
             "members/s (wall)",
             "peak RSS MB",
-            "target",
+            "throughput target",
+            f"RSS < {RSS_TARGET_MB:.0f} MB",
         ),
     )
     figures: dict[str, Any] = {"baseline_rss_mb": baseline.peak_rss_mb, "cases": []}
@@ -190,8 +191,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
         r = m.result
         per_core = r["members"] / r["loop_cpu_seconds"]
         target = FULL_TARGET if label == "full-field" else EMAIL_TARGET
-        ok = per_core >= target and m.peak_rss_mb < RSS_TARGET_MB and r["rejected"] == 0
-        passed &= ok
+        fast, lean = per_core >= target, m.peak_rss_mb < RSS_TARGET_MB
+        passed &= fast and lean and r["rejected"] == 0
         table.rows.append(
             (
                 label,
@@ -201,7 +202,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
                 f"{per_core:,.0f}",
                 f"{r['members'] / r['loop_wall_seconds']:,.0f}",
                 f"{m.peak_rss_mb:,.0f}",
-                f"≥ {target:,}/s, < {RSS_TARGET_MB:.0f} MB: {verdict(ok)}",
+                f"≥ {target:,}/s: {verdict(fast)}",
+                verdict(lean),
             )
         )
         figures["cases"].append(
@@ -253,7 +255,8 @@ def _stage_table(m: Measured) -> tuple[Table, dict[str, float]]:
     table.notes += [
         "Each stage is the difference between two cumulative passes over the file (read; "
         "read + map; … ; the full RecordProcessor), each the faster of two runs by process CPU. "
-        f"{FULL_TARGET:,} members/s/core is a budget of {1e6 / FULL_TARGET:.1f} µs per record.",
+        f"{FULL_TARGET:,} members/s/core is a budget of {1e6 / FULL_TARGET:.1f} µs per record. "
+        "On a shared machine a stage moves by a microsecond or so from run to run.",
         "Per PII value, CPU µs to normalize → normalize + strip + SHA-256 hex (hash_pii), "
         "field by field in a tight loop: "
         + "; ".join(
