@@ -228,3 +228,17 @@ def test_preparer_skips_consent_where_it_does_not_apply() -> None:
     assert isinstance(prepared, PreparedRecord)
     assert prepared.country == "DE"
     assert prepared.consent == ConsentSignals()
+
+
+def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
+    from adm_ingest.model import MappedRecord
+    from adm_ingest.normalize import hash_pii
+    from adm_ingest.prepare import Preparer
+
+    preparer = Preparer(ConsentPolicy(), requires_consent=False)
+    pii = {"first_name": "Zoë", "city": "Houston", "state": "Texas", "postal": "77001-1234"}
+    for _ in range(3):  # the second and third pass come from the memo
+        prepared = preparer.prepare(MappedRecord(1, {}, [dict(pii)]))
+        assert prepared.hashed_sets == [
+            {name: hash_pii(name, value, "US") for name, value in pii.items()}
+        ]

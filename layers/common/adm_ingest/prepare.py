@@ -11,6 +11,8 @@ from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejec
 from adm_ingest.normalize import hash_pii
 
 _NO_CONSENT = ConsentSignals()
+_REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
+_MEMO_ENTRIES = 100_000
 
 
 class Preparer:
@@ -20,11 +22,29 @@ class Preparer:
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("policy", "requires_consent")
+    __slots__ = ("_memo", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
+        self._memo: dict[tuple[str, str, str], str | None] = {}
+
+    def _digest(self, name: str, value: str, country: str) -> str | None:
+        """``hash_pii`` with a bounded memo for the fields whose values repeat across a file
+        (names, city, state, postal): a pure function of its arguments, so memoizing is exact,
+        and a CRM export repeats "TX" or "Houston" thousands of times."""
+        if name not in _REPEATING_FIELDS:
+            return hash_pii(name, value, country)
+        key = (name, value, country)
+        memo = self._memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()  # bounded memory; a fresh memo refills with the frequent values
+        digest = memo[key] = hash_pii(name, value, country)
+        return digest
 
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
         attributes = record.attributes
@@ -41,10 +61,14 @@ class Preparer:
         hashed_sets: list[dict[str, str]] = []
         invalid: list[str] = []
         declared = record.hashed
+        digest_of = self._digest
         for index, pii in enumerate(record.pii_sets):
             hashed: dict[str, str] = {}
             for name, value in pii.items():
-                digest = hash_pii(name, value, country, (index, name) in declared)
+                if declared and (index, name) in declared:
+                    digest = hash_pii(name, value, country, True)
+                else:
+                    digest = digest_of(name, value, country)
                 if digest is None:
                     invalid.append(name)
                 else:

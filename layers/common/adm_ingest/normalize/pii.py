@@ -47,7 +47,7 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
     (the message names the field, never the value).
     """
     stripped = value.strip()
-    if is_sha256_hex(stripped):
+    if len(stripped) == 64 and is_sha256_hex(stripped):  # length first: hot path
         return stripped.lower()
     if declared_hashed:
         return None
