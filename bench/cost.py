@@ -15,7 +15,7 @@ from typing import Any
 from bench.results import BenchResult, Table
 
 RECORDS = 10_000_000
-PRICES_AS_OF = "2025-06 (AWS public list prices, us-east-1)"
+PRICES_AS_OF = "AWS public list prices for us-east-1 as of mid-2025 (re-check before quoting)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,23 +7,32 @@ abbreviated, ZIP or ZIP+4, and some fields left empty. Every row has a unique em
 row is a distinct, acceptable member — the end-to-end benchmark can check the sandbox count
 exactly.
 
+Value cardinality is realistic too, so a cache or memo in the record path is not flattered:
+names are Zipf-distributed over 5,000 given names and 50,000 surnames (common ones first, then
+invented ones), which puts ≈ 55 % of rows on the 100 most common given names and ≈ 20 % on the
+100 most common surnames, about as in US data; cities are Zipf-distributed over 500 (40 real,
+the rest invented towns); streets and house numbers make nearly every address distinct; ZIPs
+spread over ≈ 4,000 five-digit codes, a fifth of them with a +4 extension.
+
 The generator is seeded, so a given ``(shape, rows, seed)`` always produces the same bytes; files
 are cached under ``bench/data/`` by those parameters and regenerated only when missing. Nothing
-here is real personal data: the names are common given names and surnames, the domains are
-reserved or generic, and the phone numbers are random subscriber numbers on real area codes.
+here is real personal data: the names are common or invented given names and surnames, the
+domains are reserved or generic, and the phone numbers are random subscriber numbers on real
+area codes.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when the output changes, so cached files are regenerated."""
 
 FULL = "full"
@@ -63,6 +72,25 @@ _LAST = (
     .replace("_", " ")
     .split()
 )
+# Syllables for the invented tail of the name pools (the long tail real CRM files have).
+_GIVEN_STARTS = (
+    "Al Bri Ca Da El Fe Ga Ha Is Ja Ka Le Ma Na Ol Pa Ra Sa Ta Va Wi Za Jo Mi Lu Ro De Ti Ke "
+    "Ar Be Cor Dor Em Fa Gi Hel Ir Jun Kai La Mor Ni Or Pri Qui Ren Sol Ty Ul Ve Xa Yo Zo"
+).split()
+_GIVEN_ENDS = (
+    "na ra la son ton lyn ette ie o an en iel ah ey ia da mon rick vin sha ri nor leen ric beth "
+    "ander ias ius elle ine ara ora is us"
+).split()
+_SURNAME_PREFIXES = ("", "", "", "", "", "", "Mc", "O'", "Van ", "De ", "Del ", "St. ", "Di ")
+_SURNAME_ROOTS = (
+    "Ash Black Brad Brook Bur Cald Carl Cran Dal Dun Eg Fair Fen Gar Glen Grant Hal Hart Hol "
+    "Kes Kin Lang Lind Mar Mer Nor Oak Pem Ral Red Ros Sal Sher Stan Stock Thorn Tru Wal Wes "
+    "Whit Win Yar Zel Ber Kow Nov Pet Ivan Sor Lar Mol Rin Tan Hay Mor Bell Cor Vic"
+).split()
+_SURNAME_ENDS = (
+    "son man berg ley ford wood field ski ez ini ova sen stein er s ton well ham by croft worth "
+    "ridge ov enko elli etti ard ing ers ins ock"
+).split()
 _STREETS = (
     "Main Oak Pine Maple Cedar Elm Washington Lake Hill Park View Sunset Lincoln Jackson "
     "Highland Forest Church River Spring Ridge Meadow Valley Madison Franklin Jefferson Bluestem "
@@ -137,6 +165,63 @@ class Dataset:
     size: int
 
 
+def _zipf_pool(
+    common: Sequence[str], size: int, invent: Callable[[random.Random], str], exponent: float
+) -> tuple[list[str], list[float]]:
+    """``size`` distinct names — ``common`` first, then invented ones — and the cumulative
+    weights of a Zipf law (rank ** -exponent) over them, for :meth:`random.Random.choices`."""
+    rng = random.Random(f"names-{size}")  # fixed: the pool never depends on the rows' seed
+    names = list(dict.fromkeys(common))
+    seen = set(names)
+    while len(names) < size:
+        name = invent(rng)
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    weights = itertools.accumulate(rank**-exponent for rank in range(1, size + 1))
+    return names, list(weights)
+
+
+def _invent_given(rng: random.Random) -> str:
+    name = rng.choice(_GIVEN_STARTS) + rng.choice(_GIVEN_ENDS)
+    return name + rng.choice(_GIVEN_ENDS) if rng.random() < 0.3 else name
+
+
+def _invent_surname(rng: random.Random) -> str:
+    return (
+        rng.choice(_SURNAME_PREFIXES)
+        + rng.choice(_SURNAME_ROOTS)
+        + rng.choice(_SURNAME_ENDS)
+        + (rng.choice(_SURNAME_ENDS) if rng.random() < 0.2 else "")
+    )
+
+
+_TOWN_STARTS = "Spring Green Fair Oak Maple River Lake Ash Elm Pine Rock Clear Glen Red".split()
+_TOWN_ENDS = "field ville ton wood dale port view burg ford haven mont side crest".split()
+
+
+def _place_pool(size: int) -> tuple[list[tuple[str, str, str, str]], list[float]]:
+    """The real cities of :data:`_PLACES` first, then invented towns in their states (same ZIP
+    prefix as the city they borrow a state from), Zipf-weighted like the names."""
+    rng = random.Random(f"places-{size}")
+    places = list(_PLACES)
+    seen = {place[0] for place in places}
+    while len(places) < size:
+        town = rng.choice(_TOWN_STARTS) + rng.choice(_TOWN_ENDS)
+        town = town if rng.random() < 0.7 else f"{rng.choice(('North', 'East', 'Lake'))} {town}"
+        _, abbr, name, prefix = rng.choice(_PLACES)
+        if town not in seen:
+            seen.add(town)
+            places.append((town, abbr, name, prefix))
+    weights = itertools.accumulate(rank**-1.0 for rank in range(1, size + 1))
+    return places, list(weights)
+
+
+_GIVEN_POOL = _zipf_pool(_FIRST, 5_000, _invent_given, exponent=1.0)
+_SURNAME_POOL = _zipf_pool(_LAST, 50_000, _invent_surname, exponent=0.8)
+_PLACE_POOL = _place_pool(500)
+
+
 def dataset(shape: str, rows: int, *, seed: int = 2026) -> Dataset:
     """The cached CSV of ``rows`` rows of ``shape`` (:data:`FULL` or :data:`EMAIL_ONLY`),
     generating it first when missing."""
@@ -198,14 +283,16 @@ def _rows(shape: str, rows: int | None, seed: int) -> Iterator[str]:
     index = 0
     while rows is None or index < rows:
         index += 1
-        first = rng.choice(_FIRST)
-        last = rng.choice(_LAST)
+        first = rng.choices(_GIVEN_POOL[0], cum_weights=_GIVEN_POOL[1])[0]
+        last = rng.choices(_SURNAME_POOL[0], cum_weights=_SURNAME_POOL[1])[0]
         email = _email(rng, first, last, index)
         customer = f"crm-{index:08d}"
         if not full:
             yield f"{customer},{email}\n"
             continue
-        city, state_abbr, state_name, zip_prefix = rng.choice(_PLACES)
+        city, state_abbr, state_name, zip_prefix = rng.choices(
+            _PLACE_POOL[0], cum_weights=_PLACE_POOL[1]
+        )[0]
         roll = rng.random()
         phone = "" if roll < 0.08 else _phone(rng, roll)
         street = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ def describe() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average_at_start": [round(load, 2) for load in os.getloadavg()],
+        "revision": _revision(),
     }
 
 
@@ -30,7 +32,26 @@ def summary(machine: dict[str, Any]) -> str:
         f"{machine['implementation']} {machine['python']} on {machine['os']}; "
         f"{machine['date']}; load average at start "
         + " / ".join(str(load) for load in machine["load_average_at_start"])
+        + f"; code at {machine.get('revision', 'unknown revision')}"
     )
+
+
+def _revision() -> str:
+    """The commit measured, flagged when the product code has uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "layers", "functions", "local"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown revision"
+    return f"{head or 'unknown revision'}" + (" + uncommitted changes" if dirty else "")
 
 
 def _cpu_model() -> str:

@@ -77,11 +77,9 @@ def load_results() -> dict[str, BenchResult]:
 def save_results(results: dict[str, BenchResult], machine: dict[str, Any]) -> None:
     """Merge ``results`` into the saved results (a benchmark run alone replaces only itself)."""
     merged = {name: asdict(result) for name, result in load_results().items()}
-    merged.update({name: asdict(result) for name, result in results.items()})
-    for entry in merged.values():
-        entry.setdefault("machine", machine)
-    for name in results:
-        merged[name]["machine"] = machine
+    merged.update(
+        {name: {**asdict(result), "machine": machine} for name, result in results.items()}
+    )
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_PATH.write_text(json.dumps(merged, indent=2))
 
