@@ -28,34 +28,48 @@ class RecordFate:
     reason: str
 
 
-@dataclass(slots=True)
 class Coverage:
-    """Per-field identifier coverage."""
+    """Per-field identifier coverage: ``valid`` and ``invalid`` counts by canonical field."""
 
-    valid: Counter[str] = field(default_factory=Counter)
-    invalid: Counter[str] = field(default_factory=Counter)
+    __slots__ = ("_shapes", "_valid", "invalid")
+
+    def __init__(self) -> None:
+        self._valid: Counter[str] = Counter()
+        self.invalid: Counter[str] = Counter()
+        # Records mostly share a handful of field sets, so count each set once per record
+        # and expand to per-field counts only when asked (this runs once per record).
+        self._shapes: Counter[tuple[str, ...]] = Counter()
+
+    @property
+    def valid(self) -> Counter[str]:
+        if self._shapes:
+            for shape, count in self._shapes.items():
+                for name in shape:
+                    self._valid[name] += count
+            self._shapes.clear()
+        return self._valid
 
     def add(self, record: PreparedRecord) -> None:
-        valid = self.valid
+        shapes = self._shapes
         for hashed in record.hashed_sets:
-            for name in hashed:
-                valid[name] += 1
-        for name in record.invalid_fields:
-            self.invalid[name] += 1
+            shapes[tuple(hashed)] += 1
+        if record.invalid_fields:
+            self.invalid.update(record.invalid_fields)
 
     def merge(self, other: Coverage) -> None:
         self.valid.update(other.valid)
         self.invalid.update(other.invalid)
 
     def to_dict(self) -> dict[str, dict[str, int]]:
-        names = sorted(set(self.valid) | set(self.invalid))
-        return {n: {"valid": self.valid[n], "invalid": self.invalid[n]} for n in names}
+        valid = self.valid
+        names = sorted(set(valid) | set(self.invalid))
+        return {n: {"valid": valid[n], "invalid": self.invalid[n]} for n in names}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> Coverage:
         coverage = cls()
         for name, counts in data.items():
-            coverage.valid[name] = int(counts.get("valid", 0))
+            coverage._valid[name] = int(counts.get("valid", 0))
             coverage.invalid[name] = int(counts.get("invalid", 0))
         return coverage
 

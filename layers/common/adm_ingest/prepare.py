@@ -29,23 +29,6 @@ class Preparer:
         self.requires_consent = requires_consent
         self._memo: dict[tuple[str, str, str], str | None] = {}
 
-    def _digest(self, name: str, value: str, country: str) -> str | None:
-        """``hash_pii`` with a bounded memo for the fields whose values repeat across a file
-        (names, city, state, postal): a pure function of its arguments, so memoizing is exact,
-        and a CRM export repeats "TX" or "Houston" thousands of times."""
-        if name not in _REPEATING_FIELDS:
-            return hash_pii(name, value, country)
-        key = (name, value, country)
-        memo = self._memo
-        try:
-            return memo[key]
-        except KeyError:
-            pass
-        if len(memo) >= _MEMO_ENTRIES:
-            memo.clear()  # bounded memory; a fresh memo refills with the frequent values
-        digest = memo[key] = hash_pii(name, value, country)
-        return digest
-
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
         attributes = record.attributes
         try:
@@ -61,14 +44,25 @@ class Preparer:
         hashed_sets: list[dict[str, str]] = []
         invalid: list[str] = []
         declared = record.hashed
-        digest_of = self._digest
+        # Names, city, state and postal repeat across a file ("TX" thousands of times);
+        # hash_pii is a pure function of (field, value, country), so a bounded memo is exact.
+        # Inlined rather than a helper call: this is the per-value hot path.
+        memo = self._memo
         for index, pii in enumerate(record.pii_sets):
             hashed: dict[str, str] = {}
             for name, value in pii.items():
                 if declared and (index, name) in declared:
                     digest = hash_pii(name, value, country, True)
+                elif name in _REPEATING_FIELDS:
+                    key = (name, value, country)
+                    if key in memo:
+                        digest = memo[key]
+                    else:
+                        if len(memo) >= _MEMO_ENTRIES:
+                            memo.clear()  # bounded; refills with the frequent values
+                        digest = memo[key] = hash_pii(name, value, country)
                 else:
-                    digest = digest_of(name, value, country)
+                    digest = hash_pii(name, value, country)
                 if digest is None:
                     invalid.append(name)
                 else:
