@@ -76,7 +76,7 @@ def load_results() -> dict[str, BenchResult]:
 
 def save_results(results: dict[str, BenchResult], machine: dict[str, Any]) -> None:
     """Merge ``results`` into the saved results (a benchmark run alone replaces only itself)."""
-    merged = {name: asdict(result) for name, result in load_results().items()}
+    merged = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
     merged.update(
         {name: {**asdict(result), "machine": machine} for name, result in results.items()}
     )
@@ -88,7 +88,8 @@ def saved_machines() -> dict[str, dict[str, Any]]:
     """The machine each saved benchmark ran on, by benchmark name."""
     if not RESULTS_PATH.exists():
         return {}
-    return {name: entry["machine"] for name, entry in json.loads(RESULTS_PATH.read_text()).items()}
+    saved = json.loads(RESULTS_PATH.read_text())
+    return {name: entry["machine"] for name, entry in saved.items() if "machine" in entry}
 
 
 def verdict(ok: bool) -> str:

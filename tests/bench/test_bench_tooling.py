@@ -14,7 +14,7 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.model import Kind
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from bench import datagen, docs
+from bench import datagen, docs, results
 from bench.measure import run_workload
 from bench.results import BenchResult, Table
 
@@ -86,7 +86,10 @@ def test_each_workload_reports_its_own_peak_memory(data_dir: Path) -> None:
     assert 10 < measured.peak_rss_mb < 150
 
 
-def test_write_docs_replaces_only_the_generated_section(tmp_path: Path) -> None:
+def test_write_docs_replaces_only_the_generated_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "RESULTS_PATH", tmp_path / "results.json")
     doc = tmp_path / "PERFORMANCE.md"
     doc.write_text(f"# Performance\n\nHand-written.\n\n{docs.BEGIN}\nold figures\n{docs.END}\n")
     table = Table("Library", ("workload", "members/s"), [("full-field", "1")])
@@ -97,3 +100,16 @@ def test_write_docs_replaces_only_the_generated_section(tmp_path: Path) -> None:
     assert "old figures" not in text
     assert text.count(docs.BEGIN) == text.count(docs.END) == 1
     assert "| full-field | 1 |" in text
+
+
+def test_saving_one_benchmark_keeps_the_others_and_their_machines(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "RESULTS_PATH", data_dir / "results.json")
+    first, second = {"cpu": "first"}, {"cpu": "second"}
+    results.save_results({"library": BenchResult("library", [], {"n": 1}, True)}, first)
+    results.save_results({"splitter": BenchResult("splitter", [], {"n": 2}, False)}, second)
+    results.save_results({"library": BenchResult("library", [], {"n": 3}, False)}, second)
+    saved = results.load_results()
+    assert {name: r.figures["n"] for name, r in saved.items()} == {"library": 3, "splitter": 2}
+    assert results.saved_machines() == {"library": second, "splitter": second}
