@@ -1,43 +1,25 @@
 """Invoke the real Lambda handlers in ``functions/`` from a benchmark child, and measure them.
 
-The local stack loads the handlers the same way (a fresh module per stack, so module-level
-clients bind to the stack's endpoints); the benchmarks add timing around each invocation and a
+Handlers are loaded with :func:`adm_local.functions.load_function`, as the local stack loads them;
+the benchmarks add timing around each invocation and a
 count of the AWS API calls the process makes, from which the cost model is built.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-FUNCTIONS = Path(__file__).resolve().parents[1] / "functions"
 OUTSIDE = "outside"
 """What :func:`counting_aws_calls` attributes calls made outside any handler to (the local
 stack's event-source-mapping stand-in, setup, the benchmark's own checks)."""
 
 _current_function: ContextVar[str] = ContextVar("current_function", default=OUTSIDE)
-
-
-def load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` as a fresh module."""
-    path = FUNCTIONS / name / "app.py"
-    module_name = f"bench_fn_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(slots=True)

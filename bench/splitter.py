@@ -100,8 +100,9 @@ def workload(params: dict[str, Any]) -> dict[str, Any]:
     continuations), then count what it queued."""
     import boto3
 
+    from adm_local.functions import load_function
     from adm_local.stepfunctions import LocalLambdaContext
-    from bench.lambdas import HandlerTimes, counting_aws_calls, load_function, timed_handler
+    from bench.lambdas import HandlerTimes, counting_aws_calls, timed_handler
 
     env = os.environ
     sqs = boto3.client("sqs")
