@@ -1,8 +1,9 @@
 """Run one workload in a fresh subprocess and measure it from the outside.
 
 Each workload runs in its own ``python -m bench.child`` process so its peak RSS is its own: the
-parent collects the child with :func:`os.wait4`, whose ``ru_maxrss`` covers exactly that child
-(and nothing the parent or an earlier workload allocated). The child writes its own figures
+child reports its own high-water RSS (VmHWM, which starts afresh at exec — unlike
+``ru_maxrss``, which Linux carries over from the parent), and the parent collects the child
+with :func:`os.wait4` for its CPU time. The child writes its own figures
 (records, timed-section wall and CPU seconds, checks) as JSON to a result file.
 """
 
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.child import PEAK_RSS_KEY
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,7 +36,7 @@ class Measured:
     result: dict[str, Any]
     """The child's own figures (see the workload functions in :mod:`bench.workloads`)."""
     peak_rss_mb: float
-    """``ru_maxrss`` of the child (KiB on Linux), in MiB."""
+    """The child's own high-water RSS in MiB (its VmHWM; ``ru_maxrss`` where that is missing)."""
     cpu_seconds: float
     """User + system CPU of the whole child, start-up included."""
     wall_seconds: float
@@ -75,9 +78,10 @@ def run_workload(
             tail = stderr_path.read_text(errors="replace")[-3000:]
             raise WorkloadFailed(f"workload {name} exited with status {status}:\n{tail}")
         result = json.loads(result_path.read_text())
+    own_peak = result.pop(PEAK_RSS_KEY, None)
     return Measured(
         result=result,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=own_peak if own_peak is not None else usage.ru_maxrss / 1024,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         wall_seconds=wall,
     )
