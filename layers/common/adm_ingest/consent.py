@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from adm_ingest.model import ConsentSignals, Reason
 
@@ -156,18 +157,38 @@ class ConsentPolicy:
             raise ConsentError(Reason.INVALID_COUNTRY, "country is not an ISO 3166 code")
         return country
 
+    @property
+    def default_signals(self) -> ConsentSignals:
+        """The signals of a record with no consent column of its own (the defaults)."""
+        return ConsentSignals(self.gpp, self.tcf, self.amzn_ad_storage, self.amzn_user_data)
+
     def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
         value is unrecognized, or when a UK/EEA record carries no signal at all."""
-        signals = ConsentSignals(
+        if not any(key in attributes for key in _CONSENT_KEYS):
+            # Most files carry no consent column: every record shares the defaults object.
+            signals = _default_signals(self)
+        else:
+            signals = self._own_signals(attributes)
+        if country in UK_EEA_COUNTRIES and not signals.any:
+            raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
+        return signals
+
+    def _own_signals(self, attributes: Mapping[str, str]) -> ConsentSignals:
+        return ConsentSignals(
             gpp=attributes.get("gpp") or self.gpp,
             tcf=attributes.get("tcf") or self.tcf,
             amzn_ad_storage=_amzn(attributes, "amzn_ad_storage") or self.amzn_ad_storage,
             amzn_user_data=_amzn(attributes, "amzn_user_data") or self.amzn_user_data,
         )
-        if country in UK_EEA_COUNTRIES and not signals.any:
-            raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
-        return signals
+
+
+_CONSENT_KEYS = ("gpp", "tcf", "amzn_ad_storage", "amzn_user_data")
+
+
+@lru_cache(maxsize=64)
+def _default_signals(policy: ConsentPolicy) -> ConsentSignals:
+    return policy.default_signals
 
 
 def _amzn(attributes: Mapping[str, str], key: str) -> str | None:
