@@ -9,7 +9,7 @@ how many were present but empty/invalid after normalization (``invalid`` — omi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from adm_ingest.model import PreparedRecord
@@ -56,22 +56,10 @@ class Coverage:
         if record.invalid_fields:
             self.invalid.update(record.invalid_fields)
 
-    def merge(self, other: Coverage) -> None:
-        self.valid.update(other.valid)
-        self.invalid.update(other.invalid)
-
     def to_dict(self) -> dict[str, dict[str, int]]:
         valid = self.valid
         names = sorted(set(valid) | set(self.invalid))
         return {n: {"valid": valid[n], "invalid": self.invalid[n]} for n in names}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, int]]) -> Coverage:
-        coverage = cls()
-        for name, counts in data.items():
-            coverage._valid[name] = int(counts.get("valid", 0))
-            coverage.invalid[name] = int(counts.get("invalid", 0))
-        return coverage
 
 
 @dataclass(slots=True)
@@ -111,16 +99,6 @@ class Tally:
     def balanced(self) -> bool:
         """True when every record read has exactly one outcome."""
         return self.read == self.accepted + self.rejected_total + self.failed_total
-
-    def merge(self, other: Tally) -> None:
-        self.read += other.read
-        self.accepted += other.accepted
-        self.rejected.update(other.rejected)
-        self.failed.update(other.failed)
-        self.fates.extend(other.fates)
-        self.coverage.merge(other.coverage)
-        self.requests.update(other.requests)
-        self.ingress_ids.extend(other.ingress_ids)
 
     def summary(self) -> dict[str, object]:
         """Counts only (no per-record fates) — what a report or a log line carries."""

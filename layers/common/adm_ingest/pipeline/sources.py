@@ -79,10 +79,6 @@ class ConcatStream:
         return bytes(out)
 
 
-def bytes_stream(data: bytes) -> Any:
-    return _Bytes(data)
-
-
 # -- staged chunks -------------------------------------------------------------------------
 # Gzip and JSON-array input can't be range-read, so the splitter stages plain chunks: JSON Lines
 # of ``{"__line": n, <column>: <value>…}`` or ``{"__line": n, "__rejected": reason}``.

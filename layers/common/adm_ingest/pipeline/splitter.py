@@ -12,7 +12,7 @@ the next invocation resumes exactly where it stopped — there is no file-size c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import orjson
@@ -74,7 +74,6 @@ class SplitOutcome:
     chunks: int = 0
     records: int = 0
     error: str | None = None
-    checkpoint: dict[str, Any] | None = field(default=None)
 
 
 class Splitter:
@@ -392,9 +391,7 @@ class Splitter:
         self.sqs.send_message(
             QueueUrl=self.split_queue_url, MessageBody=orjson.dumps(message).decode()
         )
-        return SplitOutcome(
-            file_id, "continued", checkpoint.chunk_index, checkpoint.records, checkpoint=saved
-        )
+        return SplitOutcome(file_id, "continued", checkpoint.chunk_index, checkpoint.records)
 
     def _split_done(self, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
         self.ledger.record_split(
