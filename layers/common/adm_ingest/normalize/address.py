@@ -67,7 +67,13 @@ def _split_pounds(tokens: list[str]) -> None:
 
 def normalize_address(value: str, country: str = "US") -> str | None:
     """Return the normalized street address for ``country``, or ``None`` if empty."""
-    text = prepare(value).upper()
+    return normalize_address_prepared(prepare(value), country)
+
+
+def normalize_address_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_address` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
+    text = value.upper()
     if "C/O" in text or _RARE_DELIMITER.search(text) is not None:
         tokens = [token for token in _DELIMITERS.split(text) if token]
     else:

@@ -24,7 +24,12 @@ def normalize_email(value: str, country: str = "US") -> str | None:
 
     ``country`` is accepted for a uniform normalizer signature; email rules are global.
     """
-    value = prepare(value)
+    return normalize_email_prepared(prepare(value), country)
+
+
+def normalize_email_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_email` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     if value.isascii():
         cleaned = value.encode("ascii").lower().translate(None, _ASCII_NOT_EMAIL_CHAR)
         # Only [\w.@-] is left, so "starts with local@domain" means: the first "@" is not

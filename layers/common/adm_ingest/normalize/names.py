@@ -28,7 +28,12 @@ def normalize_name(value: str, country: str = "US") -> str | None:
     ``Müller`` → ``mueller``; ``Le - Count`` → ``lecount``. ``country`` is unused (the
     reference applies one rule worldwide) but kept for the uniform signature.
     """
-    value = prepare(value)
+    return normalize_name_prepared(prepare(value), country)
+
+
+def normalize_name_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_name` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     if value.isascii():
         name = _ascii_alnum_lower(value)
     else:
@@ -38,6 +43,11 @@ def normalize_name(value: str, country: str = "US") -> str | None:
 
 def normalize_city(value: str, country: str = "US") -> str | None:
     """Return the normalized city (lowercase ``[a-z0-9]`` only), or ``None`` if empty."""
-    value = prepare(value)
+    return normalize_city_prepared(prepare(value), country)
+
+
+def normalize_city_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_city` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     city = _ascii_alnum_lower(value) if value.isascii() else _NOT_ALNUM.sub("", value.lower())
     return city or None

@@ -210,7 +210,12 @@ def normalize_phone(value: str, country: str = "US") -> str | None:
 
     ``(571) 412-0599`` (US) → ``15714120599``; ``+44 20 7031 3000`` → ``442070313000``.
     """
-    value = prepare(value)
+    return normalize_phone_prepared(prepare(value), country)
+
+
+def normalize_phone_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_phone` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     if not value:
         return None
     region = phone_region(country)

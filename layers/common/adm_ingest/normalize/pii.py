@@ -7,13 +7,18 @@ from hashlib import sha256
 from typing import Final
 
 from adm_ingest.model import PII_FIELDS
-from adm_ingest.normalize.address import normalize_address
-from adm_ingest.normalize.email import normalize_email
+from adm_ingest.normalize.address import normalize_address, normalize_address_prepared
+from adm_ingest.normalize.email import normalize_email, normalize_email_prepared
 from adm_ingest.normalize.hashing import is_sha256_hex
-from adm_ingest.normalize.names import normalize_city, normalize_name
-from adm_ingest.normalize.phone import normalize_phone
-from adm_ingest.normalize.postal import normalize_postal
-from adm_ingest.normalize.state import normalize_state
+from adm_ingest.normalize.names import (
+    normalize_city,
+    normalize_city_prepared,
+    normalize_name,
+    normalize_name_prepared,
+)
+from adm_ingest.normalize.phone import normalize_phone, normalize_phone_prepared
+from adm_ingest.normalize.postal import normalize_postal, normalize_postal_prepared
+from adm_ingest.normalize.state import normalize_state, normalize_state_prepared
 
 Normalizer = Callable[[str, str], "str | None"]
 """``(value, country) -> normalized value``, or ``None`` when empty or invalid."""
@@ -30,7 +35,20 @@ NORMALIZERS: Final[dict[str, Normalizer]] = {
 }
 """The normalizer for each canonical PII field (keys = :data:`adm_ingest.model.PII_FIELDS`)."""
 
+_PREPARED_NORMALIZERS: Final[dict[str, Normalizer]] = {
+    "email": normalize_email_prepared,
+    "phone": normalize_phone_prepared,
+    "first_name": normalize_name_prepared,
+    "last_name": normalize_name_prepared,
+    "address": normalize_address_prepared,
+    "city": normalize_city_prepared,
+    "state": normalize_state_prepared,
+    "postal": normalize_postal_prepared,
+}
+"""The same rules for a value that is already prepared (trimmed, no BOM, NFC)."""
+
 assert tuple(NORMALIZERS) == PII_FIELDS, "every canonical PII field needs a normalizer"
+assert tuple(_PREPARED_NORMALIZERS) == PII_FIELDS
 
 
 def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False) -> str | None:
@@ -47,11 +65,22 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
     (the message names the field, never the value).
     """
     stripped = value.strip()
-    if len(stripped) == 64 and is_sha256_hex(stripped):  # length first: hot path
-        return stripped.lower()
     if declared_hashed:
-        return None
-    normalized = NORMALIZERS[field](stripped, country)
+        return stripped.lower() if is_sha256_hex(stripped) else None
+    return hash_stripped_pii(field, stripped, country)
+
+
+def hash_stripped_pii(field: str, value: str, country: str) -> str | None:
+    """:func:`hash_pii` (not declared hashed) for a value without surrounding whitespace — what
+    :meth:`~adm_ingest.mapping.MappingPlan.apply` produces.
+
+    Such a value that is also ASCII is already prepared (NFC, no BOM), so it goes straight to
+    the field's rule instead of being trimmed again by ``hash_pii`` and by the normalizer.
+    """
+    if len(value) == 64 and is_sha256_hex(value):  # length first: hot path
+        return value.lower()
+    normalizers = _PREPARED_NORMALIZERS if value.isascii() else NORMALIZERS
+    normalized = normalizers[field](value, country)
     if not normalized:
         return None
     try:

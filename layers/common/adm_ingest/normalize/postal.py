@@ -68,8 +68,13 @@ def postal_rule(country: str) -> PostalRule:
 
 def normalize_postal(value: str, country: str = "US") -> str | None:
     """Return the normalized postal code, or ``None`` if it does not have the right shape."""
+    return normalize_postal_prepared(prepare(value), country)
+
+
+def normalize_postal_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_postal` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     rule = _RULES.for_country(country)
-    value = prepare(value)
     if value.isascii():
         code = value.encode("ascii").translate(None, rule.ascii_discard)[: rule.length].decode()
     else:

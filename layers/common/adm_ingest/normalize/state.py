@@ -20,7 +20,12 @@ _NAMES: CountryRules[dict[str, str]] = CountryRules(BY_COUNTRY, {})
 
 def normalize_state(value: str, country: str = "US") -> str | None:
     """Return the lowercase state code for ``country``, or ``None`` if no letters remain."""
-    value = prepare(value)
+    return normalize_state_prepared(prepare(value), country)
+
+
+def normalize_state_prepared(value: str, country: str = "US") -> str | None:
+    """:func:`normalize_state` for a value that is already prepared (``prepare(value) ==
+    value``), so the hot path does not trim it a second time."""
     if value.isascii():
         letters = value.encode("ascii").upper().translate(None, _ASCII_NOT_UPPER).decode("ascii")
     else:
