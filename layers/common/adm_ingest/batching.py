@@ -51,17 +51,19 @@ class BodyBatcher:
 
     def add(self, item: bytes, line: int) -> Batch | None:
         """Add one serialized item; returns the previous batch if this item started a new one."""
-        if not self.fits_alone(item):
+        size = len(item)
+        # fits_alone, inlined: this runs once per record.
+        if len(self.prefix) + size + len(self.suffix) > self.max_bytes:
             raise ItemTooLarge(f"item of {len(item)} bytes exceeds the {self.max_bytes} byte limit")
         finished = None
         separator = 1 if self._items else 0
         full = len(self._items) >= self.max_items
-        if full or self._size + separator + len(item) > self.max_bytes:
+        if full or self._size + separator + size > self.max_bytes:
             finished = self.flush()
             separator = 0
         self._items.append(item)
         self._lines.append(line)
-        self._size += separator + len(item)
+        self._size += separator + size
         return finished
 
     def flush(self) -> Batch | None:
