@@ -371,18 +371,23 @@ class MappingPlan:
             if pii_set < 0:
                 attributes[field] = value
                 continue
-            pii = sets.get(pii_set)
-            if pii is None:
-                pii = sets[pii_set] = {}
-            pii[field] = value
+            # "in" + subscript: cheaper than a .get() method call on this per-value path.
+            if pii_set in sets:
+                sets[pii_set][field] = value
+            else:
+                sets[pii_set] = {field: value}
             if is_hashed:
                 if hashed is None:
                     hashed = []
                 hashed.append((pii_set, field))
         if not sets:
             return MappedRecord(record.line, attributes, [])
-        order = sorted(sets)
-        pii_sets = [sets[i] for i in order]
+        if len(sets) == 1:  # nearly every record: no sort, no comprehension frame
+            order = list(sets)
+            pii_sets = list(sets.values())
+        else:
+            order = sorted(sets)
+            pii_sets = [sets[i] for i in order]
         if hashed is None:
             return MappedRecord(record.line, attributes, pii_sets)
         position = {pii_set: i for i, pii_set in enumerate(order)}
