@@ -44,17 +44,24 @@ def identity_body(record: PreparedRecord) -> dict[str, Any]:
     """The ADM ``Identity`` object: hashed PII sets (ADM keys) and external identities."""
     identity: dict[str, Any] = {}
     if record.hashed_sets:
-        identity["hashedPiis"] = [
-            {ADM_PII_KEYS[name]: digest for name, digest in hashed.items()}
-            for hashed in record.hashed_sets[:MAX_PII_SETS]
-        ]
-    external = []
-    if ramp := record.attributes.get("ramp_id"):
-        external.append({"liveRampId": ramp})
-    if maid := record.attributes.get("maid"):
-        external.append({"maId": maid})
-    if external:
-        identity["externalIdentities"] = external
+        # Plain loops rather than nested comprehensions: each comprehension is a frame, and
+        # this runs once per record.
+        sets = []
+        for hashed in record.hashed_sets[:MAX_PII_SETS]:
+            adm: dict[str, str] = {}
+            for name, digest in hashed.items():
+                adm[ADM_PII_KEYS[name]] = digest
+            sets.append(adm)
+        identity["hashedPiis"] = sets
+    attributes = record.attributes
+    if "ramp_id" in attributes or "maid" in attributes:  # rare: most files carry neither
+        external = []
+        if ramp := attributes.get("ramp_id"):
+            external.append({"liveRampId": ramp})
+        if maid := attributes.get("maid"):
+            external.append({"maId": maid})
+        if external:
+            identity["externalIdentities"] = external
     return identity
 
 
