@@ -174,6 +174,7 @@ def _records(
             quoted=opened.format is Format.CSV,
             offset=opened.data_offset,
             line=first_line,
+            runs=opened.format is Format.CSV,
         )
         if opened.format is Format.JSON_LINES:
             records = _json_lines_records(raws)
@@ -377,6 +378,20 @@ _Raw = tuple[int, int, bytes | None, bool]
 """(byte offset, line, record bytes or None when not kept, oversized) of one record."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Whole lines with no ``"`` in them, decoded at once: each non-blank line is one record.
+
+    Without a quote every LF ends a record, so such a span needs no per-record splitting; the
+    CSV reader takes it apart with ``str.split`` instead of one :data:`_Raw` per record.
+    """
+
+    line: int
+    """Line of the first line of ``text``."""
+    text: str
+    """The lines, each ending with its LF."""
+
+
 def _split_records(
     blocks: Iterable[bytes],
     *,
@@ -385,7 +400,8 @@ def _split_records(
     line: int,
     keep_bytes: bool = True,
     keep_first: bool = False,
-) -> Iterator[_Raw]:
+    runs: bool = False,
+) -> Iterator[_Raw | _Run]:
     """Cut a byte stream into records, skipping blank lines.
 
     A record ends at an LF where the number of ``"`` since the record start is even (always,
@@ -393,7 +409,10 @@ def _split_records(
     The decision depends only on the bytes since the record start, so cutting anywhere this
     function reports a record start and resuming there reproduces the same records.
     ``keep_bytes`` keeps every record's bytes (``keep_first`` only the first record's); bytes
-    of oversized records are never kept.
+    of oversized records are never kept. With ``runs``, every stretch of whole lines after the
+    first record that has no ``"`` and decodes as UTF-8 comes as one :class:`_Run` instead
+    (the first record stays a :data:`_Raw`, as a CSV header must be); a run may contain blank
+    and oversized lines, which its reader must recognise.
     """
     keep = keep_bytes or keep_first
     start, start_line = offset, line
@@ -402,11 +421,21 @@ def _split_records(
     pending = b""
     base = offset
     content = _CONTENT.search
+    run_from = -1  # a run is tried at record starts from this block position; -1: not yet
     for block in blocks:
         find, count = block.find, block.count
         record_pos = pos = 0
         newline = find(b"\n")
         while newline != -1:
+            if runs and 0 <= run_from <= pos and start == base + pos:
+                run, run_from = _quote_free_run(block, pos, line)
+                if run is not None:
+                    yield run
+                    pos = record_pos = run_from
+                    line += run.text.count("\n")
+                    start, start_line = base + pos, line
+                    newline = find(b"\n", pos)
+                    continue
             if quoted:
                 odd ^= count(b'"', pos, newline) & 1
             # Most lines start with a visible byte: test that before running the regex.
@@ -424,6 +453,7 @@ def _split_records(
                         data = pending + block[record_pos : newline + 1]
                         keep = keep_bytes
                     yield start, start_line, data, oversized
+                    run_from = max(run_from, newline + 1)  # enables runs after the first record
                 start, start_line = end, line
                 odd, has_content, pending, record_pos = 0, False, b"", newline + 1
             pos = newline + 1
@@ -437,17 +467,38 @@ def _split_records(
             if len(pending) > MAX_RECORD_BYTES:
                 pending = b""  # the record is oversized: its bytes are never needed
         base += len(block)
+        run_from = min(run_from, 0)
     if has_content:
         oversized = base - start > MAX_RECORD_BYTES
         yield start, start_line, (pending if keep and not oversized else None), oversized
 
 
+def _quote_free_run(block: bytes, pos: int, line: int) -> tuple[_Run | None, int]:
+    """The whole lines of ``block`` from ``pos`` (a record start) up to its next ``"``.
+
+    Returns the run (``None`` when there is no whole line before the quote, or its bytes are not
+    UTF-8: those records are then cut one by one, so each bad one is rejected alone) and the
+    block position from which another run may be tried.
+    """
+    quote = block.find(b'"', pos)
+    stop = len(block) if quote == -1 else quote
+    end = block.rfind(b"\n", pos, stop) + 1
+    if end <= pos:
+        return None, stop + 1
+    try:
+        text = block[pos:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None, stop + 1
+    return _Run(line, text), end
+
+
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def _read_header(raw: _Raw | None, delimiter: str | None) -> tuple[tuple[str, ...], str]:
+def _read_header(raw: _Raw | _Run | None, delimiter: str | None) -> tuple[tuple[str, ...], str]:
     if raw is None:
         raise FileFormatError("the file is empty")
+    assert not isinstance(raw, _Run), "the splitter never starts with a run"
     _, _, data, oversized = raw
     if oversized or data is None:
         raise FileFormatError(f"the header line is longer than {MAX_RECORD_BYTES} bytes")
@@ -512,10 +563,13 @@ def _csv_fields(text: str, delimiter: str) -> list[str] | None:
 
 
 def _csv_records(
-    raws: Iterator[_Raw], header: tuple[str, ...], delimiter: str
+    raws: Iterator[_Raw | _Run], header: tuple[str, ...], delimiter: str
 ) -> Iterator[SourceRecord | Rejection]:
-    width = len(header)
-    for _, line, data, oversized in raws:
+    for raw in raws:
+        if isinstance(raw, _Run):
+            yield from _csv_run(raw, header, delimiter)
+            continue
+        _, line, data, oversized = raw
         if oversized or data is None:
             yield _too_large(line)
             continue
@@ -533,15 +587,47 @@ def _csv_records(
             fields = text.split(delimiter)
             if text[-1] == "\n":
                 fields[-1] = fields[-1][:-1]
-        if fields is None:
-            yield Rejection(line, Reason.MALFORMED_RECORD, "bad quoting")
-        elif len(fields) != width:
-            yield Rejection(
-                line, Reason.WRONG_FIELD_COUNT, f"{len(fields)} fields; the header has {width}"
-            )
+        yield _csv_record(line, fields, header)
+
+
+def _csv_record(
+    line: int, fields: list[str] | None, header: tuple[str, ...]
+) -> SourceRecord | Rejection:
+    if fields is None:
+        return Rejection(line, Reason.MALFORMED_RECORD, "bad quoting")
+    if len(fields) != len(header):
+        return Rejection(
+            line, Reason.WRONG_FIELD_COUNT, f"{len(fields)} fields; the header has {len(header)}"
+        )
+    # The length is checked above, so zip needs no strict mode.
+    return SourceRecord(line, dict(zip(header, fields)))  # noqa: B905
+
+
+_SURELY_SHORT = MAX_RECORD_BYTES // 4
+"""Characters below which a line cannot exceed :data:`MAX_RECORD_BYTES` (≤ 4 UTF-8 bytes each)."""
+
+
+def _csv_run(
+    run: _Run, header: tuple[str, ...], delimiter: str
+) -> Iterator[SourceRecord | Rejection]:
+    """The records of a quote-free run: what cutting its lines one by one would yield."""
+    width = len(header)
+    line = run.line - 1
+    lines = run.text.split("\n")
+    lines.pop()  # the empty remainder after the run's last LF
+    for text in lines:
+        line += 1
+        # A blank line is no record (the test on the first character spares most lines a strip).
+        if text[:1] in " \t\r" and not text.strip(" \t\r"):
+            continue
+        fields = text.split(delimiter)
+        if len(fields) == width and len(text) < _SURELY_SHORT and "\r" not in text:
+            yield SourceRecord(line, dict(zip(header, fields)))  # noqa: B905 - length checked
+        elif len(text.encode("utf-8")) >= MAX_RECORD_BYTES:  # with its LF, over the limit
+            yield _too_large(line)
         else:
-            # The length is checked above, so zip needs no strict mode.
-            yield SourceRecord(line, dict(zip(header, fields)))  # noqa: B905
+            # A CR or a wrong field count: the one-by-one path decides, from the same text.
+            yield _csv_record(line, _csv_fields(text + "\n", delimiter), header)
 
 
 def _too_large(line: int) -> Rejection:
