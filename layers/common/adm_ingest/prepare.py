@@ -13,9 +13,11 @@ from adm_ingest.normalize.pii import hash_stripped_pii
 
 _NO_CONSENT = ConsentSignals()
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
-_MEMO_ENTRIES = 100_000
-"""Bound on each field's memo (per country)."""
-_MEMO_COUNTRIES = 16
+_MEMO_ENTRIES = 25_000
+"""Bound on each field's memo (per country). Worst case, all memos full: 2 countries × 5 fields
+× 25,000 entries of ~200 bytes ≈ 50 MB (≈ 25 MB for the usual one-country file) — memory
+stays flat in file size, and 25,000 holds the frequent names, cities and ZIPs of a CRM file."""
+_MEMO_COUNTRIES = 2
 """Bound on the countries memoized at once (a file is almost always one country)."""
 
 
