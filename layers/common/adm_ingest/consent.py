@@ -9,8 +9,7 @@ are rejected (``missing_consent``) — they are never sent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 from adm_ingest.model import ConsentSignals, Reason
 
@@ -122,6 +121,12 @@ class ConsentPolicy:
     tcf: str | None = None
     amzn_ad_storage: str | None = None
     amzn_user_data: str | None = None
+    _defaults: ConsentSignals = field(init=False, repr=False, compare=False)
+    """The default signals, built once: most records share this object (see signals_of)."""
+
+    def __post_init__(self) -> None:
+        defaults = ConsentSignals(self.gpp, self.tcf, self.amzn_ad_storage, self.amzn_user_data)
+        object.__setattr__(self, "_defaults", defaults)  # frozen: the dataclass idiom
 
     @classmethod
     def from_defaults(cls, defaults: Mapping[str, str], country: str = "US") -> ConsentPolicy:
@@ -152,7 +157,8 @@ class ConsentPolicy:
         raw = attributes.get("country")
         if not raw:
             return self.country
-        country = normalize_country(raw)
+        # A file spells its countries a handful of ways ("US", "us", "USA"): remember each.
+        country = _COUNTRY_MEMO[raw] if raw in _COUNTRY_MEMO else _remember_country(raw)
         if country is None:
             raise ConsentError(Reason.INVALID_COUNTRY, "country is not an ISO 3166 code")
         return country
@@ -160,14 +166,15 @@ class ConsentPolicy:
     @property
     def default_signals(self) -> ConsentSignals:
         """The signals of a record with no consent column of its own (the defaults)."""
-        return ConsentSignals(self.gpp, self.tcf, self.amzn_ad_storage, self.amzn_user_data)
+        return self._defaults
 
     def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
         value is unrecognized, or when a UK/EEA record carries no signal at all."""
-        if not any(key in attributes for key in _CONSENT_KEYS):
+        # isdisjoint rather than any(<genexpr>): no generator frame per record.
+        if attributes.keys().isdisjoint(_CONSENT_KEYS):
             # Most files carry no consent column: every record shares the defaults object.
-            signals = _default_signals(self)
+            signals = self._defaults
         else:
             signals = self._own_signals(attributes)
         if country in UK_EEA_COUNTRIES and not signals.any:
@@ -186,9 +193,17 @@ class ConsentPolicy:
 _CONSENT_KEYS = ("gpp", "tcf", "amzn_ad_storage", "amzn_user_data")
 
 
-@lru_cache(maxsize=64)
-def _default_signals(policy: ConsentPolicy) -> ConsentSignals:
-    return policy.default_signals
+_COUNTRY_MEMO: dict[str, str | None] = {}
+_COUNTRY_MEMO_ENTRIES = 1024
+"""Bound on the raw country spellings remembered (a file has a handful; junk cannot grow it)."""
+
+
+def _remember_country(raw: str) -> str | None:
+    """``normalize_country(raw)``, remembered for the next record with the same spelling."""
+    if len(_COUNTRY_MEMO) >= _COUNTRY_MEMO_ENTRIES:
+        _COUNTRY_MEMO.clear()
+    country = _COUNTRY_MEMO[raw] = normalize_country(raw)
+    return country
 
 
 def _amzn(attributes: Mapping[str, str], key: str) -> str | None:
