@@ -44,11 +44,13 @@ _PUNCTUATION = str.maketrans("", "", " ()-.")
 _SUPPORTED_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MIN_FAST_DIGITS: Final = 7
 _MAX_FAST_DIGITS: Final = 17
+E164_MAX_DIGITS: Final = 15
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The slice of one region's libphonenumber metadata the fast path consults."""
+    """The slice of one region's libphonenumber metadata the fast path consults, with the
+    E.164 digit cap already folded into the length sets (so no separate check is needed)."""
 
     country_code: int
     calling_code: str
@@ -58,23 +60,32 @@ class _Plan:
     """``national_prefix_for_parsing`` (e.g. the trunk ``0``), if the region has one."""
     national_prefix_is_plain_zero: bool
     """The prefix is a bare ``0`` with no transform rule: stripping it is the whole rule."""
-    international_prefix: re.Pattern[str] | None
-    """The IDD (``00``, ``011``…); numbers dialled with it are left to libphonenumber."""
-    lengths: frozenset[int]
-    """National number lengths libphonenumber calls possible (including local-only)."""
+    international_prefix: str
+    """The IDD (``00``, ``011``…), a plain digit string; numbers dialled with it are left to
+    libphonenumber."""
     full_lengths: frozenset[int]
     """Lengths that are possible and not local-only (``IS_POSSIBLE``)."""
+    possible_lengths: frozenset[int]
+    """National number lengths ``is_possible_number`` accepts for this calling code (judged
+    by its *main* region: +1 → US even for a Canadian number, including local-only lengths)
+    that also fit E.164's 15 digits once the calling code is prepended."""
 
 
-def _plan_for(region: str) -> _Plan:
+def _plan_for(region: str) -> _Plan | None:
+    """Return ``region``'s plan, or ``None`` if its metadata needs rules the fast path lacks."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    idd = metadata.international_prefix
+    if not (idd and idd.isdigit()):
+        return None  # IDDs are matched with str.startswith, so only literal ones are modelled
     general = metadata.general_desc
     prefix = metadata.national_prefix_for_parsing or None
-    idd = metadata.international_prefix
+    calling_code = str(metadata.country_code)
+    main_region = phonenumbers.region_code_for_country_code(metadata.country_code)
+    main = phonenumbers.PhoneMetadata.metadata_for_region(main_region).general_desc
     local = frozenset(general.possible_length_local_only)
     return _Plan(
         country_code=metadata.country_code,
-        calling_code=str(metadata.country_code),
+        calling_code=calling_code,
         national_pattern=re.compile(general.national_number_pattern),
         national_prefix=re.compile(prefix) if prefix else None,
         national_prefix_is_plain_zero=(
@@ -82,48 +93,78 @@ def _plan_for(region: str) -> _Plan:
             and re.compile(prefix).match("0") is not None
             and not metadata.national_prefix_transform_rule
         ),
-        international_prefix=re.compile(idd) if idd else None,
-        lengths=frozenset(general.possible_length) | local,
+        international_prefix=idd,
         full_lengths=frozenset(general.possible_length) - local,
+        possible_lengths=frozenset(
+            length
+            for length in (*main.possible_length, *main.possible_length_local_only)
+            if len(calling_code) + length <= E164_MAX_DIGITS
+        ),
     )
 
 
-_PLANS: Final = {region: _plan_for(region) for region in FAST_PATH_REGIONS}
-# is_possible_number judges a number by its calling code's *main* region (+1 → US even for a
-# Canadian number), so the +cc path and the final length check use these plans.
-_MAIN_PLANS: Final = {
-    plan.country_code: _PLANS[phonenumbers.region_code_for_country_code(plan.country_code)]
-    for plan in _PLANS.values()
+_PLANS: Final = {
+    region: plan for region in FAST_PATH_REGIONS if (plan := _plan_for(region)) is not None
 }
 
 
-def _possible(country_code: int, national: str) -> str | None:
-    plan = _MAIN_PLANS[country_code]
-    return f"{country_code}{national}" if len(national) in plan.lengths else None
+def _calling_code_table() -> dict[str, tuple[int, _Plan]]:
+    """Map every three-digit start of a ``+`` number to ``(calling code length, main plan)``.
+
+    Calling codes are prefix-free (no code begins another), so the first three digits decide
+    the code libphonenumber extracts; one dict probe replaces trying 1-, 2- and 3-digit
+    prefixes in turn. Starts whose code has no fast-path plan are absent (→ defer).
+    """
+    main_plans = {
+        plan.calling_code: plan
+        for region, plan in _PLANS.items()
+        if phonenumbers.region_code_for_country_code(plan.country_code) == region
+    }
+    table: dict[str, tuple[int, _Plan]] = {}
+    for start in range(100, 1000):  # a leading 0 is never a calling code (+0… defers)
+        digits = str(start)
+        for size in (1, 2, 3):
+            if int(digits[:size]) in COUNTRY_CODE_TO_REGION_CODE:
+                plan = main_plans.get(digits[:size])
+                if plan is not None:
+                    table[digits] = (size, plan)
+                break
+    return table
 
 
-def _fast_international(digits: str) -> _FastResult:
-    """Decide ``+<digits>``, or return :data:`_DEFER`."""
-    if digits[0] == "0":
+_BY_CALLING_CODE_START: Final = _calling_code_table()
+# NANP's "1 + ten digits" check also consults the main (US) plan's trunk prefix.
+_NANP_MAIN_PREFIX: Final = _PLANS["US"].national_prefix if "US" in _PLANS else None
+
+
+def _fast_path(value: str, region: str | None) -> _FastResult:
+    """Return the normalized number, ``None`` if it is not possible, or :data:`_DEFER`.
+
+    One flat function on purpose: it runs for nearly every phone value, and each Python call
+    it saves is a measurable share of the per-record budget.
+    """
+    international = value.startswith("+")
+    digits = (value[1:] if international else value).translate(_PUNCTUATION)
+    if not (
+        digits.isascii()
+        and digits.isdigit()
+        and _MIN_FAST_DIGITS <= len(digits) <= _MAX_FAST_DIGITS
+    ):
         return _DEFER
-    for size in (1, 2, 3):
-        country_code = int(digits[:size])
-        if country_code in COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return _DEFER
-    plan = _MAIN_PLANS.get(country_code)
-    if plan is None:
-        return _DEFER
-    national = digits[size:]
-    if plan.national_prefix is not None and plan.national_prefix.match(national):
-        return _DEFER  # a trunk prefix written after the country code ("+44 (0)20 …")
-    return _possible(country_code, national)
 
+    if international:
+        entry = _BY_CALLING_CODE_START.get(digits[:3])
+        if entry is None:
+            return _DEFER
+        size, plan = entry
+        national = digits[size:]
+        if plan.national_prefix is not None and plan.national_prefix.match(national):
+            return _DEFER  # a trunk prefix written after the country code ("+44 (0)20 …")
+        # The calling code is exactly digits[:size], so the E.164 digits are ``digits``.
+        return digits if len(national) in plan.possible_lengths else None
 
-def _fast_national(digits: str, plan: _Plan) -> _FastResult:
-    """Decide a number written without ``+`` in ``plan``'s region, or return :data:`_DEFER`."""
-    if plan.international_prefix is not None and plan.international_prefix.match(digits):
+    plan = _PLANS.get(region)  # type: ignore[arg-type]  # None is simply absent
+    if plan is None or digits.startswith(plan.international_prefix):
         return _DEFER
     if digits.startswith(plan.calling_code):
         # Only NANP's "1 + ten digits" is modelled: libphonenumber takes the leading 1 as
@@ -134,10 +175,10 @@ def _fast_national(digits: str, plan: _Plan) -> _FastResult:
             and len(digits) == 11
             and plan.national_pattern.fullmatch(national)
             and not plan.national_pattern.fullmatch(digits)
+            and not (plan.national_prefix is not None and plan.national_prefix.match(national))
+            and not (_NANP_MAIN_PREFIX is not None and _NANP_MAIN_PREFIX.match(national))
         ):
-            prefixes = (plan.national_prefix, _MAIN_PLANS[1].national_prefix)
-            if not any(prefix is not None and prefix.match(national) for prefix in prefixes):
-                return _possible(1, national)
+            return "1" + national if len(national) in plan.possible_lengths else None
         return _DEFER
     if plan.national_prefix is not None and plan.national_prefix.match(digits):
         # A trunk "0" is stripped when what follows is a well-formed, fully possible number.
@@ -148,28 +189,9 @@ def _fast_national(digits: str, plan: _Plan) -> _FastResult:
             and plan.national_pattern.fullmatch(national)
             and len(national) in plan.full_lengths
         ):
-            return _possible(plan.country_code, national)
+            return plan.calling_code + national if len(national) in plan.possible_lengths else None
         return _DEFER
-    return _possible(plan.country_code, digits)
-
-
-def _fast_path_digits(value: str, region: str | None) -> _FastResult:
-    """Return the normalized number, ``None`` if it is not possible, or :data:`_DEFER`."""
-    international = value.startswith("+")
-    digits = (value[1:] if international else value).translate(_PUNCTUATION)
-    if not (
-        digits.isascii()
-        and digits.isdigit()
-        and _MIN_FAST_DIGITS <= len(digits) <= _MAX_FAST_DIGITS
-    ):
-        return _DEFER
-    if international:
-        return _fast_international(digits)
-    plan = _PLANS.get(region) if region is not None else None
-    return _DEFER if plan is None else _fast_national(digits, plan)
-
-
-E164_MAX_DIGITS = 15
+    return plan.calling_code + digits if len(digits) in plan.possible_lengths else None
 
 
 def parse_with_phonenumbers(value: str, region: str | None) -> str | None:
@@ -197,14 +219,6 @@ def phone_region(country: str) -> str | None:
     return _REGIONS.for_country(country) or None
 
 
-def _fast_path(value: str, region: str | None) -> _FastResult:
-    """The fast path's verdict, held to the same 15-digit E.164 cap as the reference rule."""
-    verdict = _fast_path_digits(value, region)
-    if isinstance(verdict, str) and len(verdict) > E164_MAX_DIGITS:
-        return None
-    return verdict
-
-
 def normalize_phone(value: str, country: str = "US") -> str | None:
     """Return the phone number as E.164 digits without ``+``, or ``None`` if not possible.
 
@@ -218,7 +232,7 @@ def normalize_phone_prepared(value: str, country: str = "US") -> str | None:
     value``), so the hot path does not trim it a second time."""
     if not value:
         return None
-    region = phone_region(country)
+    region = _REGIONS.for_country(country) or None  # phone_region, inlined: hot path
     if region is None and not value.startswith("+"):
         value = "+" + value  # no default region: read it as international, like the uploader
     verdict = _fast_path(value, region)
