@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from adm_ingest.consent import consent_body
-from adm_ingest.destinations.base import AdmApi, Delivery, Destination, error_reason
-from adm_ingest.model import ADM_PII_KEYS, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
+from adm_ingest.model import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
 MEMBERS_PER_REQUEST = 5000
@@ -65,6 +65,17 @@ def identity_body(record: PreparedRecord) -> dict[str, Any]:
     return identity
 
 
+def _user_consent(country: str, consent: ConsentSignals, ip: str | None) -> dict[str, Any]:
+    """The ADM ``userConsent`` object: geo (country, optional IP) and the consent signals."""
+    geo: dict[str, str] = {"countryCode": country}
+    if ip:
+        geo["ipAddress"] = ip
+    user_consent: dict[str, Any] = {"geo": geo}
+    if consent_fields := consent_body(consent):
+        user_consent["consent"] = consent_fields
+    return user_consent
+
+
 class AudienceMembers(Destination):
     """Members CREATE into an audience dataset; a per-record ``action`` column may say DELETE."""
 
@@ -72,6 +83,13 @@ class AudienceMembers(Destination):
     content_type: ClassVar[str] = "application/vnd.admAudiences.v1+json"
     max_items: ClassVar[int] = MEMBERS_PER_REQUEST
     default_action: ClassVar[str] = "CREATE"
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        # Records without an IP nearly all share one country and the policy's default consent
+        # object, so their ``userConsent`` is built once and shared by reference (items are
+        # serialized right away and never mutated): (signals, country, userConsent).
+        self._shared_consent: tuple[ConsentSignals, str, dict[str, Any]] | None = None
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"members":[', b"]}"
@@ -98,12 +116,14 @@ class AudienceMembers(Destination):
                 amzn_ad_storage="GRANTED",
                 amzn_user_data="GRANTED",
             )
-        geo: dict[str, str] = {"countryCode": record.country}
-        if ip := record.attributes.get("ip"):
-            geo["ipAddress"] = ip
-        user_consent: dict[str, Any] = {"geo": geo}
-        if consent_fields := consent_body(consent):
-            user_consent["consent"] = consent_fields
+        ip = record.attributes.get("ip")
+        shared = self._shared_consent
+        if ip or shared is None or shared[0] is not consent or shared[1] != record.country:
+            user_consent = _user_consent(record.country, consent, ip)
+            if not ip:
+                self._shared_consent = (consent, record.country, user_consent)
+        else:
+            user_consent = shared[2]
         return {
             "action": action,
             "externalUserId": external_user_id,
