@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from hashlib import sha256
 from typing import Final
 
 from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize.address import normalize_address, normalize_address_prepared
 from adm_ingest.normalize.email import normalize_email, normalize_email_prepared
-from adm_ingest.normalize.hashing import is_sha256_hex
+from adm_ingest.normalize.hashing import is_sha256_hex, sha256
 from adm_ingest.normalize.names import (
     normalize_city,
     normalize_city_prepared,
