@@ -359,6 +359,9 @@ class MappingPlan:
         routes = self._routes
         attributes = self._defaults.copy()
         sets: dict[int, dict[str, str]] = {}
+        # PII set 0 gets its own dict: nearly every PII value goes there, and a direct store
+        # skips the per-value lookup of its set.
+        first: dict[str, str] = {}
         hashed: list[tuple[int, str]] | None = None
         for column, raw in record.values.items():
             route = routes[column] if column in routes else self._resolve(column)
@@ -371,8 +374,10 @@ class MappingPlan:
             if pii_set < 0:
                 attributes[field] = value
                 continue
+            if pii_set == 0:
+                first[field] = value
             # "in" + subscript: cheaper than a .get() method call on this per-value path.
-            if pii_set in sets:
+            elif pii_set in sets:
                 sets[pii_set][field] = value
             else:
                 sets[pii_set] = {field: value}
@@ -380,9 +385,13 @@ class MappingPlan:
                 if hashed is None:
                     hashed = []
                 hashed.append((pii_set, field))
+        if first:
+            sets[0] = first
         if not sets:
             return MappedRecord(record.line, attributes, [])
         if len(sets) == 1:  # nearly every record: no sort, no comprehension frame
+            if hashed is None:
+                return MappedRecord(record.line, attributes, list(sets.values()))
             order = list(sets)
             pii_sets = list(sets.values())
         else:
