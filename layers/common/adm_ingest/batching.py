@@ -56,14 +56,17 @@ class BodyBatcher:
         if len(self.prefix) + size + len(self.suffix) > self.max_bytes:
             raise ItemTooLarge(f"item of {len(item)} bytes exceeds the {self.max_bytes} byte limit")
         finished = None
-        separator = 1 if self._items else 0
-        full = len(self._items) >= self.max_items
-        if full or self._size + separator + size > self.max_bytes:
+        items = self._items
+        if not items:
+            self._size += size
+        elif len(items) < self.max_items and self._size + 1 + size <= self.max_bytes:
+            self._size += 1 + size  # the separating comma, then the item
+        else:
             finished = self.flush()
-            separator = 0
-        self._items.append(item)
+            items = self._items
+            self._size += size
+        items.append(item)
         self._lines.append(line)
-        self._size += separator + size
         return finished
 
     def flush(self) -> Batch | None:
