@@ -49,17 +49,19 @@ class RecordProcessor:
         apply = self.mapper.apply
         build = destination.build
         serialize = destination.serialize
+        # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
+        # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
         for record in records:
             tally.read += 1
-            if isinstance(record, Rejection):
+            if type(record) is Rejection:
                 tally.reject(record.line, record.reason)
                 continue
             prepared = prepare(apply(record))
-            if isinstance(prepared, Rejection):
+            if type(prepared) is Rejection:
                 tally.reject(prepared.line, prepared.reason)
                 continue
             item = build(prepared)
-            if isinstance(item, Rejection):
+            if type(item) is Rejection:
                 tally.reject(item.line, item.reason)
                 continue
             try:
