@@ -40,7 +40,8 @@ class _Verdict(Enum):
 _DEFER: Final = _Verdict.DEFER
 _FastResult = str | None | Literal[_Verdict.DEFER]
 
-_PUNCTUATION = str.maketrans("", "", " ()-.")
+_PUNCTUATION: Final = b" ()-."
+"""Deleted before the digits are judged; a bytes deletion is ~3x cheaper than str.translate."""
 _SUPPORTED_REGIONS: Final = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MIN_FAST_DIGITS: Final = 7
 _MAX_FAST_DIGITS: Final = 17
@@ -143,13 +144,12 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
     One flat function on purpose: it runs for nearly every phone value, and each Python call
     it saves is a measurable share of the per-record budget.
     """
+    if not value.isascii():
+        return _DEFER
     international = value.startswith("+")
-    digits = (value[1:] if international else value).translate(_PUNCTUATION)
-    if not (
-        digits.isascii()
-        and digits.isdigit()
-        and _MIN_FAST_DIGITS <= len(digits) <= _MAX_FAST_DIGITS
-    ):
+    raw = (value[1:] if international else value).encode("ascii")
+    digits = raw.translate(None, _PUNCTUATION).decode("ascii")
+    if not (digits.isdigit() and _MIN_FAST_DIGITS <= len(digits) <= _MAX_FAST_DIGITS):
         return _DEFER
 
     if international:
