@@ -43,11 +43,13 @@ def derive_external_user_id(record: PreparedRecord) -> str | None:
 def identity_body(record: PreparedRecord) -> dict[str, Any]:
     """The ADM ``Identity`` object: hashed PII sets (ADM keys) and external identities."""
     identity: dict[str, Any] = {}
-    if record.hashed_sets:
+    if hashed_sets := record.hashed_sets:
+        if len(hashed_sets) > MAX_PII_SETS:  # rare: slicing always would copy every record's
+            hashed_sets = hashed_sets[:MAX_PII_SETS]
         # Plain loops rather than nested comprehensions: each comprehension is a frame, and
         # this runs once per record.
         sets = []
-        for hashed in record.hashed_sets[:MAX_PII_SETS]:
+        for hashed in hashed_sets:
             adm: dict[str, str] = {}
             for name, digest in hashed.items():
                 adm[ADM_PII_KEYS[name]] = digest
