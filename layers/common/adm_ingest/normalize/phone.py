@@ -57,8 +57,11 @@ class _Plan:
     calling_code: str
     national_pattern: re.Pattern[str]
     """``general_desc.national_number_pattern``: what a national number may look like."""
-    national_prefix: re.Pattern[str] | None
-    """``national_prefix_for_parsing`` (e.g. the trunk ``0``), if the region has one."""
+    national_prefix: re.Pattern[str]
+    """``national_prefix_for_parsing`` (e.g. the trunk ``0``); never matches if there is none."""
+    national_prefix_starts: frozenset[str]
+    """The digits a ``national_prefix`` match can start with, so the common case skips the
+    regex: exact for a plain alternation of digit strings (``0|180020``), otherwise all ten."""
     national_prefix_is_plain_zero: bool
     """The prefix is a bare ``0`` with no transform rule: stripping it is the whole rule."""
     international_prefix: str
@@ -70,6 +73,20 @@ class _Plan:
     """National number lengths ``is_possible_number`` accepts for this calling code (judged
     by its *main* region: +1 → US even for a Canadian number, including local-only lengths)
     that also fit E.164's 15 digits once the calling code is prepended."""
+
+
+_NEVER: Final = re.compile(r"(?!)")
+_ALL_DIGITS: Final = frozenset("0123456789")
+
+
+def _possible_starts(prefix: str | None) -> frozenset[str]:
+    """The first digits an all-digit string needs for ``prefix`` to match at its start."""
+    if not prefix:
+        return frozenset()
+    alternatives = prefix.split("|")
+    if all(alternative.isdigit() for alternative in alternatives):
+        return frozenset(alternative[0] for alternative in alternatives)
+    return _ALL_DIGITS  # a real regex: no shortcut, always ask it
 
 
 def _plan_for(region: str) -> _Plan | None:
@@ -88,7 +105,8 @@ def _plan_for(region: str) -> _Plan | None:
         country_code=metadata.country_code,
         calling_code=calling_code,
         national_pattern=re.compile(general.national_number_pattern),
-        national_prefix=re.compile(prefix) if prefix else None,
+        national_prefix=re.compile(prefix) if prefix else _NEVER,
+        national_prefix_starts=_possible_starts(prefix),
         national_prefix_is_plain_zero=(
             prefix is not None
             and re.compile(prefix).match("0") is not None
@@ -135,7 +153,7 @@ def _calling_code_table() -> dict[str, tuple[int, _Plan]]:
 
 _BY_CALLING_CODE_START: Final = _calling_code_table()
 # NANP's "1 + ten digits" check also consults the main (US) plan's trunk prefix.
-_NANP_MAIN_PREFIX: Final = _PLANS["US"].national_prefix if "US" in _PLANS else None
+_NANP_MAIN: Final = _PLANS.get("US")
 
 
 def _fast_path(value: str, region: str | None) -> _FastResult:
@@ -158,7 +176,7 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
             return _DEFER
         size, plan = entry
         national = digits[size:]
-        if plan.national_prefix is not None and plan.national_prefix.match(national):
+        if national[0] in plan.national_prefix_starts and plan.national_prefix.match(national):
             return _DEFER  # a trunk prefix written after the country code ("+44 (0)20 …")
         # The calling code is exactly digits[:size], so the E.164 digits are ``digits``.
         return digits if len(national) in plan.possible_lengths else None
@@ -175,12 +193,18 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
             and len(digits) == 11
             and plan.national_pattern.fullmatch(national)
             and not plan.national_pattern.fullmatch(digits)
-            and not (plan.national_prefix is not None and plan.national_prefix.match(national))
-            and not (_NANP_MAIN_PREFIX is not None and _NANP_MAIN_PREFIX.match(national))
+            and not (
+                national[0] in plan.national_prefix_starts and plan.national_prefix.match(national)
+            )
+            and not (
+                _NANP_MAIN is not None
+                and national[0] in _NANP_MAIN.national_prefix_starts
+                and _NANP_MAIN.national_prefix.match(national)
+            )
         ):
             return "1" + national if len(national) in plan.possible_lengths else None
         return _DEFER
-    if plan.national_prefix is not None and plan.national_prefix.match(digits):
+    if digits[0] in plan.national_prefix_starts and plan.national_prefix.match(digits):
         # A trunk "0" is stripped when what follows is a well-formed, fully possible number.
         national = digits[1:]
         if (
