@@ -14,12 +14,9 @@ from adm_ingest.normalize._text import prepare
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _TRANSLITERATION = str.maketrans({"ß": "ss", "ä": "ae", "ö": "oe", "ü": "ue", "ø": "o", "æ": "ae"})
-# ASCII input only needs a deletion table; bytes.translate is the cheapest way to apply it.
+# ASCII input only needs a deletion table; bytes.translate is the cheapest way to apply it
+# (written out in each normalizer rather than a shared helper: a call per name is measurable).
 _ASCII_NOT_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
-
-
-def _ascii_alnum_lower(value: str) -> str:
-    return value.encode("ascii").lower().translate(None, _ASCII_NOT_ALNUM).decode("ascii")
 
 
 def normalize_name(value: str, country: str = "US") -> str | None:
@@ -35,7 +32,7 @@ def normalize_name_prepared(value: str, country: str = "US") -> str | None:
     """:func:`normalize_name` for a value that is already prepared (``prepare(value) ==
     value``), so the hot path does not trim it a second time."""
     if value.isascii():
-        name = _ascii_alnum_lower(value)
+        name = value.encode("ascii").lower().translate(None, _ASCII_NOT_ALNUM).decode("ascii")
     else:
         name = _NOT_ALNUM.sub("", value.lower().translate(_TRANSLITERATION))
     return name or None
@@ -49,5 +46,8 @@ def normalize_city(value: str, country: str = "US") -> str | None:
 def normalize_city_prepared(value: str, country: str = "US") -> str | None:
     """:func:`normalize_city` for a value that is already prepared (``prepare(value) ==
     value``), so the hot path does not trim it a second time."""
-    city = _ascii_alnum_lower(value) if value.isascii() else _NOT_ALNUM.sub("", value.lower())
+    if value.isascii():
+        city = value.encode("ascii").lower().translate(None, _ASCII_NOT_ALNUM).decode("ascii")
+    else:
+        city = _NOT_ALNUM.sub("", value.lower())
     return city or None
