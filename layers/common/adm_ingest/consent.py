@@ -163,11 +163,6 @@ class ConsentPolicy:
             raise ConsentError(Reason.INVALID_COUNTRY, "country is not an ISO 3166 code")
         return country
 
-    @property
-    def default_signals(self) -> ConsentSignals:
-        """The signals of a record with no consent column of its own (the defaults)."""
-        return self._defaults
-
     def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
         value is unrecognized, or when a UK/EEA record carries no signal at all."""

@@ -51,7 +51,7 @@ E164_MAX_DIGITS: Final = 15
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The slice of one region's libphonenumber metadata the fast path consults, with the
-    E.164 digit cap already folded into the length sets (so no separate check is needed)."""
+    E.164 digit cap already folded into ``possible_lengths`` (so no separate check is needed)."""
 
     country_code: int
     calling_code: str
