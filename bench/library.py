@@ -42,7 +42,7 @@ def workload(params: dict[str, Any]) -> dict[str, Any]:
     members = requests = body_bytes = 0
     wall, cpu = time.perf_counter(), time.process_time()
     with Path(params["path"]).open("rb") as stream:
-        for batch in processor.batches(open_records(stream)):
+        for batch in processor.batches(open_records(stream, rows=True)):
             members += len(batch)
             requests += 1
             body_bytes += len(batch.body)
@@ -84,7 +84,7 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
     destination = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
     plan = build_plan(None)
     prepare = Preparer(ConsentPolicy()).prepare
-    build, serialize = destination.build, destination.serialize
+    encode = destination.encode
 
     def passes(depth: int, stream: Any) -> int:
         count = 0
@@ -100,7 +100,7 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
                 if depth >= 2:
                     prepared = prepare(mapped)
                     if depth >= 3:
-                        serialize(build(prepared))  # type: ignore[arg-type]
+                        encode(prepared)  # type: ignore[arg-type]
         return count
 
     # Rounds of every pass, interleaved, keeping each pass's fastest: a slow spell on the shared

@@ -64,7 +64,7 @@ def dry_run(
     started = time.monotonic()
     requests_dir = out_dir / "requests"
     with path.open("rb") as stream:
-        records = open_records(stream)
+        records = open_records(stream, rows=True)
         first = next(records)  # surfaces file-level errors before anything is written
         requests_dir.mkdir(parents=True, exist_ok=True)
         for stale in requests_dir.glob("*.json"):

@@ -24,6 +24,7 @@ from adm_ingest.normalize import (
     sha256_hex,
 )
 from adm_ingest.normalize.address import address_words
+from adm_ingest.normalize.pii import HASHERS
 
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 COUNTRIES = st.sampled_from(["US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "BR", "uk", ""])
@@ -176,3 +177,20 @@ def test_address_joins_tokens_without_separator(words: list[str]) -> None:
 def test_normalizers_never_raise(field: str, value: str, country: str) -> None:
     # An exception could carry the raw value into a log line; normalizers must not raise.
     NORMALIZERS[field](value, country)
+
+
+EMAIL_LIKE = st.builds(
+    lambda local, at, domain: local + at + domain,
+    st.text(alphabet=string.ascii_letters + string.digits + "._+-!# ", max_size=12),
+    st.sampled_from(["@", "@@", "", " @ "]),
+    st.text(alphabet=string.ascii_letters + ".-_@ ", max_size=12),
+)
+
+
+@given(value=st.one_of(EMAIL_LIKE, TEXT, HEX64), country=COUNTRIES)
+def test_the_email_fast_path_hashes_exactly_like_the_email_rule(value: str, country: str) -> None:
+    # HASHERS["email"] hashes the ASCII rule's bytes directly; it must agree with the rule.
+    stripped = value.strip()
+    assume(not is_sha256_hex(stripped))
+    normalized = normalize_email(stripped, country)
+    assert HASHERS["email"](stripped, country) == (sha256_hex(normalized) if normalized else None)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from adm_ingest.model import Reason, Rejection, SourceRecord
 from adm_ingest.readers import (
     MAX_RECORD_BYTES,
+    CsvRows,
     FileFormatError,
     Format,
     RangeScanUnsupported,
@@ -117,6 +118,33 @@ def test_malformed_records_are_rejected_and_reading_continues() -> None:
         Rejection(5, Reason.WRONG_FIELD_COUNT, "1 fields; the header has 2"),
         rec(6, email="ok@x.com", phone="3"),
     ]
+
+
+@pytest.mark.parametrize("step", [None, 5])
+def test_rows_mode_hands_quote_free_lines_over_in_blocks_holding_the_same_records(
+    step: int | None,
+) -> None:
+    # Blocks are cut from what one read returns: a trickling stream gives (almost) none, and
+    # the records are the same either way.
+    data = (
+        b"email,phone\n"
+        b"a@x.com,1\n"  # 2
+        b"\n"  # 3: blank, no record
+        b"b@x.com,2,extra\n"  # 4: wrong field count
+        b"c@x.com,3\r\n"  # 5: CRLF
+        b'"d@x.com",4\n'  # 6: quoted, cut on its own
+        b"caf\xe9,5\n"  # 7: not UTF-8
+        b"e@x.com,6\n"  # 8
+    )
+    items = read(data, step, rows=True)
+    blocks = [item for item in items if isinstance(item, CsvRows)]
+    flattened = [record for item in items for record in (item if item in blocks else [item])]
+    assert flattened == read(data, step)
+    if step:
+        return
+    rows = [row for block in blocks for row in block.rows()]
+    assert (2, ["a@x.com", "1"]) in rows  # a sound row: its fields, by position
+    assert (4, Rejection(4, Reason.WRONG_FIELD_COUNT, "3 fields; the header has 2")) in rows
 
 
 def test_a_quote_inside_an_unquoted_field_is_literal_when_balanced() -> None:

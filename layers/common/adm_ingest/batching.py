@@ -31,7 +31,16 @@ class BodyBatcher:
     """Accumulates items; :meth:`add` returns a finished :class:`Batch` when the next item would
     exceed ``max_items`` or ``max_bytes``."""
 
-    __slots__ = ("_items", "_lines", "_size", "max_bytes", "max_items", "prefix", "suffix")
+    __slots__ = (
+        "_items",
+        "_lines",
+        "_room",
+        "_size",
+        "max_bytes",
+        "max_items",
+        "prefix",
+        "suffix",
+    )
 
     def __init__(
         self, prefix: bytes, suffix: bytes, *, max_items: int, max_bytes: int = MAX_REQUEST_BYTES
@@ -44,28 +53,26 @@ class BodyBatcher:
         self.max_bytes = max_bytes
         self._items: list[bytes] = []
         self._lines: list[int] = []
-        self._size = len(prefix) + len(suffix)
+        self._room = max_bytes - len(prefix) - len(suffix)
+        """Bytes the items and their separating commas may take in one body."""
+        self._size = -1
+        """Bytes the pending items take, each counted with one comma (-1: the first has none)."""
 
     def fits_alone(self, item: bytes) -> bool:
-        return len(self.prefix) + len(item) + len(self.suffix) <= self.max_bytes
+        return len(item) <= self._room
 
     def add(self, item: bytes, line: int) -> Batch | None:
         """Add one serialized item; returns the previous batch if this item started a new one."""
-        size = len(item)
-        # fits_alone, inlined: this runs once per record.
-        if len(self.prefix) + size + len(self.suffix) > self.max_bytes:
-            raise ItemTooLarge(f"item of {len(item)} bytes exceeds the {self.max_bytes} byte limit")
+        size = len(item) + 1
         finished = None
-        items = self._items
-        if not items:
-            self._size += size
-        elif len(items) < self.max_items and self._size + 1 + size <= self.max_bytes:
-            self._size += 1 + size  # the separating comma, then the item
-        else:
+        if self._size + size > self._room or len(self._items) >= self.max_items:
+            if size - 1 > self._room:  # fits_alone, inlined: this runs once per record
+                raise ItemTooLarge(
+                    f"item of {size - 1} bytes exceeds the {self.max_bytes} byte limit"
+                )
             finished = self.flush()
-            items = self._items
-            self._size += size
-        items.append(item)
+        self._size += size
+        self._items.append(item)
         self._lines.append(line)
         return finished
 
@@ -76,7 +83,7 @@ class BodyBatcher:
         batch = Batch(self.prefix + b",".join(self._items) + self.suffix, self._lines)
         self._items = []
         self._lines = []
-        self._size = len(self.prefix) + len(self.suffix)
+        self._size = -1
         return batch
 
     @property

@@ -167,7 +167,7 @@ class ConsentPolicy:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
         value is unrecognized, or when a UK/EEA record carries no signal at all."""
         # isdisjoint rather than any(<genexpr>): no generator frame per record.
-        if attributes.keys().isdisjoint(_CONSENT_KEYS):
+        if attributes.keys().isdisjoint(CONSENT_FIELDS):
             # Most files carry no consent column: every record shares the defaults object.
             signals = self._defaults
         else:
@@ -185,7 +185,8 @@ class ConsentPolicy:
         )
 
 
-_CONSENT_KEYS = ("gpp", "tcf", "amzn_ad_storage", "amzn_user_data")
+CONSENT_FIELDS: tuple[str, ...] = ("gpp", "tcf", "amzn_ad_storage", "amzn_user_data")
+"""The canonical attributes that carry a record's own consent signals."""
 
 
 _COUNTRY_MEMO: dict[str, str | None] = {}

@@ -282,6 +282,19 @@ def _string_set(value: Any, key: str) -> frozenset[str]:
     return frozenset(value)
 
 
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """A plan resolved against one CSV header, by column position: what
+    :meth:`MappingPlan.apply` does to a record of that header, for its list of fields."""
+
+    defaults: dict[str, str]
+    """Attribute values every record starts from (the config's ``defaults``)."""
+    attributes: tuple[tuple[int, str], ...]
+    """``(column index, attribute field)`` in column order."""
+    pii_sets: tuple[tuple[tuple[int, str, bool], ...], ...]
+    """Per PII set in set order, ``(column index, field, declared hashed)`` in column order."""
+
+
 _Route = tuple[str, int, bool]
 """(field, PII set or -1 for an attribute, declared hashed): a resolved column, kept as a
 tuple because ``apply`` unpacks one per value."""
@@ -410,6 +423,31 @@ class MappingPlan:
             attributes,
             pii_sets,
             frozenset((position[pii_set], field) for pii_set, field in hashed),
+        )
+
+    def row_layout(self, header: Sequence[str]) -> RowLayout | None:
+        """This plan by column position for records with ``header``'s columns, or None when two
+        columns feed the same field (``apply`` keeps the last non-empty one per record: that
+        stays a record-by-record decision)."""
+        attributes: list[tuple[int, str]] = []
+        sets: dict[int, list[tuple[int, str, bool]]] = {}
+        fed: set[tuple[str, int]] = set()
+        for index, column in enumerate(header):
+            route = self._routes[column] if column in self._routes else self._resolve(column)
+            if route is None:
+                continue
+            field, pii_set, is_hashed = route
+            if (field, pii_set) in fed:
+                return None
+            fed.add((field, pii_set))
+            if pii_set < 0:
+                attributes.append((index, field))
+            else:
+                sets.setdefault(pii_set, []).append((index, field, is_hashed))
+        return RowLayout(
+            dict(self._defaults),
+            tuple(attributes),
+            tuple(tuple(sets[pii_set]) for pii_set in sorted(sets)),
         )
 
     def describe(self) -> str:

@@ -38,7 +38,7 @@ class Coverage:
         self.invalid: Counter[str] = Counter()
         # Records mostly share a handful of field sets, so count each set once per record
         # and expand to per-field counts only when asked (this runs once per record).
-        self._shapes: Counter[tuple[str, ...]] = Counter()
+        self._shapes: dict[tuple[str, ...], int] = {}
 
     @property
     def valid(self) -> Counter[str]:
@@ -52,7 +52,12 @@ class Coverage:
     def add(self, record: PreparedRecord) -> None:
         shapes = self._shapes
         for hashed in record.hashed_sets:
-            shapes[tuple(hashed)] += 1
+            shape = tuple(hashed)
+            # A plain dict and try: a Counter's += costs a Python-level __missing__ check.
+            try:
+                shapes[shape] += 1
+            except KeyError:
+                shapes[shape] = 1
         if record.invalid_fields:
             self.invalid.update(record.invalid_fields)
 

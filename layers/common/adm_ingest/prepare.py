@@ -6,12 +6,17 @@ This is the last place raw PII exists; nothing downstream of it sees an unhashed
 
 from __future__ import annotations
 
-from adm_ingest.consent import ConsentError, ConsentPolicy
+from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy
+from adm_ingest.mapping import RowLayout
 from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
 from adm_ingest.normalize import hash_pii
-from adm_ingest.normalize.pii import hash_stripped_pii
+from adm_ingest.normalize.pii import HASHERS
 
 _NO_CONSENT = ConsentSignals()
+_Context = tuple[str, ConsentSignals]
+"""A record's resolved country and consent signals."""
+_CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
+"""The attributes a record's context depends on (besides the policy and the defaults)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each field's memo (per country). Worst case, all memos full: 2 countries × 5 fields
@@ -22,19 +27,123 @@ _MEMO_COUNTRIES = 2
 
 
 class Preparer:
-    """Turns mapped records into prepared ones under one consent policy.
+    """Turns mapped records (or CSV rows, through a :class:`RowLayout`) into prepared ones
+    under one consent policy.
 
     ``requires_consent`` is False for destinations where consent does not apply (a GDPR
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("_memos", "policy", "requires_consent")
+    __slots__ = ("_fixed_context", "_memos", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
         # country → repeating field → value → digest (None: invalid).
         self._memos: dict[str, dict[str, dict[str, str | None]]] = {}
+        # The context shared by every row of the last layout without country or consent
+        # columns: (layout, context).
+        self._fixed_context: tuple[RowLayout, _Context | Rejection] | None = None
+
+    def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
+        line, attributes, declared = record.line, record.attributes, record.hashed
+        context = self._context(line, attributes)
+        if type(context) is Rejection:
+            return context
+        country, consent = context  # type: ignore[misc]
+        memos = self._memos.get(country) or self._new_memos(country)
+        hashers = HASHERS
+        hashed_sets: list[dict[str, str]] = []
+        invalid: list[str] = []
+        for index, pii in enumerate(record.pii_sets):
+            hashed: dict[str, str] = {}
+            for name, raw in pii.items():
+                # One strip here (mapping already stripped, but callers may not have).
+                value = raw.strip()
+                # The per-value hot path, inlined (prepare_row has the same steps).
+                if declared and (index, name) in declared:
+                    digest = hash_pii(name, value, country, True)
+                elif (memo := memos.get(name)) is None:
+                    digest = hashers[name](value, country)
+                elif value in memo:
+                    digest = memo[value]
+                else:
+                    digest = _remember(memo, name, value, country)
+                if digest is None:
+                    invalid.append(name)
+                else:
+                    hashed[name] = digest
+            if hashed:
+                hashed_sets.append(hashed)
+        return PreparedRecord(
+            line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
+        )
+
+    def prepare_row(
+        self, line: int, fields: list[str], layout: RowLayout
+    ) -> PreparedRecord | Rejection:
+        """``prepare(plan.apply(record))`` for a CSV record given as its list of ``fields``
+        (``layout`` is the plan's :meth:`~adm_ingest.mapping.MappingPlan.row_layout` for the
+        file's header), without building the mapped record in between."""
+        attributes = layout.defaults.copy()
+        for index, name in layout.attributes:
+            value = fields[index].strip()
+            if value:  # mapping drops empty values
+                attributes[name] = value
+        fixed = self._fixed_context
+        if fixed is not None and fixed[0] is layout:
+            context = fixed[1]
+        else:
+            context = self._row_context(line, attributes, layout)
+        if type(context) is Rejection:
+            return Rejection(line, context.reason, context.detail)
+        country, consent = context  # type: ignore[misc]
+        memos = self._memos.get(country) or self._new_memos(country)
+        hashers = HASHERS
+        hashed_sets: list[dict[str, str]] = []
+        invalid: list[str] = []
+        for columns in layout.pii_sets:
+            hashed: dict[str, str] = {}
+            for index, name, declared in columns:
+                value = fields[index].strip()
+                if not value:  # mapping drops empty values
+                    continue
+                if declared:
+                    digest = hash_pii(name, value, country, True)
+                elif (memo := memos.get(name)) is None:
+                    digest = hashers[name](value, country)
+                elif value in memo:
+                    digest = memo[value]
+                else:
+                    digest = _remember(memo, name, value, country)
+                if digest is None:
+                    invalid.append(name)
+                else:
+                    hashed[name] = digest
+            if hashed:
+                hashed_sets.append(hashed)
+        return PreparedRecord(
+            line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
+        )
+
+    def _row_context(
+        self, line: int, attributes: dict[str, str], layout: RowLayout
+    ) -> _Context | Rejection:
+        context = self._context(line, attributes)
+        # Without country or consent columns, every row of the layout has this context.
+        if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
+            self._fixed_context = (layout, context)
+        return context
+
+    def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
+        """The record's country and consent signals, or why it can't be sent."""
+        try:
+            country = self.policy.country_of(attributes)
+            if not self.requires_consent:
+                return country, _NO_CONSENT
+            return country, self.policy.signals_of(attributes, country)
+        except ConsentError as error:
+            return Rejection(line, error.reason, error.detail)
 
     def _new_memos(self, country: str) -> dict[str, dict[str, str | None]]:
         """Start the digest memos of ``country``'s records, one per repeating field."""
@@ -43,51 +152,14 @@ class Preparer:
         memos = self._memos[country] = {name: {} for name in _REPEATING_FIELDS}
         return memos
 
-    def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
-        attributes = record.attributes
-        try:
-            country = self.policy.country_of(attributes)
-            consent = (
-                self.policy.signals_of(attributes, country)
-                if self.requires_consent
-                else _NO_CONSENT
-            )
-        except ConsentError as error:
-            return Rejection(record.line, error.reason, error.detail)
 
-        hashed_sets: list[dict[str, str]] = []
-        invalid: list[str] = []
-        declared = record.hashed
-        # Names, city, state and postal repeat across a file ("TX" thousands of times); the
-        # digest is a pure function of (field, value, country), so a bounded memo per field
-        # is exact. Inlined rather than a helper call: this is the per-value hot path.
-        memos = self._memos.get(country) or self._new_memos(country)
-        for index, pii in enumerate(record.pii_sets):
-            hashed: dict[str, str] = {}
-            for name, value in pii.items():
-                if declared and (index, name) in declared:
-                    digest = hash_pii(name, value, country, True)
-                elif (memo := memos.get(name)) is None:
-                    # One strip here (mapping already stripped, but callers may not have);
-                    # the stripped entry point then skips the normalizers' own trimming.
-                    digest = hash_stripped_pii(name, value.strip(), country)
-                elif value in memo:
-                    digest = memo[value]
-                else:
-                    if len(memo) >= _MEMO_ENTRIES:
-                        memo.clear()  # bounded; refills with the frequent values
-                    digest = memo[value] = hash_stripped_pii(name, value.strip(), country)
-                if digest is None:
-                    invalid.append(name)
-                else:
-                    hashed[name] = digest
-            if hashed:
-                hashed_sets.append(hashed)
-        return PreparedRecord(
-            line=record.line,
-            country=country,
-            hashed_sets=hashed_sets,
-            consent=consent,
-            attributes=attributes,
-            invalid_fields=tuple(invalid),
-        )
+def _remember(memo: dict[str, str | None], name: str, value: str, country: str) -> str | None:
+    """Hash a value a field's memo does not hold yet, and remember it.
+
+    Names, city, state and postal repeat across a file ("TX" thousands of times); the digest is
+    a pure function of (field, value, country), so a bounded memo per field is exact.
+    """
+    if len(memo) >= _MEMO_ENTRIES:
+        memo.clear()  # bounded; refills with the frequent values
+    digest = memo[value] = HASHERS[name](value, country)
+    return digest

@@ -1,26 +1,33 @@
-"""The record path shared by the worker and the dry-run: map → prepare → build → batch, and the
-accounting of what the API said about each batch.
+"""The record path shared by the worker and the dry-run: map → prepare → encode → batch, and
+the accounting of what the API said about each batch.
 
 Every record read ends in exactly one of the tally's outcomes; the per-record loop does no I/O.
+CSV lines read as :class:`~adm_ingest.readers.CsvRows` take the *row lane*: fields by position
+straight into :meth:`~adm_ingest.prepare.Preparer.prepare_row`, with no source or mapped record
+in between. The lane is an optimisation only — a file gives byte-identical bodies and the same
+tally either way (tests/property/test_row_lane.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from adm_ingest.batching import Batch, ItemTooLarge
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import Delivery, Destination
-from adm_ingest.model import MappedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.mapping import RowLayout
+from adm_ingest.model import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.outcomes import Tally
 from adm_ingest.prepare import Preparer
+from adm_ingest.readers import CsvRows
 
 
 class RecordMapper(Protocol):
     """What the processor needs of a mapping plan."""
 
     def apply(self, record: SourceRecord) -> MappedRecord: ...
+    def row_layout(self, header: Sequence[str]) -> RowLayout | None: ...
 
 
 class RecordProcessor:
@@ -39,42 +46,70 @@ class RecordProcessor:
         self.preparer = Preparer(policy, requires_consent=destination.requires_consent)
         self.tally = tally if tally is not None else Tally()
 
-    def batches(self, records: Iterable[SourceRecord | Rejection]) -> Iterator[Batch]:
+    def batches(self, records: Iterable[SourceRecord | Rejection | CsvRows]) -> Iterator[Batch]:
         """Yield full batches as they fill up, then the last partial one."""
-        destination = self.destination
-        batcher = destination.batcher()
+        batcher = self.destination.batcher()
         tally = self.tally
         coverage = tally.coverage
-        prepare = self.preparer.prepare
-        apply = self.mapper.apply
-        build = destination.build
-        serialize = destination.serialize
+        encode = self.destination.encode
         # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
         # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
-        for record in records:
+        for prepared in self._prepared(records):
             tally.read += 1
-            if type(record) is Rejection:
-                tally.reject(record.line, record.reason)
-                continue
-            prepared = prepare(apply(record))
             if type(prepared) is Rejection:
                 tally.reject(prepared.line, prepared.reason)
                 continue
-            item = build(prepared)
+            item = encode(prepared)  # type: ignore[arg-type]
             if type(item) is Rejection:
                 tally.reject(item.line, item.reason)
                 continue
             try:
-                finished = batcher.add(serialize(item), record.line)
+                finished = batcher.add(item, prepared.line)  # type: ignore[arg-type]
             except ItemTooLarge:
-                tally.reject(record.line, Reason.RECORD_TOO_LARGE)
+                tally.reject(prepared.line, Reason.RECORD_TOO_LARGE)
                 continue
-            coverage.add(prepared)
+            coverage.add(prepared)  # type: ignore[arg-type]
             if finished is not None:
                 yield finished
         last = batcher.flush()
         if last is not None:
             yield last
+
+    def _prepared(
+        self, records: Iterable[SourceRecord | Rejection | CsvRows]
+    ) -> Iterator[PreparedRecord | Rejection]:
+        """One prepared record or rejection per record read, in file order.
+
+        Rows of a :class:`CsvRows` block take the row lane — fields by position straight into
+        :meth:`Preparer.prepare_row` — when the plan has a layout for the block's header;
+        everything else is mapped record by record.
+        """
+        prepare = self.preparer.prepare
+        prepare_row = self.preparer.prepare_row
+        apply = self.mapper.apply
+        layouts: dict[tuple[str, ...], RowLayout | None] = {}
+        for record in records:
+            if type(record) is CsvRows:
+                header = record.header
+                if header in layouts:
+                    layout = layouts[header]
+                else:
+                    layout = layouts[header] = self.mapper.row_layout(header)
+                for line, row in record.rows():
+                    if type(row) is list:
+                        if layout is not None:
+                            yield prepare_row(line, row, layout)
+                        else:
+                            # The length is checked by rows(), so zip needs no strict mode.
+                            yield prepare(apply(SourceRecord(line, dict(zip(header, row)))))  # noqa: B905
+                    elif type(row) is Rejection:
+                        yield row
+                    else:
+                        yield prepare(apply(row))  # type: ignore[arg-type]
+            elif type(record) is Rejection:
+                yield record
+            else:
+                yield prepare(apply(record))  # type: ignore[arg-type]
 
     def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
         """Count the batch's items as accepted, except those the API refused."""

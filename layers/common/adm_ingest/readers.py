@@ -8,10 +8,12 @@ element number (JSON array).
 
 Public API
 ----------
-``open_records(stream, *, format=None, delimiter=None, header=None, first_line=1)``
+``open_records(stream, *, format=None, delimiter=None, header=None, first_line=1, rows=False)``
     Iterate the records of a whole file or of a byte range of one. For a range, pass the
     file's ``header`` (the range has no header row), its ``delimiter`` and the ``first_line``
-    of the range's first byte — all three come from :func:`scan_boundaries`.
+    of the range's first byte — all three come from :func:`scan_boundaries`. With ``rows``,
+    runs of quote-free CSV lines come as :class:`CsvRows` blocks (iterating one yields its
+    records), for a consumer that takes fields by position.
 ``scan_boundaries(stream, *, format=None, delimiter=None) -> BoundaryScan``
     Read an uncompressed CSV or JSON Lines file once and yield ``(byte_offset, line)`` for every
     record start, so the splitter can cut byte ranges at record boundaries. The scan exposes the
@@ -125,7 +127,8 @@ def open_records(
     delimiter: str | None = None,
     header: Sequence[str] | None = None,
     first_line: int = 1,
-) -> Iterator[SourceRecord | Rejection]:
+    rows: bool = False,
+) -> Iterator[SourceRecord | Rejection | CsvRows]:
     """Stream the records of ``stream``.
 
     Args:
@@ -138,6 +141,10 @@ def open_records(
         first_line: line (or element) number of the stream's first byte. A stream with a
             ``header`` or a ``first_line`` past 1 is a byte range: it is read byte for byte (no
             gzip or BOM detection) and may not be empty-checked as a whole file is.
+        rows: hand CSV lines over in :class:`CsvRows` blocks, unsplit, wherever the file
+            allows (runs of lines without quotes); iterating a block yields its records, so
+            the stream holds the same records either way. For a consumer that works on field
+            lists (the record path's row lane) rather than on one object per record.
 
     Raises:
         FileFormatError: on a file-level problem (see the module docstring); raised when the
@@ -151,7 +158,7 @@ def open_records(
         if delimiter is None:
             raise ValueError("a delimiter is required when the header is given")
         known_header = _validated_header([name.strip() for name in header])
-    return _records(stream, format, delimiter, known_header, first_line)
+    return _records(stream, format, delimiter, known_header, first_line, rows)
 
 
 def _records(
@@ -160,12 +167,11 @@ def _records(
     delimiter: str | None,
     header: tuple[str, ...] | None,
     first_line: int,
-) -> Iterator[SourceRecord | Rejection]:
+    rows: bool,
+) -> Iterator[SourceRecord | Rejection | CsvRows]:
     # A stream with a known header, or starting past line 1, is a byte range of a file.
     whole_file = header is None and first_line == 1
-    opened = _open(
-        stream, Format.CSV if header is not None else format, at_file_start=whole_file
-    )
+    opened = _open(stream, Format.CSV if header is not None else format, at_file_start=whole_file)
     if opened.format is Format.JSON_ARRAY:
         records = _json_array_records(opened.blocks, first_line)
     else:
@@ -182,11 +188,13 @@ def _records(
             if header is None:
                 header, delimiter = _read_header(next(raws, None), delimiter)
             assert delimiter is not None
-            records = _csv_records(raws, header, delimiter)
-    count = 0
-    for count, record in enumerate(records, 1):  # noqa: B007 - count is read after the loop
+            records = _csv_records(raws, header, delimiter, rows)
+    empty = True
+    for record in records:
+        if empty:
+            empty = type(record) is CsvRows and not any(record.rows())
         yield record
-    if whole_file and count == 0:
+    if whole_file and empty:
         raise FileFormatError(
             "the file has a header but no records"
             if opened.format is Format.CSV
@@ -545,7 +553,7 @@ def _looks_like_data(name: str) -> bool:
 
 
 def _check_delimiter(delimiter: str) -> None:
-    if len(delimiter) != 1 or delimiter in "\"\r\n":
+    if len(delimiter) != 1 or delimiter in '"\r\n':
         raise ValueError("the delimiter must be one character other than a quote or line break")
 
 
@@ -563,11 +571,17 @@ def _csv_fields(text: str, delimiter: str) -> list[str] | None:
 
 
 def _csv_records(
-    raws: Iterator[_Raw | _Run], header: tuple[str, ...], delimiter: str
-) -> Iterator[SourceRecord | Rejection]:
+    raws: Iterator[_Raw | _Run], header: tuple[str, ...], delimiter: str, rows: bool
+) -> Iterator[SourceRecord | Rejection | CsvRows]:
     for raw in raws:
         if isinstance(raw, _Run):
-            yield from _csv_run(raw, header, delimiter)
+            lines = raw.text.split("\n")
+            lines.pop()  # the empty remainder after the run's last LF
+            block = CsvRows(header, delimiter, raw.line, lines)
+            if rows:
+                yield block
+            else:
+                yield from block
             continue
         _, line, data, oversized = raw
         if oversized or data is None:
@@ -607,27 +621,51 @@ _SURELY_SHORT = MAX_RECORD_BYTES // 4
 """Characters below which a line cannot exceed :data:`MAX_RECORD_BYTES` (≤ 4 UTF-8 bytes each)."""
 
 
-def _csv_run(
-    run: _Run, header: tuple[str, ...], delimiter: str
-) -> Iterator[SourceRecord | Rejection]:
-    """The records of a quote-free run: what cutting its lines one by one would yield."""
-    width = len(header)
-    line = run.line - 1
-    lines = run.text.split("\n")
-    lines.pop()  # the empty remainder after the run's last LF
-    for text in lines:
-        line += 1
-        # A blank line is no record (the test on the first character spares most lines a strip).
-        if text[:1] in " \t\r" and not text.strip(" \t\r"):
-            continue
-        fields = text.split(delimiter)
-        if len(fields) == width and len(text) < _SURELY_SHORT and "\r" not in text:
-            yield SourceRecord(line, dict(zip(header, fields)))  # noqa: B905 - length checked
-        elif len(text.encode("utf-8")) >= MAX_RECORD_BYTES:  # with its LF, over the limit
-            yield _too_large(line)
-        else:
-            # A CR or a wrong field count: the one-by-one path decides, from the same text.
-            yield _csv_record(line, _csv_fields(text + "\n", delimiter), header)
+@dataclass(frozen=True, slots=True)
+class CsvRows:
+    """A run of whole CSV lines without a quote, not yet cut into fields.
+
+    Without quotes every line is one record (or a blank line, which is none), so the lines can
+    be split with ``str.split`` — by :meth:`rows` for a consumer that works on field lists,
+    or by iterating the block, which yields exactly the records the line-by-line reader would.
+    """
+
+    header: tuple[str, ...]
+    delimiter: str
+    line: int
+    """Line number of ``lines[0]``."""
+    lines: list[str]
+    """The lines' text, without their LFs."""
+
+    def rows(self) -> Iterator[tuple[int, list[str] | SourceRecord | Rejection]]:
+        """Each record's line number and either its fields — a well-formed row: as many as the
+        header has, no CR, surely under :data:`MAX_RECORD_BYTES` — or, for any other line,
+        the record or rejection the line-by-line reader makes of it. Blank lines are skipped.
+        """
+        delimiter = self.delimiter
+        width = len(self.header)
+        line = self.line - 1
+        for text in self.lines:
+            line += 1
+            # A blank line is no record (the test on the first character spares most lines a
+            # strip).
+            if text[:1] in " \t\r" and not text.strip(" \t\r"):
+                continue
+            fields = text.split(delimiter)
+            if len(fields) == width and len(text) < _SURELY_SHORT and "\r" not in text:
+                yield line, fields
+            elif len(text.encode("utf-8")) >= MAX_RECORD_BYTES:  # with its LF, over the limit
+                yield line, _too_large(line)
+            else:
+                # A CR or a wrong field count: the line-by-line path decides, from the same
+                # text.
+                yield line, _csv_record(line, _csv_fields(text + "\n", delimiter), self.header)
+
+    def __iter__(self) -> Iterator[SourceRecord | Rejection]:
+        header = self.header
+        for line, row in self.rows():
+            # The length is checked by rows(), so zip needs no strict mode.
+            yield SourceRecord(line, dict(zip(header, row))) if type(row) is list else row  # type: ignore[arg-type]  # noqa: B905
 
 
 def _too_large(line: int) -> Rejection:

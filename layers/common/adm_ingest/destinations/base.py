@@ -82,6 +82,13 @@ class Destination(ABC):
     def serialize(item: Mapping[str, Any]) -> bytes:
         return orjson.dumps(item)
 
+    def encode(self, record: PreparedRecord) -> bytes | Rejection:
+        """The serialized request item for ``record`` — exactly ``serialize(build(record))`` —
+        or why it can't be sent. The record path calls this; a destination may override it
+        with a faster encoding, which must stay byte-identical to that reference."""
+        item = self.build(record)
+        return item if type(item) is Rejection else orjson.dumps(item)
+
 
 def error_reason(code: str | None) -> str:
     """The rejection reason recorded for an item the API refused."""

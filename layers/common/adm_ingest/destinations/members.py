@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from typing import Any, ClassVar
+
+import orjson
 
 from adm_ingest.consent import consent_body
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
@@ -25,6 +26,11 @@ _ACTIONS = {
 # Order of preference for a derived externalUserId: the most stable identifier first, so a
 # re-upload of the same person (even with more columns) maps to the same user.
 _STABLE_ID_FIELDS = ("email", "phone")
+
+
+_PER_RECORD_ATTRIBUTES = ("action", "ip", "ramp_id", "maid")
+"""Attributes that make a member's item differ from its file's template."""
+_MAX_TEMPLATES = 1024
 
 
 def derive_external_user_id(record: PreparedRecord) -> str | None:
@@ -88,50 +94,115 @@ class AudienceMembers(Destination):
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
-        # Records without an IP nearly all share one country and the policy's default consent
-        # object, so their ``userConsent`` is built once and shared by reference (items are
-        # serialized right away and never mutated): (signals, country, userConsent).
-        self._shared_consent: tuple[ConsentSignals, str, dict[str, Any]] | None = None
+        # Item templates by PII field names, for one (consent signals, country) at a time: the
+        # records of a file nearly all share the policy's consent object and one country.
+        self._templates: dict[tuple[str, ...], str] = {}
+        self._templates_consent: ConsentSignals | None = None
+        self._templates_country = ""
+        self._granted: tuple[ConsentSignals, ConsentSignals] | None = None
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"members":[', b"]}"
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
-        raw_action = record.attributes.get("action")
-        action = _ACTIONS.get(raw_action.strip().upper()) if raw_action else self.default_action
+        resolved = self._resolve(record)
+        if type(resolved) is Rejection:
+            return resolved
+        action, external_user_id, consent = resolved  # type: ignore[misc]
+        ip = record.attributes.get("ip")
+        return {
+            "action": action,
+            "externalUserId": external_user_id,
+            "userConsent": _user_consent(record.country, consent, ip),
+            "userIdentity": identity_body(record),
+        }
+
+    def encode(self, record: PreparedRecord) -> bytes | Rejection:
+        attributes = record.attributes
+        hashed_sets = record.hashed_sets
+        # The usual member — one PII set, no per-record action, IP or external identities —
+        # is filled into a template of its item (see _template). Any other record, or an id
+        # that JSON would escape, is serialized from build().
+        if len(hashed_sets) == 1 and attributes.keys().isdisjoint(_PER_RECORD_ATTRIBUTES):
+            external_id = attributes.get("external_id") or derive_external_user_id(record)
+            if external_id.isprintable() and '"' not in external_id and "\\" not in external_id:
+                hashed = hashed_sets[0]
+                names = tuple(hashed)
+                # _template's cache lookup, inlined: this runs once per record.
+                if record.consent is self._templates_consent and record.country == (
+                    self._templates_country
+                ):
+                    template = self._templates.get(names) or self._template(record, names)
+                else:
+                    template = self._template(record, names)
+                return (template % (external_id, *hashed.values())).encode()
+        return super().encode(record)
+
+    def _template(self, record: PreparedRecord, names: tuple[str, ...]) -> str:
+        """``orjson.dumps(build(record))`` with ``%s`` for the externalUserId and the digests,
+        for the records of ``record``'s consent signals and country with one PII set of
+        ``names``: everything else in such an item is the same for all of them, and hex
+        digests and an id that needs no escaping go into JSON verbatim."""
+        consent, country = record.consent, record.country
+        if consent is not self._templates_consent or country != self._templates_country:
+            self._templates_consent, self._templates_country = consent, country
+            self._templates = {}
+        elif len(self._templates) >= _MAX_TEMPLATES:
+            self._templates.clear()  # bounded: a file has a handful of field sets
+        if self.default_action == "DELETE":
+            consent = self._deletion_consent(consent)
+        user_consent = orjson.dumps(_user_consent(country, consent, None)).decode()
+        piis = ",".join(f'"{ADM_PII_KEYS[name]}":"%s"' for name in names)
+        template = self._templates[names] = (
+            f'{{"action":"{self.default_action}","externalUserId":"%s",'
+            f'"userConsent":{user_consent.replace("%", "%%")},'
+            f'"userIdentity":{{"hashedPiis":[{{{piis}}}]}}}}'
+        )
+        return template
+
+    def _resolve(
+        self, record: PreparedRecord
+    ) -> tuple[str, str | None, ConsentSignals] | Rejection:
+        """What ``build`` and ``encode`` share: the action, the externalUserId and the consent
+        signals the item carries — or why the record can't be sent."""
+        attributes = record.attributes
+        action = self._action_of(attributes)
         if action is None:
             return Rejection(record.line, Reason.INVALID_ACTION, "action must be CREATE or DELETE")
-        identity = identity_body(record)
-        given_id = record.attributes.get("external_id")
+        given_id = attributes.get("external_id")
+        has_identity = bool(record.hashed_sets) or bool(
+            attributes.get("ramp_id") or attributes.get("maid")
+        )
         # A removal may name the member by its externalUserId alone; an addition must carry
         # something Amazon can match on.
-        if not identity and not (action == "DELETE" and given_id):
+        if not has_identity and not (action == "DELETE" and given_id):
             return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
-        external_user_id = given_id or derive_external_user_id(record)
         consent = record.consent
         if action == "DELETE":
             # ADM ignores a DELETE that does not carry Amazon's consent signal as GRANTED; the
             # removal request itself is what the signal authorizes.
-            consent = type(consent)(
+            consent = self._deletion_consent(consent)
+        return action, given_id or derive_external_user_id(record), consent
+
+    def _action_of(self, attributes: dict[str, str]) -> str | None:
+        """CREATE or DELETE from the record's ``action`` column (default when absent); None
+        when the column holds something else."""
+        raw_action = attributes.get("action")
+        return _ACTIONS.get(raw_action.strip().upper()) if raw_action else self.default_action
+
+    def _deletion_consent(self, consent: ConsentSignals) -> ConsentSignals:
+        """``consent`` with Amazon's signal GRANTED — the same object for the same input, so
+        deletions share one serialized ``userConsent`` like additions do."""
+        cached = self._granted
+        if cached is None or cached[0] is not consent:
+            granted = ConsentSignals(
                 gpp=consent.gpp,
                 tcf=consent.tcf,
                 amzn_ad_storage="GRANTED",
                 amzn_user_data="GRANTED",
             )
-        ip = record.attributes.get("ip")
-        shared = self._shared_consent
-        if ip or shared is None or shared[0] is not consent or shared[1] != record.country:
-            user_consent = _user_consent(record.country, consent, ip)
-            if not ip:
-                self._shared_consent = (consent, record.country, user_consent)
-        else:
-            user_consent = shared[2]
-        return {
-            "action": action,
-            "externalUserId": external_user_id,
-            "userConsent": user_consent,
-            "userIdentity": identity,
-        }
+            cached = self._granted = (consent, granted)
+        return cached[1]
 
     def send(self, client: AdmApi, body: bytes) -> Delivery:
         result = client.ingest_members(self.target.id, body)
@@ -149,6 +220,6 @@ class AudienceDeletions(AudienceMembers):
     kind: ClassVar[Kind] = Kind.AUDIENCE_DELETIONS
     default_action: ClassVar[str] = "DELETE"
 
-    def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
+    def _action_of(self, attributes: dict[str, str]) -> str | None:
         # Everything in a deletion file is a deletion, whatever an action column says.
-        return super().build(replace(record, attributes={**record.attributes, "action": "DELETE"}))
+        return "DELETE"

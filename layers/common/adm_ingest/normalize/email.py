@@ -31,14 +31,21 @@ def normalize_email_prepared(value: str, country: str = "US") -> str | None:
     """:func:`normalize_email` for a value that is already prepared (``prepare(value) ==
     value``), so the hot path does not trim it a second time."""
     if value.isascii():
-        cleaned = value.encode("ascii").lower().translate(None, _ASCII_NOT_EMAIL_CHAR)
-        # Only [\w.@-] is left, so "starts with local@domain" means: the first "@" is not
-        # the first character and is followed by something other than another "@".
-        at = cleaned.find(b"@")
-        if at < 1 or at + 1 >= len(cleaned) or cleaned[at + 1] == 0x40:
-            return None
-        return cleaned.decode("ascii")
+        cleaned = normalize_ascii_email(value)
+        return None if cleaned is None else cleaned.decode("ascii")
     email = _NOT_EMAIL_CHAR.sub("", value.lower())
     if _LOOKS_LIKE_EMAIL.match(email) is None:
         return None
     return email
+
+
+def normalize_ascii_email(value: str) -> bytes | None:
+    """The email rule for an ASCII ``value``, as the ASCII bytes that get hashed (so the
+    hashing path needs no decode / encode round trip)."""
+    cleaned = value.encode("ascii").lower().translate(None, _ASCII_NOT_EMAIL_CHAR)
+    # Only [\w.@-] is left, so "starts with local@domain" means: the first "@" is not the
+    # first character and is followed by something other than another "@".
+    at = cleaned.find(b"@")
+    if at < 1 or at + 1 >= len(cleaned) or cleaned[at + 1] == 0x40:
+        return None
+    return cleaned

@@ -7,7 +7,11 @@ from typing import Final
 
 from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize.address import normalize_address, normalize_address_prepared
-from adm_ingest.normalize.email import normalize_email, normalize_email_prepared
+from adm_ingest.normalize.email import (
+    normalize_ascii_email,
+    normalize_email,
+    normalize_email_prepared,
+)
 from adm_ingest.normalize.hashing import is_sha256_hex, sha256
 from adm_ingest.normalize.names import (
     normalize_city,
@@ -76,14 +80,44 @@ def hash_stripped_pii(field: str, value: str, country: str) -> str | None:
     Such a value that is also ASCII is already prepared (NFC, no BOM), so it goes straight to
     the field's rule instead of being trimmed again by ``hash_pii`` and by the normalizer.
     """
-    if len(value) == 64 and is_sha256_hex(value):  # length first: hot path
+    return HASHERS[field](value, country)
+
+
+Hasher = Callable[[str, str], "str | None"]
+"""``(stripped value, country) -> digest``: :func:`hash_stripped_pii` for one field."""
+
+
+def _field_hasher(field: str) -> Hasher:
+    prepared, full = _PREPARED_NORMALIZERS[field], NORMALIZERS[field]
+
+    def hash_value(value: str, country: str) -> str | None:
+        if len(value) == 64 and is_sha256_hex(value):  # length first: hot path
+            return value.lower()
+        normalized = (prepared if value.isascii() else full)(value, country)
+        if not normalized:
+            return None
+        try:
+            encoded = normalized.encode()
+        except UnicodeEncodeError:  # lone surrogates (undecodable bytes smuggled in): unusable
+            return None
+        return sha256(encoded).hexdigest()  # sha256_hex, inlined: hot path
+
+    hash_value.__qualname__ = hash_value.__name__ = f"hash_{field}"
+    return hash_value
+
+
+def _hash_email(value: str, country: str) -> str | None:
+    # The common ASCII email hashes the rule's bytes directly (no str round trip).
+    if not value.isascii():
+        return _hash_any_email(value, country)
+    if len(value) == 64 and is_sha256_hex(value):
         return value.lower()
-    normalizers = _PREPARED_NORMALIZERS if value.isascii() else NORMALIZERS
-    normalized = normalizers[field](value, country)
-    if not normalized:
-        return None
-    try:
-        encoded = normalized.encode()
-    except UnicodeEncodeError:  # lone surrogates (undecodable bytes smuggled in): unusable
-        return None
-    return sha256(encoded).hexdigest()  # sha256_hex, inlined: hot path
+    cleaned = normalize_ascii_email(value)
+    return None if cleaned is None else sha256(cleaned).hexdigest()
+
+
+_hash_any_email = _field_hasher("email")
+
+HASHERS: Final[dict[str, Hasher]] = {field: _field_hasher(field) for field in PII_FIELDS}
+"""The :data:`Hasher` of each canonical PII field."""
+HASHERS["email"] = _hash_email

@@ -38,7 +38,7 @@ from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.readers import open_records
+from adm_ingest.readers import CsvRows, open_records
 from adm_ingest.report import fates_csv, fates_key
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class ChunkWorker:
             return dict(orjson.loads(config))
         return dict(config) if config else None
 
-    def _records(self, pointer: ChunkPointer) -> Iterator[SourceRecord | Rejection]:
+    def _records(self, pointer: ChunkPointer) -> Iterator[SourceRecord | Rejection | CsvRows]:
         ref = ObjectRef(pointer.bucket, pointer.key, pointer.version_id, pointer.etag)
         if pointer.staged_key:
             staged = ObjectRef(pointer.bucket, pointer.staged_key)
@@ -242,6 +242,7 @@ class ChunkWorker:
             delimiter=layout.delimiter,
             header=layout.header,
             first_line=pointer.first_line,
+            rows=True,  # the record path's row lane takes CSV lines as field lists
         )
 
 
