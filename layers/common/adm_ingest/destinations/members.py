@@ -28,7 +28,7 @@ _ACTIONS = {
 _STABLE_ID_FIELDS = ("email", "phone")
 
 
-_PER_RECORD_ATTRIBUTES = ("action", "ip", "ramp_id", "maid")
+_PER_RECORD_ATTRIBUTES = frozenset({"action", "ip", "ramp_id", "maid"})
 """Attributes that make a member's item differ from its file's template."""
 _MAX_TEMPLATES = 1024
 
@@ -96,7 +96,7 @@ class AudienceMembers(Destination):
         super().__init__(target)
         # Item templates by PII field names, for one (consent signals, country) at a time: the
         # records of a file nearly all share the policy's consent object and one country.
-        self._templates: dict[tuple[str, ...], str] = {}
+        self._templates: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
         self._templates_consent: ConsentSignals | None = None
         self._templates_country = ""
         self._granted: tuple[ConsentSignals, ConsentSignals] | None = None
@@ -123,7 +123,7 @@ class AudienceMembers(Destination):
         # The usual member — one PII set, no per-record action, IP or external identities —
         # is filled into a template of its item (see _template). Any other record, or an id
         # that JSON would escape, is serialized from build().
-        if len(hashed_sets) == 1 and attributes.keys().isdisjoint(_PER_RECORD_ATTRIBUTES):
+        if len(hashed_sets) == 1 and _PER_RECORD_ATTRIBUTES.isdisjoint(attributes):
             external_id = attributes.get("external_id") or derive_external_user_id(record)
             if external_id.isprintable() and '"' not in external_id and "\\" not in external_id:
                 hashed = hashed_sets[0]
@@ -135,14 +135,22 @@ class AudienceMembers(Destination):
                     template = self._templates.get(names) or self._template(record, names)
                 else:
                     template = self._template(record, names)
-                return (template % (external_id, *hashed.values())).encode()
+                parts, form = template
+                if len(parts) == 3:  # one identifier (email-only files): no format call
+                    head, middle, tail = parts
+                    for digest in hashed.values():
+                        return f"{head}{external_id}{middle}{digest}{tail}".encode()
+                return (form % (external_id, *hashed.values())).encode()
         return super().encode(record)
 
-    def _template(self, record: PreparedRecord, names: tuple[str, ...]) -> str:
-        """``orjson.dumps(build(record))`` with ``%s`` for the externalUserId and the digests,
-        for the records of ``record``'s consent signals and country with one PII set of
-        ``names``: everything else in such an item is the same for all of them, and hex
-        digests and an id that needs no escaping go into JSON verbatim."""
+    def _template(
+        self, record: PreparedRecord, names: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """``orjson.dumps(build(record))`` cut where the externalUserId and the digests go —
+        as the parts around them, and as a %-format of those parts — for the records of
+        ``record``'s consent signals and country with one PII set of ``names``: everything
+        else in such an item is the same for all of them, and hex digests and an id that needs
+        no escaping go into JSON verbatim."""
         consent, country = record.consent, record.country
         if consent is not self._templates_consent or country != self._templates_country:
             self._templates_consent, self._templates_country = consent, country
@@ -152,12 +160,15 @@ class AudienceMembers(Destination):
         if self.default_action == "DELETE":
             consent = self._deletion_consent(consent)
         user_consent = orjson.dumps(_user_consent(country, consent, None)).decode()
-        piis = ",".join(f'"{ADM_PII_KEYS[name]}":"%s"' for name in names)
-        template = self._templates[names] = (
-            f'{{"action":"{self.default_action}","externalUserId":"%s",'
-            f'"userConsent":{user_consent.replace("%", "%%")},'
-            f'"userIdentity":{{"hashedPiis":[{{{piis}}}]}}}}'
-        )
+        openers = [f'"{ADM_PII_KEYS[name]}":"' for name in names]
+        parts = [
+            f'{{"action":"{self.default_action}","externalUserId":"',
+            f'","userConsent":{user_consent},"userIdentity":{{"hashedPiis":[{{' + openers[0],
+        ]
+        parts += [f'",{opener}' for opener in openers[1:]]
+        parts.append('"}]}}')
+        form = "%s".join(part.replace("%", "%%") for part in parts)
+        template = self._templates[names] = (tuple(parts), form)
         return template
 
     def _resolve(
