@@ -282,7 +282,7 @@ def _string_set(value: Any, key: str) -> frozenset[str]:
     return frozenset(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity
 class RowLayout:
     """A plan resolved against one CSV header, by column position: what
     :meth:`MappingPlan.apply` does to a record of that header, for its list of fields."""

@@ -10,13 +10,16 @@ from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy
 from adm_ingest.mapping import RowLayout
 from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
 from adm_ingest.normalize import hash_pii
-from adm_ingest.normalize.pii import HASHERS
+from adm_ingest.normalize.hashing import is_sha256_hex
+from adm_ingest.normalize.pii import HASHERS, Hasher
 
 _NO_CONSENT = ConsentSignals()
 _Context = tuple[str, ConsentSignals]
 """A record's resolved country and consent signals."""
 _CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
 """The attributes a record's context depends on (besides the policy and the defaults)."""
+_Column = tuple[int, str, Hasher, dict[str, str | None] | None]
+"""A PII column as :meth:`Preparer.prepare_row` works it: (index, field, hasher, memo or None)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each field's memo (per country). Worst case, all memos full: 2 countries × 5 fields
@@ -34,16 +37,20 @@ class Preparer:
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("_fixed_context", "_memos", "policy", "requires_consent")
+    __slots__ = ("_columns", "_fixed", "_memos", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
         # country → repeating field → value → digest (None: invalid).
         self._memos: dict[str, dict[str, dict[str, str | None]]] = {}
-        # The context shared by every row of the last layout without country or consent
-        # columns: (layout, context).
-        self._fixed_context: tuple[RowLayout, _Context | Rejection] | None = None
+        # (layout, country) → its PII columns with their hashers and memos (see _row_plan).
+        self._columns: dict[tuple[RowLayout, str], tuple[tuple[_Column, ...], ...]] = {}
+        # What every row of the last layout without country or consent columns shares:
+        # (layout, context, PII columns).
+        self._fixed: (
+            tuple[RowLayout, _Context | Rejection, tuple[tuple[_Column, ...], ...]] | None
+        ) = None
 
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
         line, attributes, declared = record.line, record.attributes, record.hashed
@@ -68,7 +75,7 @@ class Preparer:
                 elif value in memo:
                     digest = memo[value]
                 else:
-                    digest = _remember(memo, name, value, country)
+                    digest = _remember(memo, hashers[name], value, country)
                 if digest is None:
                     invalid.append(name)
                 else:
@@ -90,32 +97,28 @@ class Preparer:
             value = fields[index].strip()
             if value:  # mapping drops empty values
                 attributes[name] = value
-        fixed = self._fixed_context
+        fixed = self._fixed
         if fixed is not None and fixed[0] is layout:
-            context = fixed[1]
+            _, context, pii_sets = fixed
         else:
-            context = self._row_context(line, attributes, layout)
+            context, pii_sets = self._row_plan(line, attributes, layout)
         if type(context) is Rejection:
             return Rejection(line, context.reason, context.detail)
         country, consent = context  # type: ignore[misc]
-        memos = self._memos.get(country) or self._new_memos(country)
-        hashers = HASHERS
         hashed_sets: list[dict[str, str]] = []
         invalid: list[str] = []
-        for columns in layout.pii_sets:
+        for columns in pii_sets:
             hashed: dict[str, str] = {}
-            for index, name, declared in columns:
+            for index, name, hasher, memo in columns:
                 value = fields[index].strip()
                 if not value:  # mapping drops empty values
                     continue
-                if declared:
-                    digest = hash_pii(name, value, country, True)
-                elif (memo := memos.get(name)) is None:
-                    digest = hashers[name](value, country)
+                if memo is None:
+                    digest = hasher(value, country)
                 elif value in memo:
                     digest = memo[value]
                 else:
-                    digest = _remember(memo, name, value, country)
+                    digest = _remember(memo, hasher, value, country)
                 if digest is None:
                     invalid.append(name)
                 else:
@@ -126,14 +129,34 @@ class Preparer:
             line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
         )
 
-    def _row_context(
+    def _row_plan(
         self, line: int, attributes: dict[str, str], layout: RowLayout
-    ) -> _Context | Rejection:
+    ) -> tuple[_Context | Rejection, tuple[tuple[_Column, ...], ...]]:
+        """The row's context and the layout's PII columns, each with its hasher and memo for
+        the row's country (made once per layout and country)."""
         context = self._context(line, attributes)
+        columns: tuple[tuple[_Column, ...], ...] = ()
+        if type(context) is not Rejection:
+            key = (layout, context[0])
+            columns = self._columns.get(key) or self._new_columns(key)
         # Without country or consent columns, every row of the layout has this context.
         if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
-            self._fixed_context = (layout, context)
-        return context
+            self._fixed = (layout, context, columns)
+        return context, columns
+
+    def _new_columns(self, key: tuple[RowLayout, str]) -> tuple[tuple[_Column, ...], ...]:
+        layout, country = key
+        memos = self._memos.get(country) or self._new_memos(country)
+        columns = self._columns[key] = tuple(
+            tuple(
+                (index, name, _declared_digest, None)
+                if declared
+                else (index, name, HASHERS[name], memos.get(name))
+                for index, name, declared in pii_set
+            )
+            for pii_set in layout.pii_sets
+        )
+        return columns
 
     def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
         """The record's country and consent signals, or why it can't be sent."""
@@ -149,11 +172,13 @@ class Preparer:
         """Start the digest memos of ``country``'s records, one per repeating field."""
         if len(self._memos) >= _MEMO_COUNTRIES:
             self._memos.clear()  # bounded like the memos themselves
+            self._columns.clear()  # they hold the memos
+            self._fixed = None
         memos = self._memos[country] = {name: {} for name in _REPEATING_FIELDS}
         return memos
 
 
-def _remember(memo: dict[str, str | None], name: str, value: str, country: str) -> str | None:
+def _remember(memo: dict[str, str | None], hasher: Hasher, value: str, country: str) -> str | None:
     """Hash a value a field's memo does not hold yet, and remember it.
 
     Names, city, state and postal repeat across a file ("TX" thousands of times); the digest is
@@ -161,5 +186,10 @@ def _remember(memo: dict[str, str | None], name: str, value: str, country: str) 
     """
     if len(memo) >= _MEMO_ENTRIES:
         memo.clear()  # bounded; refills with the frequent values
-    digest = memo[value] = HASHERS[name](value, country)
+    digest = memo[value] = hasher(value, country)
     return digest
+
+
+def _declared_digest(value: str, country: str) -> str | None:
+    """The :data:`Hasher` of a column declared already hashed (``hash_pii(..., True)``)."""
+    return value.lower() if is_sha256_hex(value) else None
