@@ -78,9 +78,13 @@ class BodyBatcher:
 
     def flush(self) -> Batch | None:
         """The pending batch (None when empty); the batcher starts over empty."""
-        if not self._items:
+        items = self._items
+        if not items:
             return None
-        batch = Batch(self.prefix + b",".join(self._items) + self.suffix, self._lines)
+        # The envelope goes onto the first and last item, so the body is copied once, by join.
+        items[0] = self.prefix + items[0]
+        items[-1] += self.suffix
+        batch = Batch(b",".join(items), self._lines)
         self._items = []
         self._lines = []
         self._size = -1
