@@ -664,8 +664,11 @@ class CsvRows:
     def __iter__(self) -> Iterator[SourceRecord | Rejection]:
         header = self.header
         for line, row in self.rows():
-            # The length is checked by rows(), so zip needs no strict mode.
-            yield SourceRecord(line, dict(zip(header, row))) if type(row) is list else row  # type: ignore[arg-type]  # noqa: B905
+            if type(row) is list:
+                # rows() checked the length, so zip needs no strict mode.
+                yield SourceRecord(line, dict(zip(header, row)))  # noqa: B905
+            else:
+                yield row  # type: ignore[misc]
 
 
 def _too_large(line: int) -> Rejection:

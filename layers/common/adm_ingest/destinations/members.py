@@ -84,6 +84,14 @@ def _user_consent(country: str, consent: ConsentSignals, ip: str | None) -> dict
     return user_consent
 
 
+def _granted(consent: ConsentSignals) -> ConsentSignals:
+    """``consent`` with Amazon's own signal GRANTED: ADM ignores a DELETE that does not carry
+    it, and the removal request itself is what the signal authorizes."""
+    return ConsentSignals(
+        gpp=consent.gpp, tcf=consent.tcf, amzn_ad_storage="GRANTED", amzn_user_data="GRANTED"
+    )
+
+
 class AudienceMembers(Destination):
     """Members CREATE into an audience dataset; a per-record ``action`` column may say DELETE."""
 
@@ -99,7 +107,6 @@ class AudienceMembers(Destination):
         self._templates: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
         self._templates_consent: ConsentSignals | None = None
         self._templates_country = ""
-        self._granted: tuple[ConsentSignals, ConsentSignals] | None = None
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"members":[', b"]}"
@@ -138,8 +145,8 @@ class AudienceMembers(Destination):
                 parts, form = template
                 if len(parts) == 3:  # one identifier (email-only files): no format call
                     head, middle, tail = parts
-                    for digest in hashed.values():
-                        return f"{head}{external_id}{middle}{digest}{tail}".encode()
+                    (digest,) = hashed.values()
+                    return f"{head}{external_id}{middle}{digest}{tail}".encode()
                 return (form % (external_id, *hashed.values())).encode()
         return super().encode(record)
 
@@ -158,7 +165,7 @@ class AudienceMembers(Destination):
         elif len(self._templates) >= _MAX_TEMPLATES:
             self._templates.clear()  # bounded: a file has a handful of field sets
         if self.default_action == "DELETE":
-            consent = self._deletion_consent(consent)
+            consent = _granted(consent)
         user_consent = orjson.dumps(_user_consent(country, consent, None)).decode()
         openers = [f'"{ADM_PII_KEYS[name]}":"' for name in names]
         parts = [
@@ -190,9 +197,7 @@ class AudienceMembers(Destination):
             return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
         consent = record.consent
         if action == "DELETE":
-            # ADM ignores a DELETE that does not carry Amazon's consent signal as GRANTED; the
-            # removal request itself is what the signal authorizes.
-            consent = self._deletion_consent(consent)
+            consent = _granted(consent)
         return action, given_id or derive_external_user_id(record), consent
 
     def _action_of(self, attributes: dict[str, str]) -> str | None:
@@ -200,20 +205,6 @@ class AudienceMembers(Destination):
         when the column holds something else."""
         raw_action = attributes.get("action")
         return _ACTIONS.get(raw_action.strip().upper()) if raw_action else self.default_action
-
-    def _deletion_consent(self, consent: ConsentSignals) -> ConsentSignals:
-        """``consent`` with Amazon's signal GRANTED — the same object for the same input, so
-        deletions share one serialized ``userConsent`` like additions do."""
-        cached = self._granted
-        if cached is None or cached[0] is not consent:
-            granted = ConsentSignals(
-                gpp=consent.gpp,
-                tcf=consent.tcf,
-                amzn_ad_storage="GRANTED",
-                amzn_user_data="GRANTED",
-            )
-            cached = self._granted = (consent, granted)
-        return cached[1]
 
     def send(self, client: AdmApi, body: bytes) -> Delivery:
         result = client.ingest_members(self.target.id, body)
