@@ -9,7 +9,6 @@ from __future__ import annotations
 from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy
 from adm_ingest.mapping import RowLayout
 from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
-from adm_ingest.normalize import hash_pii
 from adm_ingest.normalize.hashing import is_sha256_hex
 from adm_ingest.normalize.pii import HASHERS, Hasher
 
@@ -18,8 +17,8 @@ _Context = tuple[str, ConsentSignals]
 """A record's resolved country and consent signals."""
 _CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
 """The attributes a record's context depends on (besides the policy and the defaults)."""
-_Column = tuple[int, str, Hasher, dict[str, str | None] | None]
-"""A PII column as :meth:`Preparer.prepare_row` works it: (index, field, hasher, memo or None)."""
+_Column = tuple[int, str, Hasher]
+"""A PII column as :meth:`Preparer.prepare_row` works it: (index, field, its hasher)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each field's memo (per country). Worst case, all memos full: 2 countries × 5 fields
@@ -37,14 +36,14 @@ class Preparer:
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("_columns", "_fixed", "_memos", "policy", "requires_consent")
+    __slots__ = ("_columns", "_fixed", "_hashers", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
-        # country → repeating field → value → digest (None: invalid).
-        self._memos: dict[str, dict[str, dict[str, str | None]]] = {}
-        # (layout, country) → its PII columns with their hashers and memos (see _row_plan).
+        # country → field → its hasher (memoized for the repeating fields).
+        self._hashers: dict[str, dict[str, Hasher]] = {}
+        # (layout, country) → its PII columns with their hashers (see _row_plan).
         self._columns: dict[tuple[RowLayout, str], tuple[tuple[_Column, ...], ...]] = {}
         # What every row of the last layout without country or consent columns shares:
         # (layout, context, PII columns).
@@ -58,8 +57,7 @@ class Preparer:
         if type(context) is Rejection:
             return context
         country, consent = context  # type: ignore[misc]
-        memos = self._memos.get(country) or self._new_memos(country)
-        hashers = HASHERS
+        hashers = self._hashers.get(country) or self._new_hashers(country)
         hashed_sets: list[dict[str, str]] = []
         invalid: list[str] = []
         for index, pii in enumerate(record.pii_sets):
@@ -67,15 +65,10 @@ class Preparer:
             for name, raw in pii.items():
                 # One strip here (mapping already stripped, but callers may not have).
                 value = raw.strip()
-                # The per-value hot path, inlined (prepare_row has the same steps).
                 if declared and (index, name) in declared:
-                    digest = hash_pii(name, value, country, True)
-                elif (memo := memos.get(name)) is None:
-                    digest = hashers[name](value, country)
-                elif value in memo:
-                    digest = memo[value]
+                    digest = _declared_digest(value, country)
                 else:
-                    digest = _remember(memo, hashers[name], value, country)
+                    digest = hashers[name](value, country)
                 if digest is None:
                     invalid.append(name)
                 else:
@@ -109,16 +102,11 @@ class Preparer:
         invalid: list[str] = []
         for columns in pii_sets:
             hashed: dict[str, str] = {}
-            for index, name, hasher, memo in columns:
+            for index, name, hasher in columns:
                 value = fields[index].strip()
                 if not value:  # mapping drops empty values
                     continue
-                if memo is None:
-                    digest = hasher(value, country)
-                elif value in memo:
-                    digest = memo[value]
-                else:
-                    digest = _remember(memo, hasher, value, country)
+                digest = hasher(value, country)
                 if digest is None:
                     invalid.append(name)
                 else:
@@ -132,8 +120,8 @@ class Preparer:
     def _row_plan(
         self, line: int, attributes: dict[str, str], layout: RowLayout
     ) -> tuple[_Context | Rejection, tuple[tuple[_Column, ...], ...]]:
-        """The row's context and the layout's PII columns, each with its hasher and memo for
-        the row's country (made once per layout and country)."""
+        """The row's context and the layout's PII columns, each with its hasher for the row's
+        country (made once per layout and country)."""
         context = self._context(line, attributes)
         columns: tuple[tuple[_Column, ...], ...] = ()
         if type(context) is not Rejection:
@@ -146,12 +134,10 @@ class Preparer:
 
     def _new_columns(self, key: tuple[RowLayout, str]) -> tuple[tuple[_Column, ...], ...]:
         layout, country = key
-        memos = self._memos.get(country) or self._new_memos(country)
+        hashers = self._hashers.get(country) or self._new_hashers(country)
         columns = self._columns[key] = tuple(
             tuple(
-                (index, name, _declared_digest, None)
-                if declared
-                else (index, name, HASHERS[name], memos.get(name))
+                (index, name, _declared_digest if declared else hashers[name])
                 for index, name, declared in pii_set
             )
             for pii_set in layout.pii_sets
@@ -168,25 +154,36 @@ class Preparer:
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
 
-    def _new_memos(self, country: str) -> dict[str, dict[str, str | None]]:
-        """Start the digest memos of ``country``'s records, one per repeating field."""
-        if len(self._memos) >= _MEMO_COUNTRIES:
-            self._memos.clear()  # bounded like the memos themselves
-            self._columns.clear()  # they hold the memos
+    def _new_hashers(self, country: str) -> dict[str, Hasher]:
+        """The hashers of ``country``'s records: :data:`HASHERS`, with a memo of their own for
+        the fields whose values repeat."""
+        if len(self._hashers) >= _MEMO_COUNTRIES:
+            self._hashers.clear()  # bounded like the memos themselves
+            self._columns.clear()  # they hold the memos too
             self._fixed = None
-        memos = self._memos[country] = {name: {} for name in _REPEATING_FIELDS}
-        return memos
+        hashers = self._hashers[country] = {
+            name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
+            for name, hasher in HASHERS.items()
+        }
+        return hashers
 
 
-def _remember(memo: dict[str, str | None], hasher: Hasher, value: str, country: str) -> str | None:
-    """Hash a value a field's memo does not hold yet, and remember it.
+def _memoized(hasher: Hasher) -> Hasher:
+    """``hasher`` with a bounded memo, for one country's values of one field.
 
     Names, city, state and postal repeat across a file ("TX" thousands of times); the digest is
-    a pure function of (field, value, country), so a bounded memo per field is exact.
+    a pure function of (field, value, country), so remembering it is exact.
     """
-    if len(memo) >= _MEMO_ENTRIES:
-        memo.clear()  # bounded; refills with the frequent values
-    digest = memo[value] = hasher(value, country)
+    memo: dict[str, str | None] = {}
+
+    def digest(value: str, country: str) -> str | None:
+        if value in memo:
+            return memo[value]
+        if len(memo) >= _MEMO_ENTRIES:
+            memo.clear()  # bounded; refills with the frequent values
+        result = memo[value] = hasher(value, country)
+        return result
+
     return digest
 
 
