@@ -104,7 +104,6 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
                     encode(prepared)  # type: ignore[arg-type]
                 continue
             layout = plan.row_layout(item.header)
-            assert layout is not None
             for line, row in item.rows():
                 count += 1
                 if depth >= 1 and type(row) is list:

@@ -166,6 +166,18 @@ def test_configured_columns_hashed_ignored_defaults_and_unknown() -> None:
     assert plan.unknown == ["favourite colour"]
 
 
+def test_a_row_layout_is_the_plan_by_column_position() -> None:
+    header = ["E-Mail", "Cell", "Alt Email", "Ref", "notes", "ip", "country", "favourite colour"]
+    layout = build_plan(header, CONFIG).row_layout(header)
+    assert layout.defaults == {"country": "DE"}
+    assert layout.attributes == ((3, "external_id"), (6, "country"))
+    # PII sets in set order; in each, (column index, field, declared hashed) in column order.
+    assert layout.pii_sets == (
+        ((0, "email", True), (1, "phone", False)),
+        ((2, "email", False),),
+    )
+
+
 def test_hashed_marks_follow_the_sets_after_empty_sets_are_dropped() -> None:
     plan = build_plan(
         ["e1", "e2"], {"columns": {"e1": "email", "e2": "email_2"}, "hashed": ["e2"]}

@@ -425,25 +425,25 @@ class MappingPlan:
             frozenset((position[pii_set], field) for pii_set, field in hashed),
         )
 
-    def row_layout(self, header: Sequence[str]) -> RowLayout | None:
-        """This plan by column position for records with ``header``'s columns, or None when two
-        columns feed the same field (``apply`` keeps the last non-empty one per record: that
-        stays a record-by-record decision)."""
+    def row_layout(self, header: Sequence[str]) -> RowLayout:
+        """This plan by column position, for records with ``header``'s columns."""
         attributes: list[tuple[int, str]] = []
         sets: dict[int, list[tuple[int, str, bool]]] = {}
-        fed: set[tuple[str, int]] = set()
+        fed: list[tuple[str, int]] = []
         for index, column in enumerate(header):
             route = self._routes[column] if column in self._routes else self._resolve(column)
             if route is None:
                 continue
             field, pii_set, is_hashed = route
-            if (field, pii_set) in fed:
-                return None
-            fed.add((field, pii_set))
+            fed.append((field, pii_set))
             if pii_set < 0:
                 attributes.append((index, field))
             else:
                 sets.setdefault(pii_set, []).append((index, field, is_hashed))
+        # Routing gives each (field, set) at most one column (the config is validated, and a
+        # detected column takes a free slot or none), so there is nothing for apply's "last
+        # non-empty value wins" to decide.
+        assert len(set(fed)) == len(fed), "two columns feed one field"
         return RowLayout(
             dict(self._defaults),
             tuple(attributes),

@@ -27,7 +27,7 @@ class RecordMapper(Protocol):
     """What the processor needs of a mapping plan."""
 
     def apply(self, record: SourceRecord) -> MappedRecord: ...
-    def row_layout(self, header: Sequence[str]) -> RowLayout | None: ...
+    def row_layout(self, header: Sequence[str]) -> RowLayout: ...
 
 
 class RecordProcessor:
@@ -80,28 +80,22 @@ class RecordProcessor:
     ) -> Iterator[PreparedRecord | Rejection]:
         """One prepared record or rejection per record read, in file order.
 
-        Rows of a :class:`CsvRows` block take the row lane — fields by position straight into
-        :meth:`Preparer.prepare_row` — when the plan has a layout for the block's header;
-        everything else is mapped record by record.
+        Well-formed rows of a :class:`CsvRows` block take the row lane — fields by position
+        straight into :meth:`Preparer.prepare_row`; everything else is mapped record by record.
         """
         prepare = self.preparer.prepare
         prepare_row = self.preparer.prepare_row
         apply = self.mapper.apply
-        layouts: dict[tuple[str, ...], RowLayout | None] = {}
+        layouts: dict[tuple[str, ...], RowLayout] = {}
         for record in records:
             if type(record) is CsvRows:
                 header = record.header
-                if header in layouts:
-                    layout = layouts[header]
-                else:
+                layout = layouts.get(header)
+                if layout is None:
                     layout = layouts[header] = self.mapper.row_layout(header)
                 for line, row in record.rows():
                     if type(row) is list:
-                        if layout is not None:
-                            yield prepare_row(line, row, layout)
-                        else:
-                            # The length is checked by rows(), so zip needs no strict mode.
-                            yield prepare(apply(SourceRecord(line, dict(zip(header, row)))))  # noqa: B905
+                        yield prepare_row(line, row, layout)
                     elif type(row) is Rejection:
                         yield row
                     else:

@@ -118,6 +118,8 @@ def _hash_email(value: str, country: str) -> str | None:
 
 _hash_any_email = _field_hasher("email")
 
-HASHERS: Final[dict[str, Hasher]] = {field: _field_hasher(field) for field in PII_FIELDS}
+HASHERS: Final[dict[str, Hasher]] = {
+    **{field: _field_hasher(field) for field in PII_FIELDS},
+    "email": _hash_email,
+}
 """The :data:`Hasher` of each canonical PII field."""
-HASHERS["email"] = _hash_email
