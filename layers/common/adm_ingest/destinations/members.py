@@ -30,7 +30,12 @@ _STABLE_ID_FIELDS = ("email", "phone")
 
 _PER_RECORD_ATTRIBUTES = frozenset({"action", "ip", "ramp_id", "maid"})
 """Attributes that make a member's item differ from its file's template."""
-_MAX_TEMPLATES = 1024
+_Template = tuple[tuple[str, ...], str]
+"""A member item cut around its externalUserId and digests: (parts, the same as a %-format)."""
+_MAX_TEMPLATES = 256
+"""Bound on the templates of one context (a layout of 8 PII fields has at most 256 shapes)."""
+_MAX_CONTEXTS = 64
+"""Bound on the (consent signals, country) contexts whose templates are kept."""
 
 
 def derive_external_user_id(record: PreparedRecord) -> str | None:
@@ -102,11 +107,14 @@ class AudienceMembers(Destination):
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
-        # Item templates by PII field names, for one (consent signals, country) at a time: the
-        # records of a file nearly all share the policy's consent object and one country.
-        self._templates: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
-        self._templates_consent: ConsentSignals | None = None
-        self._templates_country = ""
+        # Item templates by PII field names, per (consent signals, country); the records of a
+        # file nearly all share one such context, whose templates are at hand without a lookup.
+        self._templates_by_context: dict[
+            tuple[ConsentSignals, str], dict[tuple[str, ...], _Template]
+        ] = {}
+        self._templates: dict[tuple[str, ...], _Template] = {}
+        self._consent: ConsentSignals | None = None
+        self._country = ""
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"members":[', b"]}"
@@ -135,14 +143,11 @@ class AudienceMembers(Destination):
             if external_id.isprintable() and '"' not in external_id and "\\" not in external_id:
                 hashed = hashed_sets[0]
                 names = tuple(hashed)
-                # _template's cache lookup, inlined: this runs once per record.
-                if record.consent is self._templates_consent and record.country == (
-                    self._templates_country
-                ):
-                    template = self._templates.get(names) or self._template(record, names)
+                if record.consent is self._consent and record.country == self._country:
+                    templates = self._templates  # the usual case: the file's default context
                 else:
-                    template = self._template(record, names)
-                parts, form = template
+                    templates = self._templates_of(record.consent, record.country)
+                parts, form = templates.get(names) or self._template(record, names, templates)
                 if len(parts) == 3:  # one identifier (email-only files): no format call
                     head, middle, tail = parts
                     (digest,) = hashed.values()
@@ -150,20 +155,34 @@ class AudienceMembers(Destination):
                 return (form % (external_id, *hashed.values())).encode()
         return super().encode(record)
 
+    def _templates_of(
+        self, consent: ConsentSignals, country: str
+    ) -> dict[tuple[str, ...], _Template]:
+        """The templates of the records with these consent signals and country, kept by value
+        so that a file alternating between a few contexts makes each template once."""
+        key = (consent, country)
+        templates = self._templates_by_context.get(key)
+        if templates is None:
+            if len(self._templates_by_context) >= _MAX_CONTEXTS:
+                self._templates_by_context.clear()  # bounded, like the templates of a context
+            templates = self._templates_by_context[key] = {}
+        self._consent, self._country, self._templates = consent, country, templates
+        return templates
+
     def _template(
-        self, record: PreparedRecord, names: tuple[str, ...]
-    ) -> tuple[tuple[str, ...], str]:
+        self,
+        record: PreparedRecord,
+        names: tuple[str, ...],
+        templates: dict[tuple[str, ...], _Template],
+    ) -> _Template:
         """``orjson.dumps(build(record))`` cut where the externalUserId and the digests go —
         as the parts around them, and as a %-format of those parts — for the records of
         ``record``'s consent signals and country with one PII set of ``names``: everything
         else in such an item is the same for all of them, and hex digests and an id that needs
-        no escaping go into JSON verbatim."""
+        no escaping go into JSON verbatim. Kept in ``templates``."""
+        if len(templates) >= _MAX_TEMPLATES:
+            templates.clear()  # bounded: a file has a handful of field sets
         consent, country = record.consent, record.country
-        if consent is not self._templates_consent or country != self._templates_country:
-            self._templates_consent, self._templates_country = consent, country
-            self._templates = {}
-        elif len(self._templates) >= _MAX_TEMPLATES:
-            self._templates.clear()  # bounded: a file has a handful of field sets
         if self.default_action == "DELETE":
             consent = _granted(consent)
         user_consent = orjson.dumps(_user_consent(country, consent, None)).decode()
@@ -175,7 +194,7 @@ class AudienceMembers(Destination):
         parts += [f'",{opener}' for opener in openers[1:]]
         parts.append('"}]}}')
         form = "%s".join(part.replace("%", "%%") for part in parts)
-        template = self._templates[names] = (tuple(parts), form)
+        template = templates[names] = (tuple(parts), form)
         return template
 
     def _resolve(
