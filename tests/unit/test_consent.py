@@ -242,3 +242,27 @@ def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
         assert prepared.hashed_sets == [
             {name: hash_pii(name, value, "US") for name, value in pii.items()}
         ]
+
+
+def test_preparer_memo_keeps_countries_apart_and_stays_bounded() -> None:
+    from adm_ingest import prepare
+    from adm_ingest.model import MappedRecord
+    from adm_ingest.normalize import hash_pii
+
+    preparer = prepare.Preparer(ConsentPolicy(), requires_consent=False)
+    # "Texas" is "tx" in the US and "te" elsewhere: a memo keyed on the value alone would hand
+    # one country's digest to the other. Countries alternate, as in a multi-country file.
+    for _ in range(2):
+        for country in ("US", "GB", "CA", "FR", "US"):
+            prepared = preparer.prepare(MappedRecord(1, {"country": country}, [{"state": "Texas"}]))
+            assert isinstance(prepared, PreparedRecord)
+            assert prepared.hashed_sets == [{"state": hash_pii("state", "Texas", country)}]
+    # However many distinct values come, a memo never holds more than its bound.
+    hash_city = preparer._hashers["city"]
+    for n in range(prepare._MEMO_ENTRIES + 10):
+        hash_city(f"Town {n}", "US")
+    assert hash_city.__closure__ is not None
+    memo = next(
+        cell.cell_contents for cell in hash_city.__closure__ if isinstance(cell.cell_contents, dict)
+    )
+    assert 0 < len(memo) <= prepare._MEMO_ENTRIES

@@ -21,11 +21,9 @@ _Column = tuple[int, str, Hasher]
 """A PII column as :meth:`Preparer.prepare_row` works it: (index, field, its hasher)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
-"""Bound on each field's memo (per country). Worst case, all memos full: 2 countries × 5 fields
-× 25,000 entries of ~200 bytes ≈ 50 MB (≈ 25 MB for the usual one-country file) — memory
-stays flat in file size, and 25,000 holds the frequent names, cities and ZIPs of a CRM file."""
-_MEMO_COUNTRIES = 2
-"""Bound on the countries memoized at once (a file is almost always one country)."""
+"""Bound on each repeating field's memo, all countries together. Worst case, all memos full:
+5 fields × 25,000 entries of ~250 bytes ≈ 30 MB — memory stays flat in file size, and 25,000
+holds the frequent names, cities and ZIPs of a CRM file."""
 
 
 class Preparer:
@@ -36,19 +34,20 @@ class Preparer:
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("_columns", "_fixed", "_hashers", "policy", "requires_consent")
+    __slots__ = ("_hashers", "_row_plan", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
-        # country → field → its hasher (memoized for the repeating fields).
-        self._hashers: dict[str, dict[str, Hasher]] = {}
-        # (layout, country) → its PII columns with their hashers (see _row_plan).
-        self._columns: dict[tuple[RowLayout, str], tuple[tuple[_Column, ...], ...]] = {}
-        # What every row of the last layout without country or consent columns shares:
-        # (layout, context, PII columns).
-        self._fixed: (
-            tuple[RowLayout, _Context | Rejection, tuple[tuple[_Column, ...], ...]] | None
+        # Field → its hasher; those of the repeating fields remember what they hashed.
+        self._hashers: dict[str, Hasher] = {
+            name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
+            for name, hasher in HASHERS.items()
+        }
+        # The last layout's plan: (layout, PII columns, the context every row shares — or None
+        # when the layout has country or consent columns).
+        self._row_plan: (
+            tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None] | None
         ) = None
 
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
@@ -57,7 +56,7 @@ class Preparer:
         if type(context) is Rejection:
             return context
         country, consent = context  # type: ignore[misc]
-        hashers = self._hashers.get(country) or self._new_hashers(country)
+        hashers = self._hashers
         hashed_sets: list[dict[str, str]] = []
         invalid: list[str] = []
         for index, pii in enumerate(record.pii_sets):
@@ -90,11 +89,12 @@ class Preparer:
             value = fields[index].strip()
             if value:  # mapping drops empty values
                 attributes[name] = value
-        fixed = self._fixed
-        if fixed is not None and fixed[0] is layout:
-            _, context, pii_sets = fixed
-        else:
-            context, pii_sets = self._row_plan(line, attributes, layout)
+        plan = self._row_plan
+        if plan is None or plan[0] is not layout:
+            plan = self._plan_rows(layout)
+        _, pii_sets, context = plan
+        if context is None:  # the row has its own country or consent columns
+            context = self._context(line, attributes)
         if type(context) is Rejection:
             return Rejection(line, context.reason, context.detail)
         country, consent = context  # type: ignore[misc]
@@ -117,32 +117,23 @@ class Preparer:
             line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
         )
 
-    def _row_plan(
-        self, line: int, attributes: dict[str, str], layout: RowLayout
-    ) -> tuple[_Context | Rejection, tuple[tuple[_Column, ...], ...]]:
-        """The row's context and the layout's PII columns, each with its hasher for the row's
-        country (made once per layout and country)."""
-        context = self._context(line, attributes)
-        columns: tuple[tuple[_Column, ...], ...] = ()
-        if type(context) is not Rejection:
-            key = (layout, context[0])
-            columns = self._columns.get(key) or self._new_columns(key)
-        # Without country or consent columns, every row of the layout has this context.
-        if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
-            self._fixed = (layout, context, columns)
-        return context, columns
-
-    def _new_columns(self, key: tuple[RowLayout, str]) -> tuple[tuple[_Column, ...], ...]:
-        layout, country = key
-        hashers = self._hashers.get(country) or self._new_hashers(country)
-        columns = self._columns[key] = tuple(
+    def _plan_rows(
+        self, layout: RowLayout
+    ) -> tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None]:
+        """The layout's PII columns with their hashers and, when it has no country or consent
+        column, the context all its rows share (made once per layout)."""
+        columns = tuple(
             tuple(
-                (index, name, _declared_digest if declared else hashers[name])
+                (index, name, _declared_digest if declared else self._hashers[name])
                 for index, name, declared in pii_set
             )
             for pii_set in layout.pii_sets
         )
-        return columns
+        shared = None
+        if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
+            shared = self._context(0, dict(layout.defaults))  # Rejection lines are the row's
+        plan = self._row_plan = (layout, columns, shared)
+        return plan
 
     def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
         """The record's country and consent signals, or why it can't be sent."""
@@ -154,34 +145,22 @@ class Preparer:
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
 
-    def _new_hashers(self, country: str) -> dict[str, Hasher]:
-        """The hashers of ``country``'s records: :data:`HASHERS`, with a memo of their own for
-        the fields whose values repeat."""
-        if len(self._hashers) >= _MEMO_COUNTRIES:
-            self._hashers.clear()  # bounded like the memos themselves
-            self._columns.clear()  # they hold the memos too
-            self._fixed = None
-        hashers = self._hashers[country] = {
-            name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
-            for name, hasher in HASHERS.items()
-        }
-        return hashers
-
 
 def _memoized(hasher: Hasher) -> Hasher:
-    """``hasher`` with a bounded memo, for one country's values of one field.
+    """``hasher`` with a bounded memo of the digests it made.
 
     Names, city, state and postal repeat across a file ("TX" thousands of times); the digest is
     a pure function of (field, value, country), so remembering it is exact.
     """
-    memo: dict[str, str | None] = {}
+    memo: dict[tuple[str, str], str | None] = {}
 
     def digest(value: str, country: str) -> str | None:
-        if value in memo:
-            return memo[value]
+        key = (value, country)
+        if key in memo:
+            return memo[key]
         if len(memo) >= _MEMO_ENTRIES:
             memo.clear()  # bounded; refills with the frequent values
-        result = memo[value] = hasher(value, country)
+        result = memo[key] = hasher(value, country)
         return result
 
     return digest
