@@ -123,6 +123,11 @@ class ConsentPolicy:
     amzn_user_data: str | None = None
     _defaults: ConsentSignals = field(init=False, repr=False, compare=False)
     """The default signals, built once: most records share this object (see signals_of)."""
+    _known: dict[tuple[str | None, ...], ConsentSignals] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    """Records' own consent values → their signals: a file repeats a handful of combinations,
+    and records with the same values then share one signals object (see _own_signals)."""
 
     def __post_init__(self) -> None:
         defaults = ConsentSignals(self.gpp, self.tcf, self.amzn_ad_storage, self.amzn_user_data)
@@ -177,16 +182,31 @@ class ConsentPolicy:
         return signals
 
     def _own_signals(self, attributes: Mapping[str, str]) -> ConsentSignals:
-        return ConsentSignals(
-            gpp=attributes.get("gpp") or self.gpp,
-            tcf=attributes.get("tcf") or self.tcf,
+        values = (
+            attributes.get("gpp"),
+            attributes.get("tcf"),
+            attributes.get("amzn_ad_storage"),
+            attributes.get("amzn_user_data"),
+        )
+        known = self._known
+        if values in known:
+            return known[values]
+        signals = ConsentSignals(
+            gpp=values[0] or self.gpp,
+            tcf=values[1] or self.tcf,
             amzn_ad_storage=_amzn(attributes, "amzn_ad_storage") or self.amzn_ad_storage,
             amzn_user_data=_amzn(attributes, "amzn_user_data") or self.amzn_user_data,
         )
+        if len(known) >= _KNOWN_SIGNALS:
+            known.clear()  # bounded: per-person GPP strings must not grow it without end
+        known[values] = signals
+        return signals
 
 
 CONSENT_FIELDS: tuple[str, ...] = ("gpp", "tcf", "amzn_ad_storage", "amzn_user_data")
 """The canonical attributes that carry a record's own consent signals."""
+_KNOWN_SIGNALS = 1024
+"""Bound on the consent value combinations a policy remembers."""
 
 
 _COUNTRY_MEMO: dict[str, str | None] = {}
