@@ -39,12 +39,20 @@ FULL = "full"
 """email + phone + first/last name + address + city + state + zip (plus id and country)."""
 EMAIL_ONLY = "email"
 """A customer id and an email: the smallest useful audience file."""
+EU_CONSENT = "eu-consent"
+"""A customer id, an email, a country (UK/EEA) and Amazon's two consent signals per row."""
 
 _FULL_HEADER = (
     "Customer ID,Email Address,Mobile,First Name,Last Name,Street Address,City,State,Zip Code,"
     "Country\n"
 )
 _EMAIL_HEADER = "Customer ID,Email Address\n"
+_EU_CONSENT_HEADER = "Customer ID,Email Address,Country,amzn_ad_storage,amzn_user_data\n"
+_EU_COUNTRIES = (
+    ("DE", "FR", "GB", "ES", "IT", "NL", "PL", "SE"),
+    (30, 50, 70, 80, 88, 94, 98, 100),
+)
+"""Countries of the EU export and their cumulative weights (percent)."""
 
 _FIRST = (
     "James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara "
@@ -223,8 +231,8 @@ _PLACE_POOL = _place_pool(500)
 
 
 def dataset(shape: str, rows: int, *, seed: int = 2026) -> Dataset:
-    """The cached CSV of ``rows`` rows of ``shape`` (:data:`FULL` or :data:`EMAIL_ONLY`),
-    generating it first when missing."""
+    """The cached CSV of ``rows`` rows of ``shape`` (:data:`FULL`, :data:`EMAIL_ONLY` or
+    :data:`EU_CONSENT`), generating it first when missing."""
     path = DATA_DIR / f"crm-{shape}-{rows}-s{seed}-v{GENERATOR_VERSION}.csv"
     if not path.exists():
         _write(path, _rows(shape, rows, seed), _header(shape))
@@ -247,6 +255,8 @@ def _header(shape: str) -> str:
         return _FULL_HEADER
     if shape == EMAIL_ONLY:
         return _EMAIL_HEADER
+    if shape == EU_CONSENT:
+        return _EU_CONSENT_HEADER
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -287,6 +297,11 @@ def _rows(shape: str, rows: int | None, seed: int) -> Iterator[str]:
         last = rng.choices(_SURNAME_POOL[0], cum_weights=_SURNAME_POOL[1])[0]
         email = _email(rng, first, last, index)
         customer = f"crm-{index:08d}"
+        if shape == EU_CONSENT:
+            country = rng.choices(_EU_COUNTRIES[0], cum_weights=_EU_COUNTRIES[1])[0]
+            ad_storage = "GRANTED" if rng.random() < 0.9 else "DENIED"
+            yield f"{customer},{email},{country},{ad_storage},GRANTED\n"
+            continue
         if not full:
             yield f"{customer},{email}\n"
             continue

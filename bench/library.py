@@ -23,6 +23,7 @@ FULL_TARGET = 60_000
 """Members/s/core, full-field workload (issue 2)."""
 EMAIL_TARGET = 250_000
 """Members/s/core, email-only workload (issue 2)."""
+TARGETS = {"full-field": FULL_TARGET, "email-only": EMAIL_TARGET}
 RSS_TARGET_MB = 150.0
 
 
@@ -175,6 +176,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
         ("full-field", datagen.dataset(datagen.FULL, rows)),
         ("full-field", datagen.dataset(datagen.FULL, small)),
         ("email-only", datagen.dataset(datagen.EMAIL_ONLY, rows)),
+        # No target: shows what per-record country and consent columns cost.
+        ("eu-consent", datagen.dataset(datagen.EU_CONSENT, rows)),
     ]
     baseline = run_workload("library", {"path": None})
     measured: list[tuple[str, datagen.Dataset, Measured]] = [
@@ -200,8 +203,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
     for label, data, m in measured:
         r = m.result
         per_core = r["members"] / r["loop_cpu_seconds"]
-        target = FULL_TARGET if label == "full-field" else EMAIL_TARGET
-        fast, lean = per_core >= target, m.peak_rss_mb < RSS_TARGET_MB
+        target = TARGETS.get(label)
+        fast, lean = target is None or per_core >= target, m.peak_rss_mb < RSS_TARGET_MB
         passed &= fast and lean and r["rejected"] == 0
         table.rows.append(
             (
@@ -212,7 +215,7 @@ def run(rows: int = 1_000_000) -> BenchResult:
                 f"{per_core:,.0f}",
                 f"{r['members'] / r['loop_wall_seconds']:,.0f}",
                 f"{m.peak_rss_mb:,.0f}",
-                f"≥ {target:,}/s: {verdict(fast)}",
+                f"≥ {target:,}/s: {verdict(fast)}" if target else "—",
                 verdict(lean),
             )
         )
@@ -235,6 +238,8 @@ def run(rows: int = 1_000_000) -> BenchResult:
         f"{full[0]['rows']:,} rows (flat: memory does not depend on file size).",
         "members/s/core = members sent ÷ CPU seconds of the timed loop (start-up excluded); "
         "(wall) is the same loop by the clock, which other load on the machine slows.",
+        "eu-consent: id, email, a UK/EEA country per row (8 countries) and Amazon's two consent "
+        "signals per row — the per-record country and consent work an EU export brings.",
         f"Mean member body size: {full[0]['body_bytes'] / max(full[0]['members'], 1):,.0f} bytes "
         f"(full-field), {full[0]['requests']:,} requests for {full[0]['members']:,} members.",
     ]
