@@ -45,9 +45,10 @@ def stack_host(params: dict[str, Any]) -> dict[str, Any]:
     """Run a local stack until ``params["stop"]`` exists; publish its environment first."""
     from adm_local.stack import LocalStack
 
-    before = dict(os.environ)
     with LocalStack(records_per_chunk=params["records_per_chunk"], quiet=True) as stack:
-        env = {name: value for name, value in os.environ.items() if before.get(name) != value}
+        # All of the stack's variables, not just those that differ from this shell's: under
+        # `make bench` AWS_DEFAULT_REGION is already exported with the same value.
+        env = dict(stack.environment)
         env[S3_EVENTS_QUEUE_ENV] = stack.queue_url(stack.names.s3_events_queue)
         # The splitter resolves audiences/<name>/ through the registry; the dataset itself is
         # never called here, so any id will do.

@@ -117,6 +117,8 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._queues = _Queues()
         self.endpoint = ""
+        self.environment: dict[str, str] = {}
+        """The variables that point a process at this stack (set in this one while it runs)."""
         self.sandbox: SandboxServer
         self.functions: dict[str, ModuleType] = {}
         self.delivered: dict[str, list[str]] = {"s3": [], "chunks": []}
@@ -139,7 +141,8 @@ class LocalStack:
         sandbox_kwargs = {"log_stream": None} if self.quiet else {}
         self.sandbox = SandboxServer(port=0, **{**sandbox_kwargs, **self._sandbox_kwargs})
         self.sandbox.__enter__()
-        self._set_env(self._environment())
+        self.environment = self._environment()
+        self._set_env(self.environment)
         _reset_powertools_caches()
         self._provision()
         self.functions = {

@@ -34,7 +34,10 @@ def _process(path: Path) -> RecordProcessor:
     return processor
 
 
-@pytest.mark.parametrize("shape", [datagen.FULL, datagen.EMAIL_ONLY])
+SHAPES = [datagen.FULL, datagen.EMAIL_ONLY, datagen.EU_CONSENT]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
 def test_generated_files_are_deterministic_per_seed(data_dir: Path, shape: str) -> None:
     first = datagen.dataset(shape, 500, seed=11).path.read_bytes()
     first_path = datagen.dataset(shape, 500, seed=11).path
@@ -43,7 +46,7 @@ def test_generated_files_are_deterministic_per_seed(data_dir: Path, shape: str) 
     assert datagen.dataset(shape, 500, seed=12).path.read_bytes() != first
 
 
-@pytest.mark.parametrize("shape", [datagen.FULL, datagen.EMAIL_ONLY])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_every_generated_row_is_one_distinct_acceptable_member(data_dir: Path, shape: str) -> None:
     data = datagen.dataset(shape, 3000, seed=5)
     processor = _process(data.path)
@@ -113,3 +116,17 @@ def test_saving_one_benchmark_keeps_the_others_and_their_machines(
     saved = results.load_results()
     assert {name: r.figures["n"] for name, r in saved.items()} == {"library": 3, "splitter": 2}
     assert results.saved_machines() == {"library": second, "splitter": second}
+
+
+def test_the_stack_host_publishes_every_variable_of_its_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `make bench` exports AWS_DEFAULT_REGION with the stack's own value; the published
+    # environment must still carry it (it once held only the variables that changed).
+    from bench import splitter
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with splitter.hosted_stack() as env:
+        assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+        assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert env[splitter.S3_EVENTS_QUEUE_ENV]
