@@ -141,8 +141,7 @@ class LocalStack:
         sandbox_kwargs = {"log_stream": None} if self.quiet else {}
         self.sandbox = SandboxServer(port=0, **{**sandbox_kwargs, **self._sandbox_kwargs})
         self.sandbox.__enter__()
-        self.environment = self._environment()
-        self._set_env(self.environment)
+        self._set_env(self._environment())
         _reset_powertools_caches()
         self._provision()
         self.functions = {
@@ -192,6 +191,7 @@ class LocalStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+            self.environment[name] = value
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)

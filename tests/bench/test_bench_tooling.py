@@ -129,4 +129,5 @@ def test_the_stack_host_publishes_every_variable_of_its_stack(
     with splitter.hosted_stack() as env:
         assert env["AWS_DEFAULT_REGION"] == "us-east-1"
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert env["CHUNK_QUEUE_URL"] and env["SPLIT_QUEUE_URL"]  # set once the queues exist
         assert env[splitter.S3_EVENTS_QUEUE_ENV]
