@@ -58,7 +58,7 @@ class Preparer:
         country, consent = context  # type: ignore[misc]
         hashers = self._hashers
         hashed_sets: list[dict[str, str]] = []
-        invalid: list[str] = []
+        invalid: tuple[str, ...] = ()
         for index, pii in enumerate(record.pii_sets):
             hashed: dict[str, str] = {}
             for name, raw in pii.items():
@@ -69,14 +69,12 @@ class Preparer:
                 else:
                     digest = hashers[name](value, country)
                 if digest is None:
-                    invalid.append(name)
+                    invalid += (name,)
                 else:
                     hashed[name] = digest
             if hashed:
                 hashed_sets.append(hashed)
-        return PreparedRecord(
-            line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
-        )
+        return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
     def prepare_row(
         self, line: int, fields: list[str], layout: RowLayout
@@ -99,7 +97,7 @@ class Preparer:
             return Rejection(line, context.reason, context.detail)
         country, consent = context  # type: ignore[misc]
         hashed_sets: list[dict[str, str]] = []
-        invalid: list[str] = []
+        invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per row
         for columns in pii_sets:
             hashed: dict[str, str] = {}
             for index, name, hasher in columns:
@@ -108,14 +106,12 @@ class Preparer:
                     continue
                 digest = hasher(value, country)
                 if digest is None:
-                    invalid.append(name)
+                    invalid += (name,)
                 else:
                     hashed[name] = digest
             if hashed:
                 hashed_sets.append(hashed)
-        return PreparedRecord(
-            line, country, hashed_sets, consent, attributes, tuple(invalid) if invalid else ()
-        )
+        return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
     def _plan_rows(
         self, layout: RowLayout
