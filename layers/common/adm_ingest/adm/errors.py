@@ -89,18 +89,11 @@ class BadRequest(ApiError):
 class DuplicateDatasetName(BadRequest):
     """400 ``DuplicateDatasetName``: an audience dataset has this name; reuse ``dataset_id``."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        *,
-        body: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(status, code, message, request_id, body=body)
+    @property
+    def dataset_id(self) -> str | None:
+        """The existing dataset's id, from the error body (None when the body has none)."""
         dataset_id = self.body.get("datasetId")
-        self.dataset_id: str | None = str(dataset_id) if dataset_id is not None else None
+        return str(dataset_id) if dataset_id is not None else None
 
 
 class Unauthorized(ApiError):
