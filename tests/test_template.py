@@ -11,22 +11,24 @@ including what SAM generated (roles, event source mappings, permissions).
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import cfnlint.api
 import pytest
-from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "functions" / "setup" / "setup.asl.json"
 LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
+TRANSFORM_SCRIPT = ROOT / "scripts" / "transform_template.py"
 
 # Regions the stack is expected to be deployed in (near the NA, EU and FE ADM hosts).
 LINT_REGIONS = ["us-east-1", "eu-west-1", "us-west-2"]
@@ -51,66 +53,16 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 # ---------------------------------------------------------------------------- offline transform
 
 
-class _OfflinePolicyLoader:
-    """Stands in for SAM's IAM managed-policy lookup: the template names no managed policy,
-    only policy templates and ARNs, so the transform must never need to ask IAM."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def quote_bare_placeholders(text: str) -> str:
-    """Make the ASL file JSON by quoting the ``${X}`` placeholders that stand outside strings.
-
-    Numeric substitutions (retry intervals) are written unquoted so CloudFormation substitutes
-    real numbers into the deployed definition; quoted, they stay placeholders cfn-lint knows.
-    """
-    out: list[str] = []
-    in_string = False
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if in_string:
-            if char == "\\":
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            in_string = char != '"'
-        elif char == '"':
-            in_string = True
-        elif text.startswith("${", i):
-            end = text.index("}", i) + 1
-            out.append(f'"{text[i:end]}"')
-            i = end
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
+def _load_transform_script() -> ModuleType:
+    """scripts/transform_template.py: the transform ``make check-template`` feeds checkov."""
+    spec = importlib.util.spec_from_file_location("transform_template", TRANSFORM_SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _for_offline_transform(sam: dict[str, Any], asl_text: str) -> dict[str, Any]:
-    """A copy of the SAM template with local artifact paths replaced as ``sam package`` would."""
-    sam = copy.deepcopy(sam)
-    for logical_id, resource in sam["Resources"].items():
-        properties = resource.get("Properties", {})
-        for uri in ("CodeUri", "ContentUri"):
-            if uri in properties:
-                properties[uri] = f"s3://artifacts/{logical_id}.zip"
-        if "DefinitionUri" in properties:
-            del properties["DefinitionUri"]
-            properties["Definition"] = json.loads(quote_bare_placeholders(asl_text))
-    return sam
-
-
-def _inline_definition_strings(cfn: dict[str, Any]) -> None:
-    """SAM emits an inline definition as ``Fn::Join`` of literal lines, which cfn-lint skips;
-    joined into the plain string CloudFormation would see, it is validated against ASL."""
-    for resource in _of_type(cfn, "AWS::StepFunctions::StateMachine").values():
-        definition = resource["Properties"].get("DefinitionString")
-        if isinstance(definition, dict) and "Fn::Join" in definition:
-            separator, parts = definition["Fn::Join"]
-            if all(isinstance(part, str) for part in parts):
-                resource["Properties"]["DefinitionString"] = separator.join(parts)
+offline = _load_transform_script()
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +76,8 @@ def asl_text() -> str:
 
 
 @pytest.fixture(scope="module")
-def cfn(sam: dict[str, Any], asl_text: str) -> dict[str, Any]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        transformed = transform(_for_offline_transform(sam, asl_text), {}, _OfflinePolicyLoader())
-    _inline_definition_strings(transformed)
-    return transformed
+def cfn(sam: dict[str, Any]) -> dict[str, Any]:
+    return offline.transform_sam(sam, ROOT)
 
 
 # ---------------------------------------------------------------------------- helpers
