@@ -467,6 +467,200 @@ def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any
     } <= set(cfn["Outputs"])
 
 
+# ---------------------------------------------------------------------------- (2b) hardening
+
+INPUT_PREFIXES = ("audiences/", "conversions/", "deletions/")
+LOG_BUCKET_PREFIX = "ingest-bucket/"
+# CloudWatch Logs' valid RetentionInDays values (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}  # fmt: skip
+
+
+def _conditional(value: Any, condition: str) -> Any:
+    """The value an ``Fn::If`` on ``condition`` yields when true; its false branch must be
+    ``AWS::NoValue`` (so the condition switches the setting off, nothing else)."""
+    assert isinstance(value, dict) and set(value) == {"Fn::If"}, value
+    name, when_true, when_false = value["Fn::If"]
+    assert name == condition
+    assert when_false == {"Ref": "AWS::NoValue"}
+    return when_true
+
+
+def _is_not_zero(cfn: Mapping[str, Any], condition: str, parameter: str) -> None:
+    assert cfn["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, "0"]}]}
+
+
+def test_ingest_bucket_logs_every_access_to_the_log_bucket(cfn: dict[str, Any]) -> None:
+    bucket = cfn["Resources"]["IngestBucket"]
+    logging = bucket["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    assert logging["LogFilePrefix"] == LOG_BUCKET_PREFIX
+    # S3 checks the destination's policy when logging is turned on.
+    assert "AccessLogBucketPolicy" in bucket["DependsOn"]
+
+
+def test_access_log_bucket_is_private_tls_only_and_expires_its_logs(cfn: dict[str, Any]) -> None:
+    bucket = _props(cfn, "AccessLogBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    # Log delivery supports SSE-S3 destinations only; ACLs off, delivery by bucket policy.
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    assert [r["ExpirationInDays"] for r in expiring] == [{"Ref": "AccessLogExpirationDays"}]
+    assert "Prefix" not in expiring[0]  # every log, whatever its prefix
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules)
+    assert cfn["Parameters"]["AccessLogExpirationDays"]["MinValue"] >= 1
+
+
+def test_access_log_bucket_admits_only_the_s3_logging_service_for_the_ingest_bucket(
+    cfn: dict[str, Any],
+) -> None:
+    policy = _props(cfn, "AccessLogBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "AccessLogBucket"}
+    statements = policy["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    (delivery,) = allows
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Action"] in ("s3:PutObject", ["s3:PutObject"])
+    assert delivery["Resource"] == {"Fn::Sub": f"${{AccessLogBucket.Arn}}/{LOG_BUCKET_PREFIX}*"}
+    assert delivery["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{BUCKET_NAME}"}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
+    (denial,) = (s for s in statements if s["Effect"] == "Deny")
+    assert denial["Principal"] == "*"
+    assert denial["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert _references(denial["Resource"]) == {"AccessLogBucket"}
+    assert len(denial["Resource"]) == 2  # the bucket and its objects
+
+
+def test_splitter_and_dead_letter_function_reserve_concurrency_their_queues_respect(
+    cfn: dict[str, Any],
+) -> None:
+    reservations = {
+        "SplitterFunction": ("SplitterReservedConcurrency", "ReservesSplitterConcurrency"),
+        "DeadLetterFunction": ("DeadLetterReservedConcurrency", "ReservesDeadLetterConcurrency"),
+    }
+    mappings = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+    }
+    for function, (parameter, condition) in reservations.items():
+        reserved = _props(cfn, function)["ReservedConcurrentExecutions"]
+        assert _conditional(reserved, condition) == {"Ref": parameter}
+        _is_not_zero(cfn, condition, parameter)
+        declared = cfn["Parameters"][parameter]
+        assert declared["MinValue"] == 0 and declared["Default"] >= 2, parameter
+        # Pollers beyond the reservation would only be throttled (a throttle is a receive).
+        scaling = _conditional(mappings[function]["ScalingConfig"], condition)
+        assert scaling == {"MaximumConcurrency": {"Ref": parameter}}
+    # 1 is refused at deploy: an SQS event source's maximum concurrency is at least 2.
+    (rule,) = cfn["Rules"].values()
+    asserted = {_references(a["Assert"]).pop() for a in rule["Assertions"]}
+    assert asserted == {parameter for parameter, _ in reservations.values()}
+    # The worker is capped by its event source instead (see the worker test above).
+    assert "ReservedConcurrentExecutions" not in _props(cfn, "WorkerFunction")
+
+
+def test_every_function_logs_to_a_declared_group_with_the_retention_and_key(
+    cfn: dict[str, Any],
+) -> None:
+    groups = _of_type(cfn, "AWS::Logs::LogGroup")
+    used = set()
+    for logical_id in (*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS):
+        group_ref = _props(cfn, logical_id)["LoggingConfig"]["LogGroup"]
+        group_id = group_ref["Ref"]
+        assert group_id in groups, logical_id
+        assert group_id not in used, f"{logical_id} shares {group_id}"
+        used.add(group_id)
+        name = groups[group_id]["Properties"]["LogGroupName"]
+        assert name == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{logical_id}"}
+    machine_logs = _props(cfn, "SetupStateMachine")["LoggingConfiguration"]["Destinations"]
+    (destination,) = machine_logs
+    assert _references(destination) == {"SetupStateMachineLogGroup"}
+    assert set(groups) == used | {"SetupStateMachineLogGroup"}
+    for logical_id, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
+        assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, logical_id
+    retention = cfn["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] == 30
+    assert set(retention["AllowedValues"]) == CLOUDWATCH_RETENTION_DAYS
+
+
+def test_log_groups_may_use_the_key_through_cloudwatch_logs_of_this_account_only(
+    cfn: dict[str, Any],
+) -> None:
+    (statement,) = (
+        s
+        for s in _props(cfn, "DataKey")["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    )
+    log_groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+    assert statement["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": {"Fn::Sub": log_groups}}
+    }
+
+
+def test_data_is_retained_when_the_stack_is_deleted_or_a_resource_replaced(
+    cfn: dict[str, Any],
+) -> None:
+    holding_data = (
+        "AWS::S3::Bucket",
+        "AWS::DynamoDB::Table",
+        "AWS::SecretsManager::Secret",
+        "AWS::KMS::Key",
+    )
+    retained = set()
+    for resource_type in holding_data:
+        for logical_id, resource in _of_type(cfn, resource_type).items():
+            assert resource.get("DeletionPolicy") == "Retain", logical_id
+            assert resource.get("UpdateReplacePolicy") == "Retain", logical_id
+            retained.add(logical_id)
+    assert {
+        "IngestBucket",
+        "AccessLogBucket",
+        "LedgerTable",
+        "IdempotencyTable",
+        "RegistryTable",
+        "AdmCredentialsSecret",
+        "DataKey",
+    } <= retained
+
+
+def test_inputs_expire_after_the_configured_days_unless_zero(cfn: dict[str, Any]) -> None:
+    rules = _props(cfn, "IngestBucket")["LifecycleConfiguration"]["Rules"]
+    conditional = [_conditional(rule, "ExpiresInputs") for rule in rules if "Fn::If" in rule]
+    days = {"Ref": "InputExpirationDays"}
+    assert {rule["Prefix"] for rule in conditional} == set(INPUT_PREFIXES)
+    for rule in conditional:
+        assert rule["Status"] == "Enabled"
+        assert rule["ExpirationInDays"] == days
+        # Chunk pointers name a version: a superseded one stays as long for in-flight chunks.
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": days}
+    _is_not_zero(cfn, "ExpiresInputs", "InputExpirationDays")
+    assert cfn["Parameters"]["InputExpirationDays"]["Default"] == 30
+    assert cfn["Parameters"]["InputExpirationDays"]["MinValue"] == 0
+    # The prefixes that expire are exactly those that trigger the splitter.
+    notified = {
+        c["Filter"]["S3Key"]["Rules"][0]["Value"]
+        for c in _props(cfn, "IngestBucket")["NotificationConfiguration"]["LambdaConfigurations"]
+    }
+    assert notified == set(INPUT_PREFIXES)
+
+
+def test_staged_chunks_leave_no_versions_and_no_upload_lingers(cfn: dict[str, Any]) -> None:
+    rules = [r for r in _props(cfn, "IngestBucket")["LifecycleConfiguration"]["Rules"] if "Id" in r]
+    (staging,) = (r for r in rules if r.get("Prefix") == "_staging/")
+    assert staging["ExpirationInDays"] == 2
+    assert staging["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    (abort,) = (r for r in rules if "AbortIncompleteMultipartUpload" in r)
+    assert "Prefix" not in abort  # uploads under any key
+    assert abort["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] <= 7
+    assert any(r.get("ExpiredObjectDeleteMarker") is True for r in rules)
+
+
 # ---------------------------------------------------------------------------- layer
 
 
