@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test lint bench schema build deploy clean
+.PHONY: demo test lint bench schema build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,5 +49,17 @@ build: $(SAM_VENV)/bin/sam
 deploy: build
 	$(SAM_VENV)/bin/sam deploy --guided
 
+# checkov pins an older boto3 than the project's, so it gets a virtualenv of its own too; the
+# SAM transform runs there as well (aws-sam-translator: the same pin as pyproject.toml's dev).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30 aws-sam-translator==1.115.0
+
+## check-template: checkov on the SAM-transformed template (accepted skips: .checkov.yaml)
+check-template: $(CHECKOV_VENV)/bin/checkov
+	$(CHECKOV_VENV)/bin/python scripts/transform_template.py .aws-sam/transformed.json
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f .aws-sam/transformed.json
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .aws-sam

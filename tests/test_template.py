@@ -22,6 +22,7 @@ from typing import Any
 
 import cfnlint.api
 import pytest
+import yaml
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -659,6 +660,66 @@ def test_staged_chunks_leave_no_versions_and_no_upload_lingers(cfn: dict[str, An
     assert "Prefix" not in abort  # uploads under any key
     assert abort["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] <= 7
     assert any(r.get("ExpiredObjectDeleteMarker") is True for r in rules)
+
+
+# ---------------------------------------------------------------------------- checkov
+
+CHECKOV_CONFIG = ROOT / ".checkov.yaml"
+MAKEFILE = ROOT / "Makefile"
+_CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
+
+
+def _reasoned_skips(config_text: str) -> dict[str, str]:
+    """The ``skip-check`` entries of the checkov config, each with the comment above it."""
+    skips: dict[str, str] = {}
+    in_skips = False
+    comment: list[str] = []
+    for line in config_text.splitlines():
+        stripped = line.strip()
+        if not line.startswith((" ", "#")) and stripped:
+            in_skips = stripped == "skip-check:"
+            comment = []
+        elif in_skips and stripped.startswith("#"):
+            comment.append(stripped.lstrip("# "))
+        elif in_skips and stripped.startswith("- "):
+            check_id = stripped[2:].split("#")[0].strip()
+            skips[check_id] = " ".join(comment)
+            comment = []
+    return skips
+
+
+def test_every_checkov_skip_gives_its_reason() -> None:
+    text = CHECKOV_CONFIG.read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    skips = _reasoned_skips(text)
+    # What the line reader found is what checkov reads: no entry escapes the reason check.
+    assert list(skips) == config["skip-check"]
+    for check_id, reason in skips.items():
+        assert _CHECK_ID.match(check_id), check_id
+        assert len(reason.split()) >= 8, f"{check_id}: say why it is accepted"
+    assert config["framework"] == ["cloudformation"]
+
+
+def test_resource_level_checkov_skips_give_their_reasons(cfn: dict[str, Any]) -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in cfn["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips  # the access-log bucket's own logging, at least
+    for logical_id, skip in skips:
+        assert _CHECK_ID.match(skip["id"]), logical_id
+        assert len(skip.get("comment", "").split()) >= 8, (logical_id, skip["id"])
+
+
+def test_check_template_transforms_with_the_tests_aws_sam_translator() -> None:
+    """make check-template runs the transform in checkov's virtualenv: same translator pin."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (pin,) = (d for d in pyproject["project"]["optional-dependencies"]["dev"] if "sam-translator" in d)
+    makefile = MAKEFILE.read_text(encoding="utf-8")
+    assert pin in makefile
+    assert re.search(r"checkov==\d+\.\d+\.\d+", makefile)
+    assert "scripts/transform_template.py" in makefile
 
 
 # ---------------------------------------------------------------------------- layer
