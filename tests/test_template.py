@@ -638,8 +638,8 @@ def test_inputs_expire_after_the_configured_days_unless_zero(cfn: dict[str, Any]
     for rule in conditional:
         assert rule["Status"] == "Enabled"
         assert rule["ExpirationInDays"] == days
-        # Chunk pointers name a version: a superseded one stays as long for in-flight chunks.
-        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": days}
+        # Raw PII: a superseded (or expired) version goes a day later, not another N days.
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     _is_not_zero(cfn, "ExpiresInputs", "InputExpirationDays")
     assert cfn["Parameters"]["InputExpirationDays"]["Default"] == 30
     assert cfn["Parameters"]["InputExpirationDays"]["MinValue"] == 0
