@@ -190,9 +190,10 @@ CRM_LANGUAGES: tuple[str, ...] = (
 ALIASES: dict[str, tuple[str, ...]] = {
     "AE": ("UAE", "U.A.E.", "Emirates"),
     "AT": ("Oesterreich",),
+    "AX": ("Åland", "Aland"),
     "BA": ("Bosnia",),
     "BN": ("Brunei",),
-    "CD": ("DRC", "DR Congo", "Congo-Kinshasa", "Democratic Republic of Congo"),
+    "CD": ("DRC", "DR Congo", "Congo DR", "Congo-Kinshasa", "Democratic Republic of Congo"),
     "CG": ("Congo-Brazzaville", "Republic of Congo"),
     "CI": ("Ivory Coast",),
     "CN": ("PRC", "Mainland China", "中华人民共和国"),
@@ -201,6 +202,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "CY": ("Kıbrıs",),
     "CZ": ("Czech",),
     "FK": ("Falklands",),
+    "HK": ("Hong Kong SAR",),
     "FM": ("Micronesia",),
     "GB": (
         "UK", "U.K.", "Great Britain", "Britain", "England", "Scotland", "Wales",
@@ -222,6 +224,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "PS": ("Palestine",),
     "RU": ("Russia", "Россия"),
     "SA": ("KSA",),
+    "ST": ("Sao Tome",),
     "SZ": ("Swaziland",),
     "TL": ("East Timor",),
     "TR": ("Turkey", "Turkiye"),

@@ -329,7 +329,7 @@ KEYS: dict[str, str] = {
         abw aruba aw
     """,
     "AX": """
-        ala alandislands ax
+        ala aland alandislands ax
     """,
     "AZ": """
         az aze azerbaijan azərbaycan republicofazerbaijan
@@ -415,7 +415,7 @@ KEYS: dict[str, str] = {
         cc cck cocosislands cocoskeelingislands
     """,
     "CD": """
-        cd cod congokinshasa congothedemocraticrepublicofthe democraticrepublicofcongo
+        cd cod congodr congokinshasa congothedemocraticrepublicofthe democraticrepublicofcongo
         democraticrepublicofthecongo drc drcongo
     """,
     "CF": """
@@ -628,7 +628,7 @@ KEYS: dict[str, str] = {
         guy guyana gy republicofguyana
     """,
     "HK": """
-        hk hkg hongkong hongkongspecialadministrativeregionofchina 香港 香港特別行政區
+        hk hkg hongkong hongkongsar hongkongspecialadministrativeregionofchina 香港 香港特別行政區
     """,
     "HM": """
         heardislandandmcdonaldislands heardislandmcdonaldislands hm hmd
@@ -1010,7 +1010,7 @@ KEYS: dict[str, str] = {
         republicofsouthsudan southsudan ss ssd
     """,
     "ST": """
-        democraticrepublicofsaotomeandprincipe democraticrepublicofsaotomeprincipe
+        democraticrepublicofsaotomeandprincipe democraticrepublicofsaotomeprincipe saotome
         saotomeandprincipe saotomeprincipe st stp
     """,
     "SV": """

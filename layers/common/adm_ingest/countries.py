@@ -35,6 +35,11 @@ _CODE_BY_KEY: Final[dict[str, str]] = {
     key: code for code, keys in _table.KEYS.items() for key in keys.split()
 }
 
+_NOT_AVAILABLE: Final = frozenset({"n/a", "#n/a", "n.a.", "n.a", "n\\a"})
+"""Ways to write "not available" (spaces removed, case folded) that would otherwise key as
+Namibia's ``NA``: a spreadsheet's ``#N/A`` must not send a record as Namibian. A bare ``NA`` is
+the ISO code and stays Namibia."""
+
 _MEMO_ENTRIES: Final = 1024
 """Bound on remembered spellings: a file spells its countries a handful of ways, and junk in
 a country column must not grow memory without end."""
@@ -48,6 +53,8 @@ def known_country(text: str) -> str | None:
     (``Deutschland``, ``Sverige``, ``日本``) and usual aliases (``U.S.A.``, ``Holland``) are
     recognised; case, accents, punctuation and spacing don't matter. Anything else → None.
     """
+    if "".join(text.split()).casefold() in _NOT_AVAILABLE:
+        return None
     return _CODE_BY_KEY.get(country_key(text))
 
 
