@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test lint bench schema build deploy check-template clean
+.PHONY: demo test lint bench schema countries build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 ## schema: regenerate the structural API schema from ../shared/reference/openapi
 schema: $(STAMP)
 	$(BIN)/python scripts/gen_api_schema.py
+
+## countries: regenerate the country table (pycountry + the API schema's countryCode enum)
+countries: $(STAMP)
+	$(BIN)/python scripts/gen_countries.py
 
 # The SAM CLI pins its own boto3, so it gets a virtualenv of its own.
 SAM_VENV := .venv-sam

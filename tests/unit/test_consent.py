@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from adm_ingest import consent, countries
 from adm_ingest.consent import (
     UK_EEA_COUNTRIES,
     ConsentError,
@@ -49,6 +50,12 @@ EEA_NON_EU = ("IS", "LI", "NO")
         ("JPN", "JP"),
         ("India", "IN"),
         ("Canada", "CA"),
+        ("U.S.", "US"),  # punctuation doesn't count
+        ("ÜS", "US"),  # nor do accents
+        ("Australia", "AU"),  # once invalid_country: only ~14 names were known
+        ("Sweden", "SE"),
+        ("México", "MX"),
+        ("Schweiz", "CH"),
     ],
 )
 def test_country_aliases_resolve_to_iso_alpha_2(raw: str, expected: str) -> None:
@@ -56,7 +63,7 @@ def test_country_aliases_resolve_to_iso_alpha_2(raw: str, expected: str) -> None
 
 
 @pytest.mark.parametrize(
-    "raw", ["Narnia", "U", "U.S.", "12", "ÜS", "XXX", "United", "AA", "ZZ", "EU", "UNKNOWN"]
+    "raw", ["Narnia", "U", "12", "XXX", "United", "AA", "ZZ", "EU", "UNKNOWN", "", " . "]
 )
 def test_unrecognized_country_spellings_resolve_to_none(raw: str) -> None:
     assert normalize_country(raw) is None
@@ -77,6 +84,25 @@ def test_invalid_record_country_is_an_invalid_country_error_without_the_value() 
         ConsentPolicy().country_of({"country": "Atlantis"})
     assert raised.value.reason == Reason.INVALID_COUNTRY
     assert "Atlantis" not in str(raised.value)
+
+
+def test_a_real_country_adm_does_not_accept_is_rejected_as_unsupported_never_sent_as_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Today ADM's enum holds every ISO 3166-1 code; a newer one would be recognised but not sent.
+    monkeypatch.setattr(countries, "ADM_COUNTRY_CODES", countries.ADM_COUNTRY_CODES - {"SE"})
+    countries.normalize_country.cache_clear()
+    monkeypatch.setattr(consent, "_COUNTRY_MEMO", {})
+    try:
+        with pytest.raises(ConsentError) as raised:
+            ConsentPolicy().country_of({"country": "Sverige"})
+        assert raised.value.reason == Reason.UNSUPPORTED_COUNTRY
+        assert "Sverige" not in str(raised.value)
+        with pytest.raises(ConsentError) as raised:
+            ConsentPolicy.from_defaults({"country": "SE"})
+        assert raised.value.reason == Reason.UNSUPPORTED_COUNTRY
+    finally:
+        countries.normalize_country.cache_clear()
 
 
 def test_default_country_from_a_mapping_config_is_normalized_and_validated() -> None:
@@ -139,8 +165,8 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
 # -- the UK/EEA rule -------------------------------------------------------------------------
 
 
-def test_the_uk_eea_set_is_the_eu_plus_iceland_liechtenstein_norway_and_the_uk() -> None:
-    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB"]) == UK_EEA_COUNTRIES
+def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> None:
+    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == UK_EEA_COUNTRIES
 
 
 @pytest.mark.parametrize("country", sorted(UK_EEA_COUNTRIES))
@@ -164,8 +190,8 @@ def test_any_one_signal_satisfies_the_uk_eea_rule(attributes: dict[str, str], co
     assert ConsentPolicy().signals_of(attributes, country).any
 
 
-@pytest.mark.parametrize("country", ["US", "CA", "JP", "IN", "CH", "BR"])
-def test_non_eea_record_without_any_signal_is_accepted_without_consent(country: str) -> None:
+@pytest.mark.parametrize("country", ["US", "CA", "JP", "IN", "BR", "AU", "MX"])
+def test_record_from_elsewhere_without_any_signal_is_accepted_without_consent(country: str) -> None:
     signals = ConsentPolicy().signals_of({}, country)
     assert signals == ConsentSignals()
     assert consent_body(signals) == {}

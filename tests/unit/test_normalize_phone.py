@@ -37,6 +37,19 @@ from adm_ingest.normalize.phone import (
         ("098765 43210", "IN", "919876543210"),
         ("+91 98765 43210", "US", "919876543210"),
         ("+1 (413) 871-4499", "GB", "14138714499"),
+        # countries outside the fast path: libphonenumber with the record's country as region
+        ("55 1234 5678", "MX", "525512345678"),
+        ("(55) 1234-5678", "MX", "525512345678"),
+        ("0412 345 678", "AU", "61412345678"),
+        ("(02) 9374 4000", "AU", "61293744000"),
+        ("070-123 45 67", "SE", "46701234567"),
+        ("08-123 456 78", "SE", "46812345678"),
+        ("+46 70 123 45 67", "US", "46701234567"),
+        ("+61 412 345 678", "MX", "61412345678"),  # a +CC prefix wins over the region
+        # a country written as a name finds the same region
+        ("55 1234 5678", "México", "525512345678"),
+        ("0412 345 678", "Australia", "61412345678"),
+        ("070-123 45 67", "Sverige", "46701234567"),
         # IDD dialling is understood through libphonenumber
         ("011 44 20 7031 3000", "US", "442070313000"),
         ("0044 20 7031 3000", "DE", "442070313000"),

@@ -1,8 +1,9 @@
 """Country resolution and consent signals.
 
 Amazon requires a consent signal (GPP, TCF or Amazon's own ``amzn`` signal) for records from the
-UK and the EEA; elsewhere consent is optional. Values come from the record's consent columns,
-falling back to file/config-level defaults. Records from UK/EEA countries with no signal at all
+UK and the EEA, and we require one for Switzerland too (``adm_ingest.countries.CONSENT_REQUIRED``
+says why); elsewhere consent is optional. Values come from the record's consent columns,
+falling back to file/config-level defaults. Records from those countries with no signal at all
 are rejected (``missing_consent``) — they are never sent.
 """
 
@@ -11,57 +12,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from adm_ingest.countries import (
+    ADM_COUNTRY_CODES,
+    CONSENT_REQUIRED,
+    known_country,
+    normalize_country,
+)
 from adm_ingest.model import ConsentSignals, Reason
 
-#: EU member states + the other EEA states (IS, LI, NO) + the United Kingdom.
-UK_EEA_COUNTRIES: frozenset[str] = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
-    "IS LI NO GB".split()
-)
-
-#: The ISO 3166-1 alpha-2 codes ADM accepts (the ``countryCode`` enum of the members API, minus
-#: its ``UNKNOWN``); any other two letters ("AA", "ZZ") would be refused by the API.
-ISO_COUNTRY_CODES: frozenset[str] = frozenset(
-    "AD AE AF AG AI AL AM AN AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO "
-    "BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK "
-    "DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR "
-    "GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM "
-    "KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP "
-    "MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL "
-    "PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST "
-    "SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG "
-    "VI VN VU WF WS XK YE YT ZA ZM ZW".split()
-)
-
-#: Common spellings users put in a country column → ISO 3166-1 alpha-2.
-_COUNTRY_ALIASES: dict[str, str] = {
-    "USA": "US",
-    "UNITED STATES": "US",
-    "UNITED STATES OF AMERICA": "US",
-    "UK": "GB",
-    "UNITED KINGDOM": "GB",
-    "GREAT BRITAIN": "GB",
-    "ENGLAND": "GB",
-    "CANADA": "CA",
-    "CAN": "CA",
-    "GBR": "GB",
-    "FRANCE": "FR",
-    "FRA": "FR",
-    "GERMANY": "DE",
-    "DEUTSCHLAND": "DE",
-    "DEU": "DE",
-    "SPAIN": "ES",
-    "ESPANA": "ES",
-    "ESPAÑA": "ES",
-    "ESP": "ES",
-    "ITALY": "IT",
-    "ITALIA": "IT",
-    "ITA": "IT",
-    "JAPAN": "JP",
-    "JPN": "JP",
-    "INDIA": "IN",
-    "IND": "IN",
-}
+# The country facts live in adm_ingest.countries; these names stay importable until #11.
+UK_EEA_COUNTRIES: frozenset[str] = CONSENT_REQUIRED
+"""Countries whose records need a consent signal: the UK, the EEA and Switzerland."""
+ISO_COUNTRY_CODES: frozenset[str] = ADM_COUNTRY_CODES
+"""The alpha-2 codes ADM's ``countryCode`` enum accepts (without its ``UNKNOWN``)."""
 
 _CONSENT_VALUES: dict[str, str] = {
     "GRANTED": "GRANTED",
@@ -90,16 +53,6 @@ class ConsentError(ValueError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
-
-
-def normalize_country(value: str) -> str | None:
-    """ISO alpha-2 code for ``value`` (``"us"``, ``"USA"``, ``"United Kingdom"``…), else None."""
-    text = value.strip().upper()
-    if text == "UK":
-        return "GB"
-    if text in ISO_COUNTRY_CODES:
-        return text
-    return _COUNTRY_ALIASES.get(text)
 
 
 def normalize_consent_value(value: str) -> str | None:
@@ -136,9 +89,10 @@ class ConsentPolicy:
     @classmethod
     def from_defaults(cls, defaults: Mapping[str, str], country: str = "US") -> ConsentPolicy:
         """Build from a mapping config's ``defaults`` section; validates every value."""
-        resolved_country = normalize_country(defaults.get("country", country) or country)
+        raw_country = defaults.get("country", country) or country
+        resolved_country = normalize_country(raw_country)
         if resolved_country is None:
-            raise ConsentError(Reason.INVALID_COUNTRY, "default country is not an ISO code")
+            raise _country_error(raw_country, "default country")
         amzn = {}
         for key in ("amzn_ad_storage", "amzn_user_data"):
             raw = defaults.get(key)
@@ -165,19 +119,20 @@ class ConsentPolicy:
         # A file spells its countries a handful of ways ("US", "us", "USA"): remember each.
         country = _COUNTRY_MEMO[raw] if raw in _COUNTRY_MEMO else _remember_country(raw)
         if country is None:
-            raise ConsentError(Reason.INVALID_COUNTRY, "country is not an ISO 3166 code")
+            raise _country_error(raw, "country")
         return country
 
     def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
-        value is unrecognized, or when a UK/EEA record carries no signal at all."""
+        value is unrecognized, or when a record from a consent-required country (UK, EEA,
+        CH) carries no signal at all."""
         # isdisjoint rather than any(<genexpr>): no generator frame per record.
         if attributes.keys().isdisjoint(CONSENT_FIELDS):
             # Most files carry no consent column: every record shares the defaults object.
             signals = self._defaults
         else:
             signals = self._own_signals(attributes)
-        if country in UK_EEA_COUNTRIES and not signals.any:
+        if country in CONSENT_REQUIRED and not signals.any:
             raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
         return signals
 
@@ -220,6 +175,14 @@ def _remember_country(raw: str) -> str | None:
         _COUNTRY_MEMO.clear()
     country = _COUNTRY_MEMO[raw] = normalize_country(raw)
     return country
+
+
+def _country_error(raw: str, what: str) -> ConsentError:
+    """Why ``raw`` is no country to send: a country ADM does not take, or no country at all.
+    (The message never quotes ``raw``: it is a record's value.)"""
+    if known_country(raw) is not None:
+        return ConsentError(Reason.UNSUPPORTED_COUNTRY, f"{what} is not one ADM's API accepts")
+    return ConsentError(Reason.INVALID_COUNTRY, f"{what} is not a country code or name")
 
 
 def _amzn(attributes: Mapping[str, str], key: str) -> str | None:

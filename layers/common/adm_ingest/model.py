@@ -39,6 +39,8 @@ class Reason(StrEnum):
     MISSING_AMAZON_CONSENT = "missing_amazon_consent"
     INVALID_CONSENT = "invalid_consent"
     INVALID_COUNTRY = "invalid_country"
+    UNSUPPORTED_COUNTRY = "unsupported_country"
+    """A real country, but not one ADM's countryCode enum accepts: never sent as another."""
     MISSING_COUNTRY = "missing_country"
     INVALID_ACTION = "invalid_action"
     MISSING_TIMESTAMP = "missing_timestamp"

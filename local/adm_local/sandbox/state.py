@@ -11,7 +11,7 @@ API notes and Amazon's guides:
   ``datasetId``). Members are keyed by ``externalUserId``; a DELETE is applied only when it
   carries ``amznUserData`` or ``amznAdStorage`` GRANTED and is otherwise silently ignored, as the
   real API does. Members whose hashed PII is not a lowercase SHA-256 hex digest, that carry no
-  identifier, or that come from the UK/EEA without any consent signal get a per-member error
+  identifier, or that come from the UK/EEA/CH without any consent signal get a per-member error
   (``index`` 0-based).
 * Conversion definitions answer 207 (``index`` 1-based); names are unique per advertiser.
   Events are deduplicated per definition by ``clientDedupeId`` (the first one wins); events
@@ -46,7 +46,11 @@ CONSENT_REQUIRED_COUNTRIES = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
     "IS LI NO GB CH".split()
 )
-"""EEA + UK + Switzerland: members from there need a consent signal (TCF, GPP or Amazon's)."""
+"""EEA + UK + Switzerland: members from there need a consent signal (TCF, GPP or Amazon's).
+
+The sandbox's own copy, as it models the API without importing ``adm_ingest``; the decision
+(Switzerland included) is ``adm_ingest.countries.CONSENT_REQUIRED``, and
+``tests/unit/test_countries.py`` holds the two equal."""
 
 EVENT_MAX_AGE = timedelta(days=7)
 EVENT_CLOCK_SKEW = timedelta(minutes=5)
@@ -731,7 +735,10 @@ def _member_problem(member: Mapping[str, Any], dataset_country: str) -> tuple[st
         return "MISSING_IDENTITY", "a CREATE member needs hashedPiis or externalIdentities"
     country = member.get("userConsent", {}).get("geo", {}).get("countryCode") or dataset_country
     if country in CONSENT_REQUIRED_COUNTRIES and not _has_consent(member):
-        return "MISSING_CONSENT", "members from the UK/EEA need a TCF, GPP or Amazon consent signal"
+        return (
+            "MISSING_CONSENT",
+            "members from the UK/EEA/CH need a TCF, GPP or Amazon consent signal",
+        )
     return None
 
 

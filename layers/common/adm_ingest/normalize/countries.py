@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Final, Generic, TypeVar
 
+from adm_ingest.countries import known_country
+
 DEFAULT_COUNTRY: Final = "US"
 """The country assumed by the public normalizers when the caller passes none."""
-
-_ALIASES: Final = {"UK": "GB"}
-"""Amazon's address SDK spells the United Kingdom ``UK``; ISO 3166-1 (and we) say ``GB``."""
 
 _MAX_SPELLINGS: Final = 1024
 """Bound on remembered raw country spellings, so hostile input cannot grow memory."""
@@ -20,9 +19,10 @@ Rule = TypeVar("Rule")
 
 @lru_cache(maxsize=_MAX_SPELLINGS)
 def canonical_country(country: str) -> str:
-    """Return ``country`` as an upper-case ISO 3166-1 alpha-2 code (``uk`` → ``GB``)."""
-    code = country.strip().upper()
-    return _ALIASES.get(code, code)
+    """Return ``country`` as an ISO 3166-1 alpha-2 code, read by :mod:`adm_ingest.countries`
+    (``uk`` → ``GB``, as Amazon's address SDK spells it; ``Deutschland`` → ``DE``); a spelling
+    it does not know comes back trimmed and upper-cased (and finds the default rule)."""
+    return known_country(country) or country.strip().upper()
 
 
 class CountryRules(Generic[Rule]):
@@ -40,7 +40,8 @@ class CountryRules(Generic[Rule]):
         self._resolved: dict[str, Rule] = {}
 
     def for_country(self, country: str) -> Rule:
-        """Return the rule for ``country`` (any case, ``UK`` alias), else the default."""
+        """Return the rule for ``country`` (any spelling ``canonical_country`` reads), else
+        the default."""
         try:
             return self._resolved[country]
         except KeyError:
