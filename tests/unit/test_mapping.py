@@ -39,7 +39,6 @@ DETECTED = {
     "address1": Target("address", 0),
     "Address Line 1": Target("address", 0),
     "Province": Target("state", 0),
-    "region": Target("state", 0),
     "city": Target("city", 0),
     "country_code": Target("country"),
     "ip_address": Target("ip"),
@@ -79,6 +78,8 @@ DETECTED = {
     "email_0": None,
     "sha256": None,
     "": None,
+    # Ambiguous alone (a state or a sales region like "EMEA"): not mapped; see below.
+    "region": None,
 }
 
 
@@ -111,7 +112,9 @@ def test_auto_detection_maps_a_typical_crm_export() -> None:
             {"email": "jd@work.example"},
         ],
     )
-    assert plan.unknown == ["Notes"]
+    # "Notes" is a column CRMs export: recognised, reported as not sent (never unknown).
+    assert plan.unknown == []
+    assert plan.not_sent == [("Notes", "not an identifier ADM matches on")]
 
 
 def test_two_columns_detected_as_the_same_pii_field_become_two_sets() -> None:
@@ -231,6 +234,8 @@ def test_describe_names_columns_and_never_values() -> None:
         "not sent (duplicate field): transaction_id",
         "not sent (unknown): x",
         "configured but missing from the file: Ref",
+        "warning (configured_column_missing): configured column 'Ref' (external_id) is not in"
+        " the file; nothing feeds external_id",
     ]
 
 
