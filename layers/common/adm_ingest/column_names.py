@@ -65,7 +65,7 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
     ("last_name", 0, "last name, surname, family name, lname, ln"),
     ("address", 0, "address 1, address line 1, addr 1, street 1, street address 1, address line"),
     ("address", 1, "street, street address, address, addr, ad"),
-    ("city", 0, "city, town, locality, ct, city name"),
+    ("city", 0, "city, town, locality, ct, cty, city name"),
     ("state", 0, "state, province, state code, province code, state or province, st"),
     ("state", 1, "state name, province name"),
     ("postal", 0, "zip, zip code, postal, postal code, postcode"),
@@ -126,6 +126,9 @@ NOT_SENT_NAMES: tuple[tuple[str, str], ...] = (
      " last modified date, last activity date, contact owner, owner, store id, store,"
      " location, financial status, fulfillment status, fulfilled at, cancelled at,"
      " payment method, shipping method, source"),
+    ("order detail, not a conversion field",
+     "shipping, taxes, discount code, discount amount, lineitem name, lineitem quantity,"
+     " lineitem price, lineitem sku, refunded amount, outstanding balance"),
 )
 """Recognised columns that are reported under ``not_sent`` with the reason, never unknown."""
 

@@ -797,11 +797,12 @@ def _rank(candidate: _Candidate) -> tuple[Any, ...]:
     """Order in which detected columns claim their fields (the first wins)."""
     detection = candidate.detection
     placed_by_group = detection.field in ADDRESS_FIELDS or detection.field == "country"
+    # Rank before set number: "Email" and "Email 2" keep sets 1 and 2, "Work Email" comes after.
     return (
         detection.field,
-        detection.pii_set,
         group_order(detection.group) if placed_by_group else 0,
         detection.priority,
+        detection.pii_set,
         candidate.index,
     )
 
