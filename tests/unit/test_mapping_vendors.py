@@ -8,8 +8,13 @@ every such column is either "not sent" with a reason or "unknown" — never sile
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adm_ingest.column_names import classify_column
 from adm_ingest.mapping import Target, build_plan
 
 SALESFORCE_CONTACTS = [
@@ -344,3 +349,66 @@ def test_a_configured_column_wins_over_detection() -> None:
     assert plan.mapped == {"Billing City": Target("city", 0)}
     assert plan.sources["Billing City"] == "config"
     assert plan.duplicates == ["City"]
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+EVERY_NAME = sorted({name for header, _ in GOLDEN.values() for name in header})
+SEPARATORS = st.sampled_from([" ", "_", "-", ".", "", "  ", " - "])
+
+
+@st.composite
+def respelled(draw: st.DrawFn, name: str) -> str:
+    """``name`` as another export might spell it: other case, other separators."""
+    words = [word for word in re.split(r"[ _\-.]+", name) if word]
+    cased = [
+        draw(st.sampled_from([word.lower(), word.upper(), word.title(), word])) for word in words
+    ]
+    return draw(SEPARATORS).join(cased)
+
+
+@given(st.sampled_from(EVERY_NAME).flatmap(lambda name: st.tuples(st.just(name), respelled(name))))
+def test_detection_is_invariant_to_case_spacing_and_punctuation(pair: tuple[str, str]) -> None:
+    name, spelling = pair
+    assert classify_column(spelling) == classify_column(name)
+    assert classify_column(spelling, orders=True) == classify_column(name, orders=True)
+
+
+HEADER_NAMES = st.one_of(
+    st.sampled_from(EVERY_NAME),
+    st.sampled_from(EVERY_NAME).flatmap(respelled),
+    st.sampled_from(["Email 2", "phone_3", "sha256_email", "Email SHA256", "Work Email", "cell"]),
+    st.text(max_size=8),
+)
+MAPPINGS = st.sampled_from(
+    [
+        None,
+        {"columns": {"Email": "email", "Billing City": "city"}},
+        {"columns": {"Mobile": "phone_2", "Customer ID": "external_id"}, "hashed": ["Mobile"]},
+        {"ignore": ["Email", "Phone"]},
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(HEADER_NAMES, max_size=25, unique=True), MAPPINGS)  # readers refuse repeats
+def test_no_header_ever_makes_two_columns_feed_one_field(
+    header: list[str], mapping: dict[str, object] | None
+) -> None:
+    plan = build_plan(header, mapping)
+    slots = [(t.field, t.pii_set) for t in plan.mapped.values()]
+    assert len(slots) == len(set(slots))
+    plan.row_layout(header)  # asserts the same by position
+    # Every distinct column is accounted for exactly once.
+    outcomes = [
+        *plan.mapped, *plan.ignored, *(c for c, _ in plan.not_sent), *plan.unknown,
+    ]  # fmt: skip
+    assert sorted(outcomes) == sorted(set(header))
+    # Every set the plan feeds is below the limit, and set 1's address is one group's.
+    assert all(t.pii_set is None or t.pii_set < 10 for t in plan.mapped.values())
+    groups = {
+        classify_column(c).tier
+        for c, t in plan.mapped.items()
+        if t.field in {"address", "city", "state", "postal"} and plan.sources[c] == "detected"
+    }
+    assert len(groups) <= 1

@@ -492,11 +492,11 @@ class MappingPlan:
         return errors
 
     def _configured(self, column: str, target: Target) -> _Outcome:
+        if column in self.missing:  # a header-less file's late column
+            self.missing.remove(column)
         owner = self._taken.setdefault(_slot(target), column)
         if owner != column:  # only a header-less file's late column can meet this
             return _Outcome("not_sent", why=CONFIGURED_FIELD_TAKEN)
-        if column in self.missing:
-            self.missing.remove(column)
         return _Outcome("mapped", target, "config")
 
     def _place(self, candidates: list[_Candidate]) -> dict[str, _Outcome]:
