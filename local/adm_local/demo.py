@@ -88,7 +88,9 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
             out.block(_report_text(key, report, stack.rejects(key)))
 
         out.title("5. what the ADM sandbox received")
-        out.block(_sandbox_text(stack.sandbox.state()))
+        state = stack.sandbox.state()
+        out.block(_sandbox_text(state))
+        out.block(_removals_text(state))
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
 
@@ -168,6 +170,27 @@ def _sandbox_text(state: dict[str, Any]) -> str:
     if sample is not None:
         lines.append("  one stored member (hashed identifiers only):")
         lines += ["    " + row for row in json.dumps(sample, indent=2).splitlines()]
+    return "\n".join(lines)
+
+
+def _removals_text(state: dict[str, Any]) -> str:
+    """Whether the members the removal file names are gone from their audience: its
+    ``customer_id`` column feeds externalUserId although the audience's mapping names
+    ``Customer ID`` (a configured column the file lacks leaves its field to detection)."""
+    lines = []
+    for sample, key, _ in DROPS:
+        parts = key.split("/")
+        if sample != "audience-removals.csv" or parts[2:3] != ["delete"]:
+            continue
+        audience = parts[1]
+        rows = list(csv.DictReader(io.StringIO((DATA / sample).read_text())))
+        members = next(
+            (d["members"] for d in state["datasets"].values() if d["name"] == audience), {}
+        )
+        for row in rows:
+            member = row["customer_id"]
+            where = "STILL in" if member in members else "no longer in"
+            lines.append(f"  {member} (removed by {key}): {where} {audience}")
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ SETUP_CONFIG: dict[str, Any] = {
         {"name": "e2e_faults", "countryCode": "US"},
         {"name": "e2e_poison", "countryCode": "US"},
         {"name": "e2e_eu", "countryCode": "DE"},
+        {"name": "e2e_mapped", "countryCode": "US"},
     ],
     "conversionDefinitions": [
         {
@@ -34,6 +35,13 @@ SETUP_CONFIG: dict[str, Any] = {
         }
     ],
     "sharingRules": [],
+    # A CRM export's own column names; its delete/ files fall back to this mapping.
+    "mappings": {
+        "audiences/e2e_mapped": {
+            "columns": {"Customer ID": "external_id", "E-Mail": "email", "Mobile": "phone"},
+            "defaults": {"country": "US"},
+        }
+    },
 }
 
 

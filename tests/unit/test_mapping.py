@@ -3,6 +3,7 @@ per-record mapping of source columns into attributes and PII sets."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,7 +40,6 @@ DETECTED = {
     "address1": Target("address", 0),
     "Address Line 1": Target("address", 0),
     "Province": Target("state", 0),
-    "region": Target("state", 0),
     "city": Target("city", 0),
     "country_code": Target("country"),
     "ip_address": Target("ip"),
@@ -79,6 +79,8 @@ DETECTED = {
     "email_0": None,
     "sha256": None,
     "": None,
+    # Ambiguous alone (a state or a sales region like "EMEA"): not mapped; see below.
+    "region": None,
 }
 
 
@@ -111,7 +113,9 @@ def test_auto_detection_maps_a_typical_crm_export() -> None:
             {"email": "jd@work.example"},
         ],
     )
-    assert plan.unknown == ["Notes"]
+    # "Notes" is a column CRMs export: recognised, reported as not sent (never unknown).
+    assert plan.unknown == []
+    assert plan.not_sent == [("Notes", "not an identifier ADM matches on")]
 
 
 def test_two_columns_detected_as_the_same_pii_field_become_two_sets() -> None:
@@ -231,6 +235,8 @@ def test_describe_names_columns_and_never_values() -> None:
         "not sent (duplicate field): transaction_id",
         "not sent (unknown): x",
         "configured but missing from the file: Ref",
+        "warning (configured_column_missing): configured column 'Ref' (external_id) is not in"
+        " the file; nothing feeds external_id",
     ]
 
 
@@ -300,3 +306,197 @@ def test_apply_keeps_every_mapped_value_once_and_nothing_else(row: dict[str, str
     assert sorted(sent) == sorted(expected)
     assert all(mapped.pii_sets), "no empty PII set is kept"
     assert "notes" not in plan.mapped and "misc" not in plan.mapped
+
+
+# --- configured columns the file lacks ----------------------------------------------------------
+
+CRM_MAPPING = {
+    "columns": {"Customer ID": "external_id", "Email Address": "email", "Order Date": "timestamp"},
+    "defaults": {"country": "US"},
+}
+
+
+def test_a_configured_column_missing_from_the_header_leaves_its_field_to_detection() -> None:
+    # The removals file of an audience whose CREATE mapping names other columns.
+    plan = build_plan(["customer_id", "email", "event_time"], CRM_MAPPING)
+    assert plan.mapped == {
+        "customer_id": Target("external_id"),
+        "email": Target("email", 0),
+        "event_time": Target("timestamp"),
+    }
+    assert plan.missing == ["Customer ID", "Email Address", "Order Date"]
+    assert [w["message"] for w in plan.warnings] == [
+        "configured column 'Customer ID' (external_id) is not in the file;"
+        " external_id is auto-detected from 'customer_id'",
+        "configured column 'Email Address' (email) is not in the file;"
+        " email is auto-detected from 'email'",
+        "configured column 'Order Date' (timestamp) is not in the file;"
+        " timestamp is auto-detected from 'event_time'",
+    ]
+    assert build_plan(["customer_id"], CRM_MAPPING).warnings[1]["message"].endswith(
+        "nothing feeds email"
+    )
+
+
+def test_without_a_header_the_first_records_columns_are_the_header() -> None:
+    plan = build_plan(None, CRM_MAPPING)
+    first = plan.apply(SourceRecord(1, {"customer_id": "c-1", "email": "a@x"}))
+    assert first.attributes == {"country": "US", "external_id": "c-1"}
+    assert plan.missing == ["Customer ID", "Email Address", "Order Date"]
+    # A configured column first seen later feeds its field when nothing took it...
+    later = plan.apply(SourceRecord(2, {"Order Date": "2026-11-27", "email": "b@x"}))
+    assert later.attributes["timestamp"] == "2026-11-27"
+    assert plan.missing == ["Customer ID", "Email Address"]
+    # ...and is not sent (reported) when a detected column already feeds it.
+    plan.apply(SourceRecord(3, {"Customer ID": "c-3"}))
+    assert ("Customer ID", "its configured field is already fed by an earlier column") in (
+        plan.not_sent
+    )
+    assert plan.missing == ["Email Address"]
+
+
+def test_the_record_path_and_the_row_layout_resolve_a_header_the_same_way() -> None:
+    header = ["Billing City", "Mailing City", "Phone", "Mobile", "customer_id"]
+    by_record, by_row = build_plan(None, CRM_MAPPING), build_plan(None, CRM_MAPPING)
+    by_record.apply(SourceRecord(2, dict.fromkeys(header, "v")))
+    by_row.row_layout(header)
+    assert by_record.summary() == by_row.summary() == build_plan(header, CRM_MAPPING).summary()
+
+
+# --- summary() and describe() ---------------------------------------------------------------------
+
+
+def test_summary_lists_every_column_by_name_only() -> None:
+    header = ["E-Mail", "Cell", "Mobile", "notes", "Mailing City", "Billing City", "Emial", "x",
+              "Full Name", "Address 2"]  # fmt: skip
+    plan = build_plan(header, CONFIG)
+    plan.apply(SourceRecord(2, dict.fromkeys(header, "secret-value@example.com")))
+    summary = plan.summary()
+    assert summary == {
+        "columns": [
+            {"column": "E-Mail", "field": "email", "pii_set": 1, "hashed": True,
+             "source": "config"},
+            {"column": "Cell", "field": "phone", "pii_set": 1, "hashed": False,
+             "source": "config"},
+            {"column": "Mobile", "field": "phone", "pii_set": 2, "hashed": False,
+             "source": "detected"},
+            {"column": "Mailing City", "field": "city", "pii_set": 1, "hashed": False,
+             "source": "detected", "group": "mailing"},
+        ],
+        "ignored": ["notes"],
+        "unknown": [
+            {"column": "Emial", "did_you_mean": ["email"]},
+            {"column": "x", "did_you_mean": []},
+            {"column": "Full Name", "did_you_mean": ["first_name", "last_name"],
+             "hint": "a full name is not split into first and last name: map first_name /"
+                     " last_name columns"},
+        ],
+        "not_sent": [
+            {"column": "Billing City", "why": "lower-precedence address group"},
+            {"column": "Address 2", "why": "second street line"},
+        ],
+        "missing": ["Alt Email", "Ref"],
+        "defaults": ["country"],
+        "warnings": [
+            {"code": "configured_column_missing",
+             "message": "configured column 'Alt Email' (email_2) is not in the file; nothing"
+                        " feeds email_2"},
+            {"code": "configured_column_missing",
+             "message": "configured column 'Ref' (external_id) is not in the file; nothing"
+                        " feeds external_id"},
+            {"code": "unknown_column",
+             "message": "column 'Emial' is not sent (did you mean email?)"},
+            {"code": "unknown_column",
+             "message": "column 'Full Name' is not sent: a full name is not split into first"
+                        " and last name: map first_name / last_name columns (did you mean"
+                        " first_name / last_name?)"},
+        ],
+    }  # fmt: skip
+    text = orjson.dumps(summary).decode() + plan.describe()
+    assert "secret" not in text
+
+
+def test_describe_is_the_text_of_the_summary() -> None:
+    plan = build_plan(["Mailing City", "Billing City", "Emial", "Address 2"])
+    assert plan.describe().splitlines() == [
+        "columns used:",
+        "  Mailing City -> city (PII set 1)  [mailing]",
+        "not sent (lower-precedence address group): Billing City",
+        "not sent (second street line): Address 2",
+        "not sent (unknown): Emial (did you mean email?)",
+        "warning (unknown_column): column 'Emial' is not sent (did you mean email?)",
+    ]
+
+
+def test_a_header_without_any_identifier_is_a_warning() -> None:
+    codes = [w["code"] for w in build_plan(["notes", "Total"]).warnings]
+    assert codes == ["no_identifier_column"]
+    assert build_plan(None).warnings == []  # nothing seen yet: nothing to say
+
+
+@pytest.mark.parametrize(
+    ("column", "suggestions"),
+    [
+        ("Emial", ["email"]),
+        ("Frist Name", ["first_name"]),
+        ("Zipcod", ["postal"]),
+        ("Phon", ["phone"]),
+        ("Contry", ["country"]),
+        ("favourite colour", []),
+        ("Region", ["state"]),
+    ],
+)
+def test_unknown_columns_get_did_you_mean_suggestions(column: str, suggestions: list[str]) -> None:
+    plan = build_plan([column, "email_x1"])
+    assert plan.suggestions[column] == suggestions
+
+
+def test_with_auto_detection_off_a_known_name_suggests_its_field() -> None:
+    plan = build_plan(["Mobile"], {"auto_detect": False})
+    assert plan.summary()["unknown"] == [{"column": "Mobile", "did_you_mean": ["phone"]}]
+
+
+# --- config options for value parsing ---------------------------------------------------------------
+
+
+def test_value_parsing_options_are_exposed() -> None:
+    config = MappingConfig.from_dict(
+        {"decimal": ",", "timezone": "Europe/Berlin", "date_order": "DMY", "strict_country": True}
+    )
+    assert (config.decimal, config.timezone, config.date_order, config.strict_country) == (
+        ",",
+        "Europe/Berlin",
+        "DMY",
+        True,
+    )
+    absent = MappingConfig.from_dict({})
+    assert (absent.decimal, absent.timezone, absent.date_order, absent.strict_country) == (
+        None,
+        None,
+        None,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"decimal": ";"}, "'decimal' must be ',' or '.'"),
+        ({"decimal": 1}, "'decimal' must be ',' or '.'"),
+        ({"timezone": "Mars/Olympus"}, "'timezone': 'Mars/Olympus' is not an IANA time zone"),
+        ({"timezone": "../etc/passwd"}, "'timezone': '../etc/passwd' is not an IANA"),
+        ({"timezone": 5}, "'timezone' must be an IANA time zone name"),
+        ({"date_order": "dmy"}, "'date_order' must be 'DMY' or 'MDY' or 'YMD'"),
+        ({"strict_country": "yes"}, "'strict_country' must be true or false"),
+        ({"defaults": {"country": "Narnia"}}, r"defaults\['country'\]: 'Narnia' is not a known"),
+        ({"defaults": {"amzn_user_data": "maybe"}}, r"defaults\['amzn_user_data'\]: must be GRANTED"),
+    ],
+)
+def test_invalid_options_name_the_key(config: dict[str, object], message: str) -> None:
+    with pytest.raises(MappingError, match=message):
+        MappingConfig.from_dict(config)
+
+
+def test_valid_defaults_are_kept_as_written() -> None:
+    config = MappingConfig.from_dict({"defaults": {"country": "Germany", "amzn_ad_storage": "granted"}})
+    assert config.defaults == {"country": "Germany", "amzn_ad_storage": "granted"}
