@@ -57,24 +57,30 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         changed = len(again.changed)
         out.line(f"second run: {again.status}, {changed} item(s) changed (idempotent)")
 
-        out.title("2. dropping sample files into s3://" + stack.names.bucket)
         keys = []
-        for sample, key, how in DROPS:
-            stack.drop(key, _prepared(DATA / sample, how))
-            keys.append(key)
-            out.line(f"  {sample:<26} → {key}" + ("  (gzip)" if how == "gzip" else ""))
-
-        out.title("3. pipeline: S3 event → splitter → SQS chunks → workers → ADM sandbox")
-        progress = _Progress(stack, keys, out)
-        stats = stack.pump(timeout=120, progress=progress)
-        progress.final()
-        out.line(
-            f"  {stats.s3_events - stats.s3_events_ignored} S3 events for input files "
-            f"(+{stats.s3_events_ignored} for the pipeline's own outputs, skipped), "
-            f"{stats.chunk_messages} chunk deliveries in "
-            f"{stats.worker_invocations} worker invocations, {stats.dead_letters} dead letters, "
-            f"{stats.seconds:.1f}s"
-        )
+        for wave, drops in enumerate(_waves(DROPS)):
+            if wave == 0:
+                out.title("2. dropping sample files into s3://" + stack.names.bucket)
+            else:
+                out.title("   then, once those are in, the removals")
+            wave_keys = []
+            for sample, key, how in drops:
+                stack.drop(key, _prepared(DATA / sample, how))
+                wave_keys.append(key)
+                out.line(f"  {sample:<26} → {key}" + ("  (gzip)" if how == "gzip" else ""))
+            if wave == 0:
+                out.title("3. pipeline: S3 event → splitter → SQS chunks → workers → ADM sandbox")
+            progress = _Progress(stack, wave_keys, out)
+            stats = stack.pump(timeout=120, progress=progress)
+            progress.final()
+            out.line(
+                f"  {stats.s3_events - stats.s3_events_ignored} S3 events for input files "
+                f"(+{stats.s3_events_ignored} for the pipeline's own outputs, skipped), "
+                f"{stats.chunk_messages} chunk deliveries in "
+                f"{stats.worker_invocations} worker invocations, {stats.dead_letters} dead "
+                f"letters, {stats.seconds:.1f}s"
+            )
+            keys += wave_keys
 
         out.title("4. reports (s3://…/reports/<key>.json, rejects/<key>.csv)")
         all_balanced = True
@@ -93,6 +99,16 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         out.block(_removals_text(state))
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
+
+
+def _waves(
+    drops: tuple[tuple[str, str, str], ...],
+) -> list[list[tuple[str, str, str]]]:
+    """The drops in two waves: removals go after the files that create their members, as a
+    real unsubscribe export follows the upload it unsubscribes from (dropped together, the
+    removal could be processed before the member exists)."""
+    removals = [drop for drop in drops if "/delete/" in drop[1]]
+    return [[drop for drop in drops if drop not in removals], removals]
 
 
 def _prepared(path: Path, how: str) -> bytes:
