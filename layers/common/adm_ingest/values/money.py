@@ -69,6 +69,8 @@ CURRENCY_MARKERS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
 })
 
 _ISO_CODE = re.compile(r"[A-Za-z]{3}")
+_PLAIN = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,2})?")
+_QUANTA = {digits: Decimal(1).scaleb(-digits) for digits in (0, 1, 2, 3)}
 _MINUS = "-−"
 
 
@@ -126,6 +128,9 @@ def parse_money(
     not take, e.g. ``CHF``).
     """
     body = text.strip()
+    if decimal != "," and _PLAIN.fullmatch(body):  # the common case, "129.90": no markers
+        minor = MINOR_UNITS.get(currency, DEFAULT_MINOR_UNITS) if currency else DEFAULT_MINOR_UNITS
+        return Money(Decimal(body).quantize(_QUANTA[minor], rounding=ROUND_HALF_UP), currency)
     negative = False
     if body.startswith("(") and body.endswith(")"):
         body, negative = body[1:-1].strip(), True
@@ -157,7 +162,7 @@ def parse_money(
     number = read_number(match.group("number").rstrip(), decimal=decimal, whole=minor == 0)
     if isinstance(number, ValueProblem):
         return number
-    amount = number.quantize(Decimal(1).scaleb(-minor), rounding=ROUND_HALF_UP)
+    amount = number.quantize(_QUANTA[minor], rounding=ROUND_HALF_UP)
     return Money(-amount if negative else amount, resolved, marked=bool(marker))
 
 
