@@ -52,8 +52,7 @@ def dry_run(
 
     Raises:
         FileFormatError: a file-level problem (nothing is written).
-        MappingError / ConsentError: an invalid mapping config (``decimal``, ``timezone`` and
-            ``date_order`` included).
+        MappingError / ConsentError: an invalid mapping config.
     """
     config = orjson.loads(mapping.read_bytes()) if isinstance(mapping, Path) else mapping
     try:
