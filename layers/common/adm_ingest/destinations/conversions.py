@@ -109,11 +109,6 @@ class ConversionEvents(Destination):
         match_keys = _match_keys(record)
         if not match_keys:
             return Rejection(line, Reason.NO_IDENTIFIER, "no usable identifier")
-        currency: str | None = None
-        if raw_currency := attributes.get("currency"):
-            currency = raw_currency.strip().upper()
-            if currency not in CURRENCIES:
-                return Rejection(line, Reason.INVALID_CURRENCY, "unsupported currency code")
         event: dict[str, Any] = {
             "name": attributes.get("event_name") or self.target.name,
             "conversionDefinitionId": self.target.id,
@@ -121,6 +116,11 @@ class ConversionEvents(Destination):
             "timestamp": format_timestamp(moment),
             "matchKeys": match_keys,
         }
+        currency: str | None = None
+        if raw_currency := attributes.get("currency"):  # first: the value's symbol must agree
+            currency = raw_currency.strip().upper()
+            if currency not in CURRENCIES:
+                return Rejection(line, Reason.INVALID_CURRENCY, "unsupported currency code")
         if raw_value := attributes.get("value"):
             money = parse_money(raw_value, currency=currency, decimal=self.options.decimal)
             if type(money) is ValueProblem:
