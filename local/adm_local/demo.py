@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adm_ingest.destinations.conversions import format_timestamp, parse_timestamp
+from adm_ingest.destinations.conversions import format_timestamp
+from adm_ingest.values import ParsedTimestamp, parse_timestamp
 from adm_local.functions import REPO_ROOT
 from adm_local.stack import LocalStack
 
@@ -126,7 +127,8 @@ def _restamp(data: bytes) -> bytes:
     deliberately stale row stays stale."""
     rows = list(csv.reader(io.StringIO(data.decode())))
     column = rows[0].index("event_time")
-    moments = [parse_timestamp(row[column]) for row in rows[1:]]
+    parsed = [parse_timestamp(row[column]) for row in rows[1:]]
+    moments = [p.moment if isinstance(p, ParsedTimestamp) else None for p in parsed]
     newest = max(m for m in moments if m is not None)
     shift = datetime.now(UTC) - timedelta(hours=1) - newest
     for row, moment in zip(rows[1:], moments, strict=True):

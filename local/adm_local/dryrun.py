@@ -20,12 +20,13 @@ import orjson
 
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import ConversionEvents, Destination, Target, destination_for
-from adm_ingest.mapping import build_plan
+from adm_ingest.mapping import MappingError, build_plan
 from adm_ingest.model import Kind
 from adm_ingest.outcomes import Tally
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
 from adm_ingest.report import REJECTS_HEADER, fates_csv
+from adm_ingest.values import ParseOptions
 
 DRY_RUN = "dry_run"
 
@@ -54,11 +55,15 @@ def dry_run(
         MappingError / ConsentError: an invalid mapping config.
     """
     config = orjson.loads(mapping.read_bytes()) if isinstance(mapping, Path) else mapping
+    try:
+        options = ParseOptions.from_config(config)
+    except ValueError as error:
+        raise MappingError(str(error)) from error
     target = target or Target(kind, "dry-run", "DRY-RUN-TARGET" if kind.value else "")
     destination: Destination = (
-        ConversionEvents(target, clock=clock)
+        ConversionEvents(target, options=options, clock=clock)
         if kind is Kind.CONVERSIONS
-        else destination_for(target)
+        else destination_for(target, options)
     )
     policy = ConsentPolicy.from_defaults((config or {}).get("defaults", {}), country=country)
     started = time.monotonic()

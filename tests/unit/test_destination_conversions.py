@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import ConversionEvents, Target
-from adm_ingest.destinations.conversions import EVENTS_PER_REQUEST, MAX_MATCH_KEYS
+from adm_ingest.destinations import ConversionEvents, Target, destination_for
+from adm_ingest.destinations.conversions import CURRENCIES, EVENTS_PER_REQUEST, MAX_MATCH_KEYS
 from adm_ingest.mapping import build_plan
 from adm_ingest.model import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.values import ParseOptions
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EVENTS = ConversionEvents(Target(Kind.CONVERSIONS, "Offline purchase", "CD-77"), clock=lambda: NOW)
@@ -40,20 +42,35 @@ def prepared(
     return result
 
 
-def build(attributes: dict[str, str], *pii_sets: dict[str, str]) -> dict[str, Any] | Rejection:
+def events_with(**options: str) -> ConversionEvents:
+    return ConversionEvents(
+        Target(Kind.CONVERSIONS, "Offline purchase", "CD-77"),
+        options=ParseOptions(**options),
+        clock=lambda: NOW,
+    )
+
+
+def build(
+    attributes: dict[str, str], *pii_sets: dict[str, str], events: ConversionEvents = EVENTS
+) -> dict[str, Any] | Rejection:
     pii = pii_sets or ({"email": EMAIL},)
-    return EVENTS.build(prepared({"timestamp": "2026-11-26T10:00:00Z", **attributes}, *pii))
+    return events.build(prepared({"timestamp": "2026-11-26T10:00:00Z", **attributes}, *pii))
 
 
-def event(attributes: dict[str, str], *pii_sets: dict[str, str]) -> dict[str, Any]:
-    result = build(attributes, *pii_sets)
+def event(
+    attributes: dict[str, str], *pii_sets: dict[str, str], events: ConversionEvents = EVENTS
+) -> dict[str, Any]:
+    result = build(attributes, *pii_sets, events=events)
     assert isinstance(result, dict), result
     return result
 
 
-def reason(attributes: dict[str, str], *pii_sets: dict[str, str]) -> str:
-    result = build(attributes, *pii_sets)
+def reason(
+    attributes: dict[str, str], *pii_sets: dict[str, str], events: ConversionEvents = EVENTS
+) -> str:
+    result = build(attributes, *pii_sets, events=events)
     assert isinstance(result, Rejection), result
+    assert attributes.get("value", "\0") not in result.detail  # never the raw value
     return result.reason
 
 
@@ -92,8 +109,13 @@ def test_event_name_column_overrides_the_definition_name() -> None:
         ("2026-11-25T14:03:00Z", "2026-11-25T14:03:00.000Z"),
         ("2026-11-26T09:15:30-05:00", "2026-11-26T14:15:30.000Z"),
         ("2026-11-26T09:15:30+09:00", "2026-11-26T00:15:30.000Z"),
-        ("2026-11-26T18:40:00", "2026-11-26T18:40:00.000Z"),  # naive means UTC
+        ("2026-11-26T18:40:00", "2026-11-26T18:40:00.000Z"),  # naive, no timezone: UTC
         ("2026-11-26 18:40:00", "2026-11-26T18:40:00.000Z"),
+        ("11/26/2026 3:45 PM", "2026-11-26T15:45:00.000Z"),
+        ("26.11.2026 18:30", "2026-11-26T18:30:00.000Z"),
+        ("Nov 26 2026 11:00 AM", "2026-11-26T11:00:00.000Z"),
+        ("Thu, 26 Nov 2026 14:03:00 -0500", "2026-11-26T19:03:00.000Z"),
+        ("2026-11-26 11:00:00 -0500", "2026-11-26T16:00:00.000Z"),
         ("2026-11-26T10:00:00.123456Z", "2026-11-26T10:00:00.123Z"),
         (str(int(NOW.timestamp()) - 3600), "2026-11-27T11:00:00.000Z"),  # epoch seconds
         (str(int(NOW.timestamp()) * 1000 - 1500), "2026-11-27T11:59:58.500Z"),  # epoch ms
@@ -124,15 +146,75 @@ def test_future_events_are_rejected_beyond_a_small_clock_skew() -> None:
     ("raw", "expected"),
     [
         ("", Reason.MISSING_TIMESTAMP),
+        ("   ", Reason.MISSING_TIMESTAMP),
         ("not a date", Reason.INVALID_TIMESTAMP),
-        ("26/11/2026", Reason.INVALID_TIMESTAMP),
+        ("26/13/2026", Reason.INVALID_TIMESTAMP),
         ("2026-13-01T00:00:00Z", Reason.INVALID_TIMESTAMP),
+        ("11/25/2026 13:45 PM", Reason.INVALID_TIMESTAMP),
+        ("03/11/2026", Reason.AMBIGUOUS_TIMESTAMP),  # 3 November or 11 March? no date_order
     ],
 )
 def test_missing_or_unparseable_timestamps_are_rejected(raw: str, expected: str) -> None:
     result = EVENTS.build(prepared({"timestamp": raw} if raw else {}, {"email": EMAIL}))
     assert isinstance(result, Rejection)
     assert result.reason == expected
+    assert not raw.strip() or raw not in result.detail
+
+
+def test_date_order_option_resolves_day_month_ambiguity() -> None:
+    dmy, mdy = events_with(date_order="DMY"), events_with(date_order="MDY")
+    assert event({"timestamp": "25/11/2026 10:00"}, events=dmy)["timestamp"] == (
+        "2026-11-25T10:00:00.000Z"
+    )
+    assert event({"timestamp": "11/25/2026 10:00"}, events=mdy)["timestamp"] == (
+        "2026-11-25T10:00:00.000Z"
+    )
+    assert reason({"timestamp": "11/25/2026 10:00"}, events=dmy) == Reason.INVALID_TIMESTAMP
+
+
+def test_timezone_option_reads_naive_times_in_that_zone_and_offsets_still_win() -> None:
+    berlin = events_with(timezone="Europe/Berlin")
+    assert event({"timestamp": "26.11.2026 18:30"}, events=berlin)["timestamp"] == (
+        "2026-11-26T17:30:00.000Z"
+    )
+    assert event({"timestamp": "2026-11-26T18:30:00Z"}, events=berlin)["timestamp"] == (
+        "2026-11-26T18:30:00.000Z"
+    )
+    assert not berlin.notes
+
+
+def test_naive_times_without_a_timezone_are_read_as_utc_and_counted() -> None:
+    events = events_with()
+    event({"timestamp": "2026-11-26 18:40:00"}, events=events)
+    event({"timestamp": "2026-11-26T18:40:00Z"}, events=events)
+    event({"timestamp": "26/11/2026 18:40"}, events=events)
+    assert events.notes == {"naive_timestamp_as_utc": 2}
+
+
+def test_a_naive_time_read_as_utc_is_counted_even_when_that_makes_it_rejected() -> None:
+    events = events_with()
+    assert reason({"timestamp": "2026-11-27 14:00"}, events=events) == (
+        Reason.TIMESTAMP_IN_FUTURE
+    )
+    assert events.notes["naive_timestamp_as_utc"] == 1
+
+
+def test_a_file_mixing_day_first_and_month_first_dates_is_counted() -> None:
+    events = events_with()
+    event({"timestamp": "26/11/2026 10:00"}, events=events)  # only day-first is a date
+    event({"timestamp": "25/11/2026 10:00"}, events=events)
+    event({"timestamp": "11/25/2026 10:00"}, events=events)  # only month-first is a date
+    assert events.notes["date_order_mixed"] == 1
+
+
+def test_destination_for_passes_parse_options_to_conversions() -> None:
+    options = ParseOptions(decimal=",", timezone="Europe/Paris", date_order="DMY")
+    destination = destination_for(Target(Kind.CONVERSIONS, "P", "CD-1"), options)
+    assert isinstance(destination, ConversionEvents)
+    assert destination.options == options
+    assert destination_for(Target(Kind.CONVERSIONS, "P", "CD-1")).options == ParseOptions()
+    members = destination_for(Target(Kind.AUDIENCE_MEMBERS, "A", "DS-1"), options)
+    assert members.notes == {}
 
 
 # -- limited data use ------------------------------------------------------------------------
@@ -164,22 +246,113 @@ def test_limited_data_use_events_are_counted_and_never_sent() -> None:
     ("raw", "sent"),
     [
         ("129.90", 129.9),
-        ("12.345", 12.35),  # half up, to the cent
-        ("12.344", 12.34),
+        ("12.3449", 12.34),  # half up, to the cent
+        ("12.3450", 12.35),
         ("0.005", 0.01),
         ("1,299.50", 1299.5),
         (" 7 ", 7.0),
-        ("-5.25", -5.25),
+        ("-5.25", -5.25),  # a bare number may be a (negative) non-monetary scale
         ("9999999999999.99", 9999999999999.99),
+        ("45,90", 45.9),  # decimal comma: was sent as 4590.0
+        ("1.234,56", 1234.56),  # was sent as 1.23
+        ("1 234,56", 1234.56),
+        ("1'234.56", 1234.56),
+        ("$89.00", 89.0),
+        ("-0.00", 0.0),
     ],
 )
-def test_values_are_rounded_to_the_cent(raw: str, sent: float) -> None:
-    assert event({"value": raw})["value"] == sent
+def test_values_are_read_exactly_and_rounded_to_the_cent(raw: str, sent: float) -> None:
+    item = event({"value": raw})
+    assert item["value"] == sent
+    assert "currencyCode" not in item
 
 
-@pytest.mark.parametrize("raw", ["abc", "12.3.4", "NaN", "Infinity", "10000000000000.00"])
-def test_unusable_values_are_invalid_value(raw: str) -> None:
-    assert reason({"value": raw}) == Reason.INVALID_VALUE
+@pytest.mark.parametrize(
+    ("raw", "decimal", "sent"),
+    [("12.345", ".", 12.35), ("1,234", ",", 1.23), ("1,234", ".", 1234.0), ("1.234", ",", 1234.0)],
+)
+def test_the_decimal_option_resolves_three_digits_after_one_separator(
+    raw: str, decimal: str, sent: float
+) -> None:
+    assert event({"value": raw}, events=events_with(decimal=decimal))["value"] == sent
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("abc", Reason.INVALID_VALUE),
+        ("12.3.4", Reason.INVALID_VALUE),
+        ("NaN", Reason.INVALID_VALUE),
+        ("Infinity", Reason.INVALID_VALUE),
+        ("1e3", Reason.INVALID_VALUE),
+        ("10000000000000.00", Reason.INVALID_VALUE),
+        ("1,234", Reason.AMBIGUOUS_VALUE),
+        ("1.234", Reason.AMBIGUOUS_VALUE),
+        ("12.345", Reason.AMBIGUOUS_VALUE),
+        ("CHF 45.00", Reason.INVALID_CURRENCY),
+    ],
+)
+def test_unusable_values_are_rejected_with_a_reason(raw: str, expected: str) -> None:
+    assert reason({"value": raw}) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency"),
+    [("€45.00", "EUR"), ("45,90 €", "EUR"), ("EUR 45,90", "EUR"), ("CA$ 210.00", "CAD"),
+     ("£12.50", "GBP"), ("89.00 USD", "USD"), ("JP¥1,234", "JPY"), ("₹1,23,456.00", "INR"), ("45 SEK", "SEK")],
+)
+def test_a_currency_symbol_without_a_currency_column_gives_the_currency(
+    raw: str, currency: str
+) -> None:
+    assert event({"value": raw})["currencyCode"] == currency
+
+
+@pytest.mark.parametrize("raw", ["$89.00", "¥1200", "kr 45,50"])
+def test_a_symbol_shared_by_several_currencies_sends_no_currency_and_is_counted(raw: str) -> None:
+    events = events_with()
+    assert "currencyCode" not in event({"value": raw}, events=events)
+    assert events.notes == {"currency_symbol_ambiguous": 1}
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency", "sent"),
+    [("$89.00", "CAD", 89.0), ("kr 45,50", "sek", 45.5), ("¥1,234", "JPY", 1234.0),
+     ("45,90 €", "EUR", 45.9)],
+)
+def test_a_symbol_agreeing_with_the_currency_column(raw: str, currency: str, sent: float) -> None:
+    item = event({"value": raw, "currency": currency})
+    assert (item["value"], item["currencyCode"]) == (sent, currency.upper())
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency"), [("€45.00", "USD"), ("CA$ 210.00", "USD"), ("£5", "EUR"), ("EUR 5", "GBP")]
+)
+def test_a_symbol_disagreeing_with_the_currency_column_is_currency_mismatch(
+    raw: str, currency: str
+) -> None:
+    assert reason({"value": raw, "currency": currency}) == Reason.CURRENCY_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("raw", "currency"),
+    [("-$25.00", ""), ("$-25.00", ""), ("(25.00)", "USD"), ("-25.00", "USD"), ("-€5", "")],
+)
+def test_negative_money_is_a_refund_and_is_not_sent(raw: str, currency: str) -> None:
+    attributes = {"value": raw, **({"currency": currency} if currency else {})}
+    assert reason(attributes) == Reason.NEGATIVE_VALUE
+
+
+def test_currencies_are_the_api_enum() -> None:
+    schema = orjson.loads(
+        (Path(__file__).parents[2] / "local/adm_local/sandbox/api-schema.json").read_bytes()
+    )
+    (operation,) = (
+        op for op in schema["operations"].values()
+        if op["path"].endswith("/conversionDefinitions/eventData")
+    )
+    body = next(iter(operation["requestBody"]["content"].values()))
+    item = body["properties"]["eventData"]["items"]["properties"]
+    assert set(item["currencyCode"]["enum"]) == CURRENCIES
 
 
 @pytest.mark.parametrize("raw", ["usd", "EUR", " gbp "])
@@ -192,14 +365,26 @@ def test_currency_outside_the_api_enum_is_invalid_currency(raw: str) -> None:
     assert reason({"currency": raw}) == Reason.INVALID_CURRENCY
 
 
-@pytest.mark.parametrize(("raw", "sent"), [("1", 1), ("3", 3), ("2.0", 2), (" 12 ", 12)])
+@pytest.mark.parametrize(
+    ("raw", "sent"), [("1", 1), ("3", 3), ("2.0", 2), ("2,0", 2), (" 12 ", 12), ("1 000", 1000)]
+)
 def test_units_sold(raw: str, sent: int) -> None:
     assert event({"units": raw})["unitsSold"] == sent
 
 
-@pytest.mark.parametrize("raw", ["0", "-1", "many"])
-def test_non_positive_or_non_numeric_units_are_invalid_units(raw: str) -> None:
-    assert reason({"units": raw}) == Reason.INVALID_UNITS
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0", Reason.INVALID_UNITS), ("-1", Reason.INVALID_UNITS), ("many", Reason.INVALID_UNITS),
+     ("2.7", Reason.INVALID_UNITS), ("10000000000000", Reason.INVALID_UNITS),
+     ("1.000", Reason.AMBIGUOUS_VALUE), ("1,000", Reason.AMBIGUOUS_VALUE)],
+)
+def test_unusable_units_are_rejected(raw: str, expected: str) -> None:
+    assert reason({"units": raw}) == expected
+
+
+def test_the_decimal_option_resolves_units() -> None:
+    assert event({"units": "1.000"}, events=events_with(decimal=","))["unitsSold"] == 1000
+    assert event({"units": "1.000"}, events=events_with(decimal="."))["unitsSold"] == 1
 
 
 def test_optional_fields_are_left_out_when_absent() -> None:
@@ -228,6 +413,22 @@ def test_derived_client_dedupe_id_is_deterministic_from_the_event_content() -> N
     ):
         assert changed["clientDedupeId"] != first["clientDedupeId"]
     assert "jane" not in first["clientDedupeId"]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "dedupe_id"),
+    [  # computed by the parser before issue 9: values that parsed the same keep their id
+        ({"value": "10.00"}, "d-426536fb97a613a94d8922b4e14c5b97b45eb8f9"),
+        ({"value": "1,299.50", "units": "2", "currency": "USD"},
+         "d-243a0e9586cb3b27e95c4e4a60d6dd0f51787f13"),
+        ({"timestamp": "2026-11-26 18:40:00", "value": "7"},
+         "d-714cc6bde0878fea353c40eabc7697fb187dd07c"),
+    ],
+)
+def test_derived_dedupe_ids_are_stable_across_the_new_value_parsing(
+    attributes: dict[str, str], dedupe_id: str
+) -> None:
+    assert event(attributes)["clientDedupeId"] == dedupe_id
 
 
 # -- matchKeys -------------------------------------------------------------------------------
@@ -285,12 +486,3 @@ def test_event_data_envelope_and_limits() -> None:
     body = batcher.prefix + orjson.dumps(event({})) + batcher.suffix
     assert orjson.loads(body)["source"] == "SERVER_TO_SERVER"
     assert batcher.max_items == EVENTS_PER_REQUEST == 100
-
-
-def test_fractional_units_are_rejected_not_truncated() -> None:
-    from adm_ingest.destinations.conversions import _whole_number
-
-    assert _whole_number("3") == 3
-    assert _whole_number("3.0") == 3
-    assert _whole_number("2.7") is None
-    assert _whole_number("two") is None

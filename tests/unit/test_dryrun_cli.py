@@ -208,3 +208,56 @@ def test_file_level_errors_exit_2_and_write_nothing(
 def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert dry_run(tmp_path / "nope.csv", "--out", tmp_path / "out") == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _mapping_knows(key: str) -> bool:
+    from adm_ingest.mapping import CONFIG_KEYS
+
+    return key in CONFIG_KEYS
+
+
+@pytest.mark.skipif(
+    not _mapping_knows("decimal"),
+    reason="MappingConfig accepts decimal/timezone/date_order once the mapping branch is merged",
+)
+def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from adm_ingest.model import Kind
+    from adm_local.dryrun import dry_run as library_dry_run
+
+    source = tmp_path / "bestellungen.csv"
+    source.write_text(
+        "order_id;event_time;email;revenue;currency_code;quantity\n"
+        "A-1;26.11.2026 18:30;kunde@example.de;1.234,56;EUR;1.000\n"
+        "A-2;03.04.2026 10:00;alt@example.de;45,90;EUR;1\n",  # April: older than 7 days
+        encoding="utf-8",
+    )
+    mapping = {"decimal": ",", "date_order": "DMY", "timezone": "Europe/Berlin"}
+    result = library_dry_run(
+        source, kind=Kind.CONVERSIONS, out_dir=tmp_path / "out", mapping=mapping,
+        clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC),
+    )
+    (body,) = bodies(tmp_path / "out")
+    (sent,) = body["eventData"]
+    assert (sent["timestamp"], sent["value"], sent["currencyCode"], sent["unitsSold"]) == (
+        "2026-11-26T17:30:00.000Z", 1234.56, "EUR", 1000,
+    )
+    assert result.report["rejected_by_reason"] == {"timestamp_too_old": 1}
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [({"decimal": ";"}, "decimal"), ({"timezone": "Europe/Pariss"}, "timezone"),
+     ({"date_order": "DDMMYY"}, "date_order")],
+)
+def test_invalid_parse_options_are_a_file_level_error_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, str], key: str
+) -> None:
+    source = write_csv(tmp_path / "crm.csv", ["crm-1,a@example.com,,,,,US,"])
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(options))
+    out = tmp_path / "out"
+    assert dry_run(source, "--mapping", mapping, "--out", out) == 2
+    assert f"error: {key}:" in capsys.readouterr().err
+    assert not out.exists()

@@ -7,6 +7,7 @@ from adm_ingest.destinations.conversions import ConversionEvents
 from adm_ingest.destinations.identities import IdentityDeletions
 from adm_ingest.destinations.members import AudienceDeletions, AudienceMembers
 from adm_ingest.model import Kind
+from adm_ingest.values import ParseOptions
 
 DESTINATIONS: dict[Kind, type[Destination]] = {
     Kind.AUDIENCE_MEMBERS: AudienceMembers,
@@ -16,9 +17,13 @@ DESTINATIONS: dict[Kind, type[Destination]] = {
 }
 
 
-def destination_for(target: Target) -> Destination:
-    """The destination that serves ``target.kind``."""
-    return DESTINATIONS[target.kind](target)
+def destination_for(target: Target, options: ParseOptions | None = None) -> Destination:
+    """The destination that serves ``target.kind``; ``options`` (how the file writes numbers
+    and times, from its mapping config) reach the destinations that read such values."""
+    cls = DESTINATIONS[target.kind]
+    if cls.reads_values:
+        return cls(target, options=options or ParseOptions())  # type: ignore[call-arg]
+    return cls(target)
 
 
 __all__ = [

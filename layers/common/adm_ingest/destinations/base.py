@@ -9,6 +9,7 @@ only ever talk to this interface — they never branch on the destination.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -58,9 +59,15 @@ class Destination(ABC):
     max_bytes: ClassVar[int] = MAX_REQUEST_BYTES
     requires_consent: ClassVar[bool] = True
     """Whether UK/EEA records need a consent signal to be sent."""
+    reads_values: ClassVar[bool] = False
+    """Whether the destination reads money / units / timestamps, and so is built with the
+    file's :class:`~adm_ingest.values.ParseOptions` (``__init__(target, options=…)``)."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self.notes: Counter[str] = Counter()
+        """File-level observations (e.g. ``naive_timestamp_as_utc``) the report turns into
+        warnings: counts only, never values."""
 
     @abstractmethod
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:

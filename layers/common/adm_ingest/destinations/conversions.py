@@ -1,15 +1,46 @@
-"""Offline conversion events: ``POST /accounts/{accountId}/dsp/conversionDefinitions/eventData``."""
+"""Offline conversion events: ``POST /accounts/{accountId}/dsp/conversionDefinitions/eventData``.
+
+Values are read by :mod:`adm_ingest.values` with the file's :class:`ParseOptions` — exactly, or
+rejected with a reason, never guessed (``1,234`` without a ``decimal`` option is
+``ambiguous_value``; ``03/04/2026`` without a ``date_order`` is ``ambiguous_timestamp``).
+
+Negative values: the API allows them only for non-purchase definitions (a "scale of your
+choosing"); for OFF_AMAZON_PURCHASES the value "must be a minimum of 0". A negative amount that
+is certainly money — written with a currency symbol/code, or with a currency column — is a
+refund or a correction, never a purchase, so it is rejected ``negative_value``. A bare
+negative number with no currency is sent (a non-monetary scale may be negative; ADM checks it
+against the definition's type).
+
+Currency: the currency column, else the one the value's own marker names (``€45`` → EUR). A
+marker shared by several currencies (``$``, ``¥``, ``kr``) names none: the value is sent
+without ``currencyCode``, and ADM applies the conversion definition's currency — as for a bare
+number. Those are counted in ``notes["currency_symbol_ambiguous"]``.
+
+Times without a zone and no ``timezone`` option are read as UTC and counted in
+``notes["naive_timestamp_as_utc"]``; values whose day/month order only their digits decided,
+in the other order than the file's first such value, in ``notes["date_order_mixed"]``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
 from adm_ingest.model import MATCH_KEY_TYPES, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.values import (
+    MINOR_UNITS,
+    ParsedTimestamp,
+    ParseOptions,
+    ValueProblem,
+    parse_money,
+    parse_timestamp,
+    parse_units,
+)
+from adm_ingest.values.options import zone_info
 
 EVENTS_PER_REQUEST = 100
 MAX_MATCH_KEYS = 9
@@ -17,32 +48,10 @@ MAX_EVENT_AGE = timedelta(days=7)
 #: Clock skew tolerated before an event counts as "in the future".
 FUTURE_SKEW = timedelta(minutes=5)
 EVENT_SOURCE = "SERVER_TO_SERVER"
-CURRENCIES = frozenset(
-    "AED AUD BRL CAD CNY DKK EUR GBP INR JPY MXN NOK NZD SAR SEK SGD TRY USD".split()
-)
-_CENT = Decimal("0.01")
+#: ADM's ``currencyCode`` enum (the currencies whose minor units the values package knows).
+CURRENCIES = frozenset(MINOR_UNITS)
 _VALUE_LIMIT = Decimal("9999999999999.99")
-
-
-def parse_timestamp(value: str) -> datetime | None:
-    """An aware datetime from ISO 8601 (``Z`` or offset; naive means UTC) or epoch seconds /
-    milliseconds; None when unparseable."""
-    text = value.strip()
-    if not text:
-        return None
-    if text.lstrip("-").replace(".", "", 1).isdigit():
-        number = float(text)
-        if number > 1e11:  # milliseconds
-            number /= 1000
-        try:
-            return datetime.fromtimestamp(number, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+_UNITS_LIMIT = 9999999999999
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -58,9 +67,20 @@ class ConversionEvents(Destination):
     content_type: ClassVar[str] = "application/vnd.dspconversioneventimport.v1+json"
     max_items: ClassVar[int] = EVENTS_PER_REQUEST
 
-    def __init__(self, target: Target, *, clock: Callable[[], datetime] | None = None) -> None:
+    reads_values: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        options: ParseOptions | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__(target)
+        self.options = options or ParseOptions()
+        self._zone = zone_info(self.options.timezone) if self.options.timezone else None
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._first_date_order: str | None = None
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"source":"' + EVENT_SOURCE.encode() + b'","eventData":[', b"]}"
@@ -71,11 +91,15 @@ class ConversionEvents(Destination):
         if (attributes.get("data_processing") or "").strip().upper() == "LIMITED_DATA_USE":
             return Rejection(line, Reason.LIMITED_DATA_USE, "LIMITED_DATA_USE events are not sent")
         raw_time = attributes.get("timestamp")
-        if not raw_time:
+        if not raw_time or not raw_time.strip():
             return Rejection(line, Reason.MISSING_TIMESTAMP, "no event timestamp")
-        moment = parse_timestamp(raw_time)
-        if moment is None:
-            return Rejection(line, Reason.INVALID_TIMESTAMP, "timestamp is not ISO 8601 or epoch")
+        parsed = parse_timestamp(
+            raw_time, timezone=self._zone, date_order=self.options.date_order
+        )
+        if type(parsed) is ValueProblem:
+            return Rejection(line, parsed.reason, f"timestamp: {parsed.detail}")
+        self._observe(parsed)
+        moment = parsed.moment
         now = self._clock()
         if moment < now - MAX_EVENT_AGE:
             return Rejection(line, Reason.TIMESTAMP_TOO_OLD, "event is older than 7 days")
@@ -92,23 +116,49 @@ class ConversionEvents(Destination):
             "timestamp": format_timestamp(moment),
             "matchKeys": match_keys,
         }
-        if raw_value := attributes.get("value"):
-            value = _money(raw_value)
-            if value is None:
-                return Rejection(line, Reason.INVALID_VALUE, "value is not a number")
-            event["value"] = value
-        if raw_currency := attributes.get("currency"):
+        currency: str | None = None
+        if raw_currency := attributes.get("currency"):  # first: the value's symbol must agree
             currency = raw_currency.strip().upper()
             if currency not in CURRENCIES:
                 return Rejection(line, Reason.INVALID_CURRENCY, "unsupported currency code")
+        if raw_value := attributes.get("value"):
+            money = parse_money(raw_value, currency=currency, decimal=self.options.decimal)
+            if type(money) is ValueProblem:
+                return Rejection(line, money.reason, f"value: {money.detail}")
+            if money.currency is not None and money.currency not in CURRENCIES:
+                return Rejection(line, Reason.INVALID_CURRENCY, "unsupported currency")
+            if money.amount < 0 and (money.marked or money.currency):
+                return Rejection(
+                    line, Reason.NEGATIVE_VALUE, "value: negative money (a refund?) is not sent"
+                )
+            if abs(money.amount) > _VALUE_LIMIT:
+                return Rejection(line, Reason.INVALID_VALUE, "value: beyond the API's limit")
+            event["value"] = float(money.amount) + 0.0  # + 0.0: never a "-0.0"
+            currency = money.currency
+            if money.ambiguous_marker:
+                self.notes["currency_symbol_ambiguous"] += 1
+        if currency:
             event["currencyCode"] = currency
         if raw_units := attributes.get("units"):
-            units = _whole_number(raw_units)
-            if units is None or units < 1:
+            units = parse_units(raw_units, decimal=self.options.decimal)
+            if type(units) is ValueProblem:
+                return Rejection(line, units.reason, f"units: {units.detail}")
+            if not 1 <= units <= _UNITS_LIMIT:
                 return Rejection(line, Reason.INVALID_UNITS, "units must be a positive integer")
             event["unitsSold"] = units
         event["clientDedupeId"] = attributes.get("dedupe_id") or _derived_dedupe_id(event)
         return event
+
+    def _observe(self, parsed: ParsedTimestamp) -> None:
+        """Count what the report should warn about (whether or not the event is then sent: a
+        naive time read as UTC may be what made it look "in the future")."""
+        if parsed.assumed_utc:
+            self.notes["naive_timestamp_as_utc"] += 1
+        if order := parsed.date_order:
+            if self._first_date_order is None:
+                self._first_date_order = order
+            elif order != self._first_date_order:
+                self.notes["date_order_mixed"] += 1
 
     def send(self, client: AdmApi, body: bytes) -> Delivery:
         result = client.ingest_conversion_events(body)
@@ -131,27 +181,6 @@ def _match_keys(record: PreparedRecord) -> list[dict[str, Any]]:
     for hashed in sets[1:]:
         keys.extend({"type": MATCH_KEY_TYPES[n], "values": [d]} for n, d in hashed.items())
     return keys[:MAX_MATCH_KEYS]
-
-
-def _whole_number(raw: str) -> int | None:
-    """``"3"`` or ``"3.0"`` → 3; a fraction (``"2.7"``) or text → None (never truncated)."""
-    try:
-        number = Decimal(raw.strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or number != number.to_integral_value():
-        return None
-    return int(number)
-
-
-def _money(raw: str) -> float | None:
-    try:
-        value = Decimal(raw.strip().replace(",", "")).quantize(_CENT, rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return None
-    if not value.is_finite() or abs(value) > _VALUE_LIMIT:
-        return None
-    return float(value)
 
 
 def _derived_dedupe_id(event: dict[str, Any]) -> str:

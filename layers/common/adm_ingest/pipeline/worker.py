@@ -40,6 +40,7 @@ from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import CsvRows, open_records
 from adm_ingest.report import fates_csv, fates_key
+from adm_ingest.values import ParseOptions
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,11 @@ class ChunkWorker:
             )
         except ConsentError as error:
             raise ChunkRetryable(f"invalid_mapping_defaults:{error.reason}") from error
-        destination = destination_for(pointer.target)
+        try:
+            options = ParseOptions.from_config(config)
+        except ValueError as error:
+            raise ChunkRetryable("invalid_mapping_parse_options") from error
+        destination = destination_for(pointer.target, options)
         records = self._records(pointer)
         plan = build_plan(pointer.layout.header, config)
         processor = RecordProcessor(destination, plan, policy)
