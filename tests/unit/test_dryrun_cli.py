@@ -210,16 +210,6 @@ def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "no such file" in capsys.readouterr().err
 
 
-def _mapping_knows(key: str) -> bool:
-    from adm_ingest.mapping import CONFIG_KEYS
-
-    return key in CONFIG_KEYS
-
-
-@pytest.mark.skipif(
-    not _mapping_knows("decimal"),
-    reason="MappingConfig accepts decimal/timezone/date_order once the mapping branch is merged",
-)
 def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
