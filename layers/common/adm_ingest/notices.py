@@ -113,7 +113,7 @@ def mapping_warnings(summary: Mapping[str, Any] | None) -> list[Notice]:
             {
                 "code": "mapped_column_missing",
                 "message": (
-                    f"{len(missing)} columns of the mapping are not in the file: "
+                    f"{_count(len(missing), 'column')} of the mapping not in the file: "
                     f"{_names(missing)}; check the mapping's spelling of them"
                 ),
                 "count": len(missing),
@@ -125,7 +125,7 @@ def mapping_warnings(summary: Mapping[str, Any] | None) -> list[Notice]:
             {
                 "code": "unknown_columns",
                 "message": (
-                    f"{len(unknown)} columns were not recognised and were not sent: "
+                    f"{_count(len(unknown), 'column')} not recognised, so not sent: "
                     f"{_names(unknown)}; map them in the mapping's `columns` (or `ignore` "
                     "them) if they hold data Amazon can use"
                 ),
@@ -183,17 +183,19 @@ def foreign_data_message(profile: Mapping[str, Any], *, strict: bool = False) ->
     country = profile.get("default_country")
     text = (
         f"{profile.get('disagreeing', 0)} of the {profile.get('defaulted', 0)} sampled records "
-        f"without a country of their own look like another country's than {country}, which "
-        f"they take by default ({hints})"
+        f"that take the default country {country} look like another country's ({hints}"
     )
-    if pointed:
-        text += f"; they point to {pointed}"
+    text += f"; pointing to {pointed})" if pointed else ")"
     if strict:
         return text + "; nothing was sent (`strict_country` is set in the mapping)"
     return (
         text + "; add a country column, or drop the file under the right audience "
         '(`"strict_country": true` in the mapping refuses such files)'
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _warning(code: str, template: str, count: int) -> Notice:

@@ -197,6 +197,12 @@ def profile_records(
     )
 
 
+def strict_country(config: Mapping[str, Any] | None) -> bool:
+    """The mapping's ``"strict_country": true``: refuse a file whose data looks foreign.
+    Read from the raw config (``MappingConfig.strict_country`` is the same key, validated)."""
+    return bool((config or {}).get("strict_country"))
+
+
 def country_columns(plan: MappingPlan) -> list[str]:
     """The columns the plan reads a record's country from."""
     return [column for column, target in plan.mapped.items() if target.field == "country"]

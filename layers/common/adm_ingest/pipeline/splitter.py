@@ -46,6 +46,7 @@ from adm_ingest.profile import (
     country_columns,
     header_of,
     profile_records,
+    strict_country,
 )
 from adm_ingest.readers import (
     BoundaryScan,
@@ -522,12 +523,6 @@ class _Survey:
 
     config: Mapping[str, Any] | None
     policy: ConsentPolicy
-
-
-def strict_country(config: Mapping[str, Any] | None) -> bool:
-    """The mapping's ``strict_country`` (read raw: ``MappingConfig.strict_country`` arrives
-    with the mapping branch; this reads the same key)."""
-    return bool((config or {}).get("strict_country"))
 
 
 _DEFAULT_ENCODING = "utf-8"
