@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
     dry.add_argument("file", type=Path)
     dry.add_argument("--kind", choices=sorted(KINDS), default="audience")
-    dry.add_argument("--country", default="US", help="default country (ISO 3166 alpha-2)")
+    dry.add_argument(
+        "--country",
+        help="the audience's country (ISO 3166 alpha-2), for records without their own; "
+        "default: the deployment default, US",
+    )
     dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
     dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
     dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
@@ -115,7 +119,7 @@ def _dry_run(args: argparse.Namespace) -> int:
     from adm_ingest.destinations import Target
     from adm_ingest.mapping import MappingError
     from adm_ingest.readers import FileFormatError
-    from adm_local.dryrun import dry_run, summary_text
+    from adm_local.dryrun import ForeignDataError, dry_run, summary_text
 
     kind = KINDS[args.kind]
     if not args.file.is_file():
@@ -132,7 +136,7 @@ def _dry_run(args: argparse.Namespace) -> int:
         )
     except FileFormatError as error:
         return _fail(f"{args.file}: {error}")
-    except (MappingError, ConsentError, OSError) as error:
+    except (MappingError, ConsentError, ForeignDataError, OSError) as error:
         return _fail(str(error))
     print(summary_text(result))
     return 0

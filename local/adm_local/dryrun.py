@@ -3,7 +3,9 @@
 Writes into an output folder:
 
 * ``requests/0001.json`` … — the exact bodies the pipeline would POST, one file per request;
-* ``report.json`` — records read / accepted / rejected by reason, identifier coverage, requests;
+* ``report.json`` — records read / accepted / rejected by reason, identifier coverage, requests,
+  and what the S3 report carries to be trusted: the resolved mapping, warnings, the encoding,
+  skipped lines, where countries came from, records by country and the country profile;
 * ``rejects.csv`` — ``line,outcome,reason`` for every record that would not be sent.
 """
 
@@ -13,22 +15,39 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from adm_ingest.consent import ConsentPolicy
+from adm_ingest.consent import ConsentPolicy, CountrySource
 from adm_ingest.destinations import ConversionEvents, Destination, Target, destination_for
 from adm_ingest.mapping import MappingError, build_plan
 from adm_ingest.model import Kind
+from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.profile import (
+    SAMPLE_RECORDS,
+    country_columns,
+    header_of,
+    profile_records,
+    strict_country,
+)
 from adm_ingest.readers import open_records
-from adm_ingest.report import REJECTS_HEADER, fates_csv
+from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
 from adm_ingest.values import ParseOptions
 
 DRY_RUN = "dry_run"
+DEPLOYMENT_COUNTRY = "US"
+"""The country records take when neither the file, the mapping nor ``--country`` gives one
+(the pipeline's ``DEFAULT_COUNTRY`` default)."""
+
+
+class ForeignDataError(ValueError):
+    """``strict_country`` is set and the file's data looks like another country's (a
+    file-level error: nothing is written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +62,19 @@ def dry_run(
     *,
     kind: Kind,
     out_dir: Path,
-    country: str = "US",
+    country: str | None = None,
     mapping: Mapping[str, Any] | Path | None = None,
     target: Target | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> DryRunResult:
     """Process ``path`` as the worker would, writing bodies instead of sending them.
 
+    ``country`` plays the audience's country (``None``: the deployment default, US).
+
     Raises:
         FileFormatError: a file-level problem (nothing is written).
         MappingError / ConsentError: an invalid mapping config.
+        ForeignDataError: ``strict_country`` and data that looks like another country's.
     """
     config = orjson.loads(mapping.read_bytes()) if isinstance(mapping, Path) else mapping
     try:
@@ -65,16 +87,28 @@ def dry_run(
         if kind is Kind.CONVERSIONS
         else destination_for(target, options)
     )
-    policy = ConsentPolicy.from_defaults((config or {}).get("defaults", {}), country=country)
+    policy = ConsentPolicy.from_defaults(
+        (config or {}).get("defaults", {}),
+        country=country or DEPLOYMENT_COUNTRY,
+        country_source=CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT,
+    )
     started = time.monotonic()
     requests_dir = out_dir / "requests"
     with path.open("rb") as stream:
         records = open_records(stream, rows=True)
         first = next(records)  # surfaces file-level errors before anything is written
+        with path.open("rb") as head:  # the splitter's survey: the first records
+            sample = list(islice(open_records(head), SAMPLE_RECORDS))
+        # Columns are the sample's (CSV: the header; JSON: the first records' keys); later
+        # ones resolve as records show them.
+        header = header_of(sample) or None
+        plan = build_plan(header, config)
+        profile = profile_records(sample, build_plan(header, config), policy.country)
+        if profile.looks_foreign and strict_country(config):
+            raise ForeignDataError(foreign_data_message(profile.to_dict(), strict=True))
         requests_dir.mkdir(parents=True, exist_ok=True)
         for stale in requests_dir.glob("*.json"):
             stale.unlink()
-        plan = build_plan(None, config)  # columns resolve as records show them (CSV or JSON)
         processor = RecordProcessor(destination, plan, policy)
         count = 0
         for count, batch in enumerate(processor.batches(_chain(first, records)), 1):
@@ -82,6 +116,21 @@ def dry_run(
             processor.tally.accepted += len(batch)
             processor.tally.requests[DRY_RUN] += 1
     tally = processor.tally
+    facts = {
+        "mapping": mapping_section(plan),
+        # Interim: the readers branch exposes the encoding a file was decoded with.
+        "encoding": "utf-8",
+        "country_column": bool(country_columns(plan)),
+        "default_country": policy.country,
+        "default_country_source": str(policy.country_source),
+        "country_profile": profile.to_dict(),
+        "accepted": tally.accepted,
+        "rejected": tally.rejected,
+        "notes": tally.notes,
+        "skipped": tally.skipped,
+        "country_sources": tally.country_sources,
+        "countries": tally.countries,
+    }
     report = {
         "file": str(path),
         "kind": kind.value,
@@ -90,12 +139,7 @@ def dry_run(
         **tally.summary(),
         "requests_built": count,
         "balanced": tally.balanced,
-        "mapping": {
-            "used": {column: target.describe() for column, target in plan.mapped.items()},
-            "ignored": plan.ignored,
-            "not_sent_duplicate": plan.duplicates,
-            "not_sent_unknown": plan.unknown,
-        },
+        **report_sections(facts),
         "seconds": round(time.monotonic() - started, 3),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,9 +172,24 @@ def summary_text(result: DryRunResult) -> str:
                 for k, v in coverage.items()
             )
         )
-    mapping = r["mapping"]
-    lines.append("  columns: " + ", ".join(f"{c} → {t}" for c, t in mapping["used"].items()))
-    if mapping["not_sent_unknown"]:
-        lines.append("  not sent (unknown columns): " + ", ".join(mapping["not_sent_unknown"]))
+    mapping = r["mapping"] or {}
+    used = [
+        f"{c['column']} → {c['field']}"
+        + (f" {c['pii_set']}" if (c.get("pii_set") or 1) > 1 else "")
+        for c in mapping.get("columns", [])
+    ]
+    lines.append("  columns: " + (", ".join(used) or "(none)"))
+    for title, key in (("ignored", "ignored"), ("not sent (duplicate field)", "duplicates")):
+        if mapping.get(key):
+            lines.append(f"  {title}: " + ", ".join(mapping[key]))
+    if r["country_sources"]:
+        lines.append(
+            "  countries from: "
+            + ", ".join(f"{source} {n}" for source, n in r["country_sources"].items())
+            + "  ·  "
+            + ", ".join(f"{country} {n}" for country, n in r["records_by_country"].items())
+        )
+    for warning in r["warnings"]:
+        lines.append(f"  warning: {warning['message']}")
     lines.append(f"  bodies in {result.out_dir / 'requests'}; report.json; rejects.csv")
     return "\n".join(lines)

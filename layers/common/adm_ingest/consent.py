@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from adm_ingest.countries import (
     ADM_COUNTRY_CODES,
@@ -25,6 +26,20 @@ UK_EEA_COUNTRIES: frozenset[str] = CONSENT_REQUIRED
 """Countries whose records need a consent signal: the UK, the EEA and Switzerland."""
 ISO_COUNTRY_CODES: frozenset[str] = ADM_COUNTRY_CODES
 """The alpha-2 codes ADM's ``countryCode`` enum accepts (without its ``UNKNOWN``)."""
+
+
+class CountrySource(StrEnum):
+    """Where a record's country came from (the report's ``country_sources`` keys)."""
+
+    RECORD = "record"
+    """The record's own country column."""
+    MAPPING_DEFAULT = "mapping_default"
+    """The mapping config's ``defaults.country``."""
+    DATASET = "dataset"
+    """The audience's registered ``countryCode``."""
+    DEPLOYMENT_DEFAULT = "deployment_default"
+    """The ``DEFAULT_COUNTRY`` setting of the deployment."""
+
 
 _CONSENT_VALUES: dict[str, str] = {
     "GRANTED": "GRANTED",
@@ -64,12 +79,14 @@ def normalize_consent_value(value: str) -> str | None:
 class ConsentPolicy:
     """Defaults for country and consent, applied when a record has no value of its own.
 
-    ``country`` is the dataset / config default country. ``gpp``, ``tcf``, ``amzn_ad_storage``
-    and ``amzn_user_data`` are file-level consent defaults (e.g. every row of an opted-in CRM
-    export has the same signal).
+    ``country`` is the dataset / config default country and ``country_source`` says which of
+    the defaults it is (a :class:`CountrySource` other than ``record``). ``gpp``, ``tcf``,
+    ``amzn_ad_storage`` and ``amzn_user_data`` are file-level consent defaults (e.g. every row
+    of an opted-in CRM export has the same signal).
     """
 
     country: str = "US"
+    country_source: str = CountrySource.DEPLOYMENT_DEFAULT
     gpp: str | None = None
     tcf: str | None = None
     amzn_ad_storage: str | None = None
@@ -87,8 +104,18 @@ class ConsentPolicy:
         object.__setattr__(self, "_defaults", defaults)  # frozen: the dataclass idiom
 
     @classmethod
-    def from_defaults(cls, defaults: Mapping[str, str], country: str = "US") -> ConsentPolicy:
-        """Build from a mapping config's ``defaults`` section; validates every value."""
+    def from_defaults(
+        cls,
+        defaults: Mapping[str, str],
+        country: str = "US",
+        country_source: str = CountrySource.DEPLOYMENT_DEFAULT,
+    ) -> ConsentPolicy:
+        """Build from a mapping config's ``defaults`` section; validates every value.
+
+        ``country`` is the fallback when the mapping has no ``defaults.country`` and
+        ``country_source`` where that fallback came from (the dataset or the deployment)."""
+        if defaults.get("country"):
+            country_source = CountrySource.MAPPING_DEFAULT
         raw_country = defaults.get("country", country) or country
         resolved_country = normalize_country(raw_country)
         if resolved_country is None:
@@ -106,6 +133,7 @@ class ConsentPolicy:
                 amzn[key] = normalized
         return cls(
             country=resolved_country,
+            country_source=str(country_source),
             gpp=defaults.get("gpp") or None,
             tcf=defaults.get("tcf") or None,
             **amzn,

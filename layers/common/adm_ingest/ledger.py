@@ -29,7 +29,26 @@ _COUNTER_MAPS = (
     "coverage_valid",
     "coverage_invalid",
     "requests",
+    "notes",
+    "skipped",
+    "country_sources",
+    "countries",
 )
+FILE_FACTS = (
+    "mapping",
+    "encoding",
+    "country_column",
+    "default_country",
+    "default_country_source",
+    "country_profile",
+)
+"""What the splitter learns about a file before its chunks run (column names, codes and
+counts only — never a value), stored on the file item for the report."""
+OTHER_COUNTRIES = "other"
+"""Where a chunk's least frequent countries are folded when its update would outgrow
+DynamoDB's expression limit (only a chunk with dozens of countries gets there)."""
+_MAX_EXPRESSION = 4000
+"""DynamoDB refuses update expressions over 4 KB; keep a margin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,21 @@ class Ledger:
             },
         )
 
+    def record_file_facts(self, file_id: str, facts: Mapping[str, Any]) -> None:
+        """Store what the split learned about the file (:data:`FILE_FACTS` keys only)."""
+        unknown = set(facts) - set(FILE_FACTS)
+        if unknown:
+            raise ValueError(f"not file facts: {sorted(unknown)}")
+        if not facts:
+            return
+        names = {f"#f{i}": key for i, key in enumerate(facts)}
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(facts))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":f{i}": value for i, value in enumerate(facts.values())},
+        )
+
     def record_file_error(
         self, file_id: str, message: str, *, chunks_total: int = 0, records_total: int = 0
     ) -> None:
@@ -186,43 +220,11 @@ class Ledger:
         transaction. (A number set of chunk indexes keeps files below DynamoDB's 400 KB item
         limit up to ~60,000 chunks, i.e. 300 M records at 5,000 per chunk.)
         """
-        names: dict[str, str] = {"#read": "read"}
-        values: dict[str, Any] = {
-            ":one": 1,
-            ":read": tally.read,
-            ":accepted": tally.accepted,
-            ":zero": 0,
-            ":index": index,
-            ":indexes": {index},
-        }
-        sets = [
-            "chunks_done = chunks_done + :one",
-            "#read = #read + :read",
-            "accepted = accepted + :accepted",
-        ]
-        counters: dict[str, Mapping[str, int]] = {
-            "rejected": tally.rejected,
-            "failed": tally.failed,
-            "coverage_valid": tally.coverage.valid,
-            "coverage_invalid": tally.coverage.invalid,
-            "requests": tally.requests,
-        }
-        n = 0
-        for attribute, counts in counters.items():
-            for name, count in counts.items():
-                if count:
-                    n += 1
-                    names[f"#m{n}"] = attribute
-                    names[f"#k{n}"] = name
-                    values[f":v{n}"] = count
-                    sets.append(f"#m{n}.#k{n} = if_not_exists(#m{n}.#k{n}, :zero) + :v{n}")
-        if tally.ingress_ids:
-            values[":ids"] = list(tally.ingress_ids)
-            sets.append("ingress_ids = list_append(ingress_ids, :ids)")
+        expression, names, values = _chunk_update(index, tally)
         try:
             self._resource_table.update_item(
                 Key={"pk": f"file#{file_id}", "sk": "file"},
-                UpdateExpression="SET " + ", ".join(sets) + " ADD counted_chunks :indexes",
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk) AND NOT contains(counted_chunks, :index)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -271,6 +273,69 @@ class Ledger:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": status},
         )
+
+
+def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The update expression (with its names and values) that adds a chunk's tally to its
+    file: counters move and the chunk's index joins ``counted_chunks``, in one update."""
+    names: dict[str, str] = {"#read": "read"}
+    values: dict[str, Any] = {
+        ":one": 1,
+        ":read": tally.read,
+        ":accepted": tally.accepted,
+        ":z": 0,
+        ":index": index,
+        ":indexes": {index},
+    }
+    sets = [
+        "chunks_done = chunks_done + :one",
+        "#read = #read + :read",
+        "accepted = accepted + :accepted",
+    ]
+    if tally.ingress_ids:
+        values[":ids"] = list(tally.ingress_ids)
+        sets.append("ingress_ids = list_append(ingress_ids, :ids)")
+    counters: dict[str, Mapping[str, int]] = {
+        "rejected": tally.rejected,
+        "failed": tally.failed,
+        "coverage_valid": tally.coverage.valid,
+        "coverage_invalid": tally.coverage.invalid,
+        "requests": tally.requests,
+        "notes": tally.notes,
+        "skipped": tally.skipped,
+        "country_sources": tally.country_sources,
+    }
+    n = 0
+
+    def add(placeholder: str, attribute: str, counts: Mapping[str, int]) -> None:
+        """``attribute.<name> += count`` for each count (a short clause: the limit is 4 KB)."""
+        nonlocal n
+        for name, count in counts.items():
+            if count:
+                n += 1
+                names[placeholder] = attribute
+                names[f"#k{n}"] = name
+                values[f":v{n}"] = count
+                path = f"{placeholder}.#k{n}"
+                sets.append(f"{path} = if_not_exists({path}, :z) + :v{n}")
+
+    for number, (attribute, counts) in enumerate(counters.items()):
+        add(f"#a{number}", attribute, counts)
+    countries = sorted(tally.countries.items(), key=lambda item: (-item[1], item[0]))
+    keep = len(countries)
+    base = len("SET " + ", ".join(sets) + " ADD counted_chunks :indexes")
+    clause = len(", #aC.#k0000 = if_not_exists(#aC.#k0000, :z) + :v0000")
+    if base + clause * keep > _MAX_EXPRESSION:
+        keep = max(0, (_MAX_EXPRESSION - base) // clause - 1)  # room for "other"
+    folded = dict(countries[:keep])
+    rest = sum(count for _, count in countries[keep:])
+    if rest:
+        folded[OTHER_COUNTRIES] = folded.get(OTHER_COUNTRIES, 0) + rest
+    add("#aC", "countries", folded)
+    expression = "SET " + ", ".join(sets) + " ADD counted_chunks :indexes"
+    if len(expression) > _MAX_EXPRESSION:  # only countries fold; the other counters are few
+        raise ValueError("the chunk's counters do not fit one DynamoDB update")
+    return expression, names, values
 
 
 def _code(error: ClientError) -> str:

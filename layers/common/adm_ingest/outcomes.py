@@ -80,6 +80,14 @@ class Tally:
     requests: Counter[str] = field(default_factory=Counter)
     """Requests by HTTP status (or ``"dry_run"``)."""
     ingress_ids: list[str] = field(default_factory=list)
+    notes: Counter[str] = field(default_factory=Counter)
+    """File-level observations by code (``naive_timestamp_as_utc``…), from the destination."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Lines that are not records (``report_footer``), by reason: not part of ``read``."""
+    country_sources: Counter[str] = field(default_factory=Counter)
+    """Records by where their country came from (a ``consent.CountrySource``)."""
+    countries: Counter[str] = field(default_factory=Counter)
+    """Records by their resolved country (ISO alpha-2)."""
 
     def reject(self, line: int, reason: str) -> None:
         reason = str(reason)  # a Reason member becomes its plain code
@@ -116,4 +124,8 @@ class Tally:
             "failed_by_reason": dict(sorted(self.failed.items())),
             "identifier_coverage": self.coverage.to_dict(),
             "requests": dict(sorted(self.requests.items())),
+            "notes": dict(sorted(self.notes.items())),
+            "lines_skipped": dict(sorted(self.skipped.items())),
+            "country_sources": dict(sorted(self.country_sources.items())),
+            "records_by_country": dict(sorted(self.countries.items())),
         }

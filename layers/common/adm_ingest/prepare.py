@@ -6,7 +6,7 @@ This is the last place raw PII exists; nothing downstream of it sees an unhashed
 
 from __future__ import annotations
 
-from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy
+from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.mapping import RowLayout
 from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
 from adm_ingest.normalize.hashing import is_sha256_hex
@@ -32,13 +32,38 @@ class Preparer:
 
     ``requires_consent`` is False for destinations where consent does not apply (a GDPR
     identity deletion is the person's own request).
+
+    Where countries came from is counted without a cost per row on the row lane: a record
+    whose context is computed for it (:meth:`_context`) is counted there; rows of a layout
+    with no country or consent column all share one context, and their caller counts them in
+    bulk (:meth:`country_counts`).
     """
 
-    __slots__ = ("_hashers", "_row_plan", "policy", "requires_consent")
+    __slots__ = (
+        "_defaulted",
+        "_hashers",
+        "_mapping_default",
+        "_own_countries",
+        "_row_plan",
+        "_shared_country",
+        "contexts",
+        "policy",
+        "requires_consent",
+    )
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
+        self.contexts = 0
+        """Records whose context was computed for them (every other prepared row shared its
+        layout's context)."""
+        self._own_countries: dict[str, int] = {}
+        """Records with a country of their own, by country."""
+        self._defaulted = 0
+        """Records (with a context of their own) that took the policy's default country."""
+        self._mapping_default = policy.country_source == CountrySource.MAPPING_DEFAULT
+        self._shared_country: tuple[bool, str] | None = None
+        """(counts as the record's own, country) of the rows sharing a layout's context."""
         # Field → its hasher; those of the repeating fields remember what they hashed.
         self._hashers: dict[str, Hasher] = {
             name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
@@ -127,19 +152,77 @@ class Preparer:
         )
         shared = None
         if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
-            shared = self._context(0, dict(layout.defaults))  # Rejection lines are the row's
+            shared = self._shared_context(dict(layout.defaults))
         plan = self._row_plan = (layout, columns, shared)
         return plan
 
     def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
-        """The record's country and consent signals, or why it can't be sent."""
+        """The record's country and consent signals, or why it can't be sent; counts where
+        the country came from."""
+        self.contexts += 1
+        policy = self.policy
         try:
-            country = self.policy.country_of(attributes)
-            if not self.requires_consent:
-                return country, _NO_CONSENT
-            return country, self.policy.signals_of(attributes, country)
+            country = policy.country_of(attributes)
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
+        # With a mapping default the attribute is always there; a record naming the default
+        # country itself is indistinguishable from it and counts as defaulted.
+        if "country" in attributes and (country != policy.country or not self._mapping_default):
+            own = self._own_countries
+            own[country] = own.get(country, 0) + 1
+        else:
+            self._defaulted += 1
+        if not self.requires_consent:
+            return country, _NO_CONSENT
+        try:
+            return country, policy.signals_of(attributes, country)
+        except ConsentError as error:
+            return Rejection(line, error.reason, error.detail)
+
+    def _shared_context(self, attributes: dict[str, str]) -> _Context | Rejection:
+        """The context every row of a layout without country or consent columns shares. Its
+        rows are not counted here but in bulk by the caller (:meth:`take_country_counts`);
+        this remembers which country they take and whether it counts as their own (the
+        defaults may name a country the policy doesn't, exactly as in :meth:`_context`)."""
+        policy = self.policy
+        try:
+            country = policy.country_of(attributes)
+        except ConsentError as error:
+            self._shared_country = None
+            return Rejection(0, error.reason, error.detail)  # lines are the row's
+        own = "country" in attributes and (country != policy.country or not self._mapping_default)
+        self._shared_country = (own, country)
+        if not self.requires_consent:
+            return country, _NO_CONSENT
+        try:
+            return country, policy.signals_of(attributes, country)
+        except ConsentError as error:
+            return Rejection(0, error.reason, error.detail)
+
+    def take_country_counts(self, shared_rows: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Records by country source and by country, of those whose country was resolved
+        since the last call (whatever happened to them next: a missing consent, no
+        identifier…); the counts start again from zero.
+
+        ``shared_rows`` is the number of rows prepared with a layout's shared context — the
+        caller knows it in bulk (records read minus those with a context of their own minus
+        the reader's rejections)."""
+        countries, self._own_countries = self._own_countries, {}
+        defaulted, self._defaulted = self._defaulted, 0
+        if shared_rows and self._shared_country is not None:
+            own, country = self._shared_country
+            if own:
+                countries[country] = countries.get(country, 0) + shared_rows
+            else:
+                defaulted += shared_rows
+        sources: dict[str, int] = {}
+        if countries:
+            sources[CountrySource.RECORD.value] = sum(countries.values())
+        if defaulted:
+            source = str(self.policy.country_source)
+            sources[source] = defaulted
+            countries[self.policy.country] = countries.get(self.policy.country, 0) + defaulted
+        return sources, countries
 
 
 def _memoized(hasher: Hasher) -> Hasher:

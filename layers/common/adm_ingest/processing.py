@@ -45,6 +45,8 @@ class RecordProcessor:
         self.mapper = mapper
         self.preparer = Preparer(policy, requires_consent=destination.requires_consent)
         self.tally = tally if tally is not None else Tally()
+        self._passed_through = 0
+        """Rejections the reader made (no country resolved for them)."""
 
     def batches(self, records: Iterable[SourceRecord | Rejection | CsvRows]) -> Iterator[Batch]:
         """Yield full batches as they fill up, then the last partial one."""
@@ -52,6 +54,10 @@ class RecordProcessor:
         tally = self.tally
         coverage = tally.coverage
         encode = self.destination.encode
+        read_before = tally.read
+        contexts_before = self.preparer.contexts
+        passed_before = self._passed_through
+        skipped_before = sum(tally.skipped.values())
         # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
         # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
         for prepared in self._prepared(records):
@@ -71,6 +77,15 @@ class RecordProcessor:
             coverage.add(prepared)  # type: ignore[arg-type]
             if finished is not None:
                 yield finished
+        self._count_countries(
+            read=tally.read - read_before,
+            contexts=self.preparer.contexts - contexts_before,
+            passed_through=self._passed_through - passed_before,
+            skipped=sum(tally.skipped.values()) - skipped_before,
+        )
+        # What the destination noticed while encoding (e.g. naive timestamps read as UTC).
+        tally.notes.update(self.destination.notes)
+        self.destination.notes.clear()
         last = batcher.flush()
         if last is not None:
             yield last
@@ -97,13 +112,29 @@ class RecordProcessor:
                     if type(row) is list:
                         yield prepare_row(line, row, layout)
                     elif type(row) is Rejection:
+                        self._passed_through += 1
                         yield row
                     else:
                         yield prepare(apply(row))  # type: ignore[arg-type]
             elif type(record) is Rejection:
+                self._passed_through += 1
                 yield record
             else:
                 yield prepare(apply(record))  # type: ignore[arg-type]
+
+    def _count_countries(
+        self, *, read: int, contexts: int, passed_through: int, skipped: int
+    ) -> None:
+        """Add where the records' countries came from to the tally, once the records are read.
+
+        Counted in bulk, so the row lane pays nothing per row: every record read either was
+        a reader's rejection, or had a context of its own (counted by the preparer), or
+        shared its layout's context. Lines that are not records (report footers) pass
+        through as rejections but are skipped, not read."""
+        shared = read - contexts - (passed_through - skipped)
+        sources, countries = self.preparer.take_country_counts(shared)
+        self.tally.country_sources.update(sources)
+        self.tally.countries.update(countries)
 
     def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
         """Count the batch's items as accepted, except those the API refused."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from adm_ingest.mapping import MappingPlan
+from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
 
 REPORTS_PREFIX = "reports/"
@@ -23,6 +25,9 @@ STAGING_PREFIX = "_staging/"
 OUTPUT_PREFIXES = (REPORTS_PREFIX, REJECTS_PREFIX, STAGING_PREFIX)
 REJECTS_HEADER = b"line,outcome,reason\n"
 _PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be ≥ 5 MiB (except the last)
+MAX_MAPPING_ENTRIES = 200
+"""Bound on each list of the stored mapping section (a 5,000-column export stays small)."""
+MAX_COLUMN_NAME = 200
 
 
 def report_key(key: str) -> str:
@@ -44,6 +49,56 @@ def fates_key(file_id: str, chunk_index: int) -> str:
 def fates_csv(fates: Iterable[RecordFate]) -> bytes:
     """Rows ``line,outcome,reason`` (reasons are codes: no quoting needed, no data)."""
     return b"".join(f"{f.line},{f.outcome},{f.reason}\n".encode() for f in fates)
+
+
+def mapping_section(plan: MappingPlan) -> dict[str, Any]:
+    """The report's ``mapping``: how the file's columns were resolved (:meth:`MappingPlan.summary`:
+    column and field names only), bounded so it fits the ledger's file item."""
+    return _bounded(plan.summary())
+
+
+def _bounded(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """``summary`` with every list cut to :data:`MAX_MAPPING_ENTRIES` (the cut counted under
+    ``truncated``) and every column name to :data:`MAX_COLUMN_NAME` characters."""
+
+    def short(value: Any) -> Any:
+        if isinstance(value, str):
+            return value[:MAX_COLUMN_NAME]
+        if isinstance(value, Mapping):
+            return {k: short(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [short(v) for v in value]
+        return value
+
+    bounded: dict[str, Any] = {}
+    truncated: dict[str, int] = {}
+    for key, value in summary.items():
+        if isinstance(value, list | tuple) and len(value) > MAX_MAPPING_ENTRIES:
+            truncated[key] = len(value) - MAX_MAPPING_ENTRIES
+            value = value[:MAX_MAPPING_ENTRIES]
+        bounded[key] = short(value)
+    if truncated:
+        bounded["truncated"] = truncated
+    return bounded
+
+
+def report_sections(file: Mapping[str, Any]) -> dict[str, Any]:
+    """What a report carries besides its counts, so the user can trust it: the resolved
+    mapping, warnings, the encoding, skipped lines, where countries came from, records by
+    country and the country profile. ``file`` is a ledger file item (the dry-run builds the
+    same keys)."""
+    countries = file.get("countries") or {}
+    return {
+        "mapping": file.get("mapping"),
+        "warnings": file_warnings(file),
+        "encoding": file.get("encoding"),
+        "lines_skipped": dict(sorted((file.get("skipped") or {}).items())),
+        "country_sources": dict(sorted((file.get("country_sources") or {}).items())),
+        "records_by_country": dict(
+            sorted(countries.items(), key=lambda item: (-int(item[1]), item[0]))
+        ),
+        "country_profile": file.get("country_profile"),
+    }
 
 
 def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,6 +147,7 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         "rejected_by_reason": rejected_by_reason,
         "failed_by_reason": failed_by_reason,
         "identifier_coverage": coverage,
+        **report_sections(file),
         "requests_sent": sum(v for k, v in requests.items() if k != "dry_run"),
         "requests_by_status": requests,
         "ingress_ids": list(file.get("ingress_ids", [])),

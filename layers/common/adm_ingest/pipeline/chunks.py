@@ -60,6 +60,9 @@ class ChunkPointer:
     """A staged plain chunk object (for gzip and JSON-array input)."""
     mapping_prefix: str = ""
     default_country: str = "US"
+    default_country_source: str = "deployment_default"
+    """Where ``default_country`` came from: ``dataset`` (the audience's registered country) or
+    ``deployment_default`` (the ``DEFAULT_COUNTRY`` setting); see ``consent.CountrySource``."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -53,6 +53,9 @@ class _Bytes:
         self._data = data
         self._pos = 0
 
+    def close(self) -> None:
+        self._pos = len(self._data)
+
     def read(self, size: int = -1) -> bytes:
         if size < 0:
             size = len(self._data) - self._pos

@@ -11,16 +11,20 @@ the next invocation resumes exactly where it stopped — there is no file-size c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from adm_ingest import registry as names
+from adm_ingest.consent import ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.ledger import FileEntry, Ledger
-from adm_ingest.mapping import MappingConfig, MappingError
+from adm_ingest.mapping import MappingConfig, MappingError, build_plan
 from adm_ingest.model import Kind
+from adm_ingest.notices import foreign_data_message
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.routing import (
@@ -36,13 +40,22 @@ from adm_ingest.pipeline.sources import (
     open_object,
     stage_line,
 )
+from adm_ingest.profile import (
+    SAMPLE_BYTES,
+    SAMPLE_RECORDS,
+    country_columns,
+    header_of,
+    profile_records,
+    strict_country,
+)
 from adm_ingest.readers import (
+    BoundaryScan,
     FileFormatError,
     RangeScanUnsupported,
     open_records,
     scan_boundaries,
 )
-from adm_ingest.report import staging_prefix
+from adm_ingest.report import mapping_section, staging_prefix
 
 _SQS_BATCH = 10
 
@@ -173,10 +186,18 @@ class Splitter:
             else None
         )
         country = str((audience.attributes.get("country") if audience else None) or "")
+        country_source = CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT
         try:
-            mapping_prefix = self._mapping_prefix(found.prefix)
+            mapping_prefix, config = self._mapping(found.prefix)
+            policy = ConsentPolicy.from_defaults(
+                (config or {}).get("defaults", {}),
+                country=country or self.default_country,
+                country_source=country_source,
+            )
         except MappingError as mapping_error:
             return self._file_error(file_id, f"invalid column mapping: {mapping_error}")
+        except ConsentError as consent_error:
+            return self._file_error(file_id, f"invalid column mapping: {consent_error.detail}")
         template = ChunkPointer(
             file_id=file_id,
             index=0,
@@ -192,15 +213,17 @@ class Splitter:
             etag=ref.etag,
             mapping_prefix=mapping_prefix,
             default_country=country or self.default_country,
+            default_country_source=str(country_source),
         )
         checkpoint = resume or Checkpoint()
+        survey = _Survey(config, policy)
         try:
             if checkpoint.layout is None or checkpoint.offset is not None:
-                outcome = self._split_ranges(ref, template, checkpoint, time_left)
+                outcome = self._split_ranges(ref, template, checkpoint, time_left, survey)
             else:
-                outcome = self._split_staged(ref, template, checkpoint, time_left)
+                outcome = self._split_staged(ref, template, checkpoint, time_left, survey)
         except RangeScanUnsupported:
-            outcome = self._split_staged(ref, template, checkpoint, time_left)
+            outcome = self._split_staged(ref, template, checkpoint, time_left, survey)
         except FileFormatError as format_error:
             return self._file_error(
                 file_id,
@@ -210,10 +233,11 @@ class Splitter:
             )
         return outcome
 
-    def _mapping_prefix(self, prefix: str) -> str:
-        """The registered mapping that applies to ``prefix`` ("" for none), validated now so a
-        broken mapping is one clear file-level error instead of a chunk retried to the DLQ.
-        ``audiences/<name>/delete`` falls back to the mapping of ``audiences/<name>``."""
+    def _mapping(self, prefix: str) -> tuple[str, dict[str, Any] | None]:
+        """The registered mapping that applies to ``prefix`` ("" and None for none) and its
+        config, validated now so a broken mapping is one clear file-level error instead of a
+        chunk retried to the DLQ. ``audiences/<name>/delete`` falls back to the mapping of
+        ``audiences/<name>``."""
         candidates = [prefix]
         if prefix.endswith("/delete"):
             candidates.append(prefix.rsplit("/", 1)[0])
@@ -221,9 +245,70 @@ class Splitter:
             entry = self.registry.get(names.MAPPING, candidate)
             if entry is not None:
                 config = entry.attributes.get("config")
-                MappingConfig.from_json(config if isinstance(config, str) else orjson.dumps(config))
-                return candidate
-        return ""
+                text = config if isinstance(config, str) else orjson.dumps(config)
+                MappingConfig.from_json(text)
+                return candidate, dict(orjson.loads(text))
+        return "", None
+
+    # -- the survey: mapping and country profile, once per file --------------------------------
+
+    def _survey(
+        self,
+        file_id: str,
+        survey: _Survey,
+        header: Sequence[str] | None,
+        sample: list[Any],
+        encoding: str | None,
+    ) -> str | None:
+        """Before any chunk is queued: resolve the mapping against the file's columns, profile
+        the sample's countries and store both on the file item. Returns the file-level error
+        when ``strict_country`` is set and the data looks like another country's.
+
+        Raises:
+            MappingError: the mapping can't apply to these columns.
+        """
+        plan = build_plan(header if header is not None else header_of(sample), survey.config)
+        profile = profile_records(sample, plan, survey.policy.country)
+        self.ledger.record_file_facts(
+            file_id,
+            {
+                "mapping": mapping_section(plan),
+                "encoding": encoding,
+                "country_column": bool(country_columns(plan)),
+                "default_country": survey.policy.country,
+                "default_country_source": str(survey.policy.country_source),
+                "country_profile": profile.to_dict(),
+            },
+        )
+        if profile.looks_foreign and strict_country(survey.config):
+            return foreign_data_message(profile.to_dict(), strict=True)
+        return None
+
+    def _range_sample(self, ref: ObjectRef, scan: BoundaryScan) -> list[Any]:
+        """The file's first records, from one ranged GET of at most :data:`SAMPLE_BYTES`."""
+        size = ref.size or _object_size(self.s3, ref)
+        end = min(size, SAMPLE_BYTES)
+        with contextlib.closing(open_object(self.s3, ref, (0, end))) as stream:
+            try:
+                records = list(
+                    islice(
+                        open_records(stream, format=scan.format, delimiter=scan.delimiter),
+                        SAMPLE_RECORDS + 1,
+                    )
+                )
+            except FileFormatError:  # the split itself reports what is wrong
+                return []
+        if end < size and len(records) <= SAMPLE_RECORDS:
+            records = records[:-1]  # the range may have cut the last record short
+        return records[:SAMPLE_RECORDS]
+
+    def _staged_sample(self, ref: ObjectRef) -> list[Any]:
+        """The file's first records, read (and decompressed) only as far as they go."""
+        with contextlib.closing(open_object(self.s3, ref)) as stream:
+            try:
+                return list(islice(open_records(stream), SAMPLE_RECORDS))
+            except FileFormatError:
+                return []
 
     # -- range-read files (plain CSV / JSON Lines) ------------------------------------------
 
@@ -233,6 +318,7 @@ class Splitter:
         template: ChunkPointer,
         checkpoint: Checkpoint,
         time_left: Callable[[], float],
+        survey: _Survey,
     ) -> SplitOutcome:
         resuming = checkpoint.offset is not None
         if resuming:
@@ -256,6 +342,19 @@ class Splitter:
             delimiter=scan.delimiter,
             header=tuple(scan.header) if scan.header is not None else None,
         )
+        if not resuming:
+            try:
+                error = self._survey(
+                    template.file_id,
+                    survey,
+                    scan.header,
+                    self._range_sample(ref, scan),
+                    _encoding_of(scan),
+                )
+            except MappingError as mapping_error:
+                error = f"invalid column mapping: {mapping_error}"
+            if error is not None:
+                return self._file_error(template.file_id, error)
         pending: list[ChunkPointer] = []
         chunk_start: tuple[int, int] | None = None
         count = 0
@@ -317,7 +416,17 @@ class Splitter:
         template: ChunkPointer,
         checkpoint: Checkpoint,
         time_left: Callable[[], float],
+        survey: _Survey,
     ) -> SplitOutcome:
+        if not checkpoint.records:
+            try:
+                error = self._survey(
+                    template.file_id, survey, None, self._staged_sample(ref), _DEFAULT_ENCODING
+                )
+            except MappingError as mapping_error:
+                error = f"invalid column mapping: {mapping_error}"
+            if error is not None:
+                return self._file_error(template.file_id, error)
         records: Iterable[Any] = open_records(open_object(self.s3, ref))
         layout = SourceLayout(format="staged")
         skip = checkpoint.records  # resume: re-read (cheaply) past what was already staged
@@ -406,6 +515,23 @@ class Splitter:
         self.ledger.record_file_error(file_id, message, chunks_total=chunks, records_total=records)
         self.finalizer.finalize_if_complete(file_id)
         return SplitOutcome(file_id, "error", chunks, records, error=message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """What the survey of a file needs: its mapping config and consent policy."""
+
+    config: Mapping[str, Any] | None
+    policy: ConsentPolicy
+
+
+_DEFAULT_ENCODING = "utf-8"
+
+
+def _encoding_of(scan: BoundaryScan) -> str:
+    """The encoding the reader decoded the file with. Interim: the readers branch adds
+    ``BoundaryScan.encoding``; until it is merged every file read is UTF-8."""
+    return str(getattr(scan, "encoding", None) or _DEFAULT_ENCODING)
 
 
 def _layout_dict(layout: SourceLayout) -> dict[str, Any]:

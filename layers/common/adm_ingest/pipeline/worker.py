@@ -125,7 +125,9 @@ class ChunkWorker:
         config = self._mapping_config(pointer.mapping_prefix)
         try:
             policy = ConsentPolicy.from_defaults(
-                (config or {}).get("defaults", {}), country=pointer.default_country
+                (config or {}).get("defaults", {}),
+                country=pointer.default_country,
+                country_source=pointer.default_country_source,
             )
         except ConsentError as error:
             raise ChunkRetryable(f"invalid_mapping_defaults:{error.reason}") from error
