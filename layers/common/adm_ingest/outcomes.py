@@ -1,7 +1,9 @@
 """Accounting for what happened to every record: accepted, rejected (line + reason) or failed.
 
 A :class:`Tally` is kept per unit of work (a dry-run, a chunk) and is merged into the file's
-ledger; the invariant everyone relies on is ``read == accepted + rejected + failed``.
+ledger; the invariant everyone relies on is ``read == accepted + rejected + failed``. Lines the
+reader recognised as not being records at all (report footers) are counted apart, in ``skipped``,
+and are not part of ``read``.
 Identifier coverage counts, per canonical PII field, how many values were hashed (``valid``) and
 how many were present but empty/invalid after normalization (``invalid`` — omitted, never sent).
 """
@@ -80,6 +82,8 @@ class Tally:
     requests: Counter[str] = field(default_factory=Counter)
     """Requests by HTTP status (or ``"dry_run"``)."""
     ingress_ids: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Lines that are not records (``report_footer``), by reason; not counted in ``read``."""
 
     def reject(self, line: int, reason: str) -> None:
         reason = str(reason)  # a Reason member becomes its plain code
@@ -114,6 +118,7 @@ class Tally:
             "failed": self.failed_total,
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "failed_by_reason": dict(sorted(self.failed.items())),
+            "lines_skipped": dict(sorted(self.skipped.items())),
             "identifier_coverage": self.coverage.to_dict(),
             "requests": dict(sorted(self.requests.items())),
         }
