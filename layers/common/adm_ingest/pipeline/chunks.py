@@ -2,8 +2,8 @@
 
 A pointer carries where the records are (a byte range of the original object, pinned to its
 version/ETag, or a staged chunk object), how to read them (format, delimiter, header column
-names, text encoding), which line the chunk starts at, how many records it holds, and where they go. It never
-carries a record value.
+names, text encoding), which line the chunk starts at, how many records it holds, and where
+they go. It never carries a record value.
 """
 
 from __future__ import annotations
