@@ -79,11 +79,11 @@ import codecs
 import csv
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, product
 from typing import Protocol
 
 import ijson
@@ -801,14 +801,16 @@ def _csv_records(
     rows: bool,
     decoding: _Decoding,
 ) -> Iterator[SourceRecord | Rejection | CsvRows]:
-    footer = _footer_line(delimiter).fullmatch
+    is_footer = _FooterTest.of(delimiter).matches
     for raw in raws:
         if isinstance(raw, _Run):
-            for block in _run_blocks(raw, header, delimiter, decoding.encoding):
-                if rows or type(block) is not CsvRows:
-                    yield block
-                else:
-                    yield from block
+            lines = raw.text.split("\n")
+            lines.pop()  # the empty remainder after the run's last LF
+            block = CsvRows(header, delimiter, raw.line, lines, decoding.encoding)
+            if rows:
+                yield block
+            else:
+                yield from block
             continue
         _, line, data, oversized = raw
         if oversized or data is None:
@@ -821,7 +823,7 @@ def _csv_records(
                 line, Reason.UNDECODABLE_BYTES, f"not valid {_encoding_name(decoding.encoding)}"
             )
             continue
-        if footer(text):
+        if is_footer(text):
             yield _footer(line)
             continue
         if '"' in text or "\r" in text:
@@ -874,17 +876,25 @@ class CsvRows:
     def rows(self) -> Iterator[tuple[int, list[str] | SourceRecord | Rejection]]:
         """Each record's line number and either its fields — a well-formed row: as many as the
         header has, no CR, surely under :data:`MAX_RECORD_BYTES` — or, for any other line,
-        the record or rejection the line-by-line reader makes of it. Blank lines are skipped.
+        the record or rejection the line-by-line reader makes of it. Blank lines are skipped;
+        a report footer line is a ``report_footer`` rejection.
         """
         delimiter = self.delimiter
         width = len(self.header)
         line = self.line - 1
+        test = _FooterTest.of(delimiter)
+        maybe, direct, heads, footer = test.maybe, test.direct, test.heads, test.footer
         for text in self.lines:
             line += 1
-            # A blank line is no record (the test on the first character spares most lines a
-            # strip).
-            if text[:1] in " \t\r" and not text.strip(" \t\r"):
-                continue
+            # One test on the first character spares most lines both the blank-line strip and
+            # the footer test; it is the same test as _FooterTest.matches, inlined.
+            first = text[:1]
+            if first in maybe:
+                if first in " \t\r" and not text.strip(" \t\r"):
+                    continue  # a blank line is no record
+                if (first in direct or text[:3] in heads) and footer(text):
+                    yield line, _footer(line)
+                    continue
             fields = text.split(delimiter)
             if len(fields) == width and len(text) < _SURELY_SHORT and "\r" not in text:
                 yield line, fields
@@ -909,43 +919,16 @@ def _too_large(line: int) -> Rejection:
     return Rejection(line, Reason.RECORD_TOO_LARGE, f"longer than {MAX_RECORD_BYTES} bytes")
 
 
-def _run_blocks(
-    run: _Run, header: tuple[str, ...], delimiter: str, encoding: str
-) -> Iterator[CsvRows | Rejection]:
-    """A run's lines as one :class:`CsvRows` block — or, in the rare run that holds a report
-    footer, as blocks around the footer lines' ``report_footer`` rejections.
-
-    Two regex passes in C over the run's text find out whether any line is a footer, so a run
-    without one (nearly all) costs no per-line work here.
-    """
-    text = run.text
-    lines = text.split("\n")
-    lines.pop()  # the empty remainder after the run's last LF
-    first_line, later_line = _footer_in_run(delimiter)
-    if first_line.match(text) is None and later_line.search(text) is None:
-        yield CsvRows(header, delimiter, run.line, lines, encoding)
-        return
-    footer = _footer_line(delimiter).fullmatch
-    start = 0
-    for index, line_text in enumerate(lines):
-        if footer(line_text):
-            if start < index:
-                yield CsvRows(header, delimiter, run.line + start, lines[start:index], encoding)
-            yield _footer(run.line + index)
-            start = index + 1
-    if start < len(lines):
-        yield CsvRows(header, delimiter, run.line + start, lines[start:], encoding)
-
-
 # --- report footers ----------------------------------------------------------------------------
 
 _FOOTER_PHRASES: tuple[str, ...] = (
     # Total · Totals: · Grand Totals (10 records) · Subtotal (3)
     r"(?:grand +)?(?:sub-?)?totals?(?: *:)?(?: *\( *[0-9][0-9,.]*(?: +records?)? *\))?",
-    # Total records: 57 · Record count 57 · 57 records · 57 records found
+    # Total records: 57 · Record count 57 · Records: 57 (never a leading number: "57 records"
+    # would send every line that starts with an id to the regex)
     r"total +(?:records|rows|count) *:? *[0-9][0-9,]*",
     r"(?:record|row) +count *:? *[0-9][0-9,]*",
-    r"[0-9][0-9,]* +records?(?: +(?:found|returned|exported|selected|total))?",
+    r"records *: *[0-9][0-9,]*",
     # Confidential Information - Do Not Distribute · Copyright (c) 2000-2026 … · All rights …
     r"(?:strictly +)?confidential(?: +information)?(?:(?: *[-:,–] *| +(?:and|do|for)\b){tail})?",
     r"(?:copyright *(?:\(c\)|©|[0-9]{{4}}|by\b)|(?:\(c\)|©) *[0-9]{{4}}){tail}",
@@ -975,15 +958,48 @@ def _footer_line(delimiter: str) -> re.Pattern[str]:
     return re.compile(_footer_source(delimiter) + r"\r?\n?", re.IGNORECASE | re.ASCII)
 
 
-@lru_cache(maxsize=16)
-def _footer_in_run(delimiter: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """A footer line at the start of a run's text, and one after an LF in it (a literal
-    prefix lets the regex engine skip from LF to LF)."""
-    line = _footer_source(delimiter) + r"\r?(?=\n)"
-    return (
-        re.compile(line, re.IGNORECASE | re.ASCII),
-        re.compile("\n" + line, re.IGNORECASE | re.ASCII),
-    )
+_HEADS = "tot gra sub rec row str con cop all rep gen cre pri exp run pow fil end pag"
+_FOOTER_HEADS = frozenset(
+    "".join(variant)
+    for head in _HEADS.split()
+    for variant in product(*((c, c.upper()) for c in head))
+)
+"""The first three letters of every phrase of :data:`_FOOTER_PHRASES`, in every mix of case
+(a set lookup without a ``lower()`` per line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _FooterTest:
+    """Whether a line is a footer: :func:`_footer_line`, behind a test on its first characters
+    that no footer fails (so most lines never reach the regex)."""
+
+    maybe: str
+    """First characters of a footer line (or of a blank one)."""
+    direct: str
+    """First characters after which only the regex can tell (spaces, delimiters, quotes)."""
+    heads: frozenset[str]
+    footer: Callable[[str], re.Match[str] | None]
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def of(delimiter: str) -> _FooterTest:
+        direct = ' \t\r"(©' + delimiter
+        initials = "".join(sorted({head[0] for head in _FOOTER_HEADS}))
+        return _FooterTest(
+            # "" is in every string: an empty line goes on to the blank-line test.
+            maybe=direct + initials + initials.upper(),
+            direct=direct,
+            heads=_FOOTER_HEADS,
+            footer=_footer_line(delimiter).fullmatch,
+        )
+
+    def matches(self, text: str) -> bool:
+        first = text[:1]
+        return bool(
+            first in self.maybe
+            and (first in self.direct or text[:3] in self.heads)
+            and self.footer(text)
+        )
 
 
 def _footer_source(delimiter: str) -> str:
