@@ -118,8 +118,7 @@ def dry_run(
     tally = processor.tally
     facts = {
         "mapping": mapping_section(plan),
-        # Interim: the readers branch exposes the encoding a file was decoded with.
-        "encoding": "utf-8",
+        "encoding": records.encoding,  # the reader's: utf-8, or a detected single-byte one
         "country_column": bool(country_columns(plan)),
         "default_country": policy.country,
         "default_country_source": str(policy.country_source),

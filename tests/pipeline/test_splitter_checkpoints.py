@@ -131,6 +131,7 @@ def records_of(aws: dict[str, Any], pointer: ChunkPointer) -> list[tuple[int, di
             delimiter=layout.delimiter,
             header=layout.header,
             first_line=pointer.first_line,
+            encoding=layout.encoding,
         )
     return [(r.line, getattr(r, "values", {})) for r in found]
 
@@ -187,3 +188,56 @@ def test_chunk_messages_carry_pointers_not_data(aws: dict[str, Any]) -> None:
         assert "@example.com" not in body
         message = json.loads(body)
         assert message["layout"]["header"] == ["id", "email", "note"]  # column names only
+
+
+def cp1252_file(rows: int, first_accent: int) -> bytes:
+    lines = ["id;email;name"]
+    for i in range(rows):
+        name = "Smith" if i < first_accent else ["Müller", "Pérez", "Nuñez", "Groß"][i % 4]
+        lines.append(f"c{i};p{i}@example.com;{name}")
+    lines.append('"Grand Totals ({rows} records)"')
+    lines.append('"Confidential Information - Do Not Distribute"')
+    return ("\n".join(lines) + "\n").encode("cp1252")
+
+
+@pytest.mark.parametrize("every", [1, 2, 1000])
+def test_every_chunk_after_the_first_non_ascii_byte_carries_the_detected_encoding(
+    aws: dict[str, Any], every: int
+) -> None:
+    body = cp1252_file(300, first_accent=150)
+    ref = put(aws, f"audiences/aud/excel-{every}.csv", body)
+    split_with_interruptions(aws, ref, every=every)
+    got = pointers(aws)
+    first_non_ascii = next(i for i, byte in enumerate(body) if byte >= 0x80)
+    for pointer in got:
+        start, end = pointer.byte_range or (0, 0)
+        if end > first_non_ascii:
+            assert pointer.layout.encoding == "cp1252"
+        else:  # queued before the decision: pure ASCII, which reads alike in any encoding
+            assert body[start:end].isascii()
+    whole = [(r.line, getattr(r, "values", {})) for r in open_records(io.BytesIO(body))]
+    assert [record for p in got for record in records_of(aws, p)] == whole
+    assert whole[-3][1]["name"] == "Groß"
+    # The scan counts the two footer lines with the records; the workers skip them.
+    assert sum(p.records for p in got) == 302
+
+
+def test_a_gzipped_cp1252_file_is_staged_as_decoded_utf8(aws: dict[str, Any]) -> None:
+    body = cp1252_file(20, first_accent=0)
+    ref = put(aws, "audiences/aud/excel.csv.gz", gzip.compress(body))
+    outcome = aws["splitter"].split(ref, lambda: 1000.0)
+    assert (outcome.status, outcome.encoding) == ("queued", "cp1252")
+    got = pointers(aws)
+    records = [record for p in got for record in records_of(aws, p)]
+    assert records[:2] == [
+        (2, {"id": "c0", "email": "p0@example.com", "name": "Müller"}),
+        (3, {"id": "c1", "email": "p1@example.com", "name": "Pérez"}),
+    ]
+    assert records[-2:] == [(22, {}), (23, {})]  # the footers, staged as report_footer lines
+
+
+def test_the_split_outcome_names_the_encoding(aws: dict[str, Any]) -> None:
+    utf8 = put(aws, "audiences/aud/u.csv", "id,name\n1,Müller\n".encode())
+    ascii_only = put(aws, "audiences/aud/a.csv", b"id,name\n1,Smith\n")
+    assert aws["splitter"].split(utf8, lambda: 1000.0).encoding == "utf-8"
+    assert aws["splitter"].split(ascii_only, lambda: 1000.0).encoding == "utf-8"

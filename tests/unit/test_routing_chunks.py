@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import boto3
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,6 +187,14 @@ def test_a_pointer_survives_its_message_round_trip() -> None:
     assert POINTER.chunk_id == f"{POINTER.file_id}:000007"
     assert f'"chunk_id":"{POINTER.chunk_id}"' in message
     assert '"v":1' in message
+
+
+def test_a_pointer_carries_its_file_encoding_and_an_old_message_means_utf8() -> None:
+    excel = replace(POINTER, layout=replace(POINTER.layout, encoding="cp1252"))
+    assert ChunkPointer.from_message(excel.to_message()) == excel
+    old = orjson.loads(POINTER.to_message())
+    del old["layout"]["encoding"]  # queued before pointers carried one
+    assert ChunkPointer.from_message(orjson.dumps(old)).layout.encoding == "utf-8"
 
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)

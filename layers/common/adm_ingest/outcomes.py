@@ -1,7 +1,9 @@
 """Accounting for what happened to every record: accepted, rejected (line + reason) or failed.
 
 A :class:`Tally` is kept per unit of work (a dry-run, a chunk) and is merged into the file's
-ledger; the invariant everyone relies on is ``read == accepted + rejected + failed``.
+ledger; the invariant everyone relies on is ``read == accepted + rejected + failed``. Lines the
+reader recognised as not being records at all (report footers) are counted apart, in ``skipped``,
+and are not part of ``read``.
 Identifier coverage counts, per canonical PII field, how many values were hashed (``valid``) and
 how many were present but empty/invalid after normalization (``invalid`` — omitted, never sent).
 """

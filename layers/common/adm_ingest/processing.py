@@ -2,6 +2,8 @@
 the accounting of what the API said about each batch.
 
 Every record read ends in exactly one of the tally's outcomes; the per-record loop does no I/O.
+A reader's ``report_footer`` rejection is not a record: it is counted in ``Tally.skipped``, not
+in ``read``.
 CSV lines read as :class:`~adm_ingest.readers.CsvRows` take the *row lane*: fields by position
 straight into :meth:`~adm_ingest.prepare.Preparer.prepare_row`, with no source or mapped record
 in between. The lane is an optimisation only — a file gives byte-identical bodies and the same
@@ -60,11 +62,17 @@ class RecordProcessor:
         skipped_before = sum(tally.skipped.values())
         # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
         # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
+        skipped = tally.skipped
         for prepared in self._prepared(records):
-            tally.read += 1
             if type(prepared) is Rejection:
+                # Only a rejection pays for this test: a report footer is no record at all.
+                if prepared.reason == Reason.REPORT_FOOTER:
+                    skipped[Reason.REPORT_FOOTER.value] += 1
+                    continue
+                tally.read += 1
                 tally.reject(prepared.line, prepared.reason)
                 continue
+            tally.read += 1
             item = encode(prepared)  # type: ignore[arg-type]
             if type(item) is Rejection:
                 tally.reject(item.line, item.reason)

@@ -2,8 +2,8 @@
 
 A pointer carries where the records are (a byte range of the original object, pinned to its
 version/ETag, or a staged chunk object), how to read them (format, delimiter, header column
-names), which line the chunk starts at, how many records it holds, and where they go. It never
-carries a record value.
+names, text encoding), which line the chunk starts at, how many records it holds, and where
+they go. It never carries a record value.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class SourceLayout:
     delimiter: str | None = None
     header: tuple[str, ...] | None = None
     """CSV column names (a mid-file range has no header row of its own)."""
+    encoding: str = "utf-8"
+    """The CSV text encoding the file's scan settled on (a message without one: UTF-8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class ChunkPointer:
                     format=layout["format"],
                     delimiter=layout.get("delimiter"),
                     header=tuple(header) if header is not None else None,
+                    encoding=layout.get("encoding") or "utf-8",
                 ),
                 "byte_range": tuple(data["byte_range"]) if data.get("byte_range") else None,
             }

@@ -86,7 +86,11 @@ class SplitOutcome:
     """``queued`` · ``continued`` · ``duplicate`` · ``ignored`` · ``error``."""
     chunks: int = 0
     records: int = 0
+    """Records queued; report footer lines included (the scan doesn't tell them apart; the
+    workers count them as skipped)."""
     error: str | None = None
+    encoding: str | None = None
+    """The text encoding the file was read with (``utf-8``, ``cp1252``…), once it is known."""
 
 
 class Splitter:
@@ -330,7 +334,12 @@ class Splitter:
             )
             saved = checkpoint.layout or {}
             scan = scan_boundaries(
-                stream, format=saved.get("format"), delimiter=saved.get("delimiter")
+                stream,
+                format=saved.get("format"),
+                delimiter=saved.get("delimiter"),
+                # None while only ASCII had been seen: the resumed scan detects it afresh, from
+                # the same first non-ASCII byte the first scan would have seen.
+                encoding=saved.get("encoding"),
             )
             shift = checkpoint.offset - header_bytes
         else:
@@ -368,6 +377,10 @@ class Splitter:
             if chunk_start is None:
                 chunk_start = (offset, line)
             elif count == self.records_per_chunk:
+                # Every byte before ``offset`` went through the scan's encoding watch, so the
+                # encoding of this moment is right for the chunk (one that is still all ASCII
+                # reads the same in any).
+                layout = _with_encoding(layout, scan.encoding)
                 pending.append(
                     self._range_chunk(template, checkpoint, layout, chunk_start, offset, count)
                 )
@@ -379,16 +392,19 @@ class Splitter:
                     pending.clear()
                     if time_left() < self.margin_seconds:
                         checkpoint.offset, checkpoint.line = chunk_start
-                        checkpoint.layout = _layout_dict(layout)
+                        checkpoint.layout = _layout_dict(
+                            layout, scan.encoding if scan.encoding_settled else None
+                        )
                         return self._continue(ref, template.file_id, checkpoint)
             count += 1
+        layout = _with_encoding(layout, scan.encoding)  # the scan is over: settled, or ASCII
         if chunk_start is not None and count:
             end = ref.size if ref.size else _object_size(self.s3, ref)
             pending.append(self._range_chunk(template, checkpoint, layout, chunk_start, end, count))
             checkpoint.chunk_index += 1
             checkpoint.records += count
         self._send_chunks(pending)
-        return self._split_done(template.file_id, checkpoint)
+        return self._split_done(template.file_id, checkpoint, encoding=scan.encoding)
 
     def _range_chunk(
         self,
@@ -427,8 +443,9 @@ class Splitter:
                 error = f"invalid column mapping: {mapping_error}"
             if error is not None:
                 return self._file_error(template.file_id, error)
-        records: Iterable[Any] = open_records(open_object(self.s3, ref))
-        layout = SourceLayout(format="staged")
+        reader = open_records(open_object(self.s3, ref))
+        records: Iterable[Any] = reader
+        layout = SourceLayout(format="staged")  # staged chunks are UTF-8 JSON, whatever the file
         skip = checkpoint.records  # resume: re-read (cheaply) past what was already staged
         buffer: list[bytes] = []
         first_line = 0
@@ -447,12 +464,12 @@ class Splitter:
                     self._send_chunks(pending)
                     pending.clear()
                     if time_left() < self.margin_seconds:
-                        checkpoint.layout = _layout_dict(layout)
+                        checkpoint.layout = _layout_dict(layout, None)
                         return self._continue(ref, template.file_id, checkpoint)
         if buffer:
             pending.append(self._stage(template, checkpoint, layout, buffer, first_line))
         self._send_chunks(pending)
-        return self._split_done(template.file_id, checkpoint)
+        return self._split_done(template.file_id, checkpoint, encoding=reader.encoding)
 
     def _stage(
         self,
@@ -502,12 +519,20 @@ class Splitter:
         )
         return SplitOutcome(file_id, "continued", checkpoint.chunk_index, checkpoint.records)
 
-    def _split_done(self, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
+    def _split_done(
+        self, file_id: str, checkpoint: Checkpoint, *, encoding: str | None = None
+    ) -> SplitOutcome:
+        if encoding is not None:
+            # Final now (the survey saw only the file's start); before record_split, so the
+            # report, which can be written as soon as the split is done, names it.
+            self.ledger.record_file_facts(file_id, {"encoding": encoding})
         self.ledger.record_split(
             file_id, chunks_total=checkpoint.chunk_index, records_total=checkpoint.records
         )
         self.finalizer.finalize_if_complete(file_id)
-        return SplitOutcome(file_id, "queued", checkpoint.chunk_index, checkpoint.records)
+        return SplitOutcome(
+            file_id, "queued", checkpoint.chunk_index, checkpoint.records, encoding=encoding
+        )
 
     def _file_error(
         self, file_id: str, message: str, *, chunks: int = 0, records: int = 0
@@ -529,17 +554,22 @@ _DEFAULT_ENCODING = "utf-8"
 
 
 def _encoding_of(scan: BoundaryScan) -> str:
-    """The encoding the reader decoded the file with. Interim: the readers branch adds
-    ``BoundaryScan.encoding``; until it is merged every file read is UTF-8."""
-    return str(getattr(scan, "encoding", None) or _DEFAULT_ENCODING)
+    """The encoding the scan has settled on so far (UTF-8 while it has seen only ASCII)."""
+    return scan.encoding
 
 
-def _layout_dict(layout: SourceLayout) -> dict[str, Any]:
+def _layout_dict(layout: SourceLayout, settled_encoding: str | None) -> dict[str, Any]:
+    """The checkpoint's layout; ``encoding`` only once settled (``None``: detect on resume)."""
     return {
         "format": layout.format,
         "delimiter": layout.delimiter,
         "header": list(layout.header) if layout.header is not None else None,
+        "encoding": settled_encoding,
     }
+
+
+def _with_encoding(layout: SourceLayout, encoding: str) -> SourceLayout:
+    return layout if layout.encoding == encoding else replace(layout, encoding=encoding)
 
 
 def _replace(pointer: ChunkPointer, **changes: Any) -> ChunkPointer:

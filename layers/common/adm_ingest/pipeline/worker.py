@@ -152,13 +152,17 @@ class ChunkWorker:
             client = client or self._client_factory()
             checkpoint = self._deliver(pointer, processor, batch, client)
             self.ledger.checkpoint_batch(pointer.file_id, pointer.index, checkpoint)
-        if processor.tally.read != pointer.records:
+        # The splitter's count covers every line the reader yields, report footers included
+        # (its scan does not classify lines), so those are added back before comparing.
+        skipped = sum(processor.tally.skipped.values())
+        if processor.tally.read + skipped != pointer.records:
             logger.warning(
                 "chunk record count differs from the splitter's",
                 extra={
                     "chunk_id": pointer.chunk_id,
                     "expected": pointer.records,
                     "read": processor.tally.read,
+                    "skipped": skipped,
                 },
             )
         return processor.tally
@@ -248,6 +252,7 @@ class ChunkWorker:
             format=layout.format,
             delimiter=layout.delimiter,
             header=layout.header,
+            encoding=layout.encoding,
             first_line=pointer.first_line,
             rows=True,  # the record path's row lane takes CSV lines as field lists
         )
