@@ -166,6 +166,8 @@ QUALIFIERS: tuple[tuple[str, str | None], ...] = (
     ("personal", None),
     ("main", None),
     ("lead", None),
+    ("subject", None),  # GDPR: the data subject ("Subject Email" in erasure requests)
+    ("data subject", None),
     ("address", None),
     ("default", "default address"),
 )

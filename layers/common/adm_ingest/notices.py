@@ -32,8 +32,8 @@ REJECTION_HINTS: dict[str, str] = {
         "7.01234E+12): their digits are lost; re-export those columns as text"
     ),
     "missing_consent": (
-        "{count} records from the UK, the EEA or Switzerland had no consent signal and were "
-        "not sent; add a consent column or consent defaults to the mapping"
+        "{count} records from countries that need a consent signal (UK, EEA, CH) had none and "
+        "were not sent; add a consent column or consent defaults to the mapping"
     ),
     "ambiguous_timestamp": (
         "{count} dates could be read day-first or month-first; set `date_order` in the mapping"
