@@ -1,16 +1,22 @@
 """Preparation: a mapped record becomes a :class:`PreparedRecord` — country resolved, consent
-attached, every PII value normalized and SHA-256 hashed (or omitted when empty/invalid).
+attached, every PII value normalized and SHA-256 hashed (or omitted when empty/invalid), and
+only the PII sets Amazon can match on kept (:mod:`adm_ingest.identifiers`).
 
 This is the last place raw PII exists; nothing downstream of it sees an unhashed value.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy
+from adm_ingest.identifiers import is_matchable
 from adm_ingest.mapping import RowLayout
-from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
+from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.normalize.hashing import is_sha256_hex
-from adm_ingest.normalize.pii import HASHERS, Hasher
+from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
+from adm_ingest.normalize.spreadsheet import is_scientific_notation
 
 _NO_CONSENT = ConsentSignals()
 _Context = tuple[str, ConsentSignals]
@@ -34,11 +40,16 @@ class Preparer:
     identity deletion is the person's own request).
     """
 
-    __slots__ = ("_hashers", "_row_plan", "policy", "requires_consent")
+    __slots__ = ("_hashers", "_row_plan", "notes", "policy", "requires_consent")
 
     def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
         self.policy = policy
         self.requires_consent = requires_consent
+        self.notes: Counter[str] = Counter()
+        """File-level observations for the report's hints, by code: ``insufficient_pii_set``
+        (a names-only set dropped beside a matchable one), ``phone_mangled_by_spreadsheet`` (a
+        phone in scientific notation left out of a record sent on other identifiers),
+        ``known_empty_hash`` (a pre-hashed value that is the hash of "" or a placeholder)."""
         # Field → its hasher; those of the repeating fields remember what they hashed.
         self._hashers: dict[str, Hasher] = {
             name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
@@ -59,13 +70,14 @@ class Preparer:
         hashers = self._hashers
         hashed_sets: list[dict[str, str]] = []
         invalid: tuple[str, ...] = ()
+        dropped = 0
         for index, pii in enumerate(record.pii_sets):
             hashed: dict[str, str] = {}
             for name, raw in pii.items():
                 # One strip here (mapping already stripped, but callers may not have).
                 value = raw.strip()
                 if declared and (index, name) in declared:
-                    digest = _declared_digest(value, country)
+                    digest = DECLARED_HASHERS[name](value, country)
                 else:
                     digest = hashers[name](value, country)
                 if digest is None:
@@ -73,7 +85,14 @@ class Preparer:
                 else:
                     hashed[name] = digest
             if hashed:
-                hashed_sets.append(hashed)
+                if "email" in hashed or is_matchable(hashed):  # email first: the usual set
+                    hashed_sets.append(hashed)
+                else:
+                    dropped += 1
+        if dropped or invalid:
+            raw_values = (item for pii in record.pii_sets for item in pii.items())
+            reason = self._shortfall(hashed_sets, invalid, dropped, raw_values)
+            return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
     def prepare_row(
@@ -98,6 +117,7 @@ class Preparer:
         country, consent = context  # type: ignore[misc]
         hashed_sets: list[dict[str, str]] = []
         invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per row
+        dropped = 0
         for columns in pii_sets:
             hashed: dict[str, str] = {}
             for index, name, hasher in columns:
@@ -110,7 +130,14 @@ class Preparer:
                 else:
                     hashed[name] = digest
             if hashed:
-                hashed_sets.append(hashed)
+                if "email" in hashed or is_matchable(hashed):  # email first: the usual set
+                    hashed_sets.append(hashed)
+                else:
+                    dropped += 1
+        if dropped or invalid:
+            raw_values = ((name, fields[i]) for columns in pii_sets for i, name, _ in columns)
+            reason = self._shortfall(hashed_sets, invalid, dropped, raw_values)
+            return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
     def _plan_rows(
@@ -120,7 +147,7 @@ class Preparer:
         column, the context all its rows share (made once per layout)."""
         columns = tuple(
             tuple(
-                (index, name, _declared_digest if declared else self._hashers[name])
+                (index, name, DECLARED_HASHERS[name] if declared else self._hashers[name])
                 for index, name, declared in pii_set
             )
             for pii_set in layout.pii_sets
@@ -130,6 +157,36 @@ class Preparer:
             shared = self._context(0, dict(layout.defaults))  # Rejection lines are the row's
         plan = self._row_plan = (layout, columns, shared)
         return plan
+
+    def _shortfall(
+        self,
+        hashed_sets: list[dict[str, str]],
+        invalid: tuple[str, ...],
+        dropped: int,
+        raw_values: Iterable[tuple[str, str]],
+    ) -> str:
+        """The rare turns of a record with omitted values or dropped sets: the reason to give
+        if nothing else identifies it (see :attr:`PreparedRecord.no_identity_reason`), and the
+        notes a file's report turns into hints. ``raw_values``: its PII (field, raw value)."""
+        notes = self.notes
+        mangled_phone = False
+        for name, raw in raw_values:
+            if name not in invalid:
+                continue
+            value = raw.strip()
+            if name == "phone" and is_scientific_notation(value):
+                mangled_phone = True
+            elif is_sha256_hex(value):  # a pre-hashed value refused: a known-empty digest
+                notes["known_empty_hash"] += 1
+        if hashed_sets:  # the record is identified: what was left out is only worth a hint
+            if dropped:
+                notes["insufficient_pii_set"] += dropped
+            if mangled_phone:
+                notes["phone_mangled_by_spreadsheet"] += 1
+            return Reason.NO_IDENTIFIER
+        if mangled_phone:  # the phone would have identified it
+            return Reason.MANGLED_BY_SPREADSHEET
+        return Reason.INSUFFICIENT_IDENTIFIER if dropped else Reason.NO_IDENTIFIER
 
     def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
         """The record's country and consent signals, or why it can't be sent."""
@@ -160,8 +217,3 @@ def _memoized(hasher: Hasher) -> Hasher:
         return result
 
     return digest
-
-
-def _declared_digest(value: str, country: str) -> str | None:
-    """The :data:`Hasher` of a column declared already hashed (``hash_pii(..., True)``)."""
-    return value.lower() if is_sha256_hex(value) else None
