@@ -21,6 +21,7 @@ from adm_ingest.normalize.names import (
 )
 from adm_ingest.normalize.phone import normalize_phone, normalize_phone_prepared
 from adm_ingest.normalize.placeholders import (
+    AMBIGUOUS_FORMS,
     EMPTY_FORMS,
     KNOWN_EMPTY_DIGESTS,
     RAW_PLACEHOLDERS,
@@ -99,15 +100,22 @@ def _field_hasher(field: str) -> Hasher:
     prepared, full = _PREPARED_NORMALIZERS[field], NORMALIZERS[field]
     known_empty, empty_forms = KNOWN_EMPTY_DIGESTS[field], EMPTY_FORMS[field]
     raw_placeholders = RAW_PLACEHOLDERS[field]
+    # The normalized forms a placeholder can take: one set probe per value tells the usual
+    # value apart (none for phone, whose placeholders never normalize to anything).
+    suspects = empty_forms | AMBIGUOUS_FORMS.get(field, frozenset())
 
     def hash_value(value: str, country: str) -> str | None:
         if len(value) == 64 and is_sha256_hex(value):  # length first: hot path
             digest = value.lower()
             return None if digest in known_empty else digest
-        if raw_placeholders and value.lower() in raw_placeholders:  # "N/A" as a name
-            return None
         normalized = (prepared if value.isascii() else full)(value, country)
-        if not normalized or normalized in empty_forms:
+        if not normalized:
+            return None
+        if (
+            suspects
+            and normalized in suspects  # "null"; or "na" — from "N/A", or the surname "Na"?
+            and (normalized in empty_forms or value.lower() in raw_placeholders)
+        ):
             return None
         try:
             encoded = normalized.encode()
