@@ -220,6 +220,14 @@ def test_placeholders_are_omitted_not_hashed(field: str, raw: str, country: str)
     assert hash_pii(field, raw, country) is None
 
 
+@pytest.mark.parametrize("field", PII_FIELDS)
+def test_every_placeholder_of_a_field_is_omitted_in_every_spelling_and_country(field: str) -> None:
+    for word in PLACEHOLDERS[field]:
+        for spelling in (word, word.upper(), word.capitalize(), f" {word} "):
+            for country in ("US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "BR", "ZZ", ""):
+                assert hash_pii(field, spelling, country) is None, (spelling, country)
+
+
 @pytest.mark.parametrize(
     ("field", "raw", "country", "normalized"),
     [
