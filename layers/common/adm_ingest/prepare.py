@@ -25,6 +25,8 @@ _CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
 """The attributes a record's context depends on (besides the policy and the defaults)."""
 _Column = tuple[int, str, Hasher]
 """A PII column as :meth:`Preparer.prepare_row` works it: (index, field, its hasher)."""
+_RowPlan = tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None, bool]
+"""What :meth:`Preparer.prepare_row` needs of a layout (see :meth:`Preparer._plan_rows`)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each repeating field's memo, all countries together. Worst case, all memos full:
@@ -56,10 +58,8 @@ class Preparer:
             for name, hasher in HASHERS.items()
         }
         # The last layout's plan: (layout, PII columns, the context every row shares — or None
-        # when the layout has country or consent columns).
-        self._row_plan: (
-            tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None] | None
-        ) = None
+        # when the layout has country or consent columns —, whether a set can be unmatchable).
+        self._row_plan: _RowPlan | None = None
 
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
         line, attributes, declared = record.line, record.attributes, record.hashed
@@ -109,7 +109,7 @@ class Preparer:
         plan = self._row_plan
         if plan is None or plan[0] is not layout:
             plan = self._plan_rows(layout)
-        _, pii_sets, context = plan
+        _, pii_sets, context, judge_sets = plan
         if context is None:  # the row has its own country or consent columns
             context = self._context(line, attributes)
         if type(context) is Rejection:
@@ -130,21 +130,21 @@ class Preparer:
                 else:
                     hashed[name] = digest
             if hashed:
-                if "email" in hashed or is_matchable(hashed):  # email first: the usual set
-                    hashed_sets.append(hashed)
-                else:
+                if judge_sets and not ("email" in hashed or is_matchable(hashed)):
                     dropped += 1
+                else:
+                    hashed_sets.append(hashed)
         if dropped or invalid:
             raw_values = ((name, fields[i]) for columns in pii_sets for i, name, _ in columns)
             reason = self._shortfall(hashed_sets, invalid, dropped, raw_values)
             return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
-    def _plan_rows(
-        self, layout: RowLayout
-    ) -> tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None]:
-        """The layout's PII columns with their hashers and, when it has no country or consent
-        column, the context all its rows share (made once per layout)."""
+    def _plan_rows(self, layout: RowLayout) -> _RowPlan:
+        """The layout's PII columns with their hashers; when it has no country or consent
+        column, the context all its rows share; and whether a set of its can hold only fields
+        that are unmatchable alone — not when every PII column is an email or a phone, as in
+        the usual email-only file (made once per layout)."""
         columns = tuple(
             tuple(
                 (index, name, DECLARED_HASHERS[name] if declared else self._hashers[name])
@@ -155,7 +155,10 @@ class Preparer:
         shared = None
         if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
             shared = self._context(0, dict(layout.defaults))  # Rejection lines are the row's
-        plan = self._row_plan = (layout, columns, shared)
+        judge_sets = not all(
+            is_matchable((name,)) for pii_set in layout.pii_sets for _, name, _ in pii_set
+        )
+        plan = self._row_plan = (layout, columns, shared, judge_sets)
         return plan
 
     def _shortfall(
