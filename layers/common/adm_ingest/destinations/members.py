@@ -9,7 +9,7 @@ import orjson
 
 from adm_ingest.consent import consent_body
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
-from adm_ingest.identifiers import clean_id
+from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
 from adm_ingest.model import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
@@ -69,11 +69,11 @@ def identity_body(record: PreparedRecord) -> dict[str, Any]:
         identity["hashedPiis"] = sets
     attributes = record.attributes
     if "ramp_id" in attributes or "maid" in attributes:  # rare: most files carry neither
-        external = []
-        if ramp := attributes.get("ramp_id"):
-            external.append({"liveRampId": ramp})
-        if maid := attributes.get("maid"):
-            external.append({"maId": maid})
+        external = [
+            {key: value}
+            for attribute, key in EXTERNAL_IDENTITIES.items()
+            if (value := attributes.get(attribute))
+        ]
         if external:
             identity["externalIdentities"] = external
     return identity
