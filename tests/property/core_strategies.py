@@ -25,6 +25,8 @@ from adm_ingest.destinations import (
 from adm_ingest.model import Kind, Reason, Rejection, SourceRecord
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+"""SHA-256 of "": what a CRM's own hashing sends for a blank field (never forwarded)."""
 
 JUNK = st.one_of(st.just(""), st.text(max_size=12), st.text(string.printable, max_size=12))
 
@@ -49,15 +51,23 @@ def _timestamps() -> st.SearchStrategy[str]:
 
 
 COLUMNS: dict[str, st.SearchStrategy[str]] = {
-    "customer_id": _or_junk(["crm-1", "crm-2", "C 17", "x"]),
-    "email": _or_junk(["Jane.Doe@Example.com", "j.smith@example.org", "a@b.co", "not-an-email"]),
-    "phone": _or_junk(["(571) 412-0599", "+44 20 7946 0958", "030 901820", "12"]),
-    "first_name": _or_junk(["Jane", "María", "Jörg", "O'Neil"]),
-    "last_name": _or_junk(["Doe", "García", "Smith-Jones"]),
+    # Spreadsheet damage too: a guarded id ('1001, ="1002") and one in scientific notation.
+    "customer_id": _or_junk(["crm-1", "crm-2", "C 17", "x", "'1001", '="1002"', "7.01234E+12"]),
+    "email": _or_junk(
+        ["Jane.Doe@Example.com", "j.smith@example.org", "a@b.co", "not-an-email", EMPTY_DIGEST]
+    ),
+    "phone": _or_junk(
+        [
+            *("(571) 412-0599", "+44 20 7946 0958", "030 901820", "12"),
+            *('="+442070313000"', "4.4207E+11"),  # a guarded phone; one Excel mangled
+        ]
+    ),
+    "first_name": _or_junk(["Jane", "María", "Jörg", "O'Neil", "N/A"]),
+    "last_name": _or_junk(["Doe", "García", "Smith-Jones", "NULL", "Na"]),
     "address": _or_junk(["8 Bluestem Terrace", "1200 North Avenue Apt 5", "Hauptstraße 5"]),
     "city": _or_junk(["Springfield", "München", "Paris"]),
     "state": _or_junk(["Virginia", "WA", "Bayern", "Ontario"]),
-    "zip": _or_junk(["22150-1234", "98109", "SW1A 1AA", "75001"]),
+    "zip": _or_junk(["22150-1234", "98109", "SW1A 1AA", "75001", "'02134"]),
     "email_2": _or_junk(["second@example.com", "other@example.net"]),
     "phone_2": _or_junk(["+1 206 555 0142"]),
     "country": _or_junk(["US", "usa", "GB", "United Kingdom", "DE", "FR", "JP", "CA", "Narnia"]),
@@ -73,7 +83,7 @@ COLUMNS: dict[str, st.SearchStrategy[str]] = {
     "value": _or_junk(["129.90", "12.345", "0", "-5", "1,299.50", "abc", "1e3"]),
     "currency": _or_junk(["USD", "eur", "GBP", "XYZ"]),
     "units": _or_junk(["1", "3", "0", "2.0", "-1"]),
-    "dedupe_id": _or_junk(["ord-1001", "ord-1002"]),
+    "dedupe_id": _or_junk(["ord-1001", "ord-1002", "'ord-1003", "1.57141E+10"]),
     "event_name": _or_junk(["Offline purchase", "Store visit"]),
     "data_processing": _or_junk(["LIMITED_DATA_USE", "limited_data_use"]),
 }

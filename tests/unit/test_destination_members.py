@@ -189,7 +189,8 @@ def test_derived_external_user_id_falls_back_to_phone_then_to_all_hashed_fields(
     ]
     assert by_phone[0]["externalUserId"] == by_phone[1]["externalUserId"]
 
-    names = {"first_name": "Jane", "last_name": "Doe", "postal": "22150"}
+    # No email or phone: the id comes from every hashed field of the (matchable) set.
+    names = {"first_name": "Jane", "address": "8 Bluestem Terrace", "postal": "22150"}
     assert member({}, names)["externalUserId"] == member({}, dict(names))["externalUserId"]
     assert (
         member({}, names)["externalUserId"]

@@ -25,6 +25,7 @@ from adm_ingest.normalize import (
 )
 from adm_ingest.normalize.address import address_words
 from adm_ingest.normalize.pii import HASHERS
+from adm_ingest.normalize.placeholders import EMPTY_FORMS, KNOWN_EMPTY_DIGESTS, RAW_PLACEHOLDERS
 
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 COUNTRIES = st.sampled_from(["US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "BR", "uk", ""])
@@ -54,7 +55,11 @@ def test_hash_pii_is_none_or_64_lowercase_hex_and_never_the_empty_hash(
 def test_hash_pii_hashes_exactly_the_normalized_value(field: str, value: str, country: str) -> None:
     assume(not is_sha256_hex(value.strip()))
     normalized = NORMALIZERS[field](value, country)
-    expected = sha256_hex(normalized) if normalized else None
+    placeholder = (
+        normalized in EMPTY_FORMS[field]
+        or value.strip().lower() in RAW_PLACEHOLDERS[field]  # "N/A" as a name
+    )
+    expected = sha256_hex(normalized) if normalized and not placeholder else None
     assert hash_pii(field, value, country) == expected
 
 
@@ -76,10 +81,22 @@ def test_declared_hashed_column_without_a_hash_is_omitted(field: str, value: str
     assert hash_pii(field, value, "US", declared_hashed=True) is None
 
 
-def test_a_hash_of_the_empty_string_sent_as_a_value_is_passed_through_not_rehashed() -> None:
-    # It *is* 64 hex characters, so it is someone's (useless) hash; we never create it.
-    assert hash_pii("email", EMPTY_HASH.upper(), "US") == EMPTY_HASH
-    assert hash_pii("email", "   ", "US") is None
+@pytest.mark.parametrize("field", PII_FIELDS)
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_hash_of_the_empty_string_sent_as_a_value_is_omitted_not_forwarded(
+    field: str, declared: bool
+) -> None:
+    # It *is* 64 hex characters, so it is someone's hash — of nothing: it matches nobody.
+    assert hash_pii(field, EMPTY_HASH.upper(), "US", declared_hashed=declared) is None
+    assert hash_pii(field, f" {EMPTY_HASH} ", "US", declared_hashed=declared) is None
+    assert hash_pii(field, "   ", "US") is None
+
+
+@settings(max_examples=300)
+@given(field=st.sampled_from(PII_FIELDS), value=TEXT, country=COUNTRIES)
+def test_no_digest_we_send_is_a_known_empty_one(field: str, value: str, country: str) -> None:
+    digest = hash_pii(field, value, country)
+    assert digest is None or digest not in KNOWN_EMPTY_DIGESTS[field]
 
 
 @pytest.mark.parametrize("field", PII_FIELDS)

@@ -35,6 +35,13 @@ class Reason(StrEnum):
     INVALID_JSON = "invalid_json"
     NOT_AN_OBJECT = "not_an_object"
     NO_IDENTIFIER = "no_identifier"
+    """Nothing at all to identify the person by."""
+    INSUFFICIENT_IDENTIFIER = "insufficient_identifier"
+    """Only identifiers Amazon cannot match a person on alone (names, city, state, postal
+    code without a street address): see :mod:`adm_ingest.identifiers`."""
+    MANGLED_BY_SPREADSHEET = "mangled_by_spreadsheet"
+    """An id (or the only phone) is in spreadsheet scientific notation (``7.01234E+12``): its
+    digits are lost."""
     MISSING_CONSENT = "missing_consent"
     MISSING_AMAZON_CONSENT = "missing_amazon_consent"
     INVALID_CONSENT = "invalid_consent"
@@ -160,7 +167,8 @@ class PreparedRecord:
     """A record ready for a destination: identifiers hashed, country and consent resolved.
 
     Holds no raw PII except the optional IP address (sent as-is for country resolution)
-    and the already-opaque external ids (external_id, maid, ramp_id).
+    and the already-opaque external ids (external_id, maid, ramp_id). ``hashed_sets`` holds
+    only the sets Amazon can match on (:func:`adm_ingest.identifiers.is_matchable`).
     """
 
     line: int
@@ -170,3 +178,9 @@ class PreparedRecord:
     attributes: dict[str, str] = field(default_factory=dict, repr=False)  # raw (ip…)
     invalid_fields: tuple[str, ...] = ()
     """PII fields that were present but empty/invalid after normalization (omitted)."""
+    no_identity_reason: str = Reason.NO_IDENTIFIER
+    """Why to reject the record if a destination finds nothing in it to send it on (no hashed
+    set, no external identity, no usable id): :attr:`Reason.NO_IDENTIFIER`, or
+    :attr:`Reason.INSUFFICIENT_IDENTIFIER` when PII sets were dropped as unmatchable, or
+    :attr:`Reason.MANGLED_BY_SPREADSHEET` when a phone in scientific notation was what it
+    lacked. Set by the preparer, read only on that rejection branch."""

@@ -19,6 +19,28 @@ Notice = dict[str, Any]
 """One warning: ``{"code", "message", "count"?}``."""
 
 NOTE_MESSAGES: dict[str, str] = {
+    "phone_mangled_by_spreadsheet": (
+        "{count} phone numbers were in spreadsheet scientific notation (like 1.2E+11) and "
+        "were left out; those records were sent on their other identifiers. Re-export the "
+        "phone column as text"
+    ),
+    "insufficient_pii_set": (
+        "{count} extra PII sets held only names, city, state or postal code and were left "
+        "out: they can't match anyone on their own"
+    ),
+    "known_empty_hash": (
+        "{count} pre-hashed values were the SHA-256 of an empty string or of a placeholder "
+        "such as \"null\": they match nobody and were left out; check how the column was hashed"
+    ),
+    "date_order_mixed": (
+        "{count} dates were read in the other day/month order than the file's first "
+        "unambiguous date; set `date_order` in the mapping"
+    ),
+    "currency_symbol_ambiguous": (
+        "{count} amounts carried a currency symbol shared by several currencies ($, ¥, kr) "
+        "and no currency column: they were sent without a currency code, so ADM uses the "
+        "conversion definition's currency"
+    ),
     "naive_timestamp_as_utc": (
         "{count} timestamps had no time zone and were read as UTC; set `timezone` in the "
         "mapping"
@@ -27,9 +49,14 @@ NOTE_MESSAGES: dict[str, str] = {
 """Destination observations (``Tally.notes`` codes) → message. Other codes get a generic one."""
 
 REJECTION_HINTS: dict[str, str] = {
+    "insufficient_identifier": (
+        "{count} records had only names, city, state or a postal code: Amazon cannot match a "
+        "person on those alone; add an email, a phone, or a street address with its postal "
+        "code (or a MAID / RampID)"
+    ),
     "mangled_by_spreadsheet": (
         "{count} ids or phone numbers look like spreadsheet scientific notation (like "
-        "7.01234E+12): their digits are lost; re-export those columns as text"
+        "1.2E+12): their digits are lost; re-export those columns as text"
     ),
     "missing_consent": (
         "{count} records from countries that need a consent signal (UK, EEA, CH) had none and "

@@ -1,16 +1,22 @@
 """Preparation: a mapped record becomes a :class:`PreparedRecord` — country resolved, consent
-attached, every PII value normalized and SHA-256 hashed (or omitted when empty/invalid).
+attached, every PII value normalized and SHA-256 hashed (or omitted when empty/invalid), and
+only the PII sets Amazon can match on kept (:mod:`adm_ingest.identifiers`).
 
 This is the last place raw PII exists; nothing downstream of it sees an unhashed value.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
 from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy, CountrySource
+from adm_ingest.identifiers import is_matchable
 from adm_ingest.mapping import RowLayout
-from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Rejection
+from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.normalize.hashing import is_sha256_hex
-from adm_ingest.normalize.pii import HASHERS, Hasher
+from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
+from adm_ingest.normalize.spreadsheet import is_scientific_notation
 
 _NO_CONSENT = ConsentSignals()
 _Context = tuple[str, ConsentSignals]
@@ -19,6 +25,8 @@ _CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
 """The attributes a record's context depends on (besides the policy and the defaults)."""
 _Column = tuple[int, str, Hasher]
 """A PII column as :meth:`Preparer.prepare_row` works it: (index, field, its hasher)."""
+_RowPlan = tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None, bool]
+"""What :meth:`Preparer.prepare_row` needs of a layout (see :meth:`Preparer._plan_rows`)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each repeating field's memo, all countries together. Worst case, all memos full:
@@ -47,6 +55,7 @@ class Preparer:
         "_row_plan",
         "_shared_country",
         "contexts",
+        "notes",
         "policy",
         "requires_consent",
     )
@@ -64,16 +73,19 @@ class Preparer:
         self._mapping_default = policy.country_source == CountrySource.MAPPING_DEFAULT
         self._shared_country: tuple[bool, str] | None = None
         """(counts as the record's own, country) of the rows sharing a layout's context."""
+        self.notes: Counter[str] = Counter()
+        """File-level observations for the report's hints, by code: ``insufficient_pii_set``
+        (a names-only set dropped beside a matchable one), ``phone_mangled_by_spreadsheet`` (a
+        phone in scientific notation left out of a record sent on other identifiers),
+        ``known_empty_hash`` (a pre-hashed value that is the hash of "" or a placeholder)."""
         # Field → its hasher; those of the repeating fields remember what they hashed.
         self._hashers: dict[str, Hasher] = {
             name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
             for name, hasher in HASHERS.items()
         }
         # The last layout's plan: (layout, PII columns, the context every row shares — or None
-        # when the layout has country or consent columns).
-        self._row_plan: (
-            tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None] | None
-        ) = None
+        # when the layout has country or consent columns —, whether a set can be unmatchable).
+        self._row_plan: _RowPlan | None = None
 
     def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
         line, attributes, declared = record.line, record.attributes, record.hashed
@@ -84,13 +96,14 @@ class Preparer:
         hashers = self._hashers
         hashed_sets: list[dict[str, str]] = []
         invalid: tuple[str, ...] = ()
+        dropped = 0
         for index, pii in enumerate(record.pii_sets):
             hashed: dict[str, str] = {}
             for name, raw in pii.items():
                 # One strip here (mapping already stripped, but callers may not have).
                 value = raw.strip()
                 if declared and (index, name) in declared:
-                    digest = _declared_digest(value, country)
+                    digest = DECLARED_HASHERS[name](value, country)
                 else:
                     digest = hashers[name](value, country)
                 if digest is None:
@@ -98,7 +111,14 @@ class Preparer:
                 else:
                     hashed[name] = digest
             if hashed:
-                hashed_sets.append(hashed)
+                if "email" in hashed or is_matchable(hashed):  # email first: the usual set
+                    hashed_sets.append(hashed)
+                else:
+                    dropped += 1
+        if dropped or invalid:
+            raw_values = (item for pii in record.pii_sets for item in pii.items())
+            reason = self._shortfall(hashed_sets, invalid, dropped, raw_values)
+            return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
     def prepare_row(
@@ -115,7 +135,7 @@ class Preparer:
         plan = self._row_plan
         if plan is None or plan[0] is not layout:
             plan = self._plan_rows(layout)
-        _, pii_sets, context = plan
+        _, pii_sets, context, judge_sets = plan
         if context is None:  # the row has its own country or consent columns
             context = self._context(line, attributes)
         if type(context) is Rejection:
@@ -123,6 +143,7 @@ class Preparer:
         country, consent = context  # type: ignore[misc]
         hashed_sets: list[dict[str, str]] = []
         invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per row
+        dropped = 0
         for columns in pii_sets:
             hashed: dict[str, str] = {}
             for index, name, hasher in columns:
@@ -135,17 +156,25 @@ class Preparer:
                 else:
                     hashed[name] = digest
             if hashed:
-                hashed_sets.append(hashed)
+                if judge_sets and not ("email" in hashed or is_matchable(hashed)):
+                    dropped += 1
+                else:
+                    hashed_sets.append(hashed)
+        if dropped or invalid:
+            # Through a function: a generator expression here would turn `fields` into a cell
+            # variable, slowing every read of it above (~500 instructions a row).
+            reason = self._shortfall(hashed_sets, invalid, dropped, _row_pii(fields, pii_sets))
+            return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
-    def _plan_rows(
-        self, layout: RowLayout
-    ) -> tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None]:
-        """The layout's PII columns with their hashers and, when it has no country or consent
-        column, the context all its rows share (made once per layout)."""
+    def _plan_rows(self, layout: RowLayout) -> _RowPlan:
+        """The layout's PII columns with their hashers; when it has no country or consent
+        column, the context all its rows share; and whether a set of its can hold only fields
+        that are unmatchable alone — not when every PII column is an email or a phone, as in
+        the usual email-only file (made once per layout)."""
         columns = tuple(
             tuple(
-                (index, name, _declared_digest if declared else self._hashers[name])
+                (index, name, DECLARED_HASHERS[name] if declared else self._hashers[name])
                 for index, name, declared in pii_set
             )
             for pii_set in layout.pii_sets
@@ -153,8 +182,41 @@ class Preparer:
         shared = None
         if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
             shared = self._shared_context(dict(layout.defaults))
-        plan = self._row_plan = (layout, columns, shared)
+        judge_sets = not all(
+            is_matchable((name,)) for pii_set in layout.pii_sets for _, name, _ in pii_set
+        )
+        plan = self._row_plan = (layout, columns, shared, judge_sets)
         return plan
+
+    def _shortfall(
+        self,
+        hashed_sets: list[dict[str, str]],
+        invalid: tuple[str, ...],
+        dropped: int,
+        raw_values: Iterable[tuple[str, str]],
+    ) -> str:
+        """The rare turns of a record with omitted values or dropped sets: the reason to give
+        if nothing else identifies it (see :attr:`PreparedRecord.no_identity_reason`), and the
+        notes a file's report turns into hints. ``raw_values``: its PII (field, raw value)."""
+        notes = self.notes
+        mangled_phone = False
+        for name, raw in raw_values:
+            if name not in invalid:
+                continue
+            value = raw.strip()
+            if name == "phone" and is_scientific_notation(value):
+                mangled_phone = True
+            elif is_sha256_hex(value):  # a pre-hashed value refused: a known-empty digest
+                notes["known_empty_hash"] += 1
+        if hashed_sets:  # the record is identified: what was left out is only worth a hint
+            if dropped:
+                notes["insufficient_pii_set"] += dropped
+            if mangled_phone:
+                notes["phone_mangled_by_spreadsheet"] += 1
+            return Reason.NO_IDENTIFIER
+        if mangled_phone:  # the phone would have identified it
+            return Reason.MANGLED_BY_SPREADSHEET
+        return Reason.INSUFFICIENT_IDENTIFIER if dropped else Reason.NO_IDENTIFIER
 
     def _context(self, line: int, attributes: dict[str, str]) -> _Context | Rejection:
         """The record's country and consent signals, or why it can't be sent; counts where
@@ -225,6 +287,15 @@ class Preparer:
         return sources, countries
 
 
+def _row_pii(
+    fields: list[str], pii_sets: tuple[tuple[_Column, ...], ...]
+) -> Iterator[tuple[str, str]]:
+    """A row's PII as (field, raw value)."""
+    for columns in pii_sets:
+        for index, name, _ in columns:
+            yield name, fields[index]
+
+
 def _memoized(hasher: Hasher) -> Hasher:
     """``hasher`` with a bounded memo of the digests it made.
 
@@ -243,8 +314,3 @@ def _memoized(hasher: Hasher) -> Hasher:
         return result
 
     return digest
-
-
-def _declared_digest(value: str, country: str) -> str | None:
-    """The :data:`Hasher` of a column declared already hashed (``hash_pii(..., True)``)."""
-    return value.lower() if is_sha256_hex(value) else None

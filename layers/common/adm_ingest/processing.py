@@ -94,6 +94,8 @@ class RecordProcessor:
         # What the destination noticed while encoding (e.g. naive timestamps read as UTC).
         tally.notes.update(self.destination.notes)
         self.destination.notes.clear()
+        tally.notes.update(self.preparer.notes)
+        self.preparer.notes.clear()
         last = batcher.flush()
         if last is not None:
             yield last

@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
+from adm_ingest.identifiers import clean_id
 from adm_ingest.model import MATCH_KEY_TYPES, Kind, PreparedRecord, Reason, Rejection
 from adm_ingest.values import (
     MINOR_UNITS,
@@ -106,9 +107,12 @@ class ConversionEvents(Destination):
         if moment > now + FUTURE_SKEW:
             return Rejection(line, Reason.TIMESTAMP_IN_FUTURE, "event is in the future")
 
-        match_keys = _match_keys(record)
+        match_keys = _match_keys(record)  # the preparer kept only PII sets that can match
         if not match_keys:
-            return Rejection(line, Reason.NO_IDENTIFIER, "no usable identifier")
+            return Rejection(line, record.no_identity_reason, "no usable identifier")
+        dedupe_id = attributes.get("dedupe_id")
+        if dedupe_id and (dedupe_id := clean_id(dedupe_id)) is None:
+            return Rejection(line, Reason.MANGLED_BY_SPREADSHEET, "id is in scientific notation")
         event: dict[str, Any] = {
             "name": attributes.get("event_name") or self.target.name,
             "conversionDefinitionId": self.target.id,
@@ -146,7 +150,7 @@ class ConversionEvents(Destination):
             if not 1 <= units <= _UNITS_LIMIT:
                 return Rejection(line, Reason.INVALID_UNITS, "units must be a positive integer")
             event["unitsSold"] = units
-        event["clientDedupeId"] = attributes.get("dedupe_id") or _derived_dedupe_id(event)
+        event["clientDedupeId"] = dedupe_id or _derived_dedupe_id(event)
         return event
 
     def _observe(self, parsed: ParsedTimestamp) -> None:

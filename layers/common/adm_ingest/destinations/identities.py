@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination
 from adm_ingest.destinations.members import identity_body
+from adm_ingest.identifiers import clean_id
 from adm_ingest.model import Kind, PreparedRecord, Reason, Rejection
 
 IDENTITIES_PER_REQUEST = 1000
@@ -24,11 +25,19 @@ class IdentityDeletions(Destination):
         return b'{"targetIdentities":[', b"]}"
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
-        if external_user_id := record.attributes.get("external_id"):
-            return {"externalUserId": external_user_id}
+        if given_id := record.attributes.get("external_id"):
+            external_user_id = clean_id(given_id)
+            if external_user_id is None:  # deleting "7.01234E+12" would remove nobody, or others
+                return Rejection(
+                    record.line, Reason.MANGLED_BY_SPREADSHEET, "id is in scientific notation"
+                )
+            if external_user_id:
+                return {"externalUserId": external_user_id}
+        # Only PII sets that can match reach here: a deletion by name alone is refused
+        # (insufficient_identifier) — it would find nobody, or somebody else.
         identity = identity_body(record)
         if not identity:
-            return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
+            return Rejection(record.line, record.no_identity_reason, "no usable identifier")
         return {"identity": identity}
 
     def send(self, client: AdmApi, body: bytes) -> Delivery:

@@ -9,6 +9,7 @@ import orjson
 
 from adm_ingest.consent import consent_body
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
+from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
 from adm_ingest.model import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
@@ -68,11 +69,11 @@ def identity_body(record: PreparedRecord) -> dict[str, Any]:
         identity["hashedPiis"] = sets
     attributes = record.attributes
     if "ramp_id" in attributes or "maid" in attributes:  # rare: most files carry neither
-        external = []
-        if ramp := attributes.get("ramp_id"):
-            external.append({"liveRampId": ramp})
-        if maid := attributes.get("maid"):
-            external.append({"maId": maid})
+        external = [
+            {key: value}
+            for attribute, key in EXTERNAL_IDENTITIES.items()
+            if (value := attributes.get(attribute))
+        ]
         if external:
             identity["externalIdentities"] = external
     return identity
@@ -140,7 +141,13 @@ class AudienceMembers(Destination):
         # that JSON would escape, is serialized from build().
         if len(hashed_sets) == 1 and _PER_RECORD_ATTRIBUTES.isdisjoint(attributes):
             external_id = attributes.get("external_id") or derive_external_user_id(record)
-            if external_id.isprintable() and '"' not in external_id and "\\" not in external_id:
+            if (
+                external_id.isprintable()
+                and '"' not in external_id  # also: an ="…" spreadsheet guard (see _resolve)
+                and "\\" not in external_id
+                and "'" not in external_id  # a '… spreadsheet guard
+                and "+" not in external_id  # scientific notation: 7.01234E+12
+            ):
                 hashed = hashed_sets[0]
                 names = tuple(hashed)
                 if record.consent is self._consent and record.country == self._country:
@@ -207,13 +214,19 @@ class AudienceMembers(Destination):
         if action is None:
             return Rejection(record.line, Reason.INVALID_ACTION, "action must be CREATE or DELETE")
         given_id = attributes.get("external_id")
+        if given_id:
+            given_id = clean_id(given_id)
+            if given_id is None:
+                return Rejection(
+                    record.line, Reason.MANGLED_BY_SPREADSHEET, "id is in scientific notation"
+                )
         has_identity = bool(record.hashed_sets) or bool(
             attributes.get("ramp_id") or attributes.get("maid")
         )
         # A removal may name the member by its externalUserId alone; an addition must carry
-        # something Amazon can match on.
+        # something Amazon can match on (the preparer kept only PII sets that can match).
         if not has_identity and not (action == "DELETE" and given_id):
-            return Rejection(record.line, Reason.NO_IDENTIFIER, "no usable identifier")
+            return Rejection(record.line, record.no_identity_reason, "no usable identifier")
         consent = record.consent
         if action == "DELETE":
             consent = _granted(consent)

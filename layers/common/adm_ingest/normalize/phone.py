@@ -13,6 +13,12 @@ metadata (patterns, prefixes, possible lengths). Whenever an input needs any rul
 path does not model — IDD prefixes, national prefixes other than a plain ``0``, carrier
 codes, letters, extensions — it defers to :func:`parse_with_phonenumbers`. A hypothesis
 property test checks that both paths agree.
+
+Spreadsheet damage (:mod:`~adm_ingest.normalize.spreadsheet`): a text guard (``'0123…``,
+``="+44…"``) is removed first — one first-character test for every other value —, and a
+number in scientific notation (``4.4207E+11``, Excel's rendering of a long number) is not a
+phone: its digits are lost. Only the deferred path can see the latter, so it costs the fast
+path nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, Phon
 
 from adm_ingest.normalize._text import prepare
 from adm_ingest.normalize.countries import CountryRules
+from adm_ingest.normalize.spreadsheet import (
+    GUARD_STARTS,
+    is_scientific_notation,
+    strip_spreadsheet_guard,
+)
 
 FAST_PATH_REGIONS: Final = ("US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN")
 """Regions whose numbers (national or ``+cc``) the fast path may decide."""
@@ -256,10 +267,16 @@ def normalize_phone_prepared(value: str, country: str = "US") -> str | None:
     value``), so the hot path does not trim it a second time."""
     if not value:
         return None
+    if value[0] in GUARD_STARTS:  # '0123… or ="+44…": a spreadsheet's text guard
+        value = strip_spreadsheet_guard(value)
+        if not value:
+            return None
     region = _REGIONS.for_country(country) or None  # phone_region, inlined: hot path
     if region is None and not value.startswith("+"):
         value = "+" + value  # no default region: read it as international, like the uploader
     verdict = _fast_path(value, region)
     if verdict is _DEFER:
+        if is_scientific_notation(value):  # 4.4207E+11: the digits are lost, not a number
+            return None
         return parse_with_phonenumbers(value, region)
     return verdict
