@@ -159,6 +159,34 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
             "    identifiers: "
             + ", ".join(f"{name} {counts['valid']}" for name, counts in coverage.items())
         )
+    mapping = report.get("mapping") or {}
+    columns = mapping.get("columns") or []
+    if columns:
+        lines.append(
+            "    columns: "
+            + ", ".join(
+                f"{c['column']} → {c['field']}"
+                + (f" {c['pii_set']}" if (c.get("pii_set") or 1) > 1 else "")
+                + (" (config)" if c.get("source") == "config" else "")
+                for c in columns
+            )
+        )
+    not_sent = [entry["column"] for entry in mapping.get("not_sent") or []]
+    not_sent += [entry["column"] for entry in mapping.get("unknown") or []]
+    not_sent += list(mapping.get("ignored") or [])
+    if not_sent:
+        lines.append("    not sent: " + ", ".join(not_sent))
+    sources = report.get("country_sources") or {}
+    if sources:
+        lines.append(
+            "    countries: "
+            + ", ".join(f"{c} {n}" for c, n in (report.get("records_by_country") or {}).items())
+            + "  (from: "
+            + ", ".join(f"{source} {n}" for source, n in sources.items())
+            + ")"
+        )
+    for warning in report.get("warnings") or []:
+        lines.append(f"    warning: {warning['message']}")
     for line, outcome, reason in rejects:
         lines.append(f"    line {line:>3}: {outcome} ({reason})")
     return "\n".join(lines)

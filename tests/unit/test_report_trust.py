@@ -273,3 +273,17 @@ def test_the_stored_mapping_is_bounded() -> None:
 def test_tally_counters_start_empty() -> None:
     tally = Tally()
     assert tally.notes == tally.skipped == tally.country_sources == tally.countries == Counter()
+
+
+def test_a_borrowed_mapping_notes_its_absent_columns_once_instead_of_warning_per_column() -> None:
+    config = {"columns": {"Customer ID": "external_id", "Email Address": "email", "City": "city"}}
+    plan = build_plan(["customer_id", "email"], config)
+
+    own = mapping_section(plan)
+    borrowed = mapping_section(plan, inherited_from="audiences/crm")
+
+    assert [w["code"] for w in own["warnings"]].count("configured_column_missing") == 3
+    assert borrowed["inherited_from"] == "audiences/crm"
+    assert [w["code"] for w in borrowed["warnings"]] == ["inherited_mapping"]
+    assert "3 of its columns are not in the file" in borrowed["warnings"][0]["message"]
+    assert borrowed["missing"] == own["missing"]  # still listed, just not a warning each

@@ -51,10 +51,29 @@ def fates_csv(fates: Iterable[RecordFate]) -> bytes:
     return b"".join(f"{f.line},{f.outcome},{f.reason}\n".encode() for f in fates)
 
 
-def mapping_section(plan: MappingPlan) -> dict[str, Any]:
+def mapping_section(plan: MappingPlan, *, inherited_from: str = "") -> dict[str, Any]:
     """The report's ``mapping``: how the file's columns were resolved (:meth:`MappingPlan.summary`:
-    column and field names only), bounded so it fits the ledger's file item."""
-    return _bounded(plan.summary())
+    column and field names only), bounded so it fits the ledger's file item.
+
+    ``inherited_from`` names the prefix whose mapping a removal file borrows: written for the
+    upload, it applies to the columns this file has, so its other columns being absent is
+    expected — one note instead of a warning per column."""
+    summary = plan.summary()
+    if inherited_from:
+        missing = summary.get("missing") or []
+        summary["inherited_from"] = inherited_from
+        summary["warnings"] = [
+            w for w in summary["warnings"] if w["code"] != "configured_column_missing"
+        ]
+        if missing:
+            summary["warnings"].append(
+                {
+                    "code": "inherited_mapping",
+                    "message": f"the mapping of {inherited_from}/ applies to the columns this "
+                    f"file has ({len(missing)} of its columns are not in the file, as expected)",
+                }
+            )
+    return _bounded(summary)
 
 
 def _bounded(summary: Mapping[str, Any]) -> dict[str, Any]:

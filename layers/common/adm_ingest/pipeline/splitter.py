@@ -220,7 +220,8 @@ class Splitter:
             default_country_source=str(country_source),
         )
         checkpoint = resume or Checkpoint()
-        survey = _Survey(config, policy)
+        inherited = mapping_prefix if mapping_prefix not in ("", found.prefix) else ""
+        survey = _Survey(config, policy, inherited)
         try:
             if checkpoint.layout is None or checkpoint.offset is not None:
                 outcome = self._split_ranges(ref, template, checkpoint, time_left, survey)
@@ -276,7 +277,7 @@ class Splitter:
         self.ledger.record_file_facts(
             file_id,
             {
-                "mapping": mapping_section(plan),
+                "mapping": mapping_section(plan, inherited_from=survey.inherited_from),
                 "encoding": encoding,
                 "country_column": bool(country_columns(plan)),
                 "default_country": survey.policy.country,
@@ -548,6 +549,8 @@ class _Survey:
 
     config: Mapping[str, Any] | None
     policy: ConsentPolicy
+    inherited_from: str = ""
+    """The prefix whose mapping this file borrows (a removal file under ``…/delete/``)."""
 
 
 _DEFAULT_ENCODING = "utf-8"
