@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test fuzz lint bench schema build deploy check-template clean
+.PHONY: demo test lint bench schema build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ test: $(STAMP)
 ##       examples, coverage and fuzzing phases, FUZZ_EXAMPLES per operation; FUZZ_SEED to explore)
 FUZZ_EXAMPLES ?= 300
 FUZZ_SEED     ?= 20261201
+.PHONY: fuzz
 fuzz: $(STAMP)
 	ADM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ADM_FUZZ_SEED=$(FUZZ_SEED) \
 	ADM_FUZZ_PHASES=examples,coverage,fuzzing \
