@@ -33,7 +33,7 @@ FUZZ_SEED     ?= 20261201
 fuzz: $(STAMP)
 	ADM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ADM_FUZZ_SEED=$(FUZZ_SEED) \
 	ADM_FUZZ_PHASES=examples,coverage,fuzzing \
-		$(BIN)/python -m pytest -n 0 -p no:cacheprovider tests/sandbox/test_contract_fuzz.py
+		$(BIN)/python -m pytest -n 0 -p no:cacheprovider tests/sandbox/contract_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
