@@ -25,6 +25,16 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+## fuzz: a long contract-fuzzing run of the ADM sandbox (Schemathesis from the OpenAPI structure:
+##       examples, coverage and fuzzing phases, FUZZ_EXAMPLES per operation; FUZZ_SEED to explore)
+FUZZ_EXAMPLES ?= 300
+FUZZ_SEED     ?= 20261201
+.PHONY: fuzz
+fuzz: $(STAMP)
+	ADM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ADM_FUZZ_SEED=$(FUZZ_SEED) \
+	ADM_FUZZ_PHASES=examples,coverage,fuzzing \
+		$(BIN)/python -m pytest -n 0 -p no:cacheprovider tests/sandbox/contract_fuzz.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

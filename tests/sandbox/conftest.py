@@ -1,7 +1,7 @@
 """Fixtures: a fresh sandbox per test, and authenticated clients of it.
 
 The ``sandbox`` fixture fails the test if the sandbox noticed that one of its own responses
-broke the documented response schema.
+broke the documented response schema, or if it failed on a request (a sandbox bug).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from tests.sandbox.sandbox_http import Api, authenticated_session
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    """A fresh sandbox; the test fails if any response it sent broke the documented schema."""
+    """A fresh sandbox; the test fails if any response it sent broke the documented schema or
+    the sandbox failed on a request (answered 500 on its own)."""
     with SandboxServer(port=0, log_stream=None) as server:
         yield server
         assert server.schema_violations == []
+        assert server.internal_errors == []
 
 
 @pytest.fixture

@@ -64,6 +64,11 @@ class TokenError(Exception):
         self.body = {"error": error, "error_description": description}
 
 
+def _same(sent: str, expected: str) -> bool:
+    """Constant-time comparison; as bytes, because ``compare_digest`` refuses non-ASCII ``str``."""
+    return secrets.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 @dataclass(frozen=True)
 class _IssuedToken:
     client_id: str
@@ -97,11 +102,11 @@ class TokenIssuer:
         if form["grant_type"] != "refresh_token":
             raise TokenError(400, "invalid_request", "only grant_type=refresh_token is supported")
         if not (
-            secrets.compare_digest(form["client_id"], self.account.client_id)
-            and secrets.compare_digest(form["client_secret"], self.account.client_secret)
+            _same(form["client_id"], self.account.client_id)
+            and _same(form["client_secret"], self.account.client_secret)
         ):
             raise TokenError(401, "invalid_client", "client authentication failed")
-        if not secrets.compare_digest(form["refresh_token"], self.account.refresh_token):
+        if not _same(form["refresh_token"], self.account.refresh_token):
             raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
         token = "Atza|" + secrets.token_urlsafe(32)
         with self._lock:

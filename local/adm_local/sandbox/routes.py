@@ -65,12 +65,19 @@ def _int_query(request: ApiRequest, name: str) -> int | None:
         return None
     try:
         return int(float(text))  # the OpenAPI types ``limit`` as number
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "nan"; "inf", "1e400"
         raise bad_request(f"query parameter {name} must be a number") from None
 
 
 def _body(request: ApiRequest) -> Mapping[str, Any]:
     return request.body if isinstance(request.body, Mapping) else {}
+
+
+def _required_body(request: ApiRequest) -> Any:
+    """The body of an operation the OpenAPI marks optional but that means nothing without one."""
+    if request.body is None:
+        raise bad_request("request body is required")
+    return request.body
 
 
 Route = Callable[[SandboxState, ApiRequest], Reply]
@@ -122,7 +129,7 @@ ROUTES: dict[str, Route] = {
         request.body["targetIdentities"]
     ),
     CONVERSION_DEFINITIONS: lambda state, request: state.create_conversion_definitions(
-        request.body, _item_errors(request, request.body)
+        _required_body(request), _item_errors(request, _required_body(request))
     ),
     "POST /accounts/{accountId}/dsp/conversionDefinitions/list": (
         lambda state, request: state.list_conversion_definitions(_body(request))

@@ -2,8 +2,10 @@
 
 Request pipeline, in the order a real gateway would apply it:
 
-1. ``/_sandbox/*`` control endpoints (state, faults, reset) bypass everything below.
-2. Body read; more than :data:`MAX_BODY_BYTES` → 413.
+1. ``/_sandbox/*`` control endpoints (state, faults, reset, the OpenAPI document) bypass
+   everything below.
+2. Body read; more than :data:`MAX_BODY_BYTES` → 413; a malformed ``Content-Length`` or a
+   chunked body → 400 / 411 (and the connection closes: the next request's start is unknown).
 3. Injected faults (latency, dropped connection, 429, 5xx).
 4. ``POST /auth/o2/token`` → the LwA token grant.
 5. Operation lookup (404 / 405), bearer token (401), documented headers (400 missing,
@@ -11,6 +13,11 @@ Request pipeline, in the order a real gateway would apply it:
    (400), schema validation (400 with every violation listed).
 6. The route; its reply is itself validated against the documented response schema — any
    mismatch is a sandbox bug, recorded in :attr:`SandboxServer.schema_violations`.
+
+Every HTTP method reaches this pipeline (an undocumented one gets 405 or 404, never the standard
+library's 501 page). A bug in the sandbox itself becomes a 500 in the API's error shape, logged
+with its traceback and kept in :attr:`SandboxServer.internal_errors` — never a dropped
+connection, which a client would retry as a network error.
 
 Each request is logged to stderr as ``METHOD path -> status``; bodies are never logged.
 """
@@ -22,20 +29,23 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from .auth import SandboxAccount, TokenError, TokenIssuer
 from .faults import TOKEN_PATH, FaultKind, Faults
+from .openapi import openapi_document
 from .replies import ApiError, Reply, bad_request
 from .routes import ROUTES, UNIMPLEMENTED_CONTENT_TYPES, ApiRequest, request_schema
 from .state import SandboxState
-from .validation import ApiSchema, Operation, violations
+from .validation import ApiSchema, Operation, parse_json, query_violations, violations
 
 MAX_BODY_BYTES = 10_000_000
 """Amazon's "a request ≤ 10 MB"; the sandbox reads MB as 10^6 bytes, the stricter reading."""
@@ -107,11 +117,18 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = RESPONSE_BUFFER_BYTES
     disable_nagle_algorithm = True
     server: _HttpServer
+    response_started = False
+    """Set once the current response's headers are out (reset per request)."""
 
     def do_GET(self) -> None:
         self.server.sandbox.handle(self)
 
-    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+    def __getattr__(self, name: str) -> Any:
+        # ``BaseHTTPRequestHandler`` dispatches METHOD to ``do_METHOD`` and answers 501 when
+        # there is none. Every method goes to the sandbox, which answers 405 / 404 like the API.
+        if name.startswith("do_"):
+            return self.do_GET
+        raise AttributeError(name)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         self.server.sandbox.log(f"{self.command} {urlsplit(self.path).path} -> {code}")
@@ -152,6 +169,8 @@ class SandboxServer:
         self.requests: list[RecordedRequest] = []
         self.schema_violations: list[str] = []
         """Responses the sandbox sent that break the documented schema (should stay empty)."""
+        self.internal_errors: list[str] = []
+        """Requests the sandbox failed on (answered 500): sandbox bugs, should stay empty."""
         self._log_stream = log_stream
         self._records_lock = threading.Lock()
         self._host, self._port = host, port
@@ -223,6 +242,7 @@ class SandboxServer:
         with self._records_lock:
             self.requests.clear()
             self.schema_violations.clear()
+            self.internal_errors.clear()
 
     def log(self, line: str) -> None:
         if self._log_stream is not None:
@@ -232,14 +252,23 @@ class SandboxServer:
     # -- request handling -----------------------------------------------------------------
 
     def handle(self, http: _Handler) -> None:
-        """Serve one request on ``http`` (called on a handler thread)."""
+        """Serve one request on ``http`` (called on a handler thread); never raises."""
+        http.response_started = False
+        try:
+            self._handle(http)
+        except (ConnectionError, TimeoutError):
+            http.close_connection = True  # the client went away or stalled: nobody to answer
+        except Exception as error:  # a sandbox bug: answer it, loudly, rather than hang up
+            self._internal_error(http, error)
+
+    def _handle(self, http: _Handler) -> None:
         method = http.command
         url = urlsplit(http.path)
         if url.path.startswith(CONTROL_PREFIX):
             self._control(http, method, url.path)
             return
         request_id = str(uuid.uuid4())
-        body, too_large = self._read_body(http)
+        body, framing_error = self._read_body(http)
         operation, path_params, path_known = self.schema.match(method, url.path)
         decision = self.faults.decide(method, url.path)
         if decision.delay:
@@ -258,14 +287,20 @@ class SandboxServer:
                 raise ApiError(429, "TooManyRequestsException", "rate exceeded", headers=headers)
             if fault is not None:
                 raise ApiError(fault.status, "ServerException", "injected server error")
-            if too_large:
-                raise ApiError(413, "PayloadTooLarge", "request body exceeds 10 MB")
+            if framing_error is not None:
+                raise framing_error
             if url.path == TOKEN_PATH:
                 self._token(http, method, body, url, request_id)
                 return
             if operation is None:
                 if path_known:
-                    raise ApiError(405, "MethodNotAllowed", "method not allowed on this path")
+                    allowed = ", ".join(self.schema.methods_of(url.path))
+                    raise ApiError(
+                        405,
+                        "MethodNotAllowed",
+                        "method not allowed on this path",
+                        headers={"Allow": allowed},
+                    )
                 raise ApiError(404, "ResourceNotFoundException", "no such API path")
             reply = self._api(http, operation, path_params, url.query, body)
         except ApiError as error:
@@ -280,10 +315,25 @@ class SandboxServer:
             http, operation, reply.status, reply.body, content_type, reply.headers, request_id, url
         )
 
-    def _read_body(self, http: _Handler) -> tuple[bytes, bool]:
-        length = int(http.headers.get("Content-Length") or 0)
+    def _read_body(self, http: _Handler) -> tuple[bytes, ApiError | None]:
+        """The request body, or the framing error to answer with instead of reading it.
+
+        When the body's end is unknown (a malformed length, a chunked body, a drained
+        oversized one) the connection closes after the answer: whatever follows on the
+        socket is not the start of the next request.
+        """
+        declared = http.headers.get("Content-Length")
+        if declared is None:
+            if http.headers.get("Transfer-Encoding"):
+                http.close_connection = True
+                return b"", ApiError(411, "LengthRequired", "send the body with a Content-Length")
+            return b"", None
+        if not (declared.strip().isascii() and declared.strip().isdigit()):  # not "²", "-1"
+            http.close_connection = True
+            return b"", bad_request("Content-Length must be a non-negative integer")
+        length = int(declared)
         if length <= MAX_BODY_BYTES:
-            return http.rfile.read(length), False
+            return http.rfile.read(length), None
         remaining = min(length, DRAIN_LIMIT_BYTES)
         while remaining > 0:
             chunk = http.rfile.read(min(remaining, 1 << 20))
@@ -292,7 +342,35 @@ class SandboxServer:
             remaining -= len(chunk)
         if length > DRAIN_LIMIT_BYTES:
             http.close_connection = True
-        return b"", True
+        return b"", ApiError(413, "PayloadTooLarge", "request body exceeds 10 MB")
+
+    def _internal_error(self, http: _Handler, error: Exception) -> None:
+        """Answer a request the sandbox failed on with a 500 in the API's error shape.
+
+        Logged with the exception type and the traceback's frames but not the exception's
+        message, which may quote a request value (PII, in a buggy client's request).
+        """
+        url = urlsplit(http.path)
+        frames = traceback.extract_tb(error.__traceback__)
+        where = frames[-1] if frames else None
+        summary = f"{http.command} {url.path}: {type(error).__name__}" + (
+            f" at {Path(where.filename).name}:{where.lineno} in {where.name}" if where else ""
+        )
+        with self._records_lock:
+            self.internal_errors.append(summary)
+        self.log(f"INTERNAL ERROR {summary}")
+        for frame in frames:
+            self.log(f"    {Path(frame.filename).name}:{frame.lineno} in {frame.name}")
+        http.close_connection = True  # the body may be unread: the stream is out of step
+        if http.response_started:
+            return  # too late for a status line; closing is all that is left
+        operation = self.schema.match(http.command, url.path)[0]
+        request_id = str(uuid.uuid4())
+        failure = ApiError(500, "InternalServerError", "the sandbox failed on this request")
+        self._respond(
+            http, None, 500, _error_body(operation, failure, request_id), "application/json",
+            {}, request_id, url,
+        )  # fmt: skip
 
     def _api(
         self,
@@ -323,6 +401,14 @@ class SandboxServer:
             self._state.check_advertiser(path_params["accountId"])
         body, body_schema = self._parse_body(operation, headers.get("Content-Type"), raw_body)
         query = {name: values[0] for name, values in parse_qs(query_string).items()}
+        problems = query_violations(operation.query_parameters(), query)
+        if problems:
+            raise ApiError(
+                400,
+                "BadRequestException",
+                f"query parameters violate the API schema ({len(problems)} problem(s))",
+                reasons=[(problem.location, problem.constraint) for problem in problems],
+            )
         request = ApiRequest(operation, path_params, query, body, body_schema, client_id)
         return ROUTES[operation.key](self._state, request)
 
@@ -332,7 +418,9 @@ class SandboxServer:
         documented = operation.request_content_types
         if not documented:
             return None, None  # the operation takes no body; anything sent is ignored
-        if not raw_body.strip() and not operation.request_body_required:
+        if not raw_body.strip():
+            if operation.request_body_required:
+                raise bad_request("request body is required")
             return None, None
         # Media types compare case-insensitively; the OpenAPI spells some in camelCase.
         accepted = {
@@ -347,9 +435,14 @@ class SandboxServer:
                 + " or ".join(sorted(set(documented) - UNIMPLEMENTED_CONTENT_TYPES)),
             )
         try:
-            body = json.loads(raw_body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise bad_request("request body is not valid JSON") from None
+            body = parse_json(raw_body)
+        except ValueError as error:
+            raise ApiError(
+                400,
+                "BadRequestException",
+                "request body is not valid JSON",
+                reasons=[("body", str(error))],
+            ) from None
         schema = documented[media_type]
         problems = violations(request_schema(operation, schema), body)
         if problems:
@@ -408,8 +501,10 @@ class SandboxServer:
             http.send_header("Connection", "close")
         # Recorded before the client can see the response, so tests need not wait for it.
         self._record(http, http.command, url, status)
+        http.response_started = True
         http.end_headers()
-        http.wfile.write(data)
+        if http.command != "HEAD":  # HEAD: the headers a GET would get, no body
+            http.wfile.write(data)
 
     def _check_response(
         self, operation: Operation, status: int, content_type: str, body: Any
@@ -439,10 +534,14 @@ class SandboxServer:
     # -- control endpoints ----------------------------------------------------------------
 
     def _control(self, http: _Handler, method: str, path: str) -> None:
-        raw = http.rfile.read(int(http.headers.get("Content-Length") or 0))
+        raw, framing_error = self._read_body(http)
         status, payload = 404, {"error": "unknown sandbox control endpoint"}
         try:
-            if (method, path) == ("GET", "/_sandbox/state"):
+            if framing_error is not None:
+                status, payload = framing_error.status, {"error": framing_error.message}
+            elif (method, path) == ("GET", "/_sandbox/openapi.json"):
+                status, payload = 200, openapi_document()
+            elif (method, path) == ("GET", "/_sandbox/state"):
                 status, payload = 200, self.state()
             elif (method, path) == ("POST", "/_sandbox/reset"):
                 self.reset()
@@ -450,12 +549,14 @@ class SandboxServer:
             elif (method, path) == ("POST", "/_sandbox/faults"):
                 self.faults.set_from_json(json.loads(raw or b"{}"))
                 status, payload = 204, None
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, AttributeError) as error:
             status, payload = 400, {"error": str(error)}
         data = b"" if payload is None else json.dumps(payload).encode()
         http.send_response(status)
         if data:
             http.send_header("Content-Type", "application/json")
         http.send_header("Content-Length", str(len(data)))
+        if http.close_connection:
+            http.send_header("Connection", "close")
         http.end_headers()
         http.wfile.write(data)

@@ -723,7 +723,8 @@ def _member_problem(member: Mapping[str, Any], dataset_country: str) -> tuple[st
     pii_sets = identity.get("hashedPiis", [])
     for set_index, pii_set in enumerate(pii_sets):
         for key, value in sorted(pii_set.items()):
-            if not SHA256_HEX.match(value):
+            # Undocumented keys pass the schema with any value (``null`` too): check the type.
+            if not (isinstance(value, str) and SHA256_HEX.match(value)):
                 return (
                     "INVALID_HASHED_PII",
                     f"userIdentity.hashedPiis[{set_index}].{key} is not a lowercase SHA-256 "

@@ -20,6 +20,7 @@ the reference rejects — ``tests/sandbox/test_sandbox_fast_validation.py`` chec
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -173,6 +174,71 @@ def violations(schema: Mapping[str, Any], instance: Any, root: str = "body") -> 
     return reference_violations(schema, instance, root)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError("a number is out of range")
+    return number
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON (RFC 8259): UTF-8, no ``NaN``/``Infinity``, numbers in range.
+
+    ``json.loads`` alone is laxer than the API: it guesses UTF-16/32 from the bytes, accepts
+    ``NaN`` and ``Infinity``, reads ``1e400`` as infinity (which ``json.dumps`` would then echo
+    back as invalid JSON) and raises a bare ``ValueError`` on integers of more than 4,300 digits.
+    Every refusal is a ``ValueError`` whose message names the problem, never the value.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{error.msg} at position {error.pos}") from None
+    except ValueError as error:
+        if "integer string conversion" in str(error):
+            raise ValueError("a number is out of range") from None
+        raise
+
+
+def _query_value(text: str, schema: Mapping[str, Any]) -> Any:
+    """A query string value typed as its schema says, or ``text`` when it does not parse (the
+    schema check then reports the type)."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            number = float(text)
+            return number if math.isfinite(number) else text
+    except ValueError:
+        return text
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def query_violations(
+    parameters: Mapping[str, Parameter], query: Mapping[str, str]
+) -> list[Violation]:
+    """What the documented query parameters break: missing required ones, types, ranges."""
+    found: list[Violation] = []
+    for name, parameter in sorted(parameters.items()):
+        if name not in query:
+            if parameter.required:
+                found.append(Violation(f"query.{name}", "missing required parameter"))
+            continue
+        value = _query_value(query[name], parameter.schema)
+        found.extend(violations(parameter.schema, value, root=f"query.{name}"))
+    return found
+
+
 def envelope_and_items(schema: Mapping[str, Any], array_property: str | None) -> tuple[dict, dict]:
     """Split a batch schema into (envelope with unconstrained items, the item schema).
 
@@ -266,6 +332,10 @@ class ApiSchema:
     def load(cls, path: Path = SCHEMA_FILE) -> ApiSchema:
         """Read the committed schema file."""
         return cls(json.loads(path.read_text("utf-8")))
+
+    def methods_of(self, path: str) -> list[str]:
+        """The documented methods of a concrete path (the ``Allow`` header of a 405)."""
+        return sorted({op.method for op in self.operations if op.pattern.match(path)})
 
     def match(self, method: str, path: str) -> tuple[Operation | None, dict[str, str], bool]:
         """Find the operation for ``method path``.
