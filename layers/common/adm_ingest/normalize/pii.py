@@ -6,43 +6,26 @@ from collections.abc import Callable
 from typing import Final
 
 from adm_ingest.model import PII_FIELDS
-from adm_ingest.normalize.address import normalize_address, normalize_address_prepared
+from adm_ingest.normalize.address import normalize_address_prepared
 from adm_ingest.normalize.email import (
     normalize_ascii_email,
-    normalize_email,
     normalize_email_prepared,
 )
 from adm_ingest.normalize.hashing import is_sha256_hex, sha256
 from adm_ingest.normalize.names import (
-    normalize_city,
     normalize_city_prepared,
-    normalize_name,
     normalize_name_prepared,
 )
-from adm_ingest.normalize.phone import normalize_phone, normalize_phone_prepared
+from adm_ingest.normalize.normalizers import NORMALIZERS, Normalizer
+from adm_ingest.normalize.phone import normalize_phone_prepared
 from adm_ingest.normalize.placeholders import (
     AMBIGUOUS_FORMS,
     EMPTY_FORMS,
     KNOWN_EMPTY_DIGESTS,
     RAW_PLACEHOLDERS,
 )
-from adm_ingest.normalize.postal import normalize_postal, normalize_postal_prepared
-from adm_ingest.normalize.state import normalize_state, normalize_state_prepared
-
-Normalizer = Callable[[str, str], "str | None"]
-"""``(value, country) -> normalized value``, or ``None`` when empty or invalid."""
-
-NORMALIZERS: Final[dict[str, Normalizer]] = {
-    "email": normalize_email,
-    "phone": normalize_phone,
-    "first_name": normalize_name,
-    "last_name": normalize_name,
-    "address": normalize_address,
-    "city": normalize_city,
-    "state": normalize_state,
-    "postal": normalize_postal,
-}
-"""The normalizer for each canonical PII field (keys = :data:`adm_ingest.model.PII_FIELDS`)."""
+from adm_ingest.normalize.postal import normalize_postal_prepared
+from adm_ingest.normalize.state import normalize_state_prepared
 
 _PREPARED_NORMALIZERS: Final[dict[str, Normalizer]] = {
     "email": normalize_email_prepared,
@@ -56,7 +39,6 @@ _PREPARED_NORMALIZERS: Final[dict[str, Normalizer]] = {
 }
 """The same rules for a value that is already prepared (trimmed, no BOM, NFC)."""
 
-assert tuple(NORMALIZERS) == PII_FIELDS, "every canonical PII field needs a normalizer"
 assert tuple(_PREPARED_NORMALIZERS) == PII_FIELDS
 
 

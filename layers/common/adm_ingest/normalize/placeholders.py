@@ -31,13 +31,8 @@ from collections.abc import Iterable
 from typing import Final
 
 from adm_ingest.model import PII_FIELDS
-from adm_ingest.normalize.address import normalize_address
-from adm_ingest.normalize.email import normalize_email
 from adm_ingest.normalize.hashing import sha256_hex
-from adm_ingest.normalize.names import normalize_city, normalize_name
-from adm_ingest.normalize.phone import normalize_phone
-from adm_ingest.normalize.postal import normalize_postal
-from adm_ingest.normalize.state import normalize_state
+from adm_ingest.normalize.normalizers import NORMALIZERS
 
 _EVERYWHERE: Final = ("null", "n/a", "#n/a", "unknown", "undefined", "-", "0")
 """Placeholders that are no real value of any PII field (``#N/A`` is Excel's "not available")."""
@@ -64,23 +59,13 @@ _COUNTRIES: Final = ("US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "NL",
 """Countries whose rules (phone, state, postal, address) the placeholders are normalized under:
 every country with its own rules, and a few that take the default ones."""
 
-_NORMALIZERS: Final = {
-    "email": normalize_email,
-    "phone": normalize_phone,
-    "first_name": normalize_name,
-    "last_name": normalize_name,
-    "address": normalize_address,
-    "city": normalize_city,
-    "state": normalize_state,
-    "postal": normalize_postal,
-}
-assert tuple(_NORMALIZERS) == PII_FIELDS == tuple(PLACEHOLDERS)
+assert tuple(NORMALIZERS) == PII_FIELDS == tuple(PLACEHOLDERS)
 
 
 def _forms(field: str, value: str) -> set[str]:
     """What ``value`` normalizes to in ``field``, over every country's rules (empty results
     left out)."""
-    normalize = _NORMALIZERS[field]
+    normalize = NORMALIZERS[field]
     return {form for country in _COUNTRIES if (form := normalize(value, country))}
 
 
