@@ -30,6 +30,7 @@ from adm_ingest.adm import ApiError, AuthError, RetryableError
 from adm_ingest.batching import Batch
 from adm_ingest.consent import ConsentError, ConsentPolicy
 from adm_ingest.destinations import AdmApi, Delivery, destination_for
+from adm_ingest.destinations.base import refusal_reason, safe_code
 from adm_ingest.ledger import Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.model import Rejection, SourceRecord
@@ -210,7 +211,7 @@ class ChunkWorker:
             self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
             raise ChunkRetryable(reason) from error
         except ApiError as error:
-            reason = f"adm_{error.status}_{error.code}" if error.code else f"adm_{error.status}"
+            reason = refusal_reason(error.status, error.code)
             processor.record_failure(batch, reason)
             processor.tally.requests[str(error.status)] += 1
             logger.error(
@@ -218,7 +219,7 @@ class ChunkWorker:
                 extra={
                     "chunk_id": pointer.chunk_id,
                     "status": error.status,
-                    "code": error.code,
+                    "code": safe_code(error.code) if error.code else None,
                     "records": len(batch),
                 },
             )
