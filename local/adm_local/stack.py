@@ -13,6 +13,8 @@ The only stand-ins are those AWS itself provides: Lambda's event source mappings
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -297,11 +299,9 @@ class LocalStack:
             body = s3.get_object(Bucket=self.names.bucket, Key=rejects_key(key))["Body"].read()
         except s3.exceptions.NoSuchKey:
             return []
-        rows = []
-        for row in body.decode().splitlines()[1:]:
-            line, outcome, reason = row.split(",", 2)
-            rows.append((int(line), outcome, reason))
-        return rows
+        rows = csv.reader(io.StringIO(body.decode(), newline=""))
+        next(rows, None)  # the header row
+        return [(int(line), outcome, reason) for line, outcome, reason in rows]
 
     def queue_url(self, name: str) -> str:
         return self._queues.urls[name]

@@ -21,7 +21,7 @@ from moto import mock_aws
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
-from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
+from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
 from adm_ingest.pipeline.splitter import Splitter
 from adm_ingest.readers import open_records
 from adm_ingest.registry import Registry
@@ -125,11 +125,15 @@ def records_of(aws: dict[str, Any], pointer: ChunkPointer) -> list[tuple[int, di
     else:
         ref = ObjectRef(BUCKET, pointer.key, pointer.version_id, pointer.etag)
         layout = pointer.layout
+        assert layout.header_range is not None and layout.delimiter is not None
+        header = read_header_range(
+            s3, ref, layout.header_range, delimiter=layout.delimiter, encoding=layout.encoding
+        )
         found = open_records(
             open_object(s3, ref, pointer.byte_range),
             format=layout.format,
             delimiter=layout.delimiter,
-            header=layout.header,
+            header=header,
             first_line=pointer.first_line,
             encoding=layout.encoding,
         )
@@ -187,7 +191,8 @@ def test_chunk_messages_carry_pointers_not_data(aws: dict[str, Any]) -> None:
     for body in bodies:
         assert "@example.com" not in body
         message = json.loads(body)
-        assert message["layout"]["header"] == ["id", "email", "note"]  # column names only
+        assert "header" not in message["layout"] and "note" not in body  # no column names
+        assert message["layout"]["header_range"] == [0, len(b"id,email,note\n")]
 
 
 def cp1252_file(rows: int, first_accent: int) -> bytes:

@@ -16,7 +16,13 @@ from moto import mock_aws
 from adm_ingest import registry
 from adm_ingest.destinations import Target
 from adm_ingest.model import Kind, SourceRecord
-from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
+from adm_ingest.pipeline.chunks import (
+    MESSAGE_VERSION,
+    ChunkPointer,
+    SourceLayout,
+    UnsupportedMessage,
+    file_id_for,
+)
 from adm_ingest.pipeline.routing import (
     Route,
     RoutingError,
@@ -25,7 +31,7 @@ from adm_ingest.pipeline.routing import (
     resolve_target,
     route,
 )
-from adm_ingest.readers import open_records, scan_boundaries
+from adm_ingest.readers import open_records, read_header, scan_boundaries
 
 # -- routing ---------------------------------------------------------------------------------
 
@@ -169,7 +175,7 @@ POINTER = ChunkPointer(
     kind=Kind.AUDIENCE_MEMBERS,
     target_name="vip",
     target_id="DS-111",
-    layout=SourceLayout("csv", ";", ("Customer ID", "Email Address")),
+    layout=SourceLayout("csv", ";", header_range=(3, 31)),
     first_line=35_001,
     records=5000,
     version_id="v1",
@@ -186,7 +192,52 @@ def test_a_pointer_survives_its_message_round_trip() -> None:
     assert ChunkPointer.from_message(message.encode()) == POINTER
     assert POINTER.chunk_id == f"{POINTER.file_id}:000007"
     assert f'"chunk_id":"{POINTER.chunk_id}"' in message
-    assert '"v":1' in message
+    assert '"v":2' in message and MESSAGE_VERSION == 2
+
+
+def test_a_message_names_the_header_bytes_and_never_carries_column_names() -> None:
+    message = orjson.loads(POINTER.to_message())
+    assert message["layout"] == {
+        "format": "csv",
+        "delimiter": ";",
+        "encoding": "utf-8",
+        "header_range": [3, 31],
+    }
+    with pytest.raises(ValueError, match="no column names"):
+        replace(POINTER, layout=SourceLayout("csv", ";", ("Customer ID",))).to_message()
+
+
+def test_a_version_1_message_with_its_header_is_still_read() -> None:
+    """Chunks queued before the deploy that took the header out of the message."""
+    v1 = orjson.loads(POINTER.to_message())
+    v1["v"] = 1
+    v1["layout"] = {"format": "csv", "delimiter": ";", "header": ["Customer ID", "Email"]}
+    pointer = ChunkPointer.from_message(orjson.dumps(v1))
+    assert pointer.layout == SourceLayout("csv", ";", ("Customer ID", "Email"))
+    assert replace(pointer, layout=POINTER.layout) == POINTER
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"v": 3}, "unsupported chunk message version 3"),
+        ({"v": "2"}, "unsupported chunk message version$"),
+        ({"v": None}, "unsupported chunk message version$"),
+        ({"layout": {"format": "csv", "header": ["zelda@example.com"]}}, "carries column names"),
+        ({"kind": "no_such_kind"}, "malformed version-2 chunk message"),
+        ({"layout": None}, "malformed version-2 chunk message"),
+    ],
+)
+def test_a_message_of_an_unknown_version_or_shape_is_a_typed_error_naming_no_content(
+    change: dict[str, object], error: str
+) -> None:
+    body = {**orjson.loads(POINTER.to_message()), **change}
+    with pytest.raises(UnsupportedMessage, match=error) as raised:
+        ChunkPointer.from_message(orjson.dumps(body))
+    assert "zelda" not in str(raised.value) and "no_such_kind" not in str(raised.value)
+    for junk in (b"not json", b"[1, 2]", b'{"no": "version"}'):
+        with pytest.raises(UnsupportedMessage):
+            ChunkPointer.from_message(junk)
 
 
 def test_a_pointer_carries_its_file_encoding_and_an_old_message_means_utf8() -> None:
@@ -205,7 +256,7 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
     index=st.integers(0, 99_999),
     kind=st.sampled_from(list(Kind)),
     key=TEXT,
-    header=st.none() | st.tuples(TEXT, TEXT),
+    header_range=st.none() | st.tuples(st.integers(0, 2**17), st.integers(0, 2**17)),
     byte_range=st.none() | st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
     staged_key=st.none() | TEXT,
     version_id=st.none() | TEXT,
@@ -214,7 +265,7 @@ def test_any_pointer_survives_its_message_round_trip(
     index: int,
     kind: Kind,
     key: str,
-    header: tuple[str, str] | None,
+    header_range: tuple[int, int] | None,
     byte_range: tuple[int, int] | None,
     staged_key: str | None,
     version_id: str | None,
@@ -227,7 +278,11 @@ def test_any_pointer_survives_its_message_round_trip(
         kind=kind,
         target_name="n",
         target_id="id",
-        layout=SourceLayout("jsonl" if header is None else "csv", None, header),
+        layout=SourceLayout(
+            "jsonl" if header_range is None else "csv",
+            None if header_range is None else ",",
+            header_range=header_range,
+        ),
         first_line=index + 1,
         records=index,
         version_id=version_id,
@@ -243,13 +298,13 @@ def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_
         ("crm-2", "bartholomew.okonkwo@example.org", "(206) 555-0142"),
         ("crm-3", "wilhelmina.featherstonehaugh@example.net", "415 555 0199"),
     ]
-    data = b"Customer ID;Email Address;Mobile\r\n" + b"".join(
+    data = b"\xef\xbb\xbfCustomer ID;Email Address;Mobile\r\n" + b"".join(
         ";".join(row).encode() + b"\r\n" for row in values
     )
     scan = scan_boundaries(io.BytesIO(data))
     starts = list(scan)
     ends = [offset for offset, _ in starts[1:]] + [len(data)]
-    layout = SourceLayout("csv", scan.delimiter, scan.header)
+    layout = SourceLayout("csv", scan.delimiter, header_range=scan.header_range)
     pointers = [
         replace(POINTER, index=i, layout=layout, first_line=line, records=1,
                 byte_range=(offset, end))
@@ -258,17 +313,25 @@ def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_
     read: list[SourceRecord] = []
     for pointer in pointers:
         message = pointer.to_message()
-        for row in values:
-            for value in row[1:]:
-                assert value not in message
+        for text in (*scan.header, *(value for row in values for value in row)):
+            assert text not in message
         received = ChunkPointer.from_message(message)
-        assert received.byte_range is not None and received.layout.header is not None
+        assert received.byte_range is not None and received.layout.header_range is not None
+        # What the worker does: read the header's bytes (past the BOM), then the range.
+        header_start, header_end = received.layout.header_range
+        assert header_start == 3
+        header = read_header(
+            io.BytesIO(data[header_start:header_end]),
+            delimiter=received.layout.delimiter or "",
+            encoding=received.layout.encoding,
+        )
+        assert header == ("Customer ID", "Email Address", "Mobile")
         start, end = received.byte_range
         records = open_records(
             io.BytesIO(data[start:end]),
             format=received.layout.format,
             delimiter=received.layout.delimiter,
-            header=received.layout.header,
+            header=header,
             first_line=received.first_line,
         )
         read.extend(r for r in records if isinstance(r, SourceRecord))

@@ -5,7 +5,10 @@ missing from the file, columns nobody recognised), the destinations' observation
 (``Tally.notes``), rejection reasons that deserve a hint, file facts (an encoding fallback,
 skipped report footers), and the country (no country column, data that looks foreign).
 
-Messages carry column names, field names, codes and counts — never a value from a file.
+Messages carry column names, field names, codes and counts — never a value from a file. Column
+names and codes do come from the file (or the API), and reports are opened in spreadsheets:
+every message, and every name inside one, is neutralised against formula injection
+(:func:`adm_ingest.spreadsheet.neutralise`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from adm_ingest.consent import CountrySource
+from adm_ingest.spreadsheet import neutralise
 
 Notice = dict[str, Any]
 """One warning: ``{"code", "message", "count"?}``."""
@@ -126,7 +130,7 @@ def file_warnings(file: Mapping[str, Any]) -> list[Notice]:
             template = SKIPPED_MESSAGES.get(reason, "{count} lines were skipped: " + reason)
             warnings.append(_warning("lines_skipped", template, count))
     warnings += country_warnings(file)
-    return warnings
+    return [_neutralised(warning) for warning in warnings]
 
 
 def mapping_warnings(summary: Mapping[str, Any] | None) -> list[Notice]:
@@ -210,6 +214,14 @@ def foreign_data_message(profile: Mapping[str, Any], *, strict: bool = False) ->
     )
 
 
+def _neutralised(warning: Notice) -> Notice:
+    """``warning`` with its code and message safe to open in a spreadsheet."""
+    return {
+        key: neutralise(value) if key in ("code", "message") and isinstance(value, str) else value
+        for key, value in warning.items()
+    }
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -219,7 +231,7 @@ def _warning(code: str, template: str, count: int) -> Notice:
 
 
 def _names(columns: Iterable[str]) -> str:
-    listed = list(columns)
+    listed = [neutralise(column) for column in columns]
     shown = ", ".join(listed[:_LISTED_COLUMNS])
     more = len(listed) - _LISTED_COLUMNS
     return f"{shown} and {more} more" if more > 0 else shown

@@ -22,6 +22,9 @@ encoding=None) -> RecordReader``
     detected ``format``, ``delimiter``, ``header`` and ``encoding``. Gzip files and JSON arrays
     cannot be cut into byte ranges: for them it raises :class:`RangeScanUnsupported` (the
     splitter then reads the file with :func:`open_records` and stages re-serialized chunks).
+``read_header(stream, *, delimiter, encoding=None) -> tuple[str, ...]``
+    The column names from the bytes of a scan's ``header_range`` (a chunk pointer names those
+    bytes; it never carries the names).
 
 Rules
 -----
@@ -67,7 +70,8 @@ Rules
 * Per-record problems become rejections and reading continues: undecodable bytes,
   bad quoting, wrong field count, invalid JSON, a JSON value that is not an object, records over
   :data:`MAX_RECORD_BYTES`. File-level problems raise :class:`FileFormatError`: empty file, a
-  header that is missing, malformed, undecodable or has empty / duplicate names, a file with no
+  header that is missing (the first line looks like a record: see :func:`_headerless_column`),
+  malformed, undecodable or has empty / duplicate names, a file with no
   records, a binary or UTF-16 file, an unknown format, a corrupt gzip stream, and any syntax or
   encoding error inside a JSON array (a streaming parser cannot find the next element after it).
   No message or rejection detail ever contains a value from the file.
@@ -89,6 +93,7 @@ from typing import Protocol
 import ijson
 import orjson
 
+from adm_ingest.column_names import classify_column
 from adm_ingest.model import Reason, Rejection, SourceRecord
 
 BLOCK_SIZE = 4 << 20
@@ -106,6 +111,20 @@ _CONTENT = re.compile(rb"[^ \t\r\n]")
 _LOOKS_LIKE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LOOKS_LIKE_NUMBER = re.compile(r"[+\d\s().-]*\d[+\d\s().-]*")
 _LOOKS_LIKE_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# Weaker shapes: a header could hold one of these only as an odd column name, so they count only
+# in a first line where no name is a known column (see _headerless_column).
+_LOOKS_LIKE_POSTCODE = re.compile(
+    r"\d{4}(?:-\d{3,4})?"  # AT/CH/DK/AU 1010 · BR 01310-100 · US ZIP+4 (12345 is a number)
+    r"|\d{3}-\d{4}|\d{2}-\d{3}"  # JP 100-0001 · PL 00-950
+    r"|\d{4} ?[A-Za-z]{2}"  # NL 1012 AB
+    r"|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}"  # GB SW1A 1AA
+    r"|[A-Za-z]\d[A-Za-z] ?\d[A-Za-z]\d"  # CA K1A 0B1
+)
+_LOOKS_LIKE_AMOUNT = re.compile(r"[-+]?[$€£¥]?\d+(?:[.,' ]\d+)*(?: ?[$€£¥%])?")
+_LOOKS_LIKE_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T]\d.*)?")
+_LOOKS_LIKE_STREET = re.compile(r"\d+[A-Za-z]?(?:[-/]\d+[A-Za-z]?)?,? +[^\d\s].*")
+"""A street address that starts with its house number (``742 Evergreen Terrace``)."""
+NO_HEADER_HINT = "add one (column names like email, phone, first_name…)"
 
 
 class Format(StrEnum):
@@ -309,6 +328,7 @@ class BoundaryScan:
         header: tuple[str, ...] | None,
         starts: Iterator[tuple[int, int]],
         decoding: _Decoding,
+        header_range: tuple[int, int] | None = None,
     ) -> None:
         self.format = format
         """Detected or forced format: CSV or JSON Lines."""
@@ -316,6 +336,11 @@ class BoundaryScan:
         """CSV delimiter (``None`` for JSON Lines)."""
         self.header = header
         """CSV column names (``None`` for JSON Lines)."""
+        self.header_range = header_range
+        """``[start, end)`` of the header line in the stream (after a BOM and blank lines, with
+        its line end): what :func:`read_header` reads the same ``header`` back from, so a chunk
+        pointer can name the header's bytes instead of carrying its names. ``None`` for JSON
+        Lines."""
         self._starts = starts
         self._decoding = decoding
 
@@ -368,12 +393,38 @@ def scan_boundaries(
         keep_bytes=False,
         keep_first=is_csv,
     )
-    header = None
+    header = header_range = None
     if is_csv:
-        header, delimiter = _read_header(next(raws, None), delimiter, decoding.encoding)
+        first = next(raws, None)
+        if first is not None and first[2] is not None:
+            header_range = (first[0], first[0] + len(first[2]))
+        header, delimiter = _read_header(first, delimiter, decoding.encoding)
     else:
         delimiter = None
-    return BoundaryScan(opened.format, delimiter, header, _starts(raws, is_csv), decoding)
+    return BoundaryScan(
+        opened.format, delimiter, header, _starts(raws, is_csv), decoding, header_range
+    )
+
+
+def read_header(
+    stream: Readable, *, delimiter: str, encoding: str | None = None
+) -> tuple[str, ...]:
+    """The column names of a CSV header line read on its own — the bytes a scan's
+    :attr:`BoundaryScan.header_range` names, read with the scan's ``delimiter`` and
+    ``encoding`` — exactly as the scan read them (the same checks, the same errors).
+
+    Raises:
+        FileFormatError: the bytes are not a valid header line (see :func:`open_records`).
+        ValueError: an invalid ``delimiter`` or ``encoding``.
+    """
+    _check_delimiter(delimiter)
+    decoding = _Decoding(_check_encoding(encoding) if encoding is not None else _UTF8)
+    opened = _open(stream, Format.CSV, at_file_start=False, decoding=decoding)
+    raws = _split_records(
+        opened.blocks, quoted=True, offset=0, line=1, keep_bytes=False, keep_first=True
+    )
+    header, _ = _read_header(next(raws, None), delimiter, decoding.encoding)
+    return header
 
 
 def _starts(raws: Iterator[_Raw], is_csv: bool) -> Iterator[tuple[int, int]]:
@@ -740,11 +791,13 @@ def _read_header(
     if fields is None:
         raise FileFormatError("the header line is malformed (bad quoting)")
     names = [name.strip() for name in fields]
-    for position, name in enumerate(names, 1):
-        if _looks_like_data(name):
-            raise FileFormatError(
-                f"no header row: column {position} of the first line looks like a data value"
-            )
+    position, known = _headerless_column(names)
+    if position:
+        why = "" if known else " and no column name is recognised"
+        raise FileFormatError(
+            f"the file seems to have no header row: column {position} of the first line "
+            f"looks like a data value{why}; {NO_HEADER_HINT}"
+        )
     return _validated_header(names), delimiter
 
 
@@ -763,6 +816,27 @@ def _validated_header(names: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _headerless_column(names: Sequence[str]) -> tuple[int, bool]:
+    """The first cell (1-based; 0: none) that says the first line is a record, not a header,
+    and whether the line names a known column.
+
+    A cell that is evidently a value — an email, a phone number (5+ digits), a SHA-256 hash —
+    says so alone. Weaker shapes — a number or an amount, a date, a postcode, a street address
+    led by its house number — say so only when no cell is a column name the vocabulary knows
+    (:func:`~adm_ingest.column_names.classify_column`: mapped, known but not sent, or known
+    ambiguous): an export header names at least one such column, while an odd name like
+    ``2024`` or ``Q3 Total`` beside ``Email`` stays a header. Names-only first lines have no
+    shape to tell them by and remain headers (the report then lists them as unknown columns).
+    """
+    for position, name in enumerate(names, 1):
+        if _looks_like_data(name):
+            return position, _names_a_known_column(names)
+    weak = next((p for p, name in enumerate(names, 1) if _looks_like_a_value(name)), 0)
+    if weak and not _names_a_known_column(names):
+        return weak, False
+    return 0, True
+
+
 def _looks_like_data(name: str) -> bool:
     """True for a header cell that is evidently a value: an email, a phone number, a hash."""
     return bool(
@@ -770,6 +844,24 @@ def _looks_like_data(name: str) -> bool:
         or (_LOOKS_LIKE_NUMBER.fullmatch(name) and sum(c.isdigit() for c in name) >= 5)
         or _LOOKS_LIKE_SHA256.fullmatch(name)
     )
+
+
+def _looks_like_a_value(name: str) -> bool:
+    """True for a cell shaped like a value that an odd column name could also have."""
+    return bool(
+        _LOOKS_LIKE_AMOUNT.fullmatch(name)
+        or _LOOKS_LIKE_DATE.fullmatch(name)
+        or _LOOKS_LIKE_POSTCODE.fullmatch(name)
+        or _LOOKS_LIKE_STREET.fullmatch(name)
+    )
+
+
+def _names_a_known_column(names: Sequence[str]) -> bool:
+    for name in names:
+        found = classify_column(name)
+        if found.field is not None or found.why_not is not None or found.hint is not None:
+            return True
+    return False
 
 
 def _encoding_name(encoding: str) -> str:

@@ -2,7 +2,8 @@
 
 Written once, when the ledger says the file is fully accounted for. The rejects file is the
 concatenation, in chunk order, of the per-chunk fate files the workers staged; it is streamed
-through a multipart upload so its size never shows up in memory.
+through a multipart upload so its size never shows up in memory. Every fate file is CSV
+written by :func:`fates_csv` (quoted, formula-neutralised), so their concatenation is one CSV.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 from adm_ingest.mapping import MappingPlan
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
+from adm_ingest.spreadsheet import csv_rows
 
 REPORTS_PREFIX = "reports/"
 REJECTS_PREFIX = "rejects/"
@@ -47,8 +49,10 @@ def fates_key(file_id: str, chunk_index: int) -> str:
 
 
 def fates_csv(fates: Iterable[RecordFate]) -> bytes:
-    """Rows ``line,outcome,reason`` (reasons are codes: no quoting needed, no data)."""
-    return b"".join(f"{f.line},{f.outcome},{f.reason}\n".encode() for f in fates)
+    """CSV rows ``line,outcome,reason``, each ending in LF (so fate files concatenate into one
+    CSV). Reasons are codes, but some come from the API: they are quoted and neutralised
+    against spreadsheet formulas like any text from outside (:mod:`adm_ingest.spreadsheet`)."""
+    return csv_rows((f.line, f.outcome, f.reason) for f in fates)
 
 
 def mapping_section(plan: MappingPlan, *, inherited_from: str = "") -> dict[str, Any]:
@@ -238,8 +242,10 @@ class ReportWriter:
         parts: list[dict[str, Any]] = []
         for source in sources:
             body = self._s3.get_object(Bucket=self._bucket, Key=source)["Body"]
+            last = b"\n"
             for block in iter(lambda b=body: b.read(1024 * 1024), b""):
                 buffer.write(block)
+                last = block[-1:]
                 if buffer.tell() >= _PART_SIZE:
                     if upload_id is None:
                         upload_id = self._s3.create_multipart_upload(
@@ -247,6 +253,8 @@ class ReportWriter:
                         )["UploadId"]
                     parts.append(self._upload_part(target, upload_id, len(parts) + 1, buffer))
                     buffer = io.BytesIO()
+            if last != b"\n":  # a fate file always ends its last row; never merge two rows
+                buffer.write(b"\n")
         if upload_id is None:
             self._s3.put_object(
                 Bucket=self._bucket, Key=target, Body=buffer.getvalue(), ContentType="text/csv"

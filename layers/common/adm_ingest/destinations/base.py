@@ -8,6 +8,7 @@ only ever talk to this interface — they never branch on the destination.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping
@@ -97,6 +98,24 @@ class Destination(ABC):
         return item if type(item) is Rejection else orjson.dumps(item)
 
 
+MAX_API_CODE = 64
+"""Characters of an API error code kept in a reason code."""
+_UNSAFE_IN_CODE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_code(code: str) -> str:
+    """An API-supplied error code as part of a reason code: at most :data:`MAX_API_CODE`
+    characters of ``[A-Za-z0-9_.-]``, any other character replaced by ``_``. Reason codes are
+    map keys in the ledger and the report and cells of ``rejects.csv``: whatever the API says,
+    they stay short, plain and free of separators, line breaks and formula characters."""
+    return _UNSAFE_IN_CODE.sub("_", code[:MAX_API_CODE])
+
+
 def error_reason(code: str | None) -> str:
     """The rejection reason recorded for an item the API refused."""
-    return f"adm_{code}" if code else "adm_rejected"
+    return f"adm_{safe_code(code)}" if code else "adm_rejected"
+
+
+def refusal_reason(status: int, code: str | None) -> str:
+    """The failure reason recorded for a batch the API refused as a whole."""
+    return f"adm_{int(status)}_{safe_code(code)}" if code else f"adm_{int(status)}"

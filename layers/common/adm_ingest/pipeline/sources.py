@@ -6,6 +6,7 @@ while it is being processed fails loudly instead of mixing two versions.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 
 from adm_ingest.model import Rejection, SourceRecord
+from adm_ingest.readers import read_header
 
 _LINE = "__line"
 _REJECTED = "__rejected"
@@ -46,6 +48,15 @@ def open_object(s3: Any, ref: ObjectRef, byte_range: tuple[int, int | None] | No
             return _Bytes(b"")
         kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
     return s3.get_object(**kwargs)["Body"]
+
+
+def read_header_range(
+    s3: Any, ref: ObjectRef, header_range: tuple[int, int], *, delimiter: str, encoding: str
+) -> tuple[str, ...]:
+    """The CSV column names in ``header_range`` of the object (one small ranged GET): what a
+    chunk pointer's ``layout.header_range`` names, read as the splitter's scan read them."""
+    with contextlib.closing(open_object(s3, ref, header_range)) as stream:
+        return read_header(stream, delimiter=delimiter, encoding=encoding)
 
 
 class _Bytes:

@@ -347,10 +347,9 @@ class Splitter:
             scan = scan_boundaries(open_object(self.s3, ref))
             shift = 0
         line_shift: int | None = None if resuming else 0
+        # The header's bytes, not its names: a chunk message carries nothing read from the file.
         layout = SourceLayout(
-            format=str(scan.format),
-            delimiter=scan.delimiter,
-            header=tuple(scan.header) if scan.header is not None else None,
+            format=str(scan.format), delimiter=scan.delimiter, header_range=scan.header_range
         )
         if not resuming:
             try:
@@ -562,11 +561,12 @@ def _encoding_of(scan: BoundaryScan) -> str:
 
 
 def _layout_dict(layout: SourceLayout, settled_encoding: str | None) -> dict[str, Any]:
-    """The checkpoint's layout; ``encoding`` only once settled (``None``: detect on resume)."""
+    """The checkpoint's layout; ``encoding`` only once settled (``None``: detect on resume).
+    No column names: the checkpoint (ledger, continuation message) holds nothing read from the
+    file, and a resumed scan re-reads the header anyway."""
     return {
         "format": layout.format,
         "delimiter": layout.delimiter,
-        "header": list(layout.header) if layout.header is not None else None,
         "encoding": settled_encoding,
     }
 

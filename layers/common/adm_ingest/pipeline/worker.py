@@ -30,19 +30,23 @@ from adm_ingest.adm import ApiError, AuthError, RetryableError
 from adm_ingest.batching import Batch
 from adm_ingest.consent import ConsentError, ConsentPolicy
 from adm_ingest.destinations import AdmApi, Delivery, destination_for
+from adm_ingest.destinations.base import refusal_reason, safe_code
 from adm_ingest.ledger import Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
-from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
+from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import CsvRows, open_records
 from adm_ingest.report import fates_csv, fates_key
 from adm_ingest.values import ParseOptions
 
 logger = logging.getLogger(__name__)
+
+_HEADER_CACHE_FILES = 64
+"""Files whose column names a warm worker keeps (one small GET per chunk of any other)."""
 
 
 class ChunkRetryable(Exception):
@@ -98,6 +102,8 @@ class ChunkWorker:
         self._client_factory = client
         self.time_left = time_left
         self.margin_seconds = margin_seconds
+        self._headers: dict[tuple[str, tuple[int, int]], tuple[str, ...]] = {}
+        """Column names by (file id, header range): a file id pins the object's version."""
 
     # -- public ------------------------------------------------------------------------------
 
@@ -136,8 +142,9 @@ class ChunkWorker:
         except ValueError as error:
             raise ChunkRetryable("invalid_mapping_parse_options") from error
         destination = destination_for(pointer.target, options)
-        records = self._records(pointer)
-        plan = build_plan(pointer.layout.header, config)
+        header = self._header(pointer)
+        records = self._records(pointer, header)
+        plan = build_plan(header, config)
         processor = RecordProcessor(destination, plan, policy)
         client: AdmApi | None = None
         for number, batch in enumerate(processor.batches(records)):
@@ -204,7 +211,7 @@ class ChunkWorker:
             self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
             raise ChunkRetryable(reason) from error
         except ApiError as error:
-            reason = f"adm_{error.status}_{error.code}" if error.code else f"adm_{error.status}"
+            reason = refusal_reason(error.status, error.code)
             processor.record_failure(batch, reason)
             processor.tally.requests[str(error.status)] += 1
             logger.error(
@@ -212,7 +219,7 @@ class ChunkWorker:
                 extra={
                     "chunk_id": pointer.chunk_id,
                     "status": error.status,
-                    "code": error.code,
+                    "code": safe_code(error.code) if error.code else None,
                     "records": len(batch),
                 },
             )
@@ -241,7 +248,32 @@ class ChunkWorker:
             return dict(orjson.loads(config))
         return dict(config) if config else None
 
-    def _records(self, pointer: ChunkPointer) -> Iterator[SourceRecord | Rejection | CsvRows]:
+    def _header(self, pointer: ChunkPointer) -> tuple[str, ...] | None:
+        """The CSV column names of the pointer's file: read from the object's header bytes
+        (``layout.header_range``), once per file per warm worker; a version-1 message carried
+        them. ``None`` for JSON Lines and staged chunks (their records name their fields)."""
+        layout = pointer.layout
+        if pointer.staged_key or layout.header is not None or layout.header_range is None:
+            return layout.header
+        cache_key = (pointer.file_id, layout.header_range)
+        header = self._headers.get(cache_key)
+        if header is None:
+            assert layout.delimiter is not None, "a CSV pointer names its delimiter"
+            header = read_header_range(
+                self.s3,
+                ObjectRef(pointer.bucket, pointer.key, pointer.version_id, pointer.etag),
+                layout.header_range,
+                delimiter=layout.delimiter,
+                encoding=layout.encoding,
+            )
+            if len(self._headers) >= _HEADER_CACHE_FILES:
+                self._headers.clear()
+            self._headers[cache_key] = header
+        return header
+
+    def _records(
+        self, pointer: ChunkPointer, header: tuple[str, ...] | None
+    ) -> Iterator[SourceRecord | Rejection | CsvRows]:
         ref = ObjectRef(pointer.bucket, pointer.key, pointer.version_id, pointer.etag)
         if pointer.staged_key:
             staged = ObjectRef(pointer.bucket, pointer.staged_key)
@@ -251,7 +283,7 @@ class ChunkWorker:
             open_object(self.s3, ref, pointer.byte_range),
             format=layout.format,
             delimiter=layout.delimiter,
-            header=layout.header,
+            header=header,
             encoding=layout.encoding,
             first_line=pointer.first_line,
             rows=True,  # the record path's row lane takes CSV lines as field lists
