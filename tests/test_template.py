@@ -46,7 +46,10 @@ SETUP_FUNCTIONS = {
     "EnsureSharingRuleFunction": "app.ensure_sharing_rule",
     "SaveRegistryFunction": "app.save_registry",
 }
-PIPELINE_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
+PIPELINE_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction", "SweeperFunction")
+CHUNK_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
+"""The pipeline functions that handle chunks (and read input objects); the sweeper only
+finishes reports."""
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 
@@ -304,6 +307,82 @@ def test_worker_reports_partial_batches_and_caps_its_concurrency(
     assert sam["Parameters"]["WorkerMaxConcurrency"]["MinValue"] >= 2
 
 
+def test_dead_letter_function_reports_partial_batches(cfn: dict[str, Any]) -> None:
+    """A poison message is removed and a failed one retried alone, never the whole batch."""
+    (mapping,) = (
+        m["Properties"]
+        for m in _of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "DeadLetterFunction"}
+    )
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ChunkDeadLetterQueue", "Arn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_ledger_has_the_sparse_finalizing_index_the_code_queries(cfn: dict[str, Any]) -> None:
+    from adm_ingest import ledger
+
+    table = _props(cfn, "LedgerTable")
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == ledger.FINALIZING_INDEX
+    keys = {k["AttributeName"]: k["KeyType"] for k in index["KeySchema"]}
+    assert keys == {ledger.FINALIZING_ATTRIBUTE: "HASH", ledger.CLAIMED_AT_ATTRIBUTE: "RANGE"}
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}  # the sweeper needs the keys
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    assert (types[ledger.FINALIZING_ATTRIBUTE], types[ledger.CLAIMED_AT_ATTRIBUTE]) == ("S", "N")
+    assert "ProvisionedThroughput" not in index  # on demand, like its table
+
+
+def test_sweeper_runs_on_a_parameterised_schedule_with_the_lease_the_others_use(
+    cfn: dict[str, Any],
+) -> None:
+    (rule,) = _of_type(cfn, "AWS::Events::Rule").values()
+    properties = rule["Properties"]
+    rate = {"Fn::Sub": "rate(${SweepIntervalMinutes} minutes)"}
+    assert properties["ScheduleExpression"] == rate
+    assert properties.get("State", "ENABLED") == "ENABLED"  # EventBridge's default
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["SweeperFunction", "Arn"]}
+    interval = cfn["Parameters"]["SweepIntervalMinutes"]
+    assert set(interval["AllowedValues"]) <= set(range(5, 16)) and interval["Default"] == 5
+    (permission,) = (
+        p["Properties"]
+        for p in _of_type(cfn, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": "SweeperFunction"}
+    )
+    assert permission["Principal"] == "events.amazonaws.com"
+    # Every function that may finalize takes over a claim after the same lease, which outlasts
+    # the longest function timeout (a live finalizer is never overtaken).
+    for logical_id in PIPELINE_FUNCTIONS:
+        variables = _props(cfn, logical_id)["Environment"]["Variables"]
+        assert variables["FINALIZE_LEASE_SECONDS"] == {"Ref": "FinalizeLeaseSeconds"}, logical_id
+    longest = max(_props(cfn, f)["Timeout"] for f in PIPELINE_FUNCTIONS)
+    assert cfn["Parameters"]["FinalizeLeaseSeconds"]["MinValue"] >= longest
+
+
+def test_sweeper_may_only_query_the_index_and_update_ledger_items(cfn: dict[str, Any]) -> None:
+    statements = _statements(cfn, "SweeperFunctionRole")
+    dynamodb = {
+        action: resources
+        for statement in statements
+        for action in statement["Action"]
+        if action.startswith("dynamodb:")
+        for resources in [statement["Resource"]]
+    }
+    assert dynamodb == {
+        "dynamodb:Query": [{"Fn::Sub": "${LedgerTable.Arn}/index/finalizing"}],
+        "dynamodb:UpdateItem": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
+    }
+    (listing,) = (s for s in statements if "s3:ListBucket" in s["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "_staging/*"}}
+    actions = {action for statement in statements for action in statement["Action"]}
+    assert not {a for a in actions if a.startswith(("sqs:", "secretsmanager:"))}
+    (invoke,) = (
+        c for c in _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": "SweeperFunction"}
+    )
+    assert invoke["Properties"]["MaximumRetryAttempts"] == 0  # the next run is the retry
+
+
 def test_tables_are_on_demand_recoverable_encrypted_with_the_expected_keys(
     cfn: dict[str, Any],
 ) -> None:
@@ -358,20 +437,31 @@ def test_no_role_grants_wildcard_actions_or_resources_beyond_log_delivery(
 def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
     cfn: dict[str, Any],
 ) -> None:
-    # Every pipeline function may finalize a file: stage fates, write the report and rejects.
+    # Every chunk function may finalize a file: stage fates, write the report and rejects.
     expected = {
         "s3:PutObject": {"_staging/", "reports/", "rejects/"},
         "s3:AbortMultipartUpload": {"rejects/"},
         "s3:DeleteObject": {"_staging/"},
     }
+    # The sweeper only finishes reports: it stages nothing and reads no input file.
+    sweeper = {
+        "s3:PutObject": {"reports/", "rejects/"},
+        "s3:AbortMultipartUpload": {"rejects/"},
+        "s3:DeleteObject": {"_staging/"},
+        "s3:GetObject": {"_staging/", "reports/", "rejects/"},
+    }
     for logical_id in (*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS):
         role_id = f"{logical_id}Role"
+        if logical_id == "SweeperFunction":
+            for action, prefixes in sweeper.items():
+                assert _object_prefixes(cfn, role_id, action) == prefixes, (logical_id, action)
+            continue
         for action, prefixes in expected.items():
-            allowed = prefixes if logical_id in PIPELINE_FUNCTIONS else set()
+            allowed = prefixes if logical_id in CHUNK_FUNCTIONS else set()
             assert _object_prefixes(cfn, role_id, action) == allowed, (logical_id, action)
-        # Reads of any key are the pipeline's business only.
+        # Reads of any key are the chunk functions' business only.
         readers = _object_prefixes(cfn, role_id, "s3:GetObject")
-        assert readers == ({""} if logical_id in PIPELINE_FUNCTIONS else set()), logical_id
+        assert readers == ({""} if logical_id in CHUNK_FUNCTIONS else set()), logical_id
 
 
 def test_only_functions_that_call_adm_can_read_the_credentials(cfn: dict[str, Any]) -> None:

@@ -1,12 +1,14 @@
 """The DynamoDB tables template.yaml declares, created on moto for local runs and tests.
 
-Key schemas match template.yaml: the ledger is keyed ``pk`` + ``sk`` (file and chunk items),
-the registry ``pk``, Powertools' idempotency table ``id``.
+Key schemas match template.yaml: the ledger is keyed ``pk`` + ``sk`` (file and chunk items)
+with the sparse finalizing index, the registry ``pk``, Powertools' idempotency table ``id``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from adm_ingest.ledger import CLAIMED_AT_ATTRIBUTE, FINALIZING_ATTRIBUTE, FINALIZING_INDEX
 
 
 def create_table(dynamodb: Any, name: str, hash_key: str, range_key: str | None = None) -> None:
@@ -23,7 +25,33 @@ def create_table(dynamodb: Any, name: str, hash_key: str, range_key: str | None 
 
 
 def create_ledger_table(dynamodb: Any, name: str) -> None:
-    create_table(dynamodb, name, "pk", "sk")
+    """The ledger with its sparse finalizing index (as template.yaml's ``LedgerTable``)."""
+    if name in dynamodb.list_tables().get("TableNames", []):
+        return
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": FINALIZING_ATTRIBUTE, "AttributeType": "S"},
+            {"AttributeName": CLAIMED_AT_ATTRIBUTE, "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": FINALIZING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": FINALIZING_ATTRIBUTE, "KeyType": "HASH"},
+                    {"AttributeName": CLAIMED_AT_ATTRIBUTE, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def create_registry_table(dynamodb: Any, name: str) -> None:

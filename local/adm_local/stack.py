@@ -4,11 +4,14 @@
 declares (bucket with versioning and S3 → SQS notifications, chunk queue + DLQ, split queue,
 ledger / idempotency / registry tables, the credentials secret), and delivers queue messages to
 the **real** Lambda handlers in ``functions/`` — the S3 event to the splitter, chunk batches to
-the worker with partial batch responses, dead letters to the recorder — exactly as the Lambda
-event source mappings would. ``make demo`` and the end-to-end tests run on it.
+the worker and dead letters to the recorder, both with partial batch responses — exactly as the
+Lambda event source mappings would. ``make demo`` and the end-to-end tests run on it.
+:meth:`LocalStack.sweep` runs the sweeper as its EventBridge schedule would (the pump never
+needs it: it only finishes finalizations a failure left claimed).
 
 The only stand-ins are those AWS itself provides: Lambda's event source mappings (the
-:meth:`LocalStack.pump`) and the Lambda context object.
+:meth:`LocalStack.pump`), the schedule (:meth:`LocalStack.sweep`) and the Lambda context
+object.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -75,6 +78,7 @@ class PumpStats:
     chunk_messages: int = 0
     chunk_retries: int = 0
     dead_letters: int = 0
+    dead_letter_retries: int = 0
     seconds: float = 0.0
 
 
@@ -147,7 +151,7 @@ class LocalStack:
         _reset_powertools_caches()
         self._provision()
         self.functions = {
-            name: load_function(name) for name in ("splitter", "worker", "deadletter")
+            name: load_function(name) for name in ("splitter", "worker", "deadletter", "sweeper")
         }
         return self
 
@@ -212,7 +216,11 @@ class LocalStack:
             )["Attributes"]["QueueArn"]
 
         queue(n.s3_events_queue)
-        queue(n.chunk_dlq, MessageRetentionPeriod="1209600")
+        queue(
+            n.chunk_dlq,
+            MessageRetentionPeriod="1209600",
+            VisibilityTimeout=str(self.visibility_timeout),  # a failed dead letter comes back
+        )
         redrive = {
             "deadLetterTargetArn": self._queues.arns[n.chunk_dlq],
             "maxReceiveCount": str(self.max_receive_count),
@@ -303,6 +311,22 @@ class LocalStack:
         next(rows, None)  # the header row
         return [(int(line), outcome, reason) for line, outcome, reason in rows]
 
+    def sweep(self) -> dict[str, int]:
+        """One run of the sweeper (what its schedule does every few minutes): finishes the
+        finalizations whose lease (``FINALIZE_LEASE_SECONDS``) expired unfinished."""
+        event = {
+            "version": "0",
+            "id": "local-sweep",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:123456789012:rule/sweep"],
+            "detail": {},
+        }
+        return dict(self._invoke("sweeper", event, timeout_s=300))
+
     def queue_url(self, name: str) -> str:
         return self._queues.urls[name]
 
@@ -318,34 +342,42 @@ class LocalStack:
         timeout: float = 300.0,
         progress: Callable[[LocalStack], None] | None = None,
         settle: float = 0.3,
+        hold: Collection[str] = (),
     ) -> PumpStats:
         """Deliver queued messages to the handlers until every queue is empty and nothing is
-        in flight. Raises TimeoutError after ``timeout`` seconds."""
+        in flight. Queues named in ``hold`` are neither delivered nor waited for (their
+        messages stay put, e.g. to gather dead letters into one batch). Raises TimeoutError
+        after ``timeout`` seconds."""
         n = self.names
         sqs = self.client("sqs")
         stats = PumpStats()
         started = time.monotonic()
+        consumers: list[tuple[str, int, Callable[..., None]]] = [
+            (n.s3_events_queue, 10, self._deliver_s3_events),
+            (n.split_queue, 1, self._deliver_continuations),
+            (n.chunk_queue, self.worker_batch_size, self._deliver_chunks),
+            (n.chunk_dlq, 10, self._deliver_dead_letters),
+        ]
         while True:
             busy = False
-            busy |= self._drain(sqs, n.s3_events_queue, 10, self._deliver_s3_events, stats)
-            busy |= self._drain(sqs, n.split_queue, 1, self._deliver_continuations, stats)
-            busy |= self._drain(
-                sqs, n.chunk_queue, self.worker_batch_size, self._deliver_chunks, stats
-            )
-            busy |= self._drain(sqs, n.chunk_dlq, 10, self._deliver_dead_letters, stats)
+            for queue, batch, deliver in consumers:
+                if queue not in hold:
+                    busy |= self._drain(sqs, queue, batch, deliver, stats)
             if progress is not None:
                 progress(self)
             if busy:
                 continue
-            if self._idle(sqs):
+            if self._idle(sqs, hold):
                 stats.seconds = time.monotonic() - started
                 return stats
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"pipeline still busy after {timeout:.0f}s")
             time.sleep(settle)
 
-    def _idle(self, sqs: Any) -> bool:
-        for url in self._queues.urls.values():
+    def _idle(self, sqs: Any, hold: Collection[str] = ()) -> bool:
+        for name, url in self._queues.urls.items():
+            if name in hold:
+                continue
             attributes = sqs.get_queue_attributes(
                 QueueUrl=url,
                 AttributeNames=[
@@ -436,12 +468,19 @@ class LocalStack:
     def _deliver_dead_letters(
         self, sqs: Any, queue: str, messages: list[dict[str, Any]], stats: PumpStats
     ) -> None:
-        self._invoke("deadletter", _sqs_event(messages, self._queues.arns[queue]), timeout_s=300)
+        event = _sqs_event(messages, self._queues.arns[queue])
         stats.dead_letters += len(messages)
+        try:
+            response = self._invoke("deadletter", event, timeout_s=300) or {}
+            failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except Exception:  # every record failed (BatchProcessingError) or the handler crashed
+            failed = {message["MessageId"] for message in messages}
+        stats.dead_letter_retries += len(failed)
         for message in messages:
-            sqs.delete_message(
-                QueueUrl=self._queues.urls[queue], ReceiptHandle=message["ReceiptHandle"]
-            )
+            if message["MessageId"] not in failed:
+                sqs.delete_message(
+                    QueueUrl=self._queues.urls[queue], ReceiptHandle=message["ReceiptHandle"]
+                )
 
 
 def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from adm_ingest.report import (
     rejects_key,
     report_key,
 )
+from adm_local.resources import create_ledger_table
 
 BUCKET = "adm-ingest-test"
 TABLE = "ledger"
@@ -41,18 +42,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ledger, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         dynamodb = boto3.resource("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(dynamodb.meta.client, TABLE)
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         yield Ledger(TABLE, dynamodb=dynamodb), s3
@@ -146,6 +136,33 @@ def test_a_chunk_is_counted_once_however_often_it_completes(ledger: Ledger) -> N
     assert ledger.get_file(FILE_ID) == before
     chunk = ledger.get_chunk(FILE_ID, 0)
     assert chunk is not None and chunk["status"] == "done"
+
+
+def test_a_file_registered_by_an_older_release_takes_the_new_counter_maps(
+    ledger: Ledger,
+) -> None:
+    """Items written before a deploy lack the maps complete_chunk now adds into; DynamoDB
+    refuses ``notes.x = …`` under a missing ``notes``, so the ledger creates them and retries."""
+    ledger.register_file(entry())
+    ledger._resource_table.update_item(
+        Key={"pk": f"file#{FILE_ID}", "sk": "file"},
+        UpdateExpression="REMOVE notes, skipped, country_sources, countries",
+    )
+    chunk = tally(read=3, accepted=3, valid={"email": 3}, requests={"200": 1})
+    chunk.notes.update({"naive_timestamp_as_utc": 3})
+    chunk.skipped.update({"report_footer": 1})
+    chunk.country_sources.update({"dataset": 3})
+    chunk.countries.update({"US": 3})
+    assert ledger.complete_chunk(FILE_ID, 0, chunk, status="done") is True
+    assert ledger.complete_chunk(FILE_ID, 0, chunk, status="done") is False  # still once
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file["read"], file["accepted"], file["chunks_done"]) == (3, 3, 1)
+    assert file["notes"] == {"naive_timestamp_as_utc": 3}
+    assert file["skipped"] == {"report_footer": 1}
+    assert file["country_sources"] == {"dataset": 3}
+    assert file["countries"] == {"US": 3}
+    assert file["coverage_valid"] == {"email": 3}
 
 
 def test_a_chunk_of_an_unregistered_file_is_not_counted(ledger: Ledger) -> None:

@@ -2,14 +2,22 @@
 
 Keys: ``pk = "file#<file_id>"``; ``sk = "file"`` for the file, ``"chunk#<index>"`` for a chunk.
 A chunk's outcome is added to its file exactly once (a conditional update that records the
-chunk's index with the counters), so redelivered or retried chunks can never be counted twice. The
-file is finalized — its report written — exactly once, by whoever observes the last chunk done
-(a conditional update on ``finalized_at``).
+chunk's index with the counters), so redelivered or retried chunks can never be counted twice.
+
+Finalization (writing the report once every chunk is done) is a **lease**, so it can't be lost
+and is never done twice at once: whoever sees the file complete claims it (``finalize_owner`` — a
+fresh token — and ``finalize_claimed_at``), writes the outputs, records ``report_written_at``,
+cleans the staging area, and marks the file reported (``reported_at``); every step after the
+claim is conditional on still owning it. A claim that did not finish is released on the error
+(anyone may take it at once) or, if its holder crashed, expires after the lease. Claims in
+progress carry the ``finalizing`` attribute, the key of the sparse :data:`FINALIZING_INDEX`: the
+sweeper queries that index for expired claims instead of scanning the table.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -64,6 +72,23 @@ class FileEntry:
     kind: str
     target_name: str
     target_id: str
+
+
+FINALIZING_INDEX = "finalizing"
+"""Sparse GSI of the files whose finalization is claimed and not done: hash key
+:data:`FINALIZING_ATTRIBUTE` (always :data:`CLAIMED`), range key :data:`CLAIMED_AT_ATTRIBUTE`
+(epoch seconds, number), keys only. An item leaves the index when it is marked reported, so it
+holds only finalizations in flight (seconds each) and the ones the sweeper must finish."""
+FINALIZING_ATTRIBUTE = "finalizing"
+CLAIMED_AT_ATTRIBUTE = "finalize_claimed_at"
+CLAIMED = "claimed"
+DEFAULT_LEASE_SECONDS = 900
+"""How long a finalization claim is exclusive: at least the longest function timeout (the
+splitter's 900 s), so a live finalizer is never overtaken."""
+_LEGACY_REPORTED = ("complete", "complete_with_failures")
+"""Statuses a file item finalized before leases existed (``finalized_at`` without a claim) has
+only once its report was written; any other such item lost its report and may be claimed."""
+POISON_PK_PREFIX = "POISON#"
 
 
 def _chunk_sk(index: int) -> str:
@@ -221,14 +246,24 @@ class Ledger:
         limit up to ~60,000 chunks, i.e. 300 M records at 5,000 per chunk.)
         """
         expression, names, values = _chunk_update(index, tally)
+        update = {
+            "Key": {"pk": f"file#{file_id}", "sk": "file"},
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(pk) AND NOT contains(counted_chunks, :index)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
         try:
-            self._resource_table.update_item(
-                Key={"pk": f"file#{file_id}", "sk": "file"},
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk) AND NOT contains(counted_chunks, :index)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            try:
+                self._resource_table.update_item(**update)
+            except ClientError as error:
+                if _code(error) != "ValidationException":
+                    raise
+                # A file registered by an older release lacks a counter map this one adds
+                # into ("notes", "countries"…): DynamoDB refuses a path under a missing map.
+                # Nothing was applied; create the missing maps, then try once more.
+                self._add_missing_counter_maps(file_id)
+                self._resource_table.update_item(**update)
         except ClientError as error:
             if _code(error) == "ConditionalCheckFailedException":
                 return False
@@ -246,18 +281,65 @@ class Ledger:
         )
         return True
 
-    def try_finalize(self, file_id: str) -> dict[str, Any] | None:
-        """Claim the right to write the file's report: returns the file item to the single
-        caller that sees the file complete, None to everyone else."""
+    def _add_missing_counter_maps(self, file_id: str) -> None:
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET "
+            + ", ".join(f"#m{i} = if_not_exists(#m{i}, :empty)" for i in range(len(_COUNTER_MAPS)))
+            + ", ingress_ids = if_not_exists(ingress_ids, :none)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={f"#m{i}": name for i, name in enumerate(_COUNTER_MAPS)},
+            ExpressionAttributeValues={":empty": {}, ":none": []},
+        )
+
+    # -- finalization (a lease: see the module docstring) ------------------------------------
+
+    def claim_finalization(
+        self,
+        file_id: str,
+        owner: str,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        now: float | None = None,
+    ) -> dict[str, Any] | None:
+        """Claim the right to write the file's report for ``lease_seconds``: the file item
+        (``finalize_attempts`` counts the claims) if the file is complete, not reported and
+        not claimed by someone else within the lease; None otherwise.
+
+        ``finalized_at`` (the report's ``finished_at``) is set by the first claim only, so
+        every attempt builds the same report."""
+        now = time.time() if now is None else now
         try:
             updated = self._resource_table.update_item(
                 Key={"pk": f"file#{file_id}", "sk": "file"},
-                UpdateExpression="SET finalized_at = :now",
-                ConditionExpression=(
-                    "attribute_not_exists(finalized_at) AND split_done = :t "
-                    "AND chunks_done >= chunks_total"
+                UpdateExpression=(
+                    "SET finalize_owner = :owner, #claimed_at = :now, #finalizing = :claimed, "
+                    "finalized_at = if_not_exists(finalized_at, :iso) "
+                    "ADD finalize_attempts :one"
                 ),
-                ExpressionAttributeValues={":now": _iso(time.time()), ":t": True},
+                ConditionExpression=(
+                    "split_done = :t AND chunks_done >= chunks_total "
+                    "AND attribute_not_exists(reported_at) "
+                    "AND (attribute_not_exists(#claimed_at) OR #claimed_at < :expired) "
+                    "AND NOT (attribute_exists(finalized_at) AND attribute_not_exists(#claimed_at)"
+                    " AND #s IN (:legacy0, :legacy1))"
+                ),
+                ExpressionAttributeNames={
+                    "#claimed_at": CLAIMED_AT_ATTRIBUTE,
+                    "#finalizing": FINALIZING_ATTRIBUTE,
+                    "#s": "status",
+                },
+                ExpressionAttributeValues={
+                    ":owner": owner,
+                    ":now": _epoch(now),
+                    ":claimed": CLAIMED,
+                    ":iso": _iso(now),
+                    ":one": 1,
+                    ":t": True,
+                    ":expired": _epoch(now - lease_seconds),
+                    ":legacy0": _LEGACY_REPORTED[0],
+                    ":legacy1": _LEGACY_REPORTED[1],
+                },
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
@@ -266,12 +348,127 @@ class Ledger:
             raise
         return _plain(updated["Attributes"])
 
-    def mark_reported(self, file_id: str, status: str) -> None:
+    def try_finalize(self, file_id: str) -> dict[str, Any] | None:
+        """:meth:`claim_finalization` under a fresh owner token (for callers that don't need
+        the token): the file item to the single caller that sees the file complete."""
+        return self.claim_finalization(file_id, uuid.uuid4().hex)
+
+    def record_report_written(self, file_id: str, owner: str) -> bool:
+        """The report and rejects are in the bucket: a later attempt only cleans up. False
+        when ``owner`` no longer holds the claim (its lease expired and it was taken over)."""
+        return self._as_owner(
+            file_id, owner, "SET report_written_at = if_not_exists(report_written_at, :now)"
+        )
+
+    def mark_reported(self, file_id: str, status: str, *, owner: str | None = None) -> bool:
+        """The file is done: ``status`` is the report's, and it leaves the finalizing index.
+        With ``owner``, only if that claim still holds (False otherwise)."""
+        expression = "SET #s = :s, reported_at = :now REMOVE #finalizing"
+        names = {"#s": "status", "#finalizing": FINALIZING_ATTRIBUTE}
+        if owner is None:
+            self._resource_table.update_item(
+                Key={"pk": f"file#{file_id}", "sk": "file"},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":s": status, ":now": _iso(time.time())},
+            )
+            return True
+        return self._as_owner(file_id, owner, expression, names=names, values={":s": status})
+
+    def release_finalization(self, file_id: str, owner: str, reason: str) -> bool:
+        """Give a claim up after a failed step (``reason``: an error code, never data): the
+        next delivery or sweep may take it over at once instead of after the lease."""
+        return self._as_owner(
+            file_id,
+            owner,
+            "SET #claimed_at = :zero, last_finalize_error = :reason",
+            names={"#claimed_at": CLAIMED_AT_ATTRIBUTE},
+            values={":zero": 0, ":reason": reason[:200]},
+        )
+
+    def stale_finalizations(
+        self,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        now: float | None = None,
+        limit: int = 100,
+    ) -> list[str]:
+        """File ids whose finalization claim expired (or was released) without being marked
+        reported, oldest first: a query of the sparse :data:`FINALIZING_INDEX`, never a scan."""
+        now = time.time() if now is None else now
+        file_ids: list[str] = []
+        query: dict[str, Any] = {
+            "IndexName": FINALIZING_INDEX,
+            "KeyConditionExpression": "#finalizing = :claimed AND #claimed_at < :expired",
+            "ExpressionAttributeNames": {
+                "#finalizing": FINALIZING_ATTRIBUTE,
+                "#claimed_at": CLAIMED_AT_ATTRIBUTE,
+            },
+            "ExpressionAttributeValues": {
+                ":claimed": CLAIMED,
+                ":expired": _epoch(now - lease_seconds),
+            },
+        }
+        while len(file_ids) < limit:
+            page = self._resource_table.query(**query, Limit=limit - len(file_ids))
+            file_ids.extend(
+                str(item["pk"]).removeprefix("file#")
+                for item in page.get("Items", [])
+                if item.get("sk") == "file"
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return file_ids
+
+    def _as_owner(
+        self,
+        file_id: str,
+        owner: str,
+        expression: str,
+        *,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        try:
+            self._resource_table.update_item(
+                Key={"pk": f"file#{file_id}", "sk": "file"},
+                UpdateExpression=expression,
+                ConditionExpression="finalize_owner = :owner",
+                **({"ExpressionAttributeNames": dict(names)} if names else {}),
+                ExpressionAttributeValues={
+                    ":owner": owner,
+                    **({":now": _iso(time.time())} if ":now" in expression else {}),
+                    **(values or {}),
+                },
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- messages nobody can attribute -------------------------------------------------------
+
+    def record_poison_message(self, queue: str, kind: str, digest: str) -> None:
+        """Count a message removed from ``queue`` because it can't be read as what the queue
+        carries (``kind``: why; ``digest``: SHA-256 of its first bytes — never the bytes)."""
+        now = time.time()
         self._resource_table.update_item(
-            Key={"pk": f"file#{file_id}", "sk": "file"},
-            UpdateExpression="SET #s = :s",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":s": status},
+            Key={"pk": f"{POISON_PK_PREFIX}{queue}", "sk": "poison"},
+            UpdateExpression=(
+                "SET first_seen_at = if_not_exists(first_seen_at, :iso), last_seen_at = :iso, "
+                "last_kind = :kind, last_digest = :digest, expires_at = :ttl "
+                "ADD messages :one, #kind :one"
+            ),
+            ExpressionAttributeNames={"#kind": f"kind_{kind}"},
+            ExpressionAttributeValues={
+                ":iso": _iso(now),
+                ":kind": kind,
+                ":digest": digest,
+                ":ttl": int(now) + RETENTION_SECONDS,
+                ":one": 1,
+            },
         )
 
 
@@ -340,6 +537,11 @@ def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[s
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _epoch(seconds: float) -> Decimal:
+    """DynamoDB numbers from floats: millisecond precision is plenty for a lease."""
+    return Decimal(str(round(seconds, 3)))
 
 
 def _iso(epoch: float) -> str:

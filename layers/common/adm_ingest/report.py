@@ -1,6 +1,7 @@
 """The per-file report: ``reports/<original key>.json`` and ``rejects/<original key>.csv``.
 
-Written once, when the ledger says the file is fully accounted for. The rejects file is the
+Written once, when the ledger says the file is fully accounted for (the finalizer's lease
+makes that once; see :mod:`adm_ingest.pipeline.finalize`). The rejects file is the
 concatenation, in chunk order, of the per-chunk fate files the workers staged; it is streamed
 through a multipart upload so its size never shows up in memory. Every fate file is CSV
 written by :func:`fates_csv` (quoted, formula-neutralised), so their concatenation is one CSV.
@@ -9,12 +10,15 @@ written by :func:`fates_csv` (quoted, formula-neutralised), so their concatenati
 from __future__ import annotations
 
 import calendar
+import contextlib
+import hashlib
 import io
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+from botocore.exceptions import ClientError
 
 from adm_ingest.mapping import MappingPlan
 from adm_ingest.notices import file_warnings
@@ -197,35 +201,81 @@ def _duration(file: Mapping[str, Any]) -> float | None:
     return float(calendar.timegm(parse(end, fmt)) - calendar.timegm(parse(start, fmt)))
 
 
+FILE_ID_METADATA = "file-id"
+"""Object metadata naming the ledger file an output was written for."""
+SHA256_METADATA = "content-sha256"
+
+
+class StagingCleanupError(Exception):
+    """S3 refused to delete some staged objects (counted, never named: keys hold file ids)."""
+
+
 class ReportWriter:
-    """Writes a file's report and rejects file to the bucket and cleans up its staging area."""
+    """Writes a file's report and rejects file to the bucket and cleans up its staging area.
+
+    The outputs are deterministic for a finalized ledger item (the rejects file concatenates
+    the staged fates in chunk order; the report is built from the item), so a retried write
+    produces the same objects. Each carries its file id (and the report its SHA-256) as
+    metadata, which lets a retry that may follow a crash skip what is already there."""
 
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
         self._bucket = bucket
 
     def write(self, file_id: str, file: Mapping[str, Any]) -> dict[str, Any]:
+        """Report and rejects, then the staging area removed: all steps in one call."""
         report = build_report(file)
+        self.write_outputs(file_id, file, report)
+        self.clean_staging(file_id)
+        return report
+
+    def write_outputs(
+        self,
+        file_id: str,
+        file: Mapping[str, Any],
+        report: Mapping[str, Any],
+        *,
+        skip_existing: bool = False,
+    ) -> None:
+        """``rejects/<key>.csv`` (when any record has a fate), then ``reports/<key>.json``.
+
+        With ``skip_existing`` (a retry), an output already written for this file — same file
+        id, and for the report the same content — is not written again."""
         key = str(file["key"])
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+        digest = hashlib.sha256(body).hexdigest()
         fate_keys = self._staged_keys(f"{staging_prefix(file_id)}fates/")
-        if fate_keys:
-            self._concatenate(rejects_key(key), fate_keys)
+        if fate_keys and not (skip_existing and self._written(rejects_key(key), file_id)):
+            self._concatenate(rejects_key(key), fate_keys, {FILE_ID_METADATA: file_id})
+        if skip_existing and self._written(report_key(key), file_id, digest):
+            return
         self._s3.put_object(
             Bucket=self._bucket,
             Key=report_key(key),
-            Body=orjson.dumps(report, option=orjson.OPT_INDENT_2),
+            Body=body,
             ContentType="application/json",
+            Metadata={FILE_ID_METADATA: file_id, SHA256_METADATA: digest},
         )
-        self.clean_staging(file_id)
-        return report
 
     def clean_staging(self, file_id: str) -> None:
         keys = self._staged_keys(staging_prefix(file_id))
         for start in range(0, len(keys), 1000):
-            self._s3.delete_objects(
+            response = self._s3.delete_objects(
                 Bucket=self._bucket,
                 Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
             )
+            if response.get("Errors"):  # quiet mode lists only the failures
+                raise StagingCleanupError(f"{len(response['Errors'])} staged objects not deleted")
+
+    def _written(self, key: str, file_id: str, digest: str | None = None) -> bool:
+        """Whether ``key`` holds this file's output (with ``digest``'s content, if given)."""
+        try:
+            metadata = self._s3.head_object(Bucket=self._bucket, Key=key).get("Metadata") or {}
+        except ClientError:  # absent, or not ours to read: write it
+            return False
+        if metadata.get(FILE_ID_METADATA) != file_id:
+            return False
+        return digest is None or metadata.get(SHA256_METADATA) == digest
 
     def _staged_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -234,40 +284,57 @@ class ReportWriter:
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(keys)
 
-    def _concatenate(self, target: str, sources: list[str]) -> None:
-        """Stream the staged fate files, in order, into one CSV (multipart when large)."""
+    def _concatenate(self, target: str, sources: list[str], metadata: dict[str, str]) -> None:
+        """Stream the staged fate files, in order, into one CSV (multipart when large; a
+        failed multipart upload is aborted, so no invisible parts linger)."""
         buffer = io.BytesIO()
         buffer.write(REJECTS_HEADER)
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
-        for source in sources:
-            body = self._s3.get_object(Bucket=self._bucket, Key=source)["Body"]
-            last = b"\n"
-            for block in iter(lambda b=body: b.read(1024 * 1024), b""):
-                buffer.write(block)
-                last = block[-1:]
-                if buffer.tell() >= _PART_SIZE:
-                    if upload_id is None:
-                        upload_id = self._s3.create_multipart_upload(
-                            Bucket=self._bucket, Key=target, ContentType="text/csv"
-                        )["UploadId"]
-                    parts.append(self._upload_part(target, upload_id, len(parts) + 1, buffer))
-                    buffer = io.BytesIO()
-            if last != b"\n":  # a fate file always ends its last row; never merge two rows
-                buffer.write(b"\n")
-        if upload_id is None:
-            self._s3.put_object(
-                Bucket=self._bucket, Key=target, Body=buffer.getvalue(), ContentType="text/csv"
+        try:
+            for source in sources:
+                body = self._s3.get_object(Bucket=self._bucket, Key=source)["Body"]
+                last = b"\n"
+                for block in iter(lambda b=body: b.read(1024 * 1024), b""):
+                    buffer.write(block)
+                    last = block[-1:]
+                    if buffer.tell() >= _PART_SIZE:
+                        if upload_id is None:
+                            upload_id = self._s3.create_multipart_upload(
+                                Bucket=self._bucket,
+                                Key=target,
+                                ContentType="text/csv",
+                                Metadata=metadata,
+                            )["UploadId"]
+                        parts.append(self._upload_part(target, upload_id, len(parts) + 1, buffer))
+                        buffer = io.BytesIO()
+                if last != b"\n":  # a fate file always ends its last row; never merge two rows
+                    buffer.write(b"\n")
+            if upload_id is None:
+                self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=target,
+                    Body=buffer.getvalue(),
+                    ContentType="text/csv",
+                    Metadata=metadata,
+                )
+                return
+            if buffer.tell():
+                parts.append(self._upload_part(target, upload_id, len(parts) + 1, buffer))
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=target,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
             )
-            return
-        if buffer.tell():
-            parts.append(self._upload_part(target, upload_id, len(parts) + 1, buffer))
-        self._s3.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=target,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": parts},
-        )
+        except Exception:
+            if upload_id is not None:
+                self._abort(target, upload_id)
+            raise
+
+    def _abort(self, target: str, upload_id: str) -> None:
+        with contextlib.suppress(ClientError):  # else the lifecycle rule aborts it in 2 days
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=target, UploadId=upload_id)
 
     def _upload_part(
         self, target: str, upload_id: str, number: int, buffer: io.BytesIO

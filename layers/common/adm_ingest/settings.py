@@ -30,6 +30,11 @@ class Settings:
     default_country: str = field(default_factory=lambda: _env("DEFAULT_COUNTRY", "US"))
     time_margin_ms: int = field(default_factory=lambda: int(_env("TIME_MARGIN_MS", "20000")))
     """How long before the Lambda deadline a function stops starting new work."""
+    finalize_lease_seconds: int = field(
+        default_factory=lambda: int(_env("FINALIZE_LEASE_SECONDS", "900"))
+    )
+    """How long a file's finalization claim is exclusive before the next delivery or the
+    sweeper may take it over (≥ the longest function timeout: the splitter's 900 s)."""
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -4,23 +4,114 @@ Batches the worker delivered before giving up keep their real outcome (from the 
 checkpoints); every other record of the chunk is marked failed with the chunk's last error, and
 the file's report is finalized as usual. If the chunk can't even be read any more (the object
 was deleted), its records are failed by count from the splitter's pointer.
+
+A message that is no chunk pointer of a registered file (not JSON, another message version,
+missing fields, an S3 event or a split continuation that landed in the chunk queue…) can be
+attributed to no file: it is a :class:`PoisonMessage`, counted — by kind, with a SHA-256 of its
+first bytes, never the bytes — and removed, so it can't fail the dead-letter batches forever.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from adm_ingest.outcomes import Tally
-from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.chunks import MESSAGE_VERSION, READABLE_VERSIONS, ChunkPointer
 from adm_ingest.pipeline.worker import ChunkResult, ChunkWorker
 
 logger = logging.getLogger(__name__)
+
+DIGEST_BYTES = 64
+"""How much of a poison message is hashed for its digest (enough to tell repeats apart)."""
+MAX_CHUNK_RECORDS = 1_000_000
+"""A pointer claiming more records than this is no pointer the splitter wrote (it cuts
+≤ 5,000): failing its records by count would only exhaust memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonMessage:
+    """A message the dead-letter recorder can attribute to no file."""
+
+    kind: str
+    """``not_json`` · ``not_an_object`` · ``s3_event`` · ``split_continuation`` ·
+    ``wrong_version`` · ``invalid_pointer`` · ``unknown_file``."""
+    digest: str
+    """SHA-256 (hex) of the message's first :data:`DIGEST_BYTES` bytes."""
+    size: int
+    """The message's length in bytes."""
+
+
+def poison(kind: str, body: str | bytes) -> PoisonMessage:
+    raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
+    return PoisonMessage(kind, hashlib.sha256(raw[:DIGEST_BYTES]).hexdigest(), len(raw))
+
+
+def read_dead_letter(body: str | bytes) -> ChunkPointer | PoisonMessage:
+    """The chunk pointer in a dead-letter message, or why there is none."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return poison("not_json", body)
+    if not isinstance(data, dict):
+        return poison("not_an_object", body)
+    if "Records" in data or data.get("Event") == "s3:TestEvent":
+        return poison("s3_event", body)
+    if "checkpoint" in data and "object" in data:
+        return poison("split_continuation", body)
+    if data.get("v", MESSAGE_VERSION) not in READABLE_VERSIONS:
+        return poison("wrong_version", body)
+    try:
+        pointer = ChunkPointer.from_message(body)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return poison("invalid_pointer", body)
+    if not _plausible(pointer):
+        return poison("invalid_pointer", body)
+    return pointer
+
+
+def _plausible(pointer: ChunkPointer) -> bool:
+    numbers: tuple[Any, ...] = (pointer.index, pointer.first_line, pointer.records)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        return False
+    return (
+        isinstance(pointer.file_id, str)
+        and bool(pointer.file_id)
+        and pointer.index >= 0
+        and pointer.first_line >= 0
+        and 0 <= pointer.records <= MAX_CHUNK_RECORDS
+    )
+
+
+def handle_dead_letter(
+    worker: ChunkWorker, body: str | bytes, *, queue: str
+) -> ChunkResult | PoisonMessage:
+    """Account for one message of the chunk dead-letter ``queue``: a chunk of a registered
+    file is failed in its ledger (:func:`record_dead_letter`); anything else is recorded as
+    poison (ledger counter, log line) and returned, for the caller to count and drop."""
+    found = read_dead_letter(body)
+    if isinstance(found, ChunkPointer) and worker.ledger.get_file(found.file_id) is None:
+        found = poison("unknown_file", body)
+    if isinstance(found, PoisonMessage):
+        worker.ledger.record_poison_message(queue, found.kind, found.digest)
+        logger.error(
+            "poison message removed from the dead-letter queue",
+            extra={"queue": queue, "kind": found.kind, "digest": found.digest, "size": found.size},
+        )
+        return found
+    return record_dead_letter(worker, found)
 
 
 def record_dead_letter(worker: ChunkWorker, pointer: ChunkPointer) -> ChunkResult:
     """Mark ``pointer``'s chunk failed in the ledger (once) and finalize its file if due."""
     chunk = worker.ledger.get_chunk(pointer.file_id, pointer.index) or {}
     if chunk.get("status"):
+        # Counted already; a finalization that failed after it may still be owed.
+        worker.finalizer.finalize_if_complete(pointer.file_id)
         return ChunkResult(pointer.chunk_id, "already_done")
     reason = f"dead_letter_{chunk.get('last_error') or 'unknown'}"
     try:

@@ -1,31 +1,93 @@
-"""Finalization: when a file's last chunk is accounted for, write its report exactly once."""
+"""Finalization: when a file's last chunk is accounted for, write its report — exactly once,
+and never lost.
+
+Steps, each retried until the file ends ``reported``:
+
+1. **claim** — a lease in the ledger (owner token + claim time), granted only for a complete,
+   unreported file nobody else holds within the lease;
+2. **outputs** — ``rejects/<key>.csv`` (the staged fates concatenated), then
+   ``reports/<key>.json``; then ``report_written_at`` in the ledger;
+3. **staging cleanup** — ``_staging/<file_id>/`` deleted (raw PII of gzip inputs);
+4. **done** — the report's status and ``reported_at``; the file leaves the finalizing index.
+
+Every ledger write after the claim is conditional on still owning it. A step that fails
+releases the claim and re-raises, so the message that triggered it is redelivered and the next
+delivery (a chunk, a duplicate S3 event, the dead-letter recorder — any call of
+:meth:`Finalizer.finalize_if_complete`) takes it over at once; a holder that crashed without
+releasing is taken over after the lease, by the next delivery or by the periodic
+:meth:`Finalizer.sweep`.
+
+"Exactly once" = one final report object with one content. The content is deterministic (it is
+built from the ledger item, whose ``finalized_at`` only the first claim sets), so a retry writes
+the same bytes; and a retry first checks the objects' metadata, so after a crash between the
+write and ``report_written_at`` it does not write them again. Only a holder overtaken while
+still alive (slower than the lease, which exceeds every function's timeout) can write the same
+content a second time.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from adm_ingest.ledger import Ledger
-from adm_ingest.report import ReportWriter
+from adm_ingest.ledger import DEFAULT_LEASE_SECONDS, Ledger
+from adm_ingest.report import ReportWriter, build_report
 
 logger = logging.getLogger(__name__)
 
 
-class Finalizer:
-    """Writes a file's report when the ledger says it is complete (whoever gets there first)."""
+@dataclass(slots=True)
+class SweepResult:
+    """What one sweep found and finished."""
 
-    def __init__(self, ledger: Ledger, writer: ReportWriter) -> None:
+    stale: int = 0
+    """Expired or released claims found in the finalizing index."""
+    reported: int = 0
+    failed: int = 0
+    """Files whose finalization failed again (retried by the next sweep)."""
+
+    def as_dict(self) -> dict[str, int]:
+        return {"stale": self.stale, "reported": self.reported, "failed": self.failed}
+
+
+class Finalizer:
+    """Writes a file's report when the ledger says it is complete (whoever claims it first)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        writer: ReportWriter,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.ledger = ledger
         self.writer = writer
+        self.lease_seconds = lease_seconds
+        self.clock = clock
 
     def finalize_if_complete(self, file_id: str) -> dict[str, Any] | None:
-        """The report, if this call finalized the file; None if it isn't complete yet or
-        another invocation already finalized it."""
-        file = self.ledger.try_finalize(file_id)
+        """The report, if this call finalized the file; None if it isn't complete yet, is
+        already reported, or another finalizer holds it. Raises if a step failed (the claim
+        is released first, so a retry may take it over at once)."""
+        owner = uuid.uuid4().hex
+        file = self.ledger.claim_finalization(
+            file_id, owner, lease_seconds=self.lease_seconds, now=self.clock()
+        )
         if file is None:
             return None
-        report = self.writer.write(file_id, file)
-        self.ledger.mark_reported(file_id, report["status"])
+        try:
+            report = self._finish(file_id, owner, file)
+        except Exception as error:
+            self._release(file_id, owner, error)
+            raise
+        if report is None:
+            logger.warning("finalization taken over by another claim", extra={"file_id": file_id})
+            return None
         logger.info(
             "file report written",
             extra={
@@ -35,6 +97,62 @@ class Finalizer:
                 "accepted": report["accepted"],
                 "rejected": report["rejected"],
                 "failed": report["failed"],
+                "attempt": int(file.get("finalize_attempts", 1)),
             },
         )
         return report
+
+    def sweep(
+        self, *, limit: int = 100, time_left: Callable[[], float] = lambda: float("inf")
+    ) -> SweepResult:
+        """Finish the finalizations whose claim expired or was released (found through the
+        ledger's sparse finalizing index). Stops early when ``time_left()`` runs low; what it
+        leaves is found again by the next sweep."""
+        result = SweepResult()
+        file_ids = self.ledger.stale_finalizations(
+            lease_seconds=self.lease_seconds, now=self.clock(), limit=limit
+        )
+        result.stale = len(file_ids)
+        for file_id in file_ids:
+            if time_left() < 30:
+                break
+            try:
+                report = self.finalize_if_complete(file_id)
+            except Exception:
+                logger.exception("sweep could not finalize a file", extra={"file_id": file_id})
+                result.failed += 1
+                continue
+            if report is not None:
+                result.reported += 1
+        return result
+
+    def _finish(self, file_id: str, owner: str, file: dict[str, Any]) -> dict[str, Any] | None:
+        """Steps 2–4 for a claimed file; None when the claim was taken over meanwhile."""
+        report = build_report(file)
+        if not file.get("report_written_at"):
+            retry = int(file.get("finalize_attempts", 1)) > 1
+            self.writer.write_outputs(file_id, file, report, skip_existing=retry)
+            if not self.ledger.record_report_written(file_id, owner):
+                return None
+        self.writer.clean_staging(file_id)
+        if not self.ledger.mark_reported(file_id, report["status"], owner=owner):
+            return None
+        return report
+
+    def _release(self, file_id: str, owner: str, error: Exception) -> None:
+        reason = _error_code(error)
+        logger.error(
+            "finalization failed; it will be retried",
+            extra={"file_id": file_id, "reason": reason},
+        )
+        try:
+            self.ledger.release_finalization(file_id, owner, reason)
+        except Exception:  # the lease expires on its own; the sweep takes it over then
+            logger.exception("could not release the finalization claim", extra={"file_id": file_id})
+
+
+def _error_code(error: Exception) -> str:
+    """An error's class and AWS error code — never its message (it may quote a key)."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return f"{type(error).__name__}:{code}" if code else type(error).__name__

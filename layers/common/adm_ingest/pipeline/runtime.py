@@ -49,7 +49,11 @@ class Runtime:
 
     @cached_property
     def finalizer(self) -> Finalizer:
-        return Finalizer(self.ledger, ReportWriter(self.s3, self.settings.bucket))
+        return Finalizer(
+            self.ledger,
+            ReportWriter(self.s3, self.settings.bucket),
+            lease_seconds=self.settings.finalize_lease_seconds,
+        )
 
     @cached_property
     def client(self) -> AdmClient:

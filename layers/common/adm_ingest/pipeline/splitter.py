@@ -178,6 +178,8 @@ class Splitter:
         if resume is None and not self.ledger.register_file(entry):
             existing = self.ledger.get_file(file_id) or {}
             if existing.get("split_done"):
+                # A redelivered event may be all that is left to retry a failed finalization.
+                self.finalizer.finalize_if_complete(file_id)
                 return SplitOutcome(file_id, "duplicate")
             saved = existing.get("split_checkpoint")
             resume = Checkpoint(**saved) if saved else Checkpoint()
