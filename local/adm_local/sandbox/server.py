@@ -4,7 +4,8 @@ Request pipeline, in the order a real gateway would apply it:
 
 1. ``/_sandbox/*`` control endpoints (state, faults, reset) bypass everything below.
 2. Body read; more than :data:`MAX_BODY_BYTES` → 413.
-3. Injected faults (latency, dropped connection, 429, 5xx).
+3. Injected faults (latency, dropped connection, 429, 5xx; accept-then-drop applies the request
+   and drops the connection instead of answering).
 4. ``POST /auth/o2/token`` → the LwA token grant.
 5. Operation lookup (404 / 405), bearer token (401), documented headers (400 missing,
    401 client mismatch, 403 foreign manager/advertiser account), content type (415), JSON body
@@ -246,9 +247,7 @@ class SandboxServer:
             time.sleep(decision.delay)
         fault = decision.fault
         if fault is not None and fault.kind is FaultKind.DROP_CONNECTION:
-            self._record(http, method, url, None)
-            http.close_connection = True
-            http.connection.shutdown(socket.SHUT_RDWR)
+            self._drop(http, method, url)
             return
         try:
             if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
@@ -256,7 +255,7 @@ class SandboxServer:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 raise ApiError(429, "TooManyRequestsException", "rate exceeded", headers=headers)
-            if fault is not None:
+            if fault is not None and fault.kind is FaultKind.SERVER_ERROR:
                 raise ApiError(fault.status, "ServerException", "injected server error")
             if too_large:
                 raise ApiError(413, "PayloadTooLarge", "request body exceeds 10 MB")
@@ -275,10 +274,19 @@ class SandboxServer:
                 http, operation, error.status, payload, content_type, error.headers, request_id, url
             )
             return
+        if fault is not None and fault.kind is FaultKind.ACCEPT_THEN_DROP:
+            self._drop(http, method, url)  # applied above; the answer is lost
+            return
         content_type = self._content_type(operation, reply.status, http)
         self._respond(
             http, operation, reply.status, reply.body, content_type, reply.headers, request_id, url
         )
+
+    def _drop(self, http: _Handler, method: str, url: Any) -> None:
+        """Close the connection without an answer (recorded with status ``None``)."""
+        self._record(http, method, url, None)
+        http.close_connection = True
+        http.connection.shutdown(socket.SHUT_RDWR)
 
     def _read_body(self, http: _Handler) -> tuple[bytes, bool]:
         length = int(http.headers.get("Content-Length") or 0)
