@@ -23,7 +23,7 @@ from adm_ingest.adm import operations as ops
 from adm_ingest.adm.attempts import AttemptStats
 from adm_ingest.adm.endpoints import ClientSettings
 from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
-from adm_ingest.adm.http import Deadline, Transport
+from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
 from adm_ingest.adm.models import (
     BatchResult,
     ConversionDefinition,
@@ -107,17 +107,23 @@ class AdmClient:
         *,
         settings: ClientSettings | None = None,
         max_age: int | None = None,
+        retry: RetryPolicy | None = None,
+        call_budget: float | None = None,
     ) -> AdmClient:
         """A client for the credentials in Secrets Manager secret ``secret_id``.
 
         Settings default to the credentials' region, overridden by ``ADM_API_URL`` /
-        ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`). The secret read is cached
-        for ``max_age`` seconds (default :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`).
+        ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`), with ``retry`` and
+        ``call_budget`` when given. The secret read is cached for ``max_age`` seconds (default
+        :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`).
         """
         credentials = lwa.Credentials.from_secret(
             secret_id, max_age=lwa.DEFAULT_SECRET_MAX_AGE if max_age is None else max_age
         )
-        return cls(settings or ClientSettings.for_region(credentials.region), credentials)
+        if settings is None:
+            budget = {} if call_budget is None else {"call_budget": call_budget}
+            settings = ClientSettings.for_region(credentials.region, retry=retry, **budget)
+        return cls(settings, credentials)
 
     def __repr__(self) -> str:
         return f"AdmClient(api_url={self.settings.api_url!r}, credentials={self.credentials!r})"
