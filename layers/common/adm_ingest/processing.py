@@ -76,6 +76,7 @@ class RecordProcessor:
         # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
         skipped = tally.skipped
         seen: set[bytes] = set()
+        remember = seen.add
         for prepared in self._prepared(records):
             if type(prepared) is Rejection:
                 # Only a rejection pays for this test: a report footer is no record at all.
@@ -92,7 +93,7 @@ class RecordProcessor:
                 continue
             # One add and two len() calls: cheaper than a membership test followed by an add.
             distinct = len(seen)
-            seen.add(item)  # type: ignore[arg-type]
+            remember(item)  # type: ignore[arg-type]
             if len(seen) == distinct:
                 tally.reject(prepared.line, Reason.DUPLICATE_IN_FILE)
                 continue
@@ -106,6 +107,7 @@ class RecordProcessor:
             if finished is not None:
                 if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file gets here)
                     seen.clear()
+                    remember(item)  # type: ignore[arg-type]  # it opens the next batch
                 yield finished
         self._count_countries(
             read=tally.read - read_before,
