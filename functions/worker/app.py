@@ -69,11 +69,14 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         ("RecordsFailed", "failed"),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=result.get(key, 0))
-    for status, count in (result.get("requests") or {}).items():
-        with single_metric(
-            name="Requests", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
-        ) as metric:
-            metric.add_dimension(name="status", value=str(status))
+    for name, counts in (("Requests", "requests"), ("RequestAttempts", "attempts")):
+        # Requests: final answers by status; RequestAttempts: every attempt, retries included
+        # (by status, "dropped", "unreachable").
+        for status, count in (result.get(counts) or {}).items():
+            with single_metric(
+                name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+            ) as metric:
+                metric.add_dimension(name="status", value=str(status))
     return result
 
 

@@ -132,6 +132,25 @@ def test_dropped_connection_closes_without_a_response(api: Api) -> None:
     assert [r.status for r in api.sandbox.requests[-2:]] == [None, 200]
 
 
+def test_accept_then_drop_applies_the_request_and_sends_no_answer(onboarded: Api) -> None:
+    dataset_id = onboarded.create_audience()
+    onboarded.sandbox.faults.set(accept_then_drop=1, path=f"/adm/audiences/{dataset_id}/")
+    member = {
+        "action": "CREATE",
+        "externalUserId": "taken-but-unanswered",
+        "userConsent": {"geo": {"countryCode": "US"}},
+        "userIdentity": {"hashedPiis": [{"em": HASH}]},
+    }
+
+    with pytest.raises(requests.ConnectionError):
+        onboarded.members(dataset_id, [member])
+
+    assert onboarded.sandbox.requests[-1].status is None
+    assert onboarded.sandbox.state()["datasets"][dataset_id]["memberCount"] == 1
+    assert onboarded.members(dataset_id, [member]).status_code == 200  # used up; idempotent
+    assert onboarded.sandbox.state()["datasets"][dataset_id]["memberCount"] == 1
+
+
 def test_control_endpoints_over_http(onboarded: Api) -> None:
     url = onboarded.sandbox.url
     onboarded.create_audience()

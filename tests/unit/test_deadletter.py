@@ -151,7 +151,7 @@ def test_a_chunk_of_a_registered_file_is_failed_and_its_file_reported(
     assert isinstance(result, ChunkResult) and result.status == "failed"
     file = aws["ledger"].get_file(FILE_ID)
     assert file is not None and file["status"] == "complete_with_failures"
-    assert file["failed"] == {"dead_letter_unknown_unreadable": 3}
+    assert file["failed"] == {"not_delivered": 3}  # never sent: the object is gone
     assert aws["s3"].head_object(Bucket=BUCKET, Key=report_key(KEY))
 
 

@@ -37,6 +37,7 @@ _COUNTER_MAPS = (
     "coverage_valid",
     "coverage_invalid",
     "requests",
+    "request_attempts",
     "notes",
     "skipped",
     "country_sources",
@@ -229,12 +230,37 @@ class Ledger:
             },
         )
 
-    def record_chunk_error(self, file_id: str, index: int, reason: str) -> None:
-        """Why the last attempt at a chunk failed (a reason code, never data)."""
+    def record_chunk_error(
+        self,
+        file_id: str,
+        index: int,
+        reason: str,
+        *,
+        unconfirmed_batch: int | None = None,
+        attempts: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Why the last attempt at a chunk failed (a reason code, never data).
+
+        ``unconfirmed_batch`` — the number of a batch whose request went unanswered after it may
+        have reached ADM — joins the chunk's ``unconfirmed_batches`` for good (a later run
+        that is merely throttled does not make it "not delivered"). ``attempts`` (an
+        :meth:`AttemptStats.to_dict`) is appended to ``attempt_log``, so the chunk's outcome
+        counts the attempts of its failed runs too (a chunk is received a few times at most).
+        """
+        expression = "SET last_error = :r"
+        values: dict[str, Any] = {":r": reason, ":one": 1}
+        if attempts:
+            expression += ", attempt_log = list_append(if_not_exists(attempt_log, :empty), :log)"
+            values[":empty"] = []
+            values[":log"] = [dict(attempts)]
+        expression += " ADD attempts :one"
+        if unconfirmed_batch is not None:
+            expression += ", unconfirmed_batches :batch"
+            values[":batch"] = {unconfirmed_batch}
         self._resource_table.update_item(
             Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)},
-            UpdateExpression="SET last_error = :r ADD attempts :one",
-            ExpressionAttributeValues={":r": reason, ":one": 1},
+            UpdateExpression=expression,
+            ExpressionAttributeValues=values,
         )
 
     def complete_chunk(self, file_id: str, index: int, tally: Tally, *, status: str) -> bool:
@@ -492,12 +518,16 @@ def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[s
     if tally.ingress_ids:
         values[":ids"] = list(tally.ingress_ids)
         sets.append("ingress_ids = list_append(ingress_ids, :ids)")
+    if tally.retry_wait_ms:
+        values[":wait"] = tally.retry_wait_ms
+        sets.append("retry_wait_ms = if_not_exists(retry_wait_ms, :z) + :wait")
     counters: dict[str, Mapping[str, int]] = {
         "rejected": tally.rejected,
         "failed": tally.failed,
         "coverage_valid": tally.coverage.valid,
         "coverage_invalid": tally.coverage.invalid,
         "requests": tally.requests,
+        "request_attempts": tally.attempts,
         "notes": tally.notes,
         "skipped": tally.skipped,
         "country_sources": tally.country_sources,

@@ -69,6 +69,9 @@ class Reason(StrEnum):
     LIMITED_DATA_USE = "limited_data_use"
     TOO_MANY_MATCH_KEYS = "too_many_match_keys"
     RECORD_TOO_LARGE = "record_too_large"
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+    """The same request item (byte for byte: same externalUserId, identity, consent and
+    action — or the same event) as an earlier record of its chunk: sent once, with the first."""
     REPORT_FOOTER = "report_footer"
     """A CRM report's footer or blank trailer line: not a record. Counted in
     ``Tally.skipped``, never as a rejected person."""

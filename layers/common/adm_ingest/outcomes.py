@@ -11,14 +11,29 @@ how many were present but empty/invalid after normalization (``invalid`` — omi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from adm_ingest.model import PreparedRecord
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 FAILED = "failed"
+
+
+class Failure(StrEnum):
+    """Why records ``failed`` when no retry could deliver them (besides a permanent refusal of
+    the whole request by ADM, ``adm_<status>_<code>``)."""
+
+    UNCONFIRMED_DELIVERY = "unconfirmed_delivery"
+    """Sent, but the answer was lost (a read timeout, a connection dropped after the body went
+    out) and the retries ran out: ADM may hold these records. A redrive or a re-drop of the
+    file resolves it idempotently (members are keyed by externalUserId, events by
+    clientDedupeId)."""
+    NOT_DELIVERED = "not_delivered"
+    """Never reached ADM: refused transiently on every attempt (429/5xx), the connection could
+    not be opened, the credentials were refused, or time ran out before sending."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +95,12 @@ class Tally:
     fates: list[RecordFate] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
     requests: Counter[str] = field(default_factory=Counter)
-    """Requests by HTTP status (or ``"dry_run"``)."""
+    """Requests by final HTTP status (or ``"dry_run"``): one per batch that got an answer."""
+    attempts: Counter[str] = field(default_factory=Counter)
+    """Every attempt of every request, retries included, by HTTP status, ``dropped`` (no
+    answer; may have reached ADM) or ``unreachable`` (no connection: nothing sent)."""
+    retry_wait_ms: int = 0
+    """Time spent waiting before retries (``Retry-After`` or backoff), in milliseconds."""
     ingress_ids: list[str] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)
     """File-level observations by code (``naive_timestamp_as_utc``…), from the destination."""
@@ -101,6 +121,11 @@ class Tally:
         for line in lines:
             self.failed[reason] += 1
             self.fates.append(RecordFate(line, FAILED, reason))
+
+    def count_attempts(self, by_outcome: Mapping[str, int], retry_wait_ms: int) -> None:
+        """Add the attempts of one request (or of an earlier run of the chunk)."""
+        self.attempts.update(by_outcome)
+        self.retry_wait_ms += retry_wait_ms
 
     @property
     def rejected_total(self) -> int:

@@ -8,6 +8,15 @@ CSV lines read as :class:`~adm_ingest.readers.CsvRows` take the *row lane*: fiel
 straight into :meth:`~adm_ingest.prepare.Preparer.prepare_row`, with no source or mapped record
 in between. The lane is an optimisation only — a file gives byte-identical bodies and the same
 tally either way (tests/property/test_row_lane.py).
+
+Identical request items within a chunk — the same bytes: for a member the same action,
+externalUserId, consent and hashed identity; for an event the same event; for a deletion the
+same identity — are sent once, with the first record; the later ones are rejected
+``duplicate_in_file`` (ADM would keep one of them anyway, so counting them accepted would
+over-report). The check is a set of the chunk's encoded items, so batching stays deterministic
+and a retried chunk replays the same batches. The set is bounded by :data:`DEDUPE_WINDOW`
+items (a chunk holds at most that many records; a dry-run of a whole file dedupes window by
+window, as the pipeline does chunk by chunk).
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from adm_ingest.model import MappedRecord, PreparedRecord, Reason, Rejection, So
 from adm_ingest.outcomes import Tally
 from adm_ingest.prepare import Preparer
 from adm_ingest.readers import CsvRows
+
+DEDUPE_WINDOW = 5000
+"""Distinct items remembered for the duplicate check: the largest chunk (one members request)."""
 
 
 class RecordMapper(Protocol):
@@ -63,6 +75,8 @@ class RecordProcessor:
         # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
         # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
         skipped = tally.skipped
+        seen: set[bytes] = set()
+        remember = seen.add
         for prepared in self._prepared(records):
             if type(prepared) is Rejection:
                 # Only a rejection pays for this test: a report footer is no record at all.
@@ -77,13 +91,23 @@ class RecordProcessor:
             if type(item) is Rejection:
                 tally.reject(item.line, item.reason)
                 continue
+            # One add and two len() calls: cheaper than a membership test followed by an add.
+            distinct = len(seen)
+            remember(item)  # type: ignore[arg-type]
+            if len(seen) == distinct:
+                tally.reject(prepared.line, Reason.DUPLICATE_IN_FILE)
+                continue
             try:
                 finished = batcher.add(item, prepared.line)  # type: ignore[arg-type]
             except ItemTooLarge:
+                seen.discard(item)  # type: ignore[arg-type]
                 tally.reject(prepared.line, Reason.RECORD_TOO_LARGE)
                 continue
             coverage.add(prepared)  # type: ignore[arg-type]
             if finished is not None:
+                if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file gets here)
+                    seen.clear()
+                    remember(item)  # type: ignore[arg-type]  # it opens the next batch
                 yield finished
         self._count_countries(
             read=tally.read - read_before,

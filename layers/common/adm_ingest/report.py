@@ -147,6 +147,7 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         for name in sorted(set(valid) | set(invalid))
     }
     requests = dict(sorted(file.get("requests", {}).items()))
+    sent = sum(v for k, v in requests.items() if k != "dry_run")
     if file.get("error"):
         status = "error"
     elif failed:
@@ -178,7 +179,8 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         "failed_by_reason": failed_by_reason,
         "identifier_coverage": coverage,
         **report_sections(file),
-        "requests_sent": sum(v for k, v in requests.items() if k != "dry_run"),
+        "requests": requests_section(file),
+        "requests_sent": sent,
         "requests_by_status": requests,
         "ingress_ids": list(file.get("ingress_ids", [])),
         "chunks": int(file.get("chunks_total", 0)),
@@ -189,6 +191,25 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
             "duration_seconds": _duration(file),
         },
         "rejects_file": rejects_key(str(file.get("key"))) if rejected or failed else None,
+    }
+
+
+def requests_section(file: Mapping[str, Any]) -> dict[str, Any]:
+    """What it took to deliver the file: ``sent`` (requests that got a final answer, one per
+    batch), ``final_by_status``, every ``attempt`` with retries by status (``"429"``,
+    ``"503"``…), ``dropped`` (no answer; the request may have reached ADM) and ``unreachable``
+    (no connection), and the seconds spent waiting on ``Retry-After`` / backoff.
+    ``requests_sent`` / ``requests_by_status`` beside it are ``sent`` / ``final_by_status``."""
+    final = {k: int(v) for k, v in sorted((file.get("requests") or {}).items())}
+    attempts = {
+        k: int(v) for k, v in sorted((file.get("request_attempts") or {}).items()) if int(v)
+    }
+    return {
+        "sent": sum(v for k, v in final.items() if k != "dry_run"),
+        "final_by_status": final,
+        "attempts": sum(attempts.values()),
+        "attempts_by_status": attempts,
+        "retry_wait_seconds": round(int(file.get("retry_wait_ms") or 0) / 1000, 3),
     }
 
 

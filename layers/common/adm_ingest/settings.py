@@ -35,6 +35,17 @@ class Settings:
     )
     """How long a file's finalization claim is exclusive before the next delivery or the
     sweeper may take it over (≥ the longest function timeout: the splitter's 900 s)."""
+    adm_max_attempts: int = field(default_factory=lambda: int(_env("ADM_MAX_ATTEMPTS", "5")))
+    """Attempts per ADM request, the first included, before the chunk is left to SQS."""
+    adm_retry_base_delay_ms: int = field(
+        default_factory=lambda: int(_env("ADM_RETRY_BASE_DELAY_MS", "500"))
+    )
+    """Backoff before the first retry (doubling, full jitter, ≤ 20 s) when ADM sends no
+    ``Retry-After``."""
+    adm_call_budget_ms: int = field(
+        default_factory=lambda: int(_env("ADM_CALL_BUDGET_MS", "120000"))
+    )
+    """Time one ADM request may take with all its retries (the Lambda's deadline also bounds it)."""
 
     @classmethod
     def from_env(cls) -> Settings:

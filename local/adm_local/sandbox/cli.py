@@ -68,6 +68,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="K",
         help="close the next K connections without answering",
     )
+    faults.add_argument(
+        "--accept-then-drop",
+        type=int,
+        default=0,
+        metavar="K",
+        help="apply the next K API requests, then close their connections without answering",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         status=args.server_error_status,
         latency=args.latency,
         drop_connections=args.drop_connections,
+        accept_then_drop=args.accept_then_drop,
     )
     sandbox.start()
     account = sandbox.account

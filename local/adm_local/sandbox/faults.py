@@ -1,6 +1,7 @@
 """Injected failures: throttling, server errors, latency, dropped connections, token expiry.
 
-Counted faults (``rate_limit``, ``server_errors``, ``drop_connections``) hit the next *K*
+Counted faults (``rate_limit``, ``server_errors``, ``drop_connections``, ``accept_then_drop``)
+hit the next *K*
 matching requests and are then used up; ``latency`` delays every matching response until
 cleared. A fault set without ``path`` applies to every API call but not to the token endpoint
 (so "the next 3 calls are throttled" does not also break authentication); give
@@ -27,7 +28,10 @@ class FaultKind(StrEnum):
     SERVER_ERROR = "server_error"
     """Answer 5xx (``status``, default 500)."""
     DROP_CONNECTION = "drop_connection"
-    """Close the socket without sending a response."""
+    """Close the socket without sending a response (the request is not applied)."""
+    ACCEPT_THEN_DROP = "accept_then_drop"
+    """Apply the request as usual, then close the socket instead of answering: the client
+    cannot tell it from a drop, but the state holds what it sent (an unconfirmed delivery)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class Decision:
 FAULT_KEYS = frozenset(
     {
         "rate_limit", "retry_after", "server_errors", "status", "latency", "drop_connections",
-        "expire_tokens", "path", "methods",
+        "accept_then_drop", "expire_tokens", "path", "methods",
     }
 )  # fmt: skip
 """The keyword arguments :meth:`Faults.set` (and ``POST /_sandbox/faults``) accept."""
@@ -97,6 +101,7 @@ class Faults:
         status: int = 500,
         latency: float = 0.0,
         drop_connections: int = 0,
+        accept_then_drop: int = 0,
         expire_tokens: bool = False,
         path: str | None = None,
         methods: Collection[str] | None = None,
@@ -114,6 +119,7 @@ class Faults:
                 (FaultKind.RATE_LIMIT, rate_limit),
                 (FaultKind.SERVER_ERROR, server_errors),
                 (FaultKind.DROP_CONNECTION, drop_connections),
+                (FaultKind.ACCEPT_THEN_DROP, accept_then_drop),
             )
             if count > 0
         ]

@@ -6,7 +6,8 @@ Request pipeline, in the order a real gateway would apply it:
    everything below.
 2. Body read; more than :data:`MAX_BODY_BYTES` → 413; a malformed ``Content-Length`` or a
    chunked body → 400 / 411 (and the connection closes: the next request's start is unknown).
-3. Injected faults (latency, dropped connection, 429, 5xx).
+3. Injected faults (latency, dropped connection, 429, 5xx; accept-then-drop applies the request
+   and drops the connection instead of answering).
 4. ``POST /auth/o2/token`` → the LwA token grant.
 5. Operation lookup (404 / 405), bearer token (401), documented headers (400 missing,
    401 client mismatch, 403 foreign manager/advertiser account), content type (415), JSON body
@@ -275,9 +276,7 @@ class SandboxServer:
             time.sleep(decision.delay)
         fault = decision.fault
         if fault is not None and fault.kind is FaultKind.DROP_CONNECTION:
-            self._record(http, method, url, None)
-            http.close_connection = True
-            http.connection.shutdown(socket.SHUT_RDWR)
+            self._drop(http, method, url)
             return
         try:
             if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
@@ -285,7 +284,7 @@ class SandboxServer:
                 if fault.retry_after is not None:
                     headers["Retry-After"] = f"{fault.retry_after:g}"
                 raise ApiError(429, "TooManyRequestsException", "rate exceeded", headers=headers)
-            if fault is not None:
+            if fault is not None and fault.kind is FaultKind.SERVER_ERROR:
                 raise ApiError(fault.status, "ServerException", "injected server error")
             if framing_error is not None:
                 raise framing_error
@@ -310,10 +309,19 @@ class SandboxServer:
                 http, operation, error.status, payload, content_type, error.headers, request_id, url
             )
             return
+        if fault is not None and fault.kind is FaultKind.ACCEPT_THEN_DROP:
+            self._drop(http, method, url)  # applied above; the answer is lost
+            return
         content_type = self._content_type(operation, reply.status, http)
         self._respond(
             http, operation, reply.status, reply.body, content_type, reply.headers, request_id, url
         )
+
+    def _drop(self, http: _Handler, method: str, url: Any) -> None:
+        """Close the connection without an answer (recorded with status ``None``)."""
+        self._record(http, method, url, None)
+        http.close_connection = True
+        http.connection.shutdown(socket.SHUT_RDWR)
 
     def _read_body(self, http: _Handler) -> tuple[bytes, ApiError | None]:
         """The request body, or the framing error to answer with instead of reading it.

@@ -20,9 +20,10 @@ import requests
 # errors, http), so importing names from it here would be circular when auth is imported first.
 from adm_ingest import auth as lwa
 from adm_ingest.adm import operations as ops
+from adm_ingest.adm.attempts import AttemptStats
 from adm_ingest.adm.endpoints import ClientSettings
-from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, api_error
-from adm_ingest.adm.http import Deadline, Transport
+from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
+from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
 from adm_ingest.adm.models import (
     BatchResult,
     ConversionDefinition,
@@ -96,6 +97,8 @@ class AdmClient:
             credentials, token_url=settings.token_url, transport=self._transport
         )
         self._deadline = deadline
+        self.stats = AttemptStats()
+        """Every API attempt since the last :meth:`take_stats` (token requests not included)."""
 
     @classmethod
     def from_secret(
@@ -104,17 +107,23 @@ class AdmClient:
         *,
         settings: ClientSettings | None = None,
         max_age: int | None = None,
+        retry: RetryPolicy | None = None,
+        call_budget: float | None = None,
     ) -> AdmClient:
         """A client for the credentials in Secrets Manager secret ``secret_id``.
 
         Settings default to the credentials' region, overridden by ``ADM_API_URL`` /
-        ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`). The secret read is cached
-        for ``max_age`` seconds (default :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`).
+        ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`), with ``retry`` and
+        ``call_budget`` when given. The secret read is cached for ``max_age`` seconds (default
+        :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`).
         """
         credentials = lwa.Credentials.from_secret(
             secret_id, max_age=lwa.DEFAULT_SECRET_MAX_AGE if max_age is None else max_age
         )
-        return cls(settings or ClientSettings.for_region(credentials.region), credentials)
+        if settings is None:
+            budget = {} if call_budget is None else {"call_budget": call_budget}
+            settings = ClientSettings.for_region(credentials.region, retry=retry, **budget)
+        return cls(settings, credentials)
 
     def __repr__(self) -> str:
         return f"AdmClient(api_url={self.settings.api_url!r}, credentials={self.credentials!r})"
@@ -122,6 +131,10 @@ class AdmClient:
     def set_deadline(self, deadline: Deadline | None) -> None:
         """Bound every following call by ``deadline`` (e.g. the Lambda's remaining time)."""
         self._deadline = deadline
+
+    def take_stats(self) -> AttemptStats:
+        """The attempts of every API call since the last time this was called (and reset)."""
+        return self.stats.take()
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -354,6 +367,33 @@ class AdmClient:
         deadline = self._transport.deadline_after(self.settings.call_budget).earliest(
             self._deadline
         )
+        call_stats = AttemptStats()
+        try:
+            response = self._send(operation, url, deadline, replay_safe, params, data, call_stats)
+        except RetryableError as error:
+            # An earlier attempt of this call (before a 401 and a token refresh) may have been
+            # the one that went unanswered after reaching the server.
+            error.maybe_delivered = error.maybe_delivered or call_stats.maybe_delivered
+            raise
+        finally:
+            self.stats.add(call_stats)
+        if response.status_code < 400 or (allow_not_found and response.status_code == 404):
+            return response
+        raise api_error(
+            response.status_code, response.content, response.headers.get(REQUEST_ID_HEADER)
+        )
+
+    def _send(
+        self,
+        operation: Operation,
+        url: str,
+        deadline: Deadline,
+        replay_safe: bool | None,
+        params: Mapping[str, Any] | None,
+        data: bytes | None,
+        stats: AttemptStats,
+    ) -> requests.Response:
+        """The response to ``operation``, after one token refresh on a 401."""
         # A 401 means the request was rejected before anything happened: refreshing the token
         # and sending it once more is safe even for creates.
         for attempt in (1, 2):
@@ -366,6 +406,7 @@ class AdmClient:
                 headers=self._headers(operation, token, has_body=data is not None),
                 params=params,
                 data=data,
+                stats=stats,
             )
             if response.status_code != 401:
                 break
@@ -378,11 +419,7 @@ class AdmClient:
                     f"{response.headers.get(REQUEST_ID_HEADER) or '-'}); check that the "
                     "application is allowed to call the Ads API for these accounts"
                 )
-        if response.status_code < 400 or (allow_not_found and response.status_code == 404):
-            return response
-        raise api_error(
-            response.status_code, response.content, response.headers.get(REQUEST_ID_HEADER)
-        )
+        return response
 
     def _headers(self, operation: Operation, token: str, *, has_body: bool) -> dict[str, str]:
         credentials = self.credentials

@@ -33,12 +33,19 @@ class AdmError(Exception):
 class RetryableError(AdmError):
     """A transient failure: retry the unit of work later (the worker reports it retryable).
 
-    ``retry_after`` is the server's hint in seconds, when it gave one.
+    ``retry_after`` is the server's hint in seconds, when it gave one. ``maybe_delivered`` says
+    whether some attempt got no answer after the request may have reached the server (a read
+    timeout, a connection dropped after the body went out): the API may hold what was sent,
+    unconfirmed. False when every attempt was answered (429/5xx: not taken) or never left this
+    machine (connection refused, connect timeout) — see :mod:`adm_ingest.adm.attempts`.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, maybe_delivered: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
 
 
 class DeadlineExceeded(RetryableError):
@@ -135,6 +142,7 @@ class _RetryableApiError(ApiError, RetryableError):
     ) -> None:
         ApiError.__init__(self, status, code, message, request_id, body=body)
         self.retry_after = retry_after
+        self.maybe_delivered = False
 
 
 class Throttled(_RetryableApiError):

@@ -7,7 +7,10 @@ creating again. Retries use exponential backoff with full jitter, or the server'
 ``Retry-After`` when present, and never sleep past the :class:`Deadline`.
 
 Every attempt is logged with method, path, status, latency and Amazon's request id — never
-bodies, query strings or headers (they carry tokens and secrets).
+bodies, query strings or headers (they carry tokens and secrets) — and counted in the caller's
+:class:`~adm_ingest.adm.attempts.AttemptStats` (by status, dropped, unreachable; time waited).
+A connection failure after the request may have gone out marks the eventual
+:class:`RetryableError` ``maybe_delivered``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ChunkedEncodingError
 
+from adm_ingest.adm.attempts import AttemptStats, may_have_reached_server
 from adm_ingest.adm.errors import (
     REQUEST_ID_HEADER,
     DeadlineExceeded,
@@ -208,18 +213,28 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         data: bytes | Mapping[str, str] | None = None,
+        stats: AttemptStats | None = None,
     ) -> requests.Response:
         """Send a request; return the response unless its status is retryable.
 
         A response with a status outside :attr:`RetryPolicy.retry_statuses` (success or a
         non-retryable error) is returned as is. A retryable status or connection failure is
         retried when ``replay_safe`` — within ``max_attempts`` and the ``deadline`` — and
-        raised as a :class:`RetryableError` subclass when it is not or when retries run out.
+        raised as a :class:`RetryableError` subclass when it is not or when retries run out;
+        its ``maybe_delivered`` says whether an unanswered attempt may have reached the server.
+        Every attempt's outcome and every wait is recorded into ``stats`` when given.
         """
         path = _path_of(url)
+        stats = stats if stats is not None else AttemptStats()
         retries = 0
+        maybe_delivered = False
+        """Whether an attempt so far went unanswered after it may have reached the server."""
         while True:
-            timeout = self._attempt_timeout(method, path, deadline)
+            try:
+                timeout = self._attempt_timeout(method, path, deadline)
+            except DeadlineExceeded as exc:
+                exc.maybe_delivered = maybe_delivered
+                raise
             started = self._clock()
             failure: RetryableError
             try:
@@ -232,21 +247,28 @@ class Transport:
                     timeout=timeout,
                     allow_redirects=False,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout, ChunkedEncodingError) as exc:
+                reached = may_have_reached_server(exc)
+                maybe_delivered = maybe_delivered or reached
+                stats.unanswered(maybe_delivered=reached)
                 self._log(method, path, None, started, None, retries + 1, type(exc).__name__)
                 failure = RetryableError(
-                    f"{method} {path}: {type(exc).__name__} (no response) "
-                    f"after {retries + 1} attempt(s)"
+                    f"{method} {path}: {type(exc).__name__} (no response"
+                    f"{', the request may have been received' if reached else ''}) "
+                    f"after {retries + 1} attempt(s)",
+                    maybe_delivered=maybe_delivered,
                 )
                 failure.__cause__ = exc
                 server_delay = None
             else:
+                stats.answered(response.status_code)
                 request_id = response.headers.get(REQUEST_ID_HEADER)
                 self._log(method, path, response.status_code, started, request_id, retries + 1)
                 if response.status_code not in self.retry.retry_statuses:
                     return response
                 server_delay = parse_retry_after(response.headers.get("Retry-After"))
                 failure = _retryable_failure(response, request_id, server_delay)
+                failure.maybe_delivered = maybe_delivered
                 response.close()
             if not replay_safe:
                 raise failure  # no blind replay: the caller lists before creating again
@@ -265,6 +287,7 @@ class Transport:
                 retries,
                 extra={"adm_method": method, "adm_path": path, "delay_s": round(delay, 3)},
             )
+            stats.waited(delay)
             self._sleep(delay)
 
     def _attempt_timeout(self, method: str, path: str, deadline: Deadline) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from adm_ingest.adm import AdmClient
+from adm_ingest.adm import AdmClient, RetryPolicy
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.splitter import Splitter
@@ -57,7 +57,15 @@ class Runtime:
 
     @cached_property
     def client(self) -> AdmClient:
-        return AdmClient.from_secret(self.settings.secret_id)
+        settings = self.settings
+        return AdmClient.from_secret(
+            settings.secret_id,
+            retry=RetryPolicy(
+                max_attempts=settings.adm_max_attempts,
+                base_delay=settings.adm_retry_base_delay_ms / 1000,
+            ),
+            call_budget=settings.adm_call_budget_ms / 1000,
+        )
 
     @cached_property
     def splitter(self) -> Splitter:

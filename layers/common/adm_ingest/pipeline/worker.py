@@ -13,20 +13,27 @@ Transient API trouble (429/5xx past the retry budget, the Lambda running out of 
 the chunk lands in the dead-letter queue and :mod:`~adm_ingest.pipeline.deadletter` accounts
 for it. An API answer that no retry can change (a 400 for the whole body, a dataset that does
 not exist) fails that batch's records with a reason and the chunk moves on.
+
+Each failed run records on the chunk item why (``last_error``: ``not_delivered:<detail>`` or
+``unconfirmed_delivery:<detail>``), the attempts it made, and — when an attempt went unanswered
+after the request may have reached ADM — the batch's number in ``unconfirmed_batches``, so a
+dead-lettered chunk fails exactly those batches as ``unconfirmed_delivery`` and the others as
+``not_delivered``. Every attempt of every run (retries, drops, time waited) reaches the tally.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from adm_ingest import registry as names
-from adm_ingest.adm import ApiError, AuthError, RetryableError
+from adm_ingest.adm import ApiError, AuthError, DeadlineExceeded, RetryableError, Throttled
+from adm_ingest.adm.attempts import AttemptStats
 from adm_ingest.batching import Batch
 from adm_ingest.consent import ConsentError, ConsentPolicy
 from adm_ingest.destinations import AdmApi, Delivery, destination_for
@@ -34,7 +41,7 @@ from adm_ingest.destinations.base import refusal_reason, safe_code
 from adm_ingest.ledger import Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.model import Rejection, SourceRecord
-from adm_ingest.outcomes import Tally
+from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
@@ -67,7 +74,9 @@ class ChunkResult:
     rejected: int = 0
     failed: int = 0
     requests: dict[str, int] = field(default_factory=dict)
-    """Requests sent by HTTP status."""
+    """Requests sent by final HTTP status."""
+    attempts: dict[str, int] = field(default_factory=dict)
+    """Every attempt by HTTP status, ``dropped`` or ``unreachable`` (retries included)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +87,7 @@ class ChunkResult:
             "rejected": self.rejected,
             "failed": self.failed,
             "requests": self.requests,
+            "attempts": self.attempts,
         }
 
 
@@ -114,7 +124,12 @@ class ChunkWorker:
             self.finalizer.finalize_if_complete(pointer.file_id)
             return ChunkResult(pointer.chunk_id, "already_done")
 
-        tally = self.run(pointer, existing.get("batches") or [], send=True)
+        tally = self.run(
+            pointer,
+            existing.get("batches") or [],
+            send=True,
+            earlier_attempts=existing.get("attempt_log") or (),
+        )
         return self.complete(pointer, tally, status="done")
 
     def run(
@@ -124,10 +139,15 @@ class ChunkWorker:
         *,
         send: bool = True,
         unsent_reason: str = "not_sent",
+        unconfirmed_batches: Collection[int] = (),
+        earlier_attempts: Sequence[Mapping[str, Any]] = (),
     ) -> Tally:
         """Read and process the chunk. Batches with a checkpoint are replayed, not re-sent.
         With ``send=False`` (the dead-letter path) the other batches are not sent: their
-        records are failed with ``unsent_reason``."""
+        records are failed with ``unsent_reason`` — or ``unconfirmed_delivery`` for the batch
+        numbers in ``unconfirmed_batches`` (sent once, answer lost). ``earlier_attempts`` are
+        the failed runs' attempt counts (the chunk item's ``attempt_log``), added to the
+        tally."""
         config = self._mapping_config(pointer.mapping_prefix)
         try:
             policy = ConsentPolicy.from_defaults(
@@ -146,18 +166,25 @@ class ChunkWorker:
         records = self._records(pointer, header)
         plan = build_plan(header, config)
         processor = RecordProcessor(destination, plan, policy)
+        for run in earlier_attempts:
+            _count_attempts(processor.tally, AttemptStats.from_dict(run))
         client: AdmApi | None = None
         for number, batch in enumerate(processor.batches(records)):
             if number < len(checkpoints):
                 _replay(processor, batch, checkpoints[number])
                 continue
             if not send:
-                processor.record_failure(batch, unsent_reason)
+                unconfirmed = number in unconfirmed_batches
+                processor.record_failure(
+                    batch, Failure.UNCONFIRMED_DELIVERY if unconfirmed else unsent_reason
+                )
                 continue
             if self.time_left() < self.margin_seconds:
-                raise ChunkRetryable("out_of_time")
+                reason = f"{Failure.NOT_DELIVERED}:out_of_time"
+                self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
+                raise ChunkRetryable(reason)
             client = client or self._client_factory()
-            checkpoint = self._deliver(pointer, processor, batch, client)
+            checkpoint = self._deliver(pointer, processor, batch, client, number)
             self.ledger.checkpoint_batch(pointer.file_id, pointer.index, checkpoint)
         # The splitter's count covers every line the reader yields, report footers included
         # (its scan does not classify lines), so those are added back before comparing.
@@ -192,25 +219,43 @@ class ChunkWorker:
             rejected=tally.rejected_total,
             failed=tally.failed_total,
             requests=dict(tally.requests),
+            attempts=dict(tally.attempts),
         )
 
     # -- internals ---------------------------------------------------------------------------
 
     def _deliver(
-        self, pointer: ChunkPointer, processor: RecordProcessor, batch: Batch, client: AdmApi
+        self,
+        pointer: ChunkPointer,
+        processor: RecordProcessor,
+        batch: Batch,
+        client: AdmApi,
+        number: int,
     ) -> dict[str, Any]:
         started = time.monotonic()
+        _take_attempts(client)  # start from zero: only this batch's attempts count below
         try:
             delivery = processor.destination.send(client, batch.body)
-        except AuthError as error:
-            # Credentials need a human; keep the chunk for redrive after re-authorizing.
-            self.ledger.record_chunk_error(pointer.file_id, pointer.index, "auth_error")
-            raise ChunkRetryable("auth_error") from error
-        except RetryableError as error:
-            reason = f"retryable_{type(error).__name__}"
-            self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
+        except (AuthError, RetryableError) as error:
+            attempts = _take_attempts(client)
+            _count_attempts(processor.tally, attempts)
+            # Unconfirmed when some attempt went unanswered after the request may have reached
+            # ADM (then retries ran out, or the credentials failed on the refresh).
+            unconfirmed = attempts.maybe_delivered or getattr(error, "maybe_delivered", False)
+            code = Failure.UNCONFIRMED_DELIVERY if unconfirmed else Failure.NOT_DELIVERED
+            reason = f"{code}:{_failure_detail(error)}"
+            self.ledger.record_chunk_error(
+                pointer.file_id,
+                pointer.index,
+                reason,
+                unconfirmed_batch=number if unconfirmed else None,
+                attempts=attempts.to_dict(),
+            )
+            # Credentials need a human; either way the chunk is kept for a retry or redrive.
             raise ChunkRetryable(reason) from error
         except ApiError as error:
+            attempts = _take_attempts(client)
+            _count_attempts(processor.tally, attempts)
             reason = refusal_reason(error.status, error.code)
             processor.record_failure(batch, reason)
             processor.tally.requests[str(error.status)] += 1
@@ -223,7 +268,9 @@ class ChunkWorker:
                     "records": len(batch),
                 },
             )
-            return {"failed": reason, "status": error.status}
+            return {"failed": reason, "status": error.status, "attempts": attempts.to_dict()}
+        attempts = _take_attempts(client)
+        _count_attempts(processor.tally, attempts)
         processor.record_delivery(batch, delivery)
         logger.info(
             "batch delivered",
@@ -232,10 +279,11 @@ class ChunkWorker:
                 "records": len(batch),
                 "refused": len(delivery.rejected),
                 "status": delivery.status,
+                "attempts": attempts.attempts,
                 "latency_ms": round((time.monotonic() - started) * 1000),
             },
         )
-        return _delivery_checkpoint(delivery)
+        return {**_delivery_checkpoint(delivery), "attempts": attempts.to_dict()}
 
     def _mapping_config(self, prefix: str) -> dict[str, Any] | None:
         if not prefix:
@@ -299,7 +347,33 @@ def _delivery_checkpoint(delivery: Delivery) -> dict[str, Any]:
     return checkpoint
 
 
+def _take_attempts(client: AdmApi) -> AttemptStats:
+    """The attempts the client made since last asked (none known for a client that does not
+    count them, e.g. a test double)."""
+    take = getattr(client, "take_stats", None)
+    return take() if take is not None else AttemptStats()
+
+
+def _count_attempts(tally: Tally, attempts: AttemptStats) -> None:
+    tally.count_attempts(attempts.by_outcome, round(attempts.retry_wait_seconds * 1000))
+
+
+def _failure_detail(error: Exception) -> str:
+    """What kind of transient trouble it was, for ``last_error`` (a code, never data)."""
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, DeadlineExceeded):
+        return "out_of_time"
+    if isinstance(error, Throttled):
+        return "throttled"
+    if isinstance(error, ApiError):
+        return "server_error"
+    return "no_response"
+
+
 def _replay(processor: RecordProcessor, batch: Batch, checkpoint: Mapping[str, Any]) -> None:
+    if attempts := checkpoint.get("attempts"):
+        _count_attempts(processor.tally, AttemptStats.from_dict(attempts))
     if "failed" in checkpoint:
         processor.record_failure(batch, str(checkpoint["failed"]))
         processor.tally.requests[str(checkpoint.get("status", "error"))] += 1
