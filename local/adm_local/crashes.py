@@ -20,7 +20,9 @@ across deliveries — a retry that replays two checkpoints sends batch 2 next):
 * ``after_checkpoint``: the batch's checkpoint written, before the next batch;
 * ``before_complete``: every batch checkpointed, the chunk's outcome not yet added to its file;
 * ``after_counted``: the file's counters moved (the conditional update), the chunk item not
-  yet marked done.
+  yet marked done;
+* ``after_finalize_claim``: the last chunk claimed the file's report (``finalized_at`` set),
+  the report not yet written.
 
 The hooks wrap the worker's collaborators from outside (the ADM client's send methods, the
 ledger's public methods, the ledger table's ``update_item``); nothing in ``functions/`` or the
@@ -46,6 +48,7 @@ class CrashPoint(StrEnum):
     AFTER_CHECKPOINT = "after_checkpoint"
     BEFORE_COMPLETE = "before_complete"
     AFTER_COUNTED = "after_counted"
+    AFTER_FINALIZE_CLAIM = "after_finalize_claim"
 
 
 class SimulatedCrash(BaseException):
@@ -61,6 +64,8 @@ class Crash:
     """One crash that happened: where, in which chunk, at which of its batches."""
 
     point: CrashPoint
+    key: str
+    """The input file's S3 key."""
     chunk_id: str
     batch: int | None
     hard: bool
@@ -71,7 +76,7 @@ class _Rule:
     point: CrashPoint
     batch: int | None
     hard: bool
-    chunks: Callable[[str], bool] | None
+    where: Callable[[Any], bool] | None
 
 
 class Crashes:
@@ -90,9 +95,10 @@ class Crashes:
         *,
         batch: int | None = 0,
         hard: bool = True,
-        chunks: Callable[[str], bool] | None = None,
+        where: Callable[[Any], bool] | None = None,
     ) -> None:
-        """Crash every chunk (or those whose chunk id ``chunks`` accepts) once at ``point``.
+        """Crash every chunk (or those whose ``ChunkPointer`` ``where`` accepts) once at
+        ``point``.
 
         ``batch`` picks the batch for the per-batch points (``before_send``, ``after_send``,
         ``after_checkpoint``); a chunk with fewer batches does not crash there. It is ignored
@@ -104,27 +110,29 @@ class Crashes:
             CrashPoint.AFTER_CHECKPOINT,
         )
         with self._lock:
-            self._rules.append(_Rule(point, batch if per_batch else None, hard, chunks))
+            self._rules.append(_Rule(point, batch if per_batch else None, hard, where))
 
     def disarm(self) -> None:
         """Remove every armed crash (the history stays)."""
         with self._lock:
             self._rules.clear()
 
-    def hit(self, point: CrashPoint, chunk_id: str, batch: int | None = None) -> None:
-        """Called at ``point``: raise if a crash is armed there and has not fired for the chunk."""
+    def hit(self, point: CrashPoint, pointer: Any, batch: int | None = None) -> None:
+        """Called at ``point`` of the chunk ``pointer``: raise if a crash is armed there and
+        has not fired for that chunk yet."""
+        chunk_id = pointer.chunk_id
         with self._lock:
             for rule in self._rules:
                 if rule.point is not point or (rule.batch is not None and rule.batch != batch):
                     continue
-                if rule.chunks is not None and not rule.chunks(chunk_id):
+                if rule.where is not None and not rule.where(pointer):
                     continue
-                key = (point, chunk_id, rule.batch)
-                if key in self._fired:
+                fired = (point, chunk_id, rule.batch)
+                if fired in self._fired:
                     continue
-                self._fired.add(key)
-                self.history.append(Crash(point, chunk_id, rule.batch, rule.hard))
-                message = f"simulated crash at {point} of {chunk_id}"
+                self._fired.add(fired)
+                self.history.append(Crash(point, pointer.key, chunk_id, rule.batch, rule.hard))
+                message = f"simulated crash at {point} of chunk {pointer.index}"
                 if rule.hard:
                     raise SimulatedCrash(message)
                 raise InjectedError(message)
@@ -135,6 +143,8 @@ class Crashes:
         """Wrap the collaborators of a loaded worker function (one "container")."""
         runtime = worker_module.runtime
         worker = runtime.worker
+        if runtime.finalizer.ledger is not worker.ledger:
+            raise RuntimeError("the worker's finalizer no longer shares its ledger")
         _Hooks(self, worker, runtime.client, worker.ledger).install()
 
 
@@ -142,7 +152,7 @@ class Crashes:
 class _Attempt:
     """The chunk a container is processing and the number of its next batch."""
 
-    chunk_id: str = ""
+    pointer: Any = None
     next_batch: int = 0
 
 
@@ -160,7 +170,7 @@ class _Hooks:
 
         def tracked_process(pointer: Any) -> Any:
             existing = ledger.get_chunk(pointer.file_id, pointer.index) or {}
-            attempt.chunk_id = pointer.chunk_id
+            attempt.pointer = pointer
             attempt.next_batch = len(existing.get("batches") or [])
             return process(pointer)
 
@@ -175,17 +185,27 @@ class _Hooks:
             checkpoint_batch(file_id, index, delivery)
             batch = attempt.next_batch
             attempt.next_batch += 1
-            crashes.hit(CrashPoint.AFTER_CHECKPOINT, attempt.chunk_id, batch)
+            crashes.hit(CrashPoint.AFTER_CHECKPOINT, attempt.pointer, batch)
 
         ledger.checkpoint_batch = checkpointed
 
         complete_chunk = ledger.complete_chunk
 
         def completing(file_id: str, index: int, tally: Any, *, status: str) -> bool:
-            crashes.hit(CrashPoint.BEFORE_COMPLETE, attempt.chunk_id)
+            crashes.hit(CrashPoint.BEFORE_COMPLETE, attempt.pointer)
             return bool(complete_chunk(file_id, index, tally, status=status))
 
         ledger.complete_chunk = completing
+
+        try_finalize = ledger.try_finalize  # the finalizer shares the worker's ledger
+
+        def claimed(file_id: str) -> Any:
+            file = try_finalize(file_id)
+            if file is not None:
+                crashes.hit(CrashPoint.AFTER_FINALIZE_CLAIM, attempt.pointer)
+            return file
+
+        ledger.try_finalize = claimed
         ledger._resource_table = _CountingTable(ledger._resource_table, crashes, attempt)
 
     def _wrap_send(self, name: str) -> None:
@@ -194,9 +214,9 @@ class _Hooks:
 
         def send(*args: Any, **kwargs: Any) -> Any:
             batch = attempt.next_batch
-            crashes.hit(CrashPoint.BEFORE_SEND, attempt.chunk_id, batch)
+            crashes.hit(CrashPoint.BEFORE_SEND, attempt.pointer, batch)
             result = original(*args, **kwargs)
-            crashes.hit(CrashPoint.AFTER_SEND, attempt.chunk_id, batch)
+            crashes.hit(CrashPoint.AFTER_SEND, attempt.pointer, batch)
             return result
 
         setattr(self.client, name, send)
@@ -213,7 +233,7 @@ class _CountingTable:
     def update_item(self, **kwargs: Any) -> Any:
         result = self._table.update_item(**kwargs)
         if "counted_chunks" in str(kwargs.get("ConditionExpression", "")):
-            self._crashes.hit(CrashPoint.AFTER_COUNTED, self._attempt.chunk_id)
+            self._crashes.hit(CrashPoint.AFTER_COUNTED, self._attempt.pointer)
         return result
 
     def __getattr__(self, name: str) -> Any:
