@@ -197,16 +197,20 @@ class _Hooks:
 
         ledger.complete_chunk = completing
 
-        try_finalize = ledger.try_finalize  # the finalizer shares the worker's ledger
+        # The finalizer shares the worker's ledger; its claim is whichever method it calls
+        # (a lease-based claim where the ledger has one, else the one-shot try_finalize).
+        claim_name = next(
+            name for name in ("claim_finalization", "try_finalize") if hasattr(ledger, name)
+        )
+        claim = getattr(ledger, claim_name)
 
-        def claimed(file_id: str) -> Any:
-            file = try_finalize(file_id)
+        def claimed(*args: Any, **kwargs: Any) -> Any:
+            file = claim(*args, **kwargs)
             if file is not None:
                 crashes.hit(CrashPoint.AFTER_FINALIZE_CLAIM, attempt.pointer)
             return file
 
-        ledger.try_finalize = claimed
-        ledger._resource_table = _CountingTable(ledger._resource_table, crashes, attempt)
+        setattr(ledger, claim_name, claimed)
 
     def _wrap_send(self, name: str) -> None:
         original = getattr(self.client, name)

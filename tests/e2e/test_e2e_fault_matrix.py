@@ -350,10 +350,12 @@ def test_crash_between_ledger_updates_counts_every_chunk_once(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "Finalizer.finalize_if_complete claims the report (Ledger.try_finalize sets "
-        "finalized_at) before writing it; a worker that dies between the two leaves a file "
-        "whose redelivered chunks find finalized_at set and never write the report (owner: "
-        "the finalize helper's exactly-once report write, issue #10)"
+        "lost report: Finalizer.finalize_if_complete claims the file (Ledger.try_finalize sets "
+        "finalized_at) and only then writes the report; a worker killed between the two leaves "
+        "finalized_at set, so every redelivered chunk finds the file claimed and returns, and "
+        "no report is ever written. Owner: the finalize helper (issue #10: report written "
+        "exactly once); with a lease-based claim this test must also run the sweep once the "
+        "lease has passed."
     ),
 )
 def test_crash_after_claiming_the_report_still_writes_it(
