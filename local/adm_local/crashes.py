@@ -211,6 +211,7 @@ class _Hooks:
             return file
 
         setattr(ledger, claim_name, claimed)
+        ledger._resource_table = _CountingTable(ledger._resource_table, crashes, attempt)
 
     def _wrap_send(self, name: str) -> None:
         original = getattr(self.client, name)
