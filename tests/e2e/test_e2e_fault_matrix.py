@@ -17,7 +17,7 @@ harmless); every other fault sends each batch exactly once.
 Chunks of 250 records: a members chunk is one request, a conversions chunk three (100 + 100 +
 50 events), so "mid-chunk" crashes hit the second of them. The worker takes 2 chunk messages
 per invocation (a crash in one also loses the other, not yet started or finished: "mid-batch"),
-with a Lambda timeout of 2.5 s and a 3 s visibility timeout — longer than the timeout, as on
+with a Lambda timeout of 3.5 s and a 4 s visibility timeout — longer than the timeout, as on
 AWS (1800 s vs 300 s), so Idempotency's in-progress lock of a killed invocation has expired
 when SQS redelivers its messages.
 """
@@ -76,9 +76,9 @@ def matrix() -> Iterator[LocalStack]:
     with LocalStack(
         records_per_chunk=RECORDS_PER_CHUNK,
         max_receive_count=10,
-        visibility_timeout=3,
+        visibility_timeout=4,
         worker_batch_size=2,
-        worker_timeout_s=2.5,
+        worker_timeout_s=3.5,
         environment={"TIME_MARGIN_MS": "500"},
     ) as local:
         report = local.setup(_setup_config())
@@ -496,6 +496,12 @@ def test_storm_of_429_503_and_accept_then_drop_loses_and_doubles_nothing(
         status=503,
         seed=12,
     )
+    # ~40 requests make a random storm that may spare one kind of request one kind of fault:
+    # the first three of each kind get one of each for sure.
+    for path in ("/adm/audiences/", "/accounts/"):
+        matrix.sandbox.faults.set(
+            rate_limit=1, server_errors=1, status=503, accept_then_drop=1, path=path
+        )
     files.drop(matrix)
     matrix.pump(timeout=100)
     matrix.sandbox.faults.clear()
@@ -506,8 +512,8 @@ def test_storm_of_429_503_and_accept_then_drop_loses_and_doubles_nothing(
         if r.path != TOKEN_PATH
     )
     for kind in ("members", "events"):
-        assert answers[(kind, "429")] and answers[(kind, "503")], answers
-    assert answers[("members", "accept_then_drop")] + answers[("events", "accept_then_drop")]
+        for answer in ("429", "503", "accept_then_drop"):
+            assert answers[(kind, answer)], answers
     # 0 lost, 0 doubled: check_* proved that ADM holds every line reported accepted (with its
     # content), no event twice and nothing foreign, and that every line it lacks is reported
     # failed; the reports balance. A batch whose answer was dropped may be sent again (ADM
