@@ -15,6 +15,8 @@ from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = REPO_ROOT / "functions"
+LAMBDA_MODULE = "app"
+"""The handler module's name on Lambda (template.yaml: ``Handler: app.lambda_handler``)."""
 
 
 def load_function(name: str, *, fresh: bool = True) -> ModuleType:
@@ -28,7 +30,12 @@ def load_function(name: str, *, fresh: bool = True) -> ModuleType:
     module_name = f"adm_ingest_fn_{name}" + (f"_{uuid.uuid4().hex[:8]}" if fresh else "")
     if not fresh and module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    # The module runs under the name Lambda gives it (handler ``app.lambda_handler``): names
+    # derived from ``__module__`` must match across containers as they do on AWS — Powertools
+    # Idempotency keys its records by ``<module>.<function>``, so a per-load name would give
+    # every container its own keys, and two containers would never see each other's
+    # in-progress chunks. sys.modules keeps the unique name, so loads do not replace each other.
+    spec = importlib.util.spec_from_file_location(LAMBDA_MODULE, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)

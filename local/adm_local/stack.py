@@ -11,7 +11,10 @@ needs it: it only finishes finalizations a failure left claimed).
 
 The only stand-ins are those AWS itself provides: Lambda's event source mappings (the
 :meth:`LocalStack.pump`), the schedule (:meth:`LocalStack.sweep`) and the Lambda context
-object.
+object. For the fault matrix, :attr:`crashes` makes worker invocations die at named points
+(:mod:`adm_local.crashes`), and :meth:`LocalStack.worker_container` /
+:meth:`LocalStack.deliver_chunks` let a test run two worker "containers" on the same messages at
+once.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
+from adm_local.crashes import Crashes, SimulatedCrash
 from adm_local.functions import load_function
 from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext
@@ -77,6 +81,8 @@ class PumpStats:
     worker_invocations: int = 0
     chunk_messages: int = 0
     chunk_retries: int = 0
+    worker_crashes: int = 0
+    """Invocations that died at an armed crash point (their messages all came back)."""
     dead_letters: int = 0
     dead_letter_retries: int = 0
     seconds: float = 0.0
@@ -129,6 +135,9 @@ class LocalStack:
         self.functions: dict[str, ModuleType] = {}
         self.delivered: dict[str, list[str]] = {"s3": [], "chunks": []}
         """Bodies of the S3 events and chunk messages delivered so far (to replay them)."""
+        self.crashes = Crashes()
+        """Crash points armed in every worker container (none unless a test arms one)."""
+        self._sqs_client: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -151,8 +160,9 @@ class LocalStack:
         _reset_powertools_caches()
         self._provision()
         self.functions = {
-            name: load_function(name) for name in ("splitter", "worker", "deadletter", "sweeper")
+            name: load_function(name) for name in ("splitter", "deadletter", "sweeper")
         }
+        self.functions["worker"] = self.worker_container()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -201,6 +211,12 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
+
+    def _sqs(self) -> Any:
+        """One SQS client for the pump's deletes (boto3 clients are thread-safe)."""
+        if self._sqs_client is None:
+            self._sqs_client = self.client("sqs")
+        return self._sqs_client
 
     # -- resources (what template.yaml declares) ------------------------------------------------
 
@@ -334,6 +350,27 @@ class LocalStack:
         """Put a message on one of the stack's queues by hand (to replay a delivery)."""
         self.client("sqs").send_message(QueueUrl=self._queues.urls[queue], MessageBody=body)
 
+    def receive(self, queue: str, max_messages: int = 10) -> list[dict[str, Any]]:
+        """Take up to ``max_messages`` visible messages off a queue (they stay in flight
+        until deleted or their visibility timeout passes), as an event source would."""
+        return list(
+            self.client("sqs")
+            .receive_message(
+                QueueUrl=self._queues.urls[queue],
+                MaxNumberOfMessages=max_messages,
+                AttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            .get("Messages", [])
+        )
+
+    def worker_container(self) -> ModuleType:
+        """A fresh worker function module — another Lambda execution environment, with its own
+        clients, token cache and BatchProcessor — with :attr:`crashes` hooked in."""
+        module = load_function("worker")
+        self.crashes.install(module)
+        return module
+
     # -- the event source mappings ---------------------------------------------------------------
 
     def pump(
@@ -374,10 +411,28 @@ class LocalStack:
                 raise TimeoutError(f"pipeline still busy after {timeout:.0f}s")
             time.sleep(settle)
 
-    def _idle(self, sqs: Any, hold: Collection[str] = ()) -> bool:
-        for name, url in self._queues.urls.items():
-            if name in hold:
-                continue
+    def split(self, *, timeout: float = 60.0) -> PumpStats:
+        """Deliver S3 events and split continuations only, leaving the chunk messages queued."""
+        n = self.names
+        sqs = self.client("sqs")
+        stats = PumpStats()
+        started = time.monotonic()
+        while True:
+            busy = self._drain(sqs, n.s3_events_queue, 10, self._deliver_s3_events, stats)
+            busy |= self._drain(sqs, n.split_queue, 1, self._deliver_continuations, stats)
+            if not busy and self._idle(sqs, queues=(n.s3_events_queue, n.split_queue)):
+                stats.seconds = time.monotonic() - started
+                return stats
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"split still busy after {timeout:.0f}s")
+            if not busy:
+                time.sleep(0.1)
+
+    def _idle(
+        self, sqs: Any, hold: Collection[str] = (), queues: tuple[str, ...] | None = None
+    ) -> bool:
+        names = queues if queues is not None else tuple(self._queues.urls)
+        for url in (self._queues.urls[name] for name in names if name not in hold):
             attributes = sqs.get_queue_attributes(
                 QueueUrl=url,
                 AttributeNames=[
@@ -411,14 +466,21 @@ class LocalStack:
         deliver(sqs, queue, messages, stats)
         return True
 
-    def _invoke(self, function: str, event: Mapping[str, Any], timeout_s: float) -> Any:
+    def _invoke(
+        self,
+        function: str,
+        event: Mapping[str, Any],
+        timeout_s: float,
+        module: ModuleType | None = None,
+    ) -> Any:
         context = LocalLambdaContext(
             function_name=f"adm-ingest-{function}",
             timeout_s=timeout_s,
             memory_limit_in_mb=1024,
             invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{function}",
         )
-        return self.functions[function].lambda_handler(dict(event), context)
+        handler = (module or self.functions[function]).lambda_handler
+        return handler(dict(event), context)
 
     def _deliver_s3_events(
         self, sqs: Any, queue: str, messages: list[dict[str, Any]], stats: PumpStats
@@ -449,21 +511,47 @@ class LocalStack:
     def _deliver_chunks(
         self, sqs: Any, queue: str, messages: list[dict[str, Any]], stats: PumpStats
     ) -> None:
+        self.deliver_chunks(messages, stats=stats)
+
+    def deliver_chunks(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        container: ModuleType | None = None,
+        stats: PumpStats | None = None,
+    ) -> set[str]:
+        """Invoke a worker (the stack's, or ``container``) on chunk messages received from the
+        chunk queue and delete those it did not report failed, as the event source mapping
+        does. Returns the ids of the messages left for redelivery."""
+        queue = self.names.chunk_queue
+        stats = stats if stats is not None else PumpStats()
         event = _sqs_event(messages, self._queues.arns[queue])
         self.delivered["chunks"].extend(message["Body"] for message in messages)
         stats.worker_invocations += 1
         stats.chunk_messages += len(messages)
         try:
-            response = self._invoke("worker", event, timeout_s=self.worker_timeout_s) or {}
+            response = (
+                self._invoke("worker", event, timeout_s=self.worker_timeout_s, module=container)
+                or {}
+            )
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        except SimulatedCrash:
+            # The execution environment died: no response, every message comes back, and the
+            # next invocation starts in a new environment (cold start), as on Lambda.
+            failed = {message["MessageId"] for message in messages}
+            stats.worker_crashes += 1
+            if container is None:
+                self.functions["worker"] = self.worker_container()
         except Exception:  # every record failed (BatchProcessingError) or the handler crashed
             failed = {message["MessageId"] for message in messages}
         stats.chunk_retries += len(failed)
+        sqs = self._sqs()
         for message in messages:
             if message["MessageId"] not in failed:
                 sqs.delete_message(
                     QueueUrl=self._queues.urls[queue], ReceiptHandle=message["ReceiptHandle"]
                 )
+        return failed
 
     def _deliver_dead_letters(
         self, sqs: Any, queue: str, messages: list[dict[str, Any]], stats: PumpStats

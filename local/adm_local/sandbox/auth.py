@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -73,6 +73,7 @@ def _same(sent: str, expected: str) -> bool:
 class _IssuedToken:
     client_id: str
     expires_at: float
+    issued_at: float
 
 
 class TokenIssuer:
@@ -88,6 +89,9 @@ class TokenIssuer:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._tokens: dict[str, _IssuedToken] = {}
+        self._revocation: tuple[float, float] | None = None
+        """``(since, every)``: tokens issued before the latest ``since + k * every`` are
+        revoked (LwA revokes tokens whenever the user or Amazon decides, not at ``expires_in``)."""
         self._lock = threading.Lock()
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
@@ -109,8 +113,9 @@ class TokenIssuer:
         if not _same(form["refresh_token"], self.account.refresh_token):
             raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
         token = "Atza|" + secrets.token_urlsafe(32)
+        now = self._clock()
         with self._lock:
-            self._tokens[token] = _IssuedToken(form["client_id"], self._clock() + self.ttl_seconds)
+            self._tokens[token] = _IssuedToken(form["client_id"], now + self.ttl_seconds, now)
         return {
             "access_token": token,
             "token_type": "bearer",
@@ -125,17 +130,47 @@ class TokenIssuer:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
+        now = self._clock()
         with self._lock:
             issued = self._tokens.get(token.strip())
-        if issued is None or issued.expires_at <= self._clock():
+            revocation = self._revocation
+        if issued is None or issued.expires_at <= now:
             return None
+        if issued.issued_at < _latest_revocation(revocation, now):
+            return None  # revoked by the periodic revocation fault
         return issued.client_id
+
+    def revoke_every(self, seconds: float | None) -> None:
+        """Revoke every token issued so far now, and again each ``seconds`` (None: stop).
+
+        Computed when a token is checked, not by a timer: a token is refused once a revocation
+        instant has passed since it was issued, exactly as if a timer had revoked it then.
+        """
+        now = self._clock()
+        with self._lock:
+            # Starting revokes every token issued so far; stopping keeps revoked what was.
+            latest = _latest_revocation(self._revocation, now)
+            self._tokens = {
+                token: issued
+                if seconds is None and issued.issued_at >= latest
+                else replace(issued, expires_at=min(issued.expires_at, now))
+                for token, issued in self._tokens.items()
+            }
+            self._revocation = None if seconds is None else (now, seconds)
 
     def expire_all(self) -> None:
         """Make every token issued so far expired (new grants are unaffected)."""
         now = self._clock()
         with self._lock:
             self._tokens = {
-                token: _IssuedToken(issued.client_id, min(issued.expires_at, now))
+                token: replace(issued, expires_at=min(issued.expires_at, now))
                 for token, issued in self._tokens.items()
             }
+
+
+def _latest_revocation(revocation: tuple[float, float] | None, now: float) -> float:
+    """The last revocation instant at or before ``now`` of ``(since, every)``."""
+    if revocation is None:
+        return float("-inf")
+    since, every = revocation
+    return since + max(0.0, (now - since) // every) * every

@@ -73,7 +73,28 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=int,
         default=0,
         metavar="K",
-        help="apply the next K API requests, then close their connections without answering",
+        help="apply the next K API calls, then close the connection without answering",
+    )
+    for kind, what in (
+        ("rate-limit", "with 429"),
+        ("server-error", "with a 5xx"),
+        ("drop-connection", "by closing the connection"),
+        ("accept-then-drop", "by applying them and closing the connection"),
+    ):
+        faults.add_argument(
+            f"--{kind}-share",
+            type=float,
+            default=0.0,
+            metavar="F",
+            help=f"answer a random fraction F (0-1) of the API calls {what}",
+        )
+    faults.add_argument("--seed", type=int, default=None, help="seed of the random faults")
+    faults.add_argument(
+        "--revoke-tokens-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="revoke every access token issued so far each S seconds",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
@@ -96,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         latency=args.latency,
         drop_connections=args.drop_connections,
         accept_then_drop=args.accept_then_drop,
+        rate_limit_share=args.rate_limit_share,
+        server_error_share=args.server_error_share,
+        drop_connection_share=args.drop_connection_share,
+        accept_then_drop_share=args.accept_then_drop_share,
+        seed=args.seed,
+        revoke_tokens_every=args.revoke_tokens_every,
     )
     sandbox.start()
     account = sandbox.account

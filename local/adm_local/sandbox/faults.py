@@ -1,9 +1,17 @@
 """Injected failures: throttling, server errors, latency, dropped connections, token expiry.
 
 Counted faults (``rate_limit``, ``server_errors``, ``drop_connections``, ``accept_then_drop``)
-hit the next *K*
-matching requests and are then used up; ``latency`` delays every matching response until
-cleared. A fault set without ``path`` applies to every API call but not to the token endpoint
+hit the next *K* matching requests and are then used up; ``latency`` delays every matching
+response until cleared. Shares (``rate_limit_share``, ``server_error_share``,
+``drop_connection_share``, ``accept_then_drop_share``) hit that fraction of the matching
+requests at random until cleared — one draw per request, so 10 % + 5 % means 15 % of the
+requests are faulted, never two faults at once; ``seed`` makes the draws repeatable.
+``accept_then_drop`` applies the request (the state changes, as if the API did its work) and
+then closes the socket without answering: the client cannot know it landed.
+``revoke_tokens_every`` revokes every access token issued so far each S seconds until cleared;
+``expire_tokens`` does it once, now.
+
+A fault set without ``path`` applies to every API call but not to the token endpoint
 (so "the next 3 calls are throttled" does not also break authentication); give
 ``path="/auth/o2/token"`` to fault the token endpoint itself. ``methods`` narrows a fault to
 some HTTP methods. Each :meth:`Faults.set` call adds rules; :meth:`Faults.clear` removes all.
@@ -11,6 +19,7 @@ some HTTP methods. Each :meth:`Faults.set` call adds rules; :meth:`Faults.clear`
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
@@ -30,8 +39,7 @@ class FaultKind(StrEnum):
     DROP_CONNECTION = "drop_connection"
     """Close the socket without sending a response (the request is not applied)."""
     ACCEPT_THEN_DROP = "accept_then_drop"
-    """Apply the request as usual, then close the socket instead of answering: the client
-    cannot tell it from a drop, but the state holds what it sent (an unconfirmed delivery)."""
+    """Apply the request, then close the socket without sending the response."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,27 @@ class FaultRule:
         if self.path is None:
             return path != TOKEN_PATH
         return path.startswith(self.path)
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """A fault that hits a random ``share`` of the matching requests until cleared."""
+
+    kind: FaultKind
+    share: float
+    path: str | None = None
+    methods: frozenset[str] | None = None
+    status: int = 500
+    retry_after: float | None = None
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return self.as_counted().applies_to(method, path)
+
+    def as_counted(self) -> FaultRule:
+        """The same fault as a one-off rule (what :class:`Decision` carries)."""
+        return FaultRule(
+            self.kind, 1, self.path, self.methods, status=self.status, retry_after=self.retry_after
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +106,9 @@ class Decision:
 FAULT_KEYS = frozenset(
     {
         "rate_limit", "retry_after", "server_errors", "status", "latency", "drop_connections",
-        "accept_then_drop", "expire_tokens", "path", "methods",
+        "accept_then_drop", "rate_limit_share", "server_error_share", "drop_connection_share",
+        "accept_then_drop_share", "seed", "expire_tokens", "revoke_tokens_every", "path",
+        "methods",
     }
 )  # fmt: skip
 """The keyword arguments :meth:`Faults.set` (and ``POST /_sandbox/faults``) accept."""
@@ -86,10 +117,17 @@ FAULT_KEYS = frozenset(
 class Faults:
     """Thread-safe fault configuration of one sandbox."""
 
-    def __init__(self, expire_tokens: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        expire_tokens: Callable[[], None],
+        revoke_tokens_every: Callable[[float | None], None] | None = None,
+    ) -> None:
         self._expire_tokens = expire_tokens
+        self._revoke_tokens_every = revoke_tokens_every
         self._rules: list[FaultRule] = []
+        self._shares: list[ShareRule] = []
         self._latencies: list[LatencyRule] = []
+        self._random = random.Random()
         self._lock = threading.Lock()
 
     def set(
@@ -102,13 +140,33 @@ class Faults:
         latency: float = 0.0,
         drop_connections: int = 0,
         accept_then_drop: int = 0,
+        rate_limit_share: float = 0.0,
+        server_error_share: float = 0.0,
+        drop_connection_share: float = 0.0,
+        accept_then_drop_share: float = 0.0,
+        seed: int | None = None,
         expire_tokens: bool = False,
+        revoke_tokens_every: float | None = None,
         path: str | None = None,
         methods: Collection[str] | None = None,
     ) -> None:
         """Add faults; see the module docstring for their meaning and scope."""
         if not 500 <= status <= 599:
             raise ValueError("server error status must be 5xx")
+        shares = {
+            FaultKind.RATE_LIMIT: rate_limit_share,
+            FaultKind.SERVER_ERROR: server_error_share,
+            FaultKind.DROP_CONNECTION: drop_connection_share,
+            FaultKind.ACCEPT_THEN_DROP: accept_then_drop_share,
+        }
+        if any(not 0.0 <= share <= 1.0 for share in shares.values()):
+            raise ValueError("fault shares must be between 0 and 1")
+        if sum(shares.values()) > 1.0:
+            raise ValueError("fault shares must add up to at most 1")
+        if revoke_tokens_every is not None and revoke_tokens_every <= 0:
+            raise ValueError("revoke_tokens_every must be a positive number of seconds")
+        if revoke_tokens_every is not None and self._revoke_tokens_every is None:
+            raise ValueError("this sandbox cannot revoke tokens periodically")
         scope = {
             "path": path,
             "methods": frozenset(m.upper() for m in methods) if methods else None,
@@ -123,12 +181,22 @@ class Faults:
             )
             if count > 0
         ]
+        new_shares = [
+            ShareRule(kind, share, **scope, status=status, retry_after=retry_after)
+            for kind, share in shares.items()
+            if share > 0
+        ]
         with self._lock:
             self._rules.extend(new_rules)
+            self._shares.extend(new_shares)
+            if seed is not None:
+                self._random.seed(seed)
             if latency > 0:
                 self._latencies.append(LatencyRule(latency, **scope))
         if expire_tokens:
             self._expire_tokens()
+        if revoke_tokens_every is not None and self._revoke_tokens_every is not None:
+            self._revoke_tokens_every(revoke_tokens_every)
 
     def set_from_json(self, document: Mapping[str, Any]) -> None:
         """:meth:`set` from a JSON object (the ``POST /_sandbox/faults`` body)."""
@@ -141,13 +209,17 @@ class Faults:
         self.set(**settings)
 
     def clear(self) -> None:
-        """Remove every fault (already expired tokens stay expired)."""
+        """Remove every fault and stop periodic revocation (revoked tokens stay revoked)."""
         with self._lock:
             self._rules.clear()
+            self._shares.clear()
             self._latencies.clear()
+        if self._revoke_tokens_every is not None:
+            self._revoke_tokens_every(None)
 
     def decide(self, method: str, path: str) -> Decision:
-        """Consume the first matching counted fault, if any, and compute the latency."""
+        """Consume the first matching counted fault, if any, else draw from the shares; and
+        compute the latency."""
         with self._lock:
             delay = max(
                 (rule.seconds for rule in self._latencies if rule.applies_to(method, path)),
@@ -157,6 +229,13 @@ class Faults:
                 if rule.remaining > 0 and rule.applies_to(method, path):
                     self._rules[position] = replace(rule, remaining=rule.remaining - 1)
                     return Decision(delay, rule)
+            matching = [share for share in self._shares if share.applies_to(method, path)]
+            if matching:
+                draw = self._random.random()
+                for share in matching:
+                    if draw < share.share:
+                        return Decision(delay, share.as_counted())
+                    draw -= share.share
             return Decision(delay)
 
     def snapshot(self) -> dict[str, Any]:
@@ -172,6 +251,10 @@ class Faults:
                     }
                     for rule in self._rules
                     if rule.remaining > 0
+                ],
+                "shares": [
+                    {"kind": str(rule.kind), "share": rule.share, "path": rule.path}
+                    for rule in self._shares
                 ],
                 "latency": [
                     {"seconds": rule.seconds, "path": rule.path} for rule in self._latencies

@@ -72,6 +72,8 @@ class RecordedRequest:
     """``None`` when the connection was dropped by an injected fault."""
     headers: dict[str, str] = field(repr=False)
     query: str = ""
+    fault: str | None = None
+    """The injected fault that answered (or dropped) the request, if any."""
 
 
 def _media_type(header: str | None) -> str:
@@ -118,8 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = RESPONSE_BUFFER_BYTES
     disable_nagle_algorithm = True
     server: _HttpServer
-    response_started = False
-    """Set once the current response's headers are out (reset per request)."""
+    drop_reply = False
+    """Set per request by an accept-then-drop fault: do the work, send nothing back."""
 
     def do_GET(self) -> None:
         self.server.sandbox.handle(self)
@@ -137,6 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # BaseHTTPRequestHandler's own messages (bad request lines, timeouts): keep them short.
         self.server.sandbox.log(format % args)
+
+
+def _drop(http: _Handler) -> None:
+    """Close the connection without a response (the client sees a reset / empty reply)."""
+    http.close_connection = True
+    http.connection.shutdown(socket.SHUT_RDWR)
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -164,7 +172,9 @@ class SandboxServer:
     ) -> None:
         self.account = account or SandboxAccount()
         self.tokens = TokenIssuer(self.account, token_ttl)
-        self.faults = Faults(expire_tokens=self.tokens.expire_all)
+        self.faults = Faults(
+            expire_tokens=self.tokens.expire_all, revoke_tokens_every=self.tokens.revoke_every
+        )
         self._state = SandboxState(self.account, onboarded=onboarded)
         self.schema = ApiSchema.load()
         self.requests: list[RecordedRequest] = []
@@ -276,8 +286,12 @@ class SandboxServer:
             time.sleep(decision.delay)
         fault = decision.fault
         if fault is not None and fault.kind is FaultKind.DROP_CONNECTION:
-            self._drop(http, method, url)
+            self._record(http, method, url, None, fault=str(fault.kind))
+            _drop(http)
             return
+        http.drop_reply = fault is not None and fault.kind is FaultKind.ACCEPT_THEN_DROP
+        if http.drop_reply:
+            fault = None  # the request goes through; _respond drops its answer
         try:
             if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
                 headers = {}
@@ -309,19 +323,10 @@ class SandboxServer:
                 http, operation, error.status, payload, content_type, error.headers, request_id, url
             )
             return
-        if fault is not None and fault.kind is FaultKind.ACCEPT_THEN_DROP:
-            self._drop(http, method, url)  # applied above; the answer is lost
-            return
         content_type = self._content_type(operation, reply.status, http)
         self._respond(
             http, operation, reply.status, reply.body, content_type, reply.headers, request_id, url
         )
-
-    def _drop(self, http: _Handler, method: str, url: Any) -> None:
-        """Close the connection without an answer (recorded with status ``None``)."""
-        self._record(http, method, url, None)
-        http.close_connection = True
-        http.connection.shutdown(socket.SHUT_RDWR)
 
     def _read_body(self, http: _Handler) -> tuple[bytes, ApiError | None]:
         """The request body, or the framing error to answer with instead of reading it.
@@ -497,6 +502,10 @@ class SandboxServer:
     ) -> None:
         if operation is not None:
             self._check_response(operation, status, content_type, body)
+        if http.drop_reply:
+            self._record(http, http.command, url, None, fault=str(FaultKind.ACCEPT_THEN_DROP))
+            _drop(http)
+            return
         data = b"" if body is None else json.dumps(body).encode()
         http.send_response(status)
         http.send_header(REQUEST_ID_HEADER, request_id)
@@ -531,10 +540,14 @@ class SandboxServer:
                 )
             self.log(f"SCHEMA VIOLATION in response of {operation.key} {status}")
 
-    def _record(self, http: _Handler, method: str, url: Any, status: int | None) -> None:
+    def _record(
+        self, http: _Handler, method: str, url: Any, status: int | None, fault: str | None = None
+    ) -> None:
         with self._records_lock:
             self.requests.append(
-                RecordedRequest(method, url.path, status, dict(http.headers.items()), url.query)
+                RecordedRequest(
+                    method, url.path, status, dict(http.headers.items()), url.query, fault
+                )
             )
         if status is None:
             self.log(f"{method} {url.path} -> connection dropped")
