@@ -69,6 +69,9 @@ class Reason(StrEnum):
     LIMITED_DATA_USE = "limited_data_use"
     TOO_MANY_MATCH_KEYS = "too_many_match_keys"
     RECORD_TOO_LARGE = "record_too_large"
+    TOO_DEEP = "too_deep"
+    """A JSON record (a line, an array element) nested deeper than ``MAX_JSON_DEPTH``: read
+    without being built, so a hostile nesting costs no memory."""
     REPORT_FOOTER = "report_footer"
     """A CRM report's footer or blank trailer line: not a record. Counted in
     ``Tally.skipped``, never as a rejected person."""

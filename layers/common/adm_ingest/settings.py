@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from adm_ingest.readers import MAX_JSON_DEPTH
+
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
@@ -30,6 +32,11 @@ class Settings:
     default_country: str = field(default_factory=lambda: _env("DEFAULT_COUNTRY", "US"))
     time_margin_ms: int = field(default_factory=lambda: int(_env("TIME_MARGIN_MS", "20000")))
     """How long before the Lambda deadline a function stops starting new work."""
+    max_json_depth: int = field(
+        default_factory=lambda: int(_env("MAX_JSON_DEPTH", str(MAX_JSON_DEPTH)))
+    )
+    """Deepest nesting of a JSON record (a line, an array element); deeper ones are rejected
+    ``too_deep`` without being built (see :mod:`adm_ingest.readers`)."""
 
     @classmethod
     def from_env(cls) -> Settings:
