@@ -94,7 +94,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from itertools import chain, product
-from typing import Protocol
+from typing import Any, Protocol
 
 import ijson
 import orjson
@@ -1167,6 +1167,8 @@ MAX_SKIPPED_DEPTH = 1_000_000
 """Deepest nesting a too-deep array element may have and still be skipped to read the next
 one. The parser keeps a byte per open level, so this caps its stack at ~1 MB; an element nested
 deeper than that is a file-level error."""
+_Events = Iterator[tuple[str, Any]]
+"""ijson's ``basic_parse`` events: (event name, value — a key, a scalar or None)."""
 _OPENS = frozenset(("start_map", "start_array"))
 _CLOSES = frozenset(("end_map", "end_array"))
 _SCALARS = {"string": "a string", "number": "a number", "boolean": "a boolean", "null": "null"}
@@ -1211,7 +1213,7 @@ def _json_array_records(
 
 
 def _json_object(
-    events: Iterator[tuple[str, object]], number: int, max_depth: int
+    events: _Events, number: int, max_depth: int
 ) -> SourceRecord | Rejection:
     """The record of an element whose ``start_map`` was just read, up to its ``end_map``."""
     values: dict[str, str] = {}
@@ -1221,20 +1223,20 @@ def _json_object(
             return SourceRecord(number, values)
         event, value = next(events)
         if event == "string":
-            values[key] = value  # type: ignore[index,assignment]
+            values[key] = value
         elif event == "number":
-            values[key] = str(value)  # type: ignore[index]
+            values[key] = str(value)
         elif event == "boolean":
-            values[key] = "true" if value else "false"  # type: ignore[index]
+            values[key] = "true" if value else "false"
         elif event == "null":
-            values.pop(key, None)  # type: ignore[call-overload]  # the last duplicate key wins
+            values.pop(key, None)  # the last duplicate key wins
         else:  # a nested object or array: never built
             deepest = _skip(events, 2, number)
             return _too_deep(number, max_depth) if deepest > max_depth else _nested(number)
     raise AssertionError("ijson ends an unfinished object with an error")  # pragma: no cover
 
 
-def _skip(events: Iterator[tuple[str, object]], depth: int, number: int) -> int:
+def _skip(events: _Events, depth: int, number: int) -> int:
     """Consume events up to the end of element ``number``, ``depth`` containers deep in it
     now; return the deepest level it reached (the element itself is level 1)."""
     deepest = depth
