@@ -37,6 +37,7 @@ from adm_ingest.profile import (
 )
 from adm_ingest.readers import open_records
 from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
+from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
 
 DRY_RUN = "dry_run"
@@ -92,13 +93,14 @@ def dry_run(
         country=country or DEPLOYMENT_COUNTRY,
         country_source=CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT,
     )
+    max_depth = Settings.from_env().max_json_depth  # the MAX_JSON_DEPTH the pipeline would use
     started = time.monotonic()
     requests_dir = out_dir / "requests"
     with path.open("rb") as stream:
-        records = open_records(stream, rows=True)
+        records = open_records(stream, rows=True, max_depth=max_depth)
         first = next(records)  # surfaces file-level errors before anything is written
         with path.open("rb") as head:  # the splitter's survey: the first records
-            sample = list(islice(open_records(head), SAMPLE_RECORDS))
+            sample = list(islice(open_records(head, max_depth=max_depth), SAMPLE_RECORDS))
         # Columns are the sample's (CSV: the header; JSON: the first records' keys); later
         # ones resolve as records show them.
         header = header_of(sample) or None

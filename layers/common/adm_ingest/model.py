@@ -72,6 +72,9 @@ class Reason(StrEnum):
     DUPLICATE_IN_FILE = "duplicate_in_file"
     """The same request item (byte for byte: same externalUserId, identity, consent and
     action — or the same event) as an earlier record of its chunk: sent once, with the first."""
+    TOO_DEEP = "too_deep"
+    """A JSON record (a line, an array element) nested deeper than ``MAX_JSON_DEPTH``: read
+    without being built, so a hostile nesting costs no memory."""
     REPORT_FOOTER = "report_footer"
     """A CRM report's footer or blank trailer line: not a record. Counted in
     ``Tally.skipped``, never as a rejected person."""

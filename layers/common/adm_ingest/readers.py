@@ -9,7 +9,7 @@ element number (JSON array).
 Public API
 ----------
 ``open_records(stream, *, format=None, delimiter=None, header=None, first_line=1, rows=False,
-encoding=None) -> RecordReader``
+encoding=None, max_depth=MAX_JSON_DEPTH) -> RecordReader``
     Iterate the records of a whole file or of a byte range of one. For a range, pass the
     file's ``header`` (the range has no header row), its ``delimiter``, its ``encoding`` and the
     ``first_line`` of the range's first byte — all four come from :func:`scan_boundaries`. With
@@ -67,13 +67,23 @@ Rules
 * JSON values become strings: strings as-is, numbers via ``str``, booleans as ``true`` /
   ``false``; ``null`` leaves the field out; a nested object or array rejects the record
   (``malformed_record``) because it cannot be a column value.
+* JSON nesting. A record's depth counts its containers (a flat object is 1, an object value
+  inside it 2); one nested deeper than ``max_depth`` (:data:`MAX_JSON_DEPTH`) is rejected
+  ``too_deep`` rather than ``malformed_record`` / ``not_an_object``. Array elements are built
+  from ijson's flat ``basic_parse`` events, never with ``ijson.items`` (whose path tracking
+  grows with the square of the depth): an element that is not a flat object is skipped event
+  by event, counting depth, and reading goes on with the next. Memory stays flat at any depth;
+  only an element nested more than :data:`MAX_SKIPPED_DEPTH` levels stops the file. A JSON
+  line is parsed by orjson, which refuses more than 1024 levels (``too_deep`` as well).
 * Per-record problems become rejections and reading continues: undecodable bytes,
   bad quoting, wrong field count, invalid JSON, a JSON value that is not an object, records over
-  :data:`MAX_RECORD_BYTES`. File-level problems raise :class:`FileFormatError`: empty file, a
-  header that is missing (the first line looks like a record: see :func:`_headerless_column`),
-  malformed, undecodable or has empty / duplicate names, a file with no
-  records, a binary or UTF-16 file, an unknown format, a corrupt gzip stream, and any syntax or
-  encoding error inside a JSON array (a streaming parser cannot find the next element after it).
+  :data:`MAX_RECORD_BYTES`, JSON records nested deeper than ``max_depth``. File-level problems
+  raise :class:`FileFormatError`: empty file, a header that is missing (the first line looks
+  like a record: see :func:`_headerless_column`), malformed, undecodable or has empty /
+  duplicate names, a file with no records, a binary or UTF-16 file, an unknown format, a corrupt
+  gzip stream, a JSON-array file whose top-level value is not an array, an array element nested
+  more than :data:`MAX_SKIPPED_DEPTH` levels, and any syntax or encoding error inside a JSON
+  array (a streaming parser cannot find the next element after it).
   No message or rejection detail ever contains a value from the file.
 """
 
@@ -88,7 +98,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from itertools import chain, product
-from typing import Protocol
+from typing import Any, Protocol
 
 import ijson
 import orjson
@@ -100,6 +110,9 @@ BLOCK_SIZE = 4 << 20
 """Bytes requested per ``read`` call; big blocks keep the per-call overhead negligible."""
 MAX_RECORD_BYTES = 128 << 10
 """Largest accepted record (and the csv module's default field size limit)."""
+MAX_JSON_DEPTH = 64
+"""Default deepest nesting of a JSON record (the ``MAX_JSON_DEPTH`` setting); records are flat
+objects (depth 1), so this only decides how a bad record is named and bounds the work on it."""
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 """Detectable CSV delimiters, in order of preference when counts tie."""
 
@@ -175,6 +188,7 @@ def open_records(
     first_line: int = 1,
     rows: bool = False,
     encoding: str | None = None,
+    max_depth: int = MAX_JSON_DEPTH,
 ) -> RecordReader:
     """Stream the records of ``stream``.
 
@@ -195,6 +209,7 @@ def open_records(
         encoding: the CSV text encoding. ``None``: detected for a whole file (see the module
             docstring), UTF-8 for a byte range — a range's encoding is the one its file's scan
             settled on (:attr:`BoundaryScan.encoding`). JSON is always read as UTF-8.
+        max_depth: deepest nesting of a JSON record; deeper ones are rejected ``too_deep``.
 
     Returns:
         A :class:`RecordReader`: iterate it for the records; its ``encoding`` tells what the
@@ -203,8 +218,11 @@ def open_records(
     Raises:
         FileFormatError: on a file-level problem (see the module docstring); raised when the
             iterator is first advanced, or later for corruption found mid-stream.
-        ValueError: ``header`` given without ``delimiter``, or an invalid ``delimiter``.
+        ValueError: ``header`` given without ``delimiter``, an invalid ``delimiter``, or a
+            ``max_depth`` below 1.
     """
+    if max_depth < 1:
+        raise ValueError("max_depth must be at least 1 (a flat object is one level deep)")
     if delimiter is not None:
         _check_delimiter(delimiter)
     if encoding is not None:
@@ -219,7 +237,8 @@ def open_records(
     whole_file = known_header is None and first_line == 1
     decoding = _Decoding(encoding if encoding is not None or whole_file else _UTF8)
     return RecordReader(
-        _records(stream, format, delimiter, known_header, first_line, rows, decoding), decoding
+        _records(stream, format, delimiter, known_header, first_line, rows, decoding, max_depth),
+        decoding,
     )
 
 
@@ -260,6 +279,7 @@ def _records(
     first_line: int,
     rows: bool,
     decoding: _Decoding,
+    max_depth: int,
 ) -> Iterator[SourceRecord | Rejection | CsvRows]:
     whole_file = header is None and first_line == 1
     opened = _open(
@@ -269,7 +289,7 @@ def _records(
         decoding=decoding,
     )
     if opened.format is Format.JSON_ARRAY:
-        records = _json_array_records(opened.blocks, first_line)
+        records = _json_array_records(opened.blocks, first_line, max_depth)
     else:
         raws = _split_records(
             opened.blocks,
@@ -280,7 +300,7 @@ def _records(
             decoding=decoding,
         )
         if opened.format is Format.JSON_LINES:
-            records = _json_lines_records(raws)
+            records = _json_lines_records(raws, max_depth)
         else:
             if header is None:
                 header, delimiter = _read_header(next(raws, None), delimiter, decoding.encoding)
@@ -1119,14 +1139,22 @@ def _footer(line: int) -> Rejection:
 # --- JSON --------------------------------------------------------------------------------------
 
 
-def _json_lines_records(raws: Iterator[_Raw]) -> Iterator[SourceRecord | Rejection]:
+def _json_lines_records(
+    raws: Iterator[_Raw], max_depth: int
+) -> Iterator[SourceRecord | Rejection]:
+    # A line is at most MAX_RECORD_BYTES, so orjson (itself capped at _ORJSON_DEPTH levels)
+    # parses even a deep one in bounded memory: depth is checked after parsing, and only for
+    # the rare value that is not a flat object.
     for _, line, data, oversized in raws:
         if oversized or data is None:
             yield _too_large(line)
             continue
         try:
             value = orjson.loads(data)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError as error:
+            if _is_orjson_depth_error(error):
+                yield _too_deep(line, max_depth)
+                continue
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
@@ -1134,38 +1162,25 @@ def _json_lines_records(raws: Iterator[_Raw]) -> Iterator[SourceRecord | Rejecti
             else:
                 yield Rejection(line, Reason.INVALID_JSON, "not valid JSON")
             continue
-        yield _json_record(line, value)
+        yield _json_record(line, value, max_depth)
 
 
-class _BlockFile:
-    """Minimal file object over an iterator of blocks, for ijson."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-
-    def read(self, size: int = -1) -> bytes:
-        # ijson probes the data type with read(0): that must not consume a block.
-        return b"" if size == 0 else next(self._blocks, b"")
+_ORJSON_DEPTH = 1024
+"""orjson refuses deeper input (whatever ``max_depth`` says): such lines are ``too_deep``."""
 
 
-def _json_array_records(
-    blocks: Iterator[bytes], first_line: int
-) -> Iterator[SourceRecord | Rejection]:
-    number = first_line - 1
-    try:
-        for value in ijson.items(_BlockFile(blocks), "item", use_float=True):
-            number += 1
-            yield _json_record(number, value)
-    except ijson.JSONError:
-        # ijson's message quotes the surrounding input: never pass it on.
-        raise FileFormatError(
-            f"the JSON array is invalid or not UTF-8 after element {number}"
-        ) from None
+def _is_orjson_depth_error(error: orjson.JSONDecodeError) -> bool:
+    # orjson has no error code for it; its message says "depth limit exceeded" (older releases
+    # "recursion limit"). A golden test pins this.
+    message = str(error)
+    return message.startswith("depth limit") or "recursion limit" in message
 
 
-def _json_record(line: int, value: object) -> SourceRecord | Rejection:
+def _json_record(line: int, value: object, max_depth: int) -> SourceRecord | Rejection:
     if not isinstance(value, dict):
-        return Rejection(line, Reason.NOT_AN_OBJECT, "a JSON value that is not an object")
+        if isinstance(value, list) and _depth(value) > max_depth:
+            return _too_deep(line, max_depth)
+        return _not_object(line)
     values: dict[str, str] = {}
     for key, item in value.items():
         if isinstance(item, str):
@@ -1176,6 +1191,159 @@ def _json_record(line: int, value: object) -> SourceRecord | Rejection:
             values[key] = "true" if item else "false"
         elif isinstance(item, int | float):
             values[key] = str(item)
+        elif _depth(value) > max_depth:
+            return _too_deep(line, max_depth)
         else:
-            return Rejection(line, Reason.MALFORMED_RECORD, "a nested object or array value")
+            return _nested(line)
     return SourceRecord(line, values)
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of a parsed JSON value (a scalar 0, ``[]`` 1, ``[{}]`` 2), iteratively:
+    a parsed line can be nested up to :data:`_ORJSON_DEPTH` levels, past Python's recursion
+    limit."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        level += 1
+        deepest = max(deepest, level)
+        pending.extend((child, level) for child in item)
+    return deepest
+
+
+def _too_deep(line: int, max_depth: int) -> Rejection:
+    return Rejection(line, Reason.TOO_DEEP, f"nested deeper than {max_depth} levels")
+
+
+def _not_object(line: int) -> Rejection:
+    return Rejection(line, Reason.NOT_AN_OBJECT, "a JSON value that is not an object")
+
+
+def _nested(line: int) -> Rejection:
+    return Rejection(line, Reason.MALFORMED_RECORD, "a nested object or array value")
+
+
+class _BlockFile:
+    """Minimal file object over an iterator of blocks, for ijson.
+
+    Reads return at most ``size`` bytes: ijson turns each read into a list of events before
+    handing out the first, so a 4 MiB block of ``[[[[`` would be 4 M event tuples at once.
+    """
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._block = b""
+        self._at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        # ijson probes the data type with read(0): that must not consume a block.
+        if size == 0:
+            return b""
+        if self._at >= len(self._block):
+            self._block, self._at = next(self._blocks, b""), 0
+        if size < 0:
+            size = len(self._block)
+        piece = self._block[self._at : self._at + size]
+        self._at += len(piece)
+        return piece
+
+
+_JSON_READ_BYTES = 64 << 10
+"""Bytes ijson parses per read (its own default), which bounds the events it buffers."""
+MAX_SKIPPED_DEPTH = 1_000_000
+"""Deepest nesting a too-deep array element may have and still be skipped to read the next
+one. The parser keeps a byte per open level, so this caps its stack at ~1 MB; an element nested
+deeper than that is a file-level error."""
+_Events = Iterator[tuple[str, Any]]
+"""ijson's ``basic_parse`` events: (event name, value — a key, a scalar or None)."""
+_OPENS = frozenset(("start_map", "start_array"))
+_CLOSES = frozenset(("end_map", "end_array"))
+_SCALARS = {"string": "a string", "number": "a number", "boolean": "a boolean", "null": "null"}
+
+
+def _json_array_records(
+    blocks: Iterator[bytes], first_line: int, max_depth: int
+) -> Iterator[SourceRecord | Rejection]:
+    """The elements of a top-level JSON array, built from ijson's flat event stream.
+
+    Never ``ijson.items``: its path tracking costs memory quadratic in the nesting depth. A
+    record is a flat object, built here straight into its string values; an element that is
+    anything else, or holds a nested value, is consumed event by event (counting depth, never
+    building it) up to its end, so reading goes on with the next element.
+    """
+    number = first_line - 1
+    events = ijson.basic_parse(_BlockFile(blocks), buf_size=_JSON_READ_BYTES, use_float=True)
+    try:
+        for event, _ in events:
+            if event != "start_array":
+                what = "an object" if event == "start_map" else _SCALARS.get(event, event)
+                raise FileFormatError(f"the file's top-level JSON value is {what}, not an array")
+            break
+        for event, _ in events:
+            element = number + 1  # ``number`` counts the elements read whole
+            if event == "start_map":
+                outcome = _json_object(events, element, max_depth)
+            elif event == "start_array":
+                too_deep = _skip(events, 1, element) > max_depth
+                outcome = _too_deep(element, max_depth) if too_deep else _not_object(element)
+            elif event == "end_array":
+                continue  # the array's end: only whitespace may follow it
+            else:
+                outcome = _not_object(element)
+            number = element
+            yield outcome
+    except ijson.JSONError:
+        # ijson's message quotes the surrounding input: never pass it on.
+        raise FileFormatError(
+            f"the JSON array is invalid or not UTF-8 after element {number}"
+        ) from None
+
+
+def _json_object(
+    events: _Events, number: int, max_depth: int
+) -> SourceRecord | Rejection:
+    """The record of an element whose ``start_map`` was just read, up to its ``end_map``."""
+    values: dict[str, str] = {}
+    # A flat object's events alternate map_key, value: one loop turn per field.
+    for event, key in events:
+        if event == "end_map":
+            return SourceRecord(number, values)
+        event, value = next(events)
+        if event == "string":
+            values[key] = value
+        elif event == "number":
+            values[key] = str(value)
+        elif event == "boolean":
+            values[key] = "true" if value else "false"
+        elif event == "null":
+            values.pop(key, None)  # the last duplicate key wins
+        else:  # a nested object or array: never built
+            deepest = _skip(events, 2, number)
+            return _too_deep(number, max_depth) if deepest > max_depth else _nested(number)
+    raise AssertionError("ijson ends an unfinished object with an error")  # pragma: no cover
+
+
+def _skip(events: _Events, depth: int, number: int) -> int:
+    """Consume events up to the end of element ``number``, ``depth`` containers deep in it
+    now; return the deepest level it reached (the element itself is level 1)."""
+    deepest = depth
+    for event, _ in events:
+        if event in _OPENS:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_SKIPPED_DEPTH:
+                    raise FileFormatError(
+                        f"element {number} is nested more than {MAX_SKIPPED_DEPTH:,} levels "
+                        "deep: the rest of the JSON array cannot be read"
+                    )
+        elif event in _CLOSES:
+            depth -= 1
+            if not depth:
+                return deepest
+    raise AssertionError("ijson ends an unfinished array with an error")  # pragma: no cover

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from adm_ingest.readers import MAX_JSON_DEPTH
+
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
@@ -46,6 +48,11 @@ class Settings:
         default_factory=lambda: int(_env("ADM_CALL_BUDGET_MS", "120000"))
     )
     """Time one ADM request may take with all its retries (the Lambda's deadline also bounds it)."""
+    max_json_depth: int = field(
+        default_factory=lambda: int(_env("MAX_JSON_DEPTH", str(MAX_JSON_DEPTH)))
+    )
+    """Deepest nesting of a JSON record (a line, an array element); deeper ones are rejected
+    ``too_deep`` without being built (see :mod:`adm_ingest.readers`)."""
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -80,6 +80,7 @@ class Runtime:
             records_per_chunk=self.settings.records_per_chunk,
             default_country=self.settings.default_country,
             margin_seconds=self.settings.time_margin_ms / 1000,
+            max_json_depth=self.settings.max_json_depth,
         )
 
     @cached_property
@@ -91,4 +92,5 @@ class Runtime:
             finalizer=self.finalizer,
             client=lambda: self.client,
             margin_seconds=self.settings.time_margin_ms / 1000,
+            max_json_depth=self.settings.max_json_depth,
         )

@@ -49,6 +49,7 @@ from adm_ingest.profile import (
     strict_country,
 )
 from adm_ingest.readers import (
+    MAX_JSON_DEPTH,
     BoundaryScan,
     FileFormatError,
     RangeScanUnsupported,
@@ -110,6 +111,7 @@ class Splitter:
         records_per_chunk: int = 5000,
         default_country: str = "US",
         margin_seconds: float = 30.0,
+        max_json_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.s3 = s3
         self.sqs = sqs
@@ -121,6 +123,7 @@ class Splitter:
         self.records_per_chunk = records_per_chunk
         self.default_country = default_country
         self.margin_seconds = margin_seconds
+        self.max_json_depth = max_json_depth
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -299,7 +302,12 @@ class Splitter:
             try:
                 records = list(
                     islice(
-                        open_records(stream, format=scan.format, delimiter=scan.delimiter),
+                        open_records(
+                            stream,
+                            format=scan.format,
+                            delimiter=scan.delimiter,
+                            max_depth=self.max_json_depth,
+                        ),
                         SAMPLE_RECORDS + 1,
                     )
                 )
@@ -313,7 +321,8 @@ class Splitter:
         """The file's first records, read (and decompressed) only as far as they go."""
         with contextlib.closing(open_object(self.s3, ref)) as stream:
             try:
-                return list(islice(open_records(stream), SAMPLE_RECORDS))
+                records = open_records(stream, max_depth=self.max_json_depth)
+                return list(islice(records, SAMPLE_RECORDS))
             except FileFormatError:
                 return []
 
@@ -445,7 +454,7 @@ class Splitter:
                 error = f"invalid column mapping: {mapping_error}"
             if error is not None:
                 return self._file_error(template.file_id, error)
-        reader = open_records(open_object(self.s3, ref))
+        reader = open_records(open_object(self.s3, ref), max_depth=self.max_json_depth)
         records: Iterable[Any] = reader
         layout = SourceLayout(format="staged")  # staged chunks are UTF-8 JSON, whatever the file
         skip = checkpoint.records  # resume: re-read (cheaply) past what was already staged

@@ -46,7 +46,7 @@ from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.readers import CsvRows, open_records
+from adm_ingest.readers import MAX_JSON_DEPTH, CsvRows, open_records
 from adm_ingest.report import fates_csv, fates_key
 from adm_ingest.values import ParseOptions
 
@@ -104,6 +104,7 @@ class ChunkWorker:
         client: Callable[[], AdmApi],
         time_left: Callable[[], float] = lambda: float("inf"),
         margin_seconds: float = 20.0,
+        max_json_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.s3 = s3
         self.ledger = ledger
@@ -114,6 +115,7 @@ class ChunkWorker:
         self.margin_seconds = margin_seconds
         self._headers: dict[tuple[str, tuple[int, int]], tuple[str, ...]] = {}
         """Column names by (file id, header range): a file id pins the object's version."""
+        self.max_json_depth = max_json_depth
 
     # -- public ------------------------------------------------------------------------------
 
@@ -335,6 +337,7 @@ class ChunkWorker:
             encoding=layout.encoding,
             first_line=pointer.first_line,
             rows=True,  # the record path's row lane takes CSV lines as field lists
+            max_depth=self.max_json_depth,
         )
 
 
