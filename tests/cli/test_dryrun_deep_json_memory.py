@@ -19,6 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PEAK_LIMIT_MB = 150
 RECORD = b'{"email":"someone@example.com"}'
+OTHER_RECORD = b'{"email":"someone.else@example.com"}'  # identical records are sent once
 
 CHILD = """
 import json, sys
@@ -89,7 +90,7 @@ def moderately_nested(size: int) -> bytes:
         ),
         (
             "deep-lines-200k.jsonl",
-            b"\n".join([RECORD, objects(10_000), arrays(100_000), objects(900), RECORD]),
+            b"\n".join([RECORD, objects(10_000), arrays(100_000), objects(900), OTHER_RECORD]),
             {"too_deep": 2, "record_too_large": 1},  # a line over 128 KiB is cut first
         ),
     ],
