@@ -44,7 +44,21 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=float,
         default=None,
         metavar="S",
-        help="Retry-After seconds sent with those 429s",
+        help="Retry-After seconds sent with those 429s (and --requests-per-second's)",
+    )
+    faults.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="a sustained limit: answer 429 above R API calls per second (token bucket)",
+    )
+    faults.add_argument(
+        "--burst",
+        type=float,
+        default=None,
+        metavar="N",
+        help="requests the --requests-per-second bucket holds (default: R, one second's worth)",
     )
     faults.add_argument(
         "--server-errors",
@@ -88,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         status=args.server_error_status,
         latency=args.latency,
         drop_connections=args.drop_connections,
+        requests_per_second=args.requests_per_second,
+        burst=args.burst,
     )
     sandbox.start()
     account = sandbox.account

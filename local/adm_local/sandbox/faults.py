@@ -2,15 +2,20 @@
 
 Counted faults (``rate_limit``, ``server_errors``, ``drop_connections``) hit the next *K*
 matching requests and are then used up; ``latency`` delays every matching response until
-cleared. A fault set without ``path`` applies to every API call but not to the token endpoint
-(so "the next 3 calls are throttled" does not also break authentication); give
+cleared. ``requests_per_second`` is a sustained limit, as ADM's own: a token bucket of
+``burst`` requests (default: one second's worth) refilled at that rate; a request finding it
+empty is answered 429 with ``Retry-After`` (the given ``retry_after``, else the whole seconds
+until a token is back). A fault set without ``path`` applies to every API call but not to the
+token endpoint (so "the next 3 calls are throttled" does not also break authentication); give
 ``path="/auth/o2/token"`` to fault the token endpoint itself. ``methods`` narrows a fault to
 some HTTP methods. Each :meth:`Faults.set` call adds rules; :meth:`Faults.clear` removes all.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -62,6 +67,54 @@ class LatencyRule:
         return FaultRule(FaultKind.RATE_LIMIT, 1, self.path, self.methods).applies_to(method, path)
 
 
+class Throttle:
+    """A token bucket: ``rate`` requests per second sustained, bursts of up to ``burst``."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        retry_after: float | None = None,
+        path: str | None = None,
+        methods: frozenset[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("requests_per_second must be positive")
+        self.rate = rate
+        self.burst = max(1.0, rate if burst is None else burst)
+        self.retry_after = retry_after
+        self.scope = FaultRule(FaultKind.RATE_LIMIT, 1, path, methods)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+        self.admitted = 0
+        self.throttled = 0
+
+    def admit(self) -> float | None:
+        """Take a token: ``None`` when admitted, else the ``Retry-After`` seconds to send."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.admitted += 1
+            return None
+        self.throttled += 1
+        if self.retry_after is not None:
+            return self.retry_after
+        return float(max(1, math.ceil((1.0 - self._tokens) / self.rate)))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests_per_second": self.rate,
+            "burst": self.burst,
+            "admitted": self.admitted,
+            "throttled": self.throttled,
+        }
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the fault layer decided for one request."""
@@ -73,7 +126,7 @@ class Decision:
 FAULT_KEYS = frozenset(
     {
         "rate_limit", "retry_after", "server_errors", "status", "latency", "drop_connections",
-        "expire_tokens", "path", "methods",
+        "expire_tokens", "path", "methods", "requests_per_second", "burst",
     }
 )  # fmt: skip
 """The keyword arguments :meth:`Faults.set` (and ``POST /_sandbox/faults``) accept."""
@@ -86,6 +139,7 @@ class Faults:
         self._expire_tokens = expire_tokens
         self._rules: list[FaultRule] = []
         self._latencies: list[LatencyRule] = []
+        self._throttles: list[Throttle] = []
         self._lock = threading.Lock()
 
     def set(
@@ -100,6 +154,8 @@ class Faults:
         expire_tokens: bool = False,
         path: str | None = None,
         methods: Collection[str] | None = None,
+        requests_per_second: float = 0.0,
+        burst: float | None = None,
     ) -> None:
         """Add faults; see the module docstring for their meaning and scope."""
         if not 500 <= status <= 599:
@@ -121,6 +177,10 @@ class Faults:
             self._rules.extend(new_rules)
             if latency > 0:
                 self._latencies.append(LatencyRule(latency, **scope))
+            if requests_per_second > 0:
+                self._throttles.append(
+                    Throttle(requests_per_second, burst, retry_after=retry_after, **scope)
+                )
         if expire_tokens:
             self._expire_tokens()
 
@@ -139,6 +199,7 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._latencies.clear()
+            self._throttles.clear()
 
     def decide(self, method: str, path: str) -> Decision:
         """Consume the first matching counted fault, if any, and compute the latency."""
@@ -151,6 +212,12 @@ class Faults:
                 if rule.remaining > 0 and rule.applies_to(method, path):
                     self._rules[position] = replace(rule, remaining=rule.remaining - 1)
                     return Decision(delay, rule)
+            for throttle in self._throttles:
+                if throttle.scope.applies_to(method, path):
+                    wait = throttle.admit()
+                    if wait is not None:
+                        limited = FaultRule(FaultKind.RATE_LIMIT, 0, retry_after=wait)
+                        return Decision(delay, limited)
             return Decision(delay)
 
     def snapshot(self) -> dict[str, Any]:
@@ -170,4 +237,5 @@ class Faults:
                 "latency": [
                     {"seconds": rule.seconds, "path": rule.path} for rule in self._latencies
                 ],
+                "throttle": [throttle.snapshot() for throttle in self._throttles],
             }

@@ -61,6 +61,8 @@ class RecordedRequest:
     """``None`` when the connection was dropped by an injected fault."""
     headers: dict[str, str] = field(repr=False)
     query: str = ""
+    at: float = field(default=0.0, compare=False)
+    """``time.monotonic()`` when it was answered (for rates over time)."""
 
 
 def _media_type(header: str | None) -> str:
@@ -429,9 +431,10 @@ class SandboxServer:
             self.log(f"SCHEMA VIOLATION in response of {operation.key} {status}")
 
     def _record(self, http: _Handler, method: str, url: Any, status: int | None) -> None:
+        headers = dict(http.headers.items())
         with self._records_lock:
             self.requests.append(
-                RecordedRequest(method, url.path, status, dict(http.headers.items()), url.query)
+                RecordedRequest(method, url.path, status, headers, url.query, time.monotonic())
             )
         if status is None:
             self.log(f"{method} {url.path} -> connection dropped")
