@@ -220,10 +220,12 @@ class SharedRateLimiter:
         return self._claim_local(now)
 
     def _claim_shared(self, now: float) -> float:
+        # The slot is sized by the rate this worker last saw; the item's answer brings a newer
+        # rate (another worker's decrease) for its next claim.
         interval = 1.0 / self._state.rate(self.config, now)
         state = self._store.claim(interval, now, RateState.fresh(self.config, now))
-        interval = 1.0 / state.rate(self.config, now)  # the item's rate, not a stale local one
         slot = state.next_at - interval
+        interval = 1.0 / state.rate(self.config, now)
         start = max(now, state.pause_until)
         horizon = start + self._longest_wait(state, now)
         if slot < start - interval or slot > horizon:
@@ -374,9 +376,9 @@ class DynamoRateStore:
 
 
 def _n(value: float) -> dict[str, str]:
-    # Milliseconds: a 13-digit decimal survives the float round trip exactly, so a value read
-    # back can be compared for equality in a condition (``next_at = :seen``).
-    return {"N": f"{value:.3f}"}
+    # Times in milliseconds: a 13-digit decimal survives the float round trip exactly, so a
+    # value read back can be compared for equality in a condition (``next_at = :seen``).
+    return {"N": str(value) if isinstance(value, int) else f"{value:.3f}"}
 
 
 def _state_of(item: dict[str, Any]) -> RateState:
