@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -40,12 +40,17 @@ class FakeTime:
     def __init__(self, now: float = T0) -> None:
         self.now = now
         self.slept: list[float] = []
+        self.meanwhile: Callable[[], None] | None = None
+        """Runs once, during the next sleep (what other workers do while this one waits)."""
 
     def clock(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        if self.meanwhile is not None:
+            action, self.meanwhile = self.meanwhile, None
+            action()
         self.now += seconds
 
 
@@ -160,6 +165,17 @@ def test_concurrent_429s_of_one_epoch_decrease_once(dynamodb: Any, time_: FakeTi
     b.observe(429, 1.0)
     stored = item(dynamodb)
     assert int(float(stored["epoch"])) == 1 and float(stored["base_rps"]) == 5.0
+
+
+def test_a_slot_overtaken_by_a_pause_is_given_up_for_one_after_it(
+    dynamodb: Any, time_: FakeTime
+) -> None:
+    slow = RateConfig(max_rps=2.0, min_rps=0.5)  # 0.5 s slots: long enough to re-check
+    a, b = limiter(dynamodb, time_, slow), limiter(dynamodb, time_, slow)
+    a.acquire(forever(time_))  # sends at once, and is answered 429 while b sleeps towards
+    time_.meanwhile = lambda: a.observe(429, 2.0)  # its slot at 0.5 s
+    b.acquire(forever(time_))
+    assert time_.now == T0 + 2.0  # not into the pause: at its end
 
 
 def test_the_rate_grows_additively_without_429s_up_to_the_cap(

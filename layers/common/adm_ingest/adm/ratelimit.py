@@ -40,6 +40,8 @@ from adm_ingest.adm.http import Deadline
 logger = logging.getLogger(__name__)
 
 THROTTLED = 429
+MAX_RECLAIMS = 2
+"""How often one acquire may give up a slot that a pause overtook and claim another."""
 
 ITEM_TTL_SECONDS = 7 * 24 * 3600
 """An account's rate item expires after a week without requests (the ledger's TTL attribute)."""
@@ -72,10 +74,12 @@ UNLIMITED = Unlimited()
 class RateConfig:
     """The AIMD parameters. Defaults: ``ADM_MAX_RPS`` 10, ``ADM_MIN_RPS`` 0.5.
 
-    ``decrease`` 0.7 and ``increase`` 0.25 req/s per second were chosen on a model of a token
-    bucket limit (10 req/s, 1 s of burst, ``Retry-After: 1``) and confirmed by ``python -m bench
-    throttle``: halving (0.5) loses ≈ 10 % of the limit to the sawtooth below it; a faster
-    increase or a gentler decrease reaches the limit again sooner and draws more 429s.
+    ``decrease`` 0.7 and ``increase`` 0.1 req/s per second were chosen on a model of a token
+    bucket limit of 5–10 req/s (1 s of burst, ``Retry-After: 1``) and confirmed by ``python -m
+    bench throttle``: halving (0.5) loses 10–15 % of the limit to the sawtooth below it; a
+    faster increase or a gentler decrease finds the limit again sooner and draws more 429s
+    (0.25/s: ≈ 3 % of requests at 5 req/s). The price is a slow recovery — 30 s from 7 back
+    to 10 req/s — which a bulk pipeline can afford.
     """
 
     max_rps: float = 10.0
@@ -83,7 +87,7 @@ class RateConfig:
     min_rps: float = 0.5
     """The floor: however often ADM throttles, a worker may still send this often."""
     decrease: float = 0.7
-    increase: float = 0.25
+    increase: float = 0.1
     """Requests per second added per second without a 429."""
     default_pause: float = 1.0
     """Seconds everyone waits after a 429 without ``Retry-After``."""
@@ -91,6 +95,8 @@ class RateConfig:
     """A ``Retry-After`` longer than this is capped (the worker's deadline still applies)."""
     fallback_seconds: float = 30.0
     """How long a worker paces locally after the shared item failed before trying it again."""
+    recheck_after: float = 0.25
+    """After waiting this long for a slot, read the item once: did a pause start meanwhile?"""
 
     def __post_init__(self) -> None:
         if not 0 < self.min_rps <= self.max_rps:
@@ -143,6 +149,9 @@ class RateStore(Protocol):
         """Advance ``next_at`` by ``interval`` (creating the item from ``fresh`` if missing);
         return the state after the advance: the claimed slot is ``[next_at - interval,
         next_at)``."""
+
+    def read(self) -> RateState | None:
+        """The current state (a consistent read), None when there is none yet."""
 
     def restart(self, start: float, interval: float, seen_next: float) -> bool:
         """Set ``next_at = start + interval`` if it is still before ``start`` or still
@@ -200,15 +209,39 @@ class SharedRateLimiter:
     # -- acquire ------------------------------------------------------------------------------
 
     def acquire(self, deadline: Deadline) -> None:
-        slot = self._claim_slot()
-        wait = slot - self._clock()
-        if wait <= 0:
-            return
-        if wait > deadline.remaining():
-            raise DeadlineExceeded(
-                f"rate limiter: the next send slot is {wait:.1f} s away, past the time budget"
-            )
-        self._sleep(wait)
+        for _ in range(MAX_RECLAIMS + 1):
+            slot = self._claim_slot()
+            wait = slot - self._clock()
+            if wait <= 0:
+                return
+            if wait > deadline.remaining():
+                raise DeadlineExceeded(
+                    f"rate limiter: the next send slot is {wait:.1f} s away, past the time budget"
+                )
+            self._sleep(wait)
+            if wait < self.config.recheck_after or not self._paused_meanwhile():
+                return
+
+    def _paused_meanwhile(self) -> bool:
+        """Did another worker's 429 start a pause while this one slept towards its slot?
+
+        Slots claimed before a 429 would otherwise all fire into the pause, draining what the
+        API refills during it and drawing 429s of their own. Checked only after long waits
+        (one read; at high rates waits are short and nothing is read).
+        """
+        if self.local:
+            return False
+        seen = getattr(self._slot_epoch, "value", self._state.epoch)
+        try:
+            state = self._store.read()
+        except StoreUnavailable as error:
+            self._fall_back(self._clock(), error)
+            return False
+        if state is None:
+            return False
+        with self._lock:
+            self._state = state
+        return state.epoch != seen and state.pause_until > self._clock()
 
     def _claim_slot(self) -> float:
         now = self._clock()
@@ -332,6 +365,16 @@ class DynamoRateStore:
         )
         return _state_of(response["Attributes"])
 
+    def read(self) -> RateState | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key=self._key, ConsistentRead=True
+            )
+        except Exception as error:  # as in _update: any failure of the store
+            raise _unavailable(error) from error
+        item = response.get("Item")
+        return _state_of(item) if item else None
+
     def restart(self, start: float, interval: float, seen_next: float) -> bool:
         return self._conditional(
             UpdateExpression="SET next_at = :next",
@@ -371,8 +414,12 @@ class DynamoRateStore:
         try:
             return dict(self._client.update_item(TableName=self._table, Key=self._key, **request))
         except Exception as error:  # any failure of the store: the limiter falls back
-            code = getattr(error, "response", {}).get("Error", {}).get("Code")
-            raise StoreUnavailable(code or type(error).__name__) from error
+            raise _unavailable(error) from error
+
+
+def _unavailable(error: Exception) -> StoreUnavailable:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return StoreUnavailable(code or type(error).__name__)
 
 
 def _n(value: float) -> dict[str, str]:
