@@ -115,8 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--throttle-rows",
         type=int,
-        default=200_000,
-        help="members of the throttle benchmark's file (default 200,000: ≈ 40 s at 10 req/s)",
+        default=300_000,
+        help="members of the throttle benchmark's file (default 300,000: ≈ 2 min at 5 req/s)",
     )
     parser.add_argument(
         "--write-docs", action="store_true", help="update the figures in docs/PERFORMANCE.md"
