@@ -1,4 +1,5 @@
-"""``python -m bench [library] [splitter] [e2e] [cost] [--write-docs]`` (``make bench``: all).
+"""``python -m bench [library] [splitter] [e2e] [cost] [throttle] [--write-docs]`` (``make bench``:
+all).
 
 Runs the named benchmarks (default: all, in that order), prints their tables, saves the figures
 to ``bench/data/results.json`` and, with ``--write-docs``, updates docs/PERFORMANCE.md. ``cost``
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from bench import machine
 from bench.results import BenchResult, load_results, save_results
 
-NAMES = ("library", "splitter", "e2e", "cost")
+NAMES = ("library", "splitter", "e2e", "cost", "throttle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         "splitter": lambda: _splitter(args.split_bytes),
         "e2e": lambda: _e2e(args.rows),
         "cost": lambda: _cost(results.get("e2e") or saved.get("e2e")),
+        "throttle": lambda: _throttle(args.throttle_rows),
     }
     for name in selected:
         started = time.monotonic()
@@ -87,6 +89,12 @@ def _cost(e2e: BenchResult | None) -> BenchResult:
     return cost.run(e2e)
 
 
+def _throttle(rows: int) -> BenchResult:
+    from bench import throttle
+
+    return throttle.run(rows)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -103,6 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=1_000_000_000,
         help="size of the splitter's large file; the small one is a quarter (default 1 GB)",
+    )
+    parser.add_argument(
+        "--throttle-rows",
+        type=int,
+        default=300_000,
+        help="members of the throttle benchmark's file (default 300,000: ≈ 2 min at 5 req/s)",
     )
     parser.add_argument(
         "--write-docs", action="store_true", help="update the figures in docs/PERFORMANCE.md"

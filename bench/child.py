@@ -16,6 +16,8 @@ WORKLOADS: dict[str, str] = {
     "splitter": "bench.splitter:workload",
     "stack-host": "bench.splitter:stack_host",
     "e2e": "bench.e2e:workload",
+    "throttle": "bench.throttle:workload",
+    "throttle-worker": "bench.throttle:worker_process",
 }
 """Workload name → ``module:function``; the function takes the params dict, returns a dict."""
 

@@ -142,13 +142,13 @@ class LocalStack:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def __enter__(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
+        from adm_local.motoserver import AtomicMotoServer
 
         if self.quiet:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
             warnings.filterwarnings("ignore", message="No application metrics to publish")
         port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto = AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
         self.endpoint = f"http://127.0.0.1:{port}"
         # moto's backends are per process, shared by every server (and mock) in it: start clean.
@@ -346,6 +346,9 @@ class LocalStack:
     def queue_url(self, name: str) -> str:
         return self._queues.urls[name]
 
+    def queue_arn(self, name: str) -> str:
+        return self._queues.arns[name]
+
     def send_message(self, queue: str, body: str) -> None:
         """Put a message on one of the stack's queues by hand (to replay a delivery)."""
         self.client("sqs").send_message(QueueUrl=self._queues.urls[queue], MessageBody=body)
@@ -380,11 +383,16 @@ class LocalStack:
         progress: Callable[[LocalStack], None] | None = None,
         settle: float = 0.3,
         hold: Collection[str] = (),
+        deliver_chunks: bool = True,
     ) -> PumpStats:
         """Deliver queued messages to the handlers until every queue is empty and nothing is
         in flight. Queues named in ``hold`` are neither delivered nor waited for (their
         messages stay put, e.g. to gather dead letters into one batch). Raises TimeoutError
-        after ``timeout`` seconds."""
+        after ``timeout`` seconds.
+
+        This pump is one poller: it invokes one worker at a time. With ``deliver_chunks=False``
+        it leaves the chunk queue to other consumers (concurrent worker processes, as the
+        ``throttle`` benchmark runs) and still waits for it to drain."""
         n = self.names
         sqs = self.client("sqs")
         stats = PumpStats()
@@ -398,8 +406,9 @@ class LocalStack:
         while True:
             busy = False
             for queue, batch, deliver in consumers:
-                if queue not in hold:
-                    busy |= self._drain(sqs, queue, batch, deliver, stats)
+                if queue in hold or (queue == n.chunk_queue and not deliver_chunks):
+                    continue
+                busy |= self._drain(sqs, queue, batch, deliver, stats)
             if progress is not None:
                 progress(self)
             if busy:
@@ -596,6 +605,10 @@ def _sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]
             for message in messages
         ]
     }
+
+
+sqs_event = _sqs_event
+"""For other consumers of the stack's queues (the ``throttle`` benchmark's worker processes)."""
 
 
 def _reset_powertools_caches() -> None:

@@ -194,6 +194,7 @@ class TokenProvider:
             replay_safe=True,
             headers={"Accept": "application/json"},
             data=form,
+            paced=False,  # LwA is not the ADM API: its answers must not move the ADM rate
         )
         self.refresh_count += 1
         if response.status_code != 200:

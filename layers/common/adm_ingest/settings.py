@@ -15,6 +15,17 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = _env(name).strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Names of the resources a function talks to, and pipeline tunables."""
@@ -53,6 +64,12 @@ class Settings:
     )
     """Deepest nesting of a JSON record (a line, an array element); deeper ones are rejected
     ``too_deep`` without being built (see :mod:`adm_ingest.readers`)."""
+    rate_limit: bool = field(default_factory=lambda: _flag("ADM_RATE_LIMIT", True))
+    """Pace the workers' ADM requests at one adaptive per-account rate (adm/ratelimit.py)."""
+    max_rps: float = field(default_factory=lambda: float(_env("ADM_MAX_RPS", "10")))
+    """ADM requests per second per account the workers start at and never exceed together."""
+    min_rps: float = field(default_factory=lambda: float(_env("ADM_MIN_RPS", "0.5")))
+    """The floor the shared rate never drops below, however often ADM answers 429."""
 
     @classmethod
     def from_env(cls) -> Settings:

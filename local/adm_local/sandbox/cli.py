@@ -44,7 +44,21 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=float,
         default=None,
         metavar="S",
-        help="Retry-After seconds sent with those 429s",
+        help="Retry-After seconds sent with those 429s (and --requests-per-second's)",
+    )
+    faults.add_argument(
+        "--requests-per-second",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="a sustained limit: answer 429 above R API calls per second (token bucket)",
+    )
+    faults.add_argument(
+        "--burst",
+        type=float,
+        default=None,
+        metavar="N",
+        help="requests the --requests-per-second bucket holds (default: R, one second's worth)",
     )
     faults.add_argument(
         "--server-errors",
@@ -123,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         accept_then_drop_share=args.accept_then_drop_share,
         seed=args.seed,
         revoke_tokens_every=args.revoke_tokens_every,
+        requests_per_second=args.requests_per_second,
+        burst=args.burst,
     )
     sandbox.start()
     account = sandbox.account

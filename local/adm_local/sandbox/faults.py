@@ -9,7 +9,10 @@ requests are faulted, never two faults at once; ``seed`` makes the draws repeata
 ``accept_then_drop`` applies the request (the state changes, as if the API did its work) and
 then closes the socket without answering: the client cannot know it landed.
 ``revoke_tokens_every`` revokes every access token issued so far each S seconds until cleared;
-``expire_tokens`` does it once, now.
+``expire_tokens`` does it once, now. ``requests_per_second`` is a sustained limit, as ADM's
+own: a token bucket of ``burst`` requests (default: one second's worth) refilled at that rate; a
+request finding it empty is answered 429 with ``Retry-After`` (the given ``retry_after``, else
+the whole seconds until a token is back).
 
 A fault set without ``path`` applies to every API call but not to the token endpoint
 (so "the next 3 calls are throttled" does not also break authentication); give
@@ -19,8 +22,10 @@ some HTTP methods. Each :meth:`Faults.set` call adds rules; :meth:`Faults.clear`
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -95,6 +100,54 @@ class LatencyRule:
         return FaultRule(FaultKind.RATE_LIMIT, 1, self.path, self.methods).applies_to(method, path)
 
 
+class Throttle:
+    """A token bucket: ``rate`` requests per second sustained, bursts of up to ``burst``."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        retry_after: float | None = None,
+        path: str | None = None,
+        methods: frozenset[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("requests_per_second must be positive")
+        self.rate = rate
+        self.burst = max(1.0, rate if burst is None else burst)
+        self.retry_after = retry_after
+        self.scope = FaultRule(FaultKind.RATE_LIMIT, 1, path, methods)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+        self.admitted = 0
+        self.throttled = 0
+
+    def admit(self) -> float | None:
+        """Take a token: ``None`` when admitted, else the ``Retry-After`` seconds to send."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.admitted += 1
+            return None
+        self.throttled += 1
+        if self.retry_after is not None:
+            return self.retry_after
+        return float(max(1, math.ceil((1.0 - self._tokens) / self.rate)))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests_per_second": self.rate,
+            "burst": self.burst,
+            "admitted": self.admitted,
+            "throttled": self.throttled,
+        }
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the fault layer decided for one request."""
@@ -108,7 +161,7 @@ FAULT_KEYS = frozenset(
         "rate_limit", "retry_after", "server_errors", "status", "latency", "drop_connections",
         "accept_then_drop", "rate_limit_share", "server_error_share", "drop_connection_share",
         "accept_then_drop_share", "seed", "expire_tokens", "revoke_tokens_every", "path",
-        "methods",
+        "methods", "requests_per_second", "burst",
     }
 )  # fmt: skip
 """The keyword arguments :meth:`Faults.set` (and ``POST /_sandbox/faults``) accept."""
@@ -128,6 +181,7 @@ class Faults:
         self._shares: list[ShareRule] = []
         self._latencies: list[LatencyRule] = []
         self._random = random.Random()
+        self._throttles: list[Throttle] = []
         self._lock = threading.Lock()
 
     def set(
@@ -149,6 +203,8 @@ class Faults:
         revoke_tokens_every: float | None = None,
         path: str | None = None,
         methods: Collection[str] | None = None,
+        requests_per_second: float = 0.0,
+        burst: float | None = None,
     ) -> None:
         """Add faults; see the module docstring for their meaning and scope."""
         if not 500 <= status <= 599:
@@ -193,6 +249,10 @@ class Faults:
                 self._random.seed(seed)
             if latency > 0:
                 self._latencies.append(LatencyRule(latency, **scope))
+            if requests_per_second > 0:
+                self._throttles.append(
+                    Throttle(requests_per_second, burst, retry_after=retry_after, **scope)
+                )
         if expire_tokens:
             self._expire_tokens()
         if revoke_tokens_every is not None and self._revoke_tokens_every is not None:
@@ -214,6 +274,7 @@ class Faults:
             self._rules.clear()
             self._shares.clear()
             self._latencies.clear()
+            self._throttles.clear()
         if self._revoke_tokens_every is not None:
             self._revoke_tokens_every(None)
 
@@ -229,6 +290,12 @@ class Faults:
                 if rule.remaining > 0 and rule.applies_to(method, path):
                     self._rules[position] = replace(rule, remaining=rule.remaining - 1)
                     return Decision(delay, rule)
+            for throttle in self._throttles:
+                if throttle.scope.applies_to(method, path):
+                    wait = throttle.admit()
+                    if wait is not None:
+                        limited = FaultRule(FaultKind.RATE_LIMIT, 0, retry_after=wait)
+                        return Decision(delay, limited)
             matching = [share for share in self._shares if share.applies_to(method, path)]
             if matching:
                 draw = self._random.random()
@@ -259,4 +326,5 @@ class Faults:
                 "latency": [
                     {"seconds": rule.seconds, "path": rule.path} for rule in self._latencies
                 ],
+                "throttle": [throttle.snapshot() for throttle in self._throttles],
             }

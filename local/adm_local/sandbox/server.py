@@ -74,6 +74,8 @@ class RecordedRequest:
     query: str = ""
     fault: str | None = None
     """The injected fault that answered (or dropped) the request, if any."""
+    at: float = field(default=0.0, compare=False)
+    """``time.monotonic()`` when it was answered (for rates over time)."""
 
 
 def _media_type(header: str | None) -> str:
@@ -543,10 +545,11 @@ class SandboxServer:
     def _record(
         self, http: _Handler, method: str, url: Any, status: int | None, fault: str | None = None
     ) -> None:
+        headers = dict(http.headers.items())
         with self._records_lock:
             self.requests.append(
                 RecordedRequest(
-                    method, url.path, status, dict(http.headers.items()), url.query, fault
+                    method, url.path, status, headers, url.query, fault, time.monotonic()
                 )
             )
         if status is None:

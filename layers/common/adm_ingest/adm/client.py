@@ -37,6 +37,7 @@ from adm_ingest.adm.models import (
     Terms,
 )
 from adm_ingest.adm.operations import AccountHeaders, Operation
+from adm_ingest.adm.ratelimit import RateLimiter
 
 CLIENT_ID_HEADER = "Amazon-Advertising-API-ClientId"
 MANAGER_ACCOUNT_HEADER = "Amazon-Ads-Manager-Account-ID"
@@ -87,11 +88,15 @@ class AdmClient:
         *,
         transport: Transport | None = None,
         deadline: Deadline | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
         self._transport = transport or Transport(
-            timeouts=settings.timeouts, retry=settings.retry, pool_size=settings.pool_size
+            timeouts=settings.timeouts,
+            retry=settings.retry,
+            pool_size=settings.pool_size,
+            limiter=limiter,
         )
         self.tokens = tokens or lwa.TokenProvider(
             credentials, token_url=settings.token_url, transport=self._transport
@@ -109,13 +114,15 @@ class AdmClient:
         max_age: int | None = None,
         retry: RetryPolicy | None = None,
         call_budget: float | None = None,
+        limiter_for: Callable[[lwa.Credentials], RateLimiter] | None = None,
     ) -> AdmClient:
         """A client for the credentials in Secrets Manager secret ``secret_id``.
 
         Settings default to the credentials' region, overridden by ``ADM_API_URL`` /
         ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`), with ``retry`` and
         ``call_budget`` when given. The secret read is cached for ``max_age`` seconds (default
-        :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`).
+        :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`). ``limiter_for`` builds the request
+        pacing for the account the secret names.
         """
         credentials = lwa.Credentials.from_secret(
             secret_id, max_age=lwa.DEFAULT_SECRET_MAX_AGE if max_age is None else max_age
@@ -123,7 +130,11 @@ class AdmClient:
         if settings is None:
             budget = {} if call_budget is None else {"call_budget": call_budget}
             settings = ClientSettings.for_region(credentials.region, retry=retry, **budget)
-        return cls(settings, credentials)
+        return cls(
+            settings,
+            credentials,
+            limiter=limiter_for(credentials) if limiter_for is not None else None,
+        )
 
     def __repr__(self) -> str:
         return f"AdmClient(api_url={self.settings.api_url!r}, credentials={self.credentials!r})"

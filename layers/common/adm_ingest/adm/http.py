@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -36,6 +36,9 @@ from adm_ingest.adm.errors import (
     RetryableError,
     api_error,
 )
+
+if TYPE_CHECKING:
+    from adm_ingest.adm.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +164,13 @@ def _retryable_failure(
     return RetryableError(str(error), retry_after=retry_after)
 
 
+def _throttle_delay(response: requests.Response) -> float | None:
+    # Only a 429's Retry-After is a pacing signal (a 503's is about that one request).
+    if response.status_code != 429:
+        return None
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
 def _path_of(url: str) -> str:
     # Log the path only: query strings carry pagination tokens and are noise.
     return urlsplit(url).path or "/"
@@ -178,8 +188,11 @@ class Transport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = time.monotonic,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
+        self.limiter = limiter
+        """Paces every attempt of a ``paced`` request (see :mod:`adm_ingest.adm.ratelimit`)."""
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -214,6 +227,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         data: bytes | Mapping[str, str] | None = None,
         stats: AttemptStats | None = None,
+        paced: bool = True,
     ) -> requests.Response:
         """Send a request; return the response unless its status is retryable.
 
@@ -223,7 +237,9 @@ class Transport:
         raised as a :class:`RetryableError` subclass when it is not or when retries run out;
         its ``maybe_delivered`` says whether an unanswered attempt may have reached the server.
         Every attempt's outcome and every wait is recorded into ``stats`` when given.
+        ``paced=False`` bypasses the :attr:`limiter` (the token endpoint is not the ADM API).
         """
+        limiter = self.limiter if paced else None
         path = _path_of(url)
         stats = stats if stats is not None else AttemptStats()
         retries = 0
@@ -231,6 +247,8 @@ class Transport:
         """Whether an attempt so far went unanswered after it may have reached the server."""
         while True:
             try:
+                if limiter is not None:
+                    limiter.acquire(deadline)
                 timeout = self._attempt_timeout(method, path, deadline)
             except DeadlineExceeded as exc:
                 exc.maybe_delivered = maybe_delivered
@@ -264,6 +282,8 @@ class Transport:
                 stats.answered(response.status_code)
                 request_id = response.headers.get(REQUEST_ID_HEADER)
                 self._log(method, path, response.status_code, started, request_id, retries + 1)
+                if limiter is not None:
+                    limiter.observe(response.status_code, _throttle_delay(response))
                 if response.status_code not in self.retry.retry_statuses:
                     return response
                 server_delay = parse_retry_after(response.headers.get("Retry-After"))

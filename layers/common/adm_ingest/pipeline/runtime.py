@@ -10,8 +10,17 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
+from adm_ingest import auth
 from adm_ingest.adm import AdmClient, RetryPolicy
+from adm_ingest.adm.ratelimit import (
+    UNLIMITED,
+    DynamoRateStore,
+    RateConfig,
+    RateLimiter,
+    SharedRateLimiter,
+)
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.splitter import Splitter
@@ -19,6 +28,11 @@ from adm_ingest.pipeline.worker import ChunkWorker
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter
 from adm_ingest.settings import Settings
+
+RATE_STORE_CONFIG = Config(
+    connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"}
+)
+"""The limiter's DynamoDB calls sit in front of every ADM request: fail fast, then fall back."""
 
 
 class Runtime:
@@ -65,6 +79,22 @@ class Runtime:
                 base_delay=settings.adm_retry_base_delay_ms / 1000,
             ),
             call_budget=settings.adm_call_budget_ms / 1000,
+            limiter_for=self.rate_limiter,
+        )
+
+    def rate_limiter(self, credentials: auth.Credentials) -> RateLimiter:
+        """The pacing shared by every worker of the credentials' advertiser account: an item
+        of the ledger table (no table of its own), or none when ``ADM_RATE_LIMIT`` is off."""
+        settings = self.settings
+        if not settings.rate_limit:
+            return UNLIMITED
+        store = DynamoRateStore(
+            boto3.client("dynamodb", config=RATE_STORE_CONFIG),
+            settings.ledger_table,
+            account=credentials.advertiser_account_id,
+        )
+        return SharedRateLimiter(
+            store, RateConfig(max_rps=settings.max_rps, min_rps=settings.min_rps)
         )
 
     @cached_property
