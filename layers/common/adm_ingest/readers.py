@@ -77,6 +77,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
+import math
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -86,7 +88,6 @@ from functools import lru_cache
 from itertools import chain, product
 from typing import Protocol
 
-import ijson
 import orjson
 
 from adm_ingest.model import Reason, Rejection, SourceRecord
@@ -130,6 +131,33 @@ class RangeScanUnsupported(Exception):
         super().__init__(f"byte ranges of {why} file cannot be read; read the file whole")
 
 
+@dataclass(slots=True)
+class ReadProgress:
+    """Where a reader can be resumed, and what it has learned of the file's layout.
+
+    A reader given one updates it as it goes — once per block for CSV / JSON Lines (and for a
+    boundary scan), once per element for a JSON array — so that whenever the reader asks its
+    stream for more bytes, everything it has yielded lies before :attr:`offset` and nothing
+    after. A consumer whose stream interrupts that read (a splitter out of time) can therefore
+    resume at ``offset`` without reading any record twice. Costs nothing per record.
+    """
+
+    offset: int = 0
+    """Byte offset (of the stream's data, decompressed) where the records not yet yielded
+    begin: a record start or blank space before one; in a JSON array, see
+    :attr:`after_element`."""
+    line: int = 1
+    """Line (JSON array: element number) of the first record not yet yielded."""
+    after_element: bool = False
+    """JSON array only: ``offset`` is just after an element (a ``,`` or the closing ``]``
+    follows), not at an element start."""
+    format: Format | None = None
+    delimiter: str | None = None
+    """CSV delimiter, once the header has been read."""
+    header: tuple[str, ...] | None = None
+    """CSV column names, once the header has been read."""
+
+
 class Readable(Protocol):
     """The part of a binary file object the readers use."""
 
@@ -156,6 +184,7 @@ def open_records(
     first_line: int = 1,
     rows: bool = False,
     encoding: str | None = None,
+    progress: ReadProgress | None = None,
 ) -> RecordReader:
     """Stream the records of ``stream``.
 
@@ -176,6 +205,7 @@ def open_records(
         encoding: the CSV text encoding. ``None``: detected for a whole file (see the module
             docstring), UTF-8 for a byte range — a range's encoding is the one its file's scan
             settled on (:attr:`BoundaryScan.encoding`). JSON is always read as UTF-8.
+        progress: kept up to date with where reading could resume (see :class:`ReadProgress`).
 
     Returns:
         A :class:`RecordReader`: iterate it for the records; its ``encoding`` tells what the
@@ -200,7 +230,8 @@ def open_records(
     whole_file = known_header is None and first_line == 1
     decoding = _Decoding(encoding if encoding is not None or whole_file else _UTF8)
     return RecordReader(
-        _records(stream, format, delimiter, known_header, first_line, rows, decoding), decoding
+        _records(stream, format, delimiter, known_header, first_line, rows, decoding, progress),
+        decoding,
     )
 
 
@@ -232,6 +263,11 @@ class RecordReader:
         """``"utf-8"`` or the detected single-byte encoding (``"cp1252"``, ``"cp1250"``…)."""
         return self._decoding.encoding
 
+    @property
+    def encoding_settled(self) -> bool:
+        """True once :attr:`encoding` is final (see :attr:`BoundaryScan.encoding_settled`)."""
+        return self._decoding.settled
+
 
 def _records(
     stream: Readable,
@@ -241,6 +277,7 @@ def _records(
     first_line: int,
     rows: bool,
     decoding: _Decoding,
+    progress: ReadProgress | None,
 ) -> Iterator[SourceRecord | Rejection | CsvRows]:
     whole_file = header is None and first_line == 1
     opened = _open(
@@ -249,8 +286,11 @@ def _records(
         at_file_start=whole_file,
         decoding=decoding,
     )
+    if progress is not None:
+        progress.format = opened.format
+        progress.offset, progress.line = opened.data_offset, first_line
     if opened.format is Format.JSON_ARRAY:
-        records = _json_array_records(opened.blocks, first_line)
+        records = _json_array_records(opened.blocks, first_line, opened.data_offset, progress)
     else:
         raws = _split_records(
             opened.blocks,
@@ -259,6 +299,7 @@ def _records(
             line=first_line,
             runs=opened.format is Format.CSV,
             decoding=decoding,
+            progress=progress,
         )
         if opened.format is Format.JSON_LINES:
             records = _json_lines_records(raws)
@@ -266,6 +307,8 @@ def _records(
             if header is None:
                 header, delimiter = _read_header(next(raws, None), delimiter, decoding.encoding)
             assert delimiter is not None
+            if progress is not None:
+                progress.header, progress.delimiter = header, delimiter
             records = _csv_records(raws, header, delimiter, rows, decoding)
     empty = True
     for record in records:
@@ -309,6 +352,7 @@ class BoundaryScan:
         header: tuple[str, ...] | None,
         starts: Iterator[tuple[int, int]],
         decoding: _Decoding,
+        body_start: tuple[int, int] = (0, 1),
     ) -> None:
         self.format = format
         """Detected or forced format: CSV or JSON Lines."""
@@ -316,6 +360,10 @@ class BoundaryScan:
         """CSV delimiter (``None`` for JSON Lines)."""
         self.header = header
         """CSV column names (``None`` for JSON Lines)."""
+        self.body_start = body_start
+        """``(byte_offset, line)`` just past the CSV header (JSON Lines: the data's start, after
+        a BOM): the stream's first ``body_start[0]`` bytes are all a resumed scan needs to
+        re-read before a later record boundary."""
         self._starts = starts
         self._decoding = decoding
 
@@ -341,6 +389,7 @@ def scan_boundaries(
     format: Format | str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
+    progress: ReadProgress | None = None,
 ) -> BoundaryScan:
     """Start a boundary scan of ``stream`` (see :class:`BoundaryScan`).
 
@@ -348,6 +397,7 @@ def scan_boundaries(
     available immediately. Scanning only tracks line ends and quote parity with ``bytes.find``
     / ``bytes.count`` on whole blocks; it never decodes or parses records. ``encoding`` forces
     the encoding instead of detecting it (a resumed scan passes the one settled before).
+    ``progress`` is kept up to date as for :func:`open_records`.
 
     Raises:
         RangeScanUnsupported: the file is gzip-compressed or a JSON array.
@@ -367,13 +417,22 @@ def scan_boundaries(
         line=1,
         keep_bytes=False,
         keep_first=is_csv,
+        progress=progress,
     )
     header = None
+    body_start = (opened.data_offset, 1)
     if is_csv:
-        header, delimiter = _read_header(next(raws, None), delimiter, decoding.encoding)
+        first = next(raws, None)
+        header, delimiter = _read_header(first, delimiter, decoding.encoding)
+        assert first is not None and not isinstance(first, _Run) and first[2] is not None
+        body_start = (first[0] + len(first[2]), first[1] + first[2].count(b"\n"))
     else:
         delimiter = None
-    return BoundaryScan(opened.format, delimiter, header, _starts(raws, is_csv), decoding)
+    if progress is not None:
+        progress.format, progress.header, progress.delimiter = opened.format, header, delimiter
+    return BoundaryScan(
+        opened.format, delimiter, header, _starts(raws, is_csv), decoding, body_start
+    )
 
 
 def _starts(raws: Iterator[_Raw], is_csv: bool) -> Iterator[tuple[int, int]]:
@@ -622,6 +681,7 @@ def _split_records(
     keep_first: bool = False,
     runs: bool = False,
     decoding: _Decoding | None = None,
+    progress: ReadProgress | None = None,
 ) -> Iterator[_Raw | _Run]:
     """Cut a byte stream into records, skipping blank lines.
 
@@ -634,7 +694,8 @@ def _split_records(
     first record that has no ``"`` and decodes comes as one :class:`_Run` instead
     (the first record stays a :data:`_Raw`, as a CSV header must be); a run may contain blank
     and oversized lines, which its reader must recognise. Runs are decoded with ``decoding``'s
-    encoding of the moment (UTF-8 without one).
+    encoding of the moment (UTF-8 without one). ``progress`` gets the start of the record in
+    progress (or of the blank space after the last one) at the end of every block.
     """
     keep = keep_bytes or keep_first
     start, start_line = offset, line
@@ -692,6 +753,8 @@ def _split_records(
                 pending = b""  # the record is oversized: its bytes are never needed
         base += len(block)
         run_from = min(run_from, 0)
+        if progress is not None:
+            progress.offset, progress.line = start, start_line
     if has_content:
         oversized = base - start > MAX_RECORD_BYTES
         yield start, start_line, (pending if keep and not oversized else None), oversized
@@ -1045,30 +1108,184 @@ def _json_lines_records(raws: Iterator[_Raw]) -> Iterator[SourceRecord | Rejecti
         yield _json_record(line, value)
 
 
-class _BlockFile:
-    """Minimal file object over an iterator of blocks, for ijson."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-
-    def read(self, size: int = -1) -> bytes:
-        # ijson probes the data type with read(0): that must not consume a block.
-        return b"" if size == 0 else next(self._blocks, b"")
-
-
 def _json_array_records(
-    blocks: Iterator[bytes], first_line: int
+    blocks: Iterator[bytes],
+    first_line: int,
+    data_offset: int = 0,
+    progress: ReadProgress | None = None,
 ) -> Iterator[SourceRecord | Rejection]:
+    """The elements of a top-level JSON array, each as a record numbered from ``first_line``.
+
+    ``progress`` learns the end of each element (offsets count from the stream's start:
+    ``data_offset`` is what was skipped before ``blocks``, a BOM).
+    """
     number = first_line - 1
+    elements = _JsonArray(blocks)
     try:
-        for value in ijson.items(_BlockFile(blocks), "item", use_float=True):
+        for end, value in elements:
             number += 1
+            if progress is not None:
+                progress.offset, progress.line = data_offset + end, number + 1
+                progress.after_element = True
             yield _json_record(number, value)
-    except ijson.JSONError:
-        # ijson's message quotes the surrounding input: never pass it on.
+    except FileFormatError:
+        raise
+    except (ValueError, RecursionError):
+        # A decoder's message may quote the input: never pass it on.
         raise FileFormatError(
             f"the JSON array is invalid or not UTF-8 after element {number}"
         ) from None
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{},]', re.DOTALL)
+"""What decides where a JSON value ends: whole strings (a lone ``"``: one not closed yet),
+brackets, braces and commas."""
+_FAST_TRIES = 4
+"""Candidate ends the fast path tries (each a parse) before scanning the element exactly."""
+MAX_JSON_ELEMENT_BYTES = 64 << 20
+"""Largest element of a JSON array (it is held in memory whole to be parsed)."""
+
+
+class _JsonArray:
+    """Iterate ``(end offset, value)`` over the elements of one top-level JSON array.
+
+    Positions are what a resumable split needs and what a streaming parser does not tell, so
+    the array is cut here: an element ``{…}`` usually ends at its first ``}``, which orjson
+    confirms by parsing exactly that span (a JSON object can't be a proper prefix of another,
+    so a span that parses *is* the element); when it does not (a ``}`` inside a string or a
+    nested object), the next few are tried, then the element's end is found by an exact token
+    scan (:data:`_JSON_TOKENS`) and it is parsed with the standard library (which also takes
+    integers beyond 64 bits). Syntax errors, invalid UTF-8, a missing ``]``, content after it
+    raise :class:`ValueError` (turned into a :class:`FileFormatError` by the caller).
+    """
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._buf = b""
+        self._base = 0
+        """Stream offset of ``_buf[0]``."""
+        self._pos = 0
+
+    def _more(self) -> bool:
+        """Append the next block, dropping what was consumed; False at the end."""
+        block = next(self._blocks, None)
+        if block is None:
+            return False
+        self._base += self._pos
+        self._buf = self._buf[self._pos :] + block
+        self._pos = 0
+        return True
+
+    def _next_byte(self) -> int | None:
+        """The next non-whitespace byte (positioned on it), None at the end of the stream."""
+        while True:
+            found = _CONTENT.search(self._buf, self._pos)
+            if found is not None:
+                self._pos = found.start()
+                return self._buf[self._pos]
+            self._pos = len(self._buf)
+            if not self._more():
+                return None
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        if self._next_byte() != 0x5B:  # [
+            raise ValueError("not a JSON array")
+        self._pos += 1
+        if self._next_byte() == 0x5D:  # ]: an empty array
+            self._pos += 1
+        else:
+            while True:
+                end, value = self._element()
+                yield self._base + end, value
+                self._pos = end
+                separator = self._next_byte()
+                self._pos += 1
+                if separator == 0x5D:
+                    break
+                if separator != 0x2C:  # ,
+                    raise ValueError("expected , or ]")
+                if self._next_byte() in (0x5D, None):
+                    raise ValueError("an element is missing")
+        if self._next_byte() is not None:
+            raise ValueError("content after the array")
+
+    def _element(self) -> tuple[int, object]:
+        """The element at ``_pos``: its end in ``_buf`` and its value."""
+        while True:
+            found = self._fast()
+            if found is not None:
+                return found
+            end = _element_end(self._buf, self._pos)
+            if end is not None:
+                return end, _loads_exactly(self._buf[self._pos : end])
+            if len(self._buf) - self._pos > MAX_JSON_ELEMENT_BYTES:
+                raise FileFormatError(
+                    f"a JSON array element is larger than {MAX_JSON_ELEMENT_BYTES} bytes"
+                )
+            if not self._more():
+                raise ValueError("the array is not closed")
+
+    def _fast(self) -> tuple[int, object] | None:
+        buf, pos = self._buf, self._pos
+        first = buf[pos]
+        if first == 0x7B or first == 0x5B:  # { or [: ends at a matching } or ]
+            close = b"}" if first == 0x7B else b"]"
+            end = buf.find(close, pos + 1)
+            for _ in range(_FAST_TRIES):
+                if end == -1:
+                    return None
+                try:
+                    return end + 1, orjson.loads(buf[pos : end + 1])
+                except orjson.JSONDecodeError:
+                    end = buf.find(close, end + 1)
+            return None
+        return None  # a scalar element (rare: rejected as not an object)
+
+
+def _element_end(buf: bytes, pos: int) -> int | None:
+    """Where the JSON value starting at ``buf[pos]`` ends (exclusive), by its tokens; None if
+    ``buf`` ends first. Validity is the parser's business: this only follows nesting."""
+    depth = 0
+    for token in _JSON_TOKENS.finditer(buf, pos):
+        start = token.start()
+        kind = buf[start]
+        if kind == 0x22:  # "
+            if token.end() - start == 1:
+                return None  # a string not closed within the buffer
+            if depth == 0:
+                return token.end()  # a string element
+            continue
+        if kind in b"[{":
+            depth += 1
+        elif kind in b"]}":
+            if depth == 0:
+                return start  # a number / literal element, ended by the array's ]
+            depth -= 1
+            if depth == 0:
+                return token.end()
+        elif depth == 0:
+            return start  # a number / literal element, ended by a comma
+    return None
+
+
+def _loads_exactly(data: bytes) -> object:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    # Beyond orjson: integers over 64 bits, nesting over 1024. NaN / Infinity stay invalid.
+    return json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError("not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number out of range")
+    return value
 
 
 def _json_record(line: int, value: object) -> SourceRecord | Rejection:
