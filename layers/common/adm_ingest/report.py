@@ -197,12 +197,21 @@ class ReportWriter:
         return report
 
     def clean_staging(self, file_id: str) -> None:
-        keys = self._staged_keys(staging_prefix(file_id))
-        for start in range(0, len(keys), 1000):
-            self._s3.delete_objects(
-                Bucket=self._bucket,
-                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
-            )
+        """Delete everything staged for the file — every version and delete marker: in a
+        versioned bucket a plain delete only hides the staged raw records behind a marker,
+        still readable by version id."""
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=staging_prefix(file_id)):
+            found = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for kind in ("Versions", "DeleteMarkers")
+                for item in page.get(kind, [])
+            ]
+            for start in range(0, len(found), 1000):
+                self._s3.delete_objects(
+                    Bucket=self._bucket,
+                    Delete={"Objects": found[start : start + 1000], "Quiet": True},
+                )
 
     def _staged_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []

@@ -30,6 +30,19 @@ class Settings:
     default_country: str = field(default_factory=lambda: _env("DEFAULT_COUNTRY", "US"))
     time_margin_ms: int = field(default_factory=lambda: int(_env("TIME_MARGIN_MS", "20000")))
     """How long before the Lambda deadline a function stops starting new work."""
+    max_decompressed_bytes: int = field(
+        default_factory=lambda: int(_env("MAX_DECOMPRESSED_BYTES", str(50 << 30)))
+    )
+    """The most data one file may hold (decompressed, for gzip); default 50 GiB."""
+    max_records_per_file: int = field(
+        default_factory=lambda: int(_env("MAX_RECORDS_PER_FILE", "100000000"))
+    )
+    """The most records one file may hold; default 100 M."""
+    max_compression_ratio: float = field(
+        default_factory=lambda: float(_env("MAX_COMPRESSION_RATIO", "1000"))
+    )
+    """Decompressed ÷ compressed size over which a gzip file is refused as a likely bomb
+    (checked once 64 MiB are decompressed); default 1000."""
 
     @classmethod
     def from_env(cls) -> Settings:
