@@ -121,6 +121,10 @@ class FileFormatError(Exception):
     """The file as a whole cannot be read. The message names positions, never values."""
 
 
+class NoRecordsError(FileFormatError):
+    """The file (or, for a reader resumed mid-file, the rest of it) holds no records."""
+
+
 class RangeScanUnsupported(Exception):
     """The file cannot be cut into byte ranges (gzip, or a JSON array); read it whole instead."""
 
@@ -316,7 +320,7 @@ def _records(
             empty = type(record) is CsvRows and not any(record.rows())
         yield record
     if whole_file and empty:
-        raise FileFormatError(
+        raise NoRecordsError(
             "the file has a header but no records"
             if opened.format is Format.CSV
             else "the file contains no records"
@@ -440,7 +444,7 @@ def _starts(raws: Iterator[_Raw], is_csv: bool) -> Iterator[tuple[int, int]]:
     for count, (offset, line, _, _) in enumerate(raws, 1):  # noqa: B007
         yield offset, line
     if count == 0:
-        raise FileFormatError(
+        raise NoRecordsError(
             "the file has a header but no records" if is_csv else "the file contains no records"
         )
 

@@ -43,7 +43,13 @@ from adm_ingest.model import Kind
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
 from adm_ingest.pipeline.finalize import Finalizer
-from adm_ingest.pipeline.limits import CLOCK_BYTES, DataStream, FileLimits, OutOfTime
+from adm_ingest.pipeline.limits import (
+    CLOCK_BYTES,
+    CLOCK_GRACE_BYTES,
+    DataStream,
+    FileLimits,
+    OutOfTime,
+)
 from adm_ingest.pipeline.routing import (
     RoutingError,
     decode_key,
@@ -69,6 +75,7 @@ from adm_ingest.readers import (
     BoundaryScan,
     FileFormatError,
     Format,
+    NoRecordsError,
     RangeScanUnsupported,
     ReadProgress,
     open_records,
@@ -146,6 +153,7 @@ class Splitter:
         margin_seconds: float = 30.0,
         limits: FileLimits | None = None,
         clock_bytes: int = CLOCK_BYTES,
+        clock_grace_bytes: int = CLOCK_GRACE_BYTES,
     ) -> None:
         self.s3 = s3
         self.sqs = sqs
@@ -160,6 +168,8 @@ class Splitter:
         self.limits = limits or FileLimits()
         self.clock_bytes = clock_bytes
         """Data bytes between two looks at the clock."""
+        self.clock_grace_bytes = clock_grace_bytes
+        """Data bytes an invocation reads before its first look (past a file's opening)."""
         self._queued = _Queued()
         """Of the file being split (one at a time)."""
 
@@ -410,7 +420,11 @@ class Splitter:
                 head = head_body.read()
             rest = open_object(self.s3, ref, (checkpoint.offset, None))
             data = DataStream(ConcatStream(io.BytesIO(head), rest), self.limits, inflate=False)
-            data.watch(self._time_short(time_left), every=self.clock_bytes)
+            data.watch(
+                self._time_short(time_left),
+                every=self.clock_bytes,
+                grace=self.clock_grace_bytes,
+            )
             saved = checkpoint.layout or {}
             scan = scan_boundaries(
                 data,
@@ -428,7 +442,11 @@ class Splitter:
             if (ref.size or _object_size(self.s3, ref)) > self.limits.max_decompressed_bytes:
                 raise self.limits.too_large()
             data = DataStream(open_object(self.s3, ref), self.limits, inflate=False)
-            data.watch(self._time_short(time_left), every=self.clock_bytes)
+            data.watch(
+                self._time_short(time_left),
+                every=self.clock_bytes,
+                grace=self.clock_grace_bytes,
+            )
             scan = scan_boundaries(data, progress=progress)
             shift = line_shift = 0
             header_bytes = checkpoint.header_bytes = scan.body_start[0]
@@ -486,6 +504,10 @@ class Splitter:
                             )
                             return self._continue(ref, template.file_id, checkpoint)
                 count += 1
+        except NoRecordsError:
+            if not (checkpoint.records or count):
+                raise
+            # A resumed scan whose rest holds no more records (blank lines): the file is done.
         except OutOfTime:
             # Out of time between two blocks: every record the scan yielded lies before
             # ``progress.offset``; the chunk in progress ends there, the next split starts there.
@@ -554,7 +576,9 @@ class Splitter:
             if error is not None:
                 return self._file_error(template.file_id, error)
         opened = self._open_staged(ref, source)
-        opened.data.watch(self._time_short(time_left), every=self.clock_bytes)
+        opened.data.watch(
+            self._time_short(time_left), every=self.clock_bytes, grace=self.clock_grace_bytes
+        )
         reader, line_shift = opened.reader, opened.line_shift
         # A checkpoint from before sources were saved: skip (re-read) what it staged.
         skip = checkpoint.records if source is None else opened.placeholders
@@ -585,6 +609,10 @@ class Splitter:
                 if not buffer:
                     first_line = record.line + line_shift
                 buffer.append(stage_line(record, line_shift))
+        except NoRecordsError:
+            if not (checkpoint.records or buffer):
+                raise
+            # A resumed read whose rest holds no more records (blank lines): the file is done.
         except OutOfTime:
             # Every record the reader yielded lies before ``progress.offset``: stage them all
             # and continue from there.
@@ -695,6 +723,8 @@ class Splitter:
                     self.sqs.send_message(
                         QueueUrl=self.chunk_queue_url, MessageBody=entry["MessageBody"]
                     )
+        self._queued.chunks += len(chunks)
+        self._queued.records += sum(chunk.records for chunk in chunks)
 
     def _continue(self, ref: ObjectRef, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
         saved = asdict(checkpoint)
