@@ -646,10 +646,13 @@ class Splitter:
             )
         fmt = Format(source["format"])
         placeholders = 0
+        first_line = 1
         if fmt is Format.JSON_ARRAY:
             placeholders = 1 if source.get("after_element") else 0
             prefix = b"[{}" if placeholders else b"["
-            first = 1 + placeholders  # the element number the rest starts with
+            # The reader numbers the elements itself (its errors name the file's element).
+            first_line = int(source["line"]) - placeholders
+            first = int(source["line"])
         elif fmt is Format.CSV:
             prefix = _header_line(source["header"], source["delimiter"], source.get("encoding"))
             first = prefix.count(b"\n") + 1
@@ -660,6 +663,7 @@ class Splitter:
             format=fmt,
             delimiter=source.get("delimiter"),
             encoding=source.get("encoding"),
+            first_line=first_line,
             progress=progress,
         )
         return _Staged(
