@@ -439,7 +439,8 @@ class Splitter:
             # The resumed stream's line at ``header_bytes`` is the checkpoint's line.
             line_shift = (checkpoint.line or 1) - (head.count(b"\n") + 1)
         else:
-            if (ref.size or _object_size(self.s3, ref)) > self.limits.max_decompressed_bytes:
+            ref = ref if ref.size else replace(ref, size=_object_size(self.s3, ref))
+            if ref.size > self.limits.max_decompressed_bytes:
                 raise self.limits.too_large()
             data = DataStream(open_object(self.s3, ref), self.limits, inflate=False)
             data.watch(
