@@ -1,5 +1,5 @@
-"""``python -m bench [library] [splitter] [e2e] [cost] [throttle] [--write-docs]`` (``make bench``:
-all).
+"""``python -m bench [library] [splitter] [continuations] [e2e] [cost] [throttle]
+[--write-docs]`` (``make bench``: all).
 
 Runs the named benchmarks (default: all, in that order), prints their tables, saves the figures
 to ``bench/data/results.json`` and, with ``--write-docs``, updates docs/PERFORMANCE.md. ``cost``
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bench import machine
 from bench.results import BenchResult, load_results, save_results
 
-NAMES = ("library", "splitter", "e2e", "cost", "throttle")
+NAMES = ("library", "splitter", "continuations", "e2e", "cost", "throttle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[], BenchResult]] = {
         "library": lambda: _library(args.rows),
         "splitter": lambda: _splitter(args.split_bytes),
+        "continuations": _continuations,
         "e2e": lambda: _e2e(args.rows),
         "cost": lambda: _cost(results.get("e2e") or saved.get("e2e")),
         "throttle": lambda: _throttle(args.throttle_rows),
@@ -73,6 +74,12 @@ def _splitter(size: int) -> BenchResult:
     from bench import splitter
 
     return splitter.run(size)
+
+
+def _continuations() -> BenchResult:
+    from bench import continuations
+
+    return continuations.run()
 
 
 def _e2e(rows: int) -> BenchResult:

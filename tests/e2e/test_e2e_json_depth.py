@@ -54,13 +54,6 @@ def test_deep_json_lines_are_rejected_line_by_line(stack: LocalStack) -> None:
     assert len(report_versions(stack, key)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Splitter.split runs _split_staged inside `except RangeScanUnsupported`, so a "
-    "FileFormatError raised mid-array escapes its `except FileFormatError` (any broken JSON array "
-    "does the same); the split-robust branch (#10) routes every split path to _file_error — "
-    "remove this mark when it is merged",
-)
 def test_an_array_too_deep_to_skip_is_one_error_report_naming_the_limit(
     stack: LocalStack,
 ) -> None:

@@ -69,6 +69,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             s3=s3, sqs=sqs, ledger=ledger, registry=registry, finalizer=finalizer,
             chunk_queue_url=chunks, split_queue_url=splits, records_per_chunk=7,
             margin_seconds=1.0,
+            clock_bytes=2048, clock_grace_bytes=0,  # a small file continues, gzip included
         )  # fmt: skip
         worker = ChunkWorker(
             s3=s3, ledger=ledger, registry=registry, finalizer=finalizer, client=lambda: None
@@ -114,7 +115,8 @@ def test_no_message_or_checkpoint_holds_a_column_name_or_value(
     body, values = crm_file(150)
     ref = put(aws, "audiences/aud/crm.csv", gzip.compress(body) if compressed else body)
     sent = split_in_steps(aws, ref)
-    assert len(sent["chunk messages"]) == 22  # ceil(150 / 7)
+    # ≥ ceil(150 / 7): a continuation may cut a chunk short (time is checked on bytes).
+    assert len(sent["chunk messages"]) >= 22
     assert len(sent["continuations"]) >= 2 and len(sent["checkpoints"]) >= 2
     words = {word for name in COLUMNS for word in name.split()}
     for where, bodies in sent.items():

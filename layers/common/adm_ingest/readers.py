@@ -91,6 +91,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
+import math
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -98,9 +100,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from itertools import chain, product
-from typing import Any, Protocol
+from typing import Protocol
 
-import ijson
 import orjson
 
 from adm_ingest.column_names import classify_column
@@ -152,6 +153,10 @@ class FileFormatError(Exception):
     """The file as a whole cannot be read. The message names positions, never values."""
 
 
+class NoRecordsError(FileFormatError):
+    """The file (or, for a reader resumed mid-file, the rest of it) holds no records."""
+
+
 class RangeScanUnsupported(Exception):
     """The file cannot be cut into byte ranges (gzip, or a JSON array); read it whole instead."""
 
@@ -160,6 +165,36 @@ class RangeScanUnsupported(Exception):
         self.compressed = compressed
         why = "gzip-compressed" if compressed else "a JSON array"
         super().__init__(f"byte ranges of {why} file cannot be read; read the file whole")
+
+
+@dataclass(slots=True)
+class ReadProgress:
+    """Where a reader can be resumed, and what it has learned of the file's layout.
+
+    A reader given one updates it as it goes — once per block for CSV / JSON Lines (and for a
+    boundary scan), once per element for a JSON array — so that whenever the reader asks its
+    stream for more bytes, everything it has yielded lies before :attr:`offset` and nothing
+    after. A consumer whose stream interrupts that read (a splitter out of time) can therefore
+    resume at ``offset`` without reading any record twice. Costs nothing per record.
+    """
+
+    offset: int = 0
+    """Byte offset (of the stream's data, decompressed) where the records not yet yielded
+    begin: a record start or blank space before one; in a JSON array, see
+    :attr:`after_element`."""
+    line: int = 1
+    """Line (JSON array: element number) of the first record not yet yielded."""
+    after_element: bool = False
+    """JSON array only: ``offset`` is just after an element (a ``,`` or the closing ``]``
+    follows), not at an element start."""
+    format: Format | None = None
+    delimiter: str | None = None
+    """CSV delimiter, once the header has been read."""
+    header: tuple[str, ...] | None = None
+    """CSV column names, once the header has been read."""
+    header_range: tuple[int, int] | None = None
+    """``[start, end)`` of the CSV header line in the stream's data, once read: what a resumed
+    read re-reads instead of remembering the names (which are file content)."""
 
 
 class Readable(Protocol):
@@ -189,6 +224,7 @@ def open_records(
     rows: bool = False,
     encoding: str | None = None,
     max_depth: int = MAX_JSON_DEPTH,
+    progress: ReadProgress | None = None,
 ) -> RecordReader:
     """Stream the records of ``stream``.
 
@@ -210,6 +246,7 @@ def open_records(
             docstring), UTF-8 for a byte range — a range's encoding is the one its file's scan
             settled on (:attr:`BoundaryScan.encoding`). JSON is always read as UTF-8.
         max_depth: deepest nesting of a JSON record; deeper ones are rejected ``too_deep``.
+        progress: kept up to date with where reading could resume (see :class:`ReadProgress`).
 
     Returns:
         A :class:`RecordReader`: iterate it for the records; its ``encoding`` tells what the
@@ -237,7 +274,9 @@ def open_records(
     whole_file = known_header is None and first_line == 1
     decoding = _Decoding(encoding if encoding is not None or whole_file else _UTF8)
     return RecordReader(
-        _records(stream, format, delimiter, known_header, first_line, rows, decoding, max_depth),
+        _records(
+            stream, format, delimiter, known_header, first_line, rows, decoding, max_depth, progress
+        ),
         decoding,
     )
 
@@ -270,6 +309,11 @@ class RecordReader:
         """``"utf-8"`` or the detected single-byte encoding (``"cp1252"``, ``"cp1250"``…)."""
         return self._decoding.encoding
 
+    @property
+    def encoding_settled(self) -> bool:
+        """True once :attr:`encoding` is final (see :attr:`BoundaryScan.encoding_settled`)."""
+        return self._decoding.settled
+
 
 def _records(
     stream: Readable,
@@ -280,6 +324,7 @@ def _records(
     rows: bool,
     decoding: _Decoding,
     max_depth: int,
+    progress: ReadProgress | None,
 ) -> Iterator[SourceRecord | Rejection | CsvRows]:
     whole_file = header is None and first_line == 1
     opened = _open(
@@ -288,8 +333,13 @@ def _records(
         at_file_start=whole_file,
         decoding=decoding,
     )
+    if progress is not None:
+        progress.format = opened.format
+        progress.offset, progress.line = opened.data_offset, first_line
     if opened.format is Format.JSON_ARRAY:
-        records = _json_array_records(opened.blocks, first_line, max_depth)
+        records = _json_array_records(
+            opened.blocks, first_line, max_depth, opened.data_offset, progress
+        )
     else:
         raws = _split_records(
             opened.blocks,
@@ -298,13 +348,21 @@ def _records(
             line=first_line,
             runs=opened.format is Format.CSV,
             decoding=decoding,
+            progress=progress,
         )
         if opened.format is Format.JSON_LINES:
             records = _json_lines_records(raws, max_depth)
         else:
+            header_range = None
             if header is None:
-                header, delimiter = _read_header(next(raws, None), delimiter, decoding.encoding)
+                first = next(raws, None)
+                if first is not None and not isinstance(first, _Run) and first[2] is not None:
+                    header_range = (first[0], first[0] + len(first[2]))
+                header, delimiter = _read_header(first, delimiter, decoding.encoding)
             assert delimiter is not None
+            if progress is not None:
+                progress.header, progress.delimiter = header, delimiter
+                progress.header_range = header_range
             records = _csv_records(raws, header, delimiter, rows, decoding)
     empty = True
     for record in records:
@@ -312,7 +370,7 @@ def _records(
             empty = type(record) is CsvRows and not any(record.rows())
         yield record
     if whole_file and empty:
-        raise FileFormatError(
+        raise NoRecordsError(
             "the file has a header but no records"
             if opened.format is Format.CSV
             else "the file contains no records"
@@ -349,6 +407,7 @@ class BoundaryScan:
         starts: Iterator[tuple[int, int]],
         decoding: _Decoding,
         header_range: tuple[int, int] | None = None,
+        body_start: tuple[int, int] = (0, 1),
     ) -> None:
         self.format = format
         """Detected or forced format: CSV or JSON Lines."""
@@ -361,6 +420,10 @@ class BoundaryScan:
         its line end): what :func:`read_header` reads the same ``header`` back from, so a chunk
         pointer can name the header's bytes instead of carrying its names. ``None`` for JSON
         Lines."""
+        self.body_start = body_start
+        """``(byte_offset, line)`` just past the CSV header (JSON Lines: the data's start, after
+        a BOM): the stream's first ``body_start[0]`` bytes are all a resumed scan needs to
+        re-read before a later record boundary."""
         self._starts = starts
         self._decoding = decoding
 
@@ -386,6 +449,7 @@ def scan_boundaries(
     format: Format | str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
+    progress: ReadProgress | None = None,
 ) -> BoundaryScan:
     """Start a boundary scan of ``stream`` (see :class:`BoundaryScan`).
 
@@ -393,6 +457,7 @@ def scan_boundaries(
     available immediately. Scanning only tracks line ends and quote parity with ``bytes.find``
     / ``bytes.count`` on whole blocks; it never decodes or parses records. ``encoding`` forces
     the encoding instead of detecting it (a resumed scan passes the one settled before).
+    ``progress`` is kept up to date as for :func:`open_records`.
 
     Raises:
         RangeScanUnsupported: the file is gzip-compressed or a JSON array.
@@ -412,17 +477,29 @@ def scan_boundaries(
         line=1,
         keep_bytes=False,
         keep_first=is_csv,
+        progress=progress,
     )
     header = header_range = None
+    body_start = (opened.data_offset, 1)
     if is_csv:
         first = next(raws, None)
         if first is not None and first[2] is not None:
             header_range = (first[0], first[0] + len(first[2]))
         header, delimiter = _read_header(first, delimiter, decoding.encoding)
+        assert first is not None and not isinstance(first, _Run) and first[2] is not None
+        body_start = (first[0] + len(first[2]), first[1] + first[2].count(b"\n"))
     else:
         delimiter = None
+    if progress is not None:
+        progress.format, progress.header, progress.delimiter = opened.format, header, delimiter
     return BoundaryScan(
-        opened.format, delimiter, header, _starts(raws, is_csv), decoding, header_range
+        opened.format,
+        delimiter,
+        header,
+        _starts(raws, is_csv),
+        decoding,
+        header_range=header_range,
+        body_start=body_start,
     )
 
 
@@ -452,7 +529,7 @@ def _starts(raws: Iterator[_Raw], is_csv: bool) -> Iterator[tuple[int, int]]:
     for count, (offset, line, _, _) in enumerate(raws, 1):  # noqa: B007
         yield offset, line
     if count == 0:
-        raise FileFormatError(
+        raise NoRecordsError(
             "the file has a header but no records" if is_csv else "the file contains no records"
         )
 
@@ -693,6 +770,7 @@ def _split_records(
     keep_first: bool = False,
     runs: bool = False,
     decoding: _Decoding | None = None,
+    progress: ReadProgress | None = None,
 ) -> Iterator[_Raw | _Run]:
     """Cut a byte stream into records, skipping blank lines.
 
@@ -705,7 +783,8 @@ def _split_records(
     first record that has no ``"`` and decodes comes as one :class:`_Run` instead
     (the first record stays a :data:`_Raw`, as a CSV header must be); a run may contain blank
     and oversized lines, which its reader must recognise. Runs are decoded with ``decoding``'s
-    encoding of the moment (UTF-8 without one).
+    encoding of the moment (UTF-8 without one). ``progress`` gets the start of the record in
+    progress (or of the blank space after the last one) at the end of every block.
     """
     keep = keep_bytes or keep_first
     start, start_line = offset, line
@@ -763,6 +842,8 @@ def _split_records(
                 pending = b""  # the record is oversized: its bytes are never needed
         base += len(block)
         run_from = min(run_from, 0)
+        if progress is not None:
+            progress.offset, progress.line = start, start_line
     if has_content:
         oversized = base - start > MAX_RECORD_BYTES
         yield start, start_line, (pending if keep and not oversized else None), oversized
@@ -1176,6 +1257,214 @@ def _is_orjson_depth_error(error: orjson.JSONDecodeError) -> bool:
     return message.startswith("depth limit") or "recursion limit" in message
 
 
+def _json_array_records(
+    blocks: Iterator[bytes],
+    first_line: int,
+    max_depth: int = 64,
+    data_offset: int = 0,
+    progress: ReadProgress | None = None,
+) -> Iterator[SourceRecord | Rejection]:
+    """The elements of a top-level JSON array, each as a record numbered from ``first_line``.
+
+    An element nested deeper than ``max_depth`` is rejected ``too_deep`` without being built
+    (its end is found by a token scan that counts depth). ``progress`` learns the end of each
+    element (offsets count from the stream's start: ``data_offset`` is what was skipped before
+    ``blocks``, a BOM).
+    """
+    number = first_line - 1
+    elements = _JsonArray(blocks, max_depth, first_line)
+    try:
+        for end, value in elements:
+            number += 1
+            if progress is not None:
+                progress.offset, progress.line = data_offset + end, number + 1
+                progress.after_element = True
+            if value is _TOO_DEEP:
+                yield _too_deep(number, max_depth)
+            else:
+                yield _json_record(number, value, max_depth)
+    except FileFormatError:
+        raise
+    except (ValueError, RecursionError):
+        # A decoder's message may quote the input: never pass it on.
+        raise FileFormatError(
+            f"the JSON array is invalid or not UTF-8 after element {number}"
+        ) from None
+
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|"|[\[\]{},]', re.DOTALL)
+"""What decides where a JSON value ends: whole strings (a lone ``"``: one not closed yet),
+brackets, braces and commas."""
+_FAST_TRIES = 4
+"""Candidate ends the fast path tries (each a parse) before scanning the element exactly."""
+MAX_JSON_ELEMENT_BYTES = 64 << 20
+"""Largest element of a JSON array (it is held in memory whole to be parsed)."""
+_TOO_DEEP = object()
+"""What :class:`_JsonArray` yields for an element nested deeper than its ``max_depth``."""
+
+
+class _JsonArray:
+    """Iterate ``(end offset, value)`` over the elements of one top-level JSON array.
+
+    Positions are what a resumable split needs and what a streaming parser does not tell, so
+    the array is cut here: an element ``{…}`` usually ends at its first ``}``, which orjson
+    confirms by parsing exactly that span (a JSON object can't be a proper prefix of another,
+    so a span that parses *is* the element); when it does not (a ``}`` inside a string or a
+    nested object), the next few are tried, then the element's end is found by an exact token
+    scan (:data:`_JSON_TOKENS`) and it is parsed with the standard library (which also takes
+    integers beyond 64 bits). Syntax errors, invalid UTF-8, a missing ``]``, content after it
+    raise :class:`ValueError` (turned into a :class:`FileFormatError` by the caller).
+    """
+
+    def __init__(self, blocks: Iterator[bytes], max_depth: int = 64, first_line: int = 1) -> None:
+        self._blocks = blocks
+        self._max_depth = max_depth
+        self._number = first_line - 1
+        """The number of the element being read (for a file-level error's message)."""
+        self._buf = b""
+        self._base = 0
+        """Stream offset of ``_buf[0]``."""
+        self._pos = 0
+
+    def _more(self) -> bool:
+        """Append the next block, dropping what was consumed; False at the end."""
+        block = next(self._blocks, None)
+        if block is None:
+            return False
+        self._base += self._pos
+        self._buf = self._buf[self._pos :] + block
+        self._pos = 0
+        return True
+
+    def _next_byte(self) -> int | None:
+        """The next non-whitespace byte (positioned on it), None at the end of the stream."""
+        while True:
+            found = _CONTENT.search(self._buf, self._pos)
+            if found is not None:
+                self._pos = found.start()
+                return self._buf[self._pos]
+            self._pos = len(self._buf)
+            if not self._more():
+                return None
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        first = self._next_byte()
+        if first != 0x5B:  # [
+            what = {0x7B: "an object", 0x22: "a string", None: "missing"}.get(first, "a scalar")
+            raise FileFormatError(f"the file's top-level JSON value is {what}, not an array")
+        self._pos += 1
+        opening = self._next_byte()
+        if opening is None:
+            raise ValueError("the array is not closed")
+        if opening == 0x5D:  # ]: an empty array
+            self._pos += 1
+        else:
+            while True:
+                end, value = self._element()
+                yield self._base + end, value
+                self._pos = end
+                separator = self._next_byte()
+                self._pos += 1
+                if separator == 0x5D:
+                    break
+                if separator != 0x2C:  # ,
+                    raise ValueError("expected , or ]")
+                if self._next_byte() in (0x5D, None):
+                    raise ValueError("an element is missing")
+        if self._next_byte() is not None:
+            raise ValueError("content after the array")
+
+    def _element(self) -> tuple[int, object]:
+        """The element at ``_pos``: its end in ``_buf`` and its value (:data:`_TOO_DEEP` for
+        one nested deeper than ``max_depth``: never built)."""
+        self._number += 1
+        while True:
+            found = self._fast()
+            if found is not None:
+                return found
+            end, deepest = _element_end(self._buf, self._pos)
+            if deepest > MAX_SKIPPED_DEPTH:
+                raise FileFormatError(
+                    f"element {self._number} is nested more than {MAX_SKIPPED_DEPTH:,} levels "
+                    "deep: the rest of the JSON array cannot be read"
+                )
+            if end is not None:
+                if deepest > self._max_depth:
+                    return end, _TOO_DEEP
+                return end, _loads_exactly(self._buf[self._pos : end])
+            if len(self._buf) - self._pos > MAX_JSON_ELEMENT_BYTES:
+                raise FileFormatError(
+                    f"a JSON array element is larger than {MAX_JSON_ELEMENT_BYTES} bytes"
+                )
+            if not self._more():
+                raise ValueError("the array is not closed")
+
+    def _fast(self) -> tuple[int, object] | None:
+        buf, pos = self._buf, self._pos
+        first = buf[pos]
+        if first == 0x7B or first == 0x5B:  # { or [: ends at a matching } or ]
+            close = b"}" if first == 0x7B else b"]"
+            end = buf.find(close, pos + 1)
+            for _ in range(_FAST_TRIES):
+                if end == -1:
+                    return None
+                try:
+                    return end + 1, orjson.loads(buf[pos : end + 1])
+                except orjson.JSONDecodeError:
+                    end = buf.find(close, end + 1)
+            return None
+        return None  # a scalar element (rare: rejected as not an object)
+
+
+def _element_end(buf: bytes, pos: int) -> tuple[int | None, int]:
+    """Where the JSON value starting at ``buf[pos]`` ends (exclusive), by its tokens — None if
+    ``buf`` ends first — and the deepest nesting seen so far (``{}`` is 1). Validity is the
+    parser's business: this only follows nesting."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(buf, pos):
+        start = token.start()
+        kind = buf[start]
+        if kind == 0x22:  # "
+            if token.end() - start == 1:
+                return None, deepest  # a string not closed within the buffer
+            if depth == 0:
+                return token.end(), deepest  # a string element
+            continue
+        if kind in b"[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif kind in b"]}":
+            if depth == 0:
+                return start, deepest  # a number / literal element, ended by the array's ]
+            depth -= 1
+            if depth == 0:
+                return token.end(), deepest
+        elif depth == 0:
+            return start, deepest  # a number / literal element, ended by a comma
+    return None, deepest
+
+
+def _loads_exactly(data: bytes) -> object:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    # Beyond orjson: integers over 64 bits, nesting over 1024. NaN / Infinity stay invalid.
+    return json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError("not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number out of range")
+    return value
+
+
 def _json_record(line: int, value: object, max_depth: int) -> SourceRecord | Rejection:
     if not isinstance(value, dict):
         if isinstance(value, list) and _depth(value) > max_depth:
@@ -1228,122 +1517,6 @@ def _nested(line: int) -> Rejection:
     return Rejection(line, Reason.MALFORMED_RECORD, "a nested object or array value")
 
 
-class _BlockFile:
-    """Minimal file object over an iterator of blocks, for ijson.
-
-    Reads return at most ``size`` bytes: ijson turns each read into a list of events before
-    handing out the first, so a 4 MiB block of ``[[[[`` would be 4 M event tuples at once.
-    """
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-        self._block = b""
-        self._at = 0
-
-    def read(self, size: int = -1) -> bytes:
-        # ijson probes the data type with read(0): that must not consume a block.
-        if size == 0:
-            return b""
-        if self._at >= len(self._block):
-            self._block, self._at = next(self._blocks, b""), 0
-        if size < 0:
-            size = len(self._block)
-        piece = self._block[self._at : self._at + size]
-        self._at += len(piece)
-        return piece
-
-
-_JSON_READ_BYTES = 64 << 10
-"""Bytes ijson parses per read (its own default), which bounds the events it buffers."""
 MAX_SKIPPED_DEPTH = 1_000_000
 """Deepest nesting a too-deep array element may have and still be skipped to read the next
-one. The parser keeps a byte per open level, so this caps its stack at ~1 MB; an element nested
-deeper than that is a file-level error."""
-_Events = Iterator[tuple[str, Any]]
-"""ijson's ``basic_parse`` events: (event name, value — a key, a scalar or None)."""
-_OPENS = frozenset(("start_map", "start_array"))
-_CLOSES = frozenset(("end_map", "end_array"))
-_SCALARS = {"string": "a string", "number": "a number", "boolean": "a boolean", "null": "null"}
-
-
-def _json_array_records(
-    blocks: Iterator[bytes], first_line: int, max_depth: int
-) -> Iterator[SourceRecord | Rejection]:
-    """The elements of a top-level JSON array, built from ijson's flat event stream.
-
-    Never ``ijson.items``: its path tracking costs memory quadratic in the nesting depth. A
-    record is a flat object, built here straight into its string values; an element that is
-    anything else, or holds a nested value, is consumed event by event (counting depth, never
-    building it) up to its end, so reading goes on with the next element.
-    """
-    number = first_line - 1
-    events = ijson.basic_parse(_BlockFile(blocks), buf_size=_JSON_READ_BYTES, use_float=True)
-    try:
-        for event, _ in events:
-            if event != "start_array":
-                what = "an object" if event == "start_map" else _SCALARS.get(event, event)
-                raise FileFormatError(f"the file's top-level JSON value is {what}, not an array")
-            break
-        for event, _ in events:
-            element = number + 1  # ``number`` counts the elements read whole
-            if event == "start_map":
-                outcome = _json_object(events, element, max_depth)
-            elif event == "start_array":
-                too_deep = _skip(events, 1, element) > max_depth
-                outcome = _too_deep(element, max_depth) if too_deep else _not_object(element)
-            elif event == "end_array":
-                continue  # the array's end: only whitespace may follow it
-            else:
-                outcome = _not_object(element)
-            number = element
-            yield outcome
-    except ijson.JSONError:
-        # ijson's message quotes the surrounding input: never pass it on.
-        raise FileFormatError(
-            f"the JSON array is invalid or not UTF-8 after element {number}"
-        ) from None
-
-
-def _json_object(
-    events: _Events, number: int, max_depth: int
-) -> SourceRecord | Rejection:
-    """The record of an element whose ``start_map`` was just read, up to its ``end_map``."""
-    values: dict[str, str] = {}
-    # A flat object's events alternate map_key, value: one loop turn per field.
-    for event, key in events:
-        if event == "end_map":
-            return SourceRecord(number, values)
-        event, value = next(events)
-        if event == "string":
-            values[key] = value
-        elif event == "number":
-            values[key] = str(value)
-        elif event == "boolean":
-            values[key] = "true" if value else "false"
-        elif event == "null":
-            values.pop(key, None)  # the last duplicate key wins
-        else:  # a nested object or array: never built
-            deepest = _skip(events, 2, number)
-            return _too_deep(number, max_depth) if deepest > max_depth else _nested(number)
-    raise AssertionError("ijson ends an unfinished object with an error")  # pragma: no cover
-
-
-def _skip(events: _Events, depth: int, number: int) -> int:
-    """Consume events up to the end of element ``number``, ``depth`` containers deep in it
-    now; return the deepest level it reached (the element itself is level 1)."""
-    deepest = depth
-    for event, _ in events:
-        if event in _OPENS:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_SKIPPED_DEPTH:
-                    raise FileFormatError(
-                        f"element {number} is nested more than {MAX_SKIPPED_DEPTH:,} levels "
-                        "deep: the rest of the JSON array cannot be read"
-                    )
-        elif event in _CLOSES:
-            depth -= 1
-            if not depth:
-                return deepest
-    raise AssertionError("ijson ends an unfinished array with an error")  # pragma: no cover
+one; an element nested deeper than that is a file-level error."""

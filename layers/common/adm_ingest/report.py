@@ -279,14 +279,25 @@ class ReportWriter:
         )
 
     def clean_staging(self, file_id: str) -> None:
-        keys = self._staged_keys(staging_prefix(file_id))
-        for start in range(0, len(keys), 1000):
-            response = self._s3.delete_objects(
-                Bucket=self._bucket,
-                Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True},
-            )
-            if response.get("Errors"):  # quiet mode lists only the failures
-                raise StagingCleanupError(f"{len(response['Errors'])} staged objects not deleted")
+        """Delete everything staged for the file — every version and delete marker: in a
+        versioned bucket a plain delete only hides the staged raw records behind a marker,
+        still readable by version id."""
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=staging_prefix(file_id)):
+            found = [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for kind in ("Versions", "DeleteMarkers")
+                for item in page.get(kind, [])
+            ]
+            for start in range(0, len(found), 1000):
+                response = self._s3.delete_objects(
+                    Bucket=self._bucket,
+                    Delete={"Objects": found[start : start + 1000], "Quiet": True},
+                )
+                if response.get("Errors"):  # quiet mode lists only the failures
+                    raise StagingCleanupError(
+                        f"{len(response['Errors'])} staged objects not deleted"
+                    )
 
     def _written(self, key: str, file_id: str, digest: str | None = None) -> bool:
         """Whether ``key`` holds this file's output (with ``digest``'s content, if given)."""

@@ -70,6 +70,19 @@ class Settings:
     """ADM requests per second per account the workers start at and never exceed together."""
     min_rps: float = field(default_factory=lambda: float(_env("ADM_MIN_RPS", "0.5")))
     """The floor the shared rate never drops below, however often ADM answers 429."""
+    max_decompressed_bytes: int = field(
+        default_factory=lambda: int(_env("MAX_DECOMPRESSED_BYTES", str(50 << 30)))
+    )
+    """The most data one file may hold (decompressed, for gzip); default 50 GiB."""
+    max_records_per_file: int = field(
+        default_factory=lambda: int(_env("MAX_RECORDS_PER_FILE", "100000000"))
+    )
+    """The most records one file may hold; default 100 M."""
+    max_compression_ratio: float = field(
+        default_factory=lambda: float(_env("MAX_COMPRESSION_RATIO", "1000"))
+    )
+    """Decompressed ÷ compressed size over which a gzip file is refused as a likely bomb
+    (checked once 64 MiB are decompressed); default 1000."""
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -23,6 +23,7 @@ from adm_ingest.adm.ratelimit import (
 )
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
+from adm_ingest.pipeline.limits import FileLimits
 from adm_ingest.pipeline.splitter import Splitter
 from adm_ingest.pipeline.worker import ChunkWorker
 from adm_ingest.registry import Registry
@@ -111,6 +112,11 @@ class Runtime:
             default_country=self.settings.default_country,
             margin_seconds=self.settings.time_margin_ms / 1000,
             max_json_depth=self.settings.max_json_depth,
+            limits=FileLimits(
+                max_decompressed_bytes=self.settings.max_decompressed_bytes,
+                max_records=self.settings.max_records_per_file,
+                max_compression_ratio=self.settings.max_compression_ratio,
+            ),
         )
 
     @cached_property

@@ -98,10 +98,12 @@ class ConcatStream:
 # of ``{"__line": n, <column>: <value>…}`` or ``{"__line": n, "__rejected": reason}``.
 
 
-def stage_line(record: SourceRecord | Rejection) -> bytes:
+def stage_line(record: SourceRecord | Rejection, line_shift: int = 0) -> bytes:
+    """One staged line; ``line_shift`` is added to the record's line (a resumed reader counts
+    from the point it resumed at)."""
     if isinstance(record, Rejection):
-        return orjson.dumps({_LINE: record.line, _REJECTED: record.reason}) + b"\n"
-    return orjson.dumps({_LINE: record.line, **record.values}) + b"\n"
+        return orjson.dumps({_LINE: record.line + line_shift, _REJECTED: record.reason}) + b"\n"
+    return orjson.dumps({_LINE: record.line + line_shift, **record.values}) + b"\n"
 
 
 def read_staged(stream: Any) -> Iterator[SourceRecord | Rejection]:

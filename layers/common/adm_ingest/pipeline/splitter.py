@@ -6,18 +6,33 @@ into plain staged chunks under ``_staging/``. Chunk ids derive from the object's
 redelivered S3 event produces the same chunks, which the workers deduplicate.
 
 When an invocation runs short of time it saves a checkpoint and queues a continuation message;
-the next invocation resumes exactly where it stopped — there is no file-size ceiling.
+the next invocation resumes exactly where it stopped — there is no file-size ceiling, only the
+:class:`~adm_ingest.pipeline.limits.FileLimits`. Time is watched on bytes read (every
+:data:`~adm_ingest.pipeline.limits.CLOCK_BYTES` of data), so a file of blank lines or one huge
+line continues like any other; a staged split continues at the data offset it had reached
+(a gzip file is inflated up to it again, which costs a fraction of parsing; nothing is parsed
+twice).
+
+Every file ends in exactly one report. Whatever goes wrong with its content — malformed, over
+a limit, deleted or replaced while being split, or a bug — becomes a file-level error (the
+chunks already queued still complete; nothing more is read). Only transient AWS trouble
+(throttling, 5xx, connection errors) propagates, so Lambda or SQS retries the invocation from
+its last checkpoint; retries exhausted, the event lands in the split dead-letter queue.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import io
+import logging
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from typing import Any
 
 import orjson
+from botocore.exceptions import BotoCoreError, ClientError
 
 from adm_ingest import registry as names
 from adm_ingest.consent import ConsentError, ConsentPolicy, CountrySource
@@ -27,6 +42,13 @@ from adm_ingest.model import Kind
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
 from adm_ingest.pipeline.finalize import Finalizer
+from adm_ingest.pipeline.limits import (
+    CLOCK_BYTES,
+    CLOCK_GRACE_BYTES,
+    DataStream,
+    FileLimits,
+    OutOfTime,
+)
 from adm_ingest.pipeline.routing import (
     RoutingError,
     decode_key,
@@ -52,11 +74,16 @@ from adm_ingest.readers import (
     MAX_JSON_DEPTH,
     BoundaryScan,
     FileFormatError,
+    Format,
+    NoRecordsError,
     RangeScanUnsupported,
+    ReadProgress,
     open_records,
     scan_boundaries,
 )
 from adm_ingest.report import mapping_section, staging_prefix
+
+logger = logging.getLogger(__name__)
 
 _SQS_BATCH = 10
 
@@ -76,6 +103,19 @@ class Checkpoint:
     header_bytes: int | None = None
     """Length of the CSV header prefix (re-read on resume so the scanner sees a header)."""
     layout: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+    """Where a staged split continues (see :meth:`Splitter._source_checkpoint`): the data offset
+    after the last staged record, that record's successor's line, and the layout read so far.
+    ``None`` before the first continuation — or in a checkpoint written before it existed,
+    which resumes by skipping ``records`` records."""
+
+
+@dataclass(slots=True)
+class _Queued:
+    """What is on the chunk queue for the file being split (what its error report waits for)."""
+
+    chunks: int = 0
+    records: int = 0
 
 
 @dataclass(slots=True)
@@ -112,6 +152,9 @@ class Splitter:
         default_country: str = "US",
         margin_seconds: float = 30.0,
         max_json_depth: int = MAX_JSON_DEPTH,
+        limits: FileLimits | None = None,
+        clock_bytes: int = CLOCK_BYTES,
+        clock_grace_bytes: int = CLOCK_GRACE_BYTES,
     ) -> None:
         self.s3 = s3
         self.sqs = sqs
@@ -124,6 +167,13 @@ class Splitter:
         self.default_country = default_country
         self.margin_seconds = margin_seconds
         self.max_json_depth = max_json_depth
+        self.limits = limits or FileLimits()
+        self.clock_bytes = clock_bytes
+        """Data bytes between two looks at the clock."""
+        self.clock_grace_bytes = clock_grace_bytes
+        """Data bytes an invocation reads before its first look (past a file's opening)."""
+        self._queued = _Queued()
+        """Of the file being split (one at a time)."""
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -227,21 +277,50 @@ class Splitter:
         checkpoint = resume or Checkpoint()
         inherited = mapping_prefix if mapping_prefix not in ("", found.prefix) else ""
         survey = _Survey(config, policy, inherited)
+        self._queued = _Queued(checkpoint.chunk_index, checkpoint.records)
         try:
-            if checkpoint.layout is None or checkpoint.offset is not None:
-                outcome = self._split_ranges(ref, template, checkpoint, time_left, survey)
-            else:
-                outcome = self._split_staged(ref, template, checkpoint, time_left, survey)
-        except RangeScanUnsupported:
-            outcome = self._split_staged(ref, template, checkpoint, time_left, survey)
-        except FileFormatError as format_error:
-            return self._file_error(
-                file_id,
-                str(format_error),
-                chunks=checkpoint.chunk_index,
-                records=checkpoint.records,
+            return self._split_content(ref, template, checkpoint, time_left, survey)
+        except FileFormatError as format_error:  # FileLimitError too
+            message = str(format_error)
+        except ClientError as client_error:
+            if _transient(client_error):
+                raise  # retried by Lambda (S3 event) or SQS (continuation) from the checkpoint
+            message = _client_error_message(client_error)
+        except BotoCoreError:
+            raise  # connection trouble: transient as well
+        except Exception as unexpected:  # a bug must not become a crash loop
+            _log_unexpected(file_id, unexpected)
+            message = (
+                f"the split failed unexpectedly ({type(unexpected).__name__}); the file was "
+                "not read further"
             )
-        return outcome
+        return self._file_error(
+            file_id, message, chunks=self._queued.chunks, records=self._queued.records
+        )
+
+    def _split_content(
+        self,
+        ref: ObjectRef,
+        template: ChunkPointer,
+        checkpoint: Checkpoint,
+        time_left: Callable[[], float],
+        survey: _Survey,
+    ) -> SplitOutcome:
+        if checkpoint.source is None and (
+            checkpoint.layout is None or checkpoint.offset is not None
+        ):
+            try:
+                return self._split_ranges(ref, template, checkpoint, time_left, survey)
+            except RangeScanUnsupported:
+                pass  # gzip or a JSON array (found before anything was queued): staged below
+        return self._split_staged(ref, template, checkpoint, time_left, survey)
+
+    def _time_short(self, time_left: Callable[[], float]) -> Callable[[], bool]:
+        return lambda: time_left() < self.margin_seconds
+
+    def _chunk_limit(self, checkpoint: Checkpoint) -> int:
+        """Records the next chunk may take: a chunk's worth, or what the file limit leaves."""
+        return max(0, min(self.records_per_chunk, self.limits.max_records - checkpoint.records))
 
     def _mapping(self, prefix: str) -> tuple[str, dict[str, Any] | None]:
         """The registered mapping that applies to ``prefix`` ("" and None for none) and its
@@ -318,13 +397,18 @@ class Splitter:
         return records[:SAMPLE_RECORDS]
 
     def _staged_sample(self, ref: ObjectRef) -> list[Any]:
-        """The file's first records, read (and decompressed) only as far as they go."""
-        with contextlib.closing(open_object(self.s3, ref)) as stream:
+        """The file's first records, from at most :data:`SAMPLE_BYTES` of (decompressed) data."""
+        data = DataStream(open_object(self.s3, ref), self.limits, inflate=True, cap=SAMPLE_BYTES)
+        records: list[Any] = []
+        with contextlib.closing(data):
             try:
-                records = open_records(stream, max_depth=self.max_json_depth)
-                return list(islice(records, SAMPLE_RECORDS))
-            except FileFormatError:
-                return []
+                sample = open_records(data, max_depth=self.max_json_depth)
+                records.extend(islice(sample, SAMPLE_RECORDS))
+            except FileFormatError:  # the split itself reports what is wrong
+                pass
+        if data.capped and len(records) < SAMPLE_RECORDS:
+            records = records[:-1]  # the cap may have cut the last record short
+        return records
 
     # -- range-read files (plain CSV / JSON Lines) ------------------------------------------
 
@@ -337,27 +421,46 @@ class Splitter:
         survey: _Survey,
     ) -> SplitOutcome:
         resuming = checkpoint.offset is not None
+        progress = ReadProgress()
         if resuming:
+            assert checkpoint.offset is not None
             # Re-read the header, then continue from the checkpoint's record boundary.
             header_bytes = checkpoint.header_bytes or 0
-            stream = ConcatStream(
-                open_object(self.s3, ref, (0, header_bytes)),
-                open_object(self.s3, ref, (checkpoint.offset, None)),
+            with contextlib.closing(open_object(self.s3, ref, (0, header_bytes))) as head_body:
+                head = head_body.read()
+            rest = open_object(self.s3, ref, (checkpoint.offset, None))
+            data = DataStream(ConcatStream(io.BytesIO(head), rest), self.limits, inflate=False)
+            data.watch(
+                self._time_short(time_left),
+                every=self.clock_bytes,
+                grace=self.clock_grace_bytes,
             )
             saved = checkpoint.layout or {}
             scan = scan_boundaries(
-                stream,
+                data,
                 format=saved.get("format"),
                 delimiter=saved.get("delimiter"),
                 # None while only ASCII had been seen: the resumed scan detects it afresh, from
                 # the same first non-ASCII byte the first scan would have seen.
                 encoding=saved.get("encoding"),
+                progress=progress,
             )
             shift = checkpoint.offset - header_bytes
+            # The resumed stream's line at ``header_bytes`` is the checkpoint's line.
+            line_shift = (checkpoint.line or 1) - (head.count(b"\n") + 1)
         else:
-            scan = scan_boundaries(open_object(self.s3, ref))
-            shift = 0
-        line_shift: int | None = None if resuming else 0
+            ref = ref if ref.size else replace(ref, size=_object_size(self.s3, ref))
+            if ref.size > self.limits.max_decompressed_bytes:
+                raise self.limits.too_large()
+            data = DataStream(open_object(self.s3, ref), self.limits, inflate=False)
+            data.watch(
+                self._time_short(time_left),
+                every=self.clock_bytes,
+                grace=self.clock_grace_bytes,
+            )
+            scan = scan_boundaries(data, progress=progress)
+            shift = line_shift = 0
+            header_bytes = checkpoint.header_bytes = scan.body_start[0]
         # The header's bytes, not its names: a chunk message carries nothing read from the file.
         layout = SourceLayout(
             format=str(scan.format), delimiter=scan.delimiter, header_range=scan.header_range
@@ -378,36 +481,63 @@ class Splitter:
         pending: list[ChunkPointer] = []
         chunk_start: tuple[int, int] | None = None
         count = 0
-        for offset, line in scan:
-            if line_shift is None:  # resumed: the first record is the checkpoint's record
-                line_shift = (checkpoint.line or line) - line
-            offset += shift
-            line += line_shift
-            if checkpoint.header_bytes is None:
-                checkpoint.header_bytes = offset
-            if chunk_start is None:
-                chunk_start = (offset, line)
-            elif count == self.records_per_chunk:
-                # Every byte before ``offset`` went through the scan's encoding watch, so the
-                # encoding of this moment is right for the chunk (one that is still all ASCII
-                # reads the same in any).
-                layout = _with_encoding(layout, scan.encoding)
+        limit = self._chunk_limit(checkpoint)
+        try:
+            for offset, line in scan:
+                offset += shift
+                line += line_shift
+                if chunk_start is None:
+                    if checkpoint.records >= self.limits.max_records:
+                        raise self.limits.too_many_records()
+                    chunk_start = (offset, line)
+                elif count >= limit:
+                    # Every byte before ``offset`` went through the scan's encoding watch, so
+                    # the encoding of this moment is right for the chunk (one that is still all
+                    # ASCII reads the same in any).
+                    layout = _with_encoding(layout, scan.encoding)
+                    pending.append(
+                        self._range_chunk(template, checkpoint, layout, chunk_start, offset, count)
+                    )
+                    checkpoint.chunk_index += 1
+                    checkpoint.records += count
+                    chunk_start, count = (offset, line), 0
+                    if checkpoint.records >= self.limits.max_records:
+                        raise self.limits.too_many_records()
+                    limit = self._chunk_limit(checkpoint)
+                    if len(pending) >= _SQS_BATCH:
+                        self._send_chunks(pending)
+                        pending.clear()
+                        if time_left() < self.margin_seconds:
+                            checkpoint.offset, checkpoint.line = chunk_start
+                            checkpoint.layout = _layout_dict(
+                                layout, scan.encoding if scan.encoding_settled else None
+                            )
+                            return self._continue(ref, template.file_id, checkpoint)
+                count += 1
+        except NoRecordsError:
+            if not (checkpoint.records or count):
+                raise
+            # A resumed scan whose rest holds no more records (blank lines): the file is done.
+        except OutOfTime:
+            # Out of time between two blocks: every record the scan yielded lies before
+            # ``progress.offset``; the chunk in progress ends there, the next split starts there.
+            if progress.offset >= header_bytes:
+                stop = (progress.offset + shift, progress.line + line_shift)
+            else:  # still in the re-read header (an old checkpoint's long one): no progress
+                stop = (checkpoint.offset or header_bytes, checkpoint.line or progress.line)
+            layout = _with_encoding(layout, scan.encoding)
+            if chunk_start is not None and count:
                 pending.append(
-                    self._range_chunk(template, checkpoint, layout, chunk_start, offset, count)
+                    self._range_chunk(template, checkpoint, layout, chunk_start, stop[0], count)
                 )
                 checkpoint.chunk_index += 1
                 checkpoint.records += count
-                chunk_start, count = (offset, line), 0
-                if len(pending) >= _SQS_BATCH:
-                    self._send_chunks(pending)
-                    pending.clear()
-                    if time_left() < self.margin_seconds:
-                        checkpoint.offset, checkpoint.line = chunk_start
-                        checkpoint.layout = _layout_dict(
-                            layout, scan.encoding if scan.encoding_settled else None
-                        )
-                        return self._continue(ref, template.file_id, checkpoint)
-            count += 1
+            self._send_chunks(pending)
+            checkpoint.offset, checkpoint.line = stop
+            checkpoint.layout = _layout_dict(
+                layout, scan.encoding if scan.encoding_settled else None
+            )
+            return self._continue(ref, template.file_id, checkpoint)
         layout = _with_encoding(layout, scan.encoding)  # the scan is over: settled, or ASCII
         if chunk_start is not None and count:
             end = ref.size if ref.size else _object_size(self.s3, ref)
@@ -445,7 +575,8 @@ class Splitter:
         time_left: Callable[[], float],
         survey: _Survey,
     ) -> SplitOutcome:
-        if not checkpoint.records:
+        source = checkpoint.source
+        if source is None and not checkpoint.records:
             try:
                 error = self._survey(
                     template.file_id, survey, None, self._staged_sample(ref), _DEFAULT_ENCODING
@@ -454,33 +585,130 @@ class Splitter:
                 error = f"invalid column mapping: {mapping_error}"
             if error is not None:
                 return self._file_error(template.file_id, error)
-        reader = open_records(open_object(self.s3, ref), max_depth=self.max_json_depth)
-        records: Iterable[Any] = reader
+        opened = self._open_staged(ref, source)
+        opened.data.watch(
+            self._time_short(time_left), every=self.clock_bytes, grace=self.clock_grace_bytes
+        )
+        reader, line_shift = opened.reader, opened.line_shift
+        # A checkpoint from before sources were saved: skip (re-read) what it staged.
+        skip = checkpoint.records if source is None else opened.placeholders
         layout = SourceLayout(format="staged")  # staged chunks are UTF-8 JSON, whatever the file
-        skip = checkpoint.records  # resume: re-read (cheaply) past what was already staged
         buffer: list[bytes] = []
         first_line = 0
         pending: list[ChunkPointer] = []
-        for record in records:
-            if skip:
-                skip -= 1
-                continue
-            if not buffer:
-                first_line = record.line
-            buffer.append(stage_line(record))
-            if len(buffer) == self.records_per_chunk:
+        limit = self._chunk_limit(checkpoint)
+        try:
+            for record in reader:
+                if skip:
+                    skip -= 1
+                    continue
+                if len(buffer) >= limit:
+                    if buffer:
+                        pending.append(
+                            self._stage(template, checkpoint, layout, buffer, first_line)
+                        )
+                        buffer = []
+                    if checkpoint.records >= self.limits.max_records:
+                        raise self.limits.too_many_records()
+                    limit = self._chunk_limit(checkpoint)
+                    # Until the compression-ratio guard is settled the chunks wait: a file
+                    # refused as a bomb has sent nothing.
+                    if len(pending) >= _SQS_BATCH and opened.data.ratio_settled:
+                        self._send_chunks(pending)
+                        pending.clear()
+                if not buffer:
+                    first_line = record.line + line_shift
+                buffer.append(stage_line(record, line_shift))
+        except NoRecordsError:
+            if not (checkpoint.records or buffer):
+                raise
+            # A resumed read whose rest holds no more records (blank lines): the file is done.
+        except OutOfTime:
+            # Every record the reader yielded lies before ``progress.offset``: stage them all
+            # and continue from there.
+            if buffer:
                 pending.append(self._stage(template, checkpoint, layout, buffer, first_line))
-                buffer = []
-                if len(pending) >= _SQS_BATCH:
-                    self._send_chunks(pending)
-                    pending.clear()
-                    if time_left() < self.margin_seconds:
-                        checkpoint.layout = _layout_dict(layout, None)
-                        return self._continue(ref, template.file_id, checkpoint)
+            self._send_chunks(pending)
+            checkpoint.source = self._source_checkpoint(opened)
+            checkpoint.layout = _layout_dict(layout, None)
+            return self._continue(ref, template.file_id, checkpoint)
         if buffer:
             pending.append(self._stage(template, checkpoint, layout, buffer, first_line))
         self._send_chunks(pending)
         return self._split_done(template.file_id, checkpoint, encoding=reader.encoding)
+
+    def _open_staged(self, ref: ObjectRef, source: Mapping[str, Any] | None) -> _Staged:
+        """The file's records from the start, or from where ``source`` says a split stopped:
+        the data fast-forwarded there (a gzip file inflated up to it, a plain one range-read)
+        behind a prefix that makes the rest a file of its own — the CSV header, ``[`` (or
+        ``[{}`` when the rest starts after an element: that placeholder is skipped)."""
+        progress = ReadProgress()
+        if source is None:
+            data = DataStream(open_object(self.s3, ref), self.limits, inflate=True)
+            reader = open_records(data, progress=progress, max_depth=self.max_json_depth)
+            return _Staged(data, reader, progress)
+        offset = int(source["offset"])
+        header_line = b""
+        if source.get("compressed"):
+            data = DataStream(open_object(self.s3, ref), self.limits, inflate=True)
+            if source.get("header_range"):  # re-read the header line: never kept in a checkpoint
+                start, end = (int(n) for n in source["header_range"])
+                header_line = _read_exactly(data, end)[start:]
+                data.skip(offset - end)
+            else:
+                data.skip(offset)
+        else:
+            data = DataStream(
+                open_object(self.s3, ref, (offset, None)), self.limits, inflate=False, start=offset
+            )
+        fmt = Format(source["format"])
+        placeholders = 0
+        first_line = 1
+        if fmt is Format.JSON_ARRAY:
+            placeholders = 1 if source.get("after_element") else 0
+            prefix = b"[{}" if placeholders else b"["
+            # The reader numbers the elements itself (its errors name the file's element).
+            first_line = int(source["line"]) - placeholders
+            first = int(source["line"])
+        elif fmt is Format.CSV:
+            prefix = header_line
+            first = prefix.count(b"\n") + 1
+        else:
+            prefix, first = b"", 1
+        reader = open_records(
+            _Prefixed(prefix, data),
+            format=fmt,
+            delimiter=source.get("delimiter"),
+            encoding=source.get("encoding"),
+            first_line=first_line,
+            progress=progress,
+            max_depth=self.max_json_depth,
+        )
+        return _Staged(
+            data,
+            reader,
+            progress,
+            line_shift=int(source["line"]) - first,
+            base=offset - len(prefix),
+            placeholders=placeholders,
+            header_range=_range(source.get("header_range")),
+        )
+
+    def _source_checkpoint(self, opened: _Staged) -> dict[str, Any]:
+        """Where the staged split continues: what :meth:`_open_staged` needs."""
+        progress, reader = opened.progress, opened.reader
+        # The file's own range: a resumed reader's header is a copy at the start of its stream.
+        header_range = opened.header_range or progress.header_range
+        return {
+            "offset": opened.base + progress.offset,
+            "line": progress.line + opened.line_shift,
+            "after_element": progress.after_element,
+            "compressed": opened.data.compressed,
+            "format": str(progress.format),
+            "delimiter": progress.delimiter,
+            "header_range": list(header_range) if header_range else None,
+            "encoding": reader.encoding if reader.encoding_settled else None,
+        }
 
     def _stage(
         self,
@@ -520,6 +748,8 @@ class Splitter:
                     self.sqs.send_message(
                         QueueUrl=self.chunk_queue_url, MessageBody=entry["MessageBody"]
                     )
+        self._queued.chunks += len(chunks)
+        self._queued.records += sum(chunk.records for chunk in chunks)
 
     def _continue(self, ref: ObjectRef, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
         saved = asdict(checkpoint)
@@ -551,6 +781,116 @@ class Splitter:
         self.ledger.record_file_error(file_id, message, chunks_total=chunks, records_total=records)
         self.finalizer.finalize_if_complete(file_id)
         return SplitOutcome(file_id, "error", chunks, records, error=message)
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A staged split's reader and what maps its positions to the file's."""
+
+    data: DataStream
+    reader: Any
+    progress: ReadProgress
+    line_shift: int = 0
+    """Added to the reader's line (element) numbers: the file's numbers."""
+    base: int = 0
+    """Added to the reader's offsets: the file's data offsets."""
+    placeholders: int = 0
+    """Leading records that stand in for what came before (skipped)."""
+    header_range: tuple[int, int] | None = None
+    """Where the file's CSV header line is (a resumed reader reads a copy of it first)."""
+
+
+class _Prefixed:
+    """``prefix``, then ``data``: each ``read`` reads from one of them only, so a clock that
+    interrupts ``data`` never takes bytes the reader was already handed."""
+
+    def __init__(self, prefix: bytes, data: DataStream) -> None:
+        self._prefix = prefix
+        self._data = data
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            head, self._prefix = self._prefix, b""
+            return head
+        return self._data.read(size)
+
+
+def _range(value: Any) -> tuple[int, int] | None:
+    """A ``[start, end)`` pair as a checkpoint stores it (a JSON list), or None."""
+    return (int(value[0]), int(value[1])) if value else None
+
+
+def _read_exactly(data: DataStream, count: int) -> bytes:
+    """The next ``count`` bytes of ``data``."""
+    parts: list[bytes] = []
+    while count > 0:
+        part = data.read(count)
+        if not part:
+            raise FileFormatError("the file is shorter than when its split began")
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "TransactionInProgressException",
+    }
+)
+"""AWS error codes worth a retry: throttling, timeouts, the service's own trouble."""
+_GONE_CODES = frozenset(
+    {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
+)
+"""The file (the version or ETag the event named) is no longer there."""
+
+
+def _aws_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _transient(error: ClientError) -> bool:
+    """Throttling, timeouts, 5xx: retried by the invocation's retry (Lambda's for the S3
+    event, SQS's for a continuation), which resumes at the last checkpoint. Anything else
+    (missing, forbidden, invalid) would fail every retry the same way: a file error."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return _aws_code(error) in _TRANSIENT_CODES or status >= 500 or status == 429
+
+
+def _client_error_message(error: ClientError) -> str:
+    code = _aws_code(error) or "unknown"
+    if code in _GONE_CODES:
+        return (
+            f"the file was deleted or replaced before its split finished (S3 said {code}); "
+            "the file was not read further"
+        )
+    return f"the file could not be split: AWS error {code}"
+
+
+def _log_unexpected(file_id: str, error: BaseException) -> None:
+    """Where it failed, never what it read: the type and the frames, not the message (an
+    exception's text may quote a value)."""
+    frames = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)
+    ]
+    logger.error(
+        "split failed unexpectedly",
+        extra={"file_id": file_id, "error_type": type(error).__name__, "frames": frames},
+    )
 
 
 @dataclass(frozen=True, slots=True)
