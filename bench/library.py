@@ -30,15 +30,15 @@ RSS_TARGET_MB = 150.0
 def workload(params: dict[str, Any]) -> dict[str, Any]:
     """Child side: process ``params["path"]`` (or only import the library when it is None)."""
     from adm_ingest.consent import ConsentPolicy
-    from adm_ingest.destinations import AudienceMembers, Target
+    from adm_ingest.destinations import AudienceMembers, DeliveryTarget
     from adm_ingest.mapping import build_plan
-    from adm_ingest.model import Kind
     from adm_ingest.processing import RecordProcessor
     from adm_ingest.readers import open_records
+    from adm_ingest.records import Kind
 
     if params.get("path") is None:
         return {"members": 0, "records": 0}
-    destination = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
+    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
     members = requests = body_bytes = 0
     wall, cpu = time.perf_counter(), time.process_time()
@@ -78,14 +78,14 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
     """Child side: CPU microseconds per record of each cumulative pass over ``params["path"]``
     — where the time goes, without a profiler's own overhead skewing the shares."""
     from adm_ingest.consent import ConsentPolicy
-    from adm_ingest.destinations import AudienceMembers, Target
+    from adm_ingest.destinations import AudienceMembers, DeliveryTarget
     from adm_ingest.mapping import build_plan
-    from adm_ingest.model import Kind
     from adm_ingest.prepare import Preparer
     from adm_ingest.processing import RecordProcessor
     from adm_ingest.readers import CsvRows, open_records
+    from adm_ingest.records import Kind
 
-    destination = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
+    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
     plan = build_plan(None)
     preparer = Preparer(ConsentPolicy())
     prepare, prepare_row, encode = preparer.prepare, preparer.prepare_row, destination.encode

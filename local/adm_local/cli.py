@@ -21,11 +21,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adm_ingest.model import Kind
+from adm_ingest.records import Kind
 
 KINDS = {
     "audience": Kind.AUDIENCE_MEMBERS,
-    "audience-delete": Kind.AUDIENCE_DELETIONS,
+    "audience-delete": Kind.AUDIENCE_REMOVALS,
     "conversions": Kind.CONVERSIONS,
     "deletions": Kind.IDENTITY_DELETIONS,
 }
@@ -116,7 +116,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from adm_ingest.consent import ConsentError
-    from adm_ingest.destinations import Target
+    from adm_ingest.destinations import DeliveryTarget
     from adm_ingest.mapping import MappingError
     from adm_ingest.readers import FileFormatError
     from adm_local.dryrun import ForeignDataError, dry_run, summary_text
@@ -132,7 +132,7 @@ def _dry_run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             country=args.country,
             mapping=args.mapping,
-            target=Target(kind, args.target_name, target_id),
+            target=DeliveryTarget(kind, args.target_name, target_id),
         )
     except FileFormatError as error:
         return _fail(f"{args.file}: {error}")
@@ -200,7 +200,7 @@ def _register(args: argparse.Namespace) -> int:
 
 def _operation(args: argparse.Namespace) -> int:
     from adm_ingest.adm import AdmClient, AdmError, ClientSettings
-    from adm_ingest.auth import Credentials
+    from adm_ingest.adm.auth import Credentials
     from adm_ingest.setup import operations
 
     if args.credentials:

@@ -22,9 +22,8 @@ from typing import Any
 import orjson
 
 from adm_ingest.consent import ConsentPolicy, CountrySource
-from adm_ingest.destinations import ConversionEvents, Destination, Target, destination_for
+from adm_ingest.destinations import ConversionEvents, DeliveryTarget, Destination, destination_for
 from adm_ingest.mapping import MappingError, build_plan
-from adm_ingest.model import Kind
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
 from adm_ingest.processing import RecordProcessor
@@ -36,6 +35,7 @@ from adm_ingest.profile import (
     strict_country,
 )
 from adm_ingest.readers import open_records
+from adm_ingest.records import Kind
 from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
@@ -65,7 +65,7 @@ def dry_run(
     out_dir: Path,
     country: str | None = None,
     mapping: Mapping[str, Any] | Path | None = None,
-    target: Target | None = None,
+    target: DeliveryTarget | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> DryRunResult:
     """Process ``path`` as the worker would, writing bodies instead of sending them.
@@ -82,7 +82,7 @@ def dry_run(
         options = ParseOptions.from_config(config)
     except ValueError as error:
         raise MappingError(str(error)) from error
-    target = target or Target(kind, "dry-run", "DRY-RUN-TARGET" if kind.value else "")
+    target = target or DeliveryTarget(kind, "dry-run", "DRY-RUN-TARGET" if kind.value else "")
     destination: Destination = (
         ConversionEvents(target, options=options, clock=clock)
         if kind is Kind.CONVERSIONS

@@ -25,7 +25,7 @@ import boto3
 
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.setup.config import SetupConfig, load_config
-from adm_ingest.setup.steps import ItemResult, Kind, Outcome
+from adm_ingest.setup.steps import ItemKind, ItemResult, Outcome
 from adm_local.functions import FUNCTIONS, load_function
 from adm_local.resources import create_registry_table
 from adm_local.stepfunctions import (
@@ -94,10 +94,10 @@ class SetupReport:
     def ok(self) -> bool:
         return self.status == "SUCCEEDED"
 
-    def of(self, kind: Kind) -> list[ItemResult]:
+    def of(self, kind: ItemKind) -> list[ItemResult]:
         return [item for item in self.items if item.kind is kind]
 
-    def outcomes(self, kind: Kind) -> dict[str, Outcome]:
+    def outcomes(self, kind: ItemKind) -> dict[str, Outcome]:
         """``{name: outcome}`` for one kind of item."""
         return {item.name: item.outcome for item in self.of(kind)}
 

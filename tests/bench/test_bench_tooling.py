@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import AudienceMembers, Target
+from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
+from adm_ingest.records import Kind
 from bench import datagen, docs, results
 from bench.measure import run_workload
 from bench.results import BenchResult, Table
@@ -26,7 +26,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _process(path: Path) -> RecordProcessor:
-    destination = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "bench", "dataset"))
+    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "dataset"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
     with path.open("rb") as stream:
         for batch in processor.batches(open_records(stream)):

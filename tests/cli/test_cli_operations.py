@@ -30,7 +30,7 @@ def credentials(tmp_path: Path, sandbox: SandboxServer) -> Path:
 
 def _audience(sandbox: SandboxServer, name: str) -> str:
     from adm_ingest.adm import AdmClient, ClientSettings
-    from adm_ingest.auth import Credentials
+    from adm_ingest.adm.auth import Credentials
 
     credentials = Credentials.from_mapping(sandbox.account.secret_document())
     with AdmClient(ClientSettings.for_region("NA"), credentials) as client:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adm_ingest.adm import ClientSettings, RetryPolicy, Timeouts
-from adm_ingest.auth import Credentials
+from adm_ingest.adm.auth import Credentials
 
 # Fast retries in tests; the policy itself is tested separately.
 TEST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2)

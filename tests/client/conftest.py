@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from adm_ingest.adm import AdmClient
-from adm_ingest.auth import TokenProvider
+from adm_ingest.adm.auth import TokenProvider
 from tests.client.client_support import sandbox_credentials, sandbox_settings
 from tests.client.scripted_http import ScriptedServer
 

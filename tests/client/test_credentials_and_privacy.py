@@ -28,8 +28,8 @@ from adm_ingest.adm import (
     Throttled,
     UnsupportedMediaType,
 )
+from adm_ingest.adm.auth import Credentials
 from adm_ingest.adm.errors import api_error
-from adm_ingest.auth import Credentials
 from tests.client.client_support import sandbox_credentials, sandbox_settings
 
 SECRET_FIELDS = {

@@ -17,7 +17,7 @@ from adm_ingest.adm import (
     ServerError,
     Throttled,
 )
-from adm_ingest.auth import Credentials
+from adm_ingest.adm.auth import Credentials
 from tests.client.client_support import sandbox_credentials, sandbox_settings
 from tests.client.scripted_http import Reply, ScriptedServer
 

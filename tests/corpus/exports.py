@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adm_ingest.model import ADM_PII_KEYS, MATCH_KEY_TYPES, Kind
 from adm_ingest.normalize import hash_pii
+from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Kind
 
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 FIXED_NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -35,7 +35,7 @@ FIXED_NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 KINDS: dict[str, Kind] = {
     "audience": Kind.AUDIENCE_MEMBERS,
-    "audience-delete": Kind.AUDIENCE_DELETIONS,
+    "audience-delete": Kind.AUDIENCE_REMOVALS,
     "conversions": Kind.CONVERSIONS,
     "deletions": Kind.IDENTITY_DELETIONS,
 }

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
-    AudienceDeletions,
     AudienceMembers,
+    AudienceRemovals,
     ConversionEvents,
+    DeliveryTarget,
     Destination,
     IdentityDeletions,
-    Target,
 )
-from adm_ingest.model import Kind, Reason, Rejection, SourceRecord
+from adm_ingest.records import Kind, Reason, Rejection, SourceRecord
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -133,11 +133,11 @@ def record_streams(draw: st.DrawFn, max_size: int = 20) -> list[SourceRecord | R
 def destination_of(kind: Kind) -> Destination:
     """A fresh destination for ``kind`` (conversions on the fixed clock)."""
     if kind is Kind.CONVERSIONS:
-        return ConversionEvents(Target(kind, "Purchase", "CD-1"), clock=lambda: NOW)
+        return ConversionEvents(DeliveryTarget(kind, "Purchase", "CD-1"), clock=lambda: NOW)
     if kind is Kind.IDENTITY_DELETIONS:
-        return IdentityDeletions(Target(kind))
-    members = AudienceDeletions if kind is Kind.AUDIENCE_DELETIONS else AudienceMembers
-    return members(Target(kind, "vip", "DS-1"))
+        return IdentityDeletions(DeliveryTarget(kind))
+    members = AudienceRemovals if kind is Kind.AUDIENCE_REMOVALS else AudienceMembers
+    return members(DeliveryTarget(kind, "vip", "DS-1"))
 
 
 #: A new instance per draw, so a test may adjust one (e.g. its ``max_items``) safely.

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import Delivery, Destination
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.outcomes import ACCEPTED, FAILED, REJECTED
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.records import Rejection, SourceRecord
 from tests.property.core_strategies import DESTINATIONS, POLICIES, record_streams
 
 API_CODES = st.sampled_from(["INVALID_INPUT", "DUPLICATE", None])

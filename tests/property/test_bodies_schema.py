@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from adm_ingest.consent import ISO_COUNTRY_CODES, ConsentPolicy
 from adm_ingest.destinations import Destination
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, Rejection, SourceRecord
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.records import Kind, Rejection, SourceRecord
 from adm_local.dryrun import dry_run
 from adm_local.sandbox.validation import ApiSchema, violations
 from tests.property.core_strategies import DESTINATIONS, NOW, POLICIES, record_streams
@@ -31,13 +31,13 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "events" / "data"
 OPERATIONS = {
     Kind.AUDIENCE_MEMBERS: "POST /adm/audiences/{dataSetId}/members",
-    Kind.AUDIENCE_DELETIONS: "POST /adm/audiences/{dataSetId}/members",
+    Kind.AUDIENCE_REMOVALS: "POST /adm/audiences/{dataSetId}/members",
     Kind.CONVERSIONS: "POST /accounts/{accountId}/dsp/conversionDefinitions/eventData",
     Kind.IDENTITY_DELETIONS: "POST /adm/identities/delete",
 }
 CONTENT_TYPES = {
     Kind.AUDIENCE_MEMBERS: "application/vnd.admAudiences.v1+json",
-    Kind.AUDIENCE_DELETIONS: "application/vnd.admAudiences.v1+json",
+    Kind.AUDIENCE_REMOVALS: "application/vnd.admAudiences.v1+json",
     Kind.CONVERSIONS: "application/vnd.dspconversioneventimport.v1+json",
     Kind.IDENTITY_DELETIONS: "application/vnd.admDataDeletion.v1+json",
 }
@@ -54,7 +54,9 @@ def body_schema(kind: Kind) -> Mapping[str, Any]:
     return operation.request_content_types[CONTENT_TYPES[kind]]
 
 
-def undocumented_properties(schema: Mapping[str, Any], instance: Any, at: str = "body") -> list[str]:
+def undocumented_properties(
+    schema: Mapping[str, Any], instance: Any, at: str = "body"
+) -> list[str]:
     """Paths of object properties the schema does not name (the schema itself leaves objects
     open, so ``violations`` alone would let a misspelt field through)."""
     if "oneOf" in schema and isinstance(instance, Mapping):
@@ -120,8 +122,8 @@ def test_every_country_code_we_accept_is_one_the_members_api_accepts() -> None:
 
 SAMPLE_RUNS = [
     ("audience-crm.csv", Kind.AUDIENCE_MEMBERS, REPO / "events" / "mappings" / "crm-audience.json"),
-    ("audience-crm.csv", Kind.AUDIENCE_DELETIONS, None),
-    ("audience-removals.csv", Kind.AUDIENCE_DELETIONS, None),
+    ("audience-crm.csv", Kind.AUDIENCE_REMOVALS, None),
+    ("audience-removals.csv", Kind.AUDIENCE_REMOVALS, None),
     ("conversions-offline.csv", Kind.CONVERSIONS, None),
     ("gdpr-deletions.jsonl", Kind.IDENTITY_DELETIONS, None),
 ]
@@ -131,7 +133,9 @@ SAMPLE_RUNS = [
 def test_dry_run_bodies_of_the_sample_files_validate(
     tmp_path: Path, name: str, kind: Kind, mapping: Path | None
 ) -> None:
-    result = dry_run(SAMPLES / name, kind=kind, out_dir=tmp_path, mapping=mapping, clock=lambda: NOW)
+    result = dry_run(
+        SAMPLES / name, kind=kind, out_dir=tmp_path, mapping=mapping, clock=lambda: NOW
+    )
     bodies = sorted((tmp_path / "requests").glob("*.json"))
     assert bodies, "the sample file should produce at least one request"
     items = 0

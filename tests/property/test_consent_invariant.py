@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.consent import ConsentPolicy, CountrySource
-from adm_ingest.destinations import AudienceMembers, Target
+from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import FileFormatError, open_records
+from adm_ingest.records import Kind
 
 CONSENT_REQUIRED = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
@@ -47,27 +47,82 @@ VENDOR_SPELLINGS = [
 # What each value names (None: nothing a person would call a UK/EEA/CH country).
 VALUES: dict[str, str | None] = {
     # alpha-2, any case
-    "DE": "DE", "de": "DE", "FR": "FR", "GB": "GB", "gb": "GB", "IE": "IE", "NO": "NO",
-    "IS": "IS", "LI": "LI", "PL": "PL", "SE": "SE", "NL": "NL", "AT": "AT",
+    "DE": "DE",
+    "de": "DE",
+    "FR": "FR",
+    "GB": "GB",
+    "gb": "GB",
+    "IE": "IE",
+    "NO": "NO",
+    "IS": "IS",
+    "LI": "LI",
+    "PL": "PL",
+    "SE": "SE",
+    "NL": "NL",
+    "AT": "AT",
     # alpha-3
-    "DEU": "DE", "GBR": "GB", "FRA": "FR", "ESP": "ES", "ITA": "IT", "AUT": "AT",
-    "NLD": "NL", "SWE": "SE", "NOR": "NO", "IRL": "IE", "POL": "PL",
+    "DEU": "DE",
+    "GBR": "GB",
+    "FRA": "FR",
+    "ESP": "ES",
+    "ITA": "IT",
+    "AUT": "AT",
+    "NLD": "NL",
+    "SWE": "SE",
+    "NOR": "NO",
+    "IRL": "IE",
+    "POL": "PL",
     # English names and UK aliases
-    "Germany": "DE", "United Kingdom": "GB", "UK": "GB", "U.K.": "GB", "England": "GB",
-    "Great Britain": "GB", "Scotland": "GB", "France": "FR", "Spain": "ES", "Italy": "IT",
-    "Austria": "AT", "Netherlands": "NL", "The Netherlands": "NL", "Ireland": "IE",
-    "Norway": "NO", "Sweden": "SE", "Poland": "PL", "Belgium": "BE", "Denmark": "DK",
+    "Germany": "DE",
+    "United Kingdom": "GB",
+    "UK": "GB",
+    "U.K.": "GB",
+    "England": "GB",
+    "Great Britain": "GB",
+    "Scotland": "GB",
+    "France": "FR",
+    "Spain": "ES",
+    "Italy": "IT",
+    "Austria": "AT",
+    "Netherlands": "NL",
+    "The Netherlands": "NL",
+    "Ireland": "IE",
+    "Norway": "NO",
+    "Sweden": "SE",
+    "Poland": "PL",
+    "Belgium": "BE",
+    "Denmark": "DK",
     # local names
-    "Deutschland": "DE", "España": "ES", "Italia": "IT", "Österreich": "AT",
-    "Nederland": "NL", "Norge": "NO", "Sverige": "SE", "Polska": "PL", "Éire": "IE",
-    "Danmark": "DK", "België": "BE", "Belgique": "BE",
+    "Deutschland": "DE",
+    "España": "ES",
+    "Italia": "IT",
+    "Österreich": "AT",
+    "Nederland": "NL",
+    "Norge": "NO",
+    "Sverige": "SE",
+    "Polska": "PL",
+    "Éire": "IE",
+    "Danmark": "DK",
+    "België": "BE",
+    "Belgique": "BE",
     # not UK/EEA/CH
-    "US": None, "USA": None, "United States": None, "Canada": None, "JP": None,
-    "": None, "Narnia": None, "n/a": None,
+    "US": None,
+    "USA": None,
+    "United States": None,
+    "Canada": None,
+    "JP": None,
+    "": None,
+    "Narnia": None,
+    "n/a": None,
 }
 SWISS: dict[str, str] = {
-    "CH": "CH", "ch": "CH", "CHE": "CH", "Switzerland": "CH", "Schweiz": "CH",
-    "Suisse": "CH", "Svizzera": "CH",
+    "CH": "CH",
+    "ch": "CH",
+    "CHE": "CH",
+    "Switzerland": "CH",
+    "Schweiz": "CH",
+    "Suisse": "CH",
+    "Svizzera": "CH",
 }
 CONSENT_COLUMNS: dict[str, st.SearchStrategy[str]] = {
     "gpp_string": st.sampled_from(["", "", "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"]),
@@ -117,7 +172,9 @@ def crm_files(
 def sent_members(data: bytes, *, rows: bool) -> dict[int, dict[str, Any]]:
     """Line → the member item the record path would send (the dry-run's path)."""
     processor = RecordProcessor(
-        AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "a", "ds-1")), build_plan(None), POLICY
+        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
+        build_plan(None),
+        POLICY,
     )
     sent: dict[int, dict[str, Any]] = {}
     for batch in processor.batches(open_records(io.BytesIO(data), rows=rows)):
@@ -169,8 +226,6 @@ def test_the_invariant_holds_for_swiss_records(
 
 
 @SETTINGS
-@given(
-    file=crm_files(DETECTED_ON_MAIN + VENDOR_SPELLINGS, {**VALUES, **SWISS}), rows=st.booleans()
-)
+@given(file=crm_files(DETECTED_ON_MAIN + VENDOR_SPELLINGS, {**VALUES, **SWISS}), rows=st.booleans())
 def test_the_whole_invariant(file: tuple[bytes, dict[int, str | None]], rows: bool) -> None:
     assert_consent_safe(*file, rows)

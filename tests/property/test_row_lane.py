@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import AudienceDeletions, AudienceMembers, Destination, Target
+from adm_ingest.destinations import AudienceMembers, AudienceRemovals, DeliveryTarget, Destination
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, PreparedRecord, Rejection, SourceRecord
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import FileFormatError, open_records
+from adm_ingest.records import Kind, PreparedRecord, Rejection, SourceRecord
 from tests.property.core_strategies import COLUMNS, POLICIES, destination_of, source_values
 
 # Values that take the lane's less common turns: ids JSON must escape, a "%" in a consent
@@ -116,8 +116,8 @@ def test_the_row_lane_sends_and_counts_exactly_what_the_record_path_does(
 
 MEMBER_DESTINATIONS = st.sampled_from(
     [
-        AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
-        AudienceDeletions(Target(Kind.AUDIENCE_DELETIONS, "a", "ds-1")),
+        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
+        AudienceRemovals(DeliveryTarget(Kind.AUDIENCE_REMOVALS, "a", "ds-1")),
     ]
 )
 MEMBER_POLICIES = st.one_of(

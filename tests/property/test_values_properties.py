@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values import Money, ParsedTimestamp, ValueProblem, parse_money, parse_timestamp
 
 # -- money -----------------------------------------------------------------------------------
@@ -47,8 +47,20 @@ NUMBER_STYLES = [
     NumberStyle("", ","),
 ]
 MARKERS = [
-    ("", ""), ("$", ""), ("$ ", ""), ("€", ""), ("", " €"), ("", "€"), ("EUR ", ""),
-    ("", " EUR"), ("CA$ ", ""), ("US$", ""), ("£", ""), ("", " kr"), ("R$ ", ""), ("₹", ""),
+    ("", ""),
+    ("$", ""),
+    ("$ ", ""),
+    ("€", ""),
+    ("", " €"),
+    ("", "€"),
+    ("EUR ", ""),
+    ("", " EUR"),
+    ("CA$ ", ""),
+    ("US$", ""),
+    ("£", ""),
+    ("", " kr"),
+    ("R$ ", ""),
+    ("₹", ""),
 ]
 SIGNS = ["-{}", "{}-", "({})", "−{}"]
 
@@ -119,11 +131,19 @@ def test_yen_have_no_minor_units_so_grouping_is_never_ambiguous(
 # -- timestamps ------------------------------------------------------------------------------
 
 ZONES = [
-    "UTC", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Kolkata",
-    "Asia/Tokyo", "Australia/Lord_Howe", "America/St_Johns", "Pacific/Chatham",
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Pacific/Chatham",
 ]
 INSTANTS = st.datetimes(
-    min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)  # two-digit years: 20yy
+    min_value=datetime(2000, 1, 2),
+    max_value=datetime(2099, 12, 30),  # two-digit years: 20yy
 ).map(lambda naive: naive.replace(tzinfo=UTC))
 
 
@@ -145,17 +165,31 @@ def _strftime(fmt: str) -> Callable[[datetime], str]:
 
 STYLES = [
     Style("iso offset", lambda m: m.isoformat(), zoned=True, precision=timedelta(microseconds=1)),
-    Style("iso Z", lambda m: m.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), zoned=True,
-          precision=timedelta(microseconds=1)),
+    Style(
+        "iso Z",
+        lambda m: m.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        zoned=True,
+        precision=timedelta(microseconds=1),
+    ),
     Style("rfc 2822", lambda m: email.utils.format_datetime(m), zoned=True),
     Style("shopify", lambda m: m.strftime("%Y-%m-%d %H:%M:%S %z"), zoned=True),
     Style("epoch s", lambda m: str(int(m.timestamp())), zoned=True),
-    Style("epoch ms", lambda m: str(int(m.timestamp()) * 1000 + m.microsecond // 1000),
-          zoned=True, precision=timedelta(milliseconds=1)),
-    Style("iso naive", lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-          precision=timedelta(microseconds=1)),
-    Style("excel", lambda m: m.strftime("%Y-%m-%d %H:%M:%S.") + f"{m.microsecond // 1000:03d}",
-          precision=timedelta(milliseconds=1)),
+    Style(
+        "epoch ms",
+        lambda m: str(int(m.timestamp()) * 1000 + m.microsecond // 1000),
+        zoned=True,
+        precision=timedelta(milliseconds=1),
+    ),
+    Style(
+        "iso naive",
+        lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        precision=timedelta(microseconds=1),
+    ),
+    Style(
+        "excel",
+        lambda m: m.strftime("%Y-%m-%d %H:%M:%S.") + f"{m.microsecond // 1000:03d}",
+        precision=timedelta(milliseconds=1),
+    ),
     Style("us 12h", _strftime("%m/%d/%Y %I:%M:%S %p"), order="MDY"),
     Style("us 24h", _strftime("%m-%d-%Y %H:%M:%S"), order="MDY"),
     Style("us 2-digit year", _strftime("%m/%d/%y %H:%M:%S"), order="MDY"),
@@ -199,8 +233,10 @@ def test_a_written_time_reads_back_as_the_same_instant_or_is_ambiguous(
             assert not style.zoned
             zone_info = ZoneInfo(zone)
             naive = local.replace(tzinfo=None, fold=0)
-            assert (naive.replace(tzinfo=zone_info).utcoffset()
-                    != naive.replace(tzinfo=zone_info, fold=1).utcoffset()), text
+            assert (
+                naive.replace(tzinfo=zone_info).utcoffset()
+                != naive.replace(tzinfo=zone_info, fold=1).utcoffset()
+            ), text
     else:
         assert parsed.moment == expected, (style.name, text)
         assert not parsed.assumed_utc

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
-from adm_ingest.auth import Credentials
+from adm_ingest.adm.auth import Credentials
 from adm_ingest.registry import Registry
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, SetupReport, run_setup

@@ -8,7 +8,7 @@ import pytest
 
 from adm_ingest.adm import AdmClient
 from adm_ingest.registry import Registry
-from adm_ingest.setup import Kind, Outcome
+from adm_ingest.setup import ItemKind, Outcome
 from adm_ingest.setup.operations import (
     ConfirmationRequired,
     audience_status,
@@ -122,16 +122,16 @@ def test_revoke_declared_in_the_config_runs_through_the_workflow(
     run: Runner, sandbox: SandboxServer, registry: Registry, example_config: dict[str, Any]
 ) -> None:
     first = run(example_config)
-    rule_id = first.of(Kind.SHARING_RULE)[1].id
+    rule_id = first.of(ItemKind.SHARING_RULE)[1].id
     example_config["sharingRules"][1]["revoke"] = True
 
     second = run(example_config)
     third = run(example_config)
 
     assert second.ok and third.ok
-    assert second.of(Kind.SHARING_RULE)[1].outcome is Outcome.REVOKED
+    assert second.of(ItemKind.SHARING_RULE)[1].outcome is Outcome.REVOKED
     assert sandbox.state()["sharingRules"][rule_id]["status"].startswith("REVOKED")
-    assert third.of(Kind.SHARING_RULE)[1].outcome is Outcome.UNCHANGED
+    assert third.of(ItemKind.SHARING_RULE)[1].outcome is Outcome.UNCHANGED
     assert third.changed == []
-    entry = registry.get("sharing", first.of(Kind.SHARING_RULE)[1].name)
+    entry = registry.get("sharing", first.of(ItemKind.SHARING_RULE)[1].name)
     assert entry is not None and (entry.id, entry.attributes["status"]) == (rule_id, "REVOKED")

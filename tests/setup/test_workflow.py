@@ -11,7 +11,7 @@ import pytest
 
 from adm_ingest.adm import AdmClient
 from adm_ingest.registry import Registry
-from adm_ingest.setup import ConfigError, Kind, Outcome
+from adm_ingest.setup import ConfigError, ItemKind, Outcome
 from adm_local.sandbox import SandboxServer
 from adm_local.sandbox.replies import ApiError as SandboxApiError
 from adm_local.setup_runner import setup_router
@@ -42,16 +42,16 @@ def test_fresh_account_gets_everything_created(
     report = run(example_config)
 
     assert report.ok, report.format_table()
-    assert report.outcomes(Kind.TERMS) == {"terms": Outcome.CREATED}
-    assert report.outcomes(Kind.DATA_ROOM) == {"data_room": Outcome.CREATED}
+    assert report.outcomes(ItemKind.TERMS) == {"terms": Outcome.CREATED}
+    assert report.outcomes(ItemKind.DATA_ROOM) == {"data_room": Outcome.CREATED}
     audience_names = [a["name"] for a in example_config["audiences"]]
-    assert report.outcomes(Kind.AUDIENCE) == dict.fromkeys(audience_names, Outcome.CREATED)
+    assert report.outcomes(ItemKind.AUDIENCE) == dict.fromkeys(audience_names, Outcome.CREATED)
     definition_names = [d["name"] for d in example_config["conversionDefinitions"]]
-    assert report.outcomes(Kind.CONVERSION_DEFINITION) == dict.fromkeys(
+    assert report.outcomes(ItemKind.CONVERSION_DEFINITION) == dict.fromkeys(
         definition_names, Outcome.CREATED
     )
-    assert set(report.outcomes(Kind.SHARING_RULE).values()) == {Outcome.CREATED}
-    assert len(report.of(Kind.SHARING_RULE)) == len(example_config["sharingRules"])
+    assert set(report.outcomes(ItemKind.SHARING_RULE).values()) == {Outcome.CREATED}
+    assert len(report.of(ItemKind.SHARING_RULE)) == len(example_config["sharingRules"])
 
     state = sandbox.state()
     assert len(live_rules(sandbox)) == len(example_config["sharingRules"])
@@ -62,7 +62,7 @@ def test_fresh_account_gets_everything_created(
     assert snapshot["conversion"] == {
         d["name"]: key for key, d in state["conversionDefinitions"].items()
     }
-    assert snapshot["sharing"] == {r.name: r.id for r in report.of(Kind.SHARING_RULE)}
+    assert snapshot["sharing"] == {r.name: r.id for r in report.of(ItemKind.SHARING_RULE)}
     crm = registry.get("audience", "crm_customers_us")
     assert crm is not None and crm.attributes["country"] == "US"
     mapping = registry.get("mapping", "audiences/crm_customers_us")
@@ -105,13 +105,13 @@ def test_partially_set_up_account_gets_only_the_missing_pieces(
     report = run(example_config)
 
     assert report.ok, report.format_table()
-    assert report.outcomes(Kind.TERMS) == {"terms": Outcome.UNCHANGED}
-    assert report.outcomes(Kind.DATA_ROOM) == {"data_room": Outcome.UNCHANGED}
-    assert report.outcomes(Kind.AUDIENCE) == {
+    assert report.outcomes(ItemKind.TERMS) == {"terms": Outcome.UNCHANGED}
+    assert report.outcomes(ItemKind.DATA_ROOM) == {"data_room": Outcome.UNCHANGED}
+    assert report.outcomes(ItemKind.AUDIENCE) == {
         "crm_customers_us": Outcome.UNCHANGED,
         "newsletter_subscribers": Outcome.CREATED,
     }
-    assert report.outcomes(Kind.CONVERSION_DEFINITION) == {
+    assert report.outcomes(ItemKind.CONVERSION_DEFINITION) == {
         "offline_purchases": Outcome.UNCHANGED,
         "store_signups": Outcome.CREATED,
     }
@@ -133,8 +133,8 @@ def test_a_new_audience_in_the_config_creates_only_that_one(
 
     assert report.ok
     assert [(i.kind, i.name, i.outcome) for i in report.changed] == [
-        (Kind.AUDIENCE, "lapsed_customers_gb", Outcome.CREATED),
-        (Kind.REGISTRY, "audience#lapsed_customers_gb", Outcome.CREATED),
+        (ItemKind.AUDIENCE, "lapsed_customers_gb", Outcome.CREATED),
+        (ItemKind.REGISTRY, "audience#lapsed_customers_gb", Outcome.CREATED),
     ]
     entry = registry.get("audience", "lapsed_customers_gb")
     assert entry is not None and entry.attributes["country"] == "GB"
@@ -176,8 +176,8 @@ def test_a_throttled_sharing_rule_create_never_yields_a_duplicate(
     rules = live_rules(sandbox)
     assert len(rules) == 1
     expected = Outcome.UNCHANGED if applied_before_throttle else Outcome.CREATED
-    assert report.of(Kind.SHARING_RULE)[0].outcome is expected
-    assert report.of(Kind.SHARING_RULE)[0].id == rules[0]["sharingRuleId"]
+    assert report.of(ItemKind.SHARING_RULE)[0].outcome is expected
+    assert report.of(ItemKind.SHARING_RULE)[0].id == rules[0]["sharingRuleId"]
 
 
 def test_a_server_error_mid_workflow_is_retried(

@@ -18,8 +18,8 @@ from adm_ingest.consent import (
     normalize_consent_value,
     normalize_country,
 )
-from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.prepare import Preparer
+from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 
 EU_MEMBER_STATES = (
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
@@ -165,7 +165,9 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
 # -- the UK/EEA rule -------------------------------------------------------------------------
 
 
-def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> None:
+def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> (
+    None
+):
     assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == UK_EEA_COUNTRIES
 
 
@@ -257,9 +259,9 @@ def test_preparer_skips_consent_where_it_does_not_apply() -> None:
 
 
 def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
-    from adm_ingest.model import MappedRecord
     from adm_ingest.normalize import hash_pii
     from adm_ingest.prepare import Preparer
+    from adm_ingest.records import MappedRecord
 
     preparer = Preparer(ConsentPolicy(), requires_consent=False)
     pii = {"first_name": "Zoë", "city": "Houston", "state": "Texas", "postal": "77001-1234"}
@@ -273,8 +275,8 @@ def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
 
 def test_preparer_memo_keeps_countries_apart_and_stays_bounded() -> None:
     from adm_ingest import prepare
-    from adm_ingest.model import MappedRecord
     from adm_ingest.normalize import hash_pii
+    from adm_ingest.records import MappedRecord
 
     preparer = prepare.Preparer(ConsentPolicy(), requires_consent=False)
     # "Texas" is "tx" in the US and "te" elsewhere: a memo keyed on the value alone would hand

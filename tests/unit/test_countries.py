@@ -24,9 +24,9 @@ from adm_ingest.countries import (
     known_country,
     normalize_country,
 )
-from adm_ingest.model import MappedRecord, PreparedRecord
 from adm_ingest.normalize.countries import canonical_country
 from adm_ingest.prepare import Preparer
+from adm_ingest.records import MappedRecord, PreparedRecord
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = REPO_ROOT / "scripts" / "gen_countries.py"

@@ -14,18 +14,20 @@ import io
 import pytest
 
 from adm_ingest.consent import ConsentPolicy, CountrySource
-from adm_ingest.destinations import AudienceMembers, Target
+from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind
 from adm_ingest.outcomes import Tally
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
+from adm_ingest.records import Kind
 from adm_local.dryrun import dry_run, summary_text
 
 
 def run(data: bytes, policy: ConsentPolicy, config: dict | None = None, *, rows: bool = True):
     processor = RecordProcessor(
-        AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "a", "ds-1")), build_plan(None, config), policy
+        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
+        build_plan(None, config),
+        policy,
     )
     for _ in processor.batches(open_records(io.BytesIO(data), rows=rows)):
         pass
@@ -36,7 +38,9 @@ DATASET_US = ConsentPolicy.from_defaults({}, country="US", country_source=Countr
 
 
 def test_rows_without_a_country_column_are_counted_in_bulk_under_the_default() -> None:
-    data = b"email,phone\n" + b"".join(b"p%d@example.com,+1 206 555 %04d\n" % (i, i) for i in range(50))
+    data = b"email,phone\n" + b"".join(
+        b"p%d@example.com,+1 206 555 %04d\n" % (i, i) for i in range(50)
+    )
     data += b"a-short-row\n"
     processor = run(data, DATASET_US)
     assert processor.preparer.contexts == 0  # no row had a context of its own
@@ -97,7 +101,11 @@ def test_the_dry_run_summary_shows_mapping_country_sources_and_warnings(tmp_path
     assert report["country_sources"] == {"dataset": 10}
     assert report["records_by_country"] == {"US": 10}
     assert report["mapping"]["columns"][0] == {
-        "column": "Email", "field": "email", "pii_set": 1, "hashed": False, "source": "detected"
+        "column": "Email",
+        "field": "email",
+        "pii_set": 1,
+        "hashed": False,
+        "source": "detected",
     }
     assert {w["code"] for w in report["warnings"]} == {
         "unknown_columns",

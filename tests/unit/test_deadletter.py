@@ -20,7 +20,6 @@ import pytest
 from moto import mock_aws
 
 from adm_ingest.ledger import FileEntry, Ledger
-from adm_ingest.model import Kind
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
 from adm_ingest.pipeline.deadletter import (
@@ -30,6 +29,7 @@ from adm_ingest.pipeline.deadletter import (
 )
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.worker import ChunkResult, ChunkWorker
+from adm_ingest.records import Kind
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter, report_key
 from adm_local.functions import load_function
@@ -115,9 +115,12 @@ def register(ledger: Ledger) -> None:
 
 
 def poison_item(aws: dict[str, Any]) -> dict[str, Any]:
-    item = aws["dynamodb"].Table("ledger").get_item(
-        Key={"pk": f"POISON#{QUEUE}", "sk": "poison"}
-    ).get("Item")
+    item = (
+        aws["dynamodb"]
+        .Table("ledger")
+        .get_item(Key={"pk": f"POISON#{QUEUE}", "sk": "poison"})
+        .get("Item")
+    )
     assert item is not None
     return dict(item)
 

@@ -22,18 +22,18 @@ import requests
 from moto import mock_aws
 
 from adm_ingest.adm import AdmClient, ClientSettings, Deadline, RetryPolicy, Timeouts, Transport
-from adm_ingest.auth import Credentials
+from adm_ingest.adm.auth import Credentials
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import ConversionEvents, Target, destination_for
+from adm_ingest.destinations import ConversionEvents, DeliveryTarget, destination_for
 from adm_ingest.ledger import FileEntry, Ledger
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, SourceRecord
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.worker import ChunkRetryable, ChunkWorker
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.records import Kind, SourceRecord
 from adm_ingest.report import build_report
 
-MEMBERS = Target(Kind.AUDIENCE_MEMBERS, "vip", "amzn1.adm.dataset.vip")
+MEMBERS = DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "amzn1.adm.dataset.vip")
 
 # -- classification: what the worker records when a batch can't be delivered ----------------
 
@@ -263,7 +263,9 @@ def test_dedupe_is_deterministic_so_a_retried_chunk_replays_the_same_batches() -
 
 def test_identical_conversion_events_are_sent_once_too() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    events = ConversionEvents(Target(Kind.CONVERSIONS, "purchase", "CD-1"), clock=lambda: now)
+    events = ConversionEvents(
+        DeliveryTarget(Kind.CONVERSIONS, "purchase", "CD-1"), clock=lambda: now
+    )
     plan = build_plan(["order_id", "email", "event_time", "value"])
     processor = RecordProcessor(events, plan, ConsentPolicy(country="US"))
     event = {"email": "a@example.com", "event_time": "2026-11-26T10:00:00Z", "value": "9.50"}

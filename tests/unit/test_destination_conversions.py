@@ -15,16 +15,18 @@ import orjson
 import pytest
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import ConversionEvents, Target, destination_for
+from adm_ingest.destinations import ConversionEvents, DeliveryTarget, destination_for
 from adm_ingest.destinations.conversions import CURRENCIES, EVENTS_PER_REQUEST, MAX_MATCH_KEYS
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.values import ParseOptions
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-EVENTS = ConversionEvents(Target(Kind.CONVERSIONS, "Offline purchase", "CD-77"), clock=lambda: NOW)
+EVENTS = ConversionEvents(
+    DeliveryTarget(Kind.CONVERSIONS, "Offline purchase", "CD-77"), clock=lambda: NOW
+)
 EMAIL = "jane.doe@example.com"
 
 
@@ -44,7 +46,7 @@ def prepared(
 
 def events_with(**options: str) -> ConversionEvents:
     return ConversionEvents(
-        Target(Kind.CONVERSIONS, "Offline purchase", "CD-77"),
+        DeliveryTarget(Kind.CONVERSIONS, "Offline purchase", "CD-77"),
         options=ParseOptions(**options),
         clock=lambda: NOW,
     )
@@ -76,8 +78,13 @@ def reason(
 
 def test_event_body_golden() -> None:
     item = event(
-        {"timestamp": "2026-11-25T14:03:00Z", "value": "129.90", "currency": "usd", "units": "2",
-         "dedupe_id": "ord-1001"},
+        {
+            "timestamp": "2026-11-25T14:03:00Z",
+            "value": "129.90",
+            "currency": "usd",
+            "units": "2",
+            "dedupe_id": "ord-1001",
+        },
         {"email": "Jane.Doe@Example.com", "phone": "(571) 412-0599"},
     )
     assert item == {
@@ -193,9 +200,7 @@ def test_naive_times_without_a_timezone_are_read_as_utc_and_counted() -> None:
 
 def test_a_naive_time_read_as_utc_is_counted_even_when_that_makes_it_rejected() -> None:
     events = events_with()
-    assert reason({"timestamp": "2026-11-27 14:00"}, events=events) == (
-        Reason.TIMESTAMP_IN_FUTURE
-    )
+    assert reason({"timestamp": "2026-11-27 14:00"}, events=events) == (Reason.TIMESTAMP_IN_FUTURE)
     assert events.notes["naive_timestamp_as_utc"] == 1
 
 
@@ -209,11 +214,11 @@ def test_a_file_mixing_day_first_and_month_first_dates_is_counted() -> None:
 
 def test_destination_for_passes_parse_options_to_conversions() -> None:
     options = ParseOptions(decimal=",", timezone="Europe/Paris", date_order="DMY")
-    destination = destination_for(Target(Kind.CONVERSIONS, "P", "CD-1"), options)
+    destination = destination_for(DeliveryTarget(Kind.CONVERSIONS, "P", "CD-1"), options)
     assert isinstance(destination, ConversionEvents)
     assert destination.options == options
-    assert destination_for(Target(Kind.CONVERSIONS, "P", "CD-1")).options == ParseOptions()
-    members = destination_for(Target(Kind.AUDIENCE_MEMBERS, "A", "DS-1"), options)
+    assert destination_for(DeliveryTarget(Kind.CONVERSIONS, "P", "CD-1")).options == ParseOptions()
+    members = destination_for(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "A", "DS-1"), options)
     assert members.notes == {}
 
 
@@ -225,8 +230,11 @@ def test_limited_data_use_events_are_counted_and_never_sent() -> None:
         SourceRecord(2, {"event_time": "2026-11-26T10:00:00Z", "email": EMAIL}),
         SourceRecord(
             3,
-            {"event_time": "2026-11-26T10:00:00Z", "email": EMAIL,
-             "data_processing": "limited_data_use"},
+            {
+                "event_time": "2026-11-26T10:00:00Z",
+                "email": EMAIL,
+                "data_processing": "limited_data_use",
+            },
         ),
     ]
     processor = RecordProcessor(EVENTS, build_plan(None), ConsentPolicy())
@@ -298,8 +306,17 @@ def test_unusable_values_are_rejected_with_a_reason(raw: str, expected: str) -> 
 
 @pytest.mark.parametrize(
     ("raw", "currency"),
-    [("€45.00", "EUR"), ("45,90 €", "EUR"), ("EUR 45,90", "EUR"), ("CA$ 210.00", "CAD"),
-     ("£12.50", "GBP"), ("89.00 USD", "USD"), ("JP¥1,234", "JPY"), ("₹1,23,456.00", "INR"), ("45 SEK", "SEK")],
+    [
+        ("€45.00", "EUR"),
+        ("45,90 €", "EUR"),
+        ("EUR 45,90", "EUR"),
+        ("CA$ 210.00", "CAD"),
+        ("£12.50", "GBP"),
+        ("89.00 USD", "USD"),
+        ("JP¥1,234", "JPY"),
+        ("₹1,23,456.00", "INR"),
+        ("45 SEK", "SEK"),
+    ],
 )
 def test_a_currency_symbol_without_a_currency_column_gives_the_currency(
     raw: str, currency: str
@@ -316,8 +333,12 @@ def test_a_symbol_shared_by_several_currencies_sends_no_currency_and_is_counted(
 
 @pytest.mark.parametrize(
     ("raw", "currency", "sent"),
-    [("$89.00", "CAD", 89.0), ("kr 45,50", "sek", 45.5), ("¥1,234", "JPY", 1234.0),
-     ("45,90 €", "EUR", 45.9)],
+    [
+        ("$89.00", "CAD", 89.0),
+        ("kr 45,50", "sek", 45.5),
+        ("¥1,234", "JPY", 1234.0),
+        ("45,90 €", "EUR", 45.9),
+    ],
 )
 def test_a_symbol_agreeing_with_the_currency_column(raw: str, currency: str, sent: float) -> None:
     item = event({"value": raw, "currency": currency})
@@ -347,7 +368,8 @@ def test_currencies_are_the_api_enum() -> None:
         (Path(__file__).parents[2] / "local/adm_local/sandbox/api-schema.json").read_bytes()
     )
     (operation,) = (
-        op for op in schema["operations"].values()
+        op
+        for op in schema["operations"].values()
         if op["path"].endswith("/conversionDefinitions/eventData")
     )
     body = next(iter(operation["requestBody"]["content"].values()))
@@ -374,9 +396,15 @@ def test_units_sold(raw: str, sent: int) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("0", Reason.INVALID_UNITS), ("-1", Reason.INVALID_UNITS), ("many", Reason.INVALID_UNITS),
-     ("2.7", Reason.INVALID_UNITS), ("10000000000000", Reason.INVALID_UNITS),
-     ("1.000", Reason.AMBIGUOUS_VALUE), ("1,000", Reason.AMBIGUOUS_VALUE)],
+    [
+        ("0", Reason.INVALID_UNITS),
+        ("-1", Reason.INVALID_UNITS),
+        ("many", Reason.INVALID_UNITS),
+        ("2.7", Reason.INVALID_UNITS),
+        ("10000000000000", Reason.INVALID_UNITS),
+        ("1.000", Reason.AMBIGUOUS_VALUE),
+        ("1,000", Reason.AMBIGUOUS_VALUE),
+    ],
 )
 def test_unusable_units_are_rejected(raw: str, expected: str) -> None:
     assert reason({"units": raw}) == expected
@@ -389,7 +417,11 @@ def test_the_decimal_option_resolves_units() -> None:
 
 def test_optional_fields_are_left_out_when_absent() -> None:
     assert set(event({})) == {
-        "name", "conversionDefinitionId", "countryCode", "timestamp", "matchKeys",
+        "name",
+        "conversionDefinitionId",
+        "countryCode",
+        "timestamp",
+        "matchKeys",
         "clientDedupeId",
     }
 
@@ -419,10 +451,14 @@ def test_derived_client_dedupe_id_is_deterministic_from_the_event_content() -> N
     ("attributes", "dedupe_id"),
     [  # computed by the parser before issue 9: values that parsed the same keep their id
         ({"value": "10.00"}, "d-426536fb97a613a94d8922b4e14c5b97b45eb8f9"),
-        ({"value": "1,299.50", "units": "2", "currency": "USD"},
-         "d-243a0e9586cb3b27e95c4e4a60d6dd0f51787f13"),
-        ({"timestamp": "2026-11-26 18:40:00", "value": "7"},
-         "d-714cc6bde0878fea353c40eabc7697fb187dd07c"),
+        (
+            {"value": "1,299.50", "units": "2", "currency": "USD"},
+            "d-243a0e9586cb3b27e95c4e4a60d6dd0f51787f13",
+        ),
+        (
+            {"timestamp": "2026-11-26 18:40:00", "value": "7"},
+            "d-714cc6bde0878fea353c40eabc7697fb187dd07c",
+        ),
     ],
 )
 def test_derived_dedupe_ids_are_stable_across_the_new_value_parsing(
@@ -453,15 +489,23 @@ def test_match_keys_are_capped_at_nine_keeping_the_strongest_first() -> None:
     )["matchKeys"]
     assert len(keys) == MAX_MATCH_KEYS == 9
     assert [k["type"] for k in keys] == [
-        "EMAIL", "PHONE", "FIRST_NAME", "LAST_NAME", "ADDRESS", "CITY", "STATE", "POSTAL", "MAID",
+        "EMAIL",
+        "PHONE",
+        "FIRST_NAME",
+        "LAST_NAME",
+        "ADDRESS",
+        "CITY",
+        "STATE",
+        "POSTAL",
+        "MAID",
     ]
     assert keys[-1] == {"type": "MAID", "values": ["6D92078A-8246"]}
 
 
 def test_device_ids_come_before_further_pii_sets() -> None:
-    keys = event(
-        {"ramp_id": "XY1005wXyWPB"}, {"email": EMAIL}, {"email": "second@example.com"}
-    )["matchKeys"]
+    keys = event({"ramp_id": "XY1005wXyWPB"}, {"email": EMAIL}, {"email": "second@example.com"})[
+        "matchKeys"
+    ]
     assert keys == [
         {"type": "EMAIL", "values": [sha256(EMAIL)]},
         {"type": "RAMP_ID", "values": ["XY1005wXyWPB"]},

@@ -7,14 +7,14 @@ import hashlib
 import orjson
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import IdentityDeletions, Target
+from adm_ingest.destinations import DeliveryTarget, IdentityDeletions
 from adm_ingest.destinations.identities import IDENTITIES_PER_REQUEST
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
+from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 
-DELETIONS = IdentityDeletions(Target(Kind.IDENTITY_DELETIONS))
+DELETIONS = IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS))
 
 
 def prepared(attributes: dict[str, str], *pii_sets: dict[str, str]) -> PreparedRecord:

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import AudienceDeletions, AudienceMembers, Target
+from adm_ingest.destinations import AudienceMembers, AudienceRemovals, DeliveryTarget
 from adm_ingest.destinations.members import MEMBERS_PER_REQUEST, derive_external_user_id
-from adm_ingest.model import Kind, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.prepare import Preparer
+from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection
 
-MEMBERS = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
-DELETIONS = AudienceDeletions(Target(Kind.AUDIENCE_DELETIONS, "vip", "DS-1"))
+MEMBERS = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+DELETIONS = AudienceRemovals(DeliveryTarget(Kind.AUDIENCE_REMOVALS, "vip", "DS-1"))
 
 
 def sha256(text: str) -> str:

@@ -213,7 +213,7 @@ def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from adm_ingest.model import Kind
+    from adm_ingest.records import Kind
     from adm_local.dryrun import dry_run as library_dry_run
 
     source = tmp_path / "bestellungen.csv"
@@ -225,21 +225,30 @@ def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: P
     )
     mapping = {"decimal": ",", "date_order": "DMY", "timezone": "Europe/Berlin"}
     result = library_dry_run(
-        source, kind=Kind.CONVERSIONS, out_dir=tmp_path / "out", mapping=mapping,
+        source,
+        kind=Kind.CONVERSIONS,
+        out_dir=tmp_path / "out",
+        mapping=mapping,
         clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC),
     )
     (body,) = bodies(tmp_path / "out")
     (sent,) = body["eventData"]
     assert (sent["timestamp"], sent["value"], sent["currencyCode"], sent["unitsSold"]) == (
-        "2026-11-26T17:30:00.000Z", 1234.56, "EUR", 1000,
+        "2026-11-26T17:30:00.000Z",
+        1234.56,
+        "EUR",
+        1000,
     )
     assert result.report["rejected_by_reason"] == {"timestamp_too_old": 1}
 
 
 @pytest.mark.parametrize(
     ("options", "key"),
-    [({"decimal": ";"}, "decimal"), ({"timezone": "Europe/Pariss"}, "timezone"),
-     ({"date_order": "DDMMYY"}, "date_order")],
+    [
+        ({"decimal": ";"}, "decimal"),
+        ({"timezone": "Europe/Pariss"}, "timezone"),
+        ({"date_order": "DDMMYY"}, "date_order"),
+    ],
 )
 def test_invalid_parse_options_are_a_file_level_error_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, str], key: str

@@ -23,16 +23,15 @@ import pytest
 
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
-    AudienceDeletions,
     AudienceMembers,
+    AudienceRemovals,
     ConversionEvents,
+    DeliveryTarget,
     Destination,
     IdentityDeletions,
-    Target,
 )
 from adm_ingest.identifiers import MATCHABLE_SETS, clean_id, is_matchable
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import PII_FIELDS, Kind, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.normalize import NORMALIZERS, hash_pii, placeholders
 from adm_ingest.normalize.placeholders import (
     EMPTY_FORMS,
@@ -44,12 +43,13 @@ from adm_ingest.normalize.spreadsheet import is_scientific_notation, strip_sprea
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
+from adm_ingest.records import PII_FIELDS, Kind, MappedRecord, PreparedRecord, Reason, Rejection
 from tests.property.core_strategies import NOW
 
-MEMBERS = AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
-DELETIONS = AudienceDeletions(Target(Kind.AUDIENCE_DELETIONS, "vip", "DS-1"))
-EVENTS = ConversionEvents(Target(Kind.CONVERSIONS, "Purchase", "CD-1"), clock=lambda: NOW)
-GDPR = IdentityDeletions(Target(Kind.IDENTITY_DELETIONS))
+MEMBERS = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+DELETIONS = AudienceRemovals(DeliveryTarget(Kind.AUDIENCE_REMOVALS, "vip", "DS-1"))
+EVENTS = ConversionEvents(DeliveryTarget(Kind.CONVERSIONS, "Purchase", "CD-1"), clock=lambda: NOW)
+GDPR = IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS))
 EVENT_TIME = {"timestamp": "2026-11-26T10:00:00Z"}
 
 EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

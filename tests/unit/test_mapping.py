@@ -10,66 +10,66 @@ from hypothesis import strategies as st
 
 from adm_ingest.mapping import (
     ATTRIBUTE_FIELDS,
+    FieldTarget,
     MappingConfig,
     MappingError,
-    Target,
     build_plan,
     detect_column,
     parse_target,
 )
-from adm_ingest.model import PII_FIELDS, MappedRecord, SourceRecord
+from adm_ingest.records import PII_FIELDS, MappedRecord, SourceRecord
 
 # --- auto-detection ------------------------------------------------------------------------------
 
 DETECTED = {
-    "Email": Target("email", 0),
-    "Email Address": Target("email", 0),
-    "e-mail": Target("email", 0),
-    "EMAIL_ADDRESS": Target("email", 0),
-    "mobile": Target("phone", 0),
-    "Cell": Target("phone", 0),
-    "Phone Number": Target("phone", 0),
-    "zip_code": Target("postal", 0),
-    "postcode": Target("postal", 0),
-    "Postal Code": Target("postal", 0),
-    "surname": Target("last_name", 0),
-    "Family Name": Target("last_name", 0),
-    "given name": Target("first_name", 0),
-    "First Name": Target("first_name", 0),
-    "street": Target("address", 0),
-    "address1": Target("address", 0),
-    "Address Line 1": Target("address", 0),
-    "Province": Target("state", 0),
-    "city": Target("city", 0),
-    "country_code": Target("country"),
-    "ip_address": Target("ip"),
-    "gpp_string": Target("gpp"),
-    "tcf_string": Target("tcf"),
-    "event_time": Target("timestamp"),
-    "order_id": Target("dedupe_id"),
-    "transaction_id": Target("dedupe_id"),
-    "revenue": Target("value"),
-    "amount": Target("value"),
-    "currency_code": Target("currency"),
-    "quantity": Target("units"),
-    "IDFA": Target("maid"),
-    "gaid": Target("maid"),
-    "adid": Target("maid"),
-    "LiveRamp ID": Target("ramp_id"),
-    "ramp_id": Target("ramp_id"),
-    "customer_id": Target("external_id"),
-    "user_id": Target("external_id"),
-    "CRM ID": Target("external_id"),
-    "sha256_email": Target("email", 0, hashed=True),
-    "hashed_email": Target("email", 0, hashed=True),
-    "Email SHA256": Target("email", 0, hashed=True),
-    "phone_hash": Target("phone", 0, hashed=True),
-    "Email 2": Target("email", 1),
-    "email_2": Target("email", 1),
-    "phone3": Target("phone", 2),
-    "sha256_email_2": Target("email", 1, hashed=True),
-    "amzn_user_data": Target("amzn_user_data"),
-    "data_processing_options": Target("data_processing"),
+    "Email": FieldTarget("email", 0),
+    "Email Address": FieldTarget("email", 0),
+    "e-mail": FieldTarget("email", 0),
+    "EMAIL_ADDRESS": FieldTarget("email", 0),
+    "mobile": FieldTarget("phone", 0),
+    "Cell": FieldTarget("phone", 0),
+    "Phone Number": FieldTarget("phone", 0),
+    "zip_code": FieldTarget("postal", 0),
+    "postcode": FieldTarget("postal", 0),
+    "Postal Code": FieldTarget("postal", 0),
+    "surname": FieldTarget("last_name", 0),
+    "Family Name": FieldTarget("last_name", 0),
+    "given name": FieldTarget("first_name", 0),
+    "First Name": FieldTarget("first_name", 0),
+    "street": FieldTarget("address", 0),
+    "address1": FieldTarget("address", 0),
+    "Address Line 1": FieldTarget("address", 0),
+    "Province": FieldTarget("state", 0),
+    "city": FieldTarget("city", 0),
+    "country_code": FieldTarget("country"),
+    "ip_address": FieldTarget("ip"),
+    "gpp_string": FieldTarget("gpp"),
+    "tcf_string": FieldTarget("tcf"),
+    "event_time": FieldTarget("timestamp"),
+    "order_id": FieldTarget("dedupe_id"),
+    "transaction_id": FieldTarget("dedupe_id"),
+    "revenue": FieldTarget("value"),
+    "amount": FieldTarget("value"),
+    "currency_code": FieldTarget("currency"),
+    "quantity": FieldTarget("units"),
+    "IDFA": FieldTarget("maid"),
+    "gaid": FieldTarget("maid"),
+    "adid": FieldTarget("maid"),
+    "LiveRamp ID": FieldTarget("ramp_id"),
+    "ramp_id": FieldTarget("ramp_id"),
+    "customer_id": FieldTarget("external_id"),
+    "user_id": FieldTarget("external_id"),
+    "CRM ID": FieldTarget("external_id"),
+    "sha256_email": FieldTarget("email", 0, hashed=True),
+    "hashed_email": FieldTarget("email", 0, hashed=True),
+    "Email SHA256": FieldTarget("email", 0, hashed=True),
+    "phone_hash": FieldTarget("phone", 0, hashed=True),
+    "Email 2": FieldTarget("email", 1),
+    "email_2": FieldTarget("email", 1),
+    "phone3": FieldTarget("phone", 2),
+    "sha256_email_2": FieldTarget("email", 1, hashed=True),
+    "amzn_user_data": FieldTarget("amzn_user_data"),
+    "data_processing_options": FieldTarget("data_processing"),
     # Never mapped: unknown names, second street lines, hashed attributes, set 11+, set 0.
     "notes": None,
     "Address Line 2": None,
@@ -85,7 +85,7 @@ DETECTED = {
 
 
 @pytest.mark.parametrize(("column", "target"), DETECTED.items())
-def test_header_auto_detection(column: str, target: Target | None) -> None:
+def test_header_auto_detection(column: str, target: FieldTarget | None) -> None:
     assert detect_column(column) == target
 
 
@@ -183,9 +183,7 @@ def test_a_row_layout_is_the_plan_by_column_position() -> None:
 
 
 def test_hashed_marks_follow_the_sets_after_empty_sets_are_dropped() -> None:
-    plan = build_plan(
-        ["e1", "e2"], {"columns": {"e1": "email", "e2": "email_2"}, "hashed": ["e2"]}
-    )
+    plan = build_plan(["e1", "e2"], {"columns": {"e1": "email", "e2": "email_2"}, "hashed": ["e2"]})
     mapped = plan.apply(SourceRecord(2, {"e1": "", "e2": DIGEST}))
     assert mapped.pii_sets == [{"email": DIGEST}]
     assert mapped.hashed == frozenset({(0, "email")})
@@ -278,7 +276,7 @@ def test_hashed_column_detected_as_an_attribute_is_rejected_with_the_header() ->
 
 def test_config_from_json() -> None:
     config = MappingConfig.from_json(b'{"columns": {"Mail": "email_3"}}')
-    assert config.columns == {"Mail": Target("email", 2)}
+    assert config.columns == {"Mail": FieldTarget("email", 2)}
     with pytest.raises(MappingError, match="not valid JSON"):
         MappingConfig.from_json("{columns")
 
@@ -320,9 +318,9 @@ def test_a_configured_column_missing_from_the_header_leaves_its_field_to_detecti
     # The removals file of an audience whose CREATE mapping names other columns.
     plan = build_plan(["customer_id", "email", "event_time"], CRM_MAPPING)
     assert plan.mapped == {
-        "customer_id": Target("external_id"),
-        "email": Target("email", 0),
-        "event_time": Target("timestamp"),
+        "customer_id": FieldTarget("external_id"),
+        "email": FieldTarget("email", 0),
+        "event_time": FieldTarget("timestamp"),
     }
     assert plan.missing == ["Customer ID", "Email Address", "Order Date"]
     assert [w["message"] for w in plan.warnings] == [
@@ -333,8 +331,10 @@ def test_a_configured_column_missing_from_the_header_leaves_its_field_to_detecti
         "configured column 'Order Date' (timestamp) is not in the file;"
         " timestamp is auto-detected from 'event_time'",
     ]
-    assert build_plan(["customer_id"], CRM_MAPPING).warnings[1]["message"].endswith(
-        "nothing feeds email"
+    assert (
+        build_plan(["customer_id"], CRM_MAPPING)
+        .warnings[1]["message"]
+        .endswith("nothing feeds email")
     )
 
 
@@ -489,7 +489,10 @@ def test_value_parsing_options_are_exposed() -> None:
         ({"date_order": "dmy"}, "'date_order' must be 'DMY' or 'MDY' or 'YMD'"),
         ({"strict_country": "yes"}, "'strict_country' must be true or false"),
         ({"defaults": {"country": "Narnia"}}, r"defaults\['country'\]: 'Narnia' is not a known"),
-        ({"defaults": {"amzn_user_data": "maybe"}}, r"defaults\['amzn_user_data'\]: must be GRANTED"),
+        (
+            {"defaults": {"amzn_user_data": "maybe"}},
+            r"defaults\['amzn_user_data'\]: must be GRANTED",
+        ),
     ],
 )
 def test_invalid_options_name_the_key(config: dict[str, object], message: str) -> None:
@@ -498,5 +501,7 @@ def test_invalid_options_name_the_key(config: dict[str, object], message: str) -
 
 
 def test_valid_defaults_are_kept_as_written() -> None:
-    config = MappingConfig.from_dict({"defaults": {"country": "Germany", "amzn_ad_storage": "granted"}})
+    config = MappingConfig.from_dict(
+        {"defaults": {"country": "Germany", "amzn_ad_storage": "granted"}}
+    )
     assert config.defaults == {"country": "Germany", "amzn_ad_storage": "granted"}

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.column_names import classify_column
-from adm_ingest.mapping import Target, build_plan
+from adm_ingest.mapping import FieldTarget, build_plan
 
 SALESFORCE_CONTACTS = [
     "Contact ID", "Salutation", "First Name", "Last Name", "Title", "Account Name", "Email",
@@ -206,7 +206,7 @@ GOLDEN: dict[str, tuple[list[str], dict[str, str]]] = {
 }  # fmt: skip
 
 
-def _name(target: Target) -> str:
+def _name(target: FieldTarget) -> str:
     return target.field if not target.pii_set else f"{target.field}_{target.pii_set + 1}"
 
 
@@ -265,10 +265,10 @@ def test_a_full_name_is_unknown_with_a_hint_never_split() -> None:
 
 def test_name_and_id_are_order_ids_only_in_a_shopify_orders_export() -> None:
     orders = build_plan(["Name", "Id", "Financial Status", "Email"])
-    assert orders.mapped["Name"] == Target("dedupe_id")
+    assert orders.mapped["Name"] == FieldTarget("dedupe_id")
     assert ("Id", "duplicate field") in orders.not_sent
     contacts = build_plan(["Name", "Id", "Email"])
-    assert contacts.mapped["Id"] == Target("external_id")
+    assert contacts.mapped["Id"] == FieldTarget("external_id")
     assert "Name" in contacts.unknown
 
 
@@ -278,8 +278,8 @@ def test_name_and_id_are_order_ids_only_in_a_shopify_orders_export() -> None:
 def test_the_best_address_group_feeds_set_one_and_the_country() -> None:
     header = ["Shipping City", "Billing City", "Billing Country", "Shipping Country", "Email"]
     plan = build_plan(header)
-    assert plan.mapped["Billing City"] == Target("city", 0)
-    assert plan.mapped["Billing Country"] == Target("country")
+    assert plan.mapped["Billing City"] == FieldTarget("city", 0)
+    assert plan.mapped["Billing Country"] == FieldTarget("country")
     assert plan.groups["Billing City"] == "billing"
     assert dict(plan.not_sent) == {
         "Shipping City": "lower-precedence address group",
@@ -301,7 +301,7 @@ def test_address_parts_of_two_places_never_mix() -> None:
 def test_a_country_comes_from_a_lower_group_rather_than_none() -> None:
     # The country decides consent: a billing country beats the deployment's default.
     plan = build_plan(["Mailing City", "Billing Country", "Email"])
-    assert plan.mapped["Billing Country"] == Target("country")
+    assert plan.mapped["Billing Country"] == FieldTarget("country")
     assert [w["code"] for w in plan.warnings] == ["country_from_lower_address_group"]
 
 
@@ -341,12 +341,12 @@ def test_one_external_id_wins_by_rank(header: list[str], winner: str) -> None:
 
 def test_one_order_id_wins_by_rank() -> None:
     plan = build_plan(["Receipt #", "Order #", "dedupe_id"])
-    assert plan.mapped == {"dedupe_id": Target("dedupe_id")}
+    assert plan.mapped == {"dedupe_id": FieldTarget("dedupe_id")}
 
 
 def test_a_configured_column_wins_over_detection() -> None:
     plan = build_plan(["Billing City", "City"], {"columns": {"Billing City": "city"}})
-    assert plan.mapped == {"Billing City": Target("city", 0)}
+    assert plan.mapped == {"Billing City": FieldTarget("city", 0)}
     assert plan.sources["Billing City"] == "config"
     assert plan.duplicates == ["City"]
 

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize import (
     NORMALIZERS,
     hash_pii,
@@ -26,6 +25,7 @@ from adm_ingest.normalize import (
 from adm_ingest.normalize.address import address_words
 from adm_ingest.normalize.pii import HASHERS
 from adm_ingest.normalize.placeholders import EMPTY_FORMS, KNOWN_EMPTY_DIGESTS, RAW_PLACEHOLDERS
+from adm_ingest.records import PII_FIELDS
 
 EMPTY_HASH = hashlib.sha256(b"").hexdigest()
 COUNTRIES = st.sampled_from(["US", "CA", "GB", "FR", "DE", "ES", "IT", "JP", "IN", "BR", "uk", ""])

@@ -20,14 +20,14 @@ from adm_ingest.destinations import (
     AudienceMembers,
     ConversionEvents,
     Delivery,
+    DeliveryTarget,
     IdentityDeletions,
-    Target,
 )
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, Reason, Rejection
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import FileFormatError, open_records
+from adm_ingest.records import Kind, Reason, Rejection
 from adm_local.cli import main
 
 # Raw values and the forms normalization turns them into (both are PII).
@@ -138,9 +138,9 @@ def test_record_processor_rejections_and_reprs_hold_no_raw_pii(
 ) -> None:
     seen: list[str] = []
     for destination in (
-        AudienceMembers(Target(Kind.AUDIENCE_MEMBERS, "vip", "DS-1")),
-        ConversionEvents(Target(Kind.CONVERSIONS, "Purchase", "CD-1")),
-        IdentityDeletions(Target(Kind.IDENTITY_DELETIONS)),
+        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1")),
+        ConversionEvents(DeliveryTarget(Kind.CONVERSIONS, "Purchase", "CD-1")),
+        IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS)),
     ):
         plan = build_plan(None)
         preparer = Preparer(ConsentPolicy(), requires_consent=destination.requires_consent)

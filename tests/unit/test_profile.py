@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.profile import (
     CCTLD_COUNTRIES,
     EMAIL_COUNTRY_DOMAIN,
@@ -24,6 +23,7 @@ from adm_ingest.profile import (
     profile_records,
     strict_country,
 )
+from adm_ingest.records import Rejection, SourceRecord
 
 
 def records(*rows: dict[str, str]) -> list[SourceRecord]:
@@ -123,7 +123,9 @@ def test_the_sample_is_bounded_and_rejections_are_skipped() -> None:
 
 
 def test_the_profile_carries_counts_and_codes_never_a_value() -> None:
-    rows = records(*({"email": f"secret.{i}@example.de", "phone": "+49 30 901820"} for i in range(6)))
+    rows = records(
+        *({"email": f"secret.{i}@example.de", "phone": "+49 30 901820"} for i in range(6))
+    )
     stored = profile(rows).to_dict()
     assert stored == {
         "default_country": "US",

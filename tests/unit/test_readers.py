@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from adm_ingest.model import Reason, Rejection, SourceRecord
 from adm_ingest.readers import (
     MAX_RECORD_BYTES,
     CsvRows,
@@ -22,6 +21,7 @@ from adm_ingest.readers import (
     open_records,
     scan_boundaries,
 )
+from adm_ingest.records import Reason, Rejection, SourceRecord
 
 
 class Trickle(io.RawIOBase):
@@ -71,7 +71,7 @@ def test_csv_with_bom_and_crlf(step: int | None) -> None:
 @pytest.mark.parametrize("step", [None, 1, 2, 5])
 def test_quoted_newlines_keep_later_line_numbers_right(step: int | None) -> None:
     data = (
-        b'name,address\n'
+        b"name,address\n"
         b'"Doe, Jane","1 Main St\nApt 2\nBackyard"\n'
         b'Bob,"say ""hi"""\n'
         b'Ann,"x\r\ny"\r\n'
@@ -323,8 +323,10 @@ def test_a_broken_json_array_stops_with_a_file_error_after_the_good_elements() -
 
 PLAIN_FILES = {
     "csv": (b"email;phone\r\na@x.com;1\r\n", [rec(2, email="a@x.com", phone="1")]),
-    "jsonl": (b'{"email":"a@x.com"}\n{"email":"b@x.com"}\n', [rec(1, email="a@x.com"),
-                                                            rec(2, email="b@x.com")]),
+    "jsonl": (
+        b'{"email":"a@x.com"}\n{"email":"b@x.com"}\n',
+        [rec(1, email="a@x.com"), rec(2, email="b@x.com")],
+    ),
     "json": (b'[{"email":"a@x.com"}]', [rec(1, email="a@x.com")]),
 }
 
@@ -456,7 +458,9 @@ def test_well_formed_csv_reads_back_exactly(file, step: int) -> None:  # type: i
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(csv_files(), st.lists(st.integers(0, 100), max_size=6), st.integers(1, 40))
 def test_ranges_cut_at_scanned_starts_read_exactly_like_the_whole_file(
-    file, cuts: list[int], step: int  # type: ignore[no-untyped-def]
+    file,
+    cuts: list[int],
+    step: int,  # type: ignore[no-untyped-def]
 ) -> None:
     data, expected, delimiter = file
     whole = read(data, delimiter=delimiter)
@@ -465,9 +469,8 @@ def test_ranges_cut_at_scanned_starts_read_exactly_like_the_whole_file(
 
 
 junk_lines = st.lists(
-    st.binary(max_size=12).map(lambda b: b.replace(b"\x00", b"")) | st.sampled_from(
-        [b'"', b'a,"b', b"\xe9", b"a,b,c,d", b'x,"y\n"', b"\r\n", b"  "]
-    ),
+    st.binary(max_size=12).map(lambda b: b.replace(b"\x00", b""))
+    | st.sampled_from([b'"', b'a,"b', b"\xe9", b"a,b,c,d", b'x,"y\n"', b"\r\n", b"  "]),
     min_size=1,
     max_size=15,
 )

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adm_ingest.model import Reason, Rejection, SourceRecord
 from adm_ingest.readers import (
     MAX_JSON_DEPTH,
     MAX_SKIPPED_DEPTH,
     FileFormatError,
     open_records,
 )
+from adm_ingest.records import Reason, Rejection, SourceRecord
 from adm_ingest.settings import Settings
 from tests.unit.test_readers import read, rec
 
@@ -50,16 +50,22 @@ def arrays(depth: int, inner: bytes = b"") -> bytes:
 def test_a_too_deep_element_is_rejected_with_its_number_and_reading_continues(
     step: int | None,
 ) -> None:
-    data = b"[" + b",".join(
-        [
-            b'{"email":"a@x.com"}',
-            arrays(65),  # one level over the limit: a list of lists
-            objects(64),  # exactly at the limit: an ordinary nested value
-            b'{"email":"b@x.com","deep":' + objects(64) + b',"after":"c"}',  # 65 with the record
-            arrays(64),  # at the limit: just not an object
-            b'{"email":"c@x.com"}',
-        ]
-    ) + b"]"
+    data = (
+        b"["
+        + b",".join(
+            [
+                b'{"email":"a@x.com"}',
+                arrays(65),  # one level over the limit: a list of lists
+                objects(64),  # exactly at the limit: an ordinary nested value
+                b'{"email":"b@x.com","deep":'
+                + objects(64)
+                + b',"after":"c"}',  # 65 with the record
+                arrays(64),  # at the limit: just not an object
+                b'{"email":"c@x.com"}',
+            ]
+        )
+        + b"]"
+    )
     assert read(data, step) == [
         rec(1, email="a@x.com"),
         too_deep(2),
@@ -85,11 +91,22 @@ def test_the_limit_is_the_max_depth_argument() -> None:
 
 
 def test_flat_values_become_strings_and_a_later_null_removes_a_duplicate_key() -> None:
-    data = b'[{"s":"x","i":12,"big":9223372036854775807,"f":1.5,"e":1e16,"t":true,' \
+    data = (
+        b'[{"s":"x","i":12,"big":9223372036854775807,"f":1.5,"e":1e16,"t":true,'
         b'"n":false,"gone":null,"dup":"first","dup":null,"d2":null,"d2":"last"}, "str", null]'
+    )
     assert read(data) == [
-        rec(1, s="x", i="12", big="9223372036854775807", f="1.5", e="1e+16", t="true",
-            n="false", d2="last"),
+        rec(
+            1,
+            s="x",
+            i="12",
+            big="9223372036854775807",
+            f="1.5",
+            e="1e+16",
+            t="true",
+            n="false",
+            d2="last",
+        ),
         Rejection(2, Reason.NOT_AN_OBJECT, NOT_OBJECT),
         Rejection(3, Reason.NOT_AN_OBJECT, NOT_OBJECT),
     ]
@@ -200,8 +217,10 @@ class Element:
 
     def encode(self) -> bytes:
         body = orjson.dumps(self.inner)
-        return objects(self.wrappers, body) if self.wrapper == "object" else arrays(
-            self.wrappers, body
+        return (
+            objects(self.wrappers, body)
+            if self.wrapper == "object"
+            else arrays(self.wrappers, body)
         )
 
     def depth(self) -> int:

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import AudienceMembers, Target
+from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Kind, Reason, Rejection, SourceRecord
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import CsvRows, detect_encoding, open_records, scan_boundaries
+from adm_ingest.records import Kind, Reason, Rejection, SourceRecord
 
 FOOTER = "a report footer or blank trailer line"
 
@@ -132,7 +132,7 @@ def test_a_salesforce_report_export_reads_as_its_rows_and_a_skipped_footer_block
 
 
 def test_footers_are_counted_as_skipped_lines_never_as_read_or_rejected_records() -> None:
-    target = Target(Kind.AUDIENCE_MEMBERS, "a", "ds-1")
+    target = DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")
     processor = RecordProcessor(
         AudienceMembers(target), build_plan(None), ConsentPolicy(country="US")
     )
@@ -201,7 +201,9 @@ def test_near_footers_stay_records(line: bytes) -> None:
 COLUMNS = ["email", "phone", "first_name", "last_name", "zip", "customer_id", "city", "sha256"]
 PERSON_VALUES = {
     "email": st.emails(),
-    "phone": st.from_regex(r"\+?1? ?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}", fullmatch=True),
+    "phone": st.from_regex(
+        r"\+?1? ?\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-]?[0-9]{4}", fullmatch=True
+    ),
     "first_name": st.from_regex(r"[A-Z][a-z]{1,11}", fullmatch=True),
     "last_name": st.from_regex(r"[A-Z][a-z]{1,11}(-[A-Z][a-z]{1,11})?", fullmatch=True),
     "zip": st.from_regex(r"[0-9]{5}(-[0-9]{4})?|[A-Z][0-9][A-Z] [0-9][A-Z][0-9]", fullmatch=True),

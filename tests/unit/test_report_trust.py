@@ -18,9 +18,9 @@ from moto import mock_aws
 
 from adm_ingest.ledger import _MAX_EXPRESSION, OTHER_COUNTRIES, FileEntry, Ledger, _chunk_update
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Reason
 from adm_ingest.notices import file_warnings, foreign_data_message
 from adm_ingest.outcomes import Tally
+from adm_ingest.records import Reason
 from adm_ingest.report import MAX_MAPPING_ENTRIES, build_report, mapping_section
 
 FILE_ID = "e" * 32
@@ -47,7 +47,17 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
         )
         ledger = Ledger(TABLE, dynamodb=dynamodb)
         ledger.register_file(
-            FileEntry(FILE_ID, "b", "audiences/vip/x.csv", None, None, 10, "audience_members", "vip", "ds-1")
+            FileEntry(
+                FILE_ID,
+                "b",
+                "audiences/vip/x.csv",
+                None,
+                None,
+                10,
+                "audience_members",
+                "vip",
+                "ds-1",
+            )
         )
         yield ledger
 
@@ -73,9 +83,7 @@ def test_chunks_add_notes_skipped_lines_country_sources_and_countries_exactly_on
         country_sources={"record": 1, "dataset": 2},
         countries={"DE": 1, "US": 2},
     )
-    second = chunk_tally(
-        read=2, accepted=2, country_sources={"dataset": 2}, countries={"US": 2}
-    )
+    second = chunk_tally(read=2, accepted=2, country_sources={"dataset": 2}, countries={"US": 2})
     assert ledger.complete_chunk(FILE_ID, 0, first, status="done")
     assert not ledger.complete_chunk(FILE_ID, 0, first, status="done")  # redelivered
     assert ledger.complete_chunk(FILE_ID, 1, second, status="done")
@@ -141,7 +149,10 @@ def test_a_chunk_of_many_countries_folds_the_rarest_to_fit_dynamodb_expression_l
 
 
 def file_item(**extra: Any) -> dict[str, Any]:
-    plan = build_plan(["E-Mail", "Phone", "Cust#", "Shoe Size"], {"columns": {"E-Mail": "email", "Zip Code": "postal"}})
+    plan = build_plan(
+        ["E-Mail", "Phone", "Cust#", "Shoe Size"],
+        {"columns": {"E-Mail": "email", "Zip Code": "postal"}},
+    )
     return {
         "key": "audiences/vip/x.csv",
         "read": 10,
@@ -228,9 +239,7 @@ def test_a_suggestion_from_the_mapping_summary_appears_in_the_unknown_columns_wa
 
 def test_no_country_warning_when_the_file_has_a_country_column_or_nothing_defaulted() -> None:
     assert "country_defaulted" not in codes(build_report(file_item(country_column=True)))
-    assert "country_defaulted" not in codes(
-        build_report(file_item(country_sources={"record": 10}))
-    )
+    assert "country_defaulted" not in codes(build_report(file_item(country_sources={"record": 10})))
 
 
 def test_data_that_looks_foreign_is_a_warning_with_counts_by_hint_kind() -> None:
@@ -257,7 +266,14 @@ def test_data_that_looks_foreign_is_a_warning_with_counts_by_hint_kind() -> None
 def test_a_report_of_a_file_that_never_got_a_survey_still_has_every_key() -> None:
     report = build_report({"key": "audiences/nope/x.csv", "error": "unknown audience 'nope'"})
     assert report["status"] == "error"
-    for key in ("mapping", "warnings", "encoding", "lines_skipped", "country_sources", "records_by_country"):
+    for key in (
+        "mapping",
+        "warnings",
+        "encoding",
+        "lines_skipped",
+        "country_sources",
+        "records_by_country",
+    ):
         assert key in report
     assert report["warnings"] == []
 
@@ -267,7 +283,10 @@ def test_the_stored_mapping_is_bounded() -> None:
     section = mapping_section(build_plan(header))
     assert len(section["unknown"]) == MAX_MAPPING_ENTRIES
     assert section["truncated"] == {"unknown": 25}
-    assert codes({"warnings": file_warnings({"mapping": section})})["unknown_columns"]["count"] == MAX_MAPPING_ENTRIES
+    assert (
+        codes({"warnings": file_warnings({"mapping": section})})["unknown_columns"]["count"]
+        == MAX_MAPPING_ENTRIES
+    )
 
 
 def test_tally_counters_start_empty() -> None:

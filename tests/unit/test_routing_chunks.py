@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from adm_ingest import registry
-from adm_ingest.destinations import Target
-from adm_ingest.model import Kind, SourceRecord
+from adm_ingest.destinations import DeliveryTarget
 from adm_ingest.pipeline.chunks import (
     MESSAGE_VERSION,
     ChunkPointer,
@@ -32,6 +31,7 @@ from adm_ingest.pipeline.routing import (
     route,
 )
 from adm_ingest.readers import open_records, read_header, scan_boundaries
+from adm_ingest.records import Kind, SourceRecord
 
 # -- routing ---------------------------------------------------------------------------------
 
@@ -43,11 +43,11 @@ from adm_ingest.readers import open_records, read_header, scan_boundaries
         ("audiences/vip/2026/11/crm.csv.gz", Route(Kind.AUDIENCE_MEMBERS, "vip", "audiences/vip")),
         (
             "audiences/vip/delete/removals.csv",
-            Route(Kind.AUDIENCE_DELETIONS, "vip", "audiences/vip/delete"),
+            Route(Kind.AUDIENCE_REMOVALS, "vip", "audiences/vip/delete"),
         ),
         (
             "audiences/Lapsed Buyers/delete/2026/removals.jsonl",
-            Route(Kind.AUDIENCE_DELETIONS, "Lapsed Buyers", "audiences/Lapsed Buyers/delete"),
+            Route(Kind.AUDIENCE_REMOVALS, "Lapsed Buyers", "audiences/Lapsed Buyers/delete"),
         ),
         (
             "conversions/offline-purchase/orders.csv",
@@ -134,16 +134,16 @@ def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[registry.Registry]:
 
 
 def test_route_names_resolve_to_registered_ids(names: registry.Registry) -> None:
-    assert resolve_target(route("audiences/vip/crm.csv"), names) == Target(
+    assert resolve_target(route("audiences/vip/crm.csv"), names) == DeliveryTarget(
         Kind.AUDIENCE_MEMBERS, "vip", "DS-111"
     )
-    assert resolve_target(route("audiences/vip/delete/x.csv"), names) == Target(
-        Kind.AUDIENCE_DELETIONS, "vip", "DS-111"
+    assert resolve_target(route("audiences/vip/delete/x.csv"), names) == DeliveryTarget(
+        Kind.AUDIENCE_REMOVALS, "vip", "DS-111"
     )
-    assert resolve_target(route("conversions/offline-purchase/o.csv"), names) == Target(
+    assert resolve_target(route("conversions/offline-purchase/o.csv"), names) == DeliveryTarget(
         Kind.CONVERSIONS, "offline-purchase", "CD-222"
     )
-    assert resolve_target(route("deletions/gdpr.jsonl"), names) == Target(
+    assert resolve_target(route("deletions/gdpr.jsonl"), names) == DeliveryTarget(
         Kind.IDENTITY_DELETIONS, "", ""
     )
 
@@ -306,8 +306,9 @@ def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_
     ends = [offset for offset, _ in starts[1:]] + [len(data)]
     layout = SourceLayout("csv", scan.delimiter, header_range=scan.header_range)
     pointers = [
-        replace(POINTER, index=i, layout=layout, first_line=line, records=1,
-                byte_range=(offset, end))
+        replace(
+            POINTER, index=i, layout=layout, first_line=line, records=1, byte_range=(offset, end)
+        )
         for i, ((offset, line), end) in enumerate(zip(starts, ends, strict=True))
     ]
     read: list[SourceRecord] = []

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values import MINOR_UNITS, Money, ValueProblem, parse_money, parse_units
 
 D = Decimal
@@ -148,9 +148,7 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("text", "column", "decimal", "reason"), REFUSALS)
-def test_money_is_refused(
-    text: str, column: str | None, decimal: str | None, reason: str
-) -> None:
+def test_money_is_refused(text: str, column: str | None, decimal: str | None, reason: str) -> None:
     problem = parse_money(text, currency=column, decimal=decimal)
     assert isinstance(problem, ValueProblem), problem
     assert problem.reason == reason

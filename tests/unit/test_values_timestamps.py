@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values import ParsedTimestamp, ValueProblem, parse_timestamp
 
 EPOCH_NOW = int(datetime(2026, 11, 28, 11, 0, tzinfo=UTC).timestamp())  # 1795863600
@@ -155,9 +155,16 @@ def test_timestamp_is_refused(text: str, zone: str | None, order: str | None, re
 
 @pytest.mark.parametrize(
     ("text", "order"),
-    [("30/11/2026", "DMY"), ("11/30/2026", "MDY"), ("29.11.2026 18:30", "DMY"),
-     ("11/30/26", "MDY"), ("04/04/2026", None), ("2026/11/28", None), ("Nov 28 2026", None),
-     ("30/11/2026", None)],
+    [
+        ("30/11/2026", "DMY"),
+        ("11/30/2026", "MDY"),
+        ("29.11.2026 18:30", "DMY"),
+        ("11/30/26", "MDY"),
+        ("04/04/2026", None),
+        ("2026/11/28", None),
+        ("Nov 28 2026", None),
+        ("30/11/2026", None),
+    ],
 )
 def test_the_order_the_digits_decided_is_reported(text: str, order: str | None) -> None:
     stated = "DMY" if text == "30/11/2026" and order is None else None

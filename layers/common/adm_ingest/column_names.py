@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass
 from difflib import get_close_matches
 
-from adm_ingest.model import PII_FIELDS
+from adm_ingest.records import PII_FIELDS
 
 MAX_PII_SETS = 10
 """ADM accepts up to 10 ``hashedPiis`` sets per member."""
@@ -58,8 +58,12 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
     # attribute losers are not sent ("duplicate field"). Names are compared as their tokens
     # run together, so "first name" here also matches "FirstName", "first_name", "FIRST-NAME".
     ("email", 0, "email, email address, mail, email id, em"),
-    ("phone", 0, "mobile, mobile phone, mobile number, mobile phone number, cell, cell phone,"
-                 " cell number, cellular, mobile no"),
+    (
+        "phone",
+        0,
+        "mobile, mobile phone, mobile number, mobile phone number, cell, cell phone,"
+        " cell number, cellular, mobile no",
+    ),
     ("phone", 1, "phone, phone number, phone no, telephone, telephone number, tel, ph"),
     ("first_name", 0, "first name, given name, fname, fn, forename"),
     ("last_name", 0, "last name, surname, family name, lname, ln"),
@@ -69,13 +73,16 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
     ("state", 0, "state, province, state code, province code, state or province, st"),
     ("state", 1, "state name, province name"),
     ("postal", 0, "zip, zip code, postal, postal code, postcode"),
-    ("country", 0, "country, country code, country iso, country iso code,"
-                   " country name"),
+    ("country", 0, "country, country code, country iso, country iso code, country name"),
     ("country", 5, "cc"),
     ("external_id", 0, "external id, external user id, ext id"),
-    ("external_id", 1, "customer id, customer number, customer no, crm id, user id, member id,"
-                       " contact id, lead id, person id, subscriber id, uid, loyalty number,"
-                       " loyalty id, loyalty card number, client id"),
+    (
+        "external_id",
+        1,
+        "customer id, customer number, customer no, crm id, user id, member id,"
+        " contact id, lead id, person id, subscriber id, uid, loyalty number,"
+        " loyalty id, loyalty card number, client id",
+    ),
     ("external_id", 2, "record id, do not modify contact, do not modify lead"),
     ("external_id", 3, "klaviyo id, braze id, euid, unique email id, leid, id"),
     ("ip", 0, "ip, ip address, ip addr, client ip"),
@@ -84,10 +91,18 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
     ("amzn_ad_storage", 0, "amzn ad storage, amazon ad storage"),
     ("amzn_user_data", 0, "amzn user data, amazon user data"),
     ("action", 0, "action, operation"),
-    ("timestamp", 0, "timestamp, event time, event timestamp, event date, conversion time,"
-                     " conversion date, date time"),
-    ("timestamp", 1, "order time, order date, transaction time, transaction date, sale date,"
-                     " sale time, purchase date, purchase time, processed at"),
+    (
+        "timestamp",
+        0,
+        "timestamp, event time, event timestamp, event date, conversion time,"
+        " conversion date, date time",
+    ),
+    (
+        "timestamp",
+        1,
+        "order time, order date, transaction time, transaction date, sale date,"
+        " sale time, purchase date, purchase time, processed at",
+    ),
     ("timestamp", 2, "created at"),
     ("timestamp", 3, "paid at"),
     ("value", 0, "value, revenue, conversion value, order value, sales amount"),
@@ -98,8 +113,12 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
     ("currency", 0, "currency, currency code"),
     ("units", 0, "units, quantity, qty, units sold"),
     ("dedupe_id", 0, "dedupe id, client dedupe id, event id, conversion id"),
-    ("dedupe_id", 1, "order id, order number, order no, transaction id, transaction number,"
-                     " sale id, purchase id"),
+    (
+        "dedupe_id",
+        1,
+        "order id, order number, order no, transaction id, transaction number,"
+        " sale id, purchase id",
+    ),
     ("dedupe_id", 2, "receipt number, receipt id, receipt no, invoice number, invoice id"),
     ("maid", 0, "maid, madid, idfa, gaid, adid, aaid, mobile ad id, advertising id"),
     ("ramp_id", 0, "ramp id, liveramp id, liveramp"),
@@ -110,35 +129,51 @@ COLUMN_NAMES: tuple[tuple[str, int, str], ...] = (
 
 NOT_SENT_NAMES: tuple[tuple[str, str], ...] = (
     # (why, names): columns real exports carry that are recognised and deliberately not sent.
-    ("second street line", "address 2, address line 2, addr 2, street 2, street address 2,"
-                           " address 3, address line 3, street 3"),
-    ("company, not a person", "company, company name, account name, account id, organization,"
-                              " organisation"),
-    ("marketing opt-in, not an ads consent signal: set a consent column or defaults",
-     "accepts email marketing, accepts sms marketing, accepts marketing, email opt in,"
-     " email subscribe, push subscribe, marketing contact status, unsubscribed, email opt out"),
-    ("not an identifier ADM matches on",
-     "dob, doby, dobm, dobd, date of birth, birthday, birthdate, gen, gender, age, title,"
-     " job title, salutation, language, timezone, time zone, gmtoff, dstoff, latitude,"
-     " longitude, member rating, optin time, optin ip, confirm time, confirm ip, last changed,"
-     " notes, note, tags, tax exempt, total spent, total orders, lead source, lead status,"
-     " lead score, lifecycle stage, create date, created date, created on, modified on,"
-     " last modified date, last activity date, contact owner, owner, store id, store,"
-     " location, financial status, fulfillment status, fulfilled at, cancelled at,"
-     " payment method, shipping method, source"),
-    ("order detail, not a conversion field",
-     "shipping, taxes, discount code, discount amount, lineitem name, lineitem quantity,"
-     " lineitem price, lineitem sku, refunded amount, outstanding balance"),
+    (
+        "second street line",
+        "address 2, address line 2, addr 2, street 2, street address 2,"
+        " address 3, address line 3, street 3",
+    ),
+    (
+        "company, not a person",
+        "company, company name, account name, account id, organization, organisation",
+    ),
+    (
+        "marketing opt-in, not an ads consent signal: set a consent column or defaults",
+        "accepts email marketing, accepts sms marketing, accepts marketing, email opt in,"
+        " email subscribe, push subscribe, marketing contact status, unsubscribed, email opt out",
+    ),
+    (
+        "not an identifier ADM matches on",
+        "dob, doby, dobm, dobd, date of birth, birthday, birthdate, gen, gender, age, title,"
+        " job title, salutation, language, timezone, time zone, gmtoff, dstoff, latitude,"
+        " longitude, member rating, optin time, optin ip, confirm time, confirm ip, last changed,"
+        " notes, note, tags, tax exempt, total spent, total orders, lead source, lead status,"
+        " lead score, lifecycle stage, create date, created date, created on, modified on,"
+        " last modified date, last activity date, contact owner, owner, store id, store,"
+        " location, financial status, fulfillment status, fulfilled at, cancelled at,"
+        " payment method, shipping method, source",
+    ),
+    (
+        "order detail, not a conversion field",
+        "shipping, taxes, discount code, discount amount, lineitem name, lineitem quantity,"
+        " lineitem price, lineitem sku, refunded amount, outstanding balance",
+    ),
 )
 """Recognised columns that are reported under ``not_sent`` with the reason, never unknown."""
 
 AMBIGUOUS_NAMES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # (names, suggested targets, hint): never mapped by detection; reported as unknown.
-    ("full name, name, contact name, customer name, person name, display name",
-     ("first_name", "last_name"),
-     "a full name is not split into first and last name: map first_name / last_name columns"),
-    ("region", ("state",), "ambiguous (a state or a sales region): map it to 'state' if it holds"
-                           " states"),
+    (
+        "full name, name, contact name, customer name, person name, display name",
+        ("first_name", "last_name"),
+        "a full name is not split into first and last name: map first_name / last_name columns",
+    ),
+    (
+        "region",
+        ("state",),
+        "ambiguous (a state or a sales region): map it to 'state' if it holds states",
+    ),
 )
 
 QUALIFIERS: tuple[tuple[str, str | None], ...] = (
@@ -190,8 +225,9 @@ with ``other``."""
 ADDRESS_FIELDS = frozenset({"address", "city", "state", "postal"})
 LOWEST_TIER = 3
 
-ORDERS_MARKERS = frozenset({"financialstatus", "fulfillmentstatus", "lineitemname",
-                            "lineitemquantity", "lineitemprice"})
+ORDERS_MARKERS = frozenset(
+    {"financialstatus", "fulfillmentstatus", "lineitemname", "lineitemquantity", "lineitemprice"}
+)
 """Squashed names that only a Shopify orders export has (see ``Name``, module docstring)."""
 ORDERS_NAMES: dict[str, tuple[str, int]] = {"name": ("dedupe_id", 1), "id": ("dedupe_id", 3)}
 

@@ -19,7 +19,7 @@ from adm_ingest.countries import (
     known_country,
     normalize_country,
 )
-from adm_ingest.model import ConsentSignals, Reason
+from adm_ingest.records import ConsentSignals, Reason
 
 # The country facts live in adm_ingest.countries; these names stay importable until #11.
 UK_EEA_COUNTRIES: frozenset[str] = CONSENT_REQUIRED

@@ -1,4 +1,4 @@
-"""Column mapping: source columns → canonical fields (:class:`~adm_ingest.model.MappedRecord`).
+"""Column mapping: source columns → canonical fields (:class:`~adm_ingest.records.MappedRecord`).
 
 Public API
 ----------
@@ -13,7 +13,7 @@ Public API
     configured columns, defaults, warnings. Column and field names only, never values.
 ``MappingConfig.from_dict(raw)`` / ``MappingConfig.from_json(text)``
     Validate a mapping config; every problem raises :class:`MappingError` naming the bad key.
-``detect_column(name) -> Target | None``
+``detect_column(name) -> FieldTarget | None``
     Header auto-detection of one column name (the vocabulary and how names are read:
     :mod:`adm_ingest.column_names`).
 
@@ -89,7 +89,7 @@ from adm_ingest.column_names import (
     orders_shaped,
     suggest,
 )
-from adm_ingest.model import PII_FIELDS, MappedRecord, SourceRecord
+from adm_ingest.records import PII_FIELDS, MappedRecord, SourceRecord
 
 ATTRIBUTE_FIELDS: tuple[str, ...] = (
     "external_id",
@@ -142,11 +142,11 @@ __all__ = [
     "ATTRIBUTE_FIELDS",
     "CONFIG_KEYS",
     "MAX_PII_SETS",
+    "FieldTarget",
     "MappingConfig",
     "MappingError",
     "MappingPlan",
     "RowLayout",
-    "Target",
     "build_plan",
     "detect_column",
     "parse_target",
@@ -158,7 +158,7 @@ class MappingError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class FieldTarget:
     """Where a column's value goes: an attribute, or a field of one PII set."""
 
     field: str
@@ -174,34 +174,34 @@ class Target:
         return f"{self.field} (PII set {self.pii_set + 1}{hashed})"
 
 
-def parse_target(name: str) -> Target:
+def parse_target(name: str) -> FieldTarget:
     """Parse a config target: a canonical field, or ``<pii field>_<n>`` for PII set ``n``.
 
     Raises:
         MappingError: unknown field, numbered attribute, or set number out of range.
     """
     if name in _ATTRIBUTES:
-        return Target(name)
+        return FieldTarget(name)
     if name in _PII:
-        return Target(name, 0)
+        return FieldTarget(name, 0)
     match = _NUMBERED_TARGET.fullmatch(name)
     if match is None or match[1] not in _PII:
         raise MappingError(f"unknown target field {name!r}")
     number = int(match[2])
     if not 1 <= number <= MAX_PII_SETS:
         raise MappingError(f"target {name!r}: PII sets are numbered 1..{MAX_PII_SETS}")
-    return Target(match[1], number - 1)
+    return FieldTarget(match[1], number - 1)
 
 
-def _target_of(detection: Detection) -> Target | None:
+def _target_of(detection: Detection) -> FieldTarget | None:
     if detection.field is None:
         return None
     if detection.field in _ATTRIBUTES:
-        return Target(detection.field)
-    return Target(detection.field, detection.pii_set, detection.hashed)
+        return FieldTarget(detection.field)
+    return FieldTarget(detection.field, detection.pii_set, detection.hashed)
 
 
-def detect_column(name: str) -> Target | None:
+def detect_column(name: str) -> FieldTarget | None:
     """Auto-detect a column from its name alone (see :mod:`adm_ingest.column_names`);
     ``None`` if nothing is mapped from it. Precedence between columns is the plan's."""
     return _target_of(classify_column(name))
@@ -211,7 +211,7 @@ def detect_column(name: str) -> Target | None:
 class MappingConfig:
     """A validated mapping config (see the module docstring for the JSON form)."""
 
-    columns: Mapping[str, Target]
+    columns: Mapping[str, FieldTarget]
     hashed: frozenset[str] = frozenset()
     ignore: frozenset[str] = frozenset()
     defaults: Mapping[str, str] | None = None
@@ -259,7 +259,7 @@ class MappingConfig:
         auto_detect = _boolean(raw, "auto_detect", True)
         strict_country = _boolean(raw, "strict_country", False)
 
-        targets: dict[str, Target] = {}
+        targets: dict[str, FieldTarget] = {}
         owner: dict[tuple[str, int | None], str] = {}
         for column, name in columns.items():
             try:
@@ -277,7 +277,7 @@ class MappingConfig:
             if column in hashed:
                 if target.pii_set is None:
                     raise MappingError(f"hashed: {column!r} is mapped to a non-PII field")
-                target = Target(target.field, target.pii_set, True)
+                target = FieldTarget(target.field, target.pii_set, True)
             targets[column] = target
         for column in hashed & ignore:
             raise MappingError(f"hashed: {column!r} is also in 'ignore'")
@@ -377,7 +377,7 @@ tuple because ``apply`` unpacks one per value."""
 _Slot = tuple[str, int]
 
 
-def _slot(target: Target) -> _Slot:
+def _slot(target: FieldTarget) -> _Slot:
     return target.field, -1 if target.pii_set is None else target.pii_set
 
 
@@ -396,7 +396,7 @@ class _Outcome:
     """What resolution decided for one column (turned into the plan's lists in column order)."""
 
     kind: Literal["mapped", "ignored", "not_sent", "unknown"]
-    target: Target | None = None
+    target: FieldTarget | None = None
     source: Literal["config", "detected"] = "detected"
     group: str | None = None
     why: str = ""
@@ -417,7 +417,7 @@ class MappingPlan:
         self._address_tier: int | None = None
         self._country_tier: int | None = None
         self._notes: list[dict[str, str]] = []
-        self.mapped: dict[str, Target] = {}
+        self.mapped: dict[str, FieldTarget] = {}
         """Column → target, in column order."""
         self.sources: dict[str, Literal["config", "detected"]] = {}
         """Column → whether the config or auto-detection mapped it."""
@@ -491,7 +491,7 @@ class MappingPlan:
             self._record(column, outcomes[column])
         return errors
 
-    def _configured(self, column: str, target: Target) -> _Outcome:
+    def _configured(self, column: str, target: FieldTarget) -> _Outcome:
         if column in self.missing:  # a header-less file's late column
             self.missing.remove(column)
         owner = self._taken.setdefault(_slot(target), column)
@@ -532,7 +532,7 @@ class MappingPlan:
             detection = candidate.detection
             field = detection.field
             assert field is not None
-            target: Target | None = None
+            target: FieldTarget | None = None
             if field in _ATTRIBUTES:
                 sets: Iterable[int] = (-1,)
             elif field in ADDRESS_FIELDS:
@@ -542,7 +542,7 @@ class MappingPlan:
             for pii_set in sets:
                 if (field, pii_set) not in self._taken:
                     self._taken[(field, pii_set)] = candidate.column
-                    target = Target(field, None if pii_set < 0 else pii_set, candidate.hashed)
+                    target = FieldTarget(field, None if pii_set < 0 else pii_set, candidate.hashed)
                     break
             outcomes[candidate.column] = (
                 _Outcome("not_sent", why=DUPLICATE)
@@ -819,7 +819,7 @@ def _unrecognised(column: str, detection: Detection) -> _Outcome:
     )
 
 
-def _target_name(target: Target) -> str:
+def _target_name(target: FieldTarget) -> str:
     if target.pii_set is None or target.pii_set == 0:
         return target.field
     return f"{target.field}_{target.pii_set + 1}"

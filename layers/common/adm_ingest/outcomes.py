@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from adm_ingest.model import PreparedRecord
+from adm_ingest.records import PreparedRecord
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"

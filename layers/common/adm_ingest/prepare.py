@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.identifiers import is_matchable
 from adm_ingest.mapping import RowLayout
-from adm_ingest.model import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 from adm_ingest.normalize.hashing import is_sha256_hex
 from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
 from adm_ingest.normalize.spreadsheet import is_scientific_notation
+from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 
 _NO_CONSENT = ConsentSignals()
 _Context = tuple[str, ConsentSignals]

@@ -28,10 +28,10 @@ from adm_ingest.batching import Batch, ItemTooLarge
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import Delivery, Destination
 from adm_ingest.mapping import RowLayout
-from adm_ingest.model import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.outcomes import Tally
 from adm_ingest.prepare import Preparer
 from adm_ingest.readers import CsvRows
+from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 
 DEDUPE_WINDOW = 5000
 """Distinct items remembered for the duplicate check: the largest chunk (one members request)."""

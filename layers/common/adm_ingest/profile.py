@@ -27,7 +27,7 @@ import phonenumbers
 
 from adm_ingest.consent import ISO_COUNTRY_CODES
 from adm_ingest.mapping import MappingPlan
-from adm_ingest.model import SourceRecord
+from adm_ingest.records import SourceRecord
 
 SAMPLE_RECORDS = 1000
 SAMPLE_BYTES = 1 << 20

@@ -2,7 +2,7 @@
 
 Every reader consumes a binary stream (``open(..., "rb")``, an S3 ``StreamingBody``, a byte-range
 body) in :data:`BLOCK_SIZE` blocks, so memory stays flat whatever the file size, and produces one
-:class:`~adm_ingest.model.SourceRecord` or :class:`~adm_ingest.model.Rejection` per record. A
+:class:`~adm_ingest.records.SourceRecord` or :class:`~adm_ingest.records.Rejection` per record. A
 record's ``line`` is the 1-based physical line where it starts (CSV, JSON Lines) or its 1-based
 element number (JSON array).
 
@@ -105,7 +105,7 @@ from typing import Protocol
 import orjson
 
 from adm_ingest.column_names import classify_column
-from adm_ingest.model import Reason, Rejection, SourceRecord
+from adm_ingest.records import Reason, Rejection, SourceRecord
 
 BLOCK_SIZE = 4 << 20
 """Bytes requested per ``read`` call; big blocks keep the per-call overhead negligible."""
@@ -849,9 +849,7 @@ def _split_records(
         yield start, start_line, (pending if keep and not oversized else None), oversized
 
 
-def _quote_free_run(
-    block: bytes, pos: int, line: int, encoding: str
-) -> tuple[_Run | None, int]:
+def _quote_free_run(block: bytes, pos: int, line: int, encoding: str) -> tuple[_Run | None, int]:
     """The whole lines of ``block`` from ``pos`` (a record start) up to its next ``"``.
 
     Returns the run (``None`` when there is no whole line before the quote, or its bytes do not
@@ -1220,9 +1218,7 @@ def _footer(line: int) -> Rejection:
 # --- JSON --------------------------------------------------------------------------------------
 
 
-def _json_lines_records(
-    raws: Iterator[_Raw], max_depth: int
-) -> Iterator[SourceRecord | Rejection]:
+def _json_lines_records(raws: Iterator[_Raw], max_depth: int) -> Iterator[SourceRecord | Rejection]:
     # A line is at most MAX_RECORD_BYTES, so orjson (itself capped at _ORJSON_DEPTH levels)
     # parses even a deep one in bounded memory: depth is checked after parsing, and only for
     # the rare value that is not a flat object.

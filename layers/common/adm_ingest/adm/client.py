@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import requests
 
-# The module, not its names: adm_ingest.auth imports this package's lower layers (endpoints,
+# The module, not its names: adm_ingest.adm.auth imports this package's lower layers (endpoints,
 # errors, http), so importing names from it here would be circular when auth is imported first.
-from adm_ingest import auth as lwa
+from adm_ingest.adm import auth as lwa
 from adm_ingest.adm import operations as ops
 from adm_ingest.adm.attempts import AttemptStats
 from adm_ingest.adm.endpoints import ClientSettings
@@ -76,7 +76,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
 class AdmClient:
     """Typed access to the ADM, DSP conversions and manager-account APIs for one account.
 
-    Construct from :class:`ClientSettings` and :class:`~adm_ingest.auth.Credentials`, or with
+    Construct from :class:`ClientSettings` and :class:`~adm_ingest.adm.auth.Credentials`, or with
     :meth:`from_secret`. The optional ``tokens`` and ``transport`` let callers share them.
     """
 
@@ -121,7 +121,7 @@ class AdmClient:
         Settings default to the credentials' region, overridden by ``ADM_API_URL`` /
         ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`), with ``retry`` and
         ``call_budget`` when given. The secret read is cached for ``max_age`` seconds (default
-        :data:`adm_ingest.auth.DEFAULT_SECRET_MAX_AGE`). ``limiter_for`` builds the request
+        :data:`adm_ingest.adm.auth.DEFAULT_SECRET_MAX_AGE`). ``limiter_for`` builds the request
         pacing for the account the secret names.
         """
         credentials = lwa.Credentials.from_secret(

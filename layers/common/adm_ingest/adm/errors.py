@@ -27,7 +27,7 @@ _MAX_MESSAGE_CHARS = 300
 
 
 class AdmError(Exception):
-    """Base class of every error raised by :mod:`adm_ingest.adm` and :mod:`adm_ingest.auth`."""
+    """Base class of every error raised by :mod:`adm_ingest.adm` and :mod:`adm_ingest.adm.auth`."""
 
 
 class RetryableError(AdmError):

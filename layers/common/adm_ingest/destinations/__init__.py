@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target
+from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination
 from adm_ingest.destinations.conversions import ConversionEvents
 from adm_ingest.destinations.identities import IdentityDeletions
-from adm_ingest.destinations.members import AudienceDeletions, AudienceMembers
-from adm_ingest.model import Kind
+from adm_ingest.destinations.members import AudienceMembers, AudienceRemovals
+from adm_ingest.records import Kind
 from adm_ingest.values import ParseOptions
 
 DESTINATIONS: dict[Kind, type[Destination]] = {
     Kind.AUDIENCE_MEMBERS: AudienceMembers,
-    Kind.AUDIENCE_DELETIONS: AudienceDeletions,
+    Kind.AUDIENCE_REMOVALS: AudienceRemovals,
     Kind.CONVERSIONS: ConversionEvents,
     Kind.IDENTITY_DELETIONS: IdentityDeletions,
 }
 
 
-def destination_for(target: Target, options: ParseOptions | None = None) -> Destination:
+def destination_for(target: DeliveryTarget, options: ParseOptions | None = None) -> Destination:
     """The destination that serves ``target.kind``; ``options`` (how the file writes numbers
     and times, from its mapping config) reach the destinations that read such values."""
     cls = DESTINATIONS[target.kind]
@@ -29,12 +29,12 @@ def destination_for(target: Target, options: ParseOptions | None = None) -> Dest
 __all__ = [
     "DESTINATIONS",
     "AdmApi",
-    "AudienceDeletions",
     "AudienceMembers",
+    "AudienceRemovals",
     "ConversionEvents",
     "Delivery",
+    "DeliveryTarget",
     "Destination",
     "IdentityDeletions",
-    "Target",
     "destination_for",
 ]

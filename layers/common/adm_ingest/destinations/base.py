@@ -18,11 +18,11 @@ from typing import Any, ClassVar, Protocol
 import orjson
 
 from adm_ingest.batching import MAX_REQUEST_BYTES, BodyBatcher
-from adm_ingest.model import Kind, PreparedRecord, Rejection
+from adm_ingest.records import Kind, PreparedRecord, Rejection
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class DeliveryTarget:
     """Where a file's records go: the resolved ADM id (dataSetId / conversionDefinitionId; empty
     for identity deletions) and the human name it was resolved from."""
 
@@ -64,7 +64,7 @@ class Destination(ABC):
     """Whether the destination reads money / units / timestamps, and so is built with the
     file's :class:`~adm_ingest.values.ParseOptions` (``__init__(target, options=…)``)."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: DeliveryTarget) -> None:
         self.target = target
         self.notes: Counter[str] = Counter()
         """File-level observations (e.g. ``naive_timestamp_as_utc``) the report turns into

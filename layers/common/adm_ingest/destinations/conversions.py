@@ -29,9 +29,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
+from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination, error_reason
 from adm_ingest.identifiers import clean_id
-from adm_ingest.model import MATCH_KEY_TYPES, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.records import MATCH_KEY_TYPES, Kind, PreparedRecord, Reason, Rejection
 from adm_ingest.values import (
     MINOR_UNITS,
     ParsedTimestamp,
@@ -72,7 +72,7 @@ class ConversionEvents(Destination):
 
     def __init__(
         self,
-        target: Target,
+        target: DeliveryTarget,
         *,
         options: ParseOptions | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -94,9 +94,7 @@ class ConversionEvents(Destination):
         raw_time = attributes.get("timestamp")
         if not raw_time or not raw_time.strip():
             return Rejection(line, Reason.MISSING_TIMESTAMP, "no event timestamp")
-        parsed = parse_timestamp(
-            raw_time, timezone=self._zone, date_order=self.options.date_order
-        )
+        parsed = parse_timestamp(raw_time, timezone=self._zone, date_order=self.options.date_order)
         if type(parsed) is ValueProblem:
             return Rejection(line, parsed.reason, f"timestamp: {parsed.detail}")
         self._observe(parsed)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination
 from adm_ingest.destinations.members import identity_body
 from adm_ingest.identifiers import clean_id
-from adm_ingest.model import Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.records import Kind, PreparedRecord, Reason, Rejection
 
 IDENTITIES_PER_REQUEST = 1000
 

@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import orjson
 
 from adm_ingest.consent import consent_body
-from adm_ingest.destinations.base import AdmApi, Delivery, Destination, Target, error_reason
+from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination, error_reason
 from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
-from adm_ingest.model import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.records import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
 MEMBERS_PER_REQUEST = 5000
@@ -106,7 +106,7 @@ class AudienceMembers(Destination):
     max_items: ClassVar[int] = MEMBERS_PER_REQUEST
     default_action: ClassVar[str] = "CREATE"
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: DeliveryTarget) -> None:
         super().__init__(target)
         # Item templates by PII field names, per (consent signals, country); the records of a
         # file nearly all share one such context, whose templates are at hand without a lookup.
@@ -248,10 +248,10 @@ class AudienceMembers(Destination):
         )
 
 
-class AudienceDeletions(AudienceMembers):
+class AudienceRemovals(AudienceMembers):
     """Members DELETE from an audience dataset (files under ``audiences/<name>/delete/``)."""
 
-    kind: ClassVar[Kind] = Kind.AUDIENCE_DELETIONS
+    kind: ClassVar[Kind] = Kind.AUDIENCE_REMOVALS
     default_action: ClassVar[str] = "DELETE"
 
     def _action_of(self, attributes: dict[str, str]) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize.address import normalize_address_prepared
 from adm_ingest.normalize.email import (
     normalize_ascii_email,
@@ -26,6 +25,7 @@ from adm_ingest.normalize.placeholders import (
 )
 from adm_ingest.normalize.postal import normalize_postal_prepared
 from adm_ingest.normalize.state import normalize_state_prepared
+from adm_ingest.records import PII_FIELDS
 
 _PREPARED_NORMALIZERS: Final[dict[str, Normalizer]] = {
     "email": normalize_email_prepared,
@@ -55,7 +55,7 @@ def hash_pii(field: str, value: str, country: str, declared_hashed: bool = False
       :mod:`~adm_ingest.normalize.placeholders`) or a result that cannot be UTF-8 encoded
       gives ``None`` — never the hash of the empty string.
 
-    Raises :class:`KeyError` for a ``field`` outside :data:`~adm_ingest.model.PII_FIELDS`
+    Raises :class:`KeyError` for a ``field`` outside :data:`~adm_ingest.records.PII_FIELDS`
     (the message names the field, never the value).
     """
     stripped = value.strip()

@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from adm_ingest.model import PII_FIELDS
 from adm_ingest.normalize.hashing import sha256_hex
 from adm_ingest.normalize.normalizers import NORMALIZERS
+from adm_ingest.records import PII_FIELDS
 
 _EVERYWHERE: Final = ("null", "n/a", "#n/a", "unknown", "undefined", "-", "0")
 """Placeholders that are no real value of any PII field (``#N/A`` is Excel's "not available")."""

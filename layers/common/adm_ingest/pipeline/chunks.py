@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from adm_ingest.destinations import Target
-from adm_ingest.model import Kind
+from adm_ingest.destinations import DeliveryTarget
+from adm_ingest.records import Kind
 
 MESSAGE_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
@@ -91,8 +91,8 @@ class ChunkPointer:
         return f"{self.file_id}:{self.index:06d}"
 
     @property
-    def target(self) -> Target:
-        return Target(self.kind, self.target_name, self.target_id)
+    def target(self) -> DeliveryTarget:
+        return DeliveryTarget(self.kind, self.target_name, self.target_id)
 
     def to_message(self) -> str:
         """The version-:data:`MESSAGE_VERSION` message body.

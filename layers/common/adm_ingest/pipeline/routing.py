@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from adm_ingest import registry
-from adm_ingest.destinations import Target
-from adm_ingest.model import Kind
+from adm_ingest.destinations import DeliveryTarget
+from adm_ingest.records import Kind
 from adm_ingest.report import OUTPUT_PREFIXES
 
 
@@ -52,7 +52,7 @@ def route(key: str) -> Route:
     if top == "audiences" and len(parts) >= 3 and parts[1]:
         name = parts[1]
         if len(parts) >= 4 and parts[2] == "delete":
-            return Route(Kind.AUDIENCE_DELETIONS, name, f"audiences/{name}/delete")
+            return Route(Kind.AUDIENCE_REMOVALS, name, f"audiences/{name}/delete")
         return Route(Kind.AUDIENCE_MEMBERS, name, f"audiences/{name}")
     if top == "conversions" and len(parts) >= 3 and parts[1]:
         return Route(Kind.CONVERSIONS, parts[1], f"conversions/{parts[1]}")
@@ -68,16 +68,16 @@ def route(key: str) -> Route:
 
 _NAMESPACE = {
     Kind.AUDIENCE_MEMBERS: registry.AUDIENCE,
-    Kind.AUDIENCE_DELETIONS: registry.AUDIENCE,
+    Kind.AUDIENCE_REMOVALS: registry.AUDIENCE,
     Kind.CONVERSIONS: registry.CONVERSION_DEFINITION,
 }
 
 
-def resolve_target(found: Route, names: registry.Registry) -> Target:
+def resolve_target(found: Route, names: registry.Registry) -> DeliveryTarget:
     """The ADM id behind the route's name. Raises RoutingError when the name is unknown."""
     namespace = _NAMESPACE.get(found.kind)
     if namespace is None:  # identity deletions need no target id
-        return Target(found.kind, found.name, "")
+        return DeliveryTarget(found.kind, found.name, "")
     entry = names.get(namespace, found.name)
     if entry is None:
         label = "audience" if namespace == registry.AUDIENCE else "conversion definition"
@@ -85,4 +85,4 @@ def resolve_target(found: Route, names: registry.Registry) -> Target:
             f"unknown {label} {found.name!r}: run the setup workflow with it in the config "
             f"(or register it with `adm-ingest register`)"
         )
-    return Target(found.kind, found.name, entry.id)
+    return DeliveryTarget(found.kind, found.name, entry.id)

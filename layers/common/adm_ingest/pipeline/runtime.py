@@ -12,8 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from adm_ingest import auth
-from adm_ingest.adm import AdmClient, RetryPolicy
+from adm_ingest.adm import AdmClient, RetryPolicy, auth
 from adm_ingest.adm.ratelimit import (
     UNLIMITED,
     DynamoRateStore,

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.readers import read_header
+from adm_ingest.records import Rejection, SourceRecord
 
 _LINE = "__line"
 _REJECTED = "__rejected"

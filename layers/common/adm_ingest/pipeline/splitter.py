@@ -38,7 +38,6 @@ from adm_ingest import registry as names
 from adm_ingest.consent import ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.ledger import FileEntry, Ledger
 from adm_ingest.mapping import MappingConfig, MappingError, build_plan
-from adm_ingest.model import Kind
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
 from adm_ingest.pipeline.finalize import Finalizer
@@ -81,6 +80,7 @@ from adm_ingest.readers import (
     open_records,
     scan_boundaries,
 )
+from adm_ingest.records import Kind
 from adm_ingest.report import mapping_section, staging_prefix
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ _SQS_BATCH = 10
 
 
 @dataclass(slots=True)
-class Checkpoint:
+class SplitCheckpoint:
     """Where a split stopped: enough to resume in a new invocation."""
 
     chunk_index: int = 0
@@ -196,7 +196,7 @@ class Splitter:
     ) -> SplitOutcome:
         """A continuation message the splitter queued for itself."""
         ref = ObjectRef(**message["object"])
-        return self.split(ref, time_left, resume=Checkpoint(**message["checkpoint"]))
+        return self.split(ref, time_left, resume=SplitCheckpoint(**message["checkpoint"]))
 
     # -- the split -------------------------------------------------------------------------
 
@@ -205,7 +205,7 @@ class Splitter:
         ref: ObjectRef,
         time_left: Callable[[], float],
         *,
-        resume: Checkpoint | None = None,
+        resume: SplitCheckpoint | None = None,
     ) -> SplitOutcome:
         if is_own_output(ref.key):
             return SplitOutcome(None, "ignored")
@@ -235,13 +235,13 @@ class Splitter:
                 self.finalizer.finalize_if_complete(file_id)
                 return SplitOutcome(file_id, "duplicate")
             saved = existing.get("split_checkpoint")
-            resume = Checkpoint(**saved) if saved else Checkpoint()
+            resume = SplitCheckpoint(**saved) if saved else SplitCheckpoint()
         if error is not None or found is None or target is None:
             return self._file_error(file_id, error or "unroutable key")
 
         audience = (
             self.registry.get(names.AUDIENCE, found.name)
-            if found.kind in (Kind.AUDIENCE_MEMBERS, Kind.AUDIENCE_DELETIONS)
+            if found.kind in (Kind.AUDIENCE_MEMBERS, Kind.AUDIENCE_REMOVALS)
             else None
         )
         country = str((audience.attributes.get("country") if audience else None) or "")
@@ -274,7 +274,7 @@ class Splitter:
             default_country=country or self.default_country,
             default_country_source=str(country_source),
         )
-        checkpoint = resume or Checkpoint()
+        checkpoint = resume or SplitCheckpoint()
         inherited = mapping_prefix if mapping_prefix not in ("", found.prefix) else ""
         survey = _Survey(config, policy, inherited)
         self._queued = _Queued(checkpoint.chunk_index, checkpoint.records)
@@ -302,7 +302,7 @@ class Splitter:
         self,
         ref: ObjectRef,
         template: ChunkPointer,
-        checkpoint: Checkpoint,
+        checkpoint: SplitCheckpoint,
         time_left: Callable[[], float],
         survey: _Survey,
     ) -> SplitOutcome:
@@ -318,7 +318,7 @@ class Splitter:
     def _time_short(self, time_left: Callable[[], float]) -> Callable[[], bool]:
         return lambda: time_left() < self.margin_seconds
 
-    def _chunk_limit(self, checkpoint: Checkpoint) -> int:
+    def _chunk_limit(self, checkpoint: SplitCheckpoint) -> int:
         """Records the next chunk may take: a chunk's worth, or what the file limit leaves."""
         return max(0, min(self.records_per_chunk, self.limits.max_records - checkpoint.records))
 
@@ -416,7 +416,7 @@ class Splitter:
         self,
         ref: ObjectRef,
         template: ChunkPointer,
-        checkpoint: Checkpoint,
+        checkpoint: SplitCheckpoint,
         time_left: Callable[[], float],
         survey: _Survey,
     ) -> SplitOutcome:
@@ -550,7 +550,7 @@ class Splitter:
     def _range_chunk(
         self,
         template: ChunkPointer,
-        checkpoint: Checkpoint,
+        checkpoint: SplitCheckpoint,
         layout: SourceLayout,
         start: tuple[int, int],
         end: int,
@@ -571,7 +571,7 @@ class Splitter:
         self,
         ref: ObjectRef,
         template: ChunkPointer,
-        checkpoint: Checkpoint,
+        checkpoint: SplitCheckpoint,
         time_left: Callable[[], float],
         survey: _Survey,
     ) -> SplitOutcome:
@@ -713,7 +713,7 @@ class Splitter:
     def _stage(
         self,
         template: ChunkPointer,
-        checkpoint: Checkpoint,
+        checkpoint: SplitCheckpoint,
         layout: SourceLayout,
         lines: list[bytes],
         first_line: int,
@@ -751,7 +751,7 @@ class Splitter:
         self._queued.chunks += len(chunks)
         self._queued.records += sum(chunk.records for chunk in chunks)
 
-    def _continue(self, ref: ObjectRef, file_id: str, checkpoint: Checkpoint) -> SplitOutcome:
+    def _continue(self, ref: ObjectRef, file_id: str, checkpoint: SplitCheckpoint) -> SplitOutcome:
         saved = asdict(checkpoint)
         self.ledger.save_split_checkpoint(file_id, saved)
         message = {"object": asdict(ref), "checkpoint": saved, "file_id": file_id}
@@ -761,7 +761,7 @@ class Splitter:
         return SplitOutcome(file_id, "continued", checkpoint.chunk_index, checkpoint.records)
 
     def _split_done(
-        self, file_id: str, checkpoint: Checkpoint, *, encoding: str | None = None
+        self, file_id: str, checkpoint: SplitCheckpoint, *, encoding: str | None = None
     ) -> SplitOutcome:
         if encoding is not None:
             # Final now (the survey saw only the file's start); before record_split, so the

@@ -40,13 +40,13 @@ from adm_ingest.destinations import AdmApi, Delivery, destination_for
 from adm_ingest.destinations.base import refusal_reason, safe_code
 from adm_ingest.ledger import Ledger
 from adm_ingest.mapping import build_plan
-from adm_ingest.model import Rejection, SourceRecord
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import MAX_JSON_DEPTH, CsvRows, open_records
+from adm_ingest.records import Rejection, SourceRecord
 from adm_ingest.report import fates_csv, fates_key
 from adm_ingest.values import ParseOptions
 

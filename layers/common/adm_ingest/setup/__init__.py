@@ -5,12 +5,12 @@ handlers; ``adm-ingest setup`` runs the same definition locally.
 """
 
 from adm_ingest.setup.config import ConfigError, SetupConfig, load_config, parse_config
-from adm_ingest.setup.steps import ItemResult, Kind, Outcome
+from adm_ingest.setup.steps import ItemKind, ItemResult, Outcome
 
 __all__ = [
     "ConfigError",
+    "ItemKind",
     "ItemResult",
-    "Kind",
     "Outcome",
     "SetupConfig",
     "load_config",

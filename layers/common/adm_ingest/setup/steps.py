@@ -52,7 +52,7 @@ class Outcome(StrEnum):
     """Sharing rules configured with ``revoke: true``."""
 
 
-class Kind(StrEnum):
+class ItemKind(StrEnum):
     """The kinds of items the setup manages (the first column of the report)."""
 
     TERMS = "terms"
@@ -67,7 +67,7 @@ class Kind(StrEnum):
 class ItemResult:
     """One item's outcome: ``id`` is its ADM id (empty when it has none, e.g. the terms)."""
 
-    kind: Kind
+    kind: ItemKind
     name: str
     id: str
     outcome: Outcome
@@ -85,7 +85,7 @@ class ItemResult:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> ItemResult:
         return cls(
-            kind=Kind(raw["kind"]),
+            kind=ItemKind(raw["kind"]),
             name=str(raw["name"]),
             id=str(raw["id"]),
             outcome=Outcome(raw["outcome"]),
@@ -113,22 +113,22 @@ def ensure_terms(client: AdmClient) -> ItemResult:
     """Accept the ADM terms (``PATCH /adm/terms``) only when ``GET`` says they are not accepted."""
     terms = client.get_terms()
     if terms.has_accepted:
-        return ItemResult(Kind.TERMS, "terms", "", Outcome.UNCHANGED)
+        return ItemResult(ItemKind.TERMS, "terms", "", Outcome.UNCHANGED)
     if not terms.agreement_token:
         raise TermsNotAcceptable("GET /adm/terms returned no agreementToken to accept")
     client.accept_terms(terms.agreement_token)
     logger.info("ADM terms accepted")
-    return ItemResult(Kind.TERMS, "terms", "", Outcome.CREATED)
+    return ItemResult(ItemKind.TERMS, "terms", "", Outcome.CREATED)
 
 
 def ensure_data_room(client: AdmClient, advertiser_account_id: str = "") -> ItemResult:
     """Create the manager account's data room only when ``GET /adm/datarooms`` is a 404."""
     room = client.get_data_room()
     if room is not None:
-        return ItemResult(Kind.DATA_ROOM, "data_room", room.account_id, Outcome.UNCHANGED)
+        return ItemResult(ItemKind.DATA_ROOM, "data_room", room.account_id, Outcome.UNCHANGED)
     room = client.create_data_room()
     logger.info("data room created", extra={"advertiser_account_id": advertiser_account_id})
-    return ItemResult(Kind.DATA_ROOM, "data_room", room.account_id, Outcome.CREATED)
+    return ItemResult(ItemKind.DATA_ROOM, "data_room", room.account_id, Outcome.CREATED)
 
 
 def ensure_audience(client: AdmClient, spec: AudienceSpec) -> ItemResult:
@@ -165,7 +165,7 @@ def ensure_audience(client: AdmClient, spec: AudienceSpec) -> ItemResult:
 
 def _audience_result(spec: AudienceSpec, data_set_id: str, outcome: Outcome) -> ItemResult:
     return ItemResult(
-        Kind.AUDIENCE, spec.name, data_set_id, outcome, {"countryCode": spec.country_code}
+        ItemKind.AUDIENCE, spec.name, data_set_id, outcome, {"countryCode": spec.country_code}
     )
 
 
@@ -212,7 +212,7 @@ def ensure_conversion_definitions(
         logger.info("conversion definitions created", extra={"names": sorted(created)})
     return [
         ItemResult(
-            Kind.CONVERSION_DEFINITION,
+            ItemKind.CONVERSION_DEFINITION,
             spec.name,
             ids[spec.name] if spec.name in created else existing[spec.name],
             Outcome.CREATED if spec.name in created else Outcome.UNCHANGED,
@@ -287,10 +287,10 @@ def ensure_sharing_rule(client: AdmClient, spec: SharingRuleSpec, ids: SharedIds
             logger.info("sharing rule revoked", extra={"sharing_rule_id": rule.sharing_rule_id})
         ids_text = ",".join(rule.sharing_rule_id for rule in matching)
         outcome = Outcome.REVOKED if matching else Outcome.UNCHANGED
-        return ItemResult(Kind.SHARING_RULE, spec.name, ids_text, outcome, attributes)
+        return ItemResult(ItemKind.SHARING_RULE, spec.name, ids_text, outcome, attributes)
     if matching:
         rule_id = matching[0].sharing_rule_id
-        return ItemResult(Kind.SHARING_RULE, spec.name, rule_id, Outcome.UNCHANGED, attributes)
+        return ItemResult(ItemKind.SHARING_RULE, spec.name, rule_id, Outcome.UNCHANGED, attributes)
     if ids.conversion_definition_id is not None:
         metadata: dict[str, Any] = {"conversionDefinitionId": ids.conversion_definition_id}
     else:
@@ -305,7 +305,7 @@ def ensure_sharing_rule(client: AdmClient, spec: SharingRuleSpec, ids: SharedIds
     )
     logger.info("sharing rule created", extra={"sharing_rule_id": rule.sharing_rule_id})
     return ItemResult(
-        Kind.SHARING_RULE, spec.name, rule.sharing_rule_id, Outcome.CREATED, attributes
+        ItemKind.SHARING_RULE, spec.name, rule.sharing_rule_id, Outcome.CREATED, attributes
     )
 
 
@@ -340,12 +340,12 @@ def save_registry(
     """
     entries: list[tuple[str, str, str, dict[str, Any]]] = []
     for result in results:
-        if result.kind is Kind.AUDIENCE:
+        if result.kind is ItemKind.AUDIENCE:
             country = str(result.attributes.get("countryCode", ""))
             entries.append((AUDIENCE, result.name, result.id, {"country": country}))
-        elif result.kind is Kind.CONVERSION_DEFINITION:
+        elif result.kind is ItemKind.CONVERSION_DEFINITION:
             entries.append((CONVERSION_DEFINITION, result.name, result.id, {}))
-        elif result.kind is Kind.SHARING_RULE:
+        elif result.kind is ItemKind.SHARING_RULE:
             revoked = bool(result.attributes.get("revoke"))
             if revoked and result.outcome is not Outcome.REVOKED:
                 continue  # revoked on an earlier run: its entry already says so
@@ -375,4 +375,4 @@ def _put_if_changed(
     else:
         registry.put(namespace, name, id, **attributes)
         outcome = Outcome.CREATED if current is None else Outcome.UPDATED
-    return ItemResult(Kind.REGISTRY, f"{namespace}#{name}", id, outcome)
+    return ItemResult(ItemKind.REGISTRY, f"{namespace}#{name}", id, outcome)

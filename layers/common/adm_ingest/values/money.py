@@ -26,15 +26,17 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values.numbers import read_number
 from adm_ingest.values.problems import ValueProblem
 
 #: ISO 4217 minor units of the currencies ADM's ``currencyCode`` accepts (its enum, checked
 #: against the API schema by a test). Only JPY has none.
 MINOR_UNITS: MappingProxyType[str, int] = MappingProxyType(
-    {code: 2 for code in
-     "AED AUD BRL CAD CNY DKK EUR GBP INR MXN NOK NZD SAR SEK SGD TRY USD".split()}
+    {
+        code: 2
+        for code in "AED AUD BRL CAD CNY DKK EUR GBP INR MXN NOK NZD SAR SEK SGD TRY USD".split()
+    }
     | {"JPY": 0}
 )
 DEFAULT_MINOR_UNITS = 2
@@ -46,27 +48,57 @@ _RUPEE = frozenset({"INR", "PKR", "LKR", "NPR"})
 _RIAL = frozenset({"SAR", "IRR", "OMR", "QAR", "YER"})
 
 #: Marker (case-folded, trailing '.' removed) → every currency it may mean.
-CURRENCY_MARKERS: MappingProxyType[str, frozenset[str]] = MappingProxyType({
-    "$": _DOLLAR,
-    "us$": frozenset({"USD"}), "u$s": frozenset({"USD"}),
-    "ca$": frozenset({"CAD"}), "c$": frozenset({"CAD"}), "can$": frozenset({"CAD"}),
-    "cad$": frozenset({"CAD"}),
-    "a$": frozenset({"AUD"}), "au$": frozenset({"AUD"}), "aud$": frozenset({"AUD"}),
-    "nz$": frozenset({"NZD"}), "s$": frozenset({"SGD"}), "sg$": frozenset({"SGD"}),
-    "mx$": frozenset({"MXN"}), "mex$": frozenset({"MXN"}), "r$": frozenset({"BRL"}),
-    "€": frozenset({"EUR"}), "£": frozenset({"GBP"}), "gb£": frozenset({"GBP"}),
-    "¥": _YEN_YUAN, "￥": _YEN_YUAN, "jp¥": frozenset({"JPY"}), "円": frozenset({"JPY"}),
-    "cn¥": frozenset({"CNY"}), "rmb": frozenset({"CNY"}), "元": frozenset({"CNY"}),
-    "₹": frozenset({"INR"}), "rs": _RUPEE,
-    "kr": _CROWN, "skr": frozenset({"SEK"}), "nkr": frozenset({"NOK"}),
-    "dkr": frozenset({"DKK"}),
-    "₺": frozenset({"TRY"}), "tl": frozenset({"TRY"}),
-    "د.إ": frozenset({"AED"}), "dh": frozenset({"AED"}), "dhs": frozenset({"AED"}),
-    "﷼": _RIAL, "ر.س": frozenset({"SAR"}), "sr": frozenset({"SAR"}),
-    "fr": frozenset({"CHF"}), "chf": frozenset({"CHF"}), "zł": frozenset({"PLN"}),
-    "₽": frozenset({"RUB"}), "₩": frozenset({"KRW"}), "₪": frozenset({"ILS"}),
-    "r": frozenset({"ZAR"}),
-})
+CURRENCY_MARKERS: MappingProxyType[str, frozenset[str]] = MappingProxyType(
+    {
+        "$": _DOLLAR,
+        "us$": frozenset({"USD"}),
+        "u$s": frozenset({"USD"}),
+        "ca$": frozenset({"CAD"}),
+        "c$": frozenset({"CAD"}),
+        "can$": frozenset({"CAD"}),
+        "cad$": frozenset({"CAD"}),
+        "a$": frozenset({"AUD"}),
+        "au$": frozenset({"AUD"}),
+        "aud$": frozenset({"AUD"}),
+        "nz$": frozenset({"NZD"}),
+        "s$": frozenset({"SGD"}),
+        "sg$": frozenset({"SGD"}),
+        "mx$": frozenset({"MXN"}),
+        "mex$": frozenset({"MXN"}),
+        "r$": frozenset({"BRL"}),
+        "€": frozenset({"EUR"}),
+        "£": frozenset({"GBP"}),
+        "gb£": frozenset({"GBP"}),
+        "¥": _YEN_YUAN,
+        "￥": _YEN_YUAN,
+        "jp¥": frozenset({"JPY"}),
+        "円": frozenset({"JPY"}),
+        "cn¥": frozenset({"CNY"}),
+        "rmb": frozenset({"CNY"}),
+        "元": frozenset({"CNY"}),
+        "₹": frozenset({"INR"}),
+        "rs": _RUPEE,
+        "kr": _CROWN,
+        "skr": frozenset({"SEK"}),
+        "nkr": frozenset({"NOK"}),
+        "dkr": frozenset({"DKK"}),
+        "₺": frozenset({"TRY"}),
+        "tl": frozenset({"TRY"}),
+        "د.إ": frozenset({"AED"}),
+        "dh": frozenset({"AED"}),
+        "dhs": frozenset({"AED"}),
+        "﷼": _RIAL,
+        "ر.س": frozenset({"SAR"}),
+        "sr": frozenset({"SAR"}),
+        "fr": frozenset({"CHF"}),
+        "chf": frozenset({"CHF"}),
+        "zł": frozenset({"PLN"}),
+        "₽": frozenset({"RUB"}),
+        "₩": frozenset({"KRW"}),
+        "₪": frozenset({"ILS"}),
+        "r": frozenset({"ZAR"}),
+    }
+)
 
 _ISO_CODE = re.compile(r"[A-Za-z]{3}")
 _PLAIN = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,2})?")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values.problems import ValueProblem
 
 SPACES = frozenset(" \u00a0\u202f\u2009")
@@ -43,11 +43,11 @@ NOT_A_NUMBER = ValueProblem(Reason.INVALID_VALUE, "not a number")
 AMBIGUOUS = ValueProblem(
     Reason.AMBIGUOUS_VALUE,
     "one ',' or '.' followed by three digits may group thousands or mark decimals; "
-    "set the mapping's \"decimal\" option",
+    'set the mapping\'s "decimal" option',
 )
 IRREGULAR = ValueProblem(Reason.INVALID_VALUE, "digit grouping is irregular")
 AGAINST_OPTION = ValueProblem(
-    Reason.INVALID_VALUE, "separators do not fit the mapping's \"decimal\" option"
+    Reason.INVALID_VALUE, 'separators do not fit the mapping\'s "decimal" option'
 )
 TOO_LONG = ValueProblem(Reason.INVALID_VALUE, "too many digits")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class ValueProblem:
-    """A value that will not be sent. ``reason`` is a :class:`adm_ingest.model.Reason` code;
+    """A value that will not be sent. ``reason`` is a :class:`adm_ingest.records.Reason` code;
     ``detail`` explains it without ever quoting the value (file values are customer data)."""
 
     reason: str

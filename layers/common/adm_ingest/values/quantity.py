@@ -4,7 +4,7 @@ without the ``decimal`` option), and never truncated (``2.5`` is not 2)."""
 
 from __future__ import annotations
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values.numbers import read_number
 from adm_ingest.values.problems import ValueProblem
 

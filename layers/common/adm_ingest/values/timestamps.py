@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
-from adm_ingest.model import Reason
+from adm_ingest.records import Reason
 from adm_ingest.values.options import zone_info
 from adm_ingest.values.problems import ValueProblem
 
@@ -55,8 +55,20 @@ _EPOCH_UNITS = {
 _MONTHS = {
     name: number
     for number, full in enumerate(
-        ("january", "february", "march", "april", "may", "june", "july", "august",
-         "september", "october", "november", "december"),
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
         1,
     )
     for name in (full, full[:3])
@@ -88,7 +100,7 @@ _DAY_FIRST = re.compile(
 UNRECOGNISED = ValueProblem(Reason.INVALID_TIMESTAMP, "not a recognised date/time format")
 NOT_A_DATE = ValueProblem(Reason.INVALID_TIMESTAMP, "not a valid calendar date or time of day")
 AGAINST_ORDER = ValueProblem(
-    Reason.INVALID_TIMESTAMP, "not a valid date in the mapping's \"date_order\""
+    Reason.INVALID_TIMESTAMP, 'not a valid date in the mapping\'s "date_order"'
 )
 AMBIGUOUS_ORDER = ValueProblem(
     Reason.AMBIGUOUS_TIMESTAMP,
@@ -191,8 +203,9 @@ def _numeric_date(
         parts = dict(zip(order, (a, b, c), strict=True))
         year = int(parts["Y"])
         try:
-            readings[order] = date(year + 2000 if len(parts["Y"]) == 2 else year,
-                                   int(parts["M"]), int(parts["D"]))
+            readings[order] = date(
+                year + 2000 if len(parts["Y"]) == 2 else year, int(parts["M"]), int(parts["D"])
+            )
         except ValueError:
             continue
     days = set(readings.values())

@@ -18,7 +18,7 @@ class Kind(StrEnum):
 
     AUDIENCE_MEMBERS = "audience_members"
     """Members CREATE (or per-record ``action``) into an ADM audience dataset."""
-    AUDIENCE_DELETIONS = "audience_deletions"
+    AUDIENCE_REMOVALS = "audience_removals"
     """Members DELETE from an ADM audience dataset."""
     CONVERSIONS = "conversions"
     """Offline conversion events into a DSP conversion definition."""
