@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adm_ingest.destinations import DESTINATIONS
+from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument(
         "--destination",
         choices=[destination.name for destination in DESTINATIONS],
-        default="audience_members",
-        help="where the file's records would go (default: audience_members)",
+        default=DEFAULT_DESTINATION,
+        help=f"where the file's records would go (default: {DEFAULT_DESTINATION})",
     )
     dry.add_argument(
         "--country",

@@ -22,7 +22,12 @@ from typing import Any
 import orjson
 
 from adm_ingest.consent import ConsentPolicy, CountrySource
-from adm_ingest.destinations import DeliveryTarget, destination_class, destination_for
+from adm_ingest.destinations import (
+    DEFAULT_DESTINATION,
+    DeliveryTarget,
+    destination_class,
+    destination_for,
+)
 from adm_ingest.mapping import MappingError, build_plan
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
@@ -60,7 +65,7 @@ class DryRunResult:
 def dry_run(
     path: Path,
     *,
-    destination: str = "audience_members",
+    destination: str = DEFAULT_DESTINATION,
     out_dir: Path,
     country: str | None = None,
     mapping: Mapping[str, Any] | Path | None = None,

@@ -34,6 +34,8 @@ DESTINATIONS: tuple[type[Destination], ...] = (
     IdentityDeletions,
 )
 """Every destination, in routing order."""
+DEFAULT_DESTINATION = AudienceMembers.name
+"""The destination a dry-run assumes when it is not told one."""
 
 
 class UnknownDestination(LookupError):
@@ -41,9 +43,9 @@ class UnknownDestination(LookupError):
 
 
 def destination_class(name: str) -> type[Destination]:
-    """The destination called ``name`` (its :attr:`Destination.name`)."""
+    """The destination called ``name`` (its :attr:`Destination.name`, or a name it had)."""
     for cls in DESTINATIONS:
-        if cls.name == name:
+        if cls.name == name or name in cls.former_names:
             return cls
     raise UnknownDestination(f"no destination is called {name[:64]!r}")
 
@@ -60,6 +62,7 @@ def destination_for(
 
 
 __all__ = [
+    "DEFAULT_DESTINATION",
     "DESTINATIONS",
     "AudienceMembers",
     "AudienceRemovals",

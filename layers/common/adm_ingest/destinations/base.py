@@ -156,6 +156,8 @@ class Destination(ABC):
 
     name: ClassVar[str]
     """Stable identifier (``audience_members``…): in chunk messages, the ledger and reports."""
+    former_names: ClassVar[tuple[str, ...]] = ()
+    """Names this destination had in messages an earlier deploy may have queued."""
     route: ClassVar[RoutePattern]
     namespace: ClassVar[str | None] = None
     """The registry namespace the route's name resolves in (None: the route names nothing)."""

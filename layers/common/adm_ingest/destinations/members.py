@@ -267,6 +267,7 @@ class AudienceRemovals(AudienceMembers):
     with the audience's column mapping when they have none of their own."""
 
     name: ClassVar[str] = "audience_removals"
+    former_names: ClassVar[tuple[str, ...]] = ("audience_deletions",)
     route: ClassVar[RoutePattern] = RoutePattern(
         "audiences/{name}/delete/", borrows_mapping_from=("audiences/{name}/",)
     )

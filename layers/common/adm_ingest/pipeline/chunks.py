@@ -143,9 +143,9 @@ class ChunkPointer:
             raise UnsupportedMessage(f"a version-{version} chunk message carries column names")
         header_range = layout.get("header_range")
         if "kind" in data:  # versions 1 and 2 named the destination by its file kind
-            data["destination"] = _LEGACY_KINDS.get(data["kind"], data["kind"])
-            del data["kind"]
-        destination_class(data["destination"])  # a name this code knows, or UnknownDestination
+            data["destination"] = data.pop("kind")
+        # A name this code knows (a former one becomes today's), or UnknownDestination.
+        data["destination"] = destination_class(data["destination"]).name
         return cls(
             **{
                 **data,
@@ -159,10 +159,6 @@ class ChunkPointer:
                 "byte_range": _pair(data.get("byte_range")),
             }
         )
-
-
-_LEGACY_KINDS = {"audience_deletions": "audience_removals"}
-"""Destination names that changed since version 2 was written."""
 
 
 def _pair(value: Any) -> tuple[int, int] | None:
