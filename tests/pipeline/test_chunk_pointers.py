@@ -3,8 +3,8 @@
 Every message the splitter sends for a CSV file — chunk pointers and its own continuation
 messages — and the split checkpoint it keeps in the ledger are inspected for the file's column
 names and values (issue #10, item 7). The worker reads the header from the object itself (one
-small ranged GET per file while it stays warm) and processes every chunk exactly as it did
-when the message carried the header (a version-1 message, which it still reads).
+small ranged GET per file while it stays warm) and processes every chunk exactly
+as one chunk over the same data would.
 """
 
 from __future__ import annotations

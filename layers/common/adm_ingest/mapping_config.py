@@ -253,10 +253,10 @@ class PinnedMapping:
 
     @classmethod
     def of(cls, prefix: str, config: MappingConfig | None) -> PinnedMapping:
-        """Pin ``config`` (``None``: no mapping registered, pinned as the empty config)."""
-        config = config or MappingConfig({})
-        canonical = config.canonical_json()
-        return cls(prefix, config, canonical, content_hash(canonical))
+        """Pin ``config`` (``None``: no mapping registered, pinned as the empty config) — as
+        its canonical form reads back, so a pinned mapping equals itself read from the ledger."""
+        canonical = (config or MappingConfig({})).canonical_json()
+        return cls(prefix, MappingConfig.from_json(canonical), canonical, content_hash(canonical))
 
     @classmethod
     def from_stored(cls, prefix: str, canonical: str, expected_hash: str) -> PinnedMapping:
