@@ -86,9 +86,11 @@ def put_file(aws: dict[str, Any]) -> ObjectRef:
 
 def drain(aws: dict[str, Any], queue: str) -> list[str]:
     bodies = []
-    while messages := aws["sqs"].receive_message(
-        QueueUrl=aws[queue], MaxNumberOfMessages=10
-    ).get("Messages", []):
+    while (
+        messages := aws["sqs"]
+        .receive_message(QueueUrl=aws[queue], MaxNumberOfMessages=10)
+        .get("Messages", [])
+    ):
         for message in messages:
             bodies.append(message["Body"])
             aws["sqs"].delete_message(QueueUrl=aws[queue], ReceiptHandle=message["ReceiptHandle"])

@@ -40,8 +40,9 @@ def test_the_canonical_form_reads_back_to_an_equal_config() -> None:
 def test_one_config_spelled_two_ways_has_one_hash_and_another_config_another() -> None:
     reordered = {key: FULL[key] for key in reversed(list(FULL))}
     reordered["ignore"] = ["aaa", "notes"]
-    one, two = PinnedMapping.of("p", MappingConfig.from_dict(FULL)), PinnedMapping.of(
-        "p", MappingConfig.from_json(orjson.dumps(reordered))
+    one, two = (
+        PinnedMapping.of("p", MappingConfig.from_dict(FULL)),
+        PinnedMapping.of("p", MappingConfig.from_json(orjson.dumps(reordered))),
     )
     assert one.canonical == two.canonical and one.content_hash == two.content_hash
     other = PinnedMapping.of("p", MappingConfig.from_dict({**FULL, "decimal": "."}))
