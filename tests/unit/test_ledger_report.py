@@ -410,3 +410,12 @@ def test_a_mapping_is_pinned_once_and_reads_back_verified(ledger: Ledger) -> Non
     assert damaged is not None  # still readable (the finalizer needs it)…
     with pytest.raises(MappingMismatch):
         damaged.pinned_mapping()  # …but the mapping is refused
+
+
+def test_a_destinations_session_is_stored_on_the_file_and_read_back(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.session == {}  # ADM keeps none
+    ledger.record_session(FILE_ID, {"batch_id": "01JD-AEP", "dataset": "ds-9"})
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.session == {"batch_id": "01JD-AEP", "dataset": "ds-9"}

@@ -165,6 +165,17 @@ class Ledger:
         assert pinned is not None, "just pinned"
         return pinned
 
+    def record_session(self, file_id: str, session: Mapping[str, str]) -> None:
+        """Store the destination's session for the file (opaque remote ids, never data): what
+        ``open_file`` returned, or what ``commit`` changed it to."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET #session = :session",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#session": "session"},
+            ExpressionAttributeValues={":session": {str(k): str(v) for k, v in session.items()}},
+        )
+
     def save_split_checkpoint(self, file_id: str, checkpoint: Mapping[str, Any]) -> None:
         """Where a split that ran out of time continues (opaque to the ledger)."""
         self._resource_table.update_item(

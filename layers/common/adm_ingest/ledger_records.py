@@ -124,6 +124,9 @@ class FileRecord:
     default_country: str | None = None
     default_country_source: str | None = None
     country_profile: Mapping[str, Any] | None = None
+    session: Mapping[str, str] = field(default_factory=dict)
+    """The destination's opaque remote ids for the file (``open_file`` / ``commit``); ``{}``
+    for ADM. Every chunk pointer carries the same."""
     mapping_prefix: str = ""
     mapping_config: str | None = None
     """The pinned mapping's canonical JSON (``None``: not pinned yet): :meth:`pinned_mapping`."""
@@ -193,6 +196,7 @@ class FileRecord:
             default_country=data.get("default_country"),
             default_country_source=data.get("default_country_source"),
             country_profile=data.get("country_profile"),
+            session={str(k): str(v) for k, v in (data.get("session") or {}).items()},
             mapping_prefix=str(data.get("mapping_prefix") or ""),
             mapping_config=data.get("mapping_config"),
             mapping_hash=str(data.get("mapping_hash") or ""),
