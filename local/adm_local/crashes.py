@@ -13,12 +13,12 @@ failed, a bug): the handler stack sees it, Idempotency releases the chunk and th
 response names the message as failed.
 
 The points, in the order a chunk passes them (``batch`` counts a chunk's batches from 0,
-across deliveries — a retry that replays two checkpoints sends batch 2 next):
+across deliveries — a retry that replays two delivered batches sends batch 2 next):
 
 * ``before_send``: batch built, nothing sent;
-* ``after_send``: ADM answered the batch, its checkpoint not written;
-* ``after_checkpoint``: the batch's checkpoint written, before the next batch;
-* ``before_complete``: every batch checkpointed, the chunk's outcome not yet added to its file;
+* ``after_send``: ADM answered the batch, its delivered batch not recorded;
+* ``after_delivered_batch``: the batch recorded as delivered, before the next batch;
+* ``before_complete``: every batch recorded, the chunk's outcome not yet added to its file;
 * ``after_counted``: the file's counters moved (the conditional update), the chunk item not
   yet marked done;
 * ``after_finalize_claim``: the last chunk claimed the file's report (``finalized_at`` set),
@@ -45,7 +45,7 @@ SEND_METHODS = ("ingest_members", "ingest_conversion_events", "delete_identities
 class CrashPoint(StrEnum):
     BEFORE_SEND = "before_send"
     AFTER_SEND = "after_send"
-    AFTER_CHECKPOINT = "after_checkpoint"
+    AFTER_DELIVERED_BATCH = "after_delivered_batch"
     BEFORE_COMPLETE = "before_complete"
     AFTER_COUNTED = "after_counted"
     AFTER_FINALIZE_CLAIM = "after_finalize_claim"
@@ -101,13 +101,13 @@ class Crashes:
         ``point``.
 
         ``batch`` picks the batch for the per-batch points (``before_send``, ``after_send``,
-        ``after_checkpoint``); a chunk with fewer batches does not crash there. It is ignored
+        ``after_delivered_batch``); a chunk with fewer batches does not crash there. It is ignored
         for the per-chunk points.
         """
         per_batch = point in (
             CrashPoint.BEFORE_SEND,
             CrashPoint.AFTER_SEND,
-            CrashPoint.AFTER_CHECKPOINT,
+            CrashPoint.AFTER_DELIVERED_BATCH,
         )
         with self._lock:
             self._rules.append(_Rule(point, batch if per_batch else None, hard, where))
@@ -168,9 +168,9 @@ class _Hooks:
         process = self.worker.process
 
         def tracked_process(pointer: Any) -> Any:
-            existing = ledger.get_chunk(pointer.file_id, pointer.index) or {}
+            existing = ledger.get_chunk(pointer.file_id, pointer.index)
             attempt.pointer = pointer
-            attempt.next_batch = len(existing.get("batches") or [])
+            attempt.next_batch = len(existing.delivered_batches) if existing else 0
             return process(pointer)
 
         self.worker.process = tracked_process
@@ -180,15 +180,15 @@ class _Hooks:
             clients(destination), crashes, attempt
         )
 
-        checkpoint_batch = ledger.checkpoint_batch
+        record_delivered_batch = ledger.record_delivered_batch
 
-        def checkpointed(file_id: str, index: int, delivery: Any) -> None:
-            checkpoint_batch(file_id, index, delivery)
+        def recorded(file_id: str, index: int, delivered: Any) -> None:
+            record_delivered_batch(file_id, index, delivered)
             batch = attempt.next_batch
             attempt.next_batch += 1
-            crashes.hit(CrashPoint.AFTER_CHECKPOINT, attempt.pointer, batch)
+            crashes.hit(CrashPoint.AFTER_DELIVERED_BATCH, attempt.pointer, batch)
 
-        ledger.checkpoint_batch = checkpointed
+        ledger.record_delivered_batch = recorded
 
         complete_chunk = ledger.complete_chunk
 

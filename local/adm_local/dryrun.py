@@ -28,6 +28,7 @@ from adm_ingest.destinations import (
     destination_class,
     destination_for,
 )
+from adm_ingest.ledger_records import FileRecord
 from adm_ingest.mapping import MappingError, build_plan
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
@@ -120,20 +121,21 @@ def dry_run(
             processor.tally.accepted += len(batch)
             processor.tally.requests[DRY_RUN] += 1
     tally = processor.tally
-    facts = {
-        "mapping": mapping_section(plan),
-        "encoding": records.encoding,  # the reader's: utf-8, or a detected single-byte one
-        "country_column": bool(country_columns(plan)),
-        "default_country": policy.country,
-        "default_country_source": str(policy.country_source),
-        "country_profile": profile.to_dict(),
-        "accepted": tally.accepted,
-        "rejected": tally.rejected,
-        "notes": tally.notes,
-        "skipped": tally.skipped,
-        "country_sources": tally.country_sources,
-        "countries": tally.countries,
-    }
+    facts = FileRecord(  # what the pipeline's ledger would hold for the file
+        file_id="",
+        mapping=mapping_section(plan),
+        encoding=records.encoding,  # the reader's: utf-8, or a detected single-byte one
+        country_column=bool(country_columns(plan)),
+        default_country=policy.country,
+        default_country_source=str(policy.country_source),
+        country_profile=profile.to_dict(),
+        accepted=tally.accepted,
+        rejected=dict(tally.rejected),
+        notes=dict(tally.notes),
+        skipped=dict(tally.skipped),
+        country_sources=dict(tally.country_sources),
+        countries=dict(tally.countries),
+    )
     report = {
         "file": str(path),
         "kind": target.destination,

@@ -3,13 +3,14 @@
 Every message the splitter sends for a CSV file — chunk pointers and its own continuation
 messages — and the split checkpoint it keeps in the ledger are inspected for the file's column
 names and values (issue #10, item 7). The worker reads the header from the object itself (one
-small ranged GET per file while it stays warm) and processes every chunk exactly as it did
-when the message carried the header (a version-1 message, which it still reads).
+small ranged GET per file while it stays warm) and processes every chunk exactly
+as one chunk over the same data would.
 """
 
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -21,7 +22,8 @@ from moto import mock_aws
 
 from adm_ingest.clients import no_clients
 from adm_ingest.ledger import Ledger
-from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
+from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.continuation import SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef
 from adm_ingest.pipeline.splitter import Splitter
@@ -98,12 +100,14 @@ def split_in_steps(aws: dict[str, Any], ref: ObjectRef) -> dict[str, list[str]]:
     sent: dict[str, list[str]] = {"chunk messages": [], "continuations": [], "checkpoints": []}
     outcome = aws["splitter"].split(ref, lambda: 0.0)
     while outcome.status == "continued":
-        saved = aws["ledger"].get_file(outcome.file_id)["split_checkpoint"]
+        saved = aws["ledger"].get_file(outcome.file_id).split_checkpoint
         sent["checkpoints"].append(orjson.dumps(saved, default=str).decode())
         (message,) = drain(aws["sqs"], aws["splits"])
         sent["continuations"].append(message)
         sent["chunk messages"] += drain(aws["sqs"], aws["chunks"])
-        outcome = aws["splitter"].handle_continuation(orjson.loads(message), lambda: 0.0)
+        outcome = aws["splitter"].handle_continuation(
+            SplitContinuation.from_message(message), lambda: 0.0
+        )
     assert outcome.status == "queued", outcome.error
     sent["chunk messages"] += drain(aws["sqs"], aws["chunks"])
     return sent
@@ -125,14 +129,14 @@ def test_no_message_or_checkpoint_holds_a_column_name_or_value(
             for secret in (*COLUMNS, *words, *values, "Krähenbühl", "Grüße"):
                 assert secret.lower() not in text.lower(), f"{secret!r} in {where}"
     for message in map(orjson.loads, sent["chunk messages"]):
-        assert message["v"] == 2 and "header" not in message["layout"]
+        assert message["v"] == 3 and "header" not in message["layout"]
         assert (message["layout"]["header_range"] is None) is compressed
 
 
 @pytest.mark.parametrize(
     ("bom", "encoding"), [(True, "utf-8"), (False, "utf-8"), (False, "cp1252")]
 )
-def test_the_worker_reads_each_chunk_as_it_did_when_the_message_carried_the_header(
+def test_the_worker_reads_each_chunk_with_the_header_it_reads_from_the_object_once(
     aws: dict[str, Any], bom: bool, encoding: str
 ) -> None:
     body, _ = crm_file(60, bom=bom, encoding=encoding)
@@ -148,17 +152,16 @@ def test_the_worker_reads_each_chunk_as_it_did_when_the_message_carried_the_head
         lambda params, **_: ranged_gets.append(params.get("Range")),
     )
     worker: ChunkWorker = aws["worker"]
-    header = tuple(COLUMNS)
-    for pointer in pointers:
-        assert pointer.layout.header is None and pointer.layout.header_range is not None
-        # What a version-1 message said: the same pointer with the header's names.
-        v1 = replace(pointer, layout=SourceLayout(
-            pointer.layout.format, pointer.layout.delimiter, header, pointer.layout.encoding
-        ))  # fmt: skip
-        now, before = worker.run(pointer, [], send=False), worker.run(v1, [], send=False)
-        assert now.summary() == before.summary()
-        assert now.fates == before.fates and now.read == pointer.records
-    assert sum(now.read for now in [worker.run(p, [], send=False) for p in pointers]) == 60
+    chunks = [worker.run(pointer, [], send=False) for pointer in pointers]
+    assert [chunk.read for chunk in chunks] == [pointer.records for pointer in pointers]
+    # The same records as one chunk over the whole data: nothing read differently per chunk.
+    first, last = pointers[0].byte_range, pointers[-1].byte_range
+    assert first is not None and last is not None
+    whole = worker.run(replace(pointers[0], byte_range=(first[0], last[1]), records=60), [],
+                       send=False)  # fmt: skip
+    assert sum(chunk.read for chunk in chunks) == whole.read == 60
+    assert [fate for chunk in chunks for fate in chunk.fates] == whole.fates
+    assert sum((chunk.coverage.valid for chunk in chunks), Counter()) == whole.coverage.valid
     start, end = pointers[0].layout.header_range
     header_gets = [r for r in ranged_gets if r == f"bytes={start}-{end - 1}"]
     assert header_gets == [header_gets[0]]  # one GET of the header for the whole file

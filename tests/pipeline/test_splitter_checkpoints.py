@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import orjson
 import pytest
 from moto import mock_aws
 
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.continuation import SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
 from adm_ingest.pipeline.splitter import Splitter
@@ -106,7 +106,9 @@ def split_with_interruptions(aws: dict[str, Any], ref: ObjectRef, every: int) ->
     invocations = 1
     while outcome.status == "continued":
         (message,) = drain(aws["sqs"], aws["splits"])
-        outcome = aws["splitter"].handle_continuation(orjson.loads(message), time_left)
+        outcome = aws["splitter"].handle_continuation(
+            SplitContinuation.from_message(message), time_left
+        )
         invocations += 1
     assert outcome.status == "queued"
     return invocations
@@ -160,7 +162,7 @@ def test_interrupted_range_split_equals_one_shot(aws: dict[str, Any]) -> None:
     whole = [r.line for r in open_records(io.BytesIO(body))]
     assert lines == whole
     file = aws["ledger"].get_file(got[0].file_id)
-    assert file["split_done"] and file["records_total"] == 500 and file["chunks_total"] == 72
+    assert file.split_done and file.records_total == 500 and file.chunks_total == 72
 
 
 def test_interrupted_staged_split_equals_one_shot(aws: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from moto import mock_aws
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline import splitter as splitter_module
 from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.continuation import SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import DataStream, FileLimits
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
@@ -107,7 +108,7 @@ def split_all(
     invocations = 1
     while outcome.status == "continued":
         (message,) = drain(aws["sqs"], aws["splits"])
-        outcome = splitter.handle_continuation(orjson.loads(message), time_left)
+        outcome = splitter.handle_continuation(SplitContinuation.from_message(message), time_left)
         invocations += 1
         assert invocations < 10_000
     return outcome, invocations
@@ -125,8 +126,8 @@ def staged_records(aws: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
             records = list(read_staged(stream))
         else:
             layout = pointer.layout
-            header = layout.header
-            if header is None and layout.header_range is not None:  # as the worker reads it
+            header = None
+            if layout.header_range is not None:  # as the worker reads it
                 header = read_header(
                     open_object(
                         aws["s3"],
@@ -202,8 +203,8 @@ def test_an_error_after_chunks_were_queued_waits_for_them(aws: dict[str, Any]) -
     outcome = splitter.split(put(aws, key, body), lambda: 1000.0)
     assert outcome.status == "error" and outcome.chunks == 50  # 50 × 50 sent, 10 chunks unsent
     file = aws["ledger"].get_file(outcome.file_id)
-    assert (file["chunks_total"], file["records_total"]) == (50, 2500)
-    assert "after element 3000" in file["error"]
+    assert (file.chunks_total, file.records_total) == (50, 2500)
+    assert "after element 3000" in file.error
 
 
 # -- limits --------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def test_interrupted_splits_read_every_record_once(
     if "csv" not in name or "gz" in name:  # staged: each record staged exactly once
         assert parsed["n"] == len(expected)
     file = aws["ledger"].get_file(outcome.file_id)
-    assert file["records_total"] == len(expected)
+    assert file.records_total == len(expected)
 
 
 def test_data_stream_refuses_gzip_inside_gzip() -> None:

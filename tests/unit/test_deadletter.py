@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 
 from adm_ingest.clients import no_clients
-from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.ledger import ChunkRecord, FileEntry, Ledger
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
 from adm_ingest.pipeline.deadletter import (
@@ -66,9 +66,9 @@ POISON: dict[str, str] = {
         {"object": {"bucket": BUCKET, "key": KEY}, "checkpoint": {}, "file_id": FILE_ID}
     ).decode(),
     "wrong_version": orjson.dumps({**orjson.loads(POINTER.to_message()), "v": 99}).decode(),
-    "invalid_pointer": orjson.dumps({"v": 1, "file_id": FILE_ID, "index": 0}).decode(),
+    "invalid_pointer": orjson.dumps({"v": 3, "file_id": FILE_ID, "index": 0}).decode(),
     "invalid_pointer:records": replace(POINTER, records=10**12).to_message(),
-    "invalid_pointer:kind": POINTER.to_message().replace("audience_members", "nonsense"),
+    "invalid_pointer:destination": POINTER.to_message().replace("audience_members", "nonsense"),
 }
 
 
@@ -133,7 +133,7 @@ def test_poison_is_counted_per_queue_and_kind_and_nothing_of_it_is_stored(
     item = poison_item(aws)
     assert item["messages"] == len(POISON)
     assert item["kind_invalid_pointer"] == 3 and item["kind_not_json"] == 1
-    last = POISON["invalid_pointer:kind"].encode()
+    last = POISON["invalid_pointer:destination"].encode()
     assert item["last_digest"] == hashlib.sha256(last[:64]).hexdigest()
     stored = orjson.dumps(item, default=str).decode()
     for fragment in ("jane", "7700", "gone.csv", "audience_members"):
@@ -153,8 +153,8 @@ def test_a_chunk_of_a_registered_file_is_failed_and_its_file_reported(
     result = handle_dead_letter(aws["worker"], POINTER.to_message(), queue=QUEUE)
     assert isinstance(result, ChunkResult) and result.status == "failed"
     file = aws["ledger"].get_file(FILE_ID)
-    assert file is not None and file["status"] == "complete_with_failures"
-    assert file["failed"] == {"not_delivered": 3}  # never sent: the object is gone
+    assert file is not None and file.status == "complete_with_failures"
+    assert file.failed == {"not_delivered": 3}  # never sent: the object is gone
     assert aws["s3"].head_object(Bucket=BUCKET, Key=report_key(KEY))
 
 
@@ -212,7 +212,7 @@ def test_the_handler_removes_poison_and_fails_only_the_message_that_failed(
     app = load_function("deadletter")
     original = app.runtime.worker.ledger.get_chunk
 
-    def get_chunk(file_id: str, index: int) -> dict[str, Any] | None:
+    def get_chunk(file_id: str, index: int) -> ChunkRecord | None:
         if file_id == other.file_id:  # the ledger fails for this one message
             raise RuntimeError("ledger unavailable")
         return original(file_id, index)
@@ -229,4 +229,4 @@ def test_the_handler_removes_poison_and_fails_only_the_message_that_failed(
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-flaky"}]}
     assert poison_item(aws)["messages"] == 1
     file = aws["ledger"].get_file(FILE_ID)
-    assert file is not None and file["status"] == "complete_with_failures"
+    assert file is not None and file.status == "complete_with_failures"

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ import requests
 from moto import mock_aws
 
 from adm_ingest.adm import AdmClient, ClientSettings, Deadline, RetryPolicy, Timeouts, Transport
+from adm_ingest.attempts import AttemptStats
 from adm_ingest.adm.auth import Credentials
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
@@ -30,7 +32,7 @@ from adm_ingest.destinations import (
     DeliveryTarget,
     destination_for,
 )
-from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.ledger import FileEntry, FileRecord, Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.worker import ChunkRetryable, ChunkWorker
@@ -121,7 +123,7 @@ def test_a_batch_that_was_never_sent_is_not_delivered_one_whose_answer_was_lost_
     (recorded,) = ledger.errors
     assert recorded["reason"] == f"{code}:no_response"
     assert recorded["unconfirmed_batch"] == unconfirmed_batch
-    assert recorded["attempts"] == {"by_outcome": {outcome: 2}, "retry_wait_ms": 0}
+    assert recorded["attempts"] == AttemptStats(Counter({outcome: 2}))
     assert processor.tally.attempts == {outcome: 2}
 
 
@@ -159,18 +161,18 @@ def test_failed_runs_keep_their_attempts_and_an_unconfirmed_batch_stays_unconfir
     ledger: Ledger,
 ) -> None:
     file_id = "f" * 32
-    dropped = {"by_outcome": {"dropped": 2}, "retry_wait_ms": 40}
-    throttled = {"by_outcome": {"429": 2}, "retry_wait_ms": 2000}
+    dropped = AttemptStats(Counter({"dropped": 2}), 0.04)
+    throttled = AttemptStats(Counter({"429": 2}), 2.0)
     ledger.record_chunk_error(
         file_id, 0, "unconfirmed_delivery:no_response", unconfirmed_batch=1, attempts=dropped
     )
     ledger.record_chunk_error(file_id, 0, "not_delivered:throttled", attempts=throttled)
     chunk = ledger.get_chunk(file_id, 0)
     assert chunk is not None
-    assert chunk["last_error"] == "not_delivered:throttled"
-    assert chunk["unconfirmed_batches"] == [1]  # a later throttled run does not clear it
-    assert chunk["attempt_log"] == [dropped, throttled]
-    assert chunk["attempts"] == 2
+    assert chunk.last_error == "not_delivered:throttled"
+    assert chunk.unconfirmed_batches == {1}  # a later throttled run does not clear it
+    assert chunk.attempt_log == (dropped, throttled)
+    assert chunk.attempts == 2
 
 
 def test_a_chunks_attempts_are_added_to_its_file_exactly_once(ledger: Ledger) -> None:
@@ -186,8 +188,8 @@ def test_a_chunks_attempts_are_added_to_its_file_exactly_once(ledger: Ledger) ->
     assert ledger.complete_chunk(file_id, 1, other, status="done")
     file = ledger.get_file(file_id)
     assert file is not None
-    assert file["request_attempts"] == {"429": 2, "dropped": 1, "200": 2}
-    assert file["retry_wait_ms"] == 1500
+    assert file.request_attempts == {"429": 2, "dropped": 1, "200": 2}
+    assert file.retry_wait_ms == 1500
     requests_section = build_report(file)["requests"]
     assert requests_section == {
         "sent": 2,
@@ -199,7 +201,7 @@ def test_a_chunks_attempts_are_added_to_its_file_exactly_once(ledger: Ledger) ->
 
 
 def test_a_report_without_attempt_counts_still_has_the_requests_section() -> None:
-    report = build_report({"key": "k", "requests": {"200": 2}})
+    report = build_report(FileRecord("f" * 32, key="k", requests={"200": 2}))
     assert report["requests"] == {
         "sent": 2,
         "final_by_status": {"200": 2},

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from adm_ingest import report as report_module
-from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.ledger import FileEntry, FileRecord, Ledger
 from adm_ingest.outcomes import RecordFate, Tally
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.report import (
@@ -106,7 +106,7 @@ class World:
     def stored_report(self) -> dict[str, Any]:
         return orjson.loads(self.s3.get_object(Bucket=BUCKET, Key=report_key(KEY))["Body"].read())
 
-    def file(self) -> dict[str, Any]:
+    def file(self) -> FileRecord:
         found = self.ledger.get_file(FILE_ID)
         assert found is not None
         return found
@@ -140,7 +140,9 @@ def complete_file(world: World, file_id: str = FILE_ID) -> None:
             (tally.rejected if fate.outcome == "rejected" else tally.failed)[fate.reason] += 1
         world.s3.put_object(Bucket=BUCKET, Key=fates_key(file_id, index), Body=fates_csv(fates))
         world.ledger.complete_chunk(file_id, index, tally, status="done")
-    world.s3.put_object(Bucket=BUCKET, Key=f"{staging_prefix(file_id)}chunks/000000.jsonl", Body=b"")
+    world.s3.put_object(
+        Bucket=BUCKET, Key=f"{staging_prefix(file_id)}chunks/000000.jsonl", Body=b""
+    )
     world.ledger.record_split(file_id, chunks_total=len(FATES), records_total=8)
 
 
@@ -149,8 +151,8 @@ def assert_reported_once(world: World) -> None:
     stored = world.stored_report()
     assert stored == build_report(file)
     assert (stored["records_read"], stored["rejected"], stored["failed"]) == (8, 2, 1)
-    assert file["status"] == stored["status"] == "complete_with_failures"
-    assert file.get("reported_at")
+    assert file.status == stored["status"] == "complete_with_failures"
+    assert file.reported_at
     assert world.versions(report_key(KEY)) == 1
     assert world.versions(rejects_key(KEY)) == 1
     body = world.s3.get_object(Bucket=BUCKET, Key=rejects_key(KEY))["Body"].read()
@@ -195,7 +197,7 @@ def test_a_failed_step_is_finished_by_the_next_delivery(world: World, step: str)
     world.faults.fail(*STEPS[step])
     with pytest.raises(ClientError):
         world.finalizer().finalize_if_complete(FILE_ID)
-    assert world.file().get("reported_at") is None
+    assert world.file().reported_at is None
 
     # The failed claim was released: the redelivered message's call takes it over at once.
     assert world.finalizer().finalize_if_complete(FILE_ID) is not None
@@ -220,7 +222,7 @@ def test_a_crashed_finalizer_is_finished_by_the_sweep_after_the_lease(
     world.clock.now += 2
     assert world.finalizer().sweep().as_dict() == {"stale": 1, "reported": 1, "failed": 0}
     assert_reported_once(world)
-    assert world.file()["finalize_attempts"] == 2
+    assert world.file().finalize_attempts == 2
 
 
 def test_a_failed_claim_is_retried_by_the_next_delivery_and_leaves_nothing_to_sweep(

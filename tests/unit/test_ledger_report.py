@@ -9,6 +9,7 @@ order, multipart when large) and nothing left under ``_staging/<file_id>/``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,9 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from adm_ingest.ledger import FileEntry, Ledger
+from adm_ingest.attempts import AttemptStats
+from adm_ingest.ledger import DeliveredBatch, FileEntry, FileFacts, FileRecord, Ledger
+from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapping
 from adm_ingest.outcomes import RecordFate, Tally
 from adm_ingest.report import (
     REJECTS_HEADER,
@@ -66,7 +69,7 @@ def entry(file_id: str = FILE_ID) -> FileEntry:
         version_id="v1",
         etag='"abc"',
         size=1234,
-        kind="audience_members",
+        destination="audience_members",
         target_name="vip",
         target_id="DS-1",
     )
@@ -122,10 +125,13 @@ def test_register_file_is_idempotent(ledger: Ledger) -> None:
     assert ledger.register_file(entry()) is False
     file = ledger.get_file(FILE_ID)
     assert file is not None
-    assert (file["key"], file["status"], file["read"], file["chunks_done"]) == (
-        KEY, "splitting", 0, 0,
+    assert (file.key, file.status, file.read, file.chunks_done) == (
+        KEY,
+        "splitting",
+        0,
+        0,
     )
-    assert (file["version_id"], file["etag"]) == ("v1", '"abc"')
+    assert (file.version_id, file.etag) == ("v1", '"abc"')
 
 
 def test_a_chunk_is_counted_once_however_often_it_completes(ledger: Ledger) -> None:
@@ -135,7 +141,7 @@ def test_a_chunk_is_counted_once_however_often_it_completes(ledger: Ledger) -> N
     assert ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done") is False
     assert ledger.get_file(FILE_ID) == before
     chunk = ledger.get_chunk(FILE_ID, 0)
-    assert chunk is not None and chunk["status"] == "done"
+    assert chunk is not None and chunk.status == "done"
 
 
 def test_a_file_registered_by_an_older_release_takes_the_new_counter_maps(
@@ -157,12 +163,12 @@ def test_a_file_registered_by_an_older_release_takes_the_new_counter_maps(
     assert ledger.complete_chunk(FILE_ID, 0, chunk, status="done") is False  # still once
     file = ledger.get_file(FILE_ID)
     assert file is not None
-    assert (file["read"], file["accepted"], file["chunks_done"]) == (3, 3, 1)
-    assert file["notes"] == {"naive_timestamp_as_utc": 3}
-    assert file["skipped"] == {"report_footer": 1}
-    assert file["country_sources"] == {"dataset": 3}
-    assert file["countries"] == {"US": 3}
-    assert file["coverage_valid"] == {"email": 3}
+    assert (file.read, file.accepted, file.chunks_done) == (3, 3, 1)
+    assert file.notes == {"naive_timestamp_as_utc": 3}
+    assert file.skipped == {"report_footer": 1}
+    assert file.country_sources == {"dataset": 3}
+    assert file.countries == {"US": 3}
+    assert file.coverage_valid == {"email": 3}
 
 
 def test_a_chunk_of_an_unregistered_file_is_not_counted(ledger: Ledger) -> None:
@@ -176,14 +182,14 @@ def test_counters_add_up_across_chunks(ledger: Ledger) -> None:
     ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
     file = ledger.get_file(FILE_ID)
     assert file is not None
-    assert (file["read"], file["accepted"], file["chunks_done"]) == (16, 10, 2)
-    assert file["rejected"] == {"no_identifier": 3, "missing_consent": 1}
-    assert file["failed"] == {"retries_exhausted": 2}
-    assert file["coverage_valid"] == {"email": 12, "phone": 5}
-    assert file["coverage_invalid"] == {"phone": 2, "email": 1}
-    assert file["requests"] == {"200": 2, "503": 2}
-    assert sorted(file["ingress_ids"]) == ["ing-1", "ing-2"]
-    assert sorted(file["counted_chunks"]) == [0, 1]
+    assert (file.read, file.accepted, file.chunks_done) == (16, 10, 2)
+    assert file.rejected == {"no_identifier": 3, "missing_consent": 1}
+    assert file.failed == {"retries_exhausted": 2}
+    assert file.coverage_valid == {"email": 12, "phone": 5}
+    assert file.coverage_invalid == {"phone": 2, "email": 1}
+    assert file.requests == {"200": 2, "503": 2}
+    assert sorted(file.ingress_ids) == ["ing-1", "ing-2"]
+    assert sorted(file.counted_chunks) == [0, 1]
 
 
 def test_finalize_only_once_split_is_done_and_every_chunk_is_done(ledger: Ledger) -> None:
@@ -195,7 +201,7 @@ def test_finalize_only_once_split_is_done_and_every_chunk_is_done(ledger: Ledger
     ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
     finalized = ledger.try_finalize(FILE_ID)
     assert finalized is not None
-    assert (finalized["read"], finalized["chunks_total"], finalized["records_total"]) == (16, 2, 16)
+    assert (finalized.read, finalized.chunks_total, finalized.records_total) == (16, 2, 16)
     assert ledger.try_finalize(FILE_ID) is None  # exactly once
 
 
@@ -217,7 +223,9 @@ def test_a_file_error_finalizes_and_reports_the_error(ledger: Ledger) -> None:
     assert finalized is not None
     report = build_report(finalized)
     assert (report["status"], report["error"], report["records_read"]) == (
-        "error", "file has no header row", 0,
+        "error",
+        "file has no header row",
+        0,
     )
     assert ledger.try_finalize(FILE_ID) is None
 
@@ -233,7 +241,7 @@ def test_a_file_error_after_some_chunks_waits_for_them(ledger: Ledger) -> None:
 # -- the report ------------------------------------------------------------------------------
 
 
-def finalized_file(ledger: Ledger, *tallies: Tally) -> dict[str, Any]:
+def finalized_file(ledger: Ledger, *tallies: Tally) -> FileRecord:
     ledger.register_file(entry())
     for index, chunk in enumerate(tallies):
         ledger.complete_chunk(FILE_ID, index, chunk, status="done")
@@ -248,10 +256,15 @@ def test_report_document_from_a_finalized_file(ledger: Ledger) -> None:
     assert report["status"] == "complete_with_failures"
     assert report["balanced"] is True
     assert (report["records_read"], report["accepted"], report["rejected"], report["failed"]) == (
-        16, 10, 4, 2,
+        16,
+        10,
+        4,
+        2,
     )
     assert report["identifier_coverage"]["email"] == {
-        "valid": 12, "invalid": 1, "share_of_records": 0.75,
+        "valid": 12,
+        "invalid": 1,
+        "share_of_records": 0.75,
     }
     assert (report["requests_sent"], report["chunks"]) == (4, 2)
     assert report["rejects_file"] == rejects_key(KEY)
@@ -317,3 +330,106 @@ def test_a_rejects_file_larger_than_8_mib_is_uploaded_in_parts(ledger: Ledger, s
     stored = s3.get_object(Bucket=BUCKET, Key=rejects_key(KEY))
     assert stored["Body"].read() == expected
     assert stored["ETag"].strip('"').endswith("-2")  # a two-part multipart upload
+
+
+# -- typed records: what goes in comes out, as plain Python ------------------------------------
+
+
+def test_a_registered_file_reads_back_as_a_typed_record_of_plain_values(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.record_file_facts(
+        FILE_ID,
+        FileFacts(
+            mapping={"columns": [{"column": "Email", "field": "email", "pii_set": 1}]},
+            encoding="cp1252",
+            country_column=False,
+            default_country="DE",
+            default_country_source="dataset",
+            country_profile={"sampled": 40, "hints": {"phone_calling_code": 3}},
+        ),
+    )
+    ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file.file_id, file.bucket, file.key, file.size, file.destination) == (
+        FILE_ID,
+        BUCKET,
+        KEY,
+        1234,
+        "audience_members",
+    )
+    assert (file.target_name, file.target_id, file.status) == ("vip", "DS-1", "splitting")
+    assert (file.records_total, file.split_done, file.error) == (None, False, None)
+    assert (file.encoding, file.country_column, file.default_country) == ("cp1252", False, "DE")
+    # DynamoDB hands back Decimal everywhere, nested maps and lists included: none leaks out.
+    assert file.mapping == {"columns": [{"column": "Email", "field": "email", "pii_set": 1}]}
+    assert file.country_profile == {"sampled": 40, "hints": {"phone_calling_code": 3}}
+    numbers = [file.read, file.accepted, file.chunks_done, file.size, *file.rejected.values()]
+    numbers += [file.country_profile["sampled"], file.mapping["columns"][0]["pii_set"]]
+    assert all(type(n) is int for n in numbers)
+    assert file.counted_chunks == frozenset({0}) and file.ingress_ids == ("ing-1",)
+
+
+def test_only_the_facts_given_are_written(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.record_file_facts(FILE_ID, FileFacts(encoding="utf-8", default_country="US"))
+    ledger.record_file_facts(FILE_ID, FileFacts(encoding="cp1252"))
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file.encoding, file.default_country, file.mapping) == ("cp1252", "US", None)
+
+
+def test_delivered_batches_round_trip_in_order_with_their_attempts(ledger: Ledger) -> None:
+    delivered = DeliveredBatch(
+        status=207,
+        rejected={0: "adm_INVALID_EMAIL", 17: "adm_DUPLICATE"},
+        ingress_id="ing-9",
+        attempts=AttemptStats(Counter({"429": 2, "207": 1}), 1.5),
+    )
+    refused = DeliveredBatch(
+        status=400, failed="refused_400_bad_body", attempts=AttemptStats(Counter({"400": 1}))
+    )
+    ledger.record_delivered_batch(FILE_ID, 3, delivered)
+    ledger.record_delivered_batch(FILE_ID, 3, refused)
+    ledger.record_chunk_error(
+        FILE_ID, 3, "not_delivered:throttled", unconfirmed_batch=2, attempts=delivered.attempts
+    )
+    chunk = ledger.get_chunk(FILE_ID, 3)
+    assert chunk is not None
+    assert (chunk.file_id, chunk.index, chunk.status) == (FILE_ID, 3, None)
+    assert chunk.delivered_batches == (delivered, refused)
+    assert type(next(iter(chunk.delivered_batches[0].rejected))) is int
+    assert (chunk.last_error, chunk.attempts) == ("not_delivered:throttled", 1)
+    assert chunk.attempt_log == (delivered.attempts,)
+    assert chunk.unconfirmed_batches == frozenset({2})
+    assert ledger.get_chunk(FILE_ID, 4) is None
+
+
+def test_a_mapping_is_pinned_once_and_reads_back_verified(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    first = PinnedMapping.of("audiences/vip", MappingConfig.from_dict({"columns": {"M": "email"}}))
+    later = PinnedMapping.of("audiences/vip", MappingConfig.from_dict({"columns": {"X": "email"}}))
+    assert ledger.pin_mapping(FILE_ID, first) == first
+    assert ledger.pin_mapping(FILE_ID, later) == first  # the first pin stands
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.pinned_mapping() == first
+    assert file.mapping_hash == first.content_hash
+
+    ledger._resource_table.update_item(
+        Key={"pk": f"file#{FILE_ID}", "sk": "file"},
+        UpdateExpression="SET mapping_config = :c",
+        ExpressionAttributeValues={":c": later.canonical},
+    )
+    damaged = ledger.get_file(FILE_ID)
+    assert damaged is not None  # still readable (the finalizer needs it)…
+    with pytest.raises(MappingMismatch):
+        damaged.pinned_mapping()  # …but the mapping is refused
+
+
+def test_a_destinations_session_is_stored_on_the_file_and_read_back(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.session == {}  # ADM keeps none
+    ledger.record_session(FILE_ID, {"batch_id": "01JD-AEP", "dataset": "ds-9"})
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.session == {"batch_id": "01JD-AEP", "dataset": "ds-9"}

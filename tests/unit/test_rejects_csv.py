@@ -24,6 +24,7 @@ from moto import mock_aws
 
 from adm_ingest.destinations.adm import error_reason, refusal_reason
 from adm_ingest.destinations.base import MAX_API_CODE
+from adm_ingest.ledger import FileRecord
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
 from adm_ingest.report import REJECTS_HEADER, ReportWriter, fates_csv, fates_key, rejects_key
@@ -101,7 +102,7 @@ def test_the_concatenated_rejects_file_is_one_parseable_neutralised_csv(s3: Any)
     s3.put_object(Bucket=BUCKET, Key=fates_key(FILE_ID, 3), Body=b"20001,rejected,no_identifier")
     s3.put_object(Bucket=BUCKET, Key=fates_key(FILE_ID, 4), Body=b"20002,rejected,no_identifier\n")
 
-    ReportWriter(s3, BUCKET).write(FILE_ID, {"key": KEY, "failed": {"adm_x": 36}})
+    ReportWriter(s3, BUCKET).write(FILE_ID, FileRecord(FILE_ID, key=KEY, failed={"adm_x": 36}))
 
     body = s3.get_object(Bucket=BUCKET, Key=rejects_key(KEY))["Body"].read()
     assert body.startswith(REJECTS_HEADER)
@@ -151,13 +152,14 @@ def test_an_api_code_keeps_its_readable_part() -> None:
 
 def test_warnings_that_embed_column_names_cannot_start_formulas() -> None:
     """The mapping's warnings name the file's columns; a column may be named like a formula."""
-    file = {
-        "mapping": {
+    file = FileRecord(
+        "f" * 32,
+        mapping={
             "unknown": ["=cmd|' /C calc'!A0", {"column": "@SUM(1)", "did_you_mean": ["email"]}],
             "warnings": [{"code": "unknown_column", "message": "=1+1 came from somewhere"}],
         },
-        "notes": {"+odd_note": 2},
-    }
+        notes={"+odd_note": 2},
+    )
     warnings = file_warnings(file)
     texts = [w["message"] for w in warnings] + [w["code"] for w in warnings]
     assert not any(starts_a_formula(text) for text in texts)

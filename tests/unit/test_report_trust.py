@@ -16,7 +16,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from adm_ingest.ledger import _MAX_EXPRESSION, OTHER_COUNTRIES, FileEntry, Ledger, _chunk_update
+from adm_ingest.ledger import (
+    _MAX_EXPRESSION,
+    OTHER_COUNTRIES,
+    FileEntry,
+    FileFacts,
+    FileRecord,
+    Ledger,
+    _chunk_update,
+)
 from adm_ingest.mapping import build_plan
 from adm_ingest.notices import file_warnings, foreign_data_message
 from adm_ingest.outcomes import Tally
@@ -89,31 +97,29 @@ def test_chunks_add_notes_skipped_lines_country_sources_and_countries_exactly_on
     assert ledger.complete_chunk(FILE_ID, 1, second, status="done")
     file = ledger.get_file(FILE_ID)
     assert file is not None
-    assert file["notes"] == {"naive_timestamp_as_utc": 2}
-    assert file["skipped"] == {"report_footer": 1}
-    assert file["country_sources"] == {"record": 1, "dataset": 4}
-    assert file["countries"] == {"DE": 1, "US": 4}
-    assert file["read"] == 5
+    assert file.notes == {"naive_timestamp_as_utc": 2}
+    assert file.skipped == {"report_footer": 1}
+    assert file.country_sources == {"record": 1, "dataset": 4}
+    assert file.countries == {"DE": 1, "US": 4}
+    assert file.read == 5
 
 
 def test_file_facts_are_stored_once_the_split_knows_them(ledger: Ledger) -> None:
     plan = build_plan(["Email", "Shoe Size"])
     ledger.record_file_facts(
         FILE_ID,
-        {
-            "mapping": mapping_section(plan),
-            "encoding": "utf-8",
-            "country_column": False,
-            "default_country": "US",
-            "default_country_source": "dataset",
-        },
+        FileFacts(
+            mapping=mapping_section(plan),
+            encoding="utf-8",
+            country_column=False,
+            default_country="US",
+            default_country_source="dataset",
+        ),
     )
     file = ledger.get_file(FILE_ID)
     assert file is not None
-    assert file["mapping"]["unknown"] == [{"column": "Shoe Size", "did_you_mean": []}]
-    assert file["country_column"] is False
-    with pytest.raises(ValueError, match="not file facts"):
-        ledger.record_file_facts(FILE_ID, {"records": 1})
+    assert file.mapping["unknown"] == [{"column": "Shoe Size", "did_you_mean": []}]
+    assert file.country_column is False
 
 
 def test_a_chunk_of_many_countries_folds_the_rarest_to_fit_dynamodb_expression_limit(
@@ -142,34 +148,37 @@ def test_a_chunk_of_many_countries_folds_the_rarest_to_fit_dynamodb_expression_l
     assert sum(stored.values()) == sum(countries.values())  # nothing lost, only folded
     assert ledger.complete_chunk(FILE_ID, 0, tally, status="done")
     file = ledger.get_file(FILE_ID)
-    assert file is not None and file["countries"] == stored
+    assert file is not None and file.countries == stored
 
 
 # -- the report ---------------------------------------------------------------------------
 
 
-def file_item(**extra: Any) -> dict[str, Any]:
+def file_item(**extra: Any) -> FileRecord:
     plan = build_plan(
         ["E-Mail", "Phone", "Cust#", "Shoe Size"],
         {"columns": {"E-Mail": "email", "Zip Code": "postal"}},
     )
-    return {
-        "key": "audiences/vip/x.csv",
-        "read": 10,
-        "accepted": 8,
-        "rejected": {"mangled_by_spreadsheet": 2},
-        "failed": {},
-        "mapping": mapping_section(plan),
-        "encoding": "utf-8",
-        "country_column": False,
-        "default_country": "US",
-        "default_country_source": "dataset",
-        "country_sources": {"dataset": 10},
-        "countries": {"US": 10},
-        "notes": {},
-        "skipped": {},
-        **extra,
-    }
+    return FileRecord(
+        **{
+            "file_id": FILE_ID,
+            "key": "audiences/vip/x.csv",
+            "read": 10,
+            "accepted": 8,
+            "rejected": {"mangled_by_spreadsheet": 2},
+            "failed": {},
+            "mapping": mapping_section(plan),
+            "encoding": "utf-8",
+            "country_column": False,
+            "default_country": "US",
+            "default_country_source": "dataset",
+            "country_sources": {"dataset": 10},
+            "countries": {"US": 10},
+            "notes": {},
+            "skipped": {},
+            **extra,
+        }
+    )
 
 
 def test_every_report_carries_the_resolved_mapping() -> None:
@@ -233,7 +242,7 @@ def test_warnings_name_columns_codes_and_counts() -> None:
 
 def test_a_suggestion_from_the_mapping_summary_appears_in_the_unknown_columns_warning() -> None:
     summary = {"unknown": [{"column": "Emial", "did_you_mean": "email"}], "missing": []}
-    (warning,) = file_warnings({"mapping": summary})
+    (warning,) = file_warnings(FileRecord(FILE_ID, mapping=summary))
     assert "Emial (did you mean email?)" in warning["message"]
 
 
@@ -264,7 +273,9 @@ def test_data_that_looks_foreign_is_a_warning_with_counts_by_hint_kind() -> None
 
 
 def test_a_report_of_a_file_that_never_got_a_survey_still_has_every_key() -> None:
-    report = build_report({"key": "audiences/nope/x.csv", "error": "unknown audience 'nope'"})
+    report = build_report(
+        FileRecord(FILE_ID, key="audiences/nope/x.csv", error="unknown audience 'nope'")
+    )
     assert report["status"] == "error"
     for key in (
         "mapping",
@@ -284,7 +295,9 @@ def test_the_stored_mapping_is_bounded() -> None:
     assert len(section["unknown"]) == MAX_MAPPING_ENTRIES
     assert section["truncated"] == {"unknown": 25}
     assert (
-        codes({"warnings": file_warnings({"mapping": section})})["unknown_columns"]["count"]
+        codes({"warnings": file_warnings(FileRecord(FILE_ID, mapping=section))})["unknown_columns"][
+            "count"
+        ]
         == MAX_MAPPING_ENTRIES
     )
 

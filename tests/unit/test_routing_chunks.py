@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import astuple, replace
 
 import boto3
 import orjson
@@ -192,6 +192,7 @@ POINTER = ChunkPointer(
     etag='"etag"',
     byte_range=(1_048_576, 2_097_152),
     mapping_prefix="audiences/vip",
+    mapping_hash="9f" * 32,
     default_country="GB",
 )
 
@@ -202,7 +203,23 @@ def test_a_pointer_survives_its_message_round_trip() -> None:
     assert ChunkPointer.from_message(message.encode()) == POINTER
     assert POINTER.chunk_id == f"{POINTER.file_id}:000007"
     assert f'"chunk_id":"{POINTER.chunk_id}"' in message
-    assert '"v":2' in message and MESSAGE_VERSION == 2
+    assert '"v":3' in message and MESSAGE_VERSION == 3
+    body = orjson.loads(message)
+    assert body["destination"] == "audience_members" and body["mapping_hash"] == "9f" * 32
+    assert body["session"] == {} and "kind" not in body and "extra" not in body
+
+
+def test_a_destinations_session_travels_with_every_chunk() -> None:
+    with_session = replace(POINTER, session={"batch_id": "01JD-AEP-BATCH", "dataset": "ds-9"})
+    assert ChunkPointer.from_message(with_session.to_message()) == with_session
+    body = {**orjson.loads(POINTER.to_message()), "session": {"batch": 7}}
+    with pytest.raises(UnsupportedMessage, match="malformed version-3"):
+        ChunkPointer.from_message(orjson.dumps(body))
+
+
+def test_the_pointer_names_its_delivery_target() -> None:
+    # DeliveryTarget(destination, name, id, …): compared by position, whatever the first is named
+    assert astuple(POINTER.target)[:3] == ("audience_members", "vip", "DS-111")
 
 
 def test_a_message_names_the_header_bytes_and_never_carries_column_names() -> None:
@@ -213,29 +230,42 @@ def test_a_message_names_the_header_bytes_and_never_carries_column_names() -> No
         "encoding": "utf-8",
         "header_range": [3, 31],
     }
-    with pytest.raises(ValueError, match="no column names"):
-        replace(POINTER, layout=SourceLayout("csv", ";", ("Customer ID",))).to_message()
 
 
-def test_a_version_1_message_with_its_header_is_still_read() -> None:
-    """Chunks queued before the deploy that took the header out of the message."""
-    v1 = orjson.loads(POINTER.to_message())
-    v1["v"] = 1
+def v2_body(pointer: ChunkPointer) -> dict[str, object]:
+    """What the splitter wrote before v3: ``kind``, an ``extra``, no session or mapping hash."""
+    body = orjson.loads(pointer.to_message())
+    body["kind"] = body.pop("destination")
+    del body["session"], body["mapping_hash"]
+    return {**body, "v": 2, "extra": {}}
+
+
+def test_a_version_2_message_is_read_as_version_3() -> None:
+    """Chunks queued before the deploy that brought v3 are processed after it."""
+    pointer = ChunkPointer.from_message(orjson.dumps(v2_body(POINTER)))
+    assert pointer == replace(POINTER, mapping_hash="")  # "": the worker finds the file's own
+    assert pointer.session == {} and pointer.destination == "audience_members"
+
+
+def test_a_version_1_message_is_refused() -> None:
+    """v1 carried the header's names; nothing that wrote it was ever deployed."""
+    v1 = {**v2_body(POINTER), "v": 1}
     v1["layout"] = {"format": "csv", "delimiter": ";", "header": ["Customer ID", "Email"]}
-    pointer = ChunkPointer.from_message(orjson.dumps(v1))
-    assert pointer.layout == SourceLayout("csv", ";", ("Customer ID", "Email"))
-    assert replace(pointer, layout=POINTER.layout) == POINTER
+    with pytest.raises(UnsupportedMessage, match=r"unsupported chunk message version 1$"):
+        ChunkPointer.from_message(orjson.dumps(v1))
 
 
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"v": 3}, "unsupported chunk message version 3"),
-        ({"v": "2"}, "unsupported chunk message version$"),
+        ({"v": 4}, "unsupported chunk message version 4"),
+        ({"v": 1}, "unsupported chunk message version 1"),
+        ({"v": "3"}, "unsupported chunk message version$"),
         ({"v": None}, "unsupported chunk message version$"),
         ({"layout": {"format": "csv", "header": ["zelda@example.com"]}}, "carries column names"),
-        ({"kind": "no_such_kind"}, "malformed version-2 chunk message"),
-        ({"layout": None}, "malformed version-2 chunk message"),
+        ({"destination": "no_such_kind"}, "for no known destination"),
+        ({"layout": None}, "malformed version-3 chunk message"),
+        ({"kind": "audience_members"}, "malformed version-3 chunk message"),
     ],
 )
 def test_a_message_of_an_unknown_version_or_shape_is_a_typed_error_naming_no_content(
@@ -248,6 +278,11 @@ def test_a_message_of_an_unknown_version_or_shape_is_a_typed_error_naming_no_con
     for junk in (b"not json", b"[1, 2]", b'{"no": "version"}'):
         with pytest.raises(UnsupportedMessage):
             ChunkPointer.from_message(junk)
+
+
+def test_a_version_2_message_of_an_unknown_kind_is_refused() -> None:
+    with pytest.raises(UnsupportedMessage, match="for no known destination"):
+        ChunkPointer.from_message(orjson.dumps({**v2_body(POINTER), "kind": "no_such_kind"}))
 
 
 def test_a_pointer_carries_its_file_encoding_and_an_old_message_means_utf8() -> None:
@@ -264,7 +299,8 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 @settings(max_examples=60)
 @given(
     index=st.integers(0, 99_999),
-    kind=st.sampled_from([d.name for d in DESTINATIONS]),
+    destination=st.sampled_from([d.name for d in DESTINATIONS]),
+    mapping_hash=st.text("0123456789abcdef", max_size=64),
     key=TEXT,
     header_range=st.none() | st.tuples(st.integers(0, 2**17), st.integers(0, 2**17)),
     byte_range=st.none() | st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
@@ -273,7 +309,8 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 )
 def test_any_pointer_survives_its_message_round_trip(
     index: int,
-    kind: str,
+    destination: str,
+    mapping_hash: str,
     key: str,
     header_range: tuple[int, int] | None,
     byte_range: tuple[int, int] | None,
@@ -285,7 +322,7 @@ def test_any_pointer_survives_its_message_round_trip(
         index=index,
         bucket="b",
         key=key,
-        destination=kind,
+        destination=destination,
         target_name="n",
         target_id="id",
         layout=SourceLayout(
@@ -298,6 +335,7 @@ def test_any_pointer_survives_its_message_round_trip(
         version_id=version_id,
         byte_range=byte_range,
         staged_key=staged_key,
+        mapping_hash=mapping_hash,
     )
     assert ChunkPointer.from_message(pointer.to_message()) == pointer
 

@@ -1,7 +1,8 @@
 """The ledger: one DynamoDB item per file and one per chunk, with atomic counters.
 
 Keys: ``pk = "file#<file_id>"``; ``sk = "file"`` for the file, ``"chunk#<index>"`` for a chunk.
-A chunk's outcome is added to its file exactly once (a conditional update that records the
+Records in and out are typed (:mod:`adm_ingest.ledger_records`, which alone knows the item
+shapes). A chunk's outcome is added to its file exactly once (a conditional update that records the
 chunk's index with the counters), so redelivered or retried chunks can never be counted twice.
 
 Finalization (writing the report once every chunk is done) is a **lease**, so it can't be lost
@@ -19,14 +20,32 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from adm_ingest.attempts import AttemptStats
+from adm_ingest.ledger_records import (
+    ChunkRecord,
+    DeliveredBatch,
+    FileEntry,
+    FileFacts,
+    FileRecord,
+    PinnedMapping,
+)
 from adm_ingest.outcomes import Tally
+
+__all__ = [
+    "ChunkRecord",
+    "DeliveredBatch",
+    "FileEntry",
+    "FileFacts",
+    "FileRecord",
+    "Ledger",
+    "PinnedMapping",
+]
 
 #: Ledger items expire (DynamoDB TTL) this long after their file was registered.
 RETENTION_SECONDS = 90 * 24 * 3600
@@ -43,36 +62,11 @@ _COUNTER_MAPS = (
     "country_sources",
     "countries",
 )
-FILE_FACTS = (
-    "mapping",
-    "encoding",
-    "country_column",
-    "default_country",
-    "default_country_source",
-    "country_profile",
-)
-"""What the splitter learns about a file before its chunks run (column names, codes and
-counts only — never a value), stored on the file item for the report."""
 OTHER_COUNTRIES = "other"
 """Where a chunk's least frequent countries are folded when its update would outgrow
 DynamoDB's expression limit (only a chunk with dozens of countries gets there)."""
 _MAX_EXPRESSION = 4000
 """DynamoDB refuses update expressions over 4 KB; keep a margin."""
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """Identity and routing of one input file (no content, never PII)."""
-
-    file_id: str
-    bucket: str
-    key: str
-    version_id: str | None
-    etag: str | None
-    size: int
-    kind: str
-    target_name: str
-    target_id: str
 
 
 FINALIZING_INDEX = "finalizing"
@@ -114,7 +108,7 @@ class Ledger:
             "bucket": entry.bucket,
             "key": entry.key,
             "size": entry.size,
-            "kind": entry.kind,
+            "destination": entry.destination,
             "target_name": entry.target_name,
             "target_id": entry.target_id,
             "status": "splitting",
@@ -139,11 +133,48 @@ class Ledger:
             raise
         return True
 
-    def get_file(self, file_id: str) -> dict[str, Any] | None:
+    def get_file(self, file_id: str) -> FileRecord | None:
         found = self._resource_table.get_item(
             Key={"pk": f"file#{file_id}", "sk": "file"}, ConsistentRead=True
         ).get("Item")
-        return _plain(found) if found else None
+        return FileRecord.from_item(found) if found else None
+
+    def pin_mapping(self, file_id: str, mapping: PinnedMapping) -> PinnedMapping:
+        """Fix the mapping the file's chunks use: ``mapping`` if the file has none yet, else
+        the one pinned first (a redelivered event or a resumed split never changes it).
+
+        Raises:
+            MappingMismatch: the stored mapping does not match its stored hash.
+        """
+        updated = self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression=(
+                "SET mapping_config = if_not_exists(mapping_config, :config), "
+                "mapping_hash = if_not_exists(mapping_hash, :hash), "
+                "mapping_prefix = if_not_exists(mapping_prefix, :prefix)"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":config": mapping.canonical,
+                ":hash": mapping.content_hash,
+                ":prefix": mapping.prefix,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        pinned = FileRecord.from_item(updated["Attributes"]).pinned_mapping()
+        assert pinned is not None, "just pinned"
+        return pinned
+
+    def record_session(self, file_id: str, session: Mapping[str, str]) -> None:
+        """Store the destination's session for the file (opaque remote ids, never data): what
+        ``open_file`` returned, or what ``commit`` changed it to."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET #session = :session",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#session": "session"},
+            ExpressionAttributeValues={":session": {str(k): str(v) for k, v in session.items()}},
+        )
 
     def save_split_checkpoint(self, file_id: str, checkpoint: Mapping[str, Any]) -> None:
         """Where a split that ran out of time continues (opaque to the ledger)."""
@@ -171,22 +202,20 @@ class Ledger:
             },
         )
 
-    def record_file_facts(self, file_id: str, facts: Mapping[str, Any]) -> None:
-        """Store what the split learned about the file (:data:`FILE_FACTS` keys only)."""
-        unknown = set(facts) - set(FILE_FACTS)
-        if unknown:
-            raise ValueError(f"not file facts: {sorted(unknown)}")
-        if not facts:
+    def record_file_facts(self, file_id: str, facts: FileFacts) -> None:
+        """Store what the split learned about the file (its fields that are not ``None``)."""
+        values = facts.to_item()
+        if not values:
             return
-        names = {f"#f{i}": key for i, key in enumerate(facts)}
+        names = {f"#f{i}": key for i, key in enumerate(values)}
         self._resource_table.update_item(
             Key={"pk": f"file#{file_id}", "sk": "file"},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(facts))),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(values))),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={f":f{i}": value for i, value in enumerate(facts.values())},
+            ExpressionAttributeValues={f":f{i}": value for i, value in enumerate(values.values())},
         )
 
-    def record_session(self, file_id: str, session: Mapping[str, str]) -> dict[str, str]:
+    def open_session(self, file_id: str, session: Mapping[str, str]) -> dict[str, str]:
         """Keep the file's session with its destination (``open_file``'s result), unless one is
         kept already; returns the one that is kept (the first, when two splits raced)."""
         try:
@@ -200,8 +229,8 @@ class Ledger:
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise
-            kept = (self.get_file(file_id) or {}).get("session") or {}
-            return {str(k): str(v) for k, v in kept.items()}
+            file = self.get_file(file_id)
+            return dict(file.session) if file is not None else {}
         return dict(session)
 
     def record_file_error(
@@ -227,23 +256,25 @@ class Ledger:
 
     # -- chunks --------------------------------------------------------------------------
 
-    def get_chunk(self, file_id: str, index: int) -> dict[str, Any] | None:
+    def get_chunk(self, file_id: str, index: int) -> ChunkRecord | None:
         found = self._resource_table.get_item(
             Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)}, ConsistentRead=True
         ).get("Item")
-        return _plain(found) if found else None
+        return ChunkRecord.from_item(found) if found else None
 
-    def checkpoint_batch(self, file_id: str, index: int, delivery: Mapping[str, Any]) -> None:
-        """Remember one delivered batch of a chunk, so a retry never posts it again."""
+    def record_delivered_batch(self, file_id: str, index: int, batch: DeliveredBatch) -> None:
+        """Remember the next batch of a chunk that got its final answer, so a retry of the
+        chunk replays it and never posts it again."""
         self._resource_table.update_item(
             Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)},
             UpdateExpression=(
-                "SET batches = list_append(if_not_exists(batches, :empty), :one), "
+                "SET delivered_batches = "
+                "list_append(if_not_exists(delivered_batches, :empty), :one), "
                 "expires_at = if_not_exists(expires_at, :ttl)"
             ),
             ExpressionAttributeValues={
                 ":empty": [],
-                ":one": [dict(delivery)],
+                ":one": [batch.to_item()],
                 ":ttl": int(time.time()) + RETENTION_SECONDS,
             },
         )
@@ -255,14 +286,14 @@ class Ledger:
         reason: str,
         *,
         unconfirmed_batch: int | None = None,
-        attempts: Mapping[str, Any] | None = None,
+        attempts: AttemptStats | None = None,
     ) -> None:
         """Why the last attempt at a chunk failed (a reason code, never data).
 
         ``unconfirmed_batch`` — the number of a batch whose request went unanswered after it may
-        have reached ADM — joins the chunk's ``unconfirmed_batches`` for good (a later run
-        that is merely throttled does not make it "not delivered"). ``attempts`` (an
-        :meth:`AttemptStats.to_dict`) is appended to ``attempt_log``, so the chunk's outcome
+        have reached the API — joins the chunk's ``unconfirmed_batches`` for good (a later run
+        that is merely throttled does not make it "not delivered"). ``attempts`` is appended
+        to ``attempt_log``, so the chunk's outcome
         counts the attempts of its failed runs too (a chunk is received a few times at most).
         """
         expression = "SET last_error = :r"
@@ -270,7 +301,7 @@ class Ledger:
         if attempts:
             expression += ", attempt_log = list_append(if_not_exists(attempt_log, :empty), :log)"
             values[":empty"] = []
-            values[":log"] = [dict(attempts)]
+            values[":log"] = [attempts.to_dict()]
         expression += " ADD attempts :one"
         if unconfirmed_batch is not None:
             expression += ", unconfirmed_batches :batch"
@@ -345,7 +376,7 @@ class Ledger:
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         now: float | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> FileRecord | None:
         """Claim the right to write the file's report for ``lease_seconds``: the file item
         (``finalize_attempts`` counts the claims) if the file is complete, not reported and
         not claimed by someone else within the lease; None otherwise.
@@ -390,9 +421,9 @@ class Ledger:
             if _code(error) == "ConditionalCheckFailedException":
                 return None
             raise
-        return _plain(updated["Attributes"])
+        return FileRecord.from_item(updated["Attributes"])
 
-    def try_finalize(self, file_id: str) -> dict[str, Any] | None:
+    def try_finalize(self, file_id: str) -> FileRecord | None:
         """:meth:`claim_finalization` under a fresh owner token (for callers that don't need
         the token): the file item to the single caller that sees the file complete."""
         return self.claim_finalization(file_id, uuid.uuid4().hex)
@@ -594,14 +625,3 @@ def _epoch(seconds: float) -> Decimal:
 
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB resource values (Decimal, sets) → plain JSON-able Python."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value

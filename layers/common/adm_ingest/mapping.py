@@ -71,15 +71,10 @@ with a header; if it shows up later, it feeds its field if nothing else took it.
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-
-from adm_ingest import consent
 from adm_ingest.column_names import (
     ADDRESS_FIELDS,
     MAX_PII_SETS,
@@ -89,44 +84,18 @@ from adm_ingest.column_names import (
     orders_shaped,
     suggest,
 )
+from adm_ingest.mapping_config import (
+    ATTRIBUTE_FIELDS,
+    CONFIG_KEYS,
+    FieldTarget,
+    MappingConfig,
+    MappingError,
+    parse_target,
+)
 from adm_ingest.records import PII_FIELDS, MappedRecord, SourceRecord
 
-ATTRIBUTE_FIELDS: tuple[str, ...] = (
-    "external_id",
-    "country",
-    "ip",
-    "gpp",
-    "tcf",
-    "amzn_ad_storage",
-    "amzn_user_data",
-    "action",
-    "timestamp",
-    "value",
-    "currency",
-    "units",
-    "dedupe_id",
-    "maid",
-    "ramp_id",
-    "event_name",
-    "data_processing",
-)
-"""Canonical non-PII fields (the keys of ``MappedRecord.attributes``)."""
-CONFIG_KEYS: tuple[str, ...] = (
-    "columns",
-    "hashed",
-    "ignore",
-    "defaults",
-    "auto_detect",
-    "decimal",
-    "timezone",
-    "date_order",
-    "strict_country",
-)
-DECIMAL_MARKS: tuple[str, ...] = (",", ".")
-DATE_ORDERS: tuple[str, ...] = ("DMY", "MDY", "YMD")
 IDENTIFIER_FIELDS = frozenset({*PII_FIELDS, "external_id", "maid", "ramp_id"})
 """Fields a record can be matched or addressed on (without one, every record is rejected)."""
-_CONSENT_DEFAULTS = ("amzn_ad_storage", "amzn_user_data")
 
 # Why a column present in the file is not sent (``MappingPlan.not_sent``).
 DUPLICATE = "duplicate field"
@@ -135,7 +104,6 @@ CONFIGURED_FIELD_TAKEN = "its configured field is already fed by an earlier colu
 
 _PII = frozenset(PII_FIELDS)
 _ATTRIBUTES = frozenset(ATTRIBUTE_FIELDS)
-_NUMBERED_TARGET = re.compile(r"([a-z_]+?)_(\d+)")
 _SHIPPING_TIER = 2
 
 __all__ = [
@@ -153,46 +121,6 @@ __all__ = [
 ]
 
 
-class MappingError(ValueError):
-    """A mapping config is invalid; the message names the offending key."""
-
-
-@dataclass(frozen=True, slots=True)
-class FieldTarget:
-    """Where a column's value goes: an attribute, or a field of one PII set."""
-
-    field: str
-    pii_set: int | None = None
-    """0-based PII set, ``None`` for attributes."""
-    hashed: bool = False
-    """The column holds SHA-256 hex digests already (PII only)."""
-
-    def describe(self) -> str:
-        if self.pii_set is None:
-            return self.field
-        hashed = ", hashed" if self.hashed else ""
-        return f"{self.field} (PII set {self.pii_set + 1}{hashed})"
-
-
-def parse_target(name: str) -> FieldTarget:
-    """Parse a config target: a canonical field, or ``<pii field>_<n>`` for PII set ``n``.
-
-    Raises:
-        MappingError: unknown field, numbered attribute, or set number out of range.
-    """
-    if name in _ATTRIBUTES:
-        return FieldTarget(name)
-    if name in _PII:
-        return FieldTarget(name, 0)
-    match = _NUMBERED_TARGET.fullmatch(name)
-    if match is None or match[1] not in _PII:
-        raise MappingError(f"unknown target field {name!r}")
-    number = int(match[2])
-    if not 1 <= number <= MAX_PII_SETS:
-        raise MappingError(f"target {name!r}: PII sets are numbered 1..{MAX_PII_SETS}")
-    return FieldTarget(match[1], number - 1)
-
-
 def _target_of(detection: Detection) -> FieldTarget | None:
     if detection.field is None:
         return None
@@ -205,152 +133,6 @@ def detect_column(name: str) -> FieldTarget | None:
     """Auto-detect a column from its name alone (see :mod:`adm_ingest.column_names`);
     ``None`` if nothing is mapped from it. Precedence between columns is the plan's."""
     return _target_of(classify_column(name))
-
-
-@dataclass(frozen=True, slots=True)
-class MappingConfig:
-    """A validated mapping config (see the module docstring for the JSON form)."""
-
-    columns: Mapping[str, FieldTarget]
-    hashed: frozenset[str] = frozenset()
-    ignore: frozenset[str] = frozenset()
-    defaults: Mapping[str, str] | None = None
-    auto_detect: bool = True
-    decimal: Literal[",", "."] | None = None
-    """The decimal mark of money values; None: read unambiguous values only."""
-    timezone: str | None = None
-    """IANA zone (validated with :mod:`zoneinfo`) for timestamps without an offset."""
-    date_order: Literal["DMY", "MDY", "YMD"] | None = None
-    """How to read all-numeric dates like ``03/04/2026``; None: only unambiguous ones."""
-    strict_country: bool = False
-    """Reject records whose country cannot be read instead of falling back."""
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> MappingConfig:
-        """Parse and validate a JSON mapping config (e.g. a file's contents)."""
-        try:
-            raw = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            raise MappingError("the mapping config is not valid JSON") from None
-        return cls.from_dict(raw)
-
-    @classmethod
-    def from_dict(cls, raw: Any) -> MappingConfig:
-        """Validate a JSON-able config dict.
-
-        Raises:
-            MappingError: naming the first bad key (unknown keys, wrong types, unknown targets,
-                two columns for one target, a column both ignored and used, a hashed column
-                that is not PII, a default for a PII or unknown field, a default value that
-                can't be right — country, Amazon consent —, a bad decimal mark, time zone or
-                date order).
-        """
-        if not isinstance(raw, Mapping):
-            raise MappingError("the mapping config must be a JSON object")
-        for key in raw:
-            if key not in CONFIG_KEYS:
-                raise MappingError(
-                    f"unknown mapping config key {key!r}; expected {', '.join(CONFIG_KEYS)}"
-                )
-        columns = _string_dict(raw.get("columns", {}), "columns")
-        hashed = _string_set(raw.get("hashed", []), "hashed")
-        ignore = _string_set(raw.get("ignore", []), "ignore")
-        defaults = _string_dict(raw.get("defaults", {}), "defaults")
-        auto_detect = _boolean(raw, "auto_detect", True)
-        strict_country = _boolean(raw, "strict_country", False)
-
-        targets: dict[str, FieldTarget] = {}
-        owner: dict[tuple[str, int | None], str] = {}
-        for column, name in columns.items():
-            try:
-                target = parse_target(name)
-            except MappingError as error:
-                raise MappingError(f"columns[{column!r}]: {error}") from None
-            if column in ignore:
-                raise MappingError(f"columns[{column!r}]: the column is also in 'ignore'")
-            slot = (target.field, target.pii_set)
-            if slot in owner:
-                raise MappingError(
-                    f"columns[{column!r}]: {name!r} is already mapped from {owner[slot]!r}"
-                )
-            owner[slot] = column
-            if column in hashed:
-                if target.pii_set is None:
-                    raise MappingError(f"hashed: {column!r} is mapped to a non-PII field")
-                target = FieldTarget(target.field, target.pii_set, True)
-            targets[column] = target
-        for column in hashed & ignore:
-            raise MappingError(f"hashed: {column!r} is also in 'ignore'")
-        for field, value in defaults.items():
-            _check_default(field, value)
-        return cls(
-            targets,
-            hashed,
-            ignore,
-            {field: value.strip() for field, value in defaults.items()},
-            auto_detect,
-            _choice(raw, "decimal", DECIMAL_MARKS),  # type: ignore[arg-type]
-            _timezone(raw),
-            _choice(raw, "date_order", DATE_ORDERS),  # type: ignore[arg-type]
-            strict_country,
-        )
-
-
-def _check_default(field: str, value: str) -> None:
-    if field not in _ATTRIBUTES:
-        raise MappingError(f"defaults[{field!r}]: only non-PII fields can have defaults")
-    if not value.strip():
-        raise MappingError(f"defaults[{field!r}]: the default is empty")
-    if field == "country" and consent.normalize_country(value) is None:
-        raise MappingError(f"defaults['country']: {value.strip()!r} is not a known country")
-    if field in _CONSENT_DEFAULTS and consent.normalize_consent_value(value) is None:
-        raise MappingError(
-            f"defaults[{field!r}]: must be GRANTED, DENIED, NOT_APPLICABLE or UNKNOWN"
-        )
-
-
-def _boolean(raw: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise MappingError(f"{key!r} must be true or false")
-    return value
-
-
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if value not in choices:
-        expected = " or ".join(repr(choice) for choice in choices)
-        raise MappingError(f"{key!r} must be {expected}")
-    return str(value)
-
-
-def _timezone(raw: Mapping[str, Any]) -> str | None:
-    value = raw.get("timezone")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError("'timezone' must be an IANA time zone name like 'Europe/Berlin'")
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise MappingError(f"'timezone': {value!r} is not an IANA time zone name") from None
-    return value
-
-
-def _string_dict(value: Any, key: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise MappingError(f"{key!r} must be an object of strings")
-    return value
-
-
-def _string_set(value: Any, key: str) -> frozenset[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise MappingError(f"{key!r} must be a list of column names")
-    return frozenset(value)
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity

@@ -14,10 +14,13 @@ every message, and every name inside one, is neutralised against formula injecti
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adm_ingest.consent import CountrySource
 from adm_ingest.spreadsheet import neutralise
+
+if TYPE_CHECKING:
+    from adm_ingest.ledger_records import FileRecord
 
 Notice = dict[str, Any]
 """One warning: ``{"code", "message", "count"?}``."""
@@ -34,7 +37,7 @@ NOTE_MESSAGES: dict[str, str] = {
     ),
     "known_empty_hash": (
         "{count} pre-hashed values were the SHA-256 of an empty string or of a placeholder "
-        "such as \"null\": they match nobody and were left out; check how the column was hashed"
+        'such as "null": they match nobody and were left out; check how the column was hashed'
     ),
     "date_order_mixed": (
         "{count} dates were read in the other day/month order than the file's first "
@@ -46,8 +49,7 @@ NOTE_MESSAGES: dict[str, str] = {
         "conversion definition's currency"
     ),
     "naive_timestamp_as_utc": (
-        "{count} timestamps had no time zone and were read as UTC; set `timezone` in the "
-        "mapping"
+        "{count} timestamps had no time zone and were read as UTC; set `timezone` in the mapping"
     ),
 }
 """Destination observations (``Tally.notes`` codes) → message. Other codes get a generic one."""
@@ -100,21 +102,21 @@ _LISTED_COLUMNS = 10
 """Columns named in one message; the rest are counted."""
 
 
-def file_warnings(file: Mapping[str, Any]) -> list[Notice]:
-    """The warnings for a file, from its ledger item (or the dry-run's equivalent: the same
-    keys — ``mapping``, ``notes``, ``rejected``, ``skipped``, ``encoding``, ``country_column``,
+def file_warnings(file: FileRecord) -> list[Notice]:
+    """The warnings for a file, from its ledger record (the dry-run builds one: ``mapping``,
+    ``notes``, ``rejected``, ``skipped``, ``encoding``, ``country_column``,
     ``default_country_source``, ``country_sources``, ``countries``, ``country_profile``,
     ``accepted``)."""
     warnings: list[Notice] = []
-    warnings += mapping_warnings(file.get("mapping"))
-    for code, count in sorted((file.get("notes") or {}).items()):
+    warnings += mapping_warnings(file.mapping)
+    for code, count in sorted(file.notes.items()):
         if count:
             template = NOTE_MESSAGES.get(code, "{count} records: " + code)
             warnings.append(_warning(code, template, count))
-    for code, count in sorted((file.get("rejected") or {}).items()):
+    for code, count in sorted(file.rejected.items()):
         if count and code in REJECTION_HINTS:
             warnings.append(_warning(code, REJECTION_HINTS[code], count))
-    encoding = file.get("encoding")
+    encoding = file.encoding
     if encoding and str(encoding).lower().replace("_", "-") not in ("utf-8", "utf-8-sig"):
         warnings.append(
             {
@@ -125,7 +127,7 @@ def file_warnings(file: Mapping[str, Any]) -> list[Notice]:
                 ),
             }
         )
-    for reason, count in sorted((file.get("skipped") or {}).items()):
+    for reason, count in sorted(file.skipped.items()):
         if count:
             template = SKIPPED_MESSAGES.get(reason, "{count} lines were skipped: " + reason)
             warnings.append(_warning("lines_skipped", template, count))
@@ -155,20 +157,18 @@ def mapping_warnings(summary: Mapping[str, Any] | None) -> list[Notice]:
     return warnings
 
 
-def country_warnings(file: Mapping[str, Any]) -> list[Notice]:
+def country_warnings(file: FileRecord) -> list[Notice]:
     """No country column (every record took a default); data that looks foreign."""
     warnings: list[Notice] = []
-    sources = file.get("country_sources") or {}
-    source = file.get("default_country_source")
-    profile = file.get("country_profile") or {}
+    sources = file.country_sources
+    source = file.default_country_source
+    profile = file.country_profile or {}
     country = (
-        file.get("default_country")
-        or profile.get("default_country")
-        or _only_country(file.get("countries") or {})
+        file.default_country or profile.get("default_country") or _only_country(file.countries)
     )
-    defaulted = int(sources.get(source, 0)) if source else 0
-    if file.get("country_column") is False and defaulted and country:
-        accepted = int(file.get("accepted", 0))
+    defaulted = sources.get(source, 0) if source else 0
+    if file.country_column is False and defaulted and country:
+        accepted = file.accepted
         phrase = COUNTRY_SOURCE_PHRASES.get(str(source), str(source))
         if accepted:
             message = (

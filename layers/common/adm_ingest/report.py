@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
+from adm_ingest.ledger_records import FileRecord
 from adm_ingest.mapping import MappingPlan
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
@@ -109,46 +110,43 @@ def _bounded(summary: Mapping[str, Any]) -> dict[str, Any]:
     return bounded
 
 
-def report_sections(file: Mapping[str, Any]) -> dict[str, Any]:
+def report_sections(file: FileRecord) -> dict[str, Any]:
     """What a report carries besides its counts, so the user can trust it: the resolved
     mapping, warnings, the encoding, skipped lines, where countries came from, records by
-    country and the country profile. ``file`` is a ledger file item (the dry-run builds the
-    same keys)."""
-    countries = file.get("countries") or {}
+    country and the country profile. ``file`` is a ledger file record (the dry-run builds one
+    from its tally)."""
     return {
-        "mapping": file.get("mapping"),
+        "mapping": _json(file.mapping),
         "warnings": file_warnings(file),
-        "encoding": file.get("encoding"),
-        "lines_skipped": dict(sorted((file.get("skipped") or {}).items())),
-        "country_sources": dict(sorted((file.get("country_sources") or {}).items())),
+        "encoding": file.encoding,
+        "lines_skipped": dict(sorted(file.skipped.items())),
+        "country_sources": dict(sorted(file.country_sources.items())),
         "records_by_country": dict(
-            sorted(countries.items(), key=lambda item: (-int(item[1]), item[0]))
+            sorted(file.countries.items(), key=lambda item: (-item[1], item[0]))
         ),
-        "country_profile": file.get("country_profile"),
+        "country_profile": _json(file.country_profile),
     }
 
 
-def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
-    """The report document for a finalized ledger file item."""
-    read = int(file.get("read", 0))
-    accepted = int(file.get("accepted", 0))
-    rejected_by_reason = dict(sorted(file.get("rejected", {}).items()))
-    failed_by_reason = dict(sorted(file.get("failed", {}).items()))
+def build_report(file: FileRecord) -> dict[str, Any]:
+    """The report document for a finalized ledger file record."""
+    read = file.read
+    rejected_by_reason = dict(sorted(file.rejected.items()))
+    failed_by_reason = dict(sorted(file.failed.items()))
     rejected = sum(rejected_by_reason.values())
     failed = sum(failed_by_reason.values())
-    valid = file.get("coverage_valid", {})
-    invalid = file.get("coverage_invalid", {})
+    valid, invalid = file.coverage_valid, file.coverage_invalid
     coverage = {
         name: {
-            "valid": int(valid.get(name, 0)),
-            "invalid": int(invalid.get(name, 0)),
-            "share_of_records": round(int(valid.get(name, 0)) / read, 4) if read else 0.0,
+            "valid": valid.get(name, 0),
+            "invalid": invalid.get(name, 0),
+            "share_of_records": round(valid.get(name, 0) / read, 4) if read else 0.0,
         }
         for name in sorted(set(valid) | set(invalid))
     }
-    requests = dict(sorted(file.get("requests", {}).items()))
+    requests = dict(sorted(file.requests.items()))
     sent = sum(v for k, v in requests.items() if k != "dry_run")
-    if file.get("error"):
+    if file.error:
         status = "error"
     elif failed:
         status = "complete_with_failures"
@@ -156,25 +154,25 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         status = "complete"
     return {
         "status": status,
-        "error": file.get("error"),
+        "error": file.error,
         "file": {
-            "bucket": file.get("bucket"),
-            "key": file.get("key"),
-            "version_id": file.get("version_id"),
-            "etag": file.get("etag"),
-            "size": file.get("size"),
+            "bucket": file.bucket,
+            "key": file.key,
+            "version_id": file.version_id,
+            "etag": file.etag,
+            "size": file.size,
         },
-        "kind": file.get("kind"),
-        "target": {"name": file.get("target_name"), "id": file.get("target_id")},
+        "kind": file.destination,
+        "target": {"name": file.target_name, "id": file.target_id},
         "records_read": read,
         # The splitter's scan counts every line that starts a record, footers included (telling
         # them apart would slow the scan); the lines the readers then skipped are no records.
-        "records_expected": int(file.get("records_total", read))
-        - sum(int(n) for n in (file.get("skipped") or {}).values()),
-        "accepted": accepted,
+        "records_expected": (read if file.records_total is None else file.records_total)
+        - sum(file.skipped.values()),
+        "accepted": file.accepted,
         "rejected": rejected,
         "failed": failed,
-        "balanced": read == accepted + rejected + failed,
+        "balanced": read == file.accepted + rejected + failed,
         "rejected_by_reason": rejected_by_reason,
         "failed_by_reason": failed_by_reason,
         "identifier_coverage": coverage,
@@ -182,39 +180,42 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         "requests": requests_section(file),
         "requests_sent": sent,
         "requests_by_status": requests,
-        "ingress_ids": list(file.get("ingress_ids", [])),
-        "chunks": int(file.get("chunks_total", 0)),
+        "ingress_ids": list(file.ingress_ids),
+        "chunks": file.chunks_total,
         "timings": {
-            "received_at": file.get("created_at"),
-            "split_done_at": file.get("split_done_at"),
-            "finished_at": file.get("finalized_at"),
+            "received_at": file.created_at,
+            "split_done_at": file.split_done_at,
+            "finished_at": file.finalized_at,
             "duration_seconds": _duration(file),
         },
-        "rejects_file": rejects_key(str(file.get("key"))) if rejected or failed else None,
+        "rejects_file": rejects_key(file.key) if rejected or failed else None,
     }
 
 
-def requests_section(file: Mapping[str, Any]) -> dict[str, Any]:
+def requests_section(file: FileRecord) -> dict[str, Any]:
     """What it took to deliver the file: ``sent`` (requests that got a final answer, one per
     batch), ``final_by_status``, every ``attempt`` with retries by status (``"429"``,
     ``"503"``…), ``dropped`` (no answer; the request may have reached ADM) and ``unreachable``
     (no connection), and the seconds spent waiting on ``Retry-After`` / backoff.
     ``requests_sent`` / ``requests_by_status`` beside it are ``sent`` / ``final_by_status``."""
-    final = {k: int(v) for k, v in sorted((file.get("requests") or {}).items())}
-    attempts = {
-        k: int(v) for k, v in sorted((file.get("request_attempts") or {}).items()) if int(v)
-    }
+    final = dict(sorted(file.requests.items()))
+    attempts = {k: v for k, v in sorted(file.request_attempts.items()) if v}
     return {
         "sent": sum(v for k, v in final.items() if k != "dry_run"),
         "final_by_status": final,
         "attempts": sum(attempts.values()),
         "attempts_by_status": attempts,
-        "retry_wait_seconds": round(int(file.get("retry_wait_ms") or 0) / 1000, 3),
+        "retry_wait_seconds": round(file.retry_wait_ms / 1000, 3),
     }
 
 
-def _duration(file: Mapping[str, Any]) -> float | None:
-    start, end = file.get("created_at"), file.get("finalized_at")
+def _json(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stored section as a plain dict (the record's may be read-only)."""
+    return None if value is None else dict(value)
+
+
+def _duration(file: FileRecord) -> float | None:
+    start, end = file.created_at, file.finalized_at
     if not start or not end:
         return None
     parse = time.strptime
@@ -243,7 +244,7 @@ class ReportWriter:
         self._s3 = s3
         self._bucket = bucket
 
-    def write(self, file_id: str, file: Mapping[str, Any]) -> dict[str, Any]:
+    def write(self, file_id: str, file: FileRecord) -> dict[str, Any]:
         """Report and rejects, then the staging area removed: all steps in one call."""
         report = build_report(file)
         self.write_outputs(file_id, file, report)
@@ -253,7 +254,7 @@ class ReportWriter:
     def write_outputs(
         self,
         file_id: str,
-        file: Mapping[str, Any],
+        file: FileRecord,
         report: Mapping[str, Any],
         *,
         skip_existing: bool = False,
@@ -262,7 +263,7 @@ class ReportWriter:
 
         With ``skip_existing`` (a retry), an output already written for this file — same file
         id, and for the report the same content — is not written again."""
-        key = str(file["key"])
+        key = file.key
         body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
         digest = hashlib.sha256(body).hexdigest()
         fate_keys = self._staged_keys(f"{staging_prefix(file_id)}fates/")

@@ -3,29 +3,40 @@
 A pointer carries where the records are (a byte range of the original object, pinned to its
 version/ETag, or a staged chunk object), how to read them (format, delimiter, text encoding and,
 for a CSV range, the byte range of the file's header line), which line the chunk starts at, how
-many records it holds, and where they go. It never carries anything read from the file: not a
-record value, not a column name (a headerless file's first record would be read as one). The
-worker range-GETs the header line itself.
+many records it holds, where they go (the destination's name and target, the file's session
+with the destination) and which version of the file's mapping maps them (its content hash,
+see :class:`~adm_ingest.mapping_config.PinnedMapping`). It never carries anything read from
+the file: not a record value, not a column name (a headerless file's first record would be
+read as one). The worker range-GETs the header line itself.
 
-Message versions (``"v"``): **2** (written now) has ``layout.header_range`` and never a
-``layout.header``; **1** (written before) carried the header's names in ``layout.header`` and is
-still read, so chunks queued before a deploy are processed after it. Anything else is refused
-with :class:`UnsupportedMessage` (a poison message: the dead-letter path accounts for it).
+Message versions (``"v"``) and which are read:
+
+* **3** (written now): ``destination`` (the destination's stable name), ``session`` (the
+  opaque remote ids a destination keeps per file; ``{}`` for ADM) and ``mapping_hash``.
+* **2** (written before): ``kind`` instead of ``destination``, no session, no mapping hash and
+  an unused ``extra``. Still read — translated to a v3 pointer with ``session={}`` and
+  ``mapping_hash=""`` (the file's pinned mapping if it has one, else the registry's, as v2 did)
+  — so chunks queued before a deploy are processed after it.
+* **1** (header names in ``layout.header``) is no longer read: it predates anything deployed.
+
+Anything else is refused with :class:`UnsupportedMessage` (a poison message: the dead-letter
+path accounts for it).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
-from adm_ingest.destinations import DeliveryTarget, destination_class
+from adm_ingest.destinations import DeliveryTarget, UnknownDestination, destination_class
 
-MESSAGE_VERSION = 2
-READABLE_VERSIONS = frozenset({1, 2})
-"""Versions :meth:`ChunkPointer.from_message` reads (1: before the header left the message)."""
+MESSAGE_VERSION = 3
+READABLE_VERSIONS = frozenset({2, 3})
+"""Versions :meth:`ChunkPointer.from_message` reads (2: translated, see the module docstring)."""
 
 
 class UnsupportedMessage(ValueError):
@@ -47,9 +58,6 @@ class SourceLayout:
     format: str
     """``csv`` or ``jsonl`` (staged chunks are always ``jsonl``)."""
     delimiter: str | None = None
-    header: tuple[str, ...] | None = None
-    """CSV column names, as a version-1 message carried them; ``None`` in every pointer the
-    splitter makes now (see :attr:`header_range`)."""
     encoding: str = "utf-8"
     """The CSV text encoding the file's scan settled on (a message without one: UTF-8)."""
     header_range: tuple[int, int] | None = None
@@ -67,7 +75,7 @@ class ChunkPointer:
     bucket: str
     key: str
     destination: str
-    """The destination's name (:attr:`~adm_ingest.destinations.Destination.name`)."""
+    """The destination's stable name (``Destination.name``: ``audience_members``…)."""
     target_name: str
     target_id: str
     layout: SourceLayout
@@ -80,14 +88,17 @@ class ChunkPointer:
     staged_key: str | None = None
     """A staged plain chunk object (for gzip and JSON-array input)."""
     mapping_prefix: str = ""
-    session: dict[str, str] = field(default_factory=dict)
-    """The file's session with its destination (remote ids ``open_file`` returned; ``{}`` for
-    ADM's destinations)."""
+    """The registry prefix the file's mapping came from (informational; a v2 message's only
+    way to its mapping)."""
+    mapping_hash: str = ""
+    """Content hash of the file's pinned mapping: the worker maps the chunk with exactly that
+    version (``""``: a translated v2 message)."""
+    session: Mapping[str, str] = field(default_factory=dict)
+    """Opaque remote ids the destination keeps for the file (``open_file``); ``{}`` for ADM."""
     default_country: str = "US"
     default_country_source: str = "deployment_default"
     """Where ``default_country`` came from: ``dataset`` (the audience's registered country) or
     ``deployment_default`` (the ``DEFAULT_COUNTRY`` setting); see ``consent.CountrySource``."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def chunk_id(self) -> str:
@@ -95,29 +106,23 @@ class ChunkPointer:
 
     @property
     def target(self) -> DeliveryTarget:
+        # Positional: DeliveryTarget(destination, name, id).
         return DeliveryTarget(self.destination, self.target_name, self.target_id)
 
     def to_message(self) -> str:
-        """The version-:data:`MESSAGE_VERSION` message body.
-
-        Raises:
-            ValueError: the layout carries column names (only a version-1 message had them).
-        """
-        if self.layout.header is not None:
-            raise ValueError("a chunk message carries no column names: give a header_range")
+        """The version-:data:`MESSAGE_VERSION` message body."""
         body = asdict(self)
-        del body["layout"]["header"]
+        body["session"] = dict(self.session)
         body["v"] = MESSAGE_VERSION
         body["chunk_id"] = self.chunk_id
         return orjson.dumps(body).decode()
 
     @classmethod
     def from_message(cls, body: str | bytes) -> ChunkPointer:
-        """Read a version 1 or 2 message.
+        """Read a version 2 or 3 message (see the module docstring).
 
         Raises:
-            UnsupportedMessage: another version, a version-2 message with column names, or a
-                body that is not a chunk pointer.
+            UnsupportedMessage: another version, or a body that is not a chunk pointer.
         """
         try:
             data = orjson.loads(body)
@@ -128,37 +133,52 @@ class ChunkPointer:
             shown = f" {version}" if type(version) is int else ""
             raise UnsupportedMessage(f"unsupported chunk message version{shown}")
         try:
-            return cls._from_dict(data, version)
-        except (AttributeError, LookupError, TypeError, ValueError) as error:
+            if version == 2:
+                data = _v2_as_v3(data)
+            return cls._from_dict(data)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             if isinstance(error, UnsupportedMessage):
                 raise
             raise UnsupportedMessage(f"malformed version-{version} chunk message") from None
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any], version: int) -> ChunkPointer:
+    def _from_dict(cls, data: dict[str, Any]) -> ChunkPointer:
         layout = data.pop("layout")
         data.pop("chunk_id", None)
-        header = layout.get("header")
-        if header is not None and version >= 2:
-            raise UnsupportedMessage(f"a version-{version} chunk message carries column names")
-        header_range = layout.get("header_range")
-        if "kind" in data:  # versions 1 and 2 named the destination by its file kind
-            data["destination"] = data.pop("kind")
-        # A name this code knows (a former one becomes today's), or UnknownDestination.
-        data["destination"] = destination_class(data["destination"]).name
+        if "header" in layout:
+            raise UnsupportedMessage("a chunk message carries column names")
+        try:  # a name this code knows (a former one becomes today's)
+            destination = destination_class(str(data["destination"])).name
+        except UnknownDestination:
+            raise UnsupportedMessage("a chunk message for no known destination") from None
+        session = data.get("session") or {}
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in session.items()):
+            raise ValueError("a session maps names to strings")
         return cls(
             **{
                 **data,
+                "destination": destination,
                 "layout": SourceLayout(
                     format=layout["format"],
                     delimiter=layout.get("delimiter"),
-                    header=tuple(header) if header is not None else None,
                     encoding=layout.get("encoding") or "utf-8",
-                    header_range=_pair(header_range),
+                    header_range=_pair(layout.get("header_range")),
                 ),
                 "byte_range": _pair(data.get("byte_range")),
+                "session": dict(session),
             }
         )
+
+
+def _v2_as_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 body as version 3: ``kind`` names the destination (``audience_deletions``
+    is read as its new name, ``audience_removals``), no session (ADM keeps none), no mapping
+    hash (v2 predates pinning), ``extra`` dropped."""
+    translated = {k: v for k, v in data.items() if k not in ("kind", "extra")}
+    translated["destination"] = data["kind"]
+    translated.setdefault("session", {})
+    translated.setdefault("mapping_hash", "")
+    return translated
 
 
 def _pair(value: Any) -> tuple[int, int] | None:

@@ -1,7 +1,7 @@
 """The dead-letter recorder: a chunk SQS gave up on is accounted for, never silently lost.
 
-Batches the worker delivered before giving up keep their real outcome (from the ledger's
-checkpoints); every other record of the chunk is marked failed, and the file's report is
+Batches the worker delivered before giving up keep their real outcome (the chunk record's
+delivered batches); every other record of the chunk is marked failed, and the file's report is
 finalized as usual. The failure reason says what is known about the batch:
 
 * ``unconfirmed_delivery`` — some attempt at it went unanswered after the request may have
@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from adm_ingest.ledger import ChunkRecord
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import MESSAGE_VERSION, READABLE_VERSIONS, ChunkPointer
 from adm_ingest.pipeline.worker import ChunkResult, ChunkWorker
@@ -48,7 +49,8 @@ class PoisonMessage:
 
     kind: str
     """``not_json`` · ``not_an_object`` · ``s3_event`` · ``split_continuation`` ·
-    ``wrong_version`` · ``invalid_pointer`` · ``unknown_file``."""
+    ``wrong_version`` · ``invalid_pointer`` · ``unknown_file`` (chunk queues);
+    ``unreadable_continuation`` (the split queue)."""
     digest: str
     """SHA-256 (hex) of the message's first :data:`DIGEST_BYTES` bytes."""
     size: int
@@ -117,21 +119,23 @@ def handle_dead_letter(
 
 def record_dead_letter(worker: ChunkWorker, pointer: ChunkPointer) -> ChunkResult:
     """Mark ``pointer``'s chunk failed in the ledger (once) and finalize its file if due."""
-    chunk = worker.ledger.get_chunk(pointer.file_id, pointer.index) or {}
-    if chunk.get("status"):
+    chunk = worker.ledger.get_chunk(pointer.file_id, pointer.index) or ChunkRecord(
+        pointer.file_id, pointer.index
+    )
+    if chunk.status:
         # Counted already; a finalization that failed after it may still be owed.
         worker.finalizer.finalize_if_complete(pointer.file_id)
         return ChunkResult(pointer.chunk_id, "already_done")
-    last_error = chunk.get("last_error") or "unknown"
-    unconfirmed = {int(n) for n in chunk.get("unconfirmed_batches") or ()}
+    last_error = chunk.last_error or "unknown"
+    unconfirmed = chunk.unconfirmed_batches
     try:
         tally = worker.run(
             pointer,
-            chunk.get("batches") or [],
+            chunk.delivered_batches,
             send=False,
             unsent_reason=Failure.NOT_DELIVERED,
             unconfirmed_batches=unconfirmed,
-            earlier_attempts=chunk.get("attempt_log") or (),
+            earlier_attempts=chunk.attempt_log,
         )
     except Exception:  # the chunk itself is unreadable: account for it by count
         logger.exception("dead-lettered chunk unreadable", extra={"chunk_id": pointer.chunk_id})
@@ -140,8 +144,8 @@ def record_dead_letter(worker: ChunkWorker, pointer: ChunkPointer) -> ChunkResul
             range(pointer.first_line, pointer.first_line + pointer.records),
             Failure.UNCONFIRMED_DELIVERY if unconfirmed else Failure.NOT_DELIVERED,
         )
-        for run in chunk.get("attempt_log") or ():
-            tally.count_attempts(run.get("by_outcome") or {}, int(run.get("retry_wait_ms") or 0))
+        for run in chunk.attempt_log:
+            tally.count_attempts(run.by_outcome, round(run.retry_wait_seconds * 1000))
     logger.error(
         "chunk dead-lettered",
         extra={

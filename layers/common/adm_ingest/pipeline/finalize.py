@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adm_ingest.ledger import DEFAULT_LEASE_SECONDS, Ledger
+from adm_ingest.ledger import DEFAULT_LEASE_SECONDS, FileRecord, Ledger
 from adm_ingest.report import ReportWriter, build_report
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Finalizer:
                 "accepted": report["accepted"],
                 "rejected": report["rejected"],
                 "failed": report["failed"],
-                "attempt": int(file.get("finalize_attempts", 1)),
+                "attempt": file.finalize_attempts,
             },
         )
         return report
@@ -126,11 +126,11 @@ class Finalizer:
                 result.reported += 1
         return result
 
-    def _finish(self, file_id: str, owner: str, file: dict[str, Any]) -> dict[str, Any] | None:
+    def _finish(self, file_id: str, owner: str, file: FileRecord) -> dict[str, Any] | None:
         """Steps 2–4 for a claimed file; None when the claim was taken over meanwhile."""
         report = build_report(file)
-        if not file.get("report_written_at"):
-            retry = int(file.get("finalize_attempts", 1)) > 1
+        if not file.report_written_at:
+            retry = file.finalize_attempts > 1
             self.writer.write_outputs(file_id, file, report, skip_existing=retry)
             if not self.ledger.record_report_written(file_id, owner):
                 return None

@@ -5,6 +5,11 @@ original object). Gzip and JSON arrays can't be range-read, so their records are
 into plain staged chunks under ``_staging/``. Chunk ids derive from the object's identity, so a
 redelivered S3 event produces the same chunks, which the workers deduplicate.
 
+The mapping a file uses is validated completely (values too) and pinned on its ledger item
+before anything is queued — a broken mapping is one file-level error — and every chunk pointer
+names the pinned version's hash, so a setup re-run mid-file changes nothing for its chunks (a
+resumed split reads the pinned mapping back, never the registry).
+
 When an invocation runs short of time it saves a checkpoint and queues a continuation message;
 the next invocation resumes exactly where it stopped — there is no file-size ceiling, only the
 :class:`~adm_ingest.pipeline.limits.FileLimits`. Time is watched on bytes read (every
@@ -45,10 +50,12 @@ from adm_ingest.destinations import (
     FileContext,
     FileSession,
 )
-from adm_ingest.ledger import FileEntry, Ledger
-from adm_ingest.mapping import MappingConfig, MappingError, build_plan
+from adm_ingest.ledger import FileEntry, FileFacts, FileRecord, Ledger
+from adm_ingest.mapping import build_plan
+from adm_ingest.mapping_config import MappingConfig, MappingError, MappingMismatch, PinnedMapping
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout, file_id_for
+from adm_ingest.pipeline.continuation import SplitCheckpoint, SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import (
     CLOCK_BYTES,
@@ -76,7 +83,6 @@ from adm_ingest.profile import (
     country_columns,
     header_of,
     profile_records,
-    strict_country,
 )
 from adm_ingest.readers import (
     MAX_JSON_DEPTH,
@@ -94,28 +100,6 @@ from adm_ingest.report import mapping_section, staging_prefix
 logger = logging.getLogger(__name__)
 
 _SQS_BATCH = 10
-
-
-@dataclass(slots=True)
-class SplitCheckpoint:
-    """Where a split stopped: enough to resume in a new invocation."""
-
-    chunk_index: int = 0
-    """Chunks queued so far (the next chunk's index)."""
-    records: int = 0
-    """Records covered by those chunks."""
-    offset: int | None = None
-    """Byte offset of the next chunk's first record (range-read files)."""
-    line: int | None = None
-    """Line number of that record."""
-    header_bytes: int | None = None
-    """Length of the CSV header prefix (re-read on resume so the scanner sees a header)."""
-    layout: dict[str, Any] | None = None
-    source: dict[str, Any] | None = None
-    """Where a staged split continues (see :meth:`Splitter._source_checkpoint`): the data offset
-    after the last staged record, that record's successor's line, and the layout read so far.
-    ``None`` before the first continuation — or in a checkpoint written before it existed,
-    which resumes by skipping ``records`` records."""
 
 
 @dataclass(slots=True)
@@ -203,11 +187,10 @@ class Splitter:
         return self.split(ref, time_left)
 
     def handle_continuation(
-        self, message: dict[str, Any], time_left: Callable[[], float]
+        self, message: SplitContinuation, time_left: Callable[[], float]
     ) -> SplitOutcome:
         """A continuation message the splitter queued for itself."""
-        ref = ObjectRef(**message["object"])
-        return self.split(ref, time_left, resume=SplitCheckpoint(**message["checkpoint"]))
+        return self.split(message.object, time_left, resume=message.checkpoint)
 
     # -- the split -------------------------------------------------------------------------
 
@@ -235,18 +218,21 @@ class Splitter:
             version_id=ref.version_id,
             etag=ref.etag,
             size=ref.size,
-            kind=found.destination.name if found else "unknown",
+            destination=found.destination.name if found else "unknown",
             target_name=found.name if found else "",
             target_id=target.id if target else "",
         )
+        existing: FileRecord | None = None
         if resume is None and not self.ledger.register_file(entry):
-            existing = self.ledger.get_file(file_id) or {}
-            if existing.get("split_done"):
+            existing = self.ledger.get_file(file_id) or FileRecord(file_id)
+            if existing.split_done:
                 # A redelivered event may be all that is left to retry a failed finalization.
                 self.finalizer.finalize_if_complete(file_id)
                 return SplitOutcome(file_id, "duplicate")
-            saved = existing.get("split_checkpoint")
-            resume = SplitCheckpoint(**saved) if saved else SplitCheckpoint()
+            saved = existing.split_checkpoint
+            resume = SplitCheckpoint.from_dict(dict(saved)) if saved else SplitCheckpoint()
+        elif resume is not None:
+            existing = self.ledger.get_file(file_id)
         if error is not None or found is None or target is None:
             return self._file_error(file_id, error or "unroutable key")
 
@@ -254,9 +240,9 @@ class Splitter:
         country = target.attributes.get("country", "")
         country_source = CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT
         try:
-            mapping_prefix, config = self._mapping(found.mapping_keys)
+            pinned = self._pinned_mapping(file_id, found.mapping_keys, existing)
             policy = ConsentPolicy.from_defaults(
-                (config or {}).get("defaults", {}),
+                pinned.config.defaults or {},
                 country=country or self.default_country,
                 country_source=country_source,
             )
@@ -264,6 +250,8 @@ class Splitter:
             return self._file_error(file_id, f"invalid column mapping: {mapping_error}")
         except ConsentError as consent_error:
             return self._file_error(file_id, f"invalid column mapping: {consent_error.detail}")
+        except MappingMismatch:
+            return self._file_error(file_id, "the file's pinned column mapping is damaged")
         try:
             session = self._session(file_id, ref.key, found.destination, target)
         except DeliveryFailed as failed:
@@ -285,14 +273,15 @@ class Splitter:
             records=0,
             version_id=ref.version_id,
             etag=ref.etag,
-            mapping_prefix=mapping_prefix,
+            mapping_prefix=pinned.prefix,
+            mapping_hash=pinned.content_hash,
             session=dict(session),
             default_country=country or self.default_country,
             default_country_source=str(country_source),
         )
         checkpoint = resume or SplitCheckpoint()
-        inherited = mapping_prefix if mapping_prefix not in ("", found.prefix) else ""
-        survey = _Survey(config, policy, inherited)
+        inherited = pinned.prefix if pinned.prefix not in ("", found.prefix) else ""
+        survey = _Survey(pinned.config, policy, inherited)
         self._queued = _Queued(checkpoint.chunk_index, checkpoint.records)
         try:
             return self._split_content(ref, template, checkpoint, time_left, survey)
@@ -347,26 +336,41 @@ class Splitter:
     ) -> FileSession:
         """The file's session with its destination: opened once (``open_file``) and kept on
         the file's ledger item, so a continuation or a redelivered event reuses it."""
-        existing = (self.ledger.get_file(file_id) or {}).get("session")
-        if existing is not None:
-            return dict(existing)
+        file = self.ledger.get_file(file_id)
+        if file is not None and file.session:
+            return dict(file.session)
         session = destination(target).open_file(
             self.clients(destination), FileContext(file_id, key, target)
         )
-        return self.ledger.record_session(file_id, session)
+        return self.ledger.open_session(file_id, session)
 
-    def _mapping(self, keys: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
-        """The registered mapping that applies to the file ("" and None for none) and its
-        config, validated now so a broken mapping is one clear file-level error instead of a
-        chunk retried to the DLQ. ``keys`` are the route's mapping keys in precedence order
-        (a removal file falls back to its audience's mapping)."""
+    def _pinned_mapping(
+        self, file_id: str, mapping_keys: Sequence[str], file: FileRecord | None
+    ) -> PinnedMapping:
+        """The mapping the file's chunks use: the one pinned on its ledger item (a resumed
+        split, a redelivered event), else the registry's now — validated, then pinned.
+
+        Raises:
+            MappingError: the registered mapping is invalid (a file-level error).
+            MappingMismatch: the pinned mapping does not match its hash.
+        """
+        pinned = file.pinned_mapping() if file is not None else None
+        if pinned is not None:
+            return pinned
+        mapping_prefix, config = self._mapping(mapping_keys)
+        return self.ledger.pin_mapping(file_id, PinnedMapping.of(mapping_prefix, config))
+
+    def _mapping(self, keys: Sequence[str]) -> tuple[str, MappingConfig | None]:
+        """The registered mapping that applies to the file ("" and None for none), validated —
+        keys and values — so a broken mapping is one clear file-level error instead of a chunk
+        retried to the DLQ. ``keys`` are the route's mapping keys in precedence order (a
+        removal file falls back to its audience's mapping)."""
         for candidate in keys:
             entry = self.registry.get(names.MAPPING, candidate)
             if entry is not None:
                 config = entry.attributes.get("config")
                 text = config if isinstance(config, str) else orjson.dumps(config)
-                MappingConfig.from_json(text)
-                return candidate, dict(orjson.loads(text))
+                return candidate, MappingConfig.from_json(text)
         return "", None
 
     # -- the survey: mapping and country profile, once per file --------------------------------
@@ -390,16 +394,16 @@ class Splitter:
         profile = profile_records(sample, plan, survey.policy.country)
         self.ledger.record_file_facts(
             file_id,
-            {
-                "mapping": mapping_section(plan, inherited_from=survey.inherited_from),
-                "encoding": encoding,
-                "country_column": bool(country_columns(plan)),
-                "default_country": survey.policy.country,
-                "default_country_source": str(survey.policy.country_source),
-                "country_profile": profile.to_dict(),
-            },
+            FileFacts(
+                mapping=mapping_section(plan, inherited_from=survey.inherited_from),
+                encoding=encoding,
+                country_column=bool(country_columns(plan)),
+                default_country=survey.policy.country,
+                default_country_source=str(survey.policy.country_source),
+                country_profile=profile.to_dict(),
+            ),
         )
-        if profile.looks_foreign and strict_country(survey.config):
+        if profile.looks_foreign and survey.config.strict_country:
             return foreign_data_message(profile.to_dict(), strict=True)
         return None
 
@@ -782,12 +786,9 @@ class Splitter:
         self._queued.records += sum(chunk.records for chunk in chunks)
 
     def _continue(self, ref: ObjectRef, file_id: str, checkpoint: SplitCheckpoint) -> SplitOutcome:
-        saved = asdict(checkpoint)
-        self.ledger.save_split_checkpoint(file_id, saved)
-        message = {"object": asdict(ref), "checkpoint": saved, "file_id": file_id}
-        self.sqs.send_message(
-            QueueUrl=self.split_queue_url, MessageBody=orjson.dumps(message).decode()
-        )
+        self.ledger.save_split_checkpoint(file_id, asdict(checkpoint))
+        message = SplitContinuation(file_id, ref, checkpoint)
+        self.sqs.send_message(QueueUrl=self.split_queue_url, MessageBody=message.to_message())
         return SplitOutcome(file_id, "continued", checkpoint.chunk_index, checkpoint.records)
 
     def _split_done(
@@ -796,7 +797,7 @@ class Splitter:
         if encoding is not None:
             # Final now (the survey saw only the file's start); before record_split, so the
             # report, which can be written as soon as the split is done, names it.
-            self.ledger.record_file_facts(file_id, {"encoding": encoding})
+            self.ledger.record_file_facts(file_id, FileFacts(encoding=encoding))
         self.ledger.record_split(
             file_id, chunks_total=checkpoint.chunk_index, records_total=checkpoint.records
         )
@@ -927,7 +928,7 @@ def _log_unexpected(file_id: str, error: BaseException) -> None:
 class _Survey:
     """What the survey of a file needs: its mapping config and consent policy."""
 
-    config: Mapping[str, Any] | None
+    config: MappingConfig
     policy: ConsentPolicy
     inherited_from: str = ""
     """The prefix whose mapping this file borrows (a removal file under ``…/delete/``)."""

@@ -2,11 +2,16 @@
 
 Safe to run twice on the same chunk, concurrently or one after the other:
 
-* every delivered batch is checkpointed in the ledger before the next one is sent, and a retry
-  replays the checkpoints instead of posting those batches again (batching is deterministic);
+* every delivered batch is recorded in the ledger (a :class:`DeliveredBatch`) before the next
+  one is sent, and a retry replays them instead of posting those batches again (batching is
+  deterministic);
 * the chunk's outcome is added to its file under a condition, exactly once;
 * the handler wraps :meth:`ChunkWorker.process` in Powertools Idempotency keyed on the chunk id,
   so a duplicate delivery that arrives while the first is still running is refused, not re-run.
+
+Every chunk maps its records with the file's pinned mapping — the version its pointer names by
+content hash, read from the file's ledger item once per warm worker and checked against that
+hash — never the registry's current one (see :mod:`adm_ingest.mapping_config`).
 
 Transient API trouble (429/5xx past the retry budget, the Lambda running out of time) raises
 :class:`ChunkRetryable`, leaving the message for SQS to redeliver; after ``maxReceiveCount``
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +40,7 @@ from adm_ingest import registry as names
 from adm_ingest.attempts import AttemptStats
 from adm_ingest.batching import Batch
 from adm_ingest.clients import ClientProvider
-from adm_ingest.consent import ConsentError, ConsentPolicy
+from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
     Delivery,
     DeliveryFailed,
@@ -43,8 +48,9 @@ from adm_ingest.destinations import (
     destination_class,
     destination_for,
 )
-from adm_ingest.ledger import Ledger
+from adm_ingest.ledger import DeliveredBatch, Ledger
 from adm_ingest.mapping import build_plan
+from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapping
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
@@ -53,16 +59,17 @@ from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import MAX_JSON_DEPTH, CsvRows, open_records
 from adm_ingest.records import Rejection, SourceRecord
 from adm_ingest.report import fates_csv, fates_key
-from adm_ingest.values import ParseOptions
 
 logger = logging.getLogger(__name__)
 
 _HEADER_CACHE_FILES = 64
 """Files whose column names a warm worker keeps (one small GET per chunk of any other)."""
+_MAPPING_CACHE_VERSIONS = 64
+"""Pinned mappings a warm worker keeps by content hash (one ledger read for any other)."""
 
 
 class ChunkRetryable(Exception):
-    """The chunk should be retried later (its progress so far is checkpointed)."""
+    """The chunk should be retried later (its delivered batches so far are recorded)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -120,65 +127,65 @@ class ChunkWorker:
         self.margin_seconds = margin_seconds
         self._headers: dict[tuple[str, tuple[int, int]], tuple[str, ...]] = {}
         """Column names by (file id, header range): a file id pins the object's version."""
+        self._mappings: dict[str, PinnedMapping] = {}
+        """Pinned mappings by content hash."""
         self.max_json_depth = max_json_depth
 
     # -- public ------------------------------------------------------------------------------
 
     def process(self, pointer: ChunkPointer) -> ChunkResult:
         """Process one chunk to completion, or raise :class:`ChunkRetryable`."""
-        existing = self.ledger.get_chunk(pointer.file_id, pointer.index) or {}
-        if existing.get("status"):
+        existing = self.ledger.get_chunk(pointer.file_id, pointer.index)
+        if existing is not None and existing.status:
             self.finalizer.finalize_if_complete(pointer.file_id)
             return ChunkResult(pointer.chunk_id, "already_done")
 
         tally = self.run(
             pointer,
-            existing.get("batches") or [],
+            existing.delivered_batches if existing else (),
             send=True,
-            earlier_attempts=existing.get("attempt_log") or (),
+            earlier_attempts=existing.attempt_log if existing else (),
         )
         return self.complete(pointer, tally, status="done")
 
     def run(
         self,
         pointer: ChunkPointer,
-        checkpoints: list[Mapping[str, Any]],
+        delivered: Sequence[DeliveredBatch],
         *,
         send: bool = True,
         unsent_reason: str = "not_sent",
         unconfirmed_batches: Collection[int] = (),
-        earlier_attempts: Sequence[Mapping[str, Any]] = (),
+        earlier_attempts: Sequence[AttemptStats] = (),
     ) -> Tally:
-        """Read and process the chunk. Batches with a checkpoint are replayed, not re-sent.
-        With ``send=False`` (the dead-letter path) the other batches are not sent: their
-        records are failed with ``unsent_reason`` — or ``unconfirmed_delivery`` for the batch
-        numbers in ``unconfirmed_batches`` (sent once, answer lost). ``earlier_attempts`` are
-        the failed runs' attempt counts (the chunk item's ``attempt_log``), added to the
-        tally."""
-        config = self._mapping_config(pointer.mapping_prefix)
-        try:
-            policy = ConsentPolicy.from_defaults(
-                (config or {}).get("defaults", {}),
-                country=pointer.default_country,
-                country_source=pointer.default_country_source,
-            )
-        except ConsentError as error:
-            raise ChunkRetryable(f"invalid_mapping_defaults:{error.reason}") from error
-        try:
-            options = ParseOptions.from_config(config)
-        except ValueError as error:
-            raise ChunkRetryable("invalid_mapping_parse_options") from error
-        destination = destination_for(pointer.target, options)
+        """Read and process the chunk. Batches already ``delivered`` (the chunk record's) are
+        replayed, not re-sent. With ``send=False`` (the dead-letter path) the other batches
+        are not sent: their records are failed with ``unsent_reason`` — or
+        ``unconfirmed_delivery`` for the batch numbers in ``unconfirmed_batches`` (sent once,
+        answer lost). ``earlier_attempts`` are the failed runs' attempts (the chunk record's
+        ``attempt_log``), added to the tally.
+
+        Raises:
+            MappingMismatch: the file's pinned mapping is not the version the pointer names.
+        """
+        config = self._mapping(pointer)
+        # Validated at split time with the same country (a file-level error there): cannot fail.
+        policy = ConsentPolicy.from_defaults(
+            config.defaults or {},
+            country=pointer.default_country,
+            country_source=pointer.default_country_source,
+        )
+        destination = destination_for(pointer.target, config.parse_options)
         header = self._header(pointer)
         records = self._records(pointer, header)
         plan = build_plan(header, config)
         processor = RecordProcessor(destination, plan, policy)
         for run in earlier_attempts:
-            _count_attempts(processor.tally, AttemptStats.from_dict(run))
+            _count_attempts(processor.tally, run)
         client = self.clients(destination_class(pointer.destination))
         for number, batch in enumerate(processor.batches(records)):
-            if number < len(checkpoints):
-                _replay(processor, batch, checkpoints[number])
+            if number < len(delivered):
+                _replay(processor, batch, delivered[number])
                 continue
             if not send:
                 unconfirmed = number in unconfirmed_batches
@@ -190,8 +197,8 @@ class ChunkWorker:
                 reason = f"{Failure.NOT_DELIVERED}:out_of_time"
                 self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
                 raise ChunkRetryable(reason)
-            checkpoint = self._deliver(pointer, processor, batch, client, number)
-            self.ledger.checkpoint_batch(pointer.file_id, pointer.index, checkpoint)
+            outcome = self._deliver(pointer, processor, batch, client, number)
+            self.ledger.record_delivered_batch(pointer.file_id, pointer.index, outcome)
         # The splitter's count covers every line the reader yields, report footers included
         # (its scan does not classify lines), so those are added back before comparing.
         skipped = sum(processor.tally.skipped.values())
@@ -237,8 +244,8 @@ class ChunkWorker:
         batch: Batch,
         client: Any,
         number: int,
-    ) -> dict[str, Any]:
-        """Deliver one batch and account for it; returns its delivered-batch record. A
+    ) -> DeliveredBatch:
+        """Deliver one batch and account for it; returns what the ledger keeps of it. A
         transient (or needs-a-human) failure raises :class:`ChunkRetryable` after recording
         why on the chunk; a permanent one fails the batch's records and returns."""
         started = time.monotonic()
@@ -260,11 +267,7 @@ class ChunkWorker:
                         "records": len(batch),
                     },
                 )
-                return {
-                    "failed": failed.reason,
-                    "status": failed.status,
-                    "attempts": attempts.to_dict(),
-                }
+                return DeliveredBatch(status=failed.status, failed=failed.reason, attempts=attempts)
             # Unconfirmed when some attempt went unanswered after the request may have reached
             # the remote system (then retries ran out, or the credentials failed on a refresh).
             unconfirmed = attempts.maybe_delivered or failed.maybe_delivered
@@ -275,7 +278,7 @@ class ChunkWorker:
                 pointer.index,
                 reason,
                 unconfirmed_batch=number if unconfirmed else None,
-                attempts=attempts.to_dict(),
+                attempts=attempts,
             )
             # Needs a human or not, the chunk is kept for a retry or a redrive.
             raise ChunkRetryable(reason) from failed
@@ -293,26 +296,48 @@ class ChunkWorker:
                 "latency_ms": round((time.monotonic() - started) * 1000),
             },
         )
-        return {**_delivery_checkpoint(delivery), "attempts": attempts.to_dict()}
+        return DeliveredBatch(
+            status=delivery.status,
+            rejected=dict(delivery.rejected),
+            ingress_id=delivery.ingress_id,
+            attempts=attempts,
+        )
 
-    def _mapping_config(self, prefix: str) -> dict[str, Any] | None:
-        if not prefix:
-            return None
-        entry = self.registry.get(names.MAPPING, prefix)
-        if entry is None:
-            return None
-        config = entry.attributes.get("config")
-        if isinstance(config, str):
-            return dict(orjson.loads(config))
-        return dict(config) if config else None
+    def _mapping(self, pointer: ChunkPointer) -> MappingConfig:
+        """The file's pinned mapping, the version ``pointer.mapping_hash`` names (cached by
+        hash). A translated v2 pointer names none: the file's pinned mapping if it has one,
+        else — a file split before mappings were pinned — the registry's, as v2 did."""
+        cached = self._mappings.get(pointer.mapping_hash) if pointer.mapping_hash else None
+        if cached is not None:
+            return cached.config
+        file = self.ledger.get_file(pointer.file_id)
+        pinned = file.pinned_mapping() if file is not None else None
+        if pinned is None:
+            if pointer.mapping_hash:
+                raise MappingMismatch("the chunk names a mapping its file has not pinned")
+            return self._registered_mapping(pointer.mapping_prefix)
+        if pointer.mapping_hash and pinned.content_hash != pointer.mapping_hash:
+            raise MappingMismatch("the file's pinned mapping is not the one the chunk names")
+        if len(self._mappings) >= _MAPPING_CACHE_VERSIONS:
+            self._mappings.clear()
+        self._mappings[pinned.content_hash] = pinned
+        return pinned.config
+
+    def _registered_mapping(self, prefix: str) -> MappingConfig:
+        """The registry's mapping for ``prefix`` (only for a v2 pointer of an unpinned file)."""
+        entry = self.registry.get(names.MAPPING, prefix) if prefix else None
+        config = entry.attributes.get("config") if entry is not None else None
+        if not config:
+            return MappingConfig({})
+        return MappingConfig.from_json(config if isinstance(config, str) else orjson.dumps(config))
 
     def _header(self, pointer: ChunkPointer) -> tuple[str, ...] | None:
         """The CSV column names of the pointer's file: read from the object's header bytes
-        (``layout.header_range``), once per file per warm worker; a version-1 message carried
-        them. ``None`` for JSON Lines and staged chunks (their records name their fields)."""
+        (``layout.header_range``), once per file per warm worker. ``None`` for JSON Lines and
+        staged chunks (their records name their fields)."""
         layout = pointer.layout
-        if pointer.staged_key or layout.header is not None or layout.header_range is None:
-            return layout.header
+        if pointer.staged_key or layout.header_range is None:
+            return None
         cache_key = (pointer.file_id, layout.header_range)
         header = self._headers.get(cache_key)
         if header is None:
@@ -349,29 +374,18 @@ class ChunkWorker:
         )
 
 
-def _delivery_checkpoint(delivery: Delivery) -> dict[str, Any]:
-    checkpoint: dict[str, Any] = {"status": delivery.status}
-    if delivery.rejected:
-        checkpoint["rejected"] = {str(k): v for k, v in delivery.rejected.items()}
-    if delivery.ingress_id:
-        checkpoint["ingress_id"] = delivery.ingress_id
-    return checkpoint
-
-
 def _count_attempts(tally: Tally, attempts: AttemptStats) -> None:
     tally.count_attempts(attempts.by_outcome, round(attempts.retry_wait_seconds * 1000))
 
 
-def _replay(processor: RecordProcessor, batch: Batch, checkpoint: Mapping[str, Any]) -> None:
-    if attempts := checkpoint.get("attempts"):
-        _count_attempts(processor.tally, AttemptStats.from_dict(attempts))
-    if "failed" in checkpoint:
-        processor.record_failure(batch, str(checkpoint["failed"]))
-        processor.tally.requests[str(checkpoint.get("status", "error"))] += 1
+def _replay(processor: RecordProcessor, batch: Batch, delivered: DeliveredBatch) -> None:
+    """Account for a batch a previous run delivered (or saw refused) as that run did."""
+    _count_attempts(processor.tally, delivered.attempts)
+    if delivered.failed is not None:
+        processor.record_failure(batch, delivered.failed)
+        processor.tally.requests[str(delivered.status or "error")] += 1
         return
     delivery = Delivery(
-        status=int(checkpoint.get("status", 200)),
-        rejected={int(k): str(v) for k, v in (checkpoint.get("rejected") or {}).items()},
-        ingress_id=checkpoint.get("ingress_id"),
+        status=delivered.status, rejected=dict(delivered.rejected), ingress_id=delivered.ingress_id
     )
     processor.record_delivery(batch, delivery)
