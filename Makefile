@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test lint bench schema countries build deploy check-template clean
+.PHONY: demo test lint typecheck deadcode bench schema countries build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## typecheck: mypy, strict, on the library (configuration: pyproject.toml [tool.mypy])
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## deadcode: vulture on the library, the handlers and local/ (what frameworks, tests and
+##           benchmarks use is listed, each with its reason, in vulture_whitelist.py)
+deadcode: $(STAMP)
+	$(BIN)/vulture
 
 ## bench: throughput and memory benchmarks; figures go into docs/PERFORMANCE.md
 bench: $(STAMP)
@@ -76,4 +85,4 @@ check-template: $(CHECKOV_VENV)/bin/checkov
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -f .aws-sam/transformed.json
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .mypy_cache .aws-sam

@@ -145,11 +145,11 @@ class LambdaRouter:
             return router.invoke(function_name, body, response_headers)
 
         original = LambdaSimpleBackend.invoke
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]  # moto has no hook
         try:
             yield self
         finally:
-            LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+            LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]  # undo the patch
 
     def count(self, function_name: str) -> int:
         """How many times ``function_name`` was invoked."""

@@ -11,7 +11,6 @@ import pytest
 
 from adm_ingest import consent, countries
 from adm_ingest.consent import (
-    UK_EEA_COUNTRIES,
     ConsentError,
     ConsentPolicy,
     consent_body,
@@ -168,10 +167,10 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
 def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> (
     None
 ):
-    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == UK_EEA_COUNTRIES
+    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == countries.CONSENT_REQUIRED
 
 
-@pytest.mark.parametrize("country", sorted(UK_EEA_COUNTRIES))
+@pytest.mark.parametrize("country", sorted(countries.CONSENT_REQUIRED))
 def test_uk_eea_record_without_any_signal_is_missing_consent(country: str) -> None:
     with pytest.raises(ConsentError) as raised:
         ConsentPolicy(country="US").signals_of({}, country)

@@ -20,7 +20,6 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.countries import (
     ADM_COUNTRY_CODES,
     CONSENT_REQUIRED,
-    country_name,
     known_country,
     normalize_country,
 )
@@ -201,13 +200,6 @@ def test_the_memo_of_spellings_is_bounded() -> None:
     assert known_country.cache_info().maxsize == 1024
 
 
-def test_country_names_for_messages() -> None:
-    assert country_name("CH") == "Switzerland"
-    assert country_name("KR") == "South Korea"
-    assert country_name("XK") == "Kosovo"
-    assert country_name("ZZ") == "ZZ"
-
-
 def test_the_normalizers_read_countries_with_the_same_facts() -> None:
     assert canonical_country("uk") == "GB"
     assert canonical_country("Deutschland") == "DE"
@@ -226,11 +218,10 @@ def test_adm_country_codes_are_the_members_api_enum_without_unknown() -> None:
     assert frozenset(geo["properties"]["countryCode"]["enum"]) - {"UNKNOWN"} == ADM_COUNTRY_CODES
 
 
-def test_every_code_adm_accepts_has_a_name_and_every_iso_country_is_accepted() -> None:
+def test_every_code_adm_accepts_is_read_and_every_iso_country_is_accepted() -> None:
     assert {country.alpha_2 for country in pycountry.countries} <= ADM_COUNTRY_CODES
     for code in ADM_COUNTRY_CODES:
         assert normalize_country(code) == code
-        assert country_name(code) != code
 
 
 # -- where consent is required ---------------------------------------------------------------

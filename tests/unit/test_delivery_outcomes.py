@@ -23,8 +23,8 @@ import requests
 from moto import mock_aws
 
 from adm_ingest.adm import AdmClient, ClientSettings, Deadline, RetryPolicy, Timeouts, Transport
-from adm_ingest.attempts import AttemptStats
 from adm_ingest.adm.auth import Credentials
+from adm_ingest.attempts import AttemptStats
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
     AudienceMembers,

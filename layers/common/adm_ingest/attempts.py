@@ -20,6 +20,7 @@ import ssl
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
@@ -114,9 +115,18 @@ class AttemptStats:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> AttemptStats:
+        """The inverse of :meth:`to_dict`, from JSON or the ledger (whose numbers are Decimals)."""
         outcomes = data.get("by_outcome") or {}
-        wait_ms = data.get("retry_wait_ms") or 0
+        if not isinstance(outcomes, Mapping):
+            raise TypeError(f"by_outcome: expected an object, not {type(outcomes).__name__}")
         return cls(
-            Counter({str(k): int(v) for k, v in dict(outcomes).items()}),  # type: ignore[call-overload]
-            int(wait_ms) / 1000.0,  # type: ignore[call-overload]
+            Counter({str(k): _whole(v) for k, v in outcomes.items()}),
+            _whole(data.get("retry_wait_ms") or 0) / 1000.0,
         )
+
+
+def _whole(value: object) -> int:
+    """A stored count as an int: JSON gives ints, DynamoDB Decimals."""
+    if not isinstance(value, int | float | Decimal | str):
+        raise TypeError(f"expected a number, not {type(value).__name__}")
+    return int(value)

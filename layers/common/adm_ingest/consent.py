@@ -21,9 +21,7 @@ from adm_ingest.countries import (
 )
 from adm_ingest.records import ConsentSignals, Reason
 
-# The country facts live in adm_ingest.countries; these names stay importable until #11.
-UK_EEA_COUNTRIES: frozenset[str] = CONSENT_REQUIRED
-"""Countries whose records need a consent signal: the UK, the EEA and Switzerland."""
+# The country facts live in adm_ingest.countries; this name stays importable until #11.
 ISO_COUNTRY_CODES: frozenset[str] = ADM_COUNTRY_CODES
 """The alpha-2 codes ADM's ``countryCode`` enum accepts (without its ``UNKNOWN``)."""
 

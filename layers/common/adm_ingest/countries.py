@@ -67,9 +67,3 @@ def normalize_country(text: str) -> str | None:
     """
     code = known_country(text)
     return code if code in ADM_COUNTRY_CODES else None
-
-
-def country_name(code: str) -> str:
-    """The English name of the country ``code`` (``"CH"`` → ``"Switzerland"``), for messages;
-    a code that is not a country comes back unchanged."""
-    return _table.NAMES.get(code, code)

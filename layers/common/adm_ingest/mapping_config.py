@@ -20,12 +20,13 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 
 from adm_ingest import consent
 from adm_ingest.column_names import MAX_PII_SETS
+from adm_ingest.countries import normalize_country
 from adm_ingest.records import PII_FIELDS
 from adm_ingest.values import ParseOptions
 
@@ -60,8 +61,11 @@ CONFIG_KEYS: tuple[str, ...] = (
     "date_order",
     "strict_country",
 )
-DECIMAL_MARKS: tuple[str, ...] = (",", ".")
-DATE_ORDERS: tuple[str, ...] = ("DMY", "MDY", "YMD")
+DecimalMark = Literal[",", "."]
+DateOrder = Literal["DMY", "MDY", "YMD"]
+DECIMAL_MARKS: tuple[DecimalMark, ...] = (",", ".")
+DATE_ORDERS: tuple[DateOrder, ...] = ("DMY", "MDY", "YMD")
+_Choice = TypeVar("_Choice", bound=str)
 _CONSENT_DEFAULTS = ("amzn_ad_storage", "amzn_user_data")
 _PII = frozenset(PII_FIELDS)
 _ATTRIBUTES = frozenset(ATTRIBUTE_FIELDS)
@@ -117,11 +121,11 @@ class MappingConfig:
     ignore: frozenset[str] = frozenset()
     defaults: Mapping[str, str] | None = None
     auto_detect: bool = True
-    decimal: Literal[",", "."] | None = None
+    decimal: DecimalMark | None = None
     """The decimal mark of money values; None: read unambiguous values only."""
     timezone: str | None = None
     """IANA zone (validated with :mod:`zoneinfo`) for timestamps without an offset."""
-    date_order: Literal["DMY", "MDY", "YMD"] | None = None
+    date_order: DateOrder | None = None
     """How to read all-numeric dates like ``03/04/2026``; None: only unambiguous ones."""
     strict_country: bool = False
     """Reject records whose country cannot be read instead of falling back."""
@@ -190,9 +194,9 @@ class MappingConfig:
             ignore,
             {field: value.strip() for field, value in defaults.items()},
             auto_detect,
-            _choice(raw, "decimal", DECIMAL_MARKS),  # type: ignore[arg-type]
+            _choice(raw, "decimal", DECIMAL_MARKS),
             _timezone(raw),
-            _choice(raw, "date_order", DATE_ORDERS),  # type: ignore[arg-type]
+            _choice(raw, "date_order", DATE_ORDERS),
             strict_country,
         )
 
@@ -276,7 +280,7 @@ def _check_default(field: str, value: str) -> None:
         raise MappingError(f"defaults[{field!r}]: only non-PII fields can have defaults")
     if not value.strip():
         raise MappingError(f"defaults[{field!r}]: the default is empty")
-    if field == "country" and consent.normalize_country(value) is None:
+    if field == "country" and normalize_country(value) is None:
         raise MappingError(f"defaults['country']: {value.strip()!r} is not a known country")
     if field in _CONSENT_DEFAULTS and consent.normalize_consent_value(value) is None:
         raise MappingError(
@@ -291,14 +295,15 @@ def _boolean(raw: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[_Choice, ...]) -> _Choice | None:
     value = raw.get(key)
     if value is None:
         return None
-    if value not in choices:
-        expected = " or ".join(repr(choice) for choice in choices)
-        raise MappingError(f"{key!r} must be {expected}")
-    return str(value)
+    for choice in choices:
+        if value == choice:
+            return choice
+    expected = " or ".join(repr(choice) for choice in choices)
+    raise MappingError(f"{key!r} must be {expected}")
 
 
 def _timezone(raw: Mapping[str, Any]) -> str | None:

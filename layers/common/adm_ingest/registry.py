@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:  # dev-only stubs: the layer does not ship them
+    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_dynamodb.type_defs import ScanInputTableScanTypeDef
 
 AUDIENCE = "audience"
 CONVERSION_DEFINITION = "conversion"
 SHARING_RULE = "sharing"
 MAPPING = "mapping"
-SETTINGS = "settings"
-NAMESPACES = (AUDIENCE, CONVERSION_DEFINITION, SHARING_RULE, MAPPING, SETTINGS)
+NAMESPACES = (AUDIENCE, CONVERSION_DEFINITION, SHARING_RULE, MAPPING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,7 @@ class RegistryEntry:
 class Registry:
     """Read and write registry entries in a DynamoDB table (key ``pk``)."""
 
-    def __init__(self, table_name: str, *, dynamodb: Any | None = None) -> None:
+    def __init__(self, table_name: str, *, dynamodb: DynamoDBServiceResource | None = None) -> None:
         resource = dynamodb or boto3.resource("dynamodb")
         self._table = resource.Table(table_name)
 
@@ -61,7 +64,7 @@ class Registry:
 
     def entries(self, namespace: str | None = None) -> Iterator[RegistryEntry]:
         """Every entry (optionally of one namespace), in no particular order."""
-        kwargs: dict[str, Any] = {}
+        kwargs: ScanInputTableScanTypeDef = {}
         while True:
             page = self._table.scan(**kwargs)
             for item in page.get("Items", []):

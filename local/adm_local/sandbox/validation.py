@@ -315,9 +315,6 @@ class Operation:
         response = self.document["responses"].get(str(status), {})
         return dict(response.get("content", {}))
 
-    def documents_status(self, status: int) -> bool:
-        return str(status) in self.document["responses"]
-
 
 class ApiSchema:
     """The operations of ``api-schema.json``, with path matching."""

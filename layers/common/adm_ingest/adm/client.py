@@ -20,7 +20,7 @@ import requests
 # errors, http), so importing names from it here would be circular when auth is imported first.
 from adm_ingest.adm import auth as lwa
 from adm_ingest.adm import operations as ops
-from adm_ingest.adm.endpoints import ClientSettings
+from adm_ingest.adm.endpoints import DEFAULT_CALL_BUDGET, ClientSettings
 from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
 from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
 from adm_ingest.adm.models import (
@@ -128,8 +128,11 @@ class AdmClient:
             secret_id, max_age=lwa.DEFAULT_SECRET_MAX_AGE if max_age is None else max_age
         )
         if settings is None:
-            budget = {} if call_budget is None else {"call_budget": call_budget}
-            settings = ClientSettings.for_region(credentials.region, retry=retry, **budget)
+            settings = ClientSettings.for_region(
+                credentials.region,
+                retry=retry,
+                call_budget=DEFAULT_CALL_BUDGET if call_budget is None else call_budget,
+            )
         return cls(
             settings,
             credentials,

@@ -30,6 +30,9 @@ TOKEN_URLS: Mapping[str, str] = {
     "FE": "https://api.amazon.co.jp/auth/o2/token",
 }
 
+DEFAULT_CALL_BUDGET = 120.0
+"""Seconds one client method call may take end to end, by default."""
+
 API_URL_ENV = "ADM_API_URL"
 TOKEN_URL_ENV = "ADM_TOKEN_URL"
 
@@ -76,7 +79,7 @@ class ClientSettings:
     token_url: str
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    call_budget: float = 120.0
+    call_budget: float = DEFAULT_CALL_BUDGET
     pool_size: int = 10
     page_size: int = 100
     """Default page size for list calls (the APIs' maximum)."""
@@ -95,7 +98,7 @@ class ClientSettings:
         environ: Mapping[str, str] | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        call_budget: float = 120.0,
+        call_budget: float = DEFAULT_CALL_BUDGET,
         pool_size: int = 10,
     ) -> ClientSettings:
         """The region's hosts, overridden by ``ADM_API_URL`` / ``ADM_TOKEN_URL`` when set."""

@@ -30,12 +30,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adm_ingest.adm.errors import DeadlineExceeded
 from adm_ingest.adm.http import Deadline
+
+if TYPE_CHECKING:  # dev-only stubs: the layer does not ship them
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, UpdateItemOutputTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -340,10 +344,13 @@ class DynamoRateStore:
     timeouts and few retries: a slow limiter call delays a request, it must not hold it.
     """
 
-    def __init__(self, client: Any, table: str, account: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, account: str) -> None:
         self._client = client
         self._table = table
-        self._key = {"pk": {"S": f"rate#{account}"}, "sk": {"S": "rate"}}
+        self._key: dict[str, AttributeValueTypeDef] = {
+            "pk": {"S": f"rate#{account}"},
+            "sk": {"S": "rate"},
+        }
 
     def claim(self, interval: float, now: float, fresh: RateState) -> RateState:
         response = self._update(
@@ -410,9 +417,9 @@ class DynamoRateStore:
             raise
         return True
 
-    def _update(self, **request: Any) -> dict[str, Any]:
+    def _update(self, **request: Any) -> UpdateItemOutputTypeDef:
         try:
-            return dict(self._client.update_item(TableName=self._table, Key=self._key, **request))
+            return self._client.update_item(TableName=self._table, Key=self._key, **request)
         except Exception as error:  # any failure of the store: the limiter falls back
             raise _unavailable(error) from error
 
@@ -422,13 +429,13 @@ def _unavailable(error: Exception) -> StoreUnavailable:
     return StoreUnavailable(code or type(error).__name__)
 
 
-def _n(value: float) -> dict[str, str]:
+def _n(value: float) -> AttributeValueTypeDef:
     # Times in milliseconds: a 13-digit decimal survives the float round trip exactly, so a
     # value read back can be compared for equality in a condition (``next_at = :seen``).
     return {"N": str(value) if isinstance(value, int) else f"{value:.3f}"}
 
 
-def _state_of(item: dict[str, Any]) -> RateState:
+def _state_of(item: Mapping[str, AttributeValueTypeDef]) -> RateState:
     return RateState(
         base_rps=float(item["base_rps"]["N"]),
         base_at=float(item["base_at"]["N"]),

@@ -14,8 +14,9 @@ from adm_ingest.normalize.address import normalize_address
 from adm_ingest.normalize.email import normalize_email
 from adm_ingest.normalize.hashing import is_sha256_hex, sha256_hex
 from adm_ingest.normalize.names import normalize_city, normalize_name
+from adm_ingest.normalize.normalizers import NORMALIZERS, Normalizer
 from adm_ingest.normalize.phone import normalize_phone
-from adm_ingest.normalize.pii import NORMALIZERS, Normalizer, hash_pii
+from adm_ingest.normalize.pii import hash_pii
 from adm_ingest.normalize.postal import normalize_postal
 from adm_ingest.normalize.state import normalize_state
 

@@ -8,9 +8,6 @@ from typing import Final, Generic, TypeVar
 
 from adm_ingest.countries import known_country
 
-DEFAULT_COUNTRY: Final = "US"
-"""The country assumed by the public normalizers when the caller passes none."""
-
 _MAX_SPELLINGS: Final = 1024
 """Bound on remembered raw country spellings, so hostile input cannot grow memory."""
 

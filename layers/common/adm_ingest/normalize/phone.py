@@ -103,14 +103,21 @@ def _possible_starts(prefix: str | None) -> frozenset[str]:
 def _plan_for(region: str) -> _Plan | None:
     """Return ``region``'s plan, or ``None`` if its metadata needs rules the fast path lacks."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.country_code is None:
+        return None  # not a region libphonenumber knows: the slow path says so
     idd = metadata.international_prefix
     if not (idd and idd.isdigit()):
         return None  # IDDs are matched with str.startswith, so only literal ones are modelled
     general = metadata.general_desc
+    if general is None or general.national_number_pattern is None:
+        return None
     prefix = metadata.national_prefix_for_parsing or None
     calling_code = str(metadata.country_code)
     main_region = phonenumbers.region_code_for_country_code(metadata.country_code)
-    main = phonenumbers.PhoneMetadata.metadata_for_region(main_region).general_desc
+    main_metadata = phonenumbers.PhoneMetadata.metadata_for_region(main_region)
+    main = main_metadata.general_desc if main_metadata is not None else None
+    if main is None:
+        return None
     local = frozenset(general.possible_length_local_only)
     return _Plan(
         country_code=metadata.country_code,
@@ -133,7 +140,9 @@ def _plan_for(region: str) -> _Plan | None:
     )
 
 
-_PLANS: Final = {
+# Keyed by ``str | None`` so that the hot path's ``_PLANS.get(region)`` needs no ``None``
+# check: a missing region is simply absent.
+_PLANS: Final[dict[str | None, _Plan]] = {
     region: plan for region in FAST_PATH_REGIONS if (plan := _plan_for(region)) is not None
 }
 
@@ -181,6 +190,7 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
     if not (digits.isdigit() and _MIN_FAST_DIGITS <= len(digits) <= _MAX_FAST_DIGITS):
         return _DEFER
 
+    plan: _Plan | None  # the calling code's main plan, or the record country's
     if international:
         entry = _BY_CALLING_CODE_START.get(digits[:3])
         if entry is None:
@@ -192,7 +202,7 @@ def _fast_path(value: str, region: str | None) -> _FastResult:
         # The calling code is exactly digits[:size], so the E.164 digits are ``digits``.
         return digits if len(national) in plan.possible_lengths else None
 
-    plan = _PLANS.get(region)  # type: ignore[arg-type]  # None is simply absent
+    plan = _PLANS.get(region)
     if plan is None or digits.startswith(plan.international_prefix):
         return _DEFER
     if digits.startswith(plan.calling_code):

@@ -61,11 +61,6 @@ _RULES: CountryRules[PostalRule] = CountryRules(
 )
 
 
-def postal_rule(country: str) -> PostalRule:
-    """Return the postal rule for ``country``; unlisted countries use the US/default rule."""
-    return _RULES.for_country(country)
-
-
 def normalize_postal(value: str, country: str = "US") -> str | None:
     """Return the normalized postal code, or ``None`` if it does not have the right shape."""
     return normalize_postal_prepared(prepare(value), country)

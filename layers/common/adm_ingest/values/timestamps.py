@@ -195,9 +195,10 @@ def _numeric_date(
         orders = ("DMY", "MDY", "YMD")
     else:
         return UNRECOGNISED
-    stated = date_order in orders
-    if stated:
-        orders = (date_order,)  # type: ignore[assignment]
+    stated = False
+    if date_order in orders:  # narrows date_order to str
+        orders = (date_order,)
+        stated = True
     readings: dict[str, date] = {}
     for order in orders:
         parts = dict(zip(order, (a, b, c), strict=True))

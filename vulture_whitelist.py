@@ -1,0 +1,79 @@
+"""Names vulture cannot see used, each with who uses it (``make deadcode``).
+
+vulture reads only the shipped code (the library, the Lambda handlers, the local tooling), so
+whatever a framework calls by protocol, or only tests and benchmarks read, is listed here.
+This file is never imported; vulture reads the attribute names below as uses.
+``tests/test_deadcode_whitelist.py`` checks that every name listed still exists, so an entry
+cannot outlive its code. Anything not listed and reported is dead: delete it.
+"""
+
+from types import SimpleNamespace
+
+_ = SimpleNamespace()
+
+# -- called by AWS Lambda and Step Functions (template.yaml ``Handler:``) -----------------------
+_.lambda_handler  # functions/{splitter,worker,deadletter,sweeper}/app.py
+_.accept_terms  # functions/setup/app.py: the setup state machine's tasks
+_.ensure_data_room
+_.ensure_audience
+_.ensure_conversion_definitions
+_.ensure_sharing_rule
+_.save_registry
+_.record_handler  # Powertools' BatchProcessor calls it per SQS record (deadletter)
+_.process_chunk  # Powertools' @idempotent_function wraps it (worker)
+
+# -- called by a protocol or a framework ---------------------------------------------------------
+_.exc_type  # __exit__(exc_type, exc, traceback): the context-manager protocol
+_.__qualname__  # normalize/pii.py names each generated hasher (tracebacks, profiles)
+_.trust_env  # requests.Session: set to False so ~/.netrc and proxy variables are ignored
+# local/adm_local/sandbox/server.py: BaseHTTPRequestHandler / ThreadingHTTPServer read these
+_.protocol_version
+_.wbufsize
+_.disable_nagle_algorithm
+_.daemon_threads
+_.log_request
+_.log_message
+_._server_entry  # local/adm_local/motoserver.py: moto's ThreadedMotoServer thread target
+# local/adm_local/sandbox/validation.py: a jsonschema-rs custom keyword (constructor, validate)
+_.parent_schema
+_.schema_path
+_.validate
+# local/adm_local/stepfunctions.py: the Lambda context Powertools reads, and moto's
+# LambdaSimpleBackend.invoke signature (its ``backend`` is the replaced method's ``self``)
+_.memory_limit_in_mb
+_.aws_request_id
+_.invoked_function_arn
+_.function_version
+_.log_group_name
+_.log_stream_name
+_.backend
+
+# -- the ADM client's typed view of what the API returns (adm/models.py) ------------------------
+# Documented response fields, kept on the models the client returns; nothing in the pipeline
+# reads these yet, but a model that dropped them would misdescribe the API.
+_.creation_date_time  # DataRoom
+_.assigned_to_account_id  # DataRoom
+_.data_set_type  # Dataset
+_.account_type  # LinkedAccount
+_.account_name  # LinkedAccount
+_.dsp_advertiser_id  # LinkedAccount
+_.manager_account_name  # ManagerAccount
+_.list_manager_accounts  # AdmClient: the API's manager-account listing (tests/client)
+
+# -- read by tests and benchmarks only -----------------------------------------------------------
+_.refresh_count  # adm/auth.py TokenProvider: token requests made (tests/client)
+_.id_of  # registry.Registry: name → id (tests/e2e, bench)
+_.address_words  # normalize/address.py: the word map a property test checks against
+_.phone_region  # normalize/phone.py: the region the libphonenumber oracle tests parse with
+_.MATCHABLE_SETS  # identifiers.py: the rule is_matchable's golden test is checked against
+# local/adm_local/crashes.py: arm and disarm the crash points of the fault-matrix tests
+_.arm
+_.disarm
+# local/adm_local/stack.py: LocalStack's pump counters and queue helpers (tests/e2e, bench)
+_.continuations
+_.chunk_retries
+_.worker_crashes
+_.dead_letter_retries
+_.queue_url
+_.receive
+_.sqs_event
