@@ -11,13 +11,13 @@ import pytest
 
 from adm_ingest import consent, countries
 from adm_ingest.consent import (
-    UK_EEA_COUNTRIES,
     ConsentError,
     ConsentPolicy,
     consent_body,
     normalize_consent_value,
     normalize_country,
 )
+from adm_ingest.countries import CONSENT_REQUIRED
 from adm_ingest.prepare import Preparer
 from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
 
@@ -168,10 +168,10 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
 def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> (
     None
 ):
-    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == UK_EEA_COUNTRIES
+    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == CONSENT_REQUIRED
 
 
-@pytest.mark.parametrize("country", sorted(UK_EEA_COUNTRIES))
+@pytest.mark.parametrize("country", sorted(CONSENT_REQUIRED))
 def test_uk_eea_record_without_any_signal_is_missing_consent(country: str) -> None:
     with pytest.raises(ConsentError) as raised:
         ConsentPolicy(country="US").signals_of({}, country)
