@@ -25,6 +25,9 @@ import pytest
 import yaml
 from samtranslator.yaml_helper import yaml_parse
 
+from adm_ingest.pipeline.routing import INPUT_PREFIXES
+from adm_ingest.report import OUTPUT_PREFIXES, STAGING_PREFIX
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "functions" / "setup" / "setup.asl.json"
@@ -264,7 +267,42 @@ def test_only_input_prefixes_notify_the_splitter(cfn: dict[str, Any]) -> None:
         assert rule["Name"] == "prefix"
         prefixes.add(rule["Value"])
     # The pipeline's own outputs (reports/, rejects/, _staging/) never invoke the splitter.
-    assert prefixes == {"audiences/", "conversions/", "deletions/"}
+    assert prefixes == set(INPUT_PREFIXES)
+    assert not prefixes & set(OUTPUT_PREFIXES)
+
+
+def _notified_prefixes(cfn: Mapping[str, Any]) -> list[str]:
+    """The key prefix of each S3 notification of the ingest bucket, one per notification."""
+    configurations = _props(cfn, "IngestBucket")["NotificationConfiguration"]
+    return [
+        rule["Value"]
+        for configuration in configurations["LambdaConfigurations"]
+        for rule in configuration["Filter"]["S3Key"]["Rules"]
+        if rule["Name"] == "prefix"
+    ]
+
+
+def _lifecycle_prefixes(cfn: Mapping[str, Any]) -> list[str]:
+    """The key prefix of each prefix-filtered lifecycle rule (a conditional one as if on)."""
+    prefixes = []
+    for rule in _props(cfn, "IngestBucket")["LifecycleConfiguration"]["Rules"]:
+        if "Fn::If" in rule:
+            rule = rule["Fn::If"][1]
+        prefix = rule.get("Prefix", rule.get("Filter", {}).get("Prefix"))
+        if prefix is not None:
+            prefixes.append(prefix)
+    return prefixes
+
+
+def test_the_template_s_input_prefixes_are_exactly_the_one_declaration(
+    cfn: dict[str, Any],
+) -> None:
+    # adm_ingest.pipeline.routing.INPUT_PREFIXES is the declaration (derived from the
+    # destinations' routes); the template cannot import it, so this holds the two equal: one
+    # splitter notification and one input-expiry rule per prefix, none missing, none extra.
+    assert sorted(_notified_prefixes(cfn)) == sorted(INPUT_PREFIXES)
+    inputs = [prefix for prefix in _lifecycle_prefixes(cfn) if prefix != STAGING_PREFIX]
+    assert sorted(inputs) == sorted(INPUT_PREFIXES)
 
 
 def test_chunk_queue_redrives_to_its_dead_letter_queue(cfn: dict[str, Any]) -> None:
@@ -377,7 +415,8 @@ def test_sweeper_may_only_query_the_index_and_update_ledger_items(cfn: dict[str,
     actions = {action for statement in statements for action in statement["Action"]}
     assert not {a for a in actions if a.startswith(("sqs:", "secretsmanager:"))}
     (invoke,) = (
-        c for c in _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
+        c
+        for c in _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
         if c["Properties"]["FunctionName"] == {"Ref": "SweeperFunction"}
     )
     assert invoke["Properties"]["MaximumRetryAttempts"] == 0  # the next run is the retry
@@ -560,7 +599,6 @@ def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any
 
 # ---------------------------------------------------------------------------- (2b) hardening
 
-INPUT_PREFIXES = ("audiences/", "conversions/", "deletions/")
 LOG_BUCKET_PREFIX = "ingest-bucket/"
 # CloudWatch Logs' valid RetentionInDays values (PutRetentionPolicy).
 CLOUDWATCH_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}  # fmt: skip
@@ -805,7 +843,9 @@ def test_resource_level_checkov_skips_give_their_reasons(cfn: dict[str, Any]) ->
 def test_check_template_transforms_with_the_tests_aws_sam_translator() -> None:
     """make check-template runs the transform in checkov's virtualenv: same translator pin."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    (pin,) = (d for d in pyproject["project"]["optional-dependencies"]["dev"] if "sam-translator" in d)
+    (pin,) = (
+        d for d in pyproject["project"]["optional-dependencies"]["dev"] if "sam-translator" in d
+    )
     makefile = MAKEFILE.read_text(encoding="utf-8")
     assert pin in makefile
     assert re.search(r"checkov==\d+\.\d+\.\d+", makefile)

@@ -18,7 +18,8 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from adm_ingest.consent import ISO_COUNTRY_CODES, ConsentPolicy
+from adm_ingest.consent import ConsentPolicy
+from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.destinations import Destination
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
@@ -115,7 +116,7 @@ def test_the_checks_catch_what_they_are_meant_to_catch() -> None:
 def test_every_country_code_we_accept_is_one_the_members_api_accepts() -> None:
     members = body_schema("audience_members")["properties"]["members"]["items"]
     geo = members["properties"]["userConsent"]["properties"]["geo"]
-    assert set(geo["properties"]["countryCode"]["enum"]) - {"UNKNOWN"} == ISO_COUNTRY_CODES
+    assert set(geo["properties"]["countryCode"]["enum"]) - {"UNKNOWN"} == ADM_COUNTRY_CODES
 
 
 # -- the sample files through the dry-run ----------------------------------------------------

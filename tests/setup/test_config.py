@@ -193,3 +193,54 @@ def test_audience_names_follow_the_openapi_rule(name: str) -> None:
 
     assert accepted == allowed
     assert bool(DATASET_NAME_PATTERN.fullmatch(name)) == bool(_OPENAPI_NAME.match(name))
+
+
+# -- mapping keys: exactly the routing prefixes the routing table gives files ---------------
+
+_COLUMNS = {"columns": {"E-Mail": "email"}}
+
+
+@pytest.mark.parametrize(
+    ("key", "stored"),
+    [
+        ("audiences/crm_customers_us", "audiences/crm_customers_us"),
+        ("audiences/crm_customers_us/", "audiences/crm_customers_us"),
+        ("audiences/crm_customers_us/delete", "audiences/crm_customers_us/delete"),
+        ("conversions/offline_purchases/", "conversions/offline_purchases"),
+        ("deletions", "deletions"),
+        ("deletions/", "deletions"),
+    ],
+)
+def test_a_mapping_is_keyed_by_a_routing_prefix(
+    example_config: dict[str, Any], key: str, stored: str
+) -> None:
+    example_config["mappings"] = {key: _COLUMNS}
+
+    assert set(parse_config(example_config).mappings) == {stored}
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("crm/", "prefix must start with audiences/ or conversions/ or deletions/"),
+        ("reports/audiences/crm", "prefix must start with"),
+        ("deletionsarchive", "prefix must start with"),
+        ("", "prefix must start with"),
+        # under an input prefix, but no file's mapping would ever be looked up there
+        ("audiences", "prefix must be a routing prefix"),
+        ("audiences/", "prefix must be a routing prefix"),
+        ("conversions", "prefix must be a routing prefix"),
+        ("audiences/crm_customers_us/2026", "prefix must be a routing prefix"),
+        ("deletions/gdpr", "prefix must be a routing prefix"),
+    ],
+)
+def test_a_mapping_key_no_file_routes_to_is_refused(
+    example_config: dict[str, Any], key: str, problem: str
+) -> None:
+    example_config["mappings"] = {key: _COLUMNS}
+
+    with pytest.raises(ConfigError) as refused:
+        parse_config(example_config)
+
+    assert refused.value.field == f"mappings[{key!r}]"
+    assert refused.value.problem.startswith(problem)

@@ -1,7 +1,8 @@
 """Country resolution and consent signals (issue 2, item 5).
 
-A record's own country / consent columns win over the file-level defaults; UK and EEA records
-without any consent signal are never sent; whatever is sent is shaped like ADM's
+A record's own country / consent columns win over the file-level defaults; records from the
+countries in ``countries.CONSENT_REQUIRED`` (which ``tests/unit/test_countries.py`` pins) without
+any consent signal are never sent; whatever is sent is shaped like ADM's
 ``userConsent.consent`` object.
 """
 
@@ -17,14 +18,9 @@ from adm_ingest.consent import (
     normalize_consent_value,
     normalize_country,
 )
+from adm_ingest.countries import CONSENT_REQUIRED
 from adm_ingest.prepare import Preparer
 from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
-
-EU_MEMBER_STATES = (
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
-)
-EEA_NON_EU = ("IS", "LI", "NO")
-
 
 # -- country ---------------------------------------------------------------------------------
 
@@ -161,17 +157,11 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
     assert raised.value.reason == Reason.INVALID_CONSENT
 
 
-# -- the UK/EEA rule -------------------------------------------------------------------------
+# -- where consent is required (UK, EEA, CH) ----------------------------------------------
 
 
-def test_the_consent_set_is_the_eu_plus_iceland_liechtenstein_norway_the_uk_and_switzerland() -> (
-    None
-):
-    assert frozenset([*EU_MEMBER_STATES, *EEA_NON_EU, "GB", "CH"]) == countries.CONSENT_REQUIRED
-
-
-@pytest.mark.parametrize("country", sorted(countries.CONSENT_REQUIRED))
-def test_uk_eea_record_without_any_signal_is_missing_consent(country: str) -> None:
+@pytest.mark.parametrize("country", sorted(CONSENT_REQUIRED))
+def test_a_record_from_a_consent_country_without_any_signal_is_missing_consent(country: str) -> None:
     with pytest.raises(ConsentError) as raised:
         ConsentPolicy(country="US").signals_of({}, country)
     assert raised.value.reason == Reason.MISSING_CONSENT

@@ -16,16 +16,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adm_ingest import countries
-from adm_ingest.consent import ConsentPolicy
+from adm_ingest.consent import ConsentError, ConsentPolicy
 from adm_ingest.countries import (
     ADM_COUNTRY_CODES,
+    AMAZON_CONSENT_REQUIRED,
     CONSENT_REQUIRED,
+    CONSENT_REQUIRED_BEYOND_AMAZON,
+    EEA,
+    EU_MEMBER_STATES,
     known_country,
     normalize_country,
 )
 from adm_ingest.normalize.countries import canonical_country
 from adm_ingest.prepare import Preparer
-from adm_ingest.records import MappedRecord, PreparedRecord
+from adm_ingest.records import MappedRecord, PreparedRecord, Reason
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = REPO_ROOT / "scripts" / "gen_countries.py"
@@ -227,19 +231,42 @@ def test_every_code_adm_accepts_is_read_and_every_iso_country_is_accepted() -> N
 # -- where consent is required ---------------------------------------------------------------
 
 
-def test_consent_is_required_for_the_eu_the_rest_of_the_eea_the_uk_and_switzerland() -> None:
+def test_amazons_rule_is_the_uk_and_the_eea() -> None:
     eu = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE"
-    assert frozenset([*eu.split(), "IS", "LI", "NO", "GB", "CH"]) == CONSENT_REQUIRED
-    assert "CH" in CONSENT_REQUIRED  # decided: the safer default (API-NOTES, "Consent scope")
+    assert frozenset(eu.split()) == EU_MEMBER_STATES
+    assert frozenset([*eu.split(), "IS", "LI", "NO"]) == EEA
+    assert frozenset([*eu.split(), "IS", "LI", "NO", "GB"]) == AMAZON_CONSENT_REQUIRED
+
+
+def test_the_library_requires_consent_where_amazon_does_and_in_switzerland() -> None:
+    assert AMAZON_CONSENT_REQUIRED | {"CH"} == CONSENT_REQUIRED
     assert CONSENT_REQUIRED <= ADM_COUNTRY_CODES
 
 
-def test_the_sandbox_and_the_library_agree_on_where_consent_is_required() -> None:
+def test_switzerland_is_pinned_as_our_one_addition_to_amazons_rule() -> None:
+    # Decided in countries.CONSENT_REQUIRED_BEYOND_AMAZON: Amazon names only the UK and the
+    # EEA; we require consent for CH as well. Changing either side is a decision, not a fix.
+    assert frozenset({"CH"}) == CONSENT_REQUIRED_BEYOND_AMAZON
+    assert "CH" in CONSENT_REQUIRED
+    assert "CH" not in AMAZON_CONSENT_REQUIRED
+
+
+def test_a_swiss_record_without_a_signal_is_rejected_and_with_one_is_sent() -> None:
+    policy = ConsentPolicy(country="US")
+    with pytest.raises(ConsentError) as raised:
+        policy.signals_of({}, "CH")
+    assert raised.value.reason == Reason.MISSING_CONSENT
+    assert policy.signals_of({"amzn_user_data": "granted"}, "CH").any
+
+
+def test_the_sandbox_models_amazons_rule_and_the_library_differs_only_by_switzerland() -> None:
     # The sandbox models the API on its own (it never imports adm_ingest, so the two cannot
     # drift together unnoticed); this is where a change to either is caught.
     from adm_local.sandbox.state import CONSENT_REQUIRED_COUNTRIES
 
-    assert CONSENT_REQUIRED_COUNTRIES == CONSENT_REQUIRED
+    assert CONSENT_REQUIRED_COUNTRIES == AMAZON_CONSENT_REQUIRED
+    assert CONSENT_REQUIRED - CONSENT_REQUIRED_COUNTRIES == CONSENT_REQUIRED_BEYOND_AMAZON
+    assert CONSENT_REQUIRED_COUNTRIES <= CONSENT_REQUIRED
 
 
 # -- the record's country reaches the identifiers -------------------------------------------

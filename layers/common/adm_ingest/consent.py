@@ -1,10 +1,10 @@
 """Country resolution and consent signals.
 
-Amazon requires a consent signal (GPP, TCF or Amazon's own ``amzn`` signal) for records from the
-UK and the EEA, and we require one for Switzerland too (``adm_ingest.countries.CONSENT_REQUIRED``
-says why); elsewhere consent is optional. Values come from the record's consent columns,
-falling back to file/config-level defaults. Records from those countries with no signal at all
-are rejected (``missing_consent``) — they are never sent.
+A consent signal (GPP, TCF or Amazon's own ``amzn`` signal) is required for records from the
+countries in ``adm_ingest.countries.CONSENT_REQUIRED``: Amazon's UK and EEA, and Switzerland
+(``CONSENT_REQUIRED_BEYOND_AMAZON`` says why); elsewhere consent is optional. Values come from
+the record's consent columns, falling back to file/config-level defaults. Records from those
+countries with no signal at all are rejected (``missing_consent``) — they are never sent.
 """
 
 from __future__ import annotations
@@ -14,16 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from adm_ingest.countries import (
-    ADM_COUNTRY_CODES,
     CONSENT_REQUIRED,
     known_country,
     normalize_country,
 )
 from adm_ingest.records import ConsentSignals, Reason
-
-# The country facts live in adm_ingest.countries; this name stays importable until #11.
-ISO_COUNTRY_CODES: frozenset[str] = ADM_COUNTRY_CODES
-"""The alpha-2 codes ADM's ``countryCode`` enum accepts (without its ``UNKNOWN``)."""
 
 
 class CountrySource(StrEnum):

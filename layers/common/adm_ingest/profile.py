@@ -25,7 +25,7 @@ from typing import Any
 
 import phonenumbers
 
-from adm_ingest.consent import ISO_COUNTRY_CODES
+from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.mapping import MappingPlan
 from adm_ingest.records import SourceRecord
 
@@ -49,7 +49,7 @@ _GENERIC_CCTLDS = frozenset(
 )
 #: Top-level domain → the ISO country it points to (``None``: a region, ``.eu``).
 CCTLD_COUNTRIES: dict[str, str | None] = {
-    **{code.lower(): code for code in ISO_COUNTRY_CODES if code.lower() not in _GENERIC_CCTLDS},
+    **{code.lower(): code for code in ADM_COUNTRY_CODES if code.lower() not in _GENERIC_CCTLDS},
     "uk": "GB",
     "eu": None,
 }
@@ -164,7 +164,7 @@ def profile_records(
                 if found is not None and found != calling_code:
                     kinds.add(PHONE_CALLING_CODE)
                     region = phonenumbers.region_code_for_country_code(found)
-                    if region in ISO_COUNTRY_CODES:
+                    if region in ADM_COUNTRY_CODES:
                         pointed.add(region)
             if email:
                 domain = email.rpartition("@")[2].rstrip(".").lower()

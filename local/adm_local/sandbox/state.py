@@ -11,7 +11,7 @@ API notes and Amazon's guides:
   ``datasetId``). Members are keyed by ``externalUserId``; a DELETE is applied only when it
   carries ``amznUserData`` or ``amznAdStorage`` GRANTED and is otherwise silently ignored, as the
   real API does. Members whose hashed PII is not a lowercase SHA-256 hex digest, that carry no
-  identifier, or that come from the UK/EEA/CH without any consent signal get a per-member error
+  identifier, or that come from the UK or the EEA without any consent signal get a per-member error
   (``index`` 0-based).
 * Conversion definitions answer 207 (``index`` 1-based); names are unique per advertiser.
   Events are deduplicated per definition by ``clientDedupeId`` (the first one wins); events
@@ -44,13 +44,15 @@ HASHED_MATCH_KEY_TYPES = frozenset(
 
 CONSENT_REQUIRED_COUNTRIES = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
-    "IS LI NO GB CH".split()
+    "IS LI NO GB".split()
 )
-"""EEA + UK + Switzerland: members from there need a consent signal (TCF, GPP or Amazon's).
+"""The EEA and the UK: members from there need a consent signal (TCF, GPP or Amazon's).
 
-The sandbox's own copy, as it models the API without importing ``adm_ingest``; the decision
-(Switzerland included) is ``adm_ingest.countries.CONSENT_REQUIRED``, and
-``tests/unit/test_countries.py`` holds the two equal."""
+This is the API's rule as Amazon documents it ("UK/EEA records need a consent signal"), which
+the sandbox models with its own copy rather than importing ``adm_ingest``. The library is
+stricter for Switzerland on purpose (``adm_ingest.countries.CONSENT_REQUIRED_BEYOND_AMAZON``
+says why), so a CH member without a signal is accepted here and never sent by the pipeline;
+``tests/unit/test_countries.py`` holds the two rules to exactly that difference."""
 
 EVENT_MAX_AGE = timedelta(days=7)
 EVENT_CLOCK_SKEW = timedelta(minutes=5)
@@ -738,7 +740,7 @@ def _member_problem(member: Mapping[str, Any], dataset_country: str) -> tuple[st
     if country in CONSENT_REQUIRED_COUNTRIES and not _has_consent(member):
         return (
             "MISSING_CONSENT",
-            "members from the UK/EEA/CH need a TCF, GPP or Amazon consent signal",
+            "members from the UK or the EEA need a TCF, GPP or Amazon consent signal",
         )
     return None
 

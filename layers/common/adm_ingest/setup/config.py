@@ -36,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from adm_ingest.countries import ADM_COUNTRY_CODES
+from adm_ingest.destinations import DESTINATIONS
 from adm_ingest.mapping import MappingConfig, MappingError
+from adm_ingest.pipeline.routing import INPUT_PREFIXES, RoutingError, route
 
 REGIONS = ("NA", "EU", "FE")
 
@@ -72,7 +74,6 @@ SOURCE_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = {
     "SERVER_TO_SERVER": SOURCE_TYPES,
 }
 METADATA_KINDS = ("audienceMetadata", "amcMetadata", "conversionDefinitionId")
-MAPPING_PREFIXES = ("audiences/", "conversions/", "deletions")
 
 COUNTRY_CODES = ADM_COUNTRY_CODES | {"UNKNOWN"}
 """An audience's ``countryCode``: exactly the API's enum (an ISO code or ``UNKNOWN``) — the
@@ -411,16 +412,14 @@ def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
     """Per-prefix column mappings: ``{"audiences/<name>": <mapping config>}``.
 
     The key is a routing prefix (``audiences/<name>``, ``audiences/<name>/delete``,
-    ``conversions/<name>``; a trailing ``/`` is dropped); the value is the mapping config the
-    worker applies to files under it (``{"columns": {"<source column>": "<canonical field>"},
-    "ignore": [...], "defaults": {...}}``, see ``events/mappings/``).
+    ``conversions/<name>``, ``deletions``; a trailing ``/`` is dropped); the value is the
+    mapping config the worker applies to files under it (``{"columns": {"<source column>":
+    "<canonical field>"}, "ignore": [...], "defaults": {...}}``, see ``events/mappings/``).
     """
     result: dict[str, dict[str, Any]] = {}
     for prefix, document in _object(raw, path).items():
         entry_path = f"{path}[{prefix!r}]"
-        key = str(prefix).rstrip("/")
-        if not key or not key.startswith(MAPPING_PREFIXES):
-            raise ConfigError(entry_path, f"prefix must start with {' or '.join(MAPPING_PREFIXES)}")
+        key = _mapping_key(str(prefix), entry_path)
         mapping = _object(document, entry_path)
         columns = _object(mapping.get("columns"), f"{entry_path}.columns")
         if not columns:
@@ -433,6 +432,23 @@ def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
             raise ConfigError(entry_path, str(error)) from error
         result[key] = dict(mapping)
     return result
+
+
+def _mapping_key(prefix: str, path: str) -> str:
+    """``prefix`` without its trailing ``/``, when it is exactly the routing prefix the routing
+    table gives files under it (so some file uses the mapping): under one of the declared
+    input prefixes, and no deeper or shallower than a destination's route."""
+    key = prefix.rstrip("/")
+    if not f"{key}/".startswith(INPUT_PREFIXES):
+        raise ConfigError(path, f"prefix must start with {' or '.join(INPUT_PREFIXES)}")
+    try:
+        routed = route(f"{key}/file").prefix
+    except RoutingError:
+        routed = None
+    if routed != key:
+        patterns = ", ".join(cls.route.describe() for cls in DESTINATIONS)
+        raise ConfigError(path, f"prefix must be a routing prefix: one of {patterns}")
+    return key
 
 
 # -- small typed readers: each names the field path in its error ---------------------------
