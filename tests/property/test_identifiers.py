@@ -92,9 +92,7 @@ def test_a_record_identified_only_by_names_is_never_sent(
 IDENTITY_REASONS = {Reason.INSUFFICIENT_IDENTIFIER, Reason.NO_IDENTIFIER}
 CONTEXT_REASONS = {
     Reason.INVALID_COUNTRY,
-    Reason.MISSING_COUNTRY,
     Reason.MISSING_CONSENT,
-    Reason.MISSING_AMAZON_CONSENT,
     Reason.INVALID_CONSENT,
     Reason.INVALID_ACTION,
     Reason.MISSING_TIMESTAMP,

@@ -321,7 +321,7 @@ class Ledger:
         limit up to ~60,000 chunks, i.e. 300 M records at 5,000 per chunk.)
         """
         expression, names, values = _chunk_update(index, tally)
-        update = {
+        update: dict[str, Any] = {
             "Key": {"pk": f"file#{file_id}", "sk": "file"},
             "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(pk) AND NOT contains(counted_chunks, :index)",
@@ -505,12 +505,14 @@ class Ledger:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> bool:
+        # DynamoDB refuses an empty ExpressionAttributeNames: only pass it with names.
+        named: dict[str, Any] = {"ExpressionAttributeNames": dict(names)} if names else {}
         try:
             self._resource_table.update_item(
                 Key={"pk": f"file#{file_id}", "sk": "file"},
                 UpdateExpression=expression,
                 ConditionExpression="finalize_owner = :owner",
-                **({"ExpressionAttributeNames": dict(names)} if names else {}),
+                **named,
                 ExpressionAttributeValues={
                     ":owner": owner,
                     **({":now": _iso(time.time())} if ":now" in expression else {}),

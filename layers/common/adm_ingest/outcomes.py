@@ -17,7 +17,6 @@ from enum import StrEnum
 
 from adm_ingest.records import PreparedRecord
 
-ACCEPTED = "accepted"
 REJECTED = "rejected"
 FAILED = "failed"
 

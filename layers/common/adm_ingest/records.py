@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import final
 
 
 class Reason(StrEnum):
@@ -30,12 +31,10 @@ class Reason(StrEnum):
     """An id (or the only phone) is in spreadsheet scientific notation (``7.01234E+12``): its
     digits are lost."""
     MISSING_CONSENT = "missing_consent"
-    MISSING_AMAZON_CONSENT = "missing_amazon_consent"
     INVALID_CONSENT = "invalid_consent"
     INVALID_COUNTRY = "invalid_country"
     UNSUPPORTED_COUNTRY = "unsupported_country"
     """A real country, but not one ADM's countryCode enum accepts: never sent as another."""
-    MISSING_COUNTRY = "missing_country"
     INVALID_ACTION = "invalid_action"
     MISSING_TIMESTAMP = "missing_timestamp"
     INVALID_TIMESTAMP = "invalid_timestamp"
@@ -54,7 +53,6 @@ class Reason(StrEnum):
     INVALID_CURRENCY = "invalid_currency"
     INVALID_UNITS = "invalid_units"
     LIMITED_DATA_USE = "limited_data_use"
-    TOO_MANY_MATCH_KEYS = "too_many_match_keys"
     RECORD_TOO_LARGE = "record_too_large"
     DUPLICATE_IN_FILE = "duplicate_in_file"
     """The same request item (byte for byte: same externalUserId, identity, consent and
@@ -67,6 +65,7 @@ class Reason(StrEnum):
     ``Tally.skipped``, never as a rejected person."""
 
 
+@final  # final, so that `type(x) is Rejection` (the hot path's test) narrows
 @dataclass(slots=True, frozen=True)
 class Rejection:
     """A record that will not be sent. ``detail`` must never contain a raw value."""

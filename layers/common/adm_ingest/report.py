@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import io
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -328,7 +328,7 @@ class ReportWriter:
             for source in sources:
                 body = self._s3.get_object(Bucket=self._bucket, Key=source)["Body"]
                 last = b"\n"
-                for block in iter(lambda b=body: b.read(1024 * 1024), b""):
+                for block in _blocks(body):
                     buffer.write(block)
                     last = block[-1:]
                     if buffer.tell() >= _PART_SIZE:
@@ -380,3 +380,9 @@ class ReportWriter:
             Body=buffer.getvalue(),
         )
         return {"ETag": response["ETag"], "PartNumber": number}
+
+
+def _blocks(body: Any, size: int = 1024 * 1024) -> Iterator[bytes]:
+    """A streaming body's bytes, ``size`` at a time."""
+    while block := body.read(size):
+        yield bytes(block)

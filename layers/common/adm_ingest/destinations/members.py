@@ -137,7 +137,7 @@ class AudienceMembers(AdmDestination):
         resolved = self._resolve(record)
         if type(resolved) is Rejection:
             return resolved
-        action, external_user_id, consent = resolved  # type: ignore[misc]
+        action, external_user_id, consent = resolved
         ip = record.attributes.get("ip")
         return {
             "action": action,
@@ -155,7 +155,8 @@ class AudienceMembers(AdmDestination):
         if len(hashed_sets) == 1 and _PER_RECORD_ATTRIBUTES.isdisjoint(attributes):
             external_id = attributes.get("external_id") or derive_external_user_id(record)
             if (
-                external_id.isprintable()
+                external_id is not None
+                and external_id.isprintable()
                 and '"' not in external_id  # also: an ="…" spreadsheet guard (see _resolve)
                 and "\\" not in external_id
                 and "'" not in external_id  # a '… spreadsheet guard

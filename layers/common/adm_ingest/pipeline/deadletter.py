@@ -89,9 +89,11 @@ def _plausible(pointer: ChunkPointer) -> bool:
     numbers: tuple[Any, ...] = (pointer.index, pointer.first_line, pointer.records)
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
         return False
+    # The message is untrusted JSON: its "str" fields may hold anything.
+    file_id: object = pointer.file_id
     return (
-        isinstance(pointer.file_id, str)
-        and bool(pointer.file_id)
+        isinstance(file_id, str)
+        and bool(file_id)
         and pointer.index >= 0
         and pointer.first_line >= 0
         and 0 <= pointer.records <= MAX_CHUNK_RECORDS

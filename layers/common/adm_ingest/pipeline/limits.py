@@ -190,7 +190,7 @@ class DataStream:
         """Up to ``want`` decompressed bytes (all gzip members, as ``gzip`` reads them)."""
         try:
             while True:
-                data = self._inflater.decompress(self._input, want)
+                data: bytes = self._inflater.decompress(self._input, want)
                 if self._inflater.eof:
                     rest = self._inflater.unused_data
                     self._inflater = zlib.decompressobj(wbits=31)

@@ -267,7 +267,9 @@ class ChunkWorker:
                         "records": len(batch),
                     },
                 )
-                return DeliveredBatch(status=failed.status, failed=failed.reason, attempts=attempts)
+                return DeliveredBatch(
+                    status=failed.status or 0, failed=failed.reason, attempts=attempts
+                )
             # Unconfirmed when some attempt went unanswered after the request may have reached
             # the remote system (then retries ran out, or the credentials failed on a refresh).
             unconfirmed = attempts.maybe_delivered or failed.maybe_delivered
