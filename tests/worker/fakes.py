@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from botocore.exceptions import ClientError
@@ -43,12 +43,14 @@ from adm_ingest.ledger import (
     DeliveredBatch,
     FileEntry,
     FileRecord,
+    Ledger,
     PinnedMapping,
 )
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.worker import ChunkWorker
+from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter
 
 _LEGACY_REPORTED = ("complete", "complete_with_failures")
@@ -81,6 +83,11 @@ class FakeLedger:
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.clock = clock or Clock()
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def as_ledger(self) -> Ledger:
+        """This fake where a :class:`Ledger` is expected: it has every method the worker, the
+        dead-letter recorder and the finalizer call (and only those, plus the tests' setup)."""
+        return cast(Ledger, self)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -513,11 +520,11 @@ def small_batches(max_items: int) -> Iterator[None]:
     """Audience members' bodies hold at most ``max_items`` members (5,000 in production), so a
     few rows make several batches."""
     wire = AudienceMembers.wire
-    AudienceMembers.wire = replace(wire, max_items=max_items)  # type: ignore[misc]
+    AudienceMembers.wire = replace(wire, max_items=max_items)
     try:
         yield
     finally:
-        AudienceMembers.wire = wire  # type: ignore[misc]
+        AudienceMembers.wire = wire
 
 
 def member_rows(count: int, *, without_identifier: frozenset[int] = frozenset()) -> list[bytes]:
@@ -578,7 +585,7 @@ class World:
 
     def finalizer(self) -> Finalizer:
         return Finalizer(
-            self.ledger,  # type: ignore[arg-type]  # the fake has the Ledger's methods
+            self.ledger.as_ledger(),
             ReportWriter(self.s3, BUCKET),
             lease_seconds=self.lease_seconds,
             clock=self.clock,
@@ -587,8 +594,8 @@ class World:
     def worker(self, client: Any, *, time_left: Callable[[], float] | None = None) -> ChunkWorker:
         return ChunkWorker(
             s3=self.s3,
-            ledger=self.ledger,  # type: ignore[arg-type]
-            registry=None,  # type: ignore[arg-type]  # a pinned mapping: never read
+            ledger=self.ledger.as_ledger(),
+            registry=cast("Registry", None),  # the file's mapping is pinned: never read
             finalizer=self.finalizer(),
             clients=lambda destination: client,
             time_left=time_left or (lambda: float("inf")),

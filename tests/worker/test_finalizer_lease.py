@@ -22,7 +22,7 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from adm_ingest.ledger import FileEntry
+from adm_ingest.ledger import FileEntry, FileRecord
 from adm_ingest.outcomes import RecordFate, Tally
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.report import (
@@ -58,9 +58,14 @@ class Bucket:
             FileEntry(FILE_ID, BUCKET, KEY, "v1", None, 100, "audience_members", "vip", "DS-1")
         )
 
+    def file(self) -> FileRecord:
+        found = self.ledger.get_file(FILE_ID)
+        assert found is not None
+        return found
+
     def finalizer(self) -> Finalizer:
         return Finalizer(
-            self.ledger,  # type: ignore[arg-type]  # the fake has the Ledger's methods
+            self.ledger.as_ledger(),
             ReportWriter(self.s3, BUCKET),
             lease_seconds=LEASE,
             clock=self.clock,
@@ -112,7 +117,7 @@ def test_nothing_is_written_before_the_file_is_complete_then_once(bucket: Bucket
     bucket.ledger.items[(f"file#{FILE_ID}", "file")]["chunks_total"] = 3  # one more to come
     assert bucket.finalizer().finalize_if_complete(FILE_ID) is None
     assert bucket.s3.keys("reports/") == bucket.s3.keys("rejects/") == []
-    assert bucket.ledger.get_file(FILE_ID).finalize_attempts == 0  # type: ignore[union-attr]
+    assert bucket.file().finalize_attempts == 0
 
     bucket.ledger.items[(f"file#{FILE_ID}", "file")]["chunks_total"] = 2
     report = bucket.finalizer().finalize_if_complete(FILE_ID)
@@ -175,7 +180,7 @@ def test_a_failed_step_releases_the_claim_and_the_next_call_takes_it_over(
 
     assert bucket.finalizer().finalize_if_complete(FILE_ID) is not None  # at once: released
     bucket.assert_reported_once()
-    assert bucket.ledger.get_file(FILE_ID).finalize_attempts == 2  # type: ignore[union-attr]
+    assert bucket.file().finalize_attempts == 2
 
 
 def test_a_vanished_holder_keeps_the_file_for_the_lease_then_is_taken_over(

@@ -12,6 +12,7 @@ failed run are added on top (they happened, and the report says so).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ MAX_ROWS = 24
 FAILED_RUN_ATTEMPTS = AttemptStats(Counter({"503": 2}), 0.5)
 
 
-def time_for(batches: int) -> object:
+def time_for(batches: int) -> Callable[[], float]:
     """A ``time_left`` that runs out after the worker asked before ``batches`` batches."""
     asked = Counter[str]()
 
@@ -56,21 +57,22 @@ def test_a_retry_sends_only_the_undelivered_batches_and_tallies_as_one_clean_run
     lines = member_rows(rows, without_identifier=invalid)
     refuse = {f"c-{n}": "INVALID_EMAIL" for n in refused}
     with small_batches(max_items):
-        # The reference: one run, nothing in its way (some bodies refused as a whole).
-        probe = FakeAdm(refuse=refuse)
-        World(lines).worker(probe).process(World(lines).pointer)
+        probe, counting = FakeAdm(refuse=refuse), World(lines)  # how many batches there are
+        counting.worker(probe).process(counting.pointer)
         batches = len(probe.bodies)
         bad = data.draw(st.frozensets(st.integers(0, max(batches - 1, 0))), label="refused bodies")
         bad = frozenset(n for n in bad if n < batches)
 
-        def refusing(first: int = 0, **extra: BaseException) -> FakeAdm:
-            """A client whose call ``n`` is batch ``first + n``."""
+        def refusing(first: int = 0, also: Mapping[int, BaseException] | None = None) -> FakeAdm:
+            """A client whose call ``n`` is batch ``first + n``: the bodies in ``bad`` refused
+            as a whole, and the calls in ``also`` failing as given."""
             errors: dict[int, BaseException] = {
                 n - first: BadRequest(400, "INVALID_ARGUMENT", "") for n in bad if n >= first
             }
-            errors.update({int(call): error for call, error in extra.items()})
+            errors.update(also or {})
             return FakeAdm(refuse=refuse, errors=errors)
 
+        # The reference: one run, nothing in its way (the bodies in `bad` refused as a whole).
         clean = World(lines)
         reference = refusing()
         clean.worker(reference).process(clean.pointer)
@@ -84,7 +86,7 @@ def test_a_retry_sends_only_the_undelivered_batches_and_tallies_as_one_clean_run
             for delivered in clean.chunk().delivered_batches[:k]:
                 world.ledger.record_delivered_batch(world.file_id, 0, delivered)
         elif stop == "server_error":
-            first = refusing(**{str(k): ServerError(503, "ServiceUnavailable", "")})
+            first = refusing(also={k: ServerError(503, "ServiceUnavailable", "")})
             first.attempts[k] = FAILED_RUN_ATTEMPTS
             with pytest.raises(ChunkRetryable, match=r"^not_delivered:server_error$"):
                 world.worker(first).process(world.pointer)
@@ -92,7 +94,7 @@ def test_a_retry_sends_only_the_undelivered_batches_and_tallies_as_one_clean_run
         else:
             first = refusing()
             with pytest.raises(ChunkRetryable, match=r"^not_delivered:out_of_time$"):
-                world.worker(first, time_left=time_for(k)).process(world.pointer)  # type: ignore[arg-type]
+                world.worker(first, time_left=time_for(k)).process(world.pointer)
             assert first.bodies == reference.bodies[:k]
 
         retry = refusing(first=k)
