@@ -29,6 +29,7 @@ from adm_ingest.adm.errors import (
     Throttled,
 )
 from adm_ingest.attempts import AttemptStats
+from adm_ingest.destinations import DeliveryFailed, FailureClass
 from adm_ingest.pipeline.worker import ChunkRetryable
 from adm_ingest.report import report_key
 from tests.worker.fakes import KEY, FakeAdm, World, member_rows, small_batches
@@ -80,6 +81,11 @@ RETRYABLE = {
         "not_delivered:out_of_time",
     ),
     "credentials (needs a human)": (AuthError("revoked"), stats(s401=2), "not_delivered:auth"),
+    "an answer lost, then the credentials failed on a refresh": (
+        AuthError("revoked"),
+        stats(dropped=1, s401=1),
+        "unconfirmed_delivery:auth",
+    ),
 }
 
 
@@ -157,6 +163,25 @@ def test_members_adm_refuses_are_rejected_by_its_code_the_others_accepted(world:
     world.worker(client).process(world.pointer)
     file = world.file()
     assert (file.read, file.accepted, file.rejected) == (ROWS, 4, {"adm_INVALID_EMAIL": 2})
+
+
+@pytest.mark.parametrize("failure", [FailureClass.TRANSIENT, FailureClass.NEEDS_HUMAN])
+def test_the_worker_retries_on_the_neutral_class_alone(world: World, failure: FailureClass) -> None:
+    """A destination that raises :class:`DeliveryFailed` itself (no ADM error involved)."""
+    client = FakeAdm(errors={0: DeliveryFailed(failure, "remote_busy", status=503)})
+    with pytest.raises(ChunkRetryable) as retry:
+        world.worker(client).process(world.pointer)
+    assert retry.value.reason == world.chunk().last_error == "not_delivered:remote_busy"
+    assert world.chunk().delivered_batches == ()
+
+
+def test_the_worker_fails_a_permanently_refused_batch_on_the_neutral_class_alone(
+    world: World,
+) -> None:
+    refused = DeliveryFailed(FailureClass.PERMANENT, "remote_refused", status=409)
+    world.worker(FakeAdm(errors={0: refused})).process(world.pointer)
+    assert world.file().failed == {"remote_refused": 2}
+    assert world.file().requests == {"409": 1, "200": 2}
 
 
 class Bug(Exception):
