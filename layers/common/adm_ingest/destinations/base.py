@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 import orjson
 
 from adm_ingest.batching import MAX_REQUEST_BYTES, BodyBatcher
+from adm_ingest.record_rules import AMAZON_RULES, RecordRules
 from adm_ingest.records import Kind, PreparedRecord, Rejection
 
 
@@ -58,8 +59,8 @@ class Destination(ABC):
     content_type: ClassVar[str]
     max_items: ClassVar[int]
     max_bytes: ClassVar[int] = MAX_REQUEST_BYTES
-    requires_consent: ClassVar[bool] = True
-    """Whether UK/EEA records need a consent signal to be sent."""
+    rules: ClassVar[RecordRules] = AMAZON_RULES
+    """Which fields the destination takes, how PII is hashed, whether consent is required."""
     reads_values: ClassVar[bool] = False
     """Whether the destination reads money / units / timestamps, and so is built with the
     file's :class:`~adm_ingest.values.ParseOptions` (``__init__(target, options=…)``)."""

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from adm_ingest.destinations.base import AdmApi, Delivery, Destination
 from adm_ingest.destinations.members import identity_body
 from adm_ingest.identifiers import clean_id
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT, RecordRules
 from adm_ingest.records import Kind, PreparedRecord, Reason, Rejection
 
 IDENTITIES_PER_REQUEST = 1000
@@ -19,7 +20,8 @@ class IdentityDeletions(Destination):
     kind: ClassVar[Kind] = Kind.IDENTITY_DELETIONS
     content_type: ClassVar[str] = "application/vnd.admDataDeletion.v1+json"
     max_items: ClassVar[int] = IDENTITIES_PER_REQUEST
-    requires_consent: ClassVar[bool] = False
+    rules: ClassVar[RecordRules] = AMAZON_RULES_WITHOUT_CONSENT
+    """A deletion is the person's own request: no consent applies."""
 
     def envelope(self) -> tuple[bytes, bytes]:
         return b'{"targetIdentities":[', b"]}"
