@@ -33,7 +33,7 @@ encoding=None, max_depth=MAX_JSON_DEPTH, progress=None) -> RecordReader``
 ``read_header(stream, *, delimiter, encoding=None) -> tuple[str, ...]``
     The column names from the bytes of a scan's ``header_range`` (a chunk pointer names those
     bytes; it never carries the names).
-``staged_lines(items, line_shift=0)`` / ``read_staged(stream)``
+``staged_lines(items, line_shift=0, skip=0)`` / ``read_staged(stream)``
     The splitter's staged chunks (gzip and JSON-array files): written record by record, read
     back as blocks.
 ``blocks_from_records(records)``, ``head(items, n)``, ``count_records(items)``
@@ -53,6 +53,10 @@ Rules
   A stray quote inside an unquoted field therefore makes the record run on to the next odd
   quote; that span is rejected as one ``malformed_record`` (or ``record_too_large``: a record
   is always cut at the first LF after :data:`MAX_RECORD_BYTES`, which bounds the damage).
+* Blocks. A block holds at most :data:`BLOCK_ROWS` records and ends at every rejection (file
+  order is kept) and, for CSV and JSON Lines, wherever the reader is about to read its stream
+  again: everything it took from the stream has then been yielded (see :class:`ReadProgress`).
+  A JSON block ends where the next record's keys differ.
 * Blank (whitespace-only) lines are skipped in every line-based format and are not records.
 * Report footers. CRM report exports end with lines that are not records: Salesforce writes
   ``"Grand Totals (10 records)"``, ``""``, ``"Confidential Information - Do Not Distribute"``,

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from adm_ingest.readers.formats import MAX_RECORD_BYTES
 from adm_ingest.records import Reason, Rejection
 
-BLOCK_ROWS = 512
-"""Most records in one block. Blocks stay small so that the rows alive at once are few (each
-is a list the garbage collector tracks) while the per-block costs — a layout look-up, a loop
-set-up — are spread over hundreds of records."""
+BLOCK_ROWS = 64
+"""Most records in one block. Small enough that the rows alive at once stay well below the
+garbage collector's young-generation threshold (700 tracked objects: each row is a list), so a
+file causes no more collections than reading it record by record — with 512-row blocks a 300k
+full-field file took 437 young and 3 full collections instead of 267 and 1, which cost ≈ 2 %
+of its CPU; the per-block costs (a header test, a loop set-up) are spread over 64 records."""
 
 
 @dataclass(slots=True)

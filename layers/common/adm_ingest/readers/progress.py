@@ -11,11 +11,12 @@ from adm_ingest.readers.formats import Format
 class ReadProgress:
     """Where a reader can be resumed, and what it has learned of the file's layout.
 
-    A reader given one updates it as it goes — once per block for CSV / JSON Lines (and for a
-    boundary scan), once per element for a JSON array — so that whenever the reader asks its
-    stream for more bytes, everything it has yielded lies before :attr:`offset` and nothing
-    after. A consumer whose stream interrupts that read (a splitter out of time) can therefore
-    resume at ``offset`` without reading any record twice. Costs nothing per record.
+    A reader given one updates it as it goes — once per block of the stream for CSV / JSON
+    Lines (and for a boundary scan), whose records it hands over before it reads the next; once
+    per record block it yields for a JSON array — so that whenever the reader asks its stream
+    for more bytes, everything it has yielded lies before :attr:`offset` and nothing after. A
+    consumer whose stream interrupts that read (a splitter out of time) can therefore resume at
+    ``offset`` without reading any record twice. Costs nothing per record.
     """
 
     offset: int = 0
