@@ -42,7 +42,7 @@ def workload(params: dict[str, Any]) -> dict[str, Any]:
     members = requests = body_bytes = 0
     wall, cpu = time.perf_counter(), time.process_time()
     with Path(params["path"]).open("rb") as stream:
-        for batch in processor.batches(open_records(stream, rows=True)):
+        for batch in processor.batches(open_records(stream)):
             members += len(batch)
             requests += 1
             body_bytes += len(batch.body)
@@ -60,17 +60,17 @@ def workload(params: dict[str, Any]) -> dict[str, Any]:
 
 
 STAGES = (
-    ("read", "read CSV lines, split them into fields (readers: CsvRows)"),
+    ("read", "read CSV lines, split them into fields (readers: RecordBlock)"),
     (
         "prepare",
         "map by position, country + consent, normalize + SHA-256 every PII value "
-        "(prepare_row, normalize)",
+        "(layout_for, prepare, normalize)",
     ),
     ("encode", "the member item as JSON bytes (destinations: encode)"),
     ("batch", "batch into bodies, tally, coverage (processing, batching, outcomes)"),
 )
 """Cumulative passes of :func:`stages`: each one does everything the previous one did, plus
-one more step of the record path (the row lane, as the worker and the dry-run read CSV)."""
+one more step of the record path (the one path the worker and the dry-run take)."""
 
 
 def stages(params: dict[str, Any]) -> dict[str, Any]:
@@ -81,32 +81,29 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
     from adm_ingest.mapping import build_plan
     from adm_ingest.prepare import Preparer
     from adm_ingest.processing import RecordProcessor
-    from adm_ingest.readers import CsvRows, open_records
+    from adm_ingest.readers import RecordBlock, open_records
 
     destination = AudienceMembers(DeliveryTarget("audience_members", "bench", "bench-dataset"))
     plan = build_plan(None)
     preparer = Preparer(ConsentPolicy())
-    prepare, prepare_row, encode = preparer.prepare, preparer.prepare_row, destination.encode
+    prepare, encode = preparer.prepare, destination.encode
 
     def passes(depth: int, stream: Any) -> int:
         if depth == len(STAGES) - 1:
             processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
-            for _ in processor.batches(open_records(stream, rows=True)):
+            for _ in processor.batches(open_records(stream)):
                 pass
             return processor.tally.read
         count = 0
-        for item in open_records(stream, rows=True):
-            if type(item) is not CsvRows:  # the few records outside blocks (quoted fields)
+        for item in open_records(stream):
+            if type(item) is not RecordBlock:  # a reader's rejection
                 count += 1
-                prepared = prepare(plan.apply(item)) if depth >= 1 else None  # type: ignore[arg-type]
-                if depth >= 2:
-                    encode(prepared)  # type: ignore[arg-type]
                 continue
-            layout = plan.row_layout(item.header)
-            for line, row in item.rows():
-                count += 1
-                if depth >= 1 and type(row) is list:
-                    prepared = prepare_row(line, row, layout)
+            layout = plan.layout_for(item.header)
+            count += len(item.rows)
+            if depth >= 1:
+                for line, row in zip(item.lines, item.rows, strict=True):
+                    prepared = prepare(line, row, layout)
                     if depth >= 2:
                         encode(prepared)  # type: ignore[arg-type]
         return count
@@ -135,17 +132,20 @@ def _field_costs(path: Path, sample: int = 100_000) -> dict[str, dict[str, float
     from adm_ingest.mapping import build_plan
     from adm_ingest.normalize import hash_pii
     from adm_ingest.normalize.pii import NORMALIZERS
-    from adm_ingest.readers import open_records
+    from adm_ingest.readers import RecordBlock, head, open_records
 
     plan = build_plan(None)
     values: dict[str, list[str]] = {name: [] for name in NORMALIZERS}
     with path.open("rb") as stream:
-        for n, record in enumerate(open_records(stream)):
-            if n == sample:
-                break
-            for pii in plan.apply(record).pii_sets:  # type: ignore[arg-type]
-                for name, value in pii.items():
-                    values[name].append(value)
+        for item in head(open_records(stream), sample):
+            if not isinstance(item, RecordBlock):
+                continue
+            layout = plan.layout_for(item.header)
+            for row in item.rows:
+                for pii_set in layout.pii_sets:
+                    for index, name, _ in pii_set:
+                        if value := row[index].strip():
+                            values[name].append(value)
     costs: dict[str, dict[str, float]] = {}
     for name, column in values.items():
         if not column:

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from adm_ingest.profile import (
     profile_records,
     strict_country,
 )
-from adm_ingest.readers import open_records
+from adm_ingest.readers import head, open_records
 from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
@@ -100,10 +99,10 @@ def dry_run(
     started = time.monotonic()
     requests_dir = out_dir / "requests"
     with path.open("rb") as stream:
-        records = open_records(stream, rows=True, max_depth=max_depth)
+        records = open_records(stream, max_depth=max_depth)
         first = next(records)  # surfaces file-level errors before anything is written
-        with path.open("rb") as head:  # the splitter's survey: the first records
-            sample = list(islice(open_records(head, max_depth=max_depth), SAMPLE_RECORDS))
+        with path.open("rb") as start:  # the splitter's survey: the first records
+            sample = head(open_records(start, max_depth=max_depth), SAMPLE_RECORDS)
         # Columns are the sample's (CSV: the header; JSON: the first records' keys); later
         # ones resolve as records show them.
         header = header_of(sample) or None

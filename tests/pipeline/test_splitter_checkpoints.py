@@ -21,12 +21,13 @@ from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.continuation import SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
-from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
+from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range
 from adm_ingest.pipeline.splitter import Splitter
-from adm_ingest.readers import open_records
+from adm_ingest.readers import open_records, read_staged
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter
 from adm_local.resources import create_ledger_table, create_registry_table
+from tests.record_support import flat
 
 BUCKET = "ingest-test"
 REGION = "us-east-1"
@@ -123,7 +124,7 @@ def records_of(aws: dict[str, Any], pointer: ChunkPointer) -> list[tuple[int, di
     s3 = aws["s3"]
     if pointer.staged_key:
         stream = open_object(s3, ObjectRef(BUCKET, pointer.staged_key))
-        found = read_staged(stream)
+        found = flat(read_staged(stream))
     else:
         ref = ObjectRef(BUCKET, pointer.key, pointer.version_id, pointer.etag)
         layout = pointer.layout
@@ -131,13 +132,15 @@ def records_of(aws: dict[str, Any], pointer: ChunkPointer) -> list[tuple[int, di
         header = read_header_range(
             s3, ref, layout.header_range, delimiter=layout.delimiter, encoding=layout.encoding
         )
-        found = open_records(
-            open_object(s3, ref, pointer.byte_range),
-            format=layout.format,
-            delimiter=layout.delimiter,
-            header=header,
-            first_line=pointer.first_line,
-            encoding=layout.encoding,
+        found = flat(
+            open_records(
+                open_object(s3, ref, pointer.byte_range),
+                format=layout.format,
+                delimiter=layout.delimiter,
+                header=header,
+                first_line=pointer.first_line,
+                encoding=layout.encoding,
+            )
         )
     return [(r.line, getattr(r, "values", {})) for r in found]
 
@@ -159,7 +162,7 @@ def test_interrupted_range_split_equals_one_shot(aws: dict[str, Any]) -> None:
     ]
     # Reading every chunk back yields every record once, with its true line number.
     lines = [line for p in got for line, _ in records_of(aws, p)]
-    whole = [r.line for r in open_records(io.BytesIO(body))]
+    whole = [r.line for r in flat(open_records(io.BytesIO(body)))]
     assert lines == whole
     file = aws["ledger"].get_file(got[0].file_id)
     assert file.split_done and file.records_total == 500 and file.chunks_total == 72
@@ -173,7 +176,7 @@ def test_interrupted_staged_split_equals_one_shot(aws: dict[str, Any]) -> None:
     assert len(got) == 43  # ceil(300 / 7)
     assert all(p.staged_key for p in got)
     lines = [line for p in got for line, _ in records_of(aws, p)]
-    assert lines == [r.line for r in open_records(io.BytesIO(gzip.decompress(body)))]
+    assert lines == [r.line for r in flat(open_records(io.BytesIO(gzip.decompress(body))))]
 
 
 def test_redelivered_s3_event_queues_nothing_new(aws: dict[str, Any]) -> None:
@@ -222,7 +225,7 @@ def test_every_chunk_after_the_first_non_ascii_byte_carries_the_detected_encodin
             assert pointer.layout.encoding == "cp1252"
         else:  # queued before the decision: pure ASCII, which reads alike in any encoding
             assert body[start:end].isascii()
-    whole = [(r.line, getattr(r, "values", {})) for r in open_records(io.BytesIO(body))]
+    whole = [(r.line, getattr(r, "values", {})) for r in flat(open_records(io.BytesIO(body)))]
     assert [record for p in got for record in records_of(aws, p)] == whole
     assert whole[-3][1]["name"] == "Groß"
     # The scan counts the two footer lines with the records; the workers skip them.

@@ -26,12 +26,13 @@ from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.continuation import SplitContinuation
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import DataStream, FileLimits
-from adm_ingest.pipeline.sources import ObjectRef, open_object, read_staged
+from adm_ingest.pipeline.sources import ObjectRef, open_object
 from adm_ingest.pipeline.splitter import Splitter
-from adm_ingest.readers import FileFormatError, open_records, read_header
+from adm_ingest.readers import FileFormatError, open_records, read_header, read_staged
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter
 from adm_local.resources import create_ledger_table, create_registry_table
+from tests.record_support import flat
 
 BUCKET = "ingest-test"
 
@@ -123,7 +124,7 @@ def staged_records(aws: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
     for pointer in found:
         if pointer.staged_key:
             stream = open_object(aws["s3"], ObjectRef(BUCKET, pointer.staged_key))
-            records = list(read_staged(stream))
+            records = flat(read_staged(stream))
         else:
             layout = pointer.layout
             header = None
@@ -137,7 +138,7 @@ def staged_records(aws: dict[str, Any]) -> list[tuple[int, dict[str, str]]]:
                     delimiter=layout.delimiter or ",",
                     encoding=layout.encoding,
                 )
-            records = list(
+            records = flat(
                 open_records(
                     open_object(
                         aws["s3"],
@@ -288,7 +289,7 @@ def test_a_bug_becomes_a_file_error_and_transient_errors_are_retried(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("p1@example.com")
 
-    monkeypatch.setattr(splitter_module, "stage_line", broken)
+    monkeypatch.setattr(splitter_module, "staged_lines", broken)
     key = "audiences/aud/bug.csv.gz"
     outcome = aws["splitter"].split(put(aws, key, gzip.compress(b"email\na@x.io\n")), lambda: 1e3)
     assert outcome.status == "error" and "KeyError" in (outcome.error or "")
@@ -297,7 +298,7 @@ def test_a_bug_becomes_a_file_error_and_transient_errors_are_retried(
     def throttled(*args: Any, **kwargs: Any) -> Any:
         raise ClientError({"Error": {"Code": "SlowDown"}}, "PutObject")
 
-    monkeypatch.setattr(splitter_module, "stage_line", throttled)
+    monkeypatch.setattr(splitter_module, "staged_lines", throttled)
     with pytest.raises(ClientError):
         aws["splitter"].split(
             put(aws, "audiences/aud/slow.csv.gz", gzip.compress(b"a\n1\n")), lambda: 1e3
@@ -358,15 +359,16 @@ def test_interrupted_splits_read_every_record_once(
 ) -> None:
     body = FILES[name]()
     plain = gzip.decompress(body) if name.endswith(".gz") else body
-    expected = [(r.line, getattr(r, "values", {})) for r in open_records(io.BytesIO(plain))]
+    expected = [(r.line, getattr(r, "values", {})) for r in flat(open_records(io.BytesIO(plain)))]
     parsed = {"n": 0}
-    original = splitter_module.stage_line
+    original = splitter_module.staged_lines
 
-    def counting(record: Any, line_shift: int = 0) -> bytes:
-        parsed["n"] += 1
-        return original(record, line_shift)
+    def counting(items: Any, line_shift: int = 0, skip: int = 0) -> Iterator[tuple[int, bytes]]:
+        for staged in original(items, line_shift, skip):
+            parsed["n"] += 1
+            yield staged
 
-    monkeypatch.setattr(splitter_module, "stage_line", counting)
+    monkeypatch.setattr(splitter_module, "staged_lines", counting)
     splitter = make_splitter(aws, clock_bytes=32 << 10, clock_grace_bytes=32 << 10)
     outcome, invocations = split_all(
         aws, splitter, put(aws, f"audiences/aud/{name}", body), every_call(3)

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import DESTINATIONS as DESTINATION_CLASSES
 from adm_ingest.destinations import DeliveryTarget, Destination, destination_for
-from adm_ingest.records import Reason, Rejection, SourceRecord
+from adm_ingest.records import Reason, Rejection
+from tests.record_support import Record
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -110,17 +111,17 @@ MALFORMED_REASONS = [
 
 
 @st.composite
-def record_streams(draw: st.DrawFn, max_size: int = 20) -> list[SourceRecord | Rejection]:
+def record_streams(draw: st.DrawFn, max_size: int = 20) -> list[Record | Rejection]:
     """What a reader yields: records and reader-level rejections, on distinct ascending lines."""
     size = draw(st.integers(min_value=0, max_value=max_size))
-    stream: list[SourceRecord | Rejection] = []
+    stream: list[Record | Rejection] = []
     line = 1
     for _ in range(size):
         line += draw(st.integers(min_value=1, max_value=3))  # multi-line records skip lines
         if draw(st.integers(min_value=0, max_value=9)) == 0:
             stream.append(Rejection(line, draw(st.sampled_from(MALFORMED_REASONS))))
         else:
-            stream.append(SourceRecord(line, draw(source_values())))
+            stream.append(Record(line, draw(source_values())))
     return stream
 
 

@@ -18,8 +18,9 @@ from adm_ingest.destinations import Delivery, Destination
 from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import FAILED, REJECTED
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Rejection, SourceRecord
+from adm_ingest.records import Rejection
 from tests.property.core_strategies import DESTINATIONS, POLICIES, record_streams
+from tests.record_support import Record, blocks
 
 API_CODES = st.sampled_from(["INVALID_INPUT", "DUPLICATE", None])
 
@@ -34,7 +35,7 @@ API_CODES = st.sampled_from(["INVALID_INPUT", "DUPLICATE", None])
 def test_every_record_ends_accepted_or_rejected_exactly_once(
     destination: Destination,
     policy: ConsentPolicy,
-    stream: list[SourceRecord | Rejection],
+    stream: list[Record | Rejection],
     answers: st.DataObject,
 ) -> None:
     # Small batches so most streams make several requests.
@@ -42,7 +43,7 @@ def test_every_record_ends_accepted_or_rejected_exactly_once(
     destination.wire = replace(destination.wire, max_items=max_items)
     processor = RecordProcessor(destination, build_plan(None), policy)
     accepted_lines: list[int] = []
-    for batch in processor.batches(stream):
+    for batch in processor.batches(blocks(stream)):
         if answers.draw(st.integers(0, 9), label="batch fails") == 0:
             processor.record_failure(batch, "retries_exhausted")
             continue
@@ -76,10 +77,10 @@ def test_every_record_ends_accepted_or_rejected_exactly_once(
 @settings(max_examples=40, deadline=None)
 @given(destination=DESTINATIONS, stream=record_streams())
 def test_reader_rejections_keep_their_line_and_reason(
-    destination: Destination, stream: list[SourceRecord | Rejection]
+    destination: Destination, stream: list[Record | Rejection]
 ) -> None:
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
-    list(processor.batches(stream))
+    list(processor.batches(blocks(stream)))
     fates = {(fate.line, fate.reason) for fate in processor.tally.fates}
     for record in stream:
         if isinstance(record, Rejection):

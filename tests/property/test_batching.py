@@ -19,8 +19,9 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, ConversionEvents, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Reason, SourceRecord
+from adm_ingest.records import Reason
 from tests.property.core_strategies import NOW
+from tests.record_support import Record, blocks
 
 PREFIX, SUFFIX = b'{"members":[', b"]}"
 ENVELOPE = len(PREFIX) + len(SUFFIX)
@@ -120,12 +121,12 @@ def test_a_record_too_large_for_any_body_is_rejected_and_the_rest_still_go() -> 
     members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     # An 11 MB externalUserId cannot fit a 10 MB request, whatever else happens.
     records = [
-        SourceRecord(2, {"customer_id": "a", "email": "a@example.com"}),
-        SourceRecord(3, {"customer_id": "x" * (MAX_REQUEST_BYTES + 1), "email": "b@example.com"}),
-        SourceRecord(4, {"customer_id": "c", "email": "c@example.com"}),
+        Record(2, {"customer_id": "a", "email": "a@example.com"}),
+        Record(3, {"customer_id": "x" * (MAX_REQUEST_BYTES + 1), "email": "b@example.com"}),
+        Record(4, {"customer_id": "c", "email": "c@example.com"}),
     ]
     processor = RecordProcessor(members, build_plan(None), ConsentPolicy())
-    batches = list(processor.batches(records))
+    batches = list(processor.batches(blocks(records)))
     assert [batch.lines for batch in batches] == [[2, 4]]
     assert processor.tally.rejected == {Reason.RECORD_TOO_LARGE: 1}
     assert processor.tally.read == 3
@@ -133,8 +134,10 @@ def test_a_record_too_large_for_any_body_is_rejected_and_the_rest_still_go() -> 
 
 def test_members_batches_hold_at_most_5000_members() -> None:
     members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
-    records = [SourceRecord(n, {"email": f"p{n}@example.com"}) for n in range(2, 12_003)]
-    batches = list(RecordProcessor(members, build_plan(None), ConsentPolicy()).batches(records))
+    records = [Record(n, {"email": f"p{n}@example.com"}) for n in range(2, 12_003)]
+    batches = list(
+        RecordProcessor(members, build_plan(None), ConsentPolicy()).batches(blocks(records))
+    )
     assert [len(batch) for batch in batches] == [5000, 5000, 2001]
     assert all(len(orjson.loads(b.body)["members"]) == len(b) for b in batches)
 
@@ -143,10 +146,12 @@ def test_members_batches_stay_under_10_mb() -> None:
     members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     # ~4.2 KB members: 5,000 of them would be ~21 MB, so the byte limit must cut first.
     records = [
-        SourceRecord(n, {"customer_id": f"{n}-" + "i" * 4000, "email": f"p{n}@example.com"})
+        Record(n, {"customer_id": f"{n}-" + "i" * 4000, "email": f"p{n}@example.com"})
         for n in range(2, 5002)
     ]
-    batches = list(RecordProcessor(members, build_plan(None), ConsentPolicy()).batches(records))
+    batches = list(
+        RecordProcessor(members, build_plan(None), ConsentPolicy()).batches(blocks(records))
+    )
     assert len(batches) >= 2
     assert all(len(batch.body) <= MAX_REQUEST_BYTES for batch in batches)
     assert all(len(batch) < 5000 for batch in batches)
@@ -156,8 +161,10 @@ def test_members_batches_stay_under_10_mb() -> None:
 def test_event_data_batches_hold_at_most_100_events() -> None:
     events = ConversionEvents(DeliveryTarget("conversions", "Purchase", "CD-1"), clock=lambda: NOW)
     records = [
-        SourceRecord(n, {"email": f"p{n}@example.com", "timestamp": "2026-11-26T10:00:00Z"})
+        Record(n, {"email": f"p{n}@example.com", "timestamp": "2026-11-26T10:00:00Z"})
         for n in range(2, 253)
     ]
-    batches = list(RecordProcessor(events, build_plan(None), ConsentPolicy()).batches(records))
+    batches = list(
+        RecordProcessor(events, build_plan(None), ConsentPolicy()).batches(blocks(records))
+    )
     assert [len(batch) for batch in batches] == [100, 100, 51]

@@ -23,10 +23,11 @@ from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.destinations import Destination
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Rejection, SourceRecord
+from adm_ingest.records import Rejection
 from adm_local.dryrun import dry_run
 from adm_local.sandbox.validation import ApiSchema, violations
 from tests.property.core_strategies import DESTINATIONS, NOW, POLICIES, record_streams
+from tests.record_support import Record, blocks
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "events" / "data"
@@ -152,10 +153,10 @@ def test_dry_run_bodies_of_the_sample_files_validate(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(destination=DESTINATIONS, policy=POLICIES, stream=record_streams())
 def test_every_body_built_from_generated_records_validates(
-    destination: Destination, policy: ConsentPolicy, stream: list[SourceRecord | Rejection]
+    destination: Destination, policy: ConsentPolicy, stream: list[Record | Rejection]
 ) -> None:
     processor = RecordProcessor(destination, build_plan(None), policy)
-    for batch in processor.batches(stream):
+    for batch in processor.batches(blocks(stream)):
         body = assert_valid_body(destination.name, batch.body)
         (items,) = (v for v in body.values() if isinstance(v, list))
         assert len(items) == len(batch.lines)

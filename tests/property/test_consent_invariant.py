@@ -168,7 +168,7 @@ def crm_files(
     return out.getvalue().encode(), named
 
 
-def sent_members(data: bytes, *, rows: bool) -> dict[int, dict[str, Any]]:
+def sent_members(data: bytes) -> dict[int, dict[str, Any]]:
     """Line → the member item the record path would send (the dry-run's path)."""
     processor = RecordProcessor(
         AudienceMembers(DeliveryTarget("audience_members", "a", "ds-1")),
@@ -176,7 +176,7 @@ def sent_members(data: bytes, *, rows: bool) -> dict[int, dict[str, Any]]:
         POLICY,
     )
     sent: dict[int, dict[str, Any]] = {}
-    for batch in processor.batches(open_records(io.BytesIO(data), rows=rows)):
+    for batch in processor.batches(open_records(io.BytesIO(data))):
         for line, item in zip(batch.lines, orjson.loads(batch.body)["members"], strict=True):
             sent[line] = item
         processor.tally.accepted += len(batch)  # as the dry-run counts what it would send
@@ -184,9 +184,9 @@ def sent_members(data: bytes, *, rows: bool) -> dict[int, dict[str, Any]]:
     return sent
 
 
-def assert_consent_safe(data: bytes, named: dict[int, str | None], rows: bool) -> None:
+def assert_consent_safe(data: bytes, named: dict[int, str | None]) -> None:
     try:
-        sent = sent_members(data, rows=rows)
+        sent = sent_members(data)
     except FileFormatError:
         return  # nothing is sent from a file that can't be read
     for line, country in named.items():
@@ -201,30 +201,28 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @SETTINGS
-@given(file=crm_files(DETECTED_ON_MAIN, VALUES), rows=st.booleans())
+@given(file=crm_files(DETECTED_ON_MAIN, VALUES))
 def test_uk_and_eea_records_are_never_sent_without_consent_or_under_another_country(
-    file: tuple[bytes, dict[int, str | None]], rows: bool
+    file: tuple[bytes, dict[int, str | None]],
 ) -> None:
-    assert_consent_safe(*file, rows)
+    assert_consent_safe(*file)
 
 
 @SETTINGS
-@given(file=crm_files(VENDOR_SPELLINGS, VALUES), rows=st.booleans())
+@given(file=crm_files(VENDOR_SPELLINGS, VALUES))
 def test_the_invariant_holds_under_vendor_spellings_of_the_country_column(
-    file: tuple[bytes, dict[int, str | None]], rows: bool
+    file: tuple[bytes, dict[int, str | None]],
 ) -> None:
-    assert_consent_safe(*file, rows)
+    assert_consent_safe(*file)
 
 
 @SETTINGS
-@given(file=crm_files(DETECTED_ON_MAIN, {**VALUES, **SWISS}), rows=st.booleans())
-def test_the_invariant_holds_for_swiss_records(
-    file: tuple[bytes, dict[int, str | None]], rows: bool
-) -> None:
-    assert_consent_safe(*file, rows)
+@given(file=crm_files(DETECTED_ON_MAIN, {**VALUES, **SWISS}))
+def test_the_invariant_holds_for_swiss_records(file: tuple[bytes, dict[int, str | None]]) -> None:
+    assert_consent_safe(*file)
 
 
 @SETTINGS
-@given(file=crm_files(DETECTED_ON_MAIN + VENDOR_SPELLINGS, {**VALUES, **SWISS}), rows=st.booleans())
-def test_the_whole_invariant(file: tuple[bytes, dict[int, str | None]], rows: bool) -> None:
-    assert_consent_safe(*file, rows)
+@given(file=crm_files(DETECTED_ON_MAIN + VENDOR_SPELLINGS, {**VALUES, **SWISS}))
+def test_the_whole_invariant(file: tuple[bytes, dict[int, str | None]]) -> None:
+    assert_consent_safe(*file)

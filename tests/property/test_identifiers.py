@@ -28,8 +28,9 @@ from adm_ingest.normalize import hash_pii
 from adm_ingest.normalize.placeholders import KNOWN_EMPTY_DIGESTS
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Reason, SourceRecord
+from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Reason
 from tests.property.core_strategies import COLUMNS, DESTINATIONS, POLICIES, source_values
+from tests.record_support import Record, blocks
 
 WEAK_COLUMNS = ("first_name", "last_name", "city", "state", "zip")
 """Columns that name a person but cannot identify one."""
@@ -67,21 +68,21 @@ def _csv(records: list[dict[str, str]]) -> bytes:
     records=st.lists(weak_records(), min_size=1, max_size=8),
     destination=DESTINATIONS,
     policy=POLICIES,
-    rows=st.booleans(),
+    as_csv=st.booleans(),
 )
 def test_a_record_identified_only_by_names_is_never_sent(
-    records: list[dict[str, str]], destination: Destination, policy: ConsentPolicy, rows: bool
+    records: list[dict[str, str]], destination: Destination, policy: ConsentPolicy, as_csv: bool
 ) -> None:
     processor = RecordProcessor(destination, build_plan(None), policy)
-    if rows:
-        stream = open_records(io.BytesIO(_csv(records)), rows=True)
+    if as_csv:
+        stream = open_records(io.BytesIO(_csv(records)))
     else:
-        stream = iter(SourceRecord(line, values) for line, values in enumerate(records, 2))
+        stream = blocks(Record(line, values) for line, values in enumerate(records, 2))
     batches = list(processor.batches(stream))
     assert batches == []
     tally = processor.tally
     # A CSV row of empty fields only is no record (the reader skips it, like a footer).
-    skipped = sum(tally.skipped.values()) if rows else 0
+    skipped = sum(tally.skipped.values()) if as_csv else 0
     assert tally.read + skipped == len(records)
     assert tally.read == tally.rejected_total
     # Any other rejection is about the record's context (country, consent, event fields),
@@ -124,9 +125,9 @@ PII_COLUMNS = (
 
 
 @settings(max_examples=300, deadline=None)
-@given(email=valid_emails(), values=source_values(), rows=st.booleans())
+@given(email=valid_emails(), values=source_values(), as_csv=st.booleans())
 def test_any_record_with_a_valid_email_is_sent(
-    email: tuple[str, str], values: dict[str, str], rows: bool
+    email: tuple[str, str], values: dict[str, str], as_csv: bool
 ) -> None:
     written, normalized = email
     # Whatever identifiers come with it (junk included); no column that may reject the record
@@ -137,10 +138,7 @@ def test_any_record_with_a_valid_email_is_sent(
     record["email"] = written
     destination = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy(country="US"))
-    if rows:
-        stream = open_records(io.BytesIO(_csv([record])), rows=True)
-    else:
-        stream = iter([SourceRecord(2, record)])
+    stream = open_records(io.BytesIO(_csv([record]))) if as_csv else blocks([Record(2, record)])
     (batch,) = list(processor.batches(stream))
     assert batch.lines == [2]
     (member,) = orjson.loads(batch.body)["members"]
@@ -173,7 +171,7 @@ def test_no_known_empty_digest_is_ever_sent(
     records: list[dict[str, str]], destination: Destination, policy: ConsentPolicy
 ) -> None:
     processor = RecordProcessor(destination, build_plan(None), policy)
-    stream = (SourceRecord(line, values) for line, values in enumerate(records, 2))
+    stream = blocks(Record(line, values) for line, values in enumerate(records, 2))
     for batch in processor.batches(stream):
         for field, digest in _sent_digests(orjson.loads(batch.body)):
             assert digest not in KNOWN_EMPTY_DIGESTS[field], field

@@ -19,8 +19,11 @@ from adm_ingest.consent import (
     normalize_country,
 )
 from adm_ingest.countries import CONSENT_REQUIRED
+from adm_ingest.mapping import RecordLayout
 from adm_ingest.prepare import Preparer
-from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT
+from adm_ingest.records import ConsentSignals, PreparedRecord, Reason, Rejection
+from tests.record_support import mapped
 
 # -- country ---------------------------------------------------------------------------------
 
@@ -161,7 +164,9 @@ def test_invalid_default_amazon_consent_is_invalid_consent() -> None:
 
 
 @pytest.mark.parametrize("country", sorted(CONSENT_REQUIRED))
-def test_a_record_from_a_consent_country_without_any_signal_is_missing_consent(country: str) -> None:
+def test_a_record_from_a_consent_country_without_any_signal_is_missing_consent(
+    country: str,
+) -> None:
     with pytest.raises(ConsentError) as raised:
         ConsentPolicy(country="US").signals_of({}, country)
     assert raised.value.reason == Reason.MISSING_CONSENT
@@ -224,23 +229,23 @@ def test_consent_body_has_adm_field_names_and_leaves_absent_signals_out() -> Non
 # -- through the preparer --------------------------------------------------------------------
 
 
-def _mapped(attributes: dict[str, str]) -> MappedRecord:
-    return MappedRecord(line=7, attributes=attributes, pii_sets=[{"email": "a@example.com"}])
+def _mapped(attributes: dict[str, str]) -> tuple[int, list[str], RecordLayout]:
+    return mapped(line=7, attributes=attributes, pii_sets=[{"email": "a@example.com"}])
 
 
 def test_preparer_turns_consent_errors_into_rejections_with_the_line() -> None:
     preparer = Preparer(ConsentPolicy(country="DE"))
-    assert preparer.prepare(_mapped({})) == Rejection(
+    assert preparer.prepare(*_mapped({})) == Rejection(
         7, Reason.MISSING_CONSENT, "DE record has no consent signal"
     )
-    rejected = preparer.prepare(_mapped({"country": "Atlantis"}))
+    rejected = preparer.prepare(*_mapped({"country": "Atlantis"}))
     assert isinstance(rejected, Rejection)
     assert (rejected.line, rejected.reason) == (7, Reason.INVALID_COUNTRY)
 
 
 def test_preparer_skips_consent_where_it_does_not_apply() -> None:
-    prepared = Preparer(ConsentPolicy(country="DE"), requires_consent=False).prepare(
-        _mapped({"amzn_user_data": "nonsense"})
+    prepared = Preparer(ConsentPolicy(country="DE"), AMAZON_RULES_WITHOUT_CONSENT).prepare(
+        *_mapped({"amzn_user_data": "nonsense"})
     )
     assert isinstance(prepared, PreparedRecord)
     assert prepared.country == "DE"
@@ -250,13 +255,12 @@ def test_preparer_skips_consent_where_it_does_not_apply() -> None:
 def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
     from adm_ingest.normalize import hash_pii
     from adm_ingest.prepare import Preparer
-    from adm_ingest.records import MappedRecord
 
-    preparer = Preparer(ConsentPolicy(), requires_consent=False)
+    preparer = Preparer(ConsentPolicy(), AMAZON_RULES_WITHOUT_CONSENT)
     pii = {"first_name": "Zoë", "city": "Houston", "state": "Texas", "postal": "77001-1234"}
     pii["address"] = "1 Main St"  # with the postal code, what makes the set matchable
     for _ in range(3):  # the second and third pass come from the memo
-        prepared = preparer.prepare(MappedRecord(1, {}, [dict(pii)]))
+        prepared = preparer.prepare(*mapped(1, {}, [dict(pii)]))
         assert prepared.hashed_sets == [
             {name: hash_pii(name, value, "US") for name, value in pii.items()}
         ]
@@ -265,15 +269,14 @@ def test_preparer_memo_gives_the_same_digests_as_hash_pii() -> None:
 def test_preparer_memo_keeps_countries_apart_and_stays_bounded() -> None:
     from adm_ingest import prepare
     from adm_ingest.normalize import hash_pii
-    from adm_ingest.records import MappedRecord
 
-    preparer = prepare.Preparer(ConsentPolicy(), requires_consent=False)
+    preparer = prepare.Preparer(ConsentPolicy(), AMAZON_RULES_WITHOUT_CONSENT)
     # "Texas" is "tx" in the US and "te" elsewhere: a memo keyed on the value alone would hand
     # one country's digest to the other. Countries alternate, as in a multi-country file.
     for _ in range(2):
         for country in ("US", "GB", "CA", "FR", "US"):
             pii = {"email": "a@example.com", "state": "Texas"}  # a state alone can't match
-            prepared = preparer.prepare(MappedRecord(1, {"country": country}, [pii]))
+            prepared = preparer.prepare(*mapped(1, {"country": country}, [pii]))
             assert isinstance(prepared, PreparedRecord)
             assert prepared.hashed_sets[0]["state"] == hash_pii("state", "Texas", country)
     # However many distinct values come, a memo never holds more than its bound.

@@ -29,7 +29,9 @@ from adm_ingest.countries import (
 )
 from adm_ingest.normalize.countries import canonical_country
 from adm_ingest.prepare import Preparer
-from adm_ingest.records import MappedRecord, PreparedRecord, Reason
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT
+from adm_ingest.records import PreparedRecord, Reason
+from tests.record_support import mapped
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = REPO_ROOT / "scripts" / "gen_countries.py"
@@ -283,8 +285,8 @@ def test_the_sandbox_models_amazons_rule_and_the_library_differs_only_by_switzer
     ],
 )
 def test_a_phone_is_read_in_the_records_country(country: str, phone: str, e164: str) -> None:
-    record = MappedRecord(line=2, attributes={"country": country}, pii_sets=[{"phone": phone}])
-    prepared = Preparer(ConsentPolicy(country="US"), requires_consent=False).prepare(record)
+    record = mapped(line=2, attributes={"country": country}, pii_sets=[{"phone": phone}])
+    prepared = Preparer(ConsentPolicy(country="US"), AMAZON_RULES_WITHOUT_CONSENT).prepare(*record)
     assert isinstance(prepared, PreparedRecord)
     assert prepared.hashed_sets == [{"phone": hashlib.sha256(e164.encode()).hexdigest()}]
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from adm_ingest.consent import ConsentPolicy, CountrySource
 from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
@@ -22,13 +20,13 @@ from adm_ingest.readers import open_records
 from adm_local.dryrun import dry_run, summary_text
 
 
-def run(data: bytes, policy: ConsentPolicy, config: dict | None = None, *, rows: bool = True):
+def run(data: bytes, policy: ConsentPolicy, config: dict | None = None):
     processor = RecordProcessor(
         AudienceMembers(DeliveryTarget("audience_members", "a", "ds-1")),
         build_plan(None, config),
         policy,
     )
-    for _ in processor.batches(open_records(io.BytesIO(data), rows=rows)):
+    for _ in processor.batches(open_records(io.BytesIO(data))):
         pass
     return processor
 
@@ -48,8 +46,7 @@ def test_rows_without_a_country_column_are_counted_in_bulk_under_the_default() -
     assert processor.tally.read == 51  # the short row was read, but has no country
 
 
-@pytest.mark.parametrize("rows", [True, False])
-def test_a_country_column_counts_each_record_where_it_comes_from(rows: bool) -> None:
+def test_a_country_column_counts_each_record_where_it_comes_from() -> None:
     data = (
         b"email,country,gpp\n"
         b"a@example.com,DE,DBABMA~x\n"
@@ -57,7 +54,7 @@ def test_a_country_column_counts_each_record_where_it_comes_from(rows: bool) -> 
         b'"c@example.com",United Kingdom,\n'  # counted, then rejected: no consent
         b"d@example.com,Narnia,\n"  # no country resolved
     )
-    tally = run(data, DATASET_US, rows=rows).tally
+    tally = run(data, DATASET_US).tally
     assert tally.country_sources == {"record": 2, "dataset": 1}
     assert tally.countries == {"DE": 1, "GB": 1, "US": 1}
     assert tally.rejected == {"missing_consent": 1, "invalid_country": 1}
@@ -84,7 +81,7 @@ def test_the_deployment_default_is_the_source_when_nothing_else_names_a_country(
 
 def test_counts_add_up_over_two_runs_of_one_processor() -> None:
     processor = run(b"email\na@example.com\n", DATASET_US)
-    for _ in processor.batches(open_records(io.BytesIO(b"email\nb@example.com\n"), rows=True)):
+    for _ in processor.batches(open_records(io.BytesIO(b"email\nb@example.com\n"))):
         pass
     assert processor.tally.country_sources == {"dataset": 2}
 

@@ -37,8 +37,8 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.worker import ChunkRetryable, ChunkWorker
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import SourceRecord
 from adm_ingest.report import build_report
+from tests.record_support import Record, blocks
 
 MEMBERS = DeliveryTarget("audience_members", "vip", "amzn1.adm.dataset.vip")
 
@@ -88,7 +88,7 @@ def client_failing_with(error: Exception) -> AdmClient:
 
 def one_batch(processor: RecordProcessor) -> Any:
     (batch,) = processor.batches(
-        [SourceRecord(2, {"customer_id": "c-1", "email": "jane@example.com"})]
+        blocks([Record(2, {"customer_id": "c-1", "email": "jane@example.com"})])
     )
     return batch
 
@@ -221,9 +221,9 @@ def members_processor() -> RecordProcessor:
     )
 
 
-def rows(*values: tuple[str, str]) -> list[SourceRecord]:
+def rows(*values: tuple[str, str]) -> list[Record]:
     return [
-        SourceRecord(line, {"customer_id": cid, "email": email})
+        Record(line, {"customer_id": cid, "email": email})
         for line, (cid, email) in enumerate(values, start=2)
     ]
 
@@ -236,7 +236,7 @@ def test_identical_members_are_sent_once_and_the_later_ones_rejected_duplicate_i
         ("c-1", "JANE@example.com "),  # the same member once normalized and hashed
         ("c-1", "jane@example.com"),
     )
-    (batch,) = processor.batches(records)
+    (batch,) = processor.batches(blocks(records))
     assert batch.lines == [2, 3]
     tally = processor.tally
     assert tally.rejected == {"duplicate_in_file": 2}
@@ -255,15 +255,15 @@ def test_the_same_person_under_another_id_or_identity_is_not_a_duplicate() -> No
         ("c-9", "jane@example.com"),  # another externalUserId
         ("c-1", "jane.doe@example.com"),  # another identity
     )
-    (batch,) = processor.batches(records)
+    (batch,) = processor.batches(blocks(records))
     assert batch.lines == [2, 3, 4]
     assert processor.tally.rejected == {}
 
 
 def test_dedupe_is_deterministic_so_a_retried_chunk_replays_the_same_batches() -> None:
     records = rows(*[(f"c-{i % 7}", f"p{i % 7}@example.com") for i in range(40)])
-    first = [(b.body, b.lines) for b in members_processor().batches(records)]
-    second = [(b.body, b.lines) for b in members_processor().batches(records)]
+    first = [(b.body, b.lines) for b in members_processor().batches(blocks(records))]
+    second = [(b.body, b.lines) for b in members_processor().batches(blocks(records))]
     assert first == second
     assert [lines for _, lines in first] == [list(range(2, 9))]
 
@@ -275,10 +275,10 @@ def test_identical_conversion_events_are_sent_once_too() -> None:
     processor = RecordProcessor(events, plan, ConsentPolicy(country="US"))
     event = {"email": "a@example.com", "event_time": "2026-11-26T10:00:00Z", "value": "9.50"}
     records = [
-        SourceRecord(2, {"order_id": "o-1", **event}),
-        SourceRecord(3, {"order_id": "o-1", **event}),  # the same order exported twice
-        SourceRecord(4, {"order_id": "o-2", **event}),
+        Record(2, {"order_id": "o-1", **event}),
+        Record(3, {"order_id": "o-1", **event}),  # the same order exported twice
+        Record(4, {"order_id": "o-2", **event}),
     ]
-    (batch,) = processor.batches(records)
+    (batch,) = processor.batches(blocks(records))
     assert batch.lines == [2, 4]
     assert processor.tally.rejected == {"duplicate_in_file": 1}

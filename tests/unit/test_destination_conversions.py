@@ -20,8 +20,9 @@ from adm_ingest.destinations.conversions import CURRENCIES, EVENTS_PER_REQUEST, 
 from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.records import PreparedRecord, Reason, Rejection
 from adm_ingest.values import ParseOptions
+from tests.record_support import Record, blocks, mapped
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EVENTS = ConversionEvents(
@@ -38,7 +39,7 @@ def prepared(
     attributes: dict[str, str], *pii_sets: dict[str, str], line: int = 2
 ) -> PreparedRecord:
     result = Preparer(ConsentPolicy(country="US")).prepare(
-        MappedRecord(line=line, attributes=attributes, pii_sets=list(pii_sets))
+        *mapped(line=line, attributes=attributes, pii_sets=list(pii_sets))
     )
     assert isinstance(result, PreparedRecord), result
     return result
@@ -227,8 +228,8 @@ def test_destination_for_passes_parse_options_to_conversions() -> None:
 
 def test_limited_data_use_events_are_counted_and_never_sent() -> None:
     records = [
-        SourceRecord(2, {"event_time": "2026-11-26T10:00:00Z", "email": EMAIL}),
-        SourceRecord(
+        Record(2, {"event_time": "2026-11-26T10:00:00Z", "email": EMAIL}),
+        Record(
             3,
             {
                 "event_time": "2026-11-26T10:00:00Z",
@@ -238,7 +239,7 @@ def test_limited_data_use_events_are_counted_and_never_sent() -> None:
         ),
     ]
     processor = RecordProcessor(EVENTS, build_plan(None), ConsentPolicy())
-    batches = list(processor.batches(records))
+    batches = list(processor.batches(blocks(records)))
     assert [line for batch in batches for line in batch.lines] == [2]
     assert processor.tally.rejected == {Reason.LIMITED_DATA_USE: 1}
     assert processor.tally.fates[0].line == 3

@@ -12,14 +12,16 @@ from adm_ingest.destinations.identities import IDENTITIES_PER_REQUEST
 from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT
+from adm_ingest.records import PreparedRecord, Reason, Rejection
+from tests.record_support import Record, blocks, mapped
 
 DELETIONS = IdentityDeletions(DeliveryTarget("identity_deletions"))
 
 
 def prepared(attributes: dict[str, str], *pii_sets: dict[str, str]) -> PreparedRecord:
-    preparer = Preparer(ConsentPolicy(country="DE"), requires_consent=False)
-    result = preparer.prepare(MappedRecord(line=4, attributes=attributes, pii_sets=list(pii_sets)))
+    preparer = Preparer(ConsentPolicy(country="DE"), AMAZON_RULES_WITHOUT_CONSENT)
+    result = preparer.prepare(*mapped(line=4, attributes=attributes, pii_sets=list(pii_sets)))
     assert isinstance(result, PreparedRecord), result
     return result
 
@@ -48,15 +50,15 @@ def test_deletion_without_anything_to_identify_is_no_identifier() -> None:
 def test_a_person_s_own_deletion_request_needs_no_consent_signal() -> None:
     # A German record with no consent columns at all: still deleted.
     processor = RecordProcessor(DELETIONS, build_plan(None), ConsentPolicy(country="DE"))
-    batches = list(processor.batches([SourceRecord(2, {"email": "a@example.de"})]))
+    batches = list(processor.batches(blocks([Record(2, {"email": "a@example.de"})])))
     assert [batch.lines for batch in batches] == [[2]]
     assert processor.tally.rejected_total == 0
 
 
 def test_at_most_1000_identities_per_request() -> None:
-    records = [SourceRecord(n + 2, {"customer_id": f"crm-{n}"}) for n in range(2500)]
+    records = [Record(n + 2, {"customer_id": f"crm-{n}"}) for n in range(2500)]
     processor = RecordProcessor(DELETIONS, build_plan(None), ConsentPolicy())
-    batches = list(processor.batches(records))
+    batches = list(processor.batches(blocks(records)))
     assert [len(batch) for batch in batches] == [IDENTITIES_PER_REQUEST, 1000, 500]
     bodies = [orjson.loads(batch.body) for batch in batches]
     assert [len(body["targetIdentities"]) for body in bodies] == [1000, 1000, 500]

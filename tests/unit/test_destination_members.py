@@ -15,7 +15,8 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, AudienceRemovals, DeliveryTarget
 from adm_ingest.destinations.members import MEMBERS_PER_REQUEST, derive_external_user_id
 from adm_ingest.prepare import Preparer
-from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.records import PreparedRecord, Reason, Rejection
+from tests.record_support import mapped
 
 MEMBERS = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
 DELETIONS = AudienceRemovals(DeliveryTarget("audience_removals", "vip", "DS-1"))
@@ -32,7 +33,7 @@ def prepared(
     policy: ConsentPolicy | None = None,
 ) -> PreparedRecord:
     result = Preparer(policy or ConsentPolicy(country="US")).prepare(
-        MappedRecord(line=line, attributes=dict(attributes or {}), pii_sets=list(pii_sets))
+        *mapped(line=line, attributes=dict(attributes or {}), pii_sets=list(pii_sets))
     )
     assert isinstance(result, PreparedRecord), result
     return result

@@ -44,8 +44,10 @@ from adm_ingest.normalize.spreadsheet import is_scientific_notation, strip_sprea
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import PII_FIELDS, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT
+from adm_ingest.records import PII_FIELDS, PreparedRecord, Reason, Rejection
 from tests.property.core_strategies import NOW
+from tests.record_support import mapped
 
 MEMBERS = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
 DELETIONS = AudienceRemovals(DeliveryTarget("audience_removals", "vip", "DS-1"))
@@ -73,8 +75,7 @@ def prepare(
     preparer: Preparer | None = None,
 ) -> PreparedRecord:
     preparer = preparer or Preparer(ConsentPolicy(country="US"))
-    record = MappedRecord(3, dict(attributes or {}), list(pii_sets), frozenset(hashed))
-    result = preparer.prepare(record)
+    result = preparer.prepare(*mapped(3, dict(attributes or {}), list(pii_sets), hashed))
     assert isinstance(result, PreparedRecord), result
     return result
 
@@ -277,7 +278,7 @@ def test_a_record_with_only_weak_identifiers_is_insufficient_everywhere(
     assert reason_of(MEMBERS, {}, pii) == Reason.INSUFFICIENT_IDENTIFIER
     assert reason_of(EVENTS, EVENT_TIME, pii) == Reason.INSUFFICIENT_IDENTIFIER
     # A GDPR deletion by name alone would find nobody (or somebody else): refused.
-    gdpr = Preparer(ConsentPolicy(country="DE"), requires_consent=False)
+    gdpr = Preparer(ConsentPolicy(country="DE"), AMAZON_RULES_WITHOUT_CONSENT)
     rejected = GDPR.build(prepare({}, pii, preparer=gdpr))
     assert isinstance(rejected, Rejection)
     assert rejected.reason == Reason.INSUFFICIENT_IDENTIFIER
@@ -442,7 +443,7 @@ def test_a_spreadsheet_damaged_csv_is_accounted_for_by_reason() -> None:
         f"1006,{EMPTY},,,,\n"  # a hash of nothing
     ).encode()
     processor = RecordProcessor(MEMBERS, build_plan(None), ConsentPolicy(country="US"))
-    bodies = [batch.body for batch in processor.batches(open_records(io.BytesIO(data), rows=True))]
+    bodies = [batch.body for batch in processor.batches(open_records(io.BytesIO(data)))]
     summary = processor.tally.summary()
     assert summary["accepted"] == 0 and summary["records_read"] == 6  # not sent yet: counted
     assert summary["rejected_by_reason"] == {

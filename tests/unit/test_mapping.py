@@ -17,7 +17,8 @@ from adm_ingest.mapping import (
     detect_column,
     parse_target,
 )
-from adm_ingest.records import PII_FIELDS, MappedRecord, SourceRecord
+from adm_ingest.records import PII_FIELDS
+from tests.record_support import Mapped, Record, apply
 
 # --- auto-detection ------------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ def test_header_auto_detection(column: str, target: FieldTarget | None) -> None:
 def test_auto_detection_maps_a_typical_crm_export() -> None:
     header = ["Customer ID", "E-Mail", "Mobile", "First Name", "Surname", "Zip", "Notes", "Email 2"]
     plan = build_plan(header)
-    record = SourceRecord(
+    record = Record(
         3,
         {
             "Customer ID": " C-17 ",
@@ -105,7 +106,7 @@ def test_auto_detection_maps_a_typical_crm_export() -> None:
             "Email 2": "jd@work.example",
         },
     )
-    assert plan.apply(record) == MappedRecord(
+    assert apply(plan, record) == Mapped(
         line=3,
         attributes={"external_id": "C-17"},
         pii_sets=[
@@ -120,13 +121,13 @@ def test_auto_detection_maps_a_typical_crm_export() -> None:
 
 def test_two_columns_detected_as_the_same_pii_field_become_two_sets() -> None:
     plan = build_plan(["email", "Email Address", "phone"])
-    mapped = plan.apply(SourceRecord(2, {"email": "a@x", "Email Address": "b@x", "phone": "1"}))
+    mapped = apply(plan, Record(2, {"email": "a@x", "Email Address": "b@x", "phone": "1"}))
     assert mapped.pii_sets == [{"email": "a@x", "phone": "1"}, {"email": "b@x"}]
 
 
 def test_a_second_column_for_an_attribute_is_not_sent() -> None:
     plan = build_plan(["order_id", "transaction_id"])
-    mapped = plan.apply(SourceRecord(2, {"order_id": "o1", "transaction_id": "t1"}))
+    mapped = apply(plan, Record(2, {"order_id": "o1", "transaction_id": "t1"}))
     assert mapped.attributes == {"dedupe_id": "o1"}
     assert plan.duplicates == ["transaction_id"]
 
@@ -145,7 +146,7 @@ DIGEST = "a" * 64
 def test_configured_columns_hashed_ignored_defaults_and_unknown() -> None:
     header = ["E-Mail", "Cell", "Alt Email", "Ref", "notes", "ip", "country", "favourite colour"]
     plan = build_plan(header, CONFIG)
-    record = SourceRecord(
+    record = Record(
         9,
         {
             "E-Mail": DIGEST,
@@ -158,21 +159,23 @@ def test_configured_columns_hashed_ignored_defaults_and_unknown() -> None:
             "favourite colour": "blue",
         },
     )
-    assert plan.apply(record) == MappedRecord(
+    assert apply(plan, record) == Mapped(
         line=9,
         attributes={"country": "DE", "external_id": "r-1"},
         pii_sets=[{"email": DIGEST, "phone": "+49 30 1234"}, {"email": "alt@x.de"}],
         hashed=frozenset({(0, "email")}),
     )
     # A value in the record wins over the default.
-    assert plan.apply(SourceRecord(10, {"country": " fr "})).attributes == {"country": "fr"}
+    assert apply(plan, Record(10, {"country": " fr "})).attributes == {"country": "fr"}
     assert plan.ignored == ["notes", "ip"]
     assert plan.unknown == ["favourite colour"]
 
 
-def test_a_row_layout_is_the_plan_by_column_position() -> None:
-    header = ["E-Mail", "Cell", "Alt Email", "Ref", "notes", "ip", "country", "favourite colour"]
-    layout = build_plan(header, CONFIG).row_layout(header)
+def test_a_layout_is_the_plan_by_column_position_made_once_per_header() -> None:
+    header = ("E-Mail", "Cell", "Alt Email", "Ref", "notes", "ip", "country", "favourite colour")
+    plan = build_plan(header, CONFIG)
+    layout = plan.layout_for(header)
+    assert plan.layout_for(tuple(list(header))) is layout  # an equal header: the same layout
     assert layout.defaults == {"country": "DE"}
     assert layout.attributes == ((3, "external_id"), (6, "country"))
     # PII sets in set order; in each, (column index, field, declared hashed) in column order.
@@ -184,34 +187,34 @@ def test_a_row_layout_is_the_plan_by_column_position() -> None:
 
 def test_hashed_marks_follow_the_sets_after_empty_sets_are_dropped() -> None:
     plan = build_plan(["e1", "e2"], {"columns": {"e1": "email", "e2": "email_2"}, "hashed": ["e2"]})
-    mapped = plan.apply(SourceRecord(2, {"e1": "", "e2": DIGEST}))
+    mapped = apply(plan, Record(2, {"e1": "", "e2": DIGEST}))
     assert mapped.pii_sets == [{"email": DIGEST}]
     assert mapped.hashed == frozenset({(0, "email")})
 
 
 def test_hashed_can_name_an_auto_detected_column() -> None:
     plan = build_plan(["email"], {"hashed": ["email"]})
-    assert plan.apply(SourceRecord(2, {"email": DIGEST})).hashed == frozenset({(0, "email")})
+    assert apply(plan, Record(2, {"email": DIGEST})).hashed == frozenset({(0, "email")})
 
 
 def test_auto_detection_can_be_switched_off() -> None:
     plan = build_plan(["email", "mail2"], {"columns": {"mail2": "email"}, "auto_detect": False})
-    mapped = plan.apply(SourceRecord(2, {"email": "a@x", "mail2": "b@x"}))
+    mapped = apply(plan, Record(2, {"email": "a@x", "mail2": "b@x"}))
     assert mapped.pii_sets == [{"email": "b@x"}]
     assert plan.unknown == ["email"]
 
 
 def test_a_record_with_nothing_mapped_has_no_sets() -> None:
     plan = build_plan(["email", "x"])
-    assert plan.apply(SourceRecord(4, {"email": " ", "x": "y"})) == MappedRecord(4, {}, [])
+    assert apply(plan, Record(4, {"email": " ", "x": "y"})) == Mapped(4, {}, [])
 
 
 def test_json_records_are_mapped_without_a_header() -> None:
     plan = build_plan(None, {"columns": {"mail": "email"}})
-    first = plan.apply(SourceRecord(1, {"mail": "a@x", "customer_id": "7"}))
-    second = plan.apply(SourceRecord(2, {"other": "z", "phone": "5"}))
-    assert first == MappedRecord(1, {"external_id": "7"}, [{"email": "a@x"}])
-    assert second == MappedRecord(2, {}, [{"phone": "5"}])
+    first = apply(plan, Record(1, {"mail": "a@x", "customer_id": "7"}))
+    second = apply(plan, Record(2, {"other": "z", "phone": "5"}))
+    assert first == Mapped(1, {"external_id": "7"}, [{"email": "a@x"}])
+    assert second == Mapped(2, {}, [{"phone": "5"}])
     assert list(plan.mapped) == ["mail", "customer_id", "phone"]
     assert plan.unknown == ["other"]
 
@@ -219,7 +222,7 @@ def test_json_records_are_mapped_without_a_header() -> None:
 def test_describe_names_columns_and_never_values() -> None:
     header = ["E-Mail", "Cell", "Alt Email", "notes", "order_id", "transaction_id", "x"]
     plan = build_plan(header, CONFIG)
-    plan.apply(SourceRecord(2, dict.fromkeys(header, "secret-value@example.com")))
+    apply(plan, Record(2, dict.fromkeys(header, "secret-value@example.com")))
     text = plan.describe()
     assert "secret" not in text
     assert text.splitlines() == [
@@ -298,7 +301,7 @@ values = st.sampled_from(["", " ", "v", " w ", "x y", "\t"])
 @given(st.dictionaries(columns, values, min_size=1))
 def test_apply_keeps_every_mapped_value_once_and_nothing_else(row: dict[str, str]) -> None:
     plan = build_plan(list(row), {"columns": {"E3": "email_3"}})
-    mapped = plan.apply(SourceRecord(1, row))
+    mapped = apply(plan, Record(1, row))
     sent = [*mapped.attributes.values(), *(v for pii in mapped.pii_sets for v in pii.values())]
     expected = [raw.strip() for col, raw in row.items() if col in plan.mapped and raw.strip()]
     assert sorted(sent) == sorted(expected)
@@ -340,27 +343,26 @@ def test_a_configured_column_missing_from_the_header_leaves_its_field_to_detecti
 
 def test_without_a_header_the_first_records_columns_are_the_header() -> None:
     plan = build_plan(None, CRM_MAPPING)
-    first = plan.apply(SourceRecord(1, {"customer_id": "c-1", "email": "a@x"}))
+    first = apply(plan, Record(1, {"customer_id": "c-1", "email": "a@x"}))
     assert first.attributes == {"country": "US", "external_id": "c-1"}
     assert plan.missing == ["Customer ID", "Email Address", "Order Date"]
     # A configured column first seen later feeds its field when nothing took it...
-    later = plan.apply(SourceRecord(2, {"Order Date": "2026-11-27", "email": "b@x"}))
+    later = apply(plan, Record(2, {"Order Date": "2026-11-27", "email": "b@x"}))
     assert later.attributes["timestamp"] == "2026-11-27"
     assert plan.missing == ["Customer ID", "Email Address"]
     # ...and is not sent (reported) when a detected column already feeds it.
-    plan.apply(SourceRecord(3, {"Customer ID": "c-3"}))
+    apply(plan, Record(3, {"Customer ID": "c-3"}))
     assert ("Customer ID", "its configured field is already fed by an earlier column") in (
         plan.not_sent
     )
     assert plan.missing == ["Email Address"]
 
 
-def test_the_record_path_and_the_row_layout_resolve_a_header_the_same_way() -> None:
-    header = ["Billing City", "Mailing City", "Phone", "Mobile", "customer_id"]
-    by_record, by_row = build_plan(None, CRM_MAPPING), build_plan(None, CRM_MAPPING)
-    by_record.apply(SourceRecord(2, dict.fromkeys(header, "v")))
-    by_row.row_layout(header)
-    assert by_record.summary() == by_row.summary() == build_plan(header, CRM_MAPPING).summary()
+def test_a_header_resolved_from_the_first_block_resolves_as_one_given_up_front() -> None:
+    header = ("Billing City", "Mailing City", "Phone", "Mobile", "customer_id")
+    by_block = build_plan(None, CRM_MAPPING)
+    by_block.layout_for(header)
+    assert by_block.summary() == build_plan(header, CRM_MAPPING).summary()
 
 
 # --- summary() and describe() ---------------------------------------------------------------------
@@ -370,7 +372,7 @@ def test_summary_lists_every_column_by_name_only() -> None:
     header = ["E-Mail", "Cell", "Mobile", "notes", "Mailing City", "Billing City", "Emial", "x",
               "Full Name", "Address 2"]  # fmt: skip
     plan = build_plan(header, CONFIG)
-    plan.apply(SourceRecord(2, dict.fromkeys(header, "secret-value@example.com")))
+    apply(plan, Record(2, dict.fromkeys(header, "secret-value@example.com")))
     summary = plan.summary()
     assert summary == {
         "columns": [

@@ -398,7 +398,7 @@ def test_no_header_ever_makes_two_columns_feed_one_field(
     plan = build_plan(header, mapping)
     slots = [(t.field, t.pii_set) for t in plan.mapped.values()]
     assert len(slots) == len(set(slots))
-    plan.row_layout(header)  # asserts the same by position
+    plan.layout_for(tuple(header))  # asserts the same by position
     # Every distinct column is accounted for exactly once.
     outcomes = [
         *plan.mapped, *plan.ignored, *(c for c, _ in plan.not_sent), *plan.unknown,

@@ -144,20 +144,21 @@ def test_record_processor_rejections_and_reprs_hold_no_raw_pii(
         IdentityDeletions(DeliveryTarget("identity_deletions")),
     ):
         plan = build_plan(None)
-        preparer = Preparer(ConsentPolicy(), requires_consent=destination.rules.requires_consent)
+        preparer = Preparer(ConsentPolicy(), destination.rules)
         with pii_file.open("rb") as stream:
             records = list(open_records(stream))
         # Stage by stage, as the processor does, so every intermediate object is inspected.
-        for record in records:
-            seen.append(repr(record))
-            if isinstance(record, Rejection):
+        for block in records:
+            seen.append(repr(block))
+            if isinstance(block, Rejection):
                 continue
-            mapped = plan.apply(record)
-            seen.append(repr(mapped))
-            prepared = preparer.prepare(mapped)
-            seen.append(repr(prepared))
-            if not isinstance(prepared, Rejection):
-                seen.append(repr(destination.build(prepared)))
+            layout = plan.layout_for(block.header)
+            seen.append(repr(layout))
+            for line, fields in zip(block.lines, block.rows, strict=True):
+                prepared = preparer.prepare(line, fields, layout)
+                seen.append(repr(prepared))
+                if not isinstance(prepared, Rejection):
+                    seen.append(repr(destination.build(prepared)))
         processor = RecordProcessor(destination, plan, ConsentPolicy())
         batches = list(processor.batches(records))
         for batch in batches:

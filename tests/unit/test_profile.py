@@ -23,14 +23,16 @@ from adm_ingest.profile import (
     profile_records,
     strict_country,
 )
-from adm_ingest.records import Rejection, SourceRecord
+from adm_ingest.readers import ReadItem
+from adm_ingest.records import Rejection
+from tests.record_support import Record, blocks
 
 
-def records(*rows: dict[str, str]) -> list[SourceRecord]:
-    return [SourceRecord(line, values) for line, values in enumerate(rows, 2)]
+def records(*rows: dict[str, str]) -> list[ReadItem]:
+    return list(blocks(Record(line, values) for line, values in enumerate(rows, 2)))
 
 
-def profile(rows: list[SourceRecord], default: str = "US", config: dict | None = None):
+def profile(rows: list[ReadItem], default: str = "US", config: dict | None = None):
     return profile_records(rows, build_plan(header_of(rows) or None, config), default)
 
 

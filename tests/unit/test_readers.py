@@ -13,15 +13,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.readers import (
+    BLOCK_ROWS,
     MAX_RECORD_BYTES,
-    CsvRows,
     FileFormatError,
     Format,
     RangeScanUnsupported,
+    RecordBlock,
     open_records,
     scan_boundaries,
 )
-from adm_ingest.records import Reason, Rejection, SourceRecord
+from adm_ingest.records import Reason, Rejection
+from tests.record_support import Record, flat
 
 
 class Trickle(io.RawIOBase):
@@ -41,12 +43,13 @@ class Trickle(io.RawIOBase):
 
 
 def read(data: bytes, step: int | None = None, **options: object) -> list:
+    """The records of ``data``, each block opened into one :class:`Record` per record."""
     stream = Trickle(data, step) if step else io.BytesIO(data)
-    return list(open_records(stream, **options))  # type: ignore[arg-type]
+    return flat(open_records(stream, **options))  # type: ignore[arg-type]
 
 
-def rec(line: int, **values: str) -> SourceRecord:
-    return SourceRecord(line, values)
+def rec(line: int, **values: str) -> Record:
+    return Record(line, values)
 
 
 FOOTER_DETAIL = "a report footer or blank trailer line"
@@ -128,11 +131,11 @@ def test_malformed_records_are_rejected_and_reading_continues() -> None:
 
 
 @pytest.mark.parametrize("step", [None, 5])
-def test_rows_mode_hands_quote_free_lines_over_in_blocks_holding_the_same_records(
+def test_records_come_in_blocks_of_field_lists_with_rejections_between_them_in_file_order(
     step: int | None,
 ) -> None:
-    # Blocks are cut from what one read returns: a trickling stream gives (almost) none, and
-    # the records are the same either way.
+    # Quote-free runs of lines and lines cut one by one (quoted) land in the same blocks; a
+    # rejection ends the block before it. A trickling stream gives the same records.
     data = (
         b"email,phone\n"
         b"a@x.com,1\n"  # 2
@@ -140,18 +143,45 @@ def test_rows_mode_hands_quote_free_lines_over_in_blocks_holding_the_same_record
         b"b@x.com,2,extra\n"  # 4: wrong field count
         b"c@x.com,3\r\n"  # 5: CRLF
         b'"d@x.com",4\n'  # 6: quoted, cut on its own
-        b"caf\xe9,5\n"  # 7: not UTF-8
+        b'"bad"quote,5\n'  # 7: text after a closing quote
         b"e@x.com,6\n"  # 8
     )
-    items = read(data, step, rows=True)
-    blocks = [item for item in items if isinstance(item, CsvRows)]
-    flattened = [record for item in items for record in (item if item in blocks else [item])]
-    assert flattened == read(data, step)
     if step:
+        # A block is handed over before every read of the stream (so a reader interrupted
+        # there has yielded all it took): a trickle cuts them small, the records are the same.
+        assert read(data, step) == read(data)
         return
-    rows = [row for block in blocks for row in block.rows()]
-    assert (2, ["a@x.com", "1"]) in rows  # a sound row: its fields, by position
-    assert (4, Rejection(4, Reason.WRONG_FIELD_COUNT, "3 fields; the header has 2")) in rows
+    items = list(open_records(io.BytesIO(data)))
+    header = ("email", "phone")
+    assert items == [
+        RecordBlock(header, [2], [["a@x.com", "1"]]),
+        Rejection(4, Reason.WRONG_FIELD_COUNT, "3 fields; the header has 2"),
+        RecordBlock(header, [5, 6], [["c@x.com", "3"], ["d@x.com", "4"]]),
+        Rejection(7, Reason.MALFORMED_RECORD, "bad quoting"),
+        RecordBlock(header, [8], [["e@x.com", "6"]]),
+    ]
+
+
+def test_a_block_holds_at_most_block_rows_records() -> None:
+    data = b"email\n" + b"".join(b"p%d@x.com\n" % n for n in range(BLOCK_ROWS * 2 + 1))
+    sizes = [len(item) for item in open_records(io.BytesIO(data))]
+    assert sizes == [BLOCK_ROWS, BLOCK_ROWS, 1]
+
+
+def test_json_records_with_the_same_keys_share_a_block() -> None:
+    data = b'{"a":"1","b":2}\n{"a":"3","b":null}\n{"a":"4"}\n{"b":true,"a":"5"}\n[1]\n{"a":"6"}\n'
+    assert list(open_records(io.BytesIO(data))) == [
+        RecordBlock(("a", "b"), [1], [["1", "2"]]),
+        RecordBlock(("a",), [2, 3], [["3"], ["4"]]),  # a null value is no key
+        RecordBlock(("b", "a"), [4], [["true", "5"]]),  # the same keys in another order
+        Rejection(5, Reason.NOT_AN_OBJECT, "a JSON value that is not an object"),
+        RecordBlock(("a",), [6], [["6"]]),
+    ]
+
+
+def test_a_block_never_shows_its_values_in_a_repr() -> None:
+    (block,) = open_records(io.BytesIO(b"email\nsecret@example.com\n"))
+    assert "secret" not in repr(block)
 
 
 def test_a_quote_inside_an_unquoted_field_is_literal_when_balanced() -> None:
@@ -214,7 +244,7 @@ class LongLine:
 def test_memory_stays_flat_on_a_huge_line() -> None:
     tracemalloc.start()
     try:
-        records = list(open_records(LongLine(64 << 20)))
+        records = flat(open_records(LongLine(64 << 20)))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -314,7 +344,7 @@ def test_json_array_is_streamed_with_element_numbers(step: int | None) -> None:
 
 def test_a_broken_json_array_stops_with_a_file_error_after_the_good_elements() -> None:
     records = open_records(io.BytesIO(b'[{"a":"1"}, {"a": oops}]'))
-    assert next(records) == rec(1, a="1")
+    assert flat([next(records)]) == [rec(1, a="1")]
     with pytest.raises(FileFormatError, match="after element 1"):
         next(records)
 
@@ -394,7 +424,7 @@ def read_in_ranges(
     ends = [offset for offset, _ in chosen[1:]] + [len(data)]
     out: list = []
     for (offset, line), end in zip(chosen, ends, strict=True):
-        out += list(
+        out += flat(
             open_records(
                 Trickle(data[offset:end], step),
                 format=scan.format,
@@ -412,7 +442,7 @@ cells = st.lists(pieces, max_size=6).map("".join)
 
 
 @st.composite
-def csv_files(draw: st.DrawFn) -> tuple[bytes, list[SourceRecord | Rejection], str | None]:
+def csv_files(draw: st.DrawFn) -> tuple[bytes, list[Record | Rejection], str | None]:
     """A well-formed CSV, the records it must read back as, the delimiter to configure
     (``None`` when detectable). A row of empty (or space-only) fields reads as a skipped
     ``report_footer`` line, not a record."""
@@ -439,7 +469,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, list[SourceRecord | Rejection], s
         elif all(not cell.strip(" \t") for cell in row):
             expected.append(Rejection(line, Reason.REPORT_FOOTER, FOOTER_DETAIL))
         else:
-            expected.append(SourceRecord(line, dict(zip(header, row, strict=True))))
+            expected.append(Record(line, dict(zip(header, row, strict=True))))
         if draw(st.booleans()):
             out.write(terminator)  # a blank line
     assume(expected)  # a file of blank lines only is a file error, tested elsewhere

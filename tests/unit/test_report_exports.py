@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +17,9 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.readers import CsvRows, detect_encoding, open_records, scan_boundaries
-from adm_ingest.records import Reason, Rejection, SourceRecord
+from adm_ingest.readers import detect_encoding, open_records, scan_boundaries
+from adm_ingest.records import Reason, Rejection
+from tests.record_support import Record, flat
 
 FOOTER = "a report footer or blank trailer line"
 
@@ -29,12 +29,8 @@ def footer(line: int) -> Rejection:
 
 
 def read(data: bytes, **options: object) -> list:
-    return list(open_records(io.BytesIO(data), **options))  # type: ignore[arg-type]
-
-
-def flat(items: Iterable[SourceRecord | Rejection | CsvRows]) -> list[SourceRecord | Rejection]:
-    """The records of a ``rows=True`` stream, its CsvRows blocks opened."""
-    return [r for item in items for r in (item if isinstance(item, CsvRows) else [item])]
+    """The records of ``data``, each block opened into one :class:`Record` per record."""
+    return flat(open_records(io.BytesIO(data), **options))  # type: ignore[arg-type]
 
 
 class Trickle(io.RawIOBase):
@@ -60,13 +56,15 @@ def read_in_ranges(data: bytes, every: int, step: int) -> tuple[list, str]:
     ends = [offset for offset, _ in starts[1:]] + [len(data)]
     out: list = []
     for (offset, line), end in zip(starts, ends, strict=True):
-        out += open_records(
-            Trickle(data[offset:end], step),
-            format=scan.format,
-            header=scan.header,
-            delimiter=scan.delimiter,
-            first_line=line,
-            encoding=scan.encoding,
+        out += flat(
+            open_records(
+                Trickle(data[offset:end], step),
+                format=scan.format,
+                header=scan.header,
+                delimiter=scan.delimiter,
+                first_line=line,
+                encoding=scan.encoding,
+            )
         )
     return out, scan.encoding
 
@@ -92,7 +90,7 @@ SALESFORCE = (
 
 def test_a_salesforce_report_export_reads_as_its_rows_and_a_skipped_footer_block() -> None:
     assert read(SALESFORCE) == [
-        SourceRecord(
+        Record(
             2,
             {
                 "First Name": "Jane",
@@ -102,7 +100,7 @@ def test_a_salesforce_report_export_reads_as_its_rows_and_a_skipped_footer_block
                 "Phone": "(555) 010-2000",
             },
         ),
-        SourceRecord(
+        Record(
             3,
             {
                 "First Name": "Ana",
@@ -112,7 +110,7 @@ def test_a_salesforce_report_export_reads_as_its_rows_and_a_skipped_footer_block
                 "Phone": "",
             },
         ),
-        SourceRecord(
+        Record(
             4,
             {
                 "First Name": "Bob",
@@ -136,7 +134,7 @@ def test_footers_are_counted_as_skipped_lines_never_as_read_or_rejected_records(
     processor = RecordProcessor(
         AudienceMembers(target), build_plan(None), ConsentPolicy(country="US")
     )
-    batches = list(processor.batches(open_records(io.BytesIO(SALESFORCE), rows=True)))
+    batches = list(processor.batches(open_records(io.BytesIO(SALESFORCE))))
     tally = processor.tally
     tally.accepted += sum(len(batch) for batch in batches)  # as if ADM took every item
     assert tally.read == 3 and tally.skipped == {"report_footer": 6}
@@ -163,20 +161,19 @@ OTHER_TOOLS = (
 
 
 @pytest.mark.parametrize("step", [None, 1, 7])
-@pytest.mark.parametrize("rows", [False, True])
-def test_the_footers_of_other_report_tools_are_recognised_too(step: int | None, rows: bool) -> None:
+def test_the_footers_of_other_report_tools_are_recognised_too(step: int | None) -> None:
     stream = Trickle(OTHER_TOOLS, step) if step else io.BytesIO(OTHER_TOOLS)
-    got = flat(open_records(stream, rows=rows))  # type: ignore[arg-type]
-    assert [r.line for r in got if isinstance(r, SourceRecord)] == [2, 3]
+    got = flat(open_records(stream))  # type: ignore[arg-type]
+    assert [r.line for r in got if isinstance(r, Record)] == [2, 3]
     assert [r for r in got if isinstance(r, Rejection)] == [footer(n) for n in range(4, 12)]
 
 
 def test_a_footer_in_the_middle_of_a_quote_free_run_splits_the_run_around_it() -> None:
     data = b"email\na@example.com\nTotal\nb@example.com\n"
-    assert read(data, rows=False) == [
-        SourceRecord(2, {"email": "a@example.com"}),
+    assert read(data) == [
+        Record(2, {"email": "a@example.com"}),
         footer(3),
-        SourceRecord(4, {"email": "b@example.com"}),
+        Record(4, {"email": "b@example.com"}),
     ]
 
 
@@ -195,7 +192,7 @@ def test_a_footer_in_the_middle_of_a_quote_free_run_splits_the_run_around_it() -
 )
 def test_near_footers_stay_records(line: bytes) -> None:
     (record,) = read(b"a,b,c,d\n" + line + b"\n")
-    assert isinstance(record, SourceRecord)
+    assert isinstance(record, Record)
 
 
 COLUMNS = ["email", "phone", "first_name", "last_name", "zip", "customer_id", "city", "sha256"]
@@ -234,7 +231,7 @@ def test_a_person_row_with_a_single_filled_field_is_always_a_record(
         value = data.draw(PERSON_VALUES[filled].filter(lambda v: v.lower() not in FOOTER_WORDS))
         row = [value if name == filled else "" for name in columns]
         writer.writerow(row)
-        expected.append(SourceRecord(line, dict(zip(columns, row, strict=True))))
+        expected.append(Record(line, dict(zip(columns, row, strict=True))))
     got = read(out.getvalue().encode(), delimiter=delimiter)
     assert got == expected
 
@@ -271,7 +268,7 @@ def test_scan_counts_footers_as_lines_and_ranges_yield_them_as_skipped(
     body += "".join(f.format(n=people) + "\n" for f in footers)
     data = body.encode()
     whole = read(data)
-    assert len([r for r in whole if isinstance(r, SourceRecord)]) == people
+    assert len([r for r in whole if isinstance(r, Record)]) == people
     assert whole[people:] == [footer(people + 2 + i) for i in range(len(footers))]
     # The scan does not decode lines: it counts every footer line as a record start.
     assert sum(1 for _ in scan_boundaries(io.BytesIO(data))) == people + len(footers)
@@ -294,7 +291,7 @@ HUBSPOT_EXCEL = (
 
 def test_an_excel_cp1252_export_is_decoded_as_cp1252_and_says_so() -> None:
     reader = open_records(io.BytesIO(HUBSPOT_EXCEL))
-    records = list(reader)
+    records = flat(reader)
     assert reader.encoding == "cp1252"
     assert [r.values["Nachname"] for r in records] == [
         "Müller",
@@ -318,7 +315,7 @@ def test_an_excel_cp1252_export_is_decoded_as_cp1252_and_says_so() -> None:
 
 
 def test_a_gzipped_cp1252_export_is_detected_the_same_way() -> None:
-    reader = open_records(io.BytesIO(gzip.compress(HUBSPOT_EXCEL)), rows=True)
+    reader = open_records(io.BytesIO(gzip.compress(HUBSPOT_EXCEL)))
     records = flat(reader)
     assert reader.encoding == "cp1252"
     assert records[1].values["Stadt"] == "Málaga"
@@ -332,23 +329,23 @@ def test_a_stray_byte_in_a_utf8_file_rejects_only_its_record() -> None:
         "c@example.com,Caf\udce9\n"  # one latin-1 byte, 0xE9, in the middle of UTF-8
         "d@example.com,Groß\n"
     ).encode("utf-8", "surrogateescape")
-    reader = open_records(io.BytesIO(data), rows=True)
+    reader = open_records(io.BytesIO(data))
     got = flat(reader)
     assert reader.encoding == "utf-8"
     assert got == [
-        SourceRecord(2, {"email": "a@example.com", "last_name": "Müller"}),
-        SourceRecord(3, {"email": "b@example.com", "last_name": "Garçon"}),
+        Record(2, {"email": "a@example.com", "last_name": "Müller"}),
+        Record(3, {"email": "b@example.com", "last_name": "Garçon"}),
         Rejection(4, Reason.UNDECODABLE_BYTES, "not valid UTF-8"),
-        SourceRecord(5, {"email": "d@example.com", "last_name": "Groß"}),
+        Record(5, {"email": "d@example.com", "last_name": "Groß"}),
     ]
 
 
 def test_json_is_utf8_whatever_its_bytes() -> None:
     data = b'{"email": "a@example.com", "n": "Caf\xe9"}\n{"email": "b@example.com"}\n'
     reader = open_records(io.BytesIO(data))
-    assert list(reader) == [
+    assert flat(reader) == [
         Rejection(1, Reason.UNDECODABLE_BYTES, "not valid UTF-8"),
-        SourceRecord(2, {"email": "b@example.com"}),
+        Record(2, {"email": "b@example.com"}),
     ]
     assert reader.encoding == "utf-8"
 
@@ -356,7 +353,7 @@ def test_json_is_utf8_whatever_its_bytes() -> None:
 def test_a_utf8_bom_settles_utf8_even_with_bad_bytes_later() -> None:
     data = b"\xef\xbb\xbfemail,n\na@example.com,Caf\xe9\n"
     reader = open_records(io.BytesIO(data))
-    assert list(reader) == [Rejection(2, Reason.UNDECODABLE_BYTES, "not valid UTF-8")]
+    assert flat(reader) == [Rejection(2, Reason.UNDECODABLE_BYTES, "not valid UTF-8")]
     assert reader.encoding == "utf-8"
 
 
@@ -380,7 +377,7 @@ def test_ranges_of_a_cp1252_file_read_exactly_like_the_whole_file(
 ) -> None:
     data = cp1252_file(40, first_accent)
     whole_reader = open_records(io.BytesIO(data))
-    whole = list(whole_reader)
+    whole = flat(whole_reader)
     assert whole_reader.encoding == "cp1252"
     assert whole[-1].values["name"] == "Groß"
     got, encoding = read_in_ranges(data, every, step)

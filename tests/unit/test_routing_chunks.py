@@ -31,7 +31,7 @@ from adm_ingest.pipeline.routing import (
     route,
 )
 from adm_ingest.readers import open_records, read_header, scan_boundaries
-from adm_ingest.records import SourceRecord
+from tests.record_support import Record, flat
 
 # -- routing ---------------------------------------------------------------------------------
 
@@ -359,7 +359,7 @@ def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_
         )
         for i, ((offset, line), end) in enumerate(zip(starts, ends, strict=True))
     ]
-    read: list[SourceRecord] = []
+    read: list[Record] = []
     for pointer in pointers:
         message = pointer.to_message()
         for text in (*scan.header, *(value for row in values for value in row)):
@@ -383,7 +383,7 @@ def test_pointers_over_a_real_file_carry_no_record_value_and_are_enough_to_read_
             header=header,
             first_line=received.first_line,
         )
-        read.extend(r for r in records if isinstance(r, SourceRecord))
+        read.extend(r for r in flat(records) if isinstance(r, Record))
     assert [tuple(r.values.values()) for r in read] == values
     assert [r.line for r in read] == [2, 3, 4]
 

@@ -1,12 +1,13 @@
-"""Column mapping: source columns → canonical fields (:class:`~adm_ingest.records.MappedRecord`).
+"""Column mapping: source columns → canonical fields.
 
 Public API
 ----------
 ``build_plan(header, config=None) -> MappingPlan``
-    Resolve every column once; ``plan.apply(record)`` then maps records with dictionary look-ups
-    only. ``header`` may be ``None`` (JSON files, whose keys are only known per record): the
-    first record's columns are then resolved as if they were the header, and a column first
-    seen in a later record is resolved when it first appears.
+    Resolve every column once; ``plan.layout_for(header)`` then says, by column position, which
+    field each column of a block of records feeds (:class:`RecordLayout`, made once per
+    header). ``header`` may be ``None`` (JSON files, whose keys are only known per record):
+    the first block's columns are then resolved as if they were the header, and a column first
+    seen in a later block is resolved when it first appears.
 ``MappingPlan.summary() -> dict`` / ``MappingPlan.describe() -> str``
     What the plan does, JSON-able for reports / as dry-run text: which column feeds which field
     (config or detected), ignored, unknown (with "did you mean"), not sent and why, missing
@@ -33,8 +34,8 @@ Config schema (every key optional)::
 
 A target is a canonical field, or a PII field with a set number: ``email_2`` is the email of
 the record's second PII set (``email`` = ``email_1`` = the first). A record's PII sets are
-numbered by their columns, then empty sets are dropped, so ``MappedRecord.pii_sets`` holds only
-sets with a value. Values are stripped; empty values are dropped. Columns that are neither
+numbered by their columns, then empty sets are dropped: a record has only sets with a value.
+Values are stripped; empty values are dropped. Columns that are neither
 configured nor auto-detected are never mapped, so never sent.
 
 Precedence (decided once per header, in ``MappingPlan.__init__``)
@@ -92,7 +93,7 @@ from adm_ingest.mapping_config import (
     MappingError,
     parse_target,
 )
-from adm_ingest.records import PII_FIELDS, MappedRecord, SourceRecord
+from adm_ingest.records import PII_FIELDS
 
 IDENTIFIER_FIELDS = frozenset({*PII_FIELDS, "external_id", "maid", "ramp_id"})
 """Fields a record can be matched or addressed on (without one, every record is rejected)."""
@@ -114,7 +115,7 @@ __all__ = [
     "MappingConfig",
     "MappingError",
     "MappingPlan",
-    "RowLayout",
+    "RecordLayout",
     "build_plan",
     "detect_column",
     "parse_target",
@@ -136,9 +137,10 @@ def detect_column(name: str) -> FieldTarget | None:
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity
-class RowLayout:
-    """A plan resolved against one CSV header, by column position: what
-    :meth:`MappingPlan.apply` does to a record of that header, for its list of fields."""
+class RecordLayout:
+    """A plan resolved against one header, by column position: where a record of that header
+    (a list of fields) has each canonical field. Values are read stripped; an empty one is no
+    value. PII sets are numbered by their columns; a set with no value is no set."""
 
     defaults: dict[str, str]
     """Attribute values every record starts from (the config's ``defaults``)."""
@@ -149,13 +151,9 @@ class RowLayout:
 
 
 _Route = tuple[str, int, bool]
-"""(field, PII set or -1 for an attribute, declared hashed): a resolved column, kept as a
-tuple because ``apply`` unpacks one per value."""
-
-
-_Route = tuple[str, int, bool]
-"""(field, PII set or -1 for an attribute, declared hashed): a resolved column, kept as a
-tuple because ``apply`` unpacks one per value."""
+"""(field, PII set or -1 for an attribute, declared hashed): a resolved column."""
+_MAX_LAYOUTS = 256
+"""Bound on the layouts a plan keeps (one per distinct header)."""
 _Slot = tuple[str, int]
 
 
@@ -186,12 +184,14 @@ class _Outcome:
 
 
 class MappingPlan:
-    """A config resolved against a file's columns; maps :class:`SourceRecord` s fast."""
+    """A config resolved against a file's columns; :meth:`layout_for` a header says where each
+    field is in that header's records."""
 
     def __init__(self, config: MappingConfig, header: Sequence[str] | None = None) -> None:
         self._config = config
         self._defaults = dict(config.defaults or {})
         self._routes: dict[str, _Route | None] = {}
+        self._layouts: dict[tuple[str, ...], RecordLayout] = {}
         self._taken: dict[_Slot, str] = {}
         """(field, set or -1) → the column feeding it."""
         self._seen_columns = False
@@ -369,67 +369,19 @@ class MappingPlan:
 
     # -- the per-record path -------------------------------------------------------------------
 
-    def apply(self, record: SourceRecord) -> MappedRecord:
-        """Map one record: strip values, drop empty ones, group PII into non-empty sets."""
-        routes = self._routes
-        attributes = self._defaults.copy()
-        sets: dict[int, dict[str, str]] = {}
-        # PII set 0 gets its own dict: nearly every PII value goes there, and a direct store
-        # skips the per-value lookup of its set.
-        first: dict[str, str] = {}
-        hashed: list[tuple[int, str]] | None = None
-        for column, raw in record.values.items():
-            # try/except rather than "in" + subscript: one lookup, and a try costs nothing on
-            # 3.11 until a new column raises (once per column name).
-            try:
-                route = routes[column]
-            except KeyError:
-                self._resolve_columns(record.values)
-                route = routes[column]
-            if route is None:
-                continue
-            value = raw.strip()
-            if not value:
-                continue
-            field, pii_set, is_hashed = route
-            if pii_set < 0:
-                attributes[field] = value
-                continue
-            if pii_set == 0:
-                first[field] = value
-            # "in" + subscript: cheaper than a .get() method call on this per-value path.
-            elif pii_set in sets:
-                sets[pii_set][field] = value
-            else:
-                sets[pii_set] = {field: value}
-            if is_hashed:
-                if hashed is None:
-                    hashed = []
-                hashed.append((pii_set, field))
-        if first:
-            sets[0] = first
-        if not sets:
-            return MappedRecord(record.line, attributes, [])
-        if len(sets) == 1:  # nearly every record: no sort, no comprehension frame
-            if hashed is None:
-                return MappedRecord(record.line, attributes, list(sets.values()))
-            order = list(sets)
-            pii_sets = list(sets.values())
-        else:
-            order = sorted(sets)
-            pii_sets = [sets[i] for i in order]
-        if hashed is None:
-            return MappedRecord(record.line, attributes, pii_sets)
-        position = {pii_set: i for i, pii_set in enumerate(order)}
-        return MappedRecord(
-            record.line,
-            attributes,
-            pii_sets,
-            frozenset((position[pii_set], field) for pii_set, field in hashed),
-        )
+    def layout_for(self, header: tuple[str, ...]) -> RecordLayout:
+        """This plan by column position, for the records with ``header``'s columns (a CSV
+        file's header; a JSON block's keys). Made once per header: later calls with an equal
+        header return the same layout. A column not seen before is resolved now, together with
+        the header's other new columns (a header-less file's late columns)."""
+        layout = self._layouts.get(header)
+        if layout is None:
+            if len(self._layouts) >= _MAX_LAYOUTS:
+                self._layouts.clear()  # bounded: JSON records may bring many key sets
+            layout = self._layouts[header] = self._layout(header)
+        return layout
 
-    def row_layout(self, header: Sequence[str]) -> RowLayout:
-        """This plan by column position, for records with ``header``'s columns."""
+    def _layout(self, header: Sequence[str]) -> RecordLayout:
         routes = self._routes
         if any(column not in routes for column in header):
             self._resolve_columns(header)
@@ -447,10 +399,9 @@ class MappingPlan:
             else:
                 sets.setdefault(pii_set, []).append((index, field, is_hashed))
         # Routing gives each (field, set) at most one column (the config is validated, and a
-        # detected column takes a free slot or none), so there is nothing for apply's "last
-        # non-empty value wins" to decide.
+        # detected column takes a free slot or none), so no two values compete for a field.
         assert len(set(fed)) == len(fed), "two columns feed one field"
-        return RowLayout(
+        return RecordLayout(
             dict(self._defaults),
             tuple(attributes),
             tuple(tuple(sets[pii_set]) for pii_set in sorted(sets)),

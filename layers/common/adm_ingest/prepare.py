@@ -1,6 +1,7 @@
-"""Preparation: a mapped record becomes a :class:`PreparedRecord` — country resolved, consent
-attached, every PII value normalized and SHA-256 hashed (or omitted when empty/invalid), and
-only the PII sets Amazon can match on kept (:mod:`adm_ingest.identifiers`).
+"""Preparation: a record of a block becomes a :class:`PreparedRecord` — country resolved,
+consent attached, every PII value normalized and hashed by the destination's
+:class:`~adm_ingest.record_rules.RecordRules` (or omitted when empty/invalid), and only the PII
+sets Amazon can match on kept (:mod:`adm_ingest.identifiers`).
 
 This is the last place raw PII exists; nothing downstream of it sees an unhashed value.
 """
@@ -12,11 +13,12 @@ from collections.abc import Iterable, Iterator
 
 from adm_ingest.consent import CONSENT_FIELDS, ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.identifiers import is_matchable
-from adm_ingest.mapping import RowLayout
+from adm_ingest.mapping import RecordLayout
 from adm_ingest.normalize.hashing import is_sha256_hex
-from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
+from adm_ingest.normalize.pii import Hasher
 from adm_ingest.normalize.spreadsheet import is_scientific_notation
-from adm_ingest.records import ConsentSignals, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.record_rules import AMAZON_RULES, RecordRules
+from adm_ingest.records import ConsentSignals, PreparedRecord, Reason, Rejection
 
 _NO_CONSENT = ConsentSignals()
 _Context = tuple[str, ConsentSignals]
@@ -24,47 +26,55 @@ _Context = tuple[str, ConsentSignals]
 _CONTEXT_FIELDS = frozenset({"country", *CONSENT_FIELDS})
 """The attributes a record's context depends on (besides the policy and the defaults)."""
 _Column = tuple[int, str, Hasher]
-"""A PII column as :meth:`Preparer.prepare_row` works it: (index, field, its hasher)."""
-_RowPlan = tuple[RowLayout, tuple[tuple[_Column, ...], ...], _Context | Rejection | None, bool]
-"""What :meth:`Preparer.prepare_row` needs of a layout (see :meth:`Preparer._plan_rows`)."""
+"""A PII column as :meth:`Preparer.prepare` works it: (index, field, its hasher)."""
+_Plan = tuple[
+    RecordLayout,
+    tuple[tuple[int, str], ...],
+    tuple[tuple[_Column, ...], ...],
+    _Context | Rejection | None,
+    bool,
+]
+"""What :meth:`Preparer.prepare` needs of a layout (see :meth:`Preparer._plan`)."""
 _REPEATING_FIELDS = frozenset({"first_name", "last_name", "city", "state", "postal"})
 _MEMO_ENTRIES = 25_000
 """Bound on each repeating field's memo, all countries together. Worst case, all memos full:
 5 fields × 25,000 entries of ~250 bytes ≈ 30 MB — memory stays flat in file size, and 25,000
 holds the frequent names, cities and ZIPs of a CRM file."""
+_MAX_PLANS = 256
+"""Bound on the layouts whose plans a preparer keeps (a layout per distinct header)."""
 
 
 class Preparer:
-    """Turns mapped records (or CSV rows, through a :class:`RowLayout`) into prepared ones
-    under one consent policy.
+    """Turns the records of blocks — fields by position, through the plan's
+    :class:`~adm_ingest.mapping.RecordLayout` for their header — into prepared ones under one
+    consent policy and one destination's :class:`~adm_ingest.record_rules.RecordRules`.
 
-    ``requires_consent`` is False for destinations where consent does not apply (a GDPR
-    identity deletion is the person's own request).
-
-    Where countries came from is counted without a cost per row on the row lane: a record
-    whose context is computed for it (:meth:`_context`) is counted there; rows of a layout
-    with no country or consent column all share one context, and their caller counts them in
-    bulk (:meth:`country_counts`).
+    Where countries came from is counted without a cost per record: a record whose context is
+    computed for it (:meth:`_context`) is counted there; the records of a layout with no
+    country or consent column all share one context, and their caller counts them in bulk
+    (:meth:`take_country_counts`).
     """
 
     __slots__ = (
+        "_declared_hashers",
         "_defaulted",
         "_hashers",
+        "_last_plan",
         "_mapping_default",
         "_own_countries",
-        "_row_plan",
+        "_plans",
         "_shared_country",
         "contexts",
         "notes",
         "policy",
-        "requires_consent",
+        "rules",
     )
 
-    def __init__(self, policy: ConsentPolicy, *, requires_consent: bool = True) -> None:
+    def __init__(self, policy: ConsentPolicy, rules: RecordRules = AMAZON_RULES) -> None:
         self.policy = policy
-        self.requires_consent = requires_consent
+        self.rules = rules
         self.contexts = 0
-        """Records whose context was computed for them (every other prepared row shared its
+        """Records whose context was computed for them (every other prepared record shared its
         layout's context)."""
         self._own_countries: dict[str, int] = {}
         """Records with a country of their own, by country."""
@@ -72,7 +82,7 @@ class Preparer:
         """Records (with a context of their own) that took the policy's default country."""
         self._mapping_default = policy.country_source == CountrySource.MAPPING_DEFAULT
         self._shared_country: tuple[bool, str] | None = None
-        """(counts as the record's own, country) of the rows sharing a layout's context."""
+        """(counts as the record's own, country) of the records sharing a layout's context."""
         self.notes: Counter[str] = Counter()
         """File-level observations for the report's hints, by code: ``insufficient_pii_set``
         (a names-only set dropped beside a matchable one), ``phone_mangled_by_spreadsheet`` (a
@@ -81,74 +91,41 @@ class Preparer:
         # Field → its hasher; those of the repeating fields remember what they hashed.
         self._hashers: dict[str, Hasher] = {
             name: _memoized(hasher) if name in _REPEATING_FIELDS else hasher
-            for name, hasher in HASHERS.items()
+            for name, hasher in rules.hashers.items()
         }
-        # The last layout's plan: (layout, PII columns, the context every row shares — or None
-        # when the layout has country or consent columns —, whether a set can be unmatchable).
-        self._row_plan: _RowPlan | None = None
+        self._declared_hashers = rules.declared_hashers
+        # Plans by layout, and the last one used (a file's records nearly all share it).
+        self._plans: dict[RecordLayout, _Plan] = {}
+        self._last_plan: _Plan | None = None
 
-    def prepare(self, record: MappedRecord) -> PreparedRecord | Rejection:
-        line, attributes, declared = record.line, record.attributes, record.hashed
-        context = self._context(line, attributes)
-        if type(context) is Rejection:
-            return context
-        country, consent = context  # type: ignore[misc]
-        hashers = self._hashers
-        hashed_sets: list[dict[str, str]] = []
-        invalid: tuple[str, ...] = ()
-        dropped = 0
-        for index, pii in enumerate(record.pii_sets):
-            hashed: dict[str, str] = {}
-            for name, raw in pii.items():
-                # One strip here (mapping already stripped, but callers may not have).
-                value = raw.strip()
-                if declared and (index, name) in declared:
-                    digest = DECLARED_HASHERS[name](value, country)
-                else:
-                    digest = hashers[name](value, country)
-                if digest is None:
-                    invalid += (name,)
-                else:
-                    hashed[name] = digest
-            if hashed:
-                if "email" in hashed or is_matchable(hashed):  # email first: the usual set
-                    hashed_sets.append(hashed)
-                else:
-                    dropped += 1
-        if dropped or invalid:
-            raw_values = (item for pii in record.pii_sets for item in pii.items())
-            reason = self._shortfall(hashed_sets, invalid, dropped, raw_values)
-            return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
-        return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
-
-    def prepare_row(
-        self, line: int, fields: list[str], layout: RowLayout
+    def prepare(
+        self, line: int, fields: list[str], layout: RecordLayout
     ) -> PreparedRecord | Rejection:
-        """``prepare(plan.apply(record))`` for a CSV record given as its list of ``fields``
-        (``layout`` is the plan's :meth:`~adm_ingest.mapping.MappingPlan.row_layout` for the
-        file's header), without building the mapped record in between."""
-        attributes = layout.defaults.copy()
-        for index, name in layout.attributes:
-            value = fields[index].strip()
-            if value:  # mapping drops empty values
-                attributes[name] = value
-        plan = self._row_plan
+        """The record at ``line`` whose values are ``fields``, in the columns of the header
+        ``layout`` was made for (:meth:`~adm_ingest.mapping.MappingPlan.layout_for`)."""
+        plan = self._last_plan
         if plan is None or plan[0] is not layout:
-            plan = self._plan_rows(layout)
-        _, pii_sets, context, judge_sets = plan
-        if context is None:  # the row has its own country or consent columns
+            plan = self._plans.get(layout) or self._plan(layout)
+            self._last_plan = plan
+        _, columns, pii_sets, context, judge_sets = plan
+        attributes = layout.defaults.copy()
+        for index, name in columns:
+            value = fields[index].strip()
+            if value:  # an empty value is no value
+                attributes[name] = value
+        if context is None:  # the record has its own country or consent columns
             context = self._context(line, attributes)
         if type(context) is Rejection:
             return Rejection(line, context.reason, context.detail)
         country, consent = context  # type: ignore[misc]
         hashed_sets: list[dict[str, str]] = []
-        invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per row
+        invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per record
         dropped = 0
-        for columns in pii_sets:
+        for pii_columns in pii_sets:
             hashed: dict[str, str] = {}
-            for index, name, hasher in columns:
+            for index, name, hasher in pii_columns:
                 value = fields[index].strip()
-                if not value:  # mapping drops empty values
+                if not value:  # an empty value is no value
                     continue
                 digest = hasher(value, country)
                 if digest is None:
@@ -162,30 +139,41 @@ class Preparer:
                     hashed_sets.append(hashed)
         if dropped or invalid:
             # Through a function: a generator expression here would turn `fields` into a cell
-            # variable, slowing every read of it above (~500 instructions a row).
-            reason = self._shortfall(hashed_sets, invalid, dropped, _row_pii(fields, pii_sets))
+            # variable, slowing every read of it above (~500 instructions a record).
+            reason = self._shortfall(hashed_sets, invalid, dropped, _pii_values(fields, pii_sets))
             return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid, reason)
         return PreparedRecord(line, country, hashed_sets, consent, attributes, invalid)
 
-    def _plan_rows(self, layout: RowLayout) -> _RowPlan:
-        """The layout's PII columns with their hashers; when it has no country or consent
-        column, the context all its rows share; and whether a set of its can hold only fields
-        that are unmatchable alone — not when every PII column is an email or a phone, as in
-        the usual email-only file (made once per layout)."""
-        columns = tuple(
+    def _plan(self, layout: RecordLayout) -> _Plan:
+        """The layout's attribute and PII columns of the fields the rules take, the PII ones
+        with their hashers; when it has no country or consent column, the context all its
+        records share; and whether a set of its can hold only fields that are unmatchable
+        alone — not when every PII column is an email or a phone, as in the usual email-only
+        file (made once per layout)."""
+        takes = self.rules.takes
+        attributes = tuple((index, name) for index, name in layout.attributes if takes(name))
+        pii_sets = tuple(
             tuple(
-                (index, name, DECLARED_HASHERS[name] if declared else self._hashers[name])
+                (
+                    index,
+                    name,
+                    self._declared_hashers[name] if declared else self._hashers[name],
+                )
                 for index, name, declared in pii_set
+                if takes(name)
             )
             for pii_set in layout.pii_sets
         )
+        pii_sets = tuple(columns for columns in pii_sets if columns)
         shared = None
-        if _CONTEXT_FIELDS.isdisjoint(name for _, name in layout.attributes):
+        if _CONTEXT_FIELDS.isdisjoint(name for _, name in attributes):
             shared = self._shared_context(dict(layout.defaults))
         judge_sets = not all(
-            is_matchable((name,)) for pii_set in layout.pii_sets for _, name, _ in pii_set
+            is_matchable((name,)) for columns in pii_sets for _, name, _ in columns
         )
-        plan = self._row_plan = (layout, columns, shared, judge_sets)
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        plan = self._plans[layout] = (layout, attributes, pii_sets, shared, judge_sets)
         return plan
 
     def _shortfall(
@@ -234,7 +222,7 @@ class Preparer:
             own[country] = own.get(country, 0) + 1
         else:
             self._defaulted += 1
-        if not self.requires_consent:
+        if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
             return country, policy.signals_of(attributes, country)
@@ -242,8 +230,8 @@ class Preparer:
             return Rejection(line, error.reason, error.detail)
 
     def _shared_context(self, attributes: dict[str, str]) -> _Context | Rejection:
-        """The context every row of a layout without country or consent columns shares. Its
-        rows are not counted here but in bulk by the caller (:meth:`take_country_counts`);
+        """The context every record of a layout without country or consent columns shares. Its
+        records are not counted here but in bulk by the caller (:meth:`take_country_counts`);
         this remembers which country they take and whether it counts as their own (the
         defaults may name a country the policy doesn't, exactly as in :meth:`_context`)."""
         policy = self.policy
@@ -251,32 +239,32 @@ class Preparer:
             country = policy.country_of(attributes)
         except ConsentError as error:
             self._shared_country = None
-            return Rejection(0, error.reason, error.detail)  # lines are the row's
+            return Rejection(0, error.reason, error.detail)  # lines are the record's
         own = "country" in attributes and (country != policy.country or not self._mapping_default)
         self._shared_country = (own, country)
-        if not self.requires_consent:
+        if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
             return country, policy.signals_of(attributes, country)
         except ConsentError as error:
             return Rejection(0, error.reason, error.detail)
 
-    def take_country_counts(self, shared_rows: int) -> tuple[dict[str, int], dict[str, int]]:
+    def take_country_counts(self, shared_records: int) -> tuple[dict[str, int], dict[str, int]]:
         """Records by country source and by country, of those whose country was resolved
         since the last call (whatever happened to them next: a missing consent, no
         identifier…); the counts start again from zero.
 
-        ``shared_rows`` is the number of rows prepared with a layout's shared context — the
+        ``shared_records`` is the number of records prepared with a layout's shared context — the
         caller knows it in bulk (records read minus those with a context of their own minus
         the reader's rejections)."""
         countries, self._own_countries = self._own_countries, {}
         defaulted, self._defaulted = self._defaulted, 0
-        if shared_rows and self._shared_country is not None:
+        if shared_records and self._shared_country is not None:
             own, country = self._shared_country
             if own:
-                countries[country] = countries.get(country, 0) + shared_rows
+                countries[country] = countries.get(country, 0) + shared_records
             else:
-                defaulted += shared_rows
+                defaulted += shared_records
         sources: dict[str, int] = {}
         if countries:
             sources[CountrySource.RECORD.value] = sum(countries.values())
@@ -287,10 +275,10 @@ class Preparer:
         return sources, countries
 
 
-def _row_pii(
+def _pii_values(
     fields: list[str], pii_sets: tuple[tuple[_Column, ...], ...]
 ) -> Iterator[tuple[str, str]]:
-    """A row's PII as (field, raw value)."""
+    """A record's PII as (field, raw value)."""
     for columns in pii_sets:
         for index, name, _ in columns:
             yield name, fields[index]

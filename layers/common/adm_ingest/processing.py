@@ -1,13 +1,16 @@
 """The record path shared by the worker and the dry-run: map → prepare → encode → batch, and
 the accounting of what the API said about each batch.
 
+There is one path, whatever the file's format: a reader's blocks of records
+(:class:`~adm_ingest.readers.RecordBlock`: a header and its records' fields) are mapped by
+position through the plan's layout for that header (:meth:`~adm_ingest.mapping.MappingPlan.
+layout_for`), prepared (:meth:`~adm_ingest.prepare.Preparer.prepare`) and encoded
+(:meth:`~adm_ingest.destinations.Destination.encode`). The same records as CSV, JSON Lines or a
+JSON array give byte-identical bodies (tests/property/test_one_record_path.py).
+
 Every record read ends in exactly one of the tally's outcomes; the per-record loop does no I/O.
 A reader's ``report_footer`` rejection is not a record: it is counted in ``Tally.skipped``, not
 in ``read``.
-CSV lines read as :class:`~adm_ingest.readers.CsvRows` take the *row lane*: fields by position
-straight into :meth:`~adm_ingest.prepare.Preparer.prepare_row`, with no source or mapped record
-in between. The lane is an optimisation only — a file gives byte-identical bodies and the same
-tally either way (tests/property/test_row_lane.py).
 
 Identical request items within a chunk — the same bytes: for a member the same action,
 externalUserId, consent and hashed identity; for an event the same event; for a deletion the
@@ -21,17 +24,17 @@ window, as the pipeline does chunk by chunk).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from adm_ingest.batching import Batch, ItemTooLarge
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import Delivery, Destination
-from adm_ingest.mapping import RowLayout
+from adm_ingest.mapping import RecordLayout
 from adm_ingest.outcomes import Tally
 from adm_ingest.prepare import Preparer
-from adm_ingest.readers import CsvRows
-from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.readers import ReadItem
+from adm_ingest.records import Reason, Rejection
 
 DEDUPE_WINDOW = 5000
 """Distinct items remembered for the duplicate check: the largest chunk (one members request)."""
@@ -40,12 +43,11 @@ DEDUPE_WINDOW = 5000
 class RecordMapper(Protocol):
     """What the processor needs of a mapping plan."""
 
-    def apply(self, record: SourceRecord) -> MappedRecord: ...
-    def row_layout(self, header: Sequence[str]) -> RowLayout: ...
+    def layout_for(self, header: tuple[str, ...]) -> RecordLayout: ...
 
 
 class RecordProcessor:
-    """Turns a stream of source records into request batches for one destination, recording
+    """Turns a reader's blocks of records into request batches for one destination, recording
     every rejection (with its line number) in ``tally`` as it goes."""
 
     def __init__(
@@ -57,58 +59,74 @@ class RecordProcessor:
     ) -> None:
         self.destination = destination
         self.mapper = mapper
-        self.preparer = Preparer(policy, requires_consent=destination.rules.requires_consent)
+        self.preparer = Preparer(policy, destination.rules)
         self.tally = tally if tally is not None else Tally()
         self._passed_through = 0
         """Rejections the reader made (no country resolved for them)."""
 
-    def batches(self, records: Iterable[SourceRecord | Rejection | CsvRows]) -> Iterator[Batch]:
+    def batches(self, items: Iterable[ReadItem]) -> Iterator[Batch]:
         """Yield full batches as they fill up, then the last partial one."""
         batcher = self.destination.batcher()
         tally = self.tally
         coverage = tally.coverage
         encode = self.destination.encode
+        prepare = self.preparer.prepare
+        layout_for = self.mapper.layout_for
         read_before = tally.read
         contexts_before = self.preparer.contexts
         passed_before = self._passed_through
         skipped_before = sum(tally.skipped.values())
-        # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
-        # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
         skipped = tally.skipped
         seen: set[bytes] = set()
         remember = seen.add
-        for prepared in self._prepared(records):
-            if type(prepared) is Rejection:
+        header: tuple[str, ...] | None = None
+        layout: RecordLayout | None = None
+        # `type(x) is Rejection` rather than isinstance: Rejection is final, and for the usual
+        # non-rejection object isinstance falls back to a slower __instancecheck__ lookup.
+        for block in items:
+            if type(block) is Rejection:  # the reader's: the record never reached a block
                 # Only a rejection pays for this test: a report footer is no record at all.
-                if prepared.reason == Reason.REPORT_FOOTER:
+                if block.reason == Reason.REPORT_FOOTER:
                     skipped[Reason.REPORT_FOOTER.value] += 1
+                else:
+                    tally.read += 1
+                    tally.reject(block.line, block.reason)
+                self._passed_through += 1
+                continue
+            if block.header is not header:  # type: ignore[union-attr]  # a CSV file: once
+                header = block.header  # type: ignore[union-attr]
+                layout = layout_for(header)
+            # Counted per block, not per record: every record of it is given its outcome
+            # below before the next block is read (a batch yielded mid-block already counts
+            # the rest of the block).
+            tally.read += len(block)  # type: ignore[arg-type]
+            for line, fields in zip(block.lines, block.rows):  # type: ignore[union-attr]  # noqa: B905
+                prepared = prepare(line, fields, layout)  # type: ignore[arg-type]
+                if type(prepared) is Rejection:
+                    tally.reject(prepared.line, prepared.reason)
                     continue
-                tally.read += 1
-                tally.reject(prepared.line, prepared.reason)
-                continue
-            tally.read += 1
-            item = encode(prepared)  # type: ignore[arg-type]
-            if type(item) is Rejection:
-                tally.reject(item.line, item.reason)
-                continue
-            # One add and two len() calls: cheaper than a membership test followed by an add.
-            distinct = len(seen)
-            remember(item)  # type: ignore[arg-type]
-            if len(seen) == distinct:
-                tally.reject(prepared.line, Reason.DUPLICATE_IN_FILE)
-                continue
-            try:
-                finished = batcher.add(item, prepared.line)  # type: ignore[arg-type]
-            except ItemTooLarge:
-                seen.discard(item)  # type: ignore[arg-type]
-                tally.reject(prepared.line, Reason.RECORD_TOO_LARGE)
-                continue
-            coverage.add(prepared)  # type: ignore[arg-type]
-            if finished is not None:
-                if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file gets here)
-                    seen.clear()
-                    remember(item)  # type: ignore[arg-type]  # it opens the next batch
-                yield finished
+                item = encode(prepared)  # type: ignore[arg-type]
+                if type(item) is Rejection:
+                    tally.reject(item.line, item.reason)
+                    continue
+                # One add and two len() calls: cheaper than a membership test and an add.
+                distinct = len(seen)
+                remember(item)  # type: ignore[arg-type]
+                if len(seen) == distinct:
+                    tally.reject(line, Reason.DUPLICATE_IN_FILE)
+                    continue
+                try:
+                    finished = batcher.add(item, line)  # type: ignore[arg-type]
+                except ItemTooLarge:
+                    seen.discard(item)  # type: ignore[arg-type]
+                    tally.reject(line, Reason.RECORD_TOO_LARGE)
+                    continue
+                coverage.add(prepared)  # type: ignore[arg-type]
+                if finished is not None:
+                    if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file)
+                        seen.clear()
+                        remember(item)  # type: ignore[arg-type]  # it opens the next batch
+                    yield finished
         self._count_countries(
             read=tally.read - read_before,
             contexts=self.preparer.contexts - contexts_before,
@@ -124,46 +142,14 @@ class RecordProcessor:
         if last is not None:
             yield last
 
-    def _prepared(
-        self, records: Iterable[SourceRecord | Rejection | CsvRows]
-    ) -> Iterator[PreparedRecord | Rejection]:
-        """One prepared record or rejection per record read, in file order.
-
-        Well-formed rows of a :class:`CsvRows` block take the row lane — fields by position
-        straight into :meth:`Preparer.prepare_row`; everything else is mapped record by record.
-        """
-        prepare = self.preparer.prepare
-        prepare_row = self.preparer.prepare_row
-        apply = self.mapper.apply
-        layouts: dict[tuple[str, ...], RowLayout] = {}
-        for record in records:
-            if type(record) is CsvRows:
-                header = record.header
-                layout = layouts.get(header)
-                if layout is None:
-                    layout = layouts[header] = self.mapper.row_layout(header)
-                for line, row in record.rows():
-                    if type(row) is list:
-                        yield prepare_row(line, row, layout)
-                    elif type(row) is Rejection:
-                        self._passed_through += 1
-                        yield row
-                    else:
-                        yield prepare(apply(row))  # type: ignore[arg-type]
-            elif type(record) is Rejection:
-                self._passed_through += 1
-                yield record
-            else:
-                yield prepare(apply(record))  # type: ignore[arg-type]
-
     def _count_countries(
         self, *, read: int, contexts: int, passed_through: int, skipped: int
     ) -> None:
         """Add where the records' countries came from to the tally, once the records are read.
 
-        Counted in bulk, so the row lane pays nothing per row: every record read either was
-        a reader's rejection, or had a context of its own (counted by the preparer), or
-        shared its layout's context. Lines that are not records (report footers) pass
+        Counted in bulk, so a record pays nothing for it: every record read either was a
+        reader's rejection, or had a context of its own (counted by the preparer), or shared
+        its layout's context. Lines that are not records (report footers) pass
         through as rejections but are skipped, not read."""
         shared = read - contexts - (passed_through - skipped)
         sources, countries = self.preparer.take_country_counts(shared)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import phonenumbers
 
 from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.mapping import MappingPlan
-from adm_ingest.records import SourceRecord
+from adm_ingest.readers import ReadItem, RecordBlock
 
 SAMPLE_RECORDS = 1000
 SAMPLE_BYTES = 1 << 20
@@ -132,32 +132,27 @@ class CountryProfile:
 
 
 def profile_records(
-    records: Iterable[Any],
+    items: Iterable[ReadItem],
     plan: MappingPlan,
     default_country: str,
     *,
     limit: int = SAMPLE_RECORDS,
 ) -> CountryProfile:
-    """Profile up to ``limit`` source records (other items — rejections — are skipped) as
+    """Profile up to ``limit`` records of a reader's blocks (rejections are skipped) as
     ``plan`` maps them, against ``default_country``."""
     calling_code = phonenumbers.country_code_for_region(default_country)
     postcodes = _POSTCODES.get(default_country)
     sampled = defaulted = disagreeing = 0
     hints: Counter[str] = Counter()
     countries: Counter[str] = Counter()
-    for record in records:
-        if sampled >= limit:
-            break
-        if not isinstance(record, SourceRecord):
-            continue
+    for pii_sets in _unmapped_pii(items, plan, limit):
         sampled += 1
-        mapped = plan.apply(record)  # resolves the columns a JSON record brings
-        if _has_own_country(record, plan):
+        if pii_sets is None:  # the record has a country of its own
             continue
         defaulted += 1
         kinds: set[str] = set()
         pointed: set[str] = set()
-        for pii in mapped.pii_sets:
+        for pii in pii_sets:
             phone, email, postal = pii.get("phone"), pii.get("email"), pii.get("postal")
             if phone and calling_code:
                 found = _calling_code(phone)
@@ -208,26 +203,45 @@ def country_columns(plan: MappingPlan) -> list[str]:
     return [column for column, target in plan.mapped.items() if target.field == "country"]
 
 
-def header_of(records: Iterable[Any]) -> list[str]:
-    """Column names in order of first appearance across sampled records (a JSON file's
+def header_of(items: Iterable[ReadItem]) -> list[str]:
+    """Column names in order of first appearance across sampled blocks (a JSON file's
     "header"), at most :data:`MAX_HEADER_COLUMNS`."""
     names: dict[str, None] = {}
-    for record in records:
-        if isinstance(record, SourceRecord):
-            for name in record.values:
+    for item in items:
+        if isinstance(item, RecordBlock):
+            for name in item.header:
                 if len(names) >= MAX_HEADER_COLUMNS:
                     return list(names)
                 names.setdefault(name)
     return list(names)
 
 
-def _has_own_country(record: SourceRecord, plan: MappingPlan) -> bool:
-    values = record.values
-    for column in country_columns(plan):
-        value = values.get(column)
-        if isinstance(value, str) and value.strip():
-            return True
-    return False
+def _unmapped_pii(
+    items: Iterable[ReadItem], plan: MappingPlan, limit: int
+) -> Iterator[list[dict[str, str]] | None]:
+    """Per record of the first ``limit`` (rejections skipped): its PII sets as the plan maps
+    them (field → stripped value, the sets with a value), or ``None`` when it has a country
+    of its own."""
+    count = 0
+    for item in items:
+        if not isinstance(item, RecordBlock):
+            continue
+        layout = plan.layout_for(item.header)  # resolves the columns a JSON block brings
+        countries = [index for index, name in layout.attributes if name == "country"]
+        for fields in item.rows:
+            if count >= limit:
+                return
+            count += 1
+            if any(fields[index].strip() for index in countries):
+                yield None
+                continue
+            sets = []
+            for columns in layout.pii_sets:
+                values = ((name, fields[index].strip()) for index, name, _ in columns)
+                pii = {name: value for name, value in values if value}
+                if pii:
+                    sets.append(pii)
+            yield sets
 
 
 def _calling_code(phone: str) -> int | None:

@@ -1,31 +1,46 @@
-"""Record rules: what a destination takes from a record, and how it must be prepared.
+"""What a destination asks of a record: which canonical fields it takes, how PII is normalized
+and hashed, and whether consent is required.
 
-The preparer applies a destination's rules: which canonical fields it takes, how each PII field
-is normalized and hashed (Amazon's rules for ADM, :mod:`adm_ingest.normalize.pii`; another
-platform may differ), and whether UK/EEA records need a consent signal to be sent.
+The preparer (:class:`~adm_ingest.prepare.Preparer`) applies a destination's rules; nothing on
+the record path fixes them itself, so a destination with other rules (another platform's
+hashing, no consent) declares them instead of branching the path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
 
 
 @dataclass(frozen=True, slots=True)
 class RecordRules:
+    """A destination's record rules."""
+
     fields: frozenset[str] | None = None
-    """The canonical fields the destination takes (None: every field the mapping knows)."""
-    hashers: Mapping[str, Hasher] = field(default_factory=lambda: HASHERS)
-    """PII field → normalize-and-hash, for raw values."""
-    declared_hashers: Mapping[str, Hasher] = field(default_factory=lambda: DECLARED_HASHERS)
-    """PII field → check, for values the mapping declares already hashed."""
+    """The canonical fields (PII and attributes) the destination takes; ``None``: all of them.
+    A column mapped to any other field is not read — not hashed, not sent, and (for
+    ``country`` and the consent fields) not deciding the context: the mapping's defaults do."""
+    # Read-only views of the shared tables (a dataclass default can't be a mapping itself).
+    hashers: Mapping[str, Hasher] = field(default_factory=lambda: MappingProxyType(HASHERS))
+    """Per PII field: raw value and country → the digest sent, or ``None`` (empty / invalid)."""
+    declared_hashers: Mapping[str, Hasher] = field(
+        default_factory=lambda: MappingProxyType(DECLARED_HASHERS)
+    )
+    """Per PII field, for a column declared already hashed."""
     requires_consent: bool = True
-    """Whether records of consent-required countries need a consent signal to be sent."""
+    """Whether records from countries that need a consent signal (UK, EEA, CH) must carry one
+    (and whether consent signals are read at all)."""
+
+    def takes(self, field: str) -> bool:
+        return self.fields is None or field in self.fields
 
 
 AMAZON_RULES = RecordRules()
-"""Amazon's normalization and hashing, consent required for UK/EEA/CH records."""
+"""Amazon Ads' identity matching: every field, Amazon's normalization and SHA-256, consent
+required."""
 AMAZON_RULES_WITHOUT_CONSENT = RecordRules(requires_consent=False)
-"""For a GDPR identity deletion: the person's own request needs no consent signal."""
+"""The same for a request that needs no consent (a GDPR identity deletion is the person's own
+request)."""

@@ -1,7 +1,8 @@
 """The small set of types every stage of the pipeline speaks.
 
-A record travels: reader (:class:`SourceRecord`, raw columns) → mapping (:class:`MappedRecord`,
-canonical fields) → preparation (:class:`PreparedRecord`, hashed identifiers + consent) →
+A record travels: reader (a :class:`~adm_ingest.readers.RecordBlock` row: raw fields under a
+header) → mapping (the plan's :class:`~adm_ingest.mapping.RecordLayout` for that header: which
+field is where) → preparation (:class:`PreparedRecord`, hashed identifiers + consent) →
 destination (one JSON item of an API request body). Every stage may instead produce a
 :class:`Rejection`, which carries the record's line number and a stable reason code — never
 the offending value, so rejections are safe to log and to write to a report.
@@ -75,18 +76,6 @@ class Rejection:
     detail: str = ""
 
 
-@dataclass(slots=True)
-class SourceRecord:
-    """One record as read from the file: column name → raw string value.
-
-    ``line`` is the 1-based physical line (CSV / JSON Lines) or the 1-based element number
-    (top-level JSON array) where the record starts.
-    """
-
-    line: int
-    values: dict[str, str] = field(repr=False)  # raw PII: never in a repr / traceback
-
-
 # Canonical PII field names (the keys of a PII set) and their ADM / matchKey spellings.
 PII_FIELDS: tuple[str, ...] = (
     "email",
@@ -120,24 +109,7 @@ MATCH_KEY_TYPES: dict[str, str] = {
 }
 
 PiiSet = dict[str, str]
-"""Canonical PII field → value (raw in a MappedRecord, SHA-256 hex in a PreparedRecord)."""
-
-
-@dataclass(slots=True)
-class MappedRecord:
-    """A record in canonical fields.
-
-    ``attributes`` holds the non-PII canonical fields (external_id, country, ip, gpp, tcf,
-    amzn_ad_storage, amzn_user_data, action, timestamp, value, currency, units, dedupe_id,
-    maid, ramp_id, event_name, data_processing). ``pii_sets`` holds one raw PII set per
-    person-identity (``email``/``email_2`` … → sets 0, 1, …); empty sets are dropped.
-    ``hashed`` names the (set index, field) pairs whose column was declared already hashed.
-    """
-
-    line: int
-    attributes: dict[str, str] = field(repr=False)  # raw values (ip…): never in a repr
-    pii_sets: list[PiiSet] = field(repr=False)  # raw PII: never in a repr / traceback
-    hashed: frozenset[tuple[int, str]] = frozenset()
+"""Canonical PII field → value (SHA-256 hex in a PreparedRecord)."""
 
 
 @dataclass(slots=True, frozen=True)

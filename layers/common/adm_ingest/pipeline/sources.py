@@ -1,4 +1,5 @@
-"""Reading input objects from S3: whole, by byte range, or staged chunks.
+"""Reading input objects from S3: whole or by byte range (staged chunks are read as any other
+object; their format is :mod:`adm_ingest.readers.staged`).
 
 Every read is pinned to the object version (or ETag) the splitter saw, so a file overwritten
 while it is being processed fails loudly instead of mixing two versions.
@@ -7,17 +8,10 @@ while it is being processed fails loudly instead of mixing two versions.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from adm_ingest.readers import read_header
-from adm_ingest.records import Rejection, SourceRecord
-
-_LINE = "__line"
-_REJECTED = "__rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,40 +85,3 @@ class ConcatStream:
                 continue
             out += data
         return bytes(out)
-
-
-# -- staged chunks -------------------------------------------------------------------------
-# Gzip and JSON-array input can't be range-read, so the splitter stages plain chunks: JSON Lines
-# of ``{"__line": n, <column>: <value>…}`` or ``{"__line": n, "__rejected": reason}``.
-
-
-def stage_line(record: SourceRecord | Rejection, line_shift: int = 0) -> bytes:
-    """One staged line; ``line_shift`` is added to the record's line (a resumed reader counts
-    from the point it resumed at)."""
-    if isinstance(record, Rejection):
-        return orjson.dumps({_LINE: record.line + line_shift, _REJECTED: record.reason}) + b"\n"
-    return orjson.dumps({_LINE: record.line + line_shift, **record.values}) + b"\n"
-
-
-def read_staged(stream: Any) -> Iterator[SourceRecord | Rejection]:
-    """The records of a staged chunk, exactly as the splitter read them."""
-    pending = b""
-    while True:
-        block = stream.read(1 << 20)
-        if not block:
-            break
-        pending += block
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line:
-                yield _unstage(line)
-    if pending.strip():
-        yield _unstage(pending)
-
-
-def _unstage(line: bytes) -> SourceRecord | Rejection:
-    data = orjson.loads(line)
-    number = int(data.pop(_LINE))
-    if _REJECTED in data:
-        return Rejection(number, str(data[_REJECTED]))
-    return SourceRecord(number, data)

@@ -33,7 +33,6 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -75,7 +74,6 @@ from adm_ingest.pipeline.sources import (
     ConcatStream,
     ObjectRef,
     open_object,
-    stage_line,
 )
 from adm_ingest.profile import (
     SAMPLE_BYTES,
@@ -91,9 +89,13 @@ from adm_ingest.readers import (
     Format,
     NoRecordsError,
     RangeScanUnsupported,
+    ReadItem,
     ReadProgress,
+    count_records,
+    head,
     open_records,
     scan_boundaries,
+    staged_lines,
 )
 from adm_ingest.report import mapping_section, staging_prefix
 
@@ -380,7 +382,7 @@ class Splitter:
         file_id: str,
         survey: _Survey,
         header: Sequence[str] | None,
-        sample: list[Any],
+        sample: list[ReadItem],
         encoding: str | None,
     ) -> str | None:
         """Before any chunk is queued: resolve the mapping against the file's columns, profile
@@ -407,41 +409,38 @@ class Splitter:
             return foreign_data_message(profile.to_dict(), strict=True)
         return None
 
-    def _range_sample(self, ref: ObjectRef, scan: BoundaryScan) -> list[Any]:
+    def _range_sample(self, ref: ObjectRef, scan: BoundaryScan) -> list[ReadItem]:
         """The file's first records, from one ranged GET of at most :data:`SAMPLE_BYTES`."""
         size = ref.size or _object_size(self.s3, ref)
         end = min(size, SAMPLE_BYTES)
         with contextlib.closing(open_object(self.s3, ref, (0, end))) as stream:
             try:
-                records = list(
-                    islice(
-                        open_records(
-                            stream,
-                            format=scan.format,
-                            delimiter=scan.delimiter,
-                            max_depth=self.max_json_depth,
-                        ),
-                        SAMPLE_RECORDS + 1,
-                    )
+                records = head(
+                    open_records(
+                        stream,
+                        format=scan.format,
+                        delimiter=scan.delimiter,
+                        max_depth=self.max_json_depth,
+                    ),
+                    SAMPLE_RECORDS + 1,
                 )
             except FileFormatError:  # the split itself reports what is wrong
                 return []
-        if end < size and len(records) <= SAMPLE_RECORDS:
-            records = records[:-1]  # the range may have cut the last record short
-        return records[:SAMPLE_RECORDS]
+        count = count_records(records)
+        if end < size and count <= SAMPLE_RECORDS:
+            count -= 1  # the range may have cut the last record short
+        return head(records, min(count, SAMPLE_RECORDS))
 
-    def _staged_sample(self, ref: ObjectRef) -> list[Any]:
+    def _staged_sample(self, ref: ObjectRef) -> list[ReadItem]:
         """The file's first records, from at most :data:`SAMPLE_BYTES` of (decompressed) data."""
         data = DataStream(open_object(self.s3, ref), self.limits, inflate=True, cap=SAMPLE_BYTES)
-        records: list[Any] = []
-        with contextlib.closing(data):
-            try:
-                sample = open_records(data, max_depth=self.max_json_depth)
-                records.extend(islice(sample, SAMPLE_RECORDS))
-            except FileFormatError:  # the split itself reports what is wrong
-                pass
-        if data.capped and len(records) < SAMPLE_RECORDS:
-            records = records[:-1]  # the cap may have cut the last record short
+        records: list[ReadItem] = []
+        with contextlib.closing(data), contextlib.suppress(FileFormatError):
+            # (the split itself reports what is wrong; the records before it are a sample)
+            head(open_records(data, max_depth=self.max_json_depth), SAMPLE_RECORDS, into=records)
+        count = count_records(records)
+        if data.capped and count < SAMPLE_RECORDS:
+            records = head(records, count - 1)  # the cap may have cut the last record short
         return records
 
     # -- range-read files (plain CSV / JSON Lines) ------------------------------------------
@@ -632,10 +631,7 @@ class Splitter:
         pending: list[ChunkPointer] = []
         limit = self._chunk_limit(checkpoint)
         try:
-            for record in reader:
-                if skip:
-                    skip -= 1
-                    continue
+            for line, staged in staged_lines(reader, line_shift, skip):
                 if len(buffer) >= limit:
                     if buffer:
                         pending.append(
@@ -651,8 +647,8 @@ class Splitter:
                         self._send_chunks(pending)
                         pending.clear()
                 if not buffer:
-                    first_line = record.line + line_shift
-                buffer.append(stage_line(record, line_shift))
+                    first_line = line
+                buffer.append(staged)
         except NoRecordsError:
             if not (checkpoint.records or buffer):
                 raise

@@ -54,10 +54,9 @@ from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapp
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
 from adm_ingest.pipeline.finalize import Finalizer
-from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range, read_staged
+from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.readers import MAX_JSON_DEPTH, CsvRows, open_records
-from adm_ingest.records import Rejection, SourceRecord
+from adm_ingest.readers import MAX_JSON_DEPTH, ReadItem, open_records, read_staged
 from adm_ingest.report import fates_csv, fates_key
 
 logger = logging.getLogger(__name__)
@@ -356,9 +355,7 @@ class ChunkWorker:
             self._headers[cache_key] = header
         return header
 
-    def _records(
-        self, pointer: ChunkPointer, header: tuple[str, ...] | None
-    ) -> Iterator[SourceRecord | Rejection | CsvRows]:
+    def _records(self, pointer: ChunkPointer, header: tuple[str, ...] | None) -> Iterator[ReadItem]:
         ref = ObjectRef(pointer.bucket, pointer.key, pointer.version_id, pointer.etag)
         if pointer.staged_key:
             staged = ObjectRef(pointer.bucket, pointer.staged_key)
@@ -371,7 +368,6 @@ class ChunkWorker:
             header=header,
             encoding=layout.encoding,
             first_line=pointer.first_line,
-            rows=True,  # the record path's row lane takes CSV lines as field lists
             max_depth=self.max_json_depth,
         )
 
