@@ -117,7 +117,7 @@ class Preparer:
             context = self._context(line, attributes)
         if type(context) is Rejection:
             return Rejection(line, context.reason, context.detail)
-        country, consent = context  # type: ignore[misc]
+        country, consent = context
         hashed_sets: list[dict[str, str]] = []
         invalid: tuple[str, ...] = ()  # nearly always stays empty: no list per record
         dropped = 0

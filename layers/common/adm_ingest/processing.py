@@ -93,39 +93,39 @@ class RecordProcessor:
                     tally.reject(block.line, block.reason)
                 self._passed_through += 1
                 continue
-            if block.header is not header:  # type: ignore[union-attr]  # a CSV file: once
-                header = block.header  # type: ignore[union-attr]
+            if block.header is not header:
+                header = block.header
                 layout = layout_for(header)
             # Counted per block, not per record: every record of it is given its outcome
             # below before the next block is read (a batch yielded mid-block already counts
             # the rest of the block).
-            tally.read += len(block)  # type: ignore[arg-type]
-            for line, fields in zip(block.lines, block.rows):  # type: ignore[union-attr]  # noqa: B905
-                prepared = prepare(line, fields, layout)  # type: ignore[arg-type]
+            tally.read += len(block)
+            for line, fields in zip(block.lines, block.rows):
+                prepared = prepare(line, fields, layout)  # type: ignore[arg-type]  # layout is set by the block's header, above
                 if type(prepared) is Rejection:
                     tally.reject(prepared.line, prepared.reason)
                     continue
-                item = encode(prepared)  # type: ignore[arg-type]
+                item = encode(prepared)
                 if type(item) is Rejection:
                     tally.reject(item.line, item.reason)
                     continue
                 # One add and two len() calls: cheaper than a membership test and an add.
                 distinct = len(seen)
-                remember(item)  # type: ignore[arg-type]
+                remember(item)
                 if len(seen) == distinct:
                     tally.reject(line, Reason.DUPLICATE_IN_FILE)
                     continue
                 try:
-                    finished = batcher.add(item, line)  # type: ignore[arg-type]
+                    finished = batcher.add(item, line)
                 except ItemTooLarge:
-                    seen.discard(item)  # type: ignore[arg-type]
+                    seen.discard(item)
                     tally.reject(line, Reason.RECORD_TOO_LARGE)
                     continue
-                coverage.add(prepared)  # type: ignore[arg-type]
+                coverage.add(prepared)
                 if finished is not None:
                     if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file)
                         seen.clear()
-                        remember(item)  # type: ignore[arg-type]  # it opens the next batch
+                        remember(item)
                     yield finished
         self._count_countries(
             read=tally.read - read_before,

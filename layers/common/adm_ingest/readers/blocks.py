@@ -47,31 +47,31 @@ def blocks_from_records(
 ) -> Iterator[ReadItem]:
     """``(line, {column: value})`` records (and rejections, passed on in place) as blocks:
     consecutive records with the same columns, in the same order, share one."""
-    header: tuple[str, ...] | None = None
+    header: tuple[str, ...] = ()
     lines: list[int] = []
     rows: list[list[str]] = []
     for record in records:
         if type(record) is Rejection:
             if rows:
-                yield RecordBlock(header, lines, rows)  # type: ignore[arg-type]
+                yield RecordBlock(header, lines, rows)
                 lines, rows = [], []
             yield record
             continue
-        line, values = record  # type: ignore[misc]
+        line, values = record
         columns = tuple(values)
         if rows and (columns != header or len(rows) >= max_rows):
-            yield RecordBlock(header, lines, rows)  # type: ignore[arg-type]
+            yield RecordBlock(header, lines, rows)
             lines, rows = [], []
         header = columns
         lines.append(line)
         rows.append(list(values.values()))
     if rows:
-        yield RecordBlock(header, lines, rows)  # type: ignore[arg-type]
+        yield RecordBlock(header, lines, rows)
 
 
 def count_records(items: Iterable[ReadItem]) -> int:
     """Records in ``items`` (a reader's rejection is one)."""
-    return sum(1 if type(item) is Rejection else len(item) for item in items)  # type: ignore[arg-type]
+    return sum(1 if type(item) is Rejection else len(item) for item in items)
 
 
 def head(
@@ -89,7 +89,7 @@ def head(
             taken.append(item)
             count += 1
         else:
-            block: RecordBlock = item  # type: ignore[assignment]
+            block: RecordBlock = item
             room = limit - count
             if len(block) > room:
                 block = RecordBlock(block.header, block.lines[:room], block.rows[:room])

@@ -101,7 +101,7 @@ def csv_blocks(
                 lines, rows = [], []
                 add_line, add_row = lines.append, rows.append
             continue
-        _, line, data, oversized = raw  # type: ignore[misc]
+        _, line, data, oversized = raw  # type: ignore[misc]  # a Raw: runs and block ends are handled above
         problem = None
         if oversized or data is None:
             problem = too_large(line)

@@ -44,9 +44,11 @@ def json_array_blocks(
     try:
         for end, value in elements:
             number += 1
-            record = too_deep(number, max_depth) if value is _TOO_DEEP else None
-            if record is None:
-                record = json_record(number, value, max_depth)
+            record = (
+                too_deep(number, max_depth)
+                if value is _TOO_DEEP
+                else json_record(number, value, max_depth)
+            )
             if type(record) is Rejection:
                 _reached(progress, data_offset + end, number)
                 if rows:
@@ -54,7 +56,7 @@ def json_array_blocks(
                     lines, rows = [], []
                 yield record
                 continue
-            keys, values = record  # type: ignore[misc]
+            keys, values = record
             if rows and (keys != header or len(rows) >= max_rows):
                 _reached(progress, last_end, number - 1)
                 yield RecordBlock(header, lines, rows)

@@ -30,7 +30,7 @@ def json_lines_blocks(
                 yield RecordBlock(header, lines, rows)
                 lines, rows = [], []
             continue
-        _, line, data, oversized = raw  # type: ignore[misc]
+        _, line, data, oversized = raw  # type: ignore[misc]  # a Raw: block ends are handled above
         if oversized or data is None:
             record: tuple[tuple[str, ...], list[str]] | Rejection = too_large(line)
         else:
@@ -44,7 +44,7 @@ def json_lines_blocks(
                 lines, rows = [], []
             yield record
             continue
-        keys, values = record  # type: ignore[misc]
+        keys, values = record
         if rows and (keys != header or len(rows) >= max_rows):
             yield RecordBlock(header, lines, rows)
             lines, rows = [], []

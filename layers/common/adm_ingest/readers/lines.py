@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from adm_ingest.readers.encoding import UTF8, Decoding
 from adm_ingest.readers.formats import MAX_RECORD_BYTES
@@ -40,6 +41,30 @@ BLOCK_END = BlockEnd()
 one block of the stream and is about to read the next: a reader that collects records into
 blocks hands them over here, so that everything it has taken from the stream has been
 yielded whenever the stream is read (see :class:`~adm_ingest.readers.ReadProgress`)."""
+
+
+def split_raw_records(
+    blocks: Iterable[bytes],
+    *,
+    quoted: bool,
+    offset: int,
+    line: int,
+    keep_bytes: bool = True,
+    keep_first: bool = False,
+    progress: ReadProgress | None = None,
+) -> Iterator[Raw]:
+    """:func:`split_records` without runs and block ends (what a boundary scan reads): every
+    item is a :data:`Raw`."""
+    records = split_records(
+        blocks,
+        quoted=quoted,
+        offset=offset,
+        line=line,
+        keep_bytes=keep_bytes,
+        keep_first=keep_first,
+        progress=progress,
+    )
+    return cast("Iterator[Raw]", records)  # runs=False, block_ends=False: only Raws
 
 
 def split_records(

@@ -11,7 +11,7 @@ from adm_ingest.readers.formats import MAX_JSON_DEPTH, Format, NoRecordsError
 from adm_ingest.readers.header import check_delimiter, read_header_line, validated_header
 from adm_ingest.readers.json_array import json_array_blocks
 from adm_ingest.readers.jsonl import json_lines_blocks
-from adm_ingest.readers.lines import BlockEnd, Run, split_records
+from adm_ingest.readers.lines import BlockEnd, Raw, Run, split_records
 from adm_ingest.readers.opening import Readable, open_stream
 from adm_ingest.readers.progress import ReadProgress
 
@@ -153,7 +153,11 @@ def _records(
             header_range = None
             if header is None:
                 # (A header line longer than a block ends a block before it is cut.)
-                first = next((raw for raw in raws if type(raw) is not BlockEnd), None)
+                first: Raw | Run | None = None
+                for raw in raws:
+                    if not isinstance(raw, BlockEnd):
+                        first = raw
+                        break
                 if first is not None and not isinstance(first, Run) and first[2] is not None:
                     header_range = (first[0], first[0] + len(first[2]))
                 header, delimiter = read_header_line(first, delimiter, decoding.encoding)

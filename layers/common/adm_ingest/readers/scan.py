@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from adm_ingest.readers.encoding import UTF8, Decoding, check_encoding
 from adm_ingest.readers.formats import Format, NoRecordsError, RangeScanUnsupported
 from adm_ingest.readers.header import check_delimiter, read_header_line
-from adm_ingest.readers.lines import Raw, Run, split_records
+from adm_ingest.readers.lines import Raw, split_raw_records
 from adm_ingest.readers.opening import Readable, open_stream
 from adm_ingest.readers.progress import ReadProgress
 
@@ -106,7 +106,7 @@ def scan_boundaries(
     if opened.compressed or opened.format is Format.JSON_ARRAY:
         raise RangeScanUnsupported(opened.format, opened.compressed)
     is_csv = opened.format is Format.CSV
-    raws = split_records(
+    raws = split_raw_records(
         opened.blocks,
         quoted=is_csv,
         offset=opened.data_offset,
@@ -122,7 +122,7 @@ def scan_boundaries(
         if first is not None and first[2] is not None:
             header_range = (first[0], first[0] + len(first[2]))
         header, delimiter = read_header_line(first, delimiter, decoding.encoding)
-        assert first is not None and not isinstance(first, Run) and first[2] is not None
+        assert first is not None and first[2] is not None
         body_start = (first[0] + len(first[2]), first[1] + first[2].count(b"\n"))
     else:
         delimiter = None
@@ -153,7 +153,7 @@ def read_header(
     check_delimiter(delimiter)
     decoding = Decoding(check_encoding(encoding) if encoding is not None else UTF8)
     opened = open_stream(stream, Format.CSV, at_file_start=False, decoding=decoding)
-    raws = split_records(
+    raws = split_raw_records(
         opened.blocks, quoted=True, offset=0, line=1, keep_bytes=False, keep_first=True
     )
     header, _ = read_header_line(next(raws, None), delimiter, decoding.encoding)

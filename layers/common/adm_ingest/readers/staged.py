@@ -36,8 +36,8 @@ def staged_lines(
             line = item.line + line_shift
             yield line, dumps({_LINE: line, _REJECTED: item.reason}) + b"\n"
             continue
-        header = item.header  # type: ignore[union-attr]
-        lines, rows = item.lines, item.rows  # type: ignore[union-attr]
+        header = item.header
+        lines, rows = item.lines, item.rows
         if skip:
             lines, rows, skip = lines[skip:], rows[skip:], max(0, skip - len(rows))
         for line, row in zip(lines, rows):  # noqa: B905
