@@ -93,14 +93,14 @@ class RecordProcessor:
                     tally.reject(block.line, block.reason)
                 self._passed_through += 1
                 continue
-            if block.header is not header:
+            if block.header is not header:  # a CSV file: once
                 header = block.header
                 layout = layout_for(header)
             # Counted per block, not per record: every record of it is given its outcome
             # below before the next block is read (a batch yielded mid-block already counts
             # the rest of the block).
             tally.read += len(block)
-            for line, fields in zip(block.lines, block.rows):
+            for line, fields in zip(block.lines, block.rows):  # noqa: B905
                 prepared = prepare(line, fields, layout)  # type: ignore[arg-type]  # layout is set by the block's header, above
                 if type(prepared) is Rejection:
                     tally.reject(prepared.line, prepared.reason)
@@ -125,7 +125,7 @@ class RecordProcessor:
                 if finished is not None:
                     if distinct >= DEDUPE_WINDOW:  # bounded (only a dry-run of a big file)
                         seen.clear()
-                        remember(item)
+                        remember(item)  # it opens the next batch
                     yield finished
         self._count_countries(
             read=tally.read - read_before,
