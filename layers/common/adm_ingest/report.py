@@ -148,13 +148,19 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
     }
     requests = dict(sorted(file.get("requests", {}).items()))
     sent = sum(v for k, v in requests.items() if k != "dry_run")
+    remote = remote_section(file)
     if file.get("error"):
         status = "error"
+    elif remote is not None and remote["status"] == PENDING_REMOTE:
+        status = COMMITTED
+    elif remote is not None and remote["succeeded"] is False:
+        status = REMOTE_FAILED
     elif failed:
         status = "complete_with_failures"
     else:
         status = "complete"
-    return {
+    finished_at = file.get("finalized_at") if remote is None else remote.get("finished_at")
+    report = {
         "status": status,
         "error": file.get("error"),
         "file": {
@@ -187,10 +193,43 @@ def build_report(file: Mapping[str, Any]) -> dict[str, Any]:
         "timings": {
             "received_at": file.get("created_at"),
             "split_done_at": file.get("split_done_at"),
-            "finished_at": file.get("finalized_at"),
-            "duration_seconds": _duration(file),
+            "finished_at": finished_at,
+            "duration_seconds": _duration(file.get("created_at"), finished_at),
         },
-        "rejects_file": rejects_key(str(file.get("key"))) if rejected or failed else None,
+        # A committed file's rejects are written with its final report.
+        "rejects_file": rejects_key(str(file.get("key")))
+        if (rejected or failed) and status != COMMITTED
+        else None,
+    }
+    if remote is not None:
+        report["remote"] = remote
+    return report
+
+
+COMMITTED = "committed"
+"""The report's status while the destination's commit is pending: the counts so far, the
+``remote`` section says what is known; the final report replaces it when the poll ends."""
+REMOTE_FAILED = "remote_failed"
+"""The final status when the remote state ended unsuccessfully (failed, timed out, the poll
+itself failed): ``remote.status`` says which."""
+PENDING_REMOTE = "pending"
+
+
+def remote_section(file: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report's ``remote``: for a file whose destination's commit was pending, the remote
+    session (opaque ids), when it was committed, and — once the poll ended — the terminal
+    remote state (status, succeeded, facts: ids and counts). None for files that finished at
+    commit (ADM's)."""
+    if not file.get("committed_at"):
+        return None
+    state = file.get("remote_state") or {}
+    return {
+        "status": state.get("status", PENDING_REMOTE),
+        "succeeded": bool(state["succeeded"]) if "succeeded" in state else None,
+        "facts": dict(sorted((state.get("facts") or {}).items())),
+        "session": dict(sorted((file.get("commit_session") or {}).items())),
+        "committed_at": file.get("committed_at"),
+        "finished_at": state.get("finished_at"),
     }
 
 
@@ -213,8 +252,7 @@ def requests_section(file: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _duration(file: Mapping[str, Any]) -> float | None:
-    start, end = file.get("created_at"), file.get("finalized_at")
+def _duration(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
     parse = time.strptime
@@ -270,6 +308,15 @@ class ReportWriter:
             self._concatenate(rejects_key(key), fate_keys, {FILE_ID_METADATA: file_id})
         if skip_existing and self._written(report_key(key), file_id, digest):
             return
+        self._put_report(key, file_id, body, digest)
+
+    def write_report(self, file_id: str, key: str, report: Mapping[str, Any]) -> None:
+        """``reports/<key>.json`` alone: the report of a committed file, while its remote state
+        is pending (the rejects follow with the final report, which replaces this one)."""
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+        self._put_report(key, file_id, body, hashlib.sha256(body).hexdigest())
+
+    def _put_report(self, key: str, file_id: str, body: bytes, digest: str) -> None:
         self._s3.put_object(
             Bucket=self._bucket,
             Key=report_key(key),
