@@ -34,11 +34,10 @@ def workload(params: dict[str, Any]) -> dict[str, Any]:
     from adm_ingest.mapping import build_plan
     from adm_ingest.processing import RecordProcessor
     from adm_ingest.readers import open_records
-    from adm_ingest.records import Kind
 
     if params.get("path") is None:
         return {"members": 0, "records": 0}
-    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
+    destination = AudienceMembers(DeliveryTarget("audience_members", "bench", "bench-dataset"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
     members = requests = body_bytes = 0
     wall, cpu = time.perf_counter(), time.process_time()
@@ -83,9 +82,8 @@ def stages(params: dict[str, Any]) -> dict[str, Any]:
     from adm_ingest.prepare import Preparer
     from adm_ingest.processing import RecordProcessor
     from adm_ingest.readers import CsvRows, open_records
-    from adm_ingest.records import Kind
 
-    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "bench-dataset"))
+    destination = AudienceMembers(DeliveryTarget("audience_members", "bench", "bench-dataset"))
     plan = build_plan(None)
     preparer = Preparer(ConsentPolicy())
     prepare, prepare_row, encode = preparer.prepare, preparer.prepare_row, destination.encode

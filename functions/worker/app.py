@@ -87,7 +87,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     idempotency.register_lambda_context(context)
     worker = runtime.worker
     worker.time_left = lambda: context.get_remaining_time_in_millis() / 1000
-    runtime.client.set_deadline(
+    runtime.clients.set_deadline(
         Deadline.from_lambda_context(context, margin_seconds=worker.margin_seconds)
     )
     return process_partial_response(

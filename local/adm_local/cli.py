@@ -21,14 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adm_ingest.records import Kind
-
-KINDS = {
-    "audience": Kind.AUDIENCE_MEMBERS,
-    "audience-delete": Kind.AUDIENCE_REMOVALS,
-    "conversions": Kind.CONVERSIONS,
-    "deletions": Kind.IDENTITY_DELETIONS,
-}
+from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
     dry.add_argument("file", type=Path)
-    dry.add_argument("--kind", choices=sorted(KINDS), default="audience")
+    dry.add_argument(
+        "--destination",
+        choices=[destination.name for destination in DESTINATIONS],
+        default=DEFAULT_DESTINATION,
+        help=f"where the file's records would go (default: {DEFAULT_DESTINATION})",
+    )
     dry.add_argument(
         "--country",
         help="the audience's country (ISO 3166 alpha-2), for records without their own; "
@@ -116,23 +114,23 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _dry_run(args: argparse.Namespace) -> int:
     from adm_ingest.consent import ConsentError
-    from adm_ingest.destinations import DeliveryTarget
+    from adm_ingest.destinations import DeliveryTarget, destination_class
     from adm_ingest.mapping import MappingError
     from adm_ingest.readers import FileFormatError
     from adm_local.dryrun import ForeignDataError, dry_run, summary_text
 
-    kind = KINDS[args.kind]
     if not args.file.is_file():
         return _fail(f"{args.file}: no such file")
-    target_id = "" if kind is Kind.IDENTITY_DELETIONS else args.target_id
+    named = destination_class(args.destination).namespace is not None
+    target_id = args.target_id if named else ""
     try:
         result = dry_run(
             args.file,
-            kind=kind,
+            destination=args.destination,
             out_dir=args.out,
             country=args.country,
             mapping=args.mapping,
-            target=DeliveryTarget(kind, args.target_name, target_id),
+            target=DeliveryTarget(args.destination, args.target_name, target_id),
         )
     except FileFormatError as error:
         return _fail(f"{args.file}: {error}")

@@ -145,7 +145,7 @@ class Crashes:
         worker = runtime.worker
         if runtime.finalizer.ledger is not worker.ledger:
             raise RuntimeError("the worker's finalizer no longer shares its ledger")
-        _Hooks(self, worker, runtime.client, worker.ledger).install()
+        _Hooks(self, worker, worker.ledger).install()
 
 
 @dataclass(slots=True)
@@ -157,10 +157,9 @@ class _Attempt:
 
 
 class _Hooks:
-    def __init__(self, crashes: Crashes, worker: Any, client: Any, ledger: Any) -> None:
+    def __init__(self, crashes: Crashes, worker: Any, ledger: Any) -> None:
         self.crashes = crashes
         self.worker = worker
-        self.client = client
         self.ledger = ledger
         self.attempt = _Attempt()
 
@@ -176,8 +175,10 @@ class _Hooks:
 
         self.worker.process = tracked_process
 
-        for name in SEND_METHODS:
-            self._wrap_send(name)
+        clients = self.worker.clients
+        self.worker.clients = lambda destination: _CrashingClient(
+            clients(destination), crashes, attempt
+        )
 
         checkpoint_batch = ledger.checkpoint_batch
 
@@ -213,9 +214,20 @@ class _Hooks:
         setattr(ledger, claim_name, claimed)
         ledger._resource_table = _CountingTable(ledger._resource_table, crashes, attempt)
 
-    def _wrap_send(self, name: str) -> None:
-        original = getattr(self.client, name)
-        crashes, attempt = self.crashes, self.attempt
+
+class _CrashingClient:
+    """A destination's client whose sending calls pass the crash points around them."""
+
+    def __init__(self, client: Any, crashes: Crashes, attempt: _Attempt) -> None:
+        self._client = client
+        self._crashes = crashes
+        self._attempt = attempt
+
+    def __getattr__(self, name: str) -> Any:
+        original = getattr(self._client, name)
+        if name not in SEND_METHODS:
+            return original
+        crashes, attempt = self._crashes, self._attempt
 
         def send(*args: Any, **kwargs: Any) -> Any:
             batch = attempt.next_batch
@@ -224,7 +236,7 @@ class _Hooks:
             crashes.hit(CrashPoint.AFTER_SEND, attempt.pointer, batch)
             return result
 
-        setattr(self.client, name, send)
+        return send
 
 
 class _CountingTable:

@@ -22,7 +22,12 @@ from typing import Any
 import orjson
 
 from adm_ingest.consent import ConsentPolicy, CountrySource
-from adm_ingest.destinations import ConversionEvents, DeliveryTarget, Destination, destination_for
+from adm_ingest.destinations import (
+    DEFAULT_DESTINATION,
+    DeliveryTarget,
+    destination_class,
+    destination_for,
+)
 from adm_ingest.mapping import MappingError, build_plan
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
@@ -35,7 +40,6 @@ from adm_ingest.profile import (
     strict_country,
 )
 from adm_ingest.readers import open_records
-from adm_ingest.records import Kind
 from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
@@ -61,7 +65,7 @@ class DryRunResult:
 def dry_run(
     path: Path,
     *,
-    kind: Kind,
+    destination: str = DEFAULT_DESTINATION,
     out_dir: Path,
     country: str | None = None,
     mapping: Mapping[str, Any] | Path | None = None,
@@ -82,12 +86,10 @@ def dry_run(
         options = ParseOptions.from_config(config)
     except ValueError as error:
         raise MappingError(str(error)) from error
-    target = target or DeliveryTarget(kind, "dry-run", "DRY-RUN-TARGET" if kind.value else "")
-    destination: Destination = (
-        ConversionEvents(target, options=options, clock=clock)
-        if kind is Kind.CONVERSIONS
-        else destination_for(target, options)
-    )
+    if target is None:
+        named = destination_class(destination).namespace is not None
+        target = DeliveryTarget(destination, "dry-run", "DRY-RUN-TARGET" if named else "")
+    sink = destination_for(target, options, clock=clock)
     policy = ConsentPolicy.from_defaults(
         (config or {}).get("defaults", {}),
         country=country or DEPLOYMENT_COUNTRY,
@@ -111,7 +113,7 @@ def dry_run(
         requests_dir.mkdir(parents=True, exist_ok=True)
         for stale in requests_dir.glob("*.json"):
             stale.unlink()
-        processor = RecordProcessor(destination, plan, policy)
+        processor = RecordProcessor(sink, plan, policy)
         count = 0
         for count, batch in enumerate(processor.batches(_chain(first, records)), 1):
             (requests_dir / f"{count:04d}.json").write_bytes(batch.body)
@@ -134,7 +136,7 @@ def dry_run(
     }
     report = {
         "file": str(path),
-        "kind": kind.value,
+        "kind": target.destination,
         "target": {"name": target.name, "id": target.id},
         "default_country": policy.country,
         **tally.summary(),

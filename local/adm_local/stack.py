@@ -42,6 +42,7 @@ import requests
 
 from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
+from adm_ingest.pipeline.routing import INPUT_PREFIXES
 from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
 from adm_local.crashes import Crashes, SimulatedCrash
@@ -51,7 +52,6 @@ from adm_local.sandbox import SandboxServer
 from adm_local.stepfunctions import LocalLambdaContext, configure_moto_server
 
 REGION = "us-east-1"
-INPUT_PREFIXES = ("audiences/", "conversions/", "deletions/")
 
 
 def free_port() -> int:

@@ -13,7 +13,6 @@ from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import Kind
 from bench import datagen, docs, results
 from bench.measure import run_workload
 from bench.results import BenchResult, Table
@@ -26,7 +25,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _process(path: Path) -> RecordProcessor:
-    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "bench", "dataset"))
+    destination = AudienceMembers(DeliveryTarget("audience_members", "bench", "dataset"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy())
     with path.open("rb") as stream:
         for batch in processor.batches(open_records(stream)):

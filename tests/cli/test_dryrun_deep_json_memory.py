@@ -24,7 +24,7 @@ OTHER_RECORD = b'{"email":"someone.else@example.com"}'  # identical records are 
 CHILD = """
 import json, sys
 from adm_local.cli import main
-code = main(["dry-run", sys.argv[1], "--kind", "audience", "--country", "US", "--out", sys.argv[2]])
+code = main(["dry-run", sys.argv[1], "--destination", "audience_members", "--country", "US", "--out", sys.argv[2]])
 with open("/proc/self/status") as status:
     peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"exit": code, "peak_mb": peak_kb / 1024}))
@@ -39,7 +39,10 @@ pytestmark = pytest.mark.skipif(
 
 def dry_run_peak(path: Path, out: Path) -> tuple[int, float]:
     """Exit status and peak RSS (MiB) of a dry-run of ``path`` in its own process."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "layers/common"), str(REPO / "local")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "layers/common"), str(REPO / "local")]),
+    }
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(out)],
         capture_output=True,
@@ -128,6 +131,9 @@ def test_a_50_mb_file_of_nested_elements_is_read_in_flat_memory(tmp_path: Path) 
     assert status == 0
     summary = report(tmp_path / "out")
     read = summary["records_read"]  # flat, nested, deep, flat, …
-    assert summary["rejected_by_reason"] == {"malformed_record": (read + 1) // 3, "too_deep": read // 3}
+    assert summary["rejected_by_reason"] == {
+        "malformed_record": (read + 1) // 3,
+        "too_deep": read // 3,
+    }
     assert summary["accepted"] == (read + 2) // 3
     assert peak_mb < PEAK_LIMIT_MB

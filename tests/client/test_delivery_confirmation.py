@@ -19,8 +19,8 @@ from adm_ingest.adm import (
     Timeouts,
     Transport,
 )
-from adm_ingest.adm.attempts import DROPPED, UNREACHABLE, AttemptStats, may_have_reached_server
 from adm_ingest.adm.auth import Credentials
+from adm_ingest.attempts import DROPPED, UNREACHABLE, AttemptStats, may_have_reached_server
 from tests.client.client_support import sandbox_credentials, sandbox_settings
 from tests.client.scripted_http import Reply, ScriptedServer
 

@@ -27,17 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from adm_ingest.normalize import hash_pii
-from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Kind
+from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES
 
 EXPORTS = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 FIXED_NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 """The corpus's "now": every conversion date is written relative to it (7-day window)."""
 
-KINDS: dict[str, Kind] = {
-    "audience": Kind.AUDIENCE_MEMBERS,
-    "audience-delete": Kind.AUDIENCE_REMOVALS,
-    "conversions": Kind.CONVERSIONS,
-    "deletions": Kind.IDENTITY_DELETIONS,
+KINDS: dict[str, str] = {
+    "audience": "audience_members",
+    "audience-delete": "audience_removals",
+    "conversions": "conversions",
+    "deletions": "identity_deletions",
 }
 ITEMS_KEY: dict[str, str] = {
     "audience": "members",
@@ -59,7 +59,7 @@ class Export:
         return self.path.name
 
     @property
-    def kind(self) -> Kind:
+    def kind(self) -> str:
         return KINDS[self.spec["kind"]]
 
     @property

@@ -46,7 +46,7 @@ def run(export: Export, runs: dict[str, Path], tmp_path_factory: pytest.TempPath
         out = tmp_path_factory.mktemp(export.name.replace(".", "_"))
         dry_run(
             export.path,
-            kind=export.kind,
+            destination=export.kind,
             out_dir=out,
             country=export.spec["country"],
             mapping=export.spec["mapping"],

@@ -41,10 +41,10 @@ class PendingMembers(AudienceMembers):
 
     polls: ClassVar[Counter[str]] = Counter()
 
-    def commit(self, client: Any, file: FileContext, session: Mapping[str, str]) -> Commit:
+    def _commit(self, client: Any, file: FileContext, session: Mapping[str, str]) -> Commit:
         return Commit(CommitState.PENDING, {"batch_id": f"B-{file.file_id[:8]}"})
 
-    def poll(self, client: Any, file: FileContext, session: Mapping[str, str]) -> RemoteState:
+    def _poll(self, client: Any, file: FileContext, session: Mapping[str, str]) -> RemoteState:
         PendingMembers.polls[file.file_id] += 1
         if PendingMembers.polls[file.file_id] <= NOT_FINAL_POLLS:
             return RemoteState(terminal=False, status="processing")

@@ -19,6 +19,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
+from adm_ingest.clients import no_clients
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
 from adm_ingest.pipeline.finalize import Finalizer
@@ -72,7 +73,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             clock_bytes=2048, clock_grace_bytes=0,  # a small file continues, gzip included
         )  # fmt: skip
         worker = ChunkWorker(
-            s3=s3, ledger=ledger, registry=registry, finalizer=finalizer, client=lambda: None
+            s3=s3, ledger=ledger, registry=registry, finalizer=finalizer, clients=no_clients
         )  # never sends: the tests run chunks with send=False
         yield {"s3": s3, "sqs": sqs, "chunks": chunks, "splits": splits, "ledger": ledger,
                "splitter": splitter, "worker": worker}  # fmt: skip

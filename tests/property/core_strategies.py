@@ -14,15 +14,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import (
-    AudienceMembers,
-    AudienceRemovals,
-    ConversionEvents,
-    DeliveryTarget,
-    Destination,
-    IdentityDeletions,
-)
-from adm_ingest.records import Kind, Reason, Rejection, SourceRecord
+from adm_ingest.destinations import DESTINATIONS as DESTINATION_CLASSES
+from adm_ingest.destinations import DeliveryTarget, Destination, destination_for
+from adm_ingest.records import Reason, Rejection, SourceRecord
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -130,18 +124,14 @@ def record_streams(draw: st.DrawFn, max_size: int = 20) -> list[SourceRecord | R
     return stream
 
 
-def destination_of(kind: Kind) -> Destination:
-    """A fresh destination for ``kind`` (conversions on the fixed clock)."""
-    if kind is Kind.CONVERSIONS:
-        return ConversionEvents(DeliveryTarget(kind, "Purchase", "CD-1"), clock=lambda: NOW)
-    if kind is Kind.IDENTITY_DELETIONS:
-        return IdentityDeletions(DeliveryTarget(kind))
-    members = AudienceRemovals if kind is Kind.AUDIENCE_REMOVALS else AudienceMembers
-    return members(DeliveryTarget(kind, "vip", "DS-1"))
+def destination_of(cls: type[Destination]) -> Destination:
+    """A fresh destination of ``cls`` (on the fixed clock, for conversions' time checks)."""
+    target = DeliveryTarget(cls.name, "vip", "DS-1") if cls.namespace else DeliveryTarget(cls.name)
+    return destination_for(target, clock=lambda: NOW)
 
 
-#: A new instance per draw, so a test may adjust one (e.g. its ``max_items``) safely.
-DESTINATIONS = st.sampled_from(list(Kind)).map(destination_of)
+#: A new instance per draw, so a test may adjust one (e.g. its ``wire`` limits) safely.
+DESTINATIONS = st.sampled_from(DESTINATION_CLASSES).map(destination_of)
 POLICIES = st.sampled_from(
     [
         ConsentPolicy(country="US"),

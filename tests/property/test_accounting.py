@@ -8,6 +8,7 @@ tally balances and the per-line fates plus the accepted lines are exactly the li
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,7 +38,8 @@ def test_every_record_ends_accepted_or_rejected_exactly_once(
     answers: st.DataObject,
 ) -> None:
     # Small batches so most streams make several requests.
-    destination.max_items = answers.draw(st.integers(min_value=1, max_value=7), label="max_items")
+    max_items = answers.draw(st.integers(min_value=1, max_value=7), label="max_items")
+    destination.wire = replace(destination.wire, max_items=max_items)
     processor = RecordProcessor(destination, build_plan(None), policy)
     accepted_lines: list[int] = []
     for batch in processor.batches(stream):

@@ -19,7 +19,7 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, ConversionEvents, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Kind, Reason, SourceRecord
+from adm_ingest.records import Reason, SourceRecord
 from tests.property.core_strategies import NOW
 
 PREFIX, SUFFIX = b'{"members":[', b"]}"
@@ -117,7 +117,7 @@ def test_max_items_must_be_positive() -> None:
 
 
 def test_a_record_too_large_for_any_body_is_rejected_and_the_rest_still_go() -> None:
-    members = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+    members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     # An 11 MB externalUserId cannot fit a 10 MB request, whatever else happens.
     records = [
         SourceRecord(2, {"customer_id": "a", "email": "a@example.com"}),
@@ -132,7 +132,7 @@ def test_a_record_too_large_for_any_body_is_rejected_and_the_rest_still_go() -> 
 
 
 def test_members_batches_hold_at_most_5000_members() -> None:
-    members = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+    members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     records = [SourceRecord(n, {"email": f"p{n}@example.com"}) for n in range(2, 12_003)]
     batches = list(RecordProcessor(members, build_plan(None), ConsentPolicy()).batches(records))
     assert [len(batch) for batch in batches] == [5000, 5000, 2001]
@@ -140,7 +140,7 @@ def test_members_batches_hold_at_most_5000_members() -> None:
 
 
 def test_members_batches_stay_under_10_mb() -> None:
-    members = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+    members = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     # ~4.2 KB members: 5,000 of them would be ~21 MB, so the byte limit must cut first.
     records = [
         SourceRecord(n, {"customer_id": f"{n}-" + "i" * 4000, "email": f"p{n}@example.com"})
@@ -154,9 +154,7 @@ def test_members_batches_stay_under_10_mb() -> None:
 
 
 def test_event_data_batches_hold_at_most_100_events() -> None:
-    events = ConversionEvents(
-        DeliveryTarget(Kind.CONVERSIONS, "Purchase", "CD-1"), clock=lambda: NOW
-    )
+    events = ConversionEvents(DeliveryTarget("conversions", "Purchase", "CD-1"), clock=lambda: NOW)
     records = [
         SourceRecord(n, {"email": f"p{n}@example.com", "timestamp": "2026-11-26T10:00:00Z"})
         for n in range(2, 253)

@@ -22,7 +22,7 @@ from adm_ingest.consent import ISO_COUNTRY_CODES, ConsentPolicy
 from adm_ingest.destinations import Destination
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Kind, Rejection, SourceRecord
+from adm_ingest.records import Rejection, SourceRecord
 from adm_local.dryrun import dry_run
 from adm_local.sandbox.validation import ApiSchema, violations
 from tests.property.core_strategies import DESTINATIONS, NOW, POLICIES, record_streams
@@ -30,16 +30,16 @@ from tests.property.core_strategies import DESTINATIONS, NOW, POLICIES, record_s
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "events" / "data"
 OPERATIONS = {
-    Kind.AUDIENCE_MEMBERS: "POST /adm/audiences/{dataSetId}/members",
-    Kind.AUDIENCE_REMOVALS: "POST /adm/audiences/{dataSetId}/members",
-    Kind.CONVERSIONS: "POST /accounts/{accountId}/dsp/conversionDefinitions/eventData",
-    Kind.IDENTITY_DELETIONS: "POST /adm/identities/delete",
+    "audience_members": "POST /adm/audiences/{dataSetId}/members",
+    "audience_removals": "POST /adm/audiences/{dataSetId}/members",
+    "conversions": "POST /accounts/{accountId}/dsp/conversionDefinitions/eventData",
+    "identity_deletions": "POST /adm/identities/delete",
 }
 CONTENT_TYPES = {
-    Kind.AUDIENCE_MEMBERS: "application/vnd.admAudiences.v1+json",
-    Kind.AUDIENCE_REMOVALS: "application/vnd.admAudiences.v1+json",
-    Kind.CONVERSIONS: "application/vnd.dspconversioneventimport.v1+json",
-    Kind.IDENTITY_DELETIONS: "application/vnd.admDataDeletion.v1+json",
+    "audience_members": "application/vnd.admAudiences.v1+json",
+    "audience_removals": "application/vnd.admAudiences.v1+json",
+    "conversions": "application/vnd.dspconversioneventimport.v1+json",
+    "identity_deletions": "application/vnd.admDataDeletion.v1+json",
 }
 HASHED_MATCH_KEYS = {"EMAIL", "PHONE", "FIRST_NAME", "LAST_NAME", "ADDRESS", "CITY", "STATE",
                      "POSTAL"}  # fmt: skip
@@ -49,7 +49,7 @@ API = ApiSchema.load()
 _OPERATIONS_BY_KEY = {operation.key: operation for operation in API.operations}
 
 
-def body_schema(kind: Kind) -> Mapping[str, Any]:
+def body_schema(kind: str) -> Mapping[str, Any]:
     operation = _OPERATIONS_BY_KEY[OPERATIONS[kind]]
     return operation.request_content_types[CONTENT_TYPES[kind]]
 
@@ -88,7 +88,7 @@ def hashed_values(body: Mapping[str, Any]) -> Iterator[str]:
                 yield from key["values"]
 
 
-def assert_valid_body(kind: Kind, raw: bytes) -> dict[str, Any]:
+def assert_valid_body(kind: str, raw: bytes) -> dict[str, Any]:
     body = orjson.loads(raw)
     schema = body_schema(kind)
     assert [str(v) for v in violations(schema, body)] == []
@@ -98,7 +98,7 @@ def assert_valid_body(kind: Kind, raw: bytes) -> dict[str, Any]:
 
 
 def test_the_checks_catch_what_they_are_meant_to_catch() -> None:
-    members = body_schema(Kind.AUDIENCE_MEMBERS)
+    members = body_schema("audience_members")
     good = {"action": "CREATE", "externalUserId": "u", "userIdentity": {}}
     assert violations(members, {"members": [good]}) == []
     assert violations(members, {"members": [{**good, "action": "UPSERT"}]})
@@ -106,14 +106,14 @@ def test_the_checks_catch_what_they_are_meant_to_catch() -> None:
     assert undocumented_properties(members, {"members": [{**good, "userIdentiy": {}}]}) == [
         "body.members[0].userIdentiy"
     ]
-    deletions = body_schema(Kind.IDENTITY_DELETIONS)
+    deletions = body_schema("identity_deletions")
     assert undocumented_properties(
         deletions, {"targetIdentities": [{"identity": {"hashedPii": []}}]}
     ) == ["body.targetIdentities[0].identity.hashedPii"]
 
 
 def test_every_country_code_we_accept_is_one_the_members_api_accepts() -> None:
-    members = body_schema(Kind.AUDIENCE_MEMBERS)["properties"]["members"]["items"]
+    members = body_schema("audience_members")["properties"]["members"]["items"]
     geo = members["properties"]["userConsent"]["properties"]["geo"]
     assert set(geo["properties"]["countryCode"]["enum"]) - {"UNKNOWN"} == ISO_COUNTRY_CODES
 
@@ -121,20 +121,20 @@ def test_every_country_code_we_accept_is_one_the_members_api_accepts() -> None:
 # -- the sample files through the dry-run ----------------------------------------------------
 
 SAMPLE_RUNS = [
-    ("audience-crm.csv", Kind.AUDIENCE_MEMBERS, REPO / "events" / "mappings" / "crm-audience.json"),
-    ("audience-crm.csv", Kind.AUDIENCE_REMOVALS, None),
-    ("audience-removals.csv", Kind.AUDIENCE_REMOVALS, None),
-    ("conversions-offline.csv", Kind.CONVERSIONS, None),
-    ("gdpr-deletions.jsonl", Kind.IDENTITY_DELETIONS, None),
+    ("audience-crm.csv", "audience_members", REPO / "events" / "mappings" / "crm-audience.json"),
+    ("audience-crm.csv", "audience_removals", None),
+    ("audience-removals.csv", "audience_removals", None),
+    ("conversions-offline.csv", "conversions", None),
+    ("gdpr-deletions.jsonl", "identity_deletions", None),
 ]
 
 
 @pytest.mark.parametrize(("name", "kind", "mapping"), SAMPLE_RUNS)
 def test_dry_run_bodies_of_the_sample_files_validate(
-    tmp_path: Path, name: str, kind: Kind, mapping: Path | None
+    tmp_path: Path, name: str, kind: str, mapping: Path | None
 ) -> None:
     result = dry_run(
-        SAMPLES / name, kind=kind, out_dir=tmp_path, mapping=mapping, clock=lambda: NOW
+        SAMPLES / name, destination=kind, out_dir=tmp_path, mapping=mapping, clock=lambda: NOW
     )
     bodies = sorted((tmp_path / "requests").glob("*.json"))
     assert bodies, "the sample file should produce at least one request"
@@ -155,6 +155,6 @@ def test_every_body_built_from_generated_records_validates(
 ) -> None:
     processor = RecordProcessor(destination, build_plan(None), policy)
     for batch in processor.batches(stream):
-        body = assert_valid_body(destination.kind, batch.body)
+        body = assert_valid_body(destination.name, batch.body)
         (items,) = (v for v in body.values() if isinstance(v, list))
         assert len(items) == len(batch.lines)

@@ -26,7 +26,6 @@ from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import FileFormatError, open_records
-from adm_ingest.records import Kind
 
 CONSENT_REQUIRED = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE "
@@ -172,7 +171,7 @@ def crm_files(
 def sent_members(data: bytes, *, rows: bool) -> dict[int, dict[str, Any]]:
     """Line → the member item the record path would send (the dry-run's path)."""
     processor = RecordProcessor(
-        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
+        AudienceMembers(DeliveryTarget("audience_members", "a", "ds-1")),
         build_plan(None),
         POLICY,
     )

@@ -28,7 +28,7 @@ from adm_ingest.normalize import hash_pii
 from adm_ingest.normalize.placeholders import KNOWN_EMPTY_DIGESTS
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Kind, Reason, SourceRecord
+from adm_ingest.records import ADM_PII_KEYS, MATCH_KEY_TYPES, Reason, SourceRecord
 from tests.property.core_strategies import COLUMNS, DESTINATIONS, POLICIES, source_values
 
 WEAK_COLUMNS = ("first_name", "last_name", "city", "state", "zip")
@@ -137,7 +137,7 @@ def test_any_record_with_a_valid_email_is_sent(
     if clean_id(record.get("customer_id", "")) is None:
         del record["customer_id"]  # in scientific notation: mangled_by_spreadsheet
     record["email"] = written
-    destination = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
+    destination = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
     processor = RecordProcessor(destination, build_plan(None), ConsentPolicy(country="US"))
     if rows:
         stream = open_records(io.BytesIO(_csv([record])), rows=True)

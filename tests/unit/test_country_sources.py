@@ -19,13 +19,12 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import Tally
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import Kind
 from adm_local.dryrun import dry_run, summary_text
 
 
 def run(data: bytes, policy: ConsentPolicy, config: dict | None = None, *, rows: bool = True):
     processor = RecordProcessor(
-        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")),
+        AudienceMembers(DeliveryTarget("audience_members", "a", "ds-1")),
         build_plan(None, config),
         policy,
     )
@@ -96,7 +95,7 @@ def test_the_dry_run_summary_shows_mapping_country_sources_and_warnings(tmp_path
         b"Email,Phone,Shoe Size\n"
         + b"".join(b"p%d@example.de,+49 30 9018%02d,x\n" % (i, i) for i in range(10))
     )
-    result = dry_run(source, kind=Kind.AUDIENCE_MEMBERS, out_dir=tmp_path / "out", country="US")
+    result = dry_run(source, destination="audience_members", out_dir=tmp_path / "out", country="US")
     report = result.report
     assert report["country_sources"] == {"dataset": 10}
     assert report["records_by_country"] == {"US": 10}

@@ -19,6 +19,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
+from adm_ingest.clients import no_clients
 from adm_ingest.ledger import FileEntry, Ledger
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
@@ -29,7 +30,6 @@ from adm_ingest.pipeline.deadletter import (
 )
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.worker import ChunkResult, ChunkWorker
-from adm_ingest.records import Kind
 from adm_ingest.registry import Registry
 from adm_ingest.report import ReportWriter, report_key
 from adm_local.functions import load_function
@@ -48,7 +48,7 @@ POINTER = ChunkPointer(
     index=0,
     bucket=BUCKET,
     key=KEY,
-    kind=Kind.AUDIENCE_MEMBERS,
+    destination="audience_members",
     target_name="vip",
     target_id="DS-1",
     layout=SourceLayout("csv", ",", header_range=(0, 32)),  # the object is gone: never read
@@ -102,7 +102,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             ledger=ledger,
             registry=Registry("registry", dynamodb=dynamodb),
             finalizer=Finalizer(ledger, ReportWriter(s3, BUCKET)),
-            client=lambda: pytest.fail("the dead-letter path never calls ADM"),
+            clients=no_clients,  # the dead-letter path never calls the destination
         )
         yield {"s3": s3, "ledger": ledger, "worker": worker, "dynamodb": dynamodb}
 

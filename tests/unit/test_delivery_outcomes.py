@@ -24,16 +24,21 @@ from moto import mock_aws
 from adm_ingest.adm import AdmClient, ClientSettings, Deadline, RetryPolicy, Timeouts, Transport
 from adm_ingest.adm.auth import Credentials
 from adm_ingest.consent import ConsentPolicy
-from adm_ingest.destinations import ConversionEvents, DeliveryTarget, destination_for
+from adm_ingest.destinations import (
+    AudienceMembers,
+    ConversionEvents,
+    DeliveryTarget,
+    destination_for,
+)
 from adm_ingest.ledger import FileEntry, Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.worker import ChunkRetryable, ChunkWorker
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Kind, SourceRecord
+from adm_ingest.records import SourceRecord
 from adm_ingest.report import build_report
 
-MEMBERS = DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "amzn1.adm.dataset.vip")
+MEMBERS = DeliveryTarget("audience_members", "vip", "amzn1.adm.dataset.vip")
 
 # -- classification: what the worker records when a batch can't be delivered ----------------
 
@@ -103,15 +108,15 @@ def test_a_batch_that_was_never_sent_is_not_delivered_one_whose_answer_was_lost_
         ledger=ledger,  # type: ignore[arg-type]
         registry=None,  # type: ignore[arg-type]
         finalizer=None,  # type: ignore[arg-type]
-        client=lambda: client_failing_with(error),
+        clients=lambda destination: client_failing_with(error),
     )
     processor = RecordProcessor(
         destination_for(MEMBERS), build_plan(["customer_id", "email"]), ConsentPolicy()
     )
     batch = one_batch(processor)
-    pointer = SimpleNamespace(file_id="f" * 32, index=0, chunk_id="f" * 32 + "-000000")
+    pointer = SimpleNamespace(file_id="f" * 32, index=0, chunk_id="f" * 32 + "-000000", session={})
     with pytest.raises(ChunkRetryable) as caught:
-        worker._deliver(pointer, processor, batch, worker._client_factory(), 3)  # type: ignore[arg-type]
+        worker._deliver(pointer, processor, batch, worker.clients(AudienceMembers), 3)  # type: ignore[arg-type]
     assert caught.value.reason == f"{code}:no_response"
     (recorded,) = ledger.errors
     assert recorded["reason"] == f"{code}:no_response"
@@ -263,9 +268,7 @@ def test_dedupe_is_deterministic_so_a_retried_chunk_replays_the_same_batches() -
 
 def test_identical_conversion_events_are_sent_once_too() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    events = ConversionEvents(
-        DeliveryTarget(Kind.CONVERSIONS, "purchase", "CD-1"), clock=lambda: now
-    )
+    events = ConversionEvents(DeliveryTarget("conversions", "purchase", "CD-1"), clock=lambda: now)
     plan = build_plan(["order_id", "email", "event_time", "value"])
     processor = RecordProcessor(events, plan, ConsentPolicy(country="US"))
     event = {"email": "a@example.com", "event_time": "2026-11-26T10:00:00Z", "value": "9.50"}

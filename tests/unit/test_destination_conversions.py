@@ -20,12 +20,12 @@ from adm_ingest.destinations.conversions import CURRENCIES, EVENTS_PER_REQUEST, 
 from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 from adm_ingest.values import ParseOptions
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 EVENTS = ConversionEvents(
-    DeliveryTarget(Kind.CONVERSIONS, "Offline purchase", "CD-77"), clock=lambda: NOW
+    DeliveryTarget("conversions", "Offline purchase", "CD-77"), clock=lambda: NOW
 )
 EMAIL = "jane.doe@example.com"
 
@@ -46,7 +46,7 @@ def prepared(
 
 def events_with(**options: str) -> ConversionEvents:
     return ConversionEvents(
-        DeliveryTarget(Kind.CONVERSIONS, "Offline purchase", "CD-77"),
+        DeliveryTarget("conversions", "Offline purchase", "CD-77"),
         options=ParseOptions(**options),
         clock=lambda: NOW,
     )
@@ -214,11 +214,11 @@ def test_a_file_mixing_day_first_and_month_first_dates_is_counted() -> None:
 
 def test_destination_for_passes_parse_options_to_conversions() -> None:
     options = ParseOptions(decimal=",", timezone="Europe/Paris", date_order="DMY")
-    destination = destination_for(DeliveryTarget(Kind.CONVERSIONS, "P", "CD-1"), options)
+    destination = destination_for(DeliveryTarget("conversions", "P", "CD-1"), options)
     assert isinstance(destination, ConversionEvents)
     assert destination.options == options
-    assert destination_for(DeliveryTarget(Kind.CONVERSIONS, "P", "CD-1")).options == ParseOptions()
-    members = destination_for(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "A", "DS-1"), options)
+    assert destination_for(DeliveryTarget("conversions", "P", "CD-1")).options == ParseOptions()
+    members = destination_for(DeliveryTarget("audience_members", "A", "DS-1"), options)
     assert members.notes == {}
 
 

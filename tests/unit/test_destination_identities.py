@@ -12,9 +12,9 @@ from adm_ingest.destinations.identities import IDENTITIES_PER_REQUEST
 from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
+from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection, SourceRecord
 
-DELETIONS = IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS))
+DELETIONS = IdentityDeletions(DeliveryTarget("identity_deletions"))
 
 
 def prepared(attributes: dict[str, str], *pii_sets: dict[str, str]) -> PreparedRecord:

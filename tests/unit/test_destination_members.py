@@ -15,10 +15,10 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, AudienceRemovals, DeliveryTarget
 from adm_ingest.destinations.members import MEMBERS_PER_REQUEST, derive_external_user_id
 from adm_ingest.prepare import Preparer
-from adm_ingest.records import Kind, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.records import MappedRecord, PreparedRecord, Reason, Rejection
 
-MEMBERS = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
-DELETIONS = AudienceRemovals(DeliveryTarget(Kind.AUDIENCE_REMOVALS, "vip", "DS-1"))
+MEMBERS = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
+DELETIONS = AudienceRemovals(DeliveryTarget("audience_removals", "vip", "DS-1"))
 
 
 def sha256(text: str) -> str:
@@ -251,4 +251,3 @@ def test_members_envelope_and_limits() -> None:
     assert (batcher.prefix, batcher.suffix) == (b'{"members":[', b"]}")
     assert batcher.max_items == MEMBERS_PER_REQUEST == 5000
     assert batcher.max_bytes == 10 * 1024 * 1024
-    assert MEMBERS.content_type == "application/vnd.admAudiences.v1+json"

@@ -61,7 +61,9 @@ def test_a_csv_with_mixed_rows_accounts_for_every_row(
     source = write_csv(tmp_path / "crm.csv", [row for row, _ in MIXED_ROWS.values()])
     out = tmp_path / "out"
 
-    assert dry_run(source, "--kind", "audience", "--country", "US", "--out", out) == 0
+    assert (
+        dry_run(source, "--destination", "audience_members", "--country", "US", "--out", out) == 0
+    )
 
     expected_rejects = {
         line: outcome for line, (_, outcome) in MIXED_ROWS.items() if outcome != "accepted"
@@ -130,7 +132,7 @@ def test_json_array_input_numbers_records_by_element(tmp_path: Path) -> None:
         )
     )
     out = tmp_path / "out"
-    assert dry_run(source, "--kind", "deletions", "--out", out) == 0
+    assert dry_run(source, "--destination", "identity_deletions", "--out", out) == 0
     (body,) = bodies(out)
     assert body["targetIdentities"][0] == {"externalUserId": "crm-1"}
     assert set(body["targetIdentities"][1]) == {"identity"}
@@ -213,7 +215,6 @@ def test_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from adm_ingest.records import Kind
     from adm_local.dryrun import dry_run as library_dry_run
 
     source = tmp_path / "bestellungen.csv"
@@ -226,7 +227,7 @@ def test_the_mapping_parse_options_reach_the_conversions_destination(tmp_path: P
     mapping = {"decimal": ",", "date_order": "DMY", "timezone": "Europe/Berlin"}
     result = library_dry_run(
         source,
-        kind=Kind.CONVERSIONS,
+        destination="conversions",
         out_dir=tmp_path / "out",
         mapping=mapping,
         clock=lambda: datetime(2026, 11, 27, 12, tzinfo=UTC),

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
+import orjson
 import pytest
 
 from adm_ingest.consent import ConsentPolicy
@@ -43,13 +44,13 @@ from adm_ingest.normalize.spreadsheet import is_scientific_notation, strip_sprea
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
-from adm_ingest.records import PII_FIELDS, Kind, MappedRecord, PreparedRecord, Reason, Rejection
+from adm_ingest.records import PII_FIELDS, MappedRecord, PreparedRecord, Reason, Rejection
 from tests.property.core_strategies import NOW
 
-MEMBERS = AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1"))
-DELETIONS = AudienceRemovals(DeliveryTarget(Kind.AUDIENCE_REMOVALS, "vip", "DS-1"))
-EVENTS = ConversionEvents(DeliveryTarget(Kind.CONVERSIONS, "Purchase", "CD-1"), clock=lambda: NOW)
-GDPR = IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS))
+MEMBERS = AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1"))
+DELETIONS = AudienceRemovals(DeliveryTarget("audience_removals", "vip", "DS-1"))
+EVENTS = ConversionEvents(DeliveryTarget("conversions", "Purchase", "CD-1"), clock=lambda: NOW)
+GDPR = IdentityDeletions(DeliveryTarget("identity_deletions"))
 EVENT_TIME = {"timestamp": "2026-11-26T10:00:00Z"}
 
 EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -378,7 +379,7 @@ def test_the_member_template_and_the_record_path_agree_on_guarded_ids() -> None:
         record = prepare({"external_id": external_id}, {"email": "a@example.com"})
         built = MEMBERS.build(record)
         encoded = MEMBERS.encode(record)
-        assert encoded == (built if isinstance(built, Rejection) else MEMBERS.serialize(built))
+        assert encoded == (built if isinstance(built, Rejection) else orjson.dumps(built))
 
 
 # -- scientific notation -----------------------------------------------------------------------

@@ -21,8 +21,10 @@ from adm_ingest.destinations.base import (
     DeliveryFailed,
     FailureClass,
     FileContext,
+    FileSession,
     RemoteState,
 )
+from adm_ingest.destinations.members import AudienceMembers
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.poller import (
     MAX_WAIT_SECONDS,
@@ -68,25 +70,23 @@ class FakeClient:
         return answer
 
 
-class PendingDestination:
-    """A destination that commits a remote batch and is polled for it (AEP's shape)."""
+class PendingDestination(AudienceMembers):
+    """A destination that commits a remote batch and is polled for it (AEP's shape): ADM's
+    audience members with the commit and poll hooks of a batch API, and its client's errors
+    classified."""
 
-    name = "fake_batches"
-
-    def commit(self, client: FakeClient, file: FileContext, session: Mapping[str, str]) -> Commit:
+    def _commit(self, client: Any, file: FileContext, session: FileSession) -> Commit:
         return Commit(CommitState.PENDING, SESSION)
 
-    def poll(
-        self, client: FakeClient, file: FileContext, session: Mapping[str, str]
-    ) -> RemoteState:
-        return client.batch_state(file, session)
+    def _poll(self, client: Any, file: FileContext, session: FileSession) -> RemoteState:
+        return client.batch_state(file, session)  # type: ignore[no-any-return]  # the fake's
 
     def classify(self, error: Exception) -> DeliveryFailed | None:
         if isinstance(error, Throttled):
             return DeliveryFailed(FailureClass.TRANSIENT, "fake_throttled")
         if isinstance(error, Refused):
             return DeliveryFailed(FailureClass.PERMANENT, "fake_refused")
-        return None
+        return super().classify(error)
 
 
 @dataclass
@@ -107,8 +107,7 @@ SUCCESS = RemoteState(True, "success", True, {"records_written": 5})
 @pytest.fixture
 def polling(world: World) -> Polling:
     client = FakeClient([])
-    destination = PendingDestination()
-    remote = RemoteLifecycle(lambda target: destination, lambda cls: client)  # type: ignore[arg-type,return-value]  # a duck-typed fake destination
+    remote = RemoteLifecycle(PendingDestination, lambda cls: client)
     started: list[str] = []
     finalizer = Finalizer(
         world.ledger,

@@ -17,6 +17,7 @@ import pytest
 
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
+    DESTINATIONS,
     AudienceMembers,
     ConversionEvents,
     Delivery,
@@ -27,7 +28,7 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import FileFormatError, open_records
-from adm_ingest.records import Kind, Reason, Rejection
+from adm_ingest.records import Reason, Rejection
 from adm_local.cli import main
 
 # Raw values and the forms normalization turns them into (both are PII).
@@ -101,7 +102,7 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("kind", ["audience", "audience-delete", "conversions", "deletions"])
+@pytest.mark.parametrize("kind", [destination.name for destination in DESTINATIONS])
 def test_dry_run_outputs_hold_no_raw_pii(
     pii_file: Path,
     tmp_path: Path,
@@ -110,7 +111,7 @@ def test_dry_run_outputs_hold_no_raw_pii(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "out"
-    assert main(["dry-run", str(pii_file), "--kind", kind, "--out", str(out)]) == 0
+    assert main(["dry-run", str(pii_file), "--destination", kind, "--out", str(out)]) == 0
 
     printed = capsys.readouterr()
     assert leaks(printed.out + printed.err) == []
@@ -138,12 +139,12 @@ def test_record_processor_rejections_and_reprs_hold_no_raw_pii(
 ) -> None:
     seen: list[str] = []
     for destination in (
-        AudienceMembers(DeliveryTarget(Kind.AUDIENCE_MEMBERS, "vip", "DS-1")),
-        ConversionEvents(DeliveryTarget(Kind.CONVERSIONS, "Purchase", "CD-1")),
-        IdentityDeletions(DeliveryTarget(Kind.IDENTITY_DELETIONS)),
+        AudienceMembers(DeliveryTarget("audience_members", "vip", "DS-1")),
+        ConversionEvents(DeliveryTarget("conversions", "Purchase", "CD-1")),
+        IdentityDeletions(DeliveryTarget("identity_deletions")),
     ):
         plan = build_plan(None)
-        preparer = Preparer(ConsentPolicy(), requires_consent=destination.requires_consent)
+        preparer = Preparer(ConsentPolicy(), requires_consent=destination.rules.requires_consent)
         with pii_file.open("rb") as stream:
             records = list(open_records(stream))
         # Stage by stage, as the processor does, so every intermediate object is inspected.

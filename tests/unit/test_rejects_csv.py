@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from adm_ingest.destinations.base import MAX_API_CODE, error_reason, refusal_reason
+from adm_ingest.destinations.adm import error_reason, refusal_reason
+from adm_ingest.destinations.base import MAX_API_CODE
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
 from adm_ingest.report import REJECTS_HEADER, ReportWriter, fates_csv, fates_key, rejects_key
@@ -42,7 +43,7 @@ HOSTILE = [
     'quote " inside, and a comma',
     "two\nlines",
     "crlf\r\nend",
-    "=HYPERLINK(\"http://evil.example\",\"click\")",
+    '=HYPERLINK("http://evil.example","click")',
     "plain_code",
     "",
 ]

@@ -19,7 +19,7 @@ from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import CsvRows, detect_encoding, open_records, scan_boundaries
-from adm_ingest.records import Kind, Reason, Rejection, SourceRecord
+from adm_ingest.records import Reason, Rejection, SourceRecord
 
 FOOTER = "a report footer or blank trailer line"
 
@@ -132,7 +132,7 @@ def test_a_salesforce_report_export_reads_as_its_rows_and_a_skipped_footer_block
 
 
 def test_footers_are_counted_as_skipped_lines_never_as_read_or_rejected_records() -> None:
-    target = DeliveryTarget(Kind.AUDIENCE_MEMBERS, "a", "ds-1")
+    target = DeliveryTarget("audience_members", "a", "ds-1")
     processor = RecordProcessor(
         AudienceMembers(target), build_plan(None), ConsentPolicy(country="US")
     )

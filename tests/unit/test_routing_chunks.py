@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from adm_ingest import registry
-from adm_ingest.destinations import DeliveryTarget
+from adm_ingest.destinations import DESTINATIONS, DeliveryTarget
 from adm_ingest.pipeline.chunks import (
     MESSAGE_VERSION,
     ChunkPointer,
@@ -23,7 +23,7 @@ from adm_ingest.pipeline.chunks import (
     file_id_for,
 )
 from adm_ingest.pipeline.routing import (
-    Route,
+    INPUT_PREFIXES,
     RoutingError,
     decode_key,
     is_own_output,
@@ -31,7 +31,7 @@ from adm_ingest.pipeline.routing import (
     route,
 )
 from adm_ingest.readers import open_records, read_header, scan_boundaries
-from adm_ingest.records import Kind, SourceRecord
+from adm_ingest.records import SourceRecord
 
 # -- routing ---------------------------------------------------------------------------------
 
@@ -39,31 +39,40 @@ from adm_ingest.records import Kind, SourceRecord
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("audiences/vip/crm.csv", Route(Kind.AUDIENCE_MEMBERS, "vip", "audiences/vip")),
-        ("audiences/vip/2026/11/crm.csv.gz", Route(Kind.AUDIENCE_MEMBERS, "vip", "audiences/vip")),
+        ("audiences/vip/crm.csv", ("audience_members", "vip", "audiences/vip")),
+        ("audiences/vip/2026/11/crm.csv.gz", ("audience_members", "vip", "audiences/vip")),
         (
             "audiences/vip/delete/removals.csv",
-            Route(Kind.AUDIENCE_REMOVALS, "vip", "audiences/vip/delete"),
+            ("audience_removals", "vip", "audiences/vip/delete"),
         ),
         (
             "audiences/Lapsed Buyers/delete/2026/removals.jsonl",
-            Route(Kind.AUDIENCE_REMOVALS, "Lapsed Buyers", "audiences/Lapsed Buyers/delete"),
+            ("audience_removals", "Lapsed Buyers", "audiences/Lapsed Buyers/delete"),
         ),
         (
             "conversions/offline-purchase/orders.csv",
-            Route(Kind.CONVERSIONS, "offline-purchase", "conversions/offline-purchase"),
+            ("conversions", "offline-purchase", "conversions/offline-purchase"),
         ),
-        ("deletions/gdpr.jsonl", Route(Kind.IDENTITY_DELETIONS, "", "deletions")),
-        ("deletions/2026/11/requests.csv", Route(Kind.IDENTITY_DELETIONS, "", "deletions")),
+        ("deletions/gdpr.jsonl", ("identity_deletions", "", "deletions")),
+        ("deletions/2026/11/requests.csv", ("identity_deletions", "", "deletions")),
     ],
 )
-def test_every_prefix_rule(key: str, expected: Route) -> None:
-    assert route(key) == expected
+def test_every_prefix_rule(key: str, expected: tuple[str, str, str]) -> None:
+    found = route(key)
+    assert (found.destination.name, found.name, found.prefix) == expected
+    assert found.mapping_keys[0] == found.prefix
 
 
-def test_aep_prefix_is_a_clear_not_yet_available_error() -> None:
-    with pytest.raises(RoutingError, match="AEP"):
-        route("aep/batch.csv")
+def test_a_removal_file_borrows_its_audience_mapping_when_it_has_none() -> None:
+    assert route("audiences/vip/delete/x.csv").mapping_keys == (
+        "audiences/vip/delete",
+        "audiences/vip",
+    )
+    assert route("audiences/vip/x.csv").mapping_keys == ("audiences/vip",)
+
+
+def test_the_input_prefixes_are_the_destinations_top_level_prefixes() -> None:
+    assert INPUT_PREFIXES == ("audiences/", "conversions/", "deletions/")
 
 
 @pytest.mark.parametrize(
@@ -74,6 +83,7 @@ def test_aep_prefix_is_a_clear_not_yet_available_error() -> None:
         "audiences/crm.csv",  # no audience name
         "audiences//crm.csv",
         "conversions/orders.csv",  # no definition name
+        "aep/batch.csv",  # no destination (yet)
         "Audiences/vip/crm.csv",  # prefixes are case-sensitive, like S3 keys
     ],
 )
@@ -109,7 +119,7 @@ def test_own_outputs_and_folder_markers_are_ignored(key: str, own: bool) -> None
 )
 def test_event_keys_are_url_decoded_before_routing(raw: str, decoded: str) -> None:
     assert decode_key(raw) == decoded
-    assert route(decode_key(raw)).kind is Kind.AUDIENCE_MEMBERS
+    assert route(decode_key(raw)).destination.name == "audience_members"
 
 
 # -- registry resolution ---------------------------------------------------------------------
@@ -135,16 +145,16 @@ def names(monkeypatch: pytest.MonkeyPatch) -> Iterator[registry.Registry]:
 
 def test_route_names_resolve_to_registered_ids(names: registry.Registry) -> None:
     assert resolve_target(route("audiences/vip/crm.csv"), names) == DeliveryTarget(
-        Kind.AUDIENCE_MEMBERS, "vip", "DS-111"
+        "audience_members", "vip", "DS-111", {"country": "US"}
     )
     assert resolve_target(route("audiences/vip/delete/x.csv"), names) == DeliveryTarget(
-        Kind.AUDIENCE_REMOVALS, "vip", "DS-111"
+        "audience_removals", "vip", "DS-111", {"country": "US"}
     )
     assert resolve_target(route("conversions/offline-purchase/o.csv"), names) == DeliveryTarget(
-        Kind.CONVERSIONS, "offline-purchase", "CD-222"
+        "conversions", "offline-purchase", "CD-222"
     )
     assert resolve_target(route("deletions/gdpr.jsonl"), names) == DeliveryTarget(
-        Kind.IDENTITY_DELETIONS, "", ""
+        "identity_deletions", "", ""
     )
 
 
@@ -172,7 +182,7 @@ POINTER = ChunkPointer(
     index=7,
     bucket="bucket",
     key="audiences/vip/crm.csv",
-    kind=Kind.AUDIENCE_MEMBERS,
+    destination="audience_members",
     target_name="vip",
     target_id="DS-111",
     layout=SourceLayout("csv", ";", header_range=(3, 31)),
@@ -254,7 +264,7 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 @settings(max_examples=60)
 @given(
     index=st.integers(0, 99_999),
-    kind=st.sampled_from(list(Kind)),
+    kind=st.sampled_from([d.name for d in DESTINATIONS]),
     key=TEXT,
     header_range=st.none() | st.tuples(st.integers(0, 2**17), st.integers(0, 2**17)),
     byte_range=st.none() | st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
@@ -263,7 +273,7 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 )
 def test_any_pointer_survives_its_message_round_trip(
     index: int,
-    kind: Kind,
+    kind: str,
     key: str,
     header_range: tuple[int, int] | None,
     byte_range: tuple[int, int] | None,
@@ -275,7 +285,7 @@ def test_any_pointer_survives_its_message_round_trip(
         index=index,
         bucket="b",
         key=key,
-        kind=kind,
+        destination=kind,
         target_name="n",
         target_id="id",
         layout=SourceLayout(

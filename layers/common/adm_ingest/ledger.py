@@ -186,6 +186,24 @@ class Ledger:
             ExpressionAttributeValues={f":f{i}": value for i, value in enumerate(facts.values())},
         )
 
+    def record_session(self, file_id: str, session: Mapping[str, str]) -> dict[str, str]:
+        """Keep the file's session with its destination (``open_file``'s result), unless one is
+        kept already; returns the one that is kept (the first, when two splits raced)."""
+        try:
+            self._resource_table.update_item(
+                Key={"pk": f"file#{file_id}", "sk": "file"},
+                UpdateExpression="SET #session = :session",
+                ConditionExpression="attribute_not_exists(#session)",
+                ExpressionAttributeNames={"#session": "session"},
+                ExpressionAttributeValues={":session": dict(session)},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            kept = (self.get_file(file_id) or {}).get("session") or {}
+            return {str(k): str(v) for k, v in kept.items()}
+        return dict(session)
+
     def record_file_error(
         self, file_id: str, message: str, *, chunks_total: int = 0, records_total: int = 0
     ) -> None:

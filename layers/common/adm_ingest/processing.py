@@ -57,7 +57,7 @@ class RecordProcessor:
     ) -> None:
         self.destination = destination
         self.mapper = mapper
-        self.preparer = Preparer(policy, requires_consent=destination.requires_consent)
+        self.preparer = Preparer(policy, requires_consent=destination.rules.requires_consent)
         self.tally = tally if tally is not None else Tally()
         self._passed_through = 0
         """Rejections the reader made (no country resolved for them)."""

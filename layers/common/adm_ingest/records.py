@@ -13,19 +13,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class Kind(StrEnum):
-    """What a file is for; selects the destination."""
-
-    AUDIENCE_MEMBERS = "audience_members"
-    """Members CREATE (or per-record ``action``) into an ADM audience dataset."""
-    AUDIENCE_REMOVALS = "audience_removals"
-    """Members DELETE from an ADM audience dataset."""
-    CONVERSIONS = "conversions"
-    """Offline conversion events into a DSP conversion definition."""
-    IDENTITY_DELETIONS = "identity_deletions"
-    """GDPR de-identification through ``POST /adm/identities/delete``."""
-
-
 class Reason(StrEnum):
     """Stable rejection reason codes (they appear in reports and rejects files)."""
 

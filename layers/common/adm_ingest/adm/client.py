@@ -20,7 +20,6 @@ import requests
 # errors, http), so importing names from it here would be circular when auth is imported first.
 from adm_ingest.adm import auth as lwa
 from adm_ingest.adm import operations as ops
-from adm_ingest.adm.attempts import AttemptStats
 from adm_ingest.adm.endpoints import ClientSettings
 from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
 from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
@@ -38,6 +37,7 @@ from adm_ingest.adm.models import (
 )
 from adm_ingest.adm.operations import AccountHeaders, Operation
 from adm_ingest.adm.ratelimit import RateLimiter
+from adm_ingest.attempts import AttemptStats
 
 CLIENT_ID_HEADER = "Amazon-Advertising-API-ClientId"
 MANAGER_ACCOUNT_HEADER = "Amazon-Ads-Manager-Account-ID"

@@ -37,7 +37,7 @@ class RetryableError(AdmError):
     whether some attempt got no answer after the request may have reached the server (a read
     timeout, a connection dropped after the body went out): the API may hold what was sent,
     unconfirmed. False when every attempt was answered (429/5xx: not taken) or never left this
-    machine (connection refused, connect timeout) — see :mod:`adm_ingest.adm.attempts`.
+    machine (connection refused, connect timeout) — see :mod:`adm_ingest.attempts`.
     """
 
     def __init__(

@@ -8,7 +8,7 @@ creating again. Retries use exponential backoff with full jitter, or the server'
 
 Every attempt is logged with method, path, status, latency and Amazon's request id — never
 bodies, query strings or headers (they carry tokens and secrets) — and counted in the caller's
-:class:`~adm_ingest.adm.attempts.AttemptStats` (by status, dropped, unreachable; time waited).
+:class:`~adm_ingest.attempts.AttemptStats` (by status, dropped, unreachable; time waited).
 A connection failure after the request may have gone out marks the eventual
 :class:`RetryableError` ``maybe_delivered``.
 """
@@ -29,13 +29,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.exceptions import ChunkedEncodingError
 
-from adm_ingest.adm.attempts import AttemptStats, may_have_reached_server
 from adm_ingest.adm.errors import (
     REQUEST_ID_HEADER,
     DeadlineExceeded,
     RetryableError,
     api_error,
 )
+from adm_ingest.attempts import AttemptStats, may_have_reached_server
 
 if TYPE_CHECKING:
     from adm_ingest.adm.ratelimit import RateLimiter

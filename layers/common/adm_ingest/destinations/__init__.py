@@ -1,40 +1,84 @@
-"""Destinations: one implementation of :class:`Destination` per API target."""
+"""Destinations: one implementation of :class:`Destination` per remote target.
+
+:data:`DESTINATIONS` is the one list of them, in routing order (a more specific route before
+the route it refines). Adding a destination is a module here, an entry in that tuple, its client,
+setup steps and sandbox routes — nothing in the pipeline changes.
+"""
 
 from __future__ import annotations
 
-from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination
+from collections.abc import Callable
+from datetime import datetime
+
+from adm_ingest.destinations.base import (
+    Commit,
+    CommitState,
+    Delivery,
+    DeliveryFailed,
+    DeliveryTarget,
+    Destination,
+    FailureClass,
+    FileContext,
+    FileSession,
+    RemoteState,
+)
 from adm_ingest.destinations.conversions import ConversionEvents
 from adm_ingest.destinations.identities import IdentityDeletions
 from adm_ingest.destinations.members import AudienceMembers, AudienceRemovals
-from adm_ingest.records import Kind
 from adm_ingest.values import ParseOptions
 
-DESTINATIONS: dict[Kind, type[Destination]] = {
-    Kind.AUDIENCE_MEMBERS: AudienceMembers,
-    Kind.AUDIENCE_REMOVALS: AudienceRemovals,
-    Kind.CONVERSIONS: ConversionEvents,
-    Kind.IDENTITY_DELETIONS: IdentityDeletions,
-}
+DESTINATIONS: tuple[type[Destination], ...] = (
+    AudienceRemovals,
+    AudienceMembers,
+    ConversionEvents,
+    IdentityDeletions,
+)
+"""Every destination, in routing order."""
+DEFAULT_DESTINATION = AudienceMembers.name
+"""The destination a dry-run assumes when it is not told one."""
 
 
-def destination_for(target: DeliveryTarget, options: ParseOptions | None = None) -> Destination:
-    """The destination that serves ``target.kind``; ``options`` (how the file writes numbers
-    and times, from its mapping config) reach the destinations that read such values."""
-    cls = DESTINATIONS[target.kind]
-    if cls.reads_values:
-        return cls(target, options=options or ParseOptions())  # type: ignore[call-arg]
-    return cls(target)
+class UnknownDestination(LookupError):
+    """A name no destination has (e.g. a message written by a newer deploy)."""
+
+
+def destination_class(name: str) -> type[Destination]:
+    """The destination called ``name`` (its :attr:`Destination.name`, or a name it had)."""
+    for cls in DESTINATIONS:
+        if cls.name == name or name in cls.former_names:
+            return cls
+    raise UnknownDestination(f"no destination is called {name[:64]!r}")
+
+
+def destination_for(
+    target: DeliveryTarget,
+    options: ParseOptions | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> Destination:
+    """A destination for one file's records. ``options``: how the file writes numbers and
+    times (from its mapping config); ``clock``: what "now" is (a dry-run's fixed time)."""
+    return destination_class(target.destination)(target, options, clock=clock)
 
 
 __all__ = [
+    "DEFAULT_DESTINATION",
     "DESTINATIONS",
-    "AdmApi",
     "AudienceMembers",
     "AudienceRemovals",
+    "Commit",
+    "CommitState",
     "ConversionEvents",
     "Delivery",
+    "DeliveryFailed",
     "DeliveryTarget",
     "Destination",
+    "FailureClass",
+    "FileContext",
+    "FileSession",
     "IdentityDeletions",
+    "RemoteState",
+    "UnknownDestination",
+    "destination_class",
     "destination_for",
 ]

@@ -1,9 +1,25 @@
-"""The one small interface every destination implements.
+"""The one interface every destination implements: a whole delivery, with a lifecycle.
 
-A destination knows three things about its API call: how to turn a prepared record into one
-request item (or a rejection), how items are wrapped and limited in a request body, and how to
-send a body and read back which items the API refused. The splitter, worker, dry-run and ledger
-only ever talk to this interface — they never branch on the destination.
+A destination declares, as class attributes, where its files come from (:attr:`route`), which
+registry namespace resolves the route's name to a remote id (:attr:`namespace`), how its records
+are prepared (:attr:`rules`: fields, normalization and hashing, consent) and how its request
+bodies are framed and limited (:attr:`wire`). It builds its own client (:meth:`connect`), turns
+a prepared record into one wire item (:meth:`build` / :meth:`encode`), and takes a file through
+its lifecycle:
+
+``open_file``  once per file, before any chunk is queued (e.g. create a remote batch) — idempotent;
+``deliver``    one batch of items; per-item verdicts come back in a :class:`Delivery`;
+``commit``     once every chunk is accounted for (e.g. signal a remote batch COMPLETE);
+``poll``       while a commit is pending, until the remote state is terminal.
+
+Each public lifecycle method holds the policy and calls a ``_hook`` that does the I/O (the
+template-method shape of Powertools' idempotency persistence layer); every hook has a no-op
+default, so the three ADM destinations, which finish at ``deliver``, implement only ``_send``.
+
+Errors are classified inside the destination (:meth:`classify`) into neutral
+:class:`FailureClass` outcomes, raised as :class:`DeliveryFailed`: the worker never imports a
+destination's exceptions. The splitter, worker, finalizer, ledger, report, dry-run and CLI use
+only this interface — they never branch on the destination.
 """
 
 from __future__ import annotations
@@ -11,91 +27,264 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
 
 import orjson
 
-from adm_ingest.batching import MAX_REQUEST_BYTES, BodyBatcher
-from adm_ingest.records import Kind, PreparedRecord, Rejection
+from adm_ingest.attempts import AttemptStats
+from adm_ingest.batching import Batch, BodyBatcher, WireFormat
+from adm_ingest.destinations.routes import RoutePattern
+from adm_ingest.record_rules import RecordRules
+from adm_ingest.records import PreparedRecord, Rejection
+from adm_ingest.values import ParseOptions
+
+FileSession = Mapping[str, str]
+"""What a destination remembers of a file between its lifecycle steps (e.g. a remote batch id):
+opaque to the pipeline, stored on the file's ledger record and carried by every chunk message.
+Ids only — never a record value. Empty for destinations without a remote file."""
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryTarget:
-    """Where a file's records go: the resolved ADM id (dataSetId / conversionDefinitionId; empty
-    for identity deletions) and the human name it was resolved from."""
+    """Where a file's records go: the destination (its :attr:`Destination.name`), the human
+    name from the route (an audience, a conversion definition; empty when the route has none),
+    the remote id that name resolved to, and the resolved entry's attributes (e.g. the
+    audience's ``country``)."""
 
-    kind: Kind
+    destination: str
     name: str = ""
     id: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileContext:
+    """The file a lifecycle step is about (identity and routing; no content)."""
+
+    file_id: str
+    key: str
+    target: DeliveryTarget
+    records: int = 0
+    """Records the splitter queued (known at ``commit``; 0 at ``open_file``)."""
+
+
+class FailureClass(StrEnum):
+    """What a failed delivery step means for the pipeline — the only thing it needs to know."""
+
+    TRANSIENT = "transient"
+    """Try again later: the chunk is left for SQS to redeliver (then the dead-letter queue)."""
+    PERMANENT = "permanent"
+    """No retry can change it (a body refused as a whole): the batch's records fail with the
+    reason and the chunk moves on."""
+    NEEDS_HUMAN = "needs_human"
+    """Credentials, terms or permissions: retried like a transient failure (a human may fix it
+    meanwhile, then redrive), and reported as such."""
+
+
+class DeliveryFailed(Exception):
+    """A lifecycle step failed, classified. ``reason`` is a reason code (``adm_400_…``,
+    ``not_delivered:throttled``…), never data."""
+
+    def __init__(
+        self,
+        failure: FailureClass,
+        reason: str,
+        *,
+        status: int | None = None,
+        maybe_delivered: bool = False,
+        attempts: AttemptStats | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.failure = failure
+        self.reason = reason
+        self.status = status
+        self.maybe_delivered = maybe_delivered
+        """The request may have reached the remote system although no answer came back."""
+        self.attempts = attempts or AttemptStats()
 
 
 @dataclass(slots=True)
 class Delivery:
-    """What the API said about one request: 0-based item index → rejection reason code for each
-    refused item (every other item was accepted), plus ids to trace the request."""
+    """What the remote system said about one batch: 0-based item index → rejection reason code
+    for each refused item (every other item was accepted), the final HTTP status, a remote
+    receipt id when there is one, and every attempt the client made."""
 
     status: int
     rejected: dict[int, str] = field(default_factory=dict)
-    request_id: str | None = None
     ingress_id: str | None = None
+    attempts: AttemptStats = field(default_factory=AttemptStats)
 
 
-class AdmApi(Protocol):
-    """The slice of :class:`adm_ingest.adm.AdmClient` the destinations use."""
+class CommitState(StrEnum):
+    DONE = "done"
+    """Nothing more to wait for: the report is final."""
+    PENDING = "pending"
+    """The remote system is still working: the poller takes over."""
 
-    def ingest_members(self, data_set_id: str, body: bytes | Mapping[str, Any]) -> Any: ...
-    def ingest_conversion_events(self, body: bytes | Mapping[str, Any]) -> Any: ...
-    def delete_identities(self, body: bytes | Mapping[str, Any]) -> Any: ...
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    state: CommitState = CommitState.DONE
+    session: FileSession = field(default_factory=dict)
+    """The session as it stands after the commit (what ``poll`` needs)."""
+
+    @property
+    def pending(self) -> bool:
+        return self.state is CommitState.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteState:
+    """One look at a pending file's remote state."""
+
+    terminal: bool
+    status: str
+    """The remote system's word for it (``processing``, ``success``, ``failed``…): a code."""
+    succeeded: bool = True
+    """For a terminal state: whether the remote system took the file."""
+    facts: Mapping[str, int | str] = field(default_factory=dict)
+    """Counts and codes the remote system reports (rows ingested, failed…): for the report."""
 
 
 class Destination(ABC):
-    """Base class: subclasses set the class constants and implement :meth:`build` and
-    :meth:`send`."""
+    """Base class: subclasses set the class attributes and implement :meth:`build`,
+    :meth:`connect`, :meth:`classify` and :meth:`_send`; the other hooks default to no-ops."""
 
-    kind: ClassVar[Kind]
-    content_type: ClassVar[str]
-    max_items: ClassVar[int]
-    max_bytes: ClassVar[int] = MAX_REQUEST_BYTES
-    requires_consent: ClassVar[bool] = True
-    """Whether UK/EEA records need a consent signal to be sent."""
-    reads_values: ClassVar[bool] = False
-    """Whether the destination reads money / units / timestamps, and so is built with the
-    file's :class:`~adm_ingest.values.ParseOptions` (``__init__(target, options=…)``)."""
+    name: ClassVar[str]
+    """Stable identifier (``audience_members``…): in chunk messages, the ledger and reports."""
+    former_names: ClassVar[tuple[str, ...]] = ()
+    """Names this destination had in messages an earlier deploy may have queued."""
+    route: ClassVar[RoutePattern]
+    namespace: ClassVar[str | None] = None
+    """The registry namespace the route's name resolves in (None: the route names nothing)."""
+    target_label: ClassVar[str] = ""
+    """What the route's name names, for messages (``audience``, ``conversion definition``)."""
+    rules: ClassVar[RecordRules]
+    wire: ClassVar[WireFormat]
+    client_key: ClassVar[str]
+    """Destinations with the same key share one client per container (ADM's three do)."""
 
-    def __init__(self, target: DeliveryTarget) -> None:
+    def __init__(
+        self,
+        target: DeliveryTarget,
+        options: ParseOptions | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.target = target
+        self.options = options or ParseOptions()
+        """How the file writes numbers and times (from its mapping config)."""
+        self.clock = clock or _utc_now
+        """What "now" is, for destinations that check how old a record's time is."""
         self.notes: Counter[str] = Counter()
         """File-level observations (e.g. ``naive_timestamp_as_utc``) the report turns into
         warnings: counts only, never values."""
 
+    # -- the client -------------------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def connect(cls, environment: Any) -> Any:
+        """This destination's client, built from its own settings and credentials
+        (``environment``: a :class:`~adm_ingest.pipeline.runtime.ClientEnvironment`)."""
+
+    # -- records ----------------------------------------------------------------------------
+
     @abstractmethod
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
-        """One request item for ``record``, or why it can't be sent."""
-
-    @abstractmethod
-    def envelope(self) -> tuple[bytes, bytes]:
-        """The serialized body around the items: ``(prefix, suffix)``."""
-
-    @abstractmethod
-    def send(self, client: AdmApi, body: bytes) -> Delivery:
-        """POST one body; map per-item errors to 0-based indexes."""
-
-    def batcher(self) -> BodyBatcher:
-        prefix, suffix = self.envelope()
-        return BodyBatcher(prefix, suffix, max_items=self.max_items, max_bytes=self.max_bytes)
-
-    @staticmethod
-    def serialize(item: Mapping[str, Any]) -> bytes:
-        return orjson.dumps(item)
+        """One wire item for ``record``, or why it can't be sent."""
 
     def encode(self, record: PreparedRecord) -> bytes | Rejection:
-        """The serialized request item for ``record`` — exactly ``serialize(build(record))`` —
-        or why it can't be sent. The record path calls this; a destination may override it
-        with a faster encoding, which must stay byte-identical to that reference."""
+        """The serialized item — exactly ``orjson.dumps(build(record))`` — or why it can't be
+        sent. A destination may override it with a faster encoding, byte-identical to that."""
         item = self.build(record)
         return item if type(item) is Rejection else orjson.dumps(item)
+
+    def batcher(self) -> BodyBatcher:
+        return self.wire.batcher()
+
+    # -- the lifecycle (public: policy; _hooks: I/O) ------------------------------------------
+
+    def open_file(self, client: Any, file: FileContext) -> FileSession:
+        """Prepare the remote side for a file, once (idempotently: a retried split calls it
+        again with the same file) and return the session the chunks carry."""
+        try:
+            return dict(self._open_file(client, file))
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            raise self._failed(error) from error
+
+    def deliver(self, client: Any, batch: Batch, session: FileSession) -> Delivery:
+        """Send one batch. Raises :class:`DeliveryFailed` (classified) when it could not be
+        delivered; the attempts made are on the delivery or on the exception."""
+        self._take_attempts(client)  # only this batch's attempts count below
+        try:
+            delivery = self._send(client, batch.body, session)
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            failed = self._failed(error)
+            failed.attempts = self._take_attempts(client)
+            raise failed from error
+        delivery.attempts = self._take_attempts(client)
+        return delivery
+
+    def commit(self, client: Any, file: FileContext, session: FileSession) -> Commit:
+        """Every chunk of the file is accounted for: finish it remotely."""
+        try:
+            return self._commit(client, file, session)
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            raise self._failed(error) from error
+
+    def poll(self, client: Any, file: FileContext, session: FileSession) -> RemoteState:
+        """Look once at a committed file's remote state."""
+        try:
+            return self._poll(client, file, session)
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            raise self._failed(error) from error
+
+    @abstractmethod
+    def classify(self, error: Exception) -> DeliveryFailed | None:
+        """``error`` (raised by this destination's client) as a neutral outcome; None for an
+        error that is not the client's (a bug: it propagates)."""
+
+    def _failed(self, error: Exception) -> DeliveryFailed:
+        classified = self.classify(error)
+        if classified is None:
+            raise error
+        return classified
+
+    @abstractmethod
+    def _send(self, client: Any, body: bytes, session: FileSession) -> Delivery:
+        """POST one body; map per-item errors to 0-based indexes."""
+
+    def _open_file(self, client: Any, file: FileContext) -> FileSession:
+        return {}
+
+    def _commit(self, client: Any, file: FileContext, session: FileSession) -> Commit:
+        return Commit(CommitState.DONE, session)
+
+    def _poll(self, client: Any, file: FileContext, session: FileSession) -> RemoteState:
+        return RemoteState(terminal=True, status="done")
+
+    def _take_attempts(self, client: Any) -> AttemptStats:
+        """The attempts ``client`` made since last asked (a client that does not count them —
+        a test double — made none that are known)."""
+        take = getattr(client, "take_stats", None)
+        return take() if take is not None else AttemptStats()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 MAX_API_CODE = 64
@@ -109,13 +298,3 @@ def safe_code(code: str) -> str:
     map keys in the ledger and the report and cells of ``rejects.csv``: whatever the API says,
     they stay short, plain and free of separators, line breaks and formula characters."""
     return _UNSAFE_IN_CODE.sub("_", code[:MAX_API_CODE])
-
-
-def error_reason(code: str | None) -> str:
-    """The rejection reason recorded for an item the API refused."""
-    return f"adm_{safe_code(code)}" if code else "adm_rejected"
-
-
-def refusal_reason(status: int, code: str | None) -> str:
-    """The failure reason recorded for a batch the API refused as a whole."""
-    return f"adm_{int(status)}_{safe_code(code)}" if code else f"adm_{int(status)}"

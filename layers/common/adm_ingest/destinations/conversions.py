@@ -29,9 +29,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination, error_reason
+from adm_ingest import registry
+from adm_ingest.adm import AdmClient
+from adm_ingest.batching import WireFormat
+from adm_ingest.destinations.adm import AdmDestination, error_reason
+from adm_ingest.destinations.base import Delivery, DeliveryTarget, FileSession
+from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import clean_id
-from adm_ingest.records import MATCH_KEY_TYPES, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.records import MATCH_KEY_TYPES, PreparedRecord, Reason, Rejection
 from adm_ingest.values import (
     MINOR_UNITS,
     ParsedTimestamp,
@@ -61,30 +66,29 @@ def format_timestamp(moment: datetime) -> str:
     )
 
 
-class ConversionEvents(Destination):
+class ConversionEvents(AdmDestination):
     """One event per record into the conversion definition the file's prefix names."""
 
-    kind: ClassVar[Kind] = Kind.CONVERSIONS
-    content_type: ClassVar[str] = "application/vnd.dspconversioneventimport.v1+json"
-    max_items: ClassVar[int] = EVENTS_PER_REQUEST
-
-    reads_values: ClassVar[bool] = True
+    name: ClassVar[str] = "conversions"
+    route: ClassVar[RoutePattern] = RoutePattern("conversions/{name}/")
+    namespace: ClassVar[str | None] = registry.CONVERSION_DEFINITION
+    target_label: ClassVar[str] = "conversion definition"
+    wire: ClassVar[WireFormat] = WireFormat(
+        b'{"source":"' + EVENT_SOURCE.encode() + b'","eventData":[',
+        b"]}",
+        max_items=EVENTS_PER_REQUEST,
+    )
 
     def __init__(
         self,
         target: DeliveryTarget,
-        *,
         options: ParseOptions | None = None,
+        *,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(target)
-        self.options = options or ParseOptions()
+        super().__init__(target, options, clock=clock)
         self._zone = zone_info(self.options.timezone) if self.options.timezone else None
-        self._clock = clock or (lambda: datetime.now(UTC))
         self._first_date_order: str | None = None
-
-    def envelope(self) -> tuple[bytes, bytes]:
-        return b'{"source":"' + EVENT_SOURCE.encode() + b'","eventData":[', b"]}"
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
         attributes = record.attributes
@@ -99,7 +103,7 @@ class ConversionEvents(Destination):
             return Rejection(line, parsed.reason, f"timestamp: {parsed.detail}")
         self._observe(parsed)
         moment = parsed.moment
-        now = self._clock()
+        now = self.clock()
         if moment < now - MAX_EVENT_AGE:
             return Rejection(line, Reason.TIMESTAMP_TOO_OLD, "event is older than 7 days")
         if moment > now + FUTURE_SKEW:
@@ -162,12 +166,11 @@ class ConversionEvents(Destination):
             elif order != self._first_date_order:
                 self.notes["date_order_mixed"] += 1
 
-    def send(self, client: AdmApi, body: bytes) -> Delivery:
+    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
         result = client.ingest_conversion_events(body)
         return Delivery(
             status=207,
             rejected={error.index: error_reason(error.code) for error in result.errors},
-            request_id=getattr(result, "request_id", None),
         )
 
 

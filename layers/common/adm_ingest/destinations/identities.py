@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from adm_ingest.destinations.base import AdmApi, Delivery, Destination
+from adm_ingest.adm import AdmClient
+from adm_ingest.batching import WireFormat, json_items
+from adm_ingest.destinations.adm import AdmDestination
+from adm_ingest.destinations.base import Delivery, FileSession
 from adm_ingest.destinations.members import identity_body
+from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import clean_id
-from adm_ingest.records import Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.record_rules import AMAZON_RULES_WITHOUT_CONSENT, RecordRules
+from adm_ingest.records import PreparedRecord, Reason, Rejection
 
 IDENTITIES_PER_REQUEST = 1000
 
 
-class IdentityDeletions(Destination):
+class IdentityDeletions(AdmDestination):
     """One target identity per record: by ``externalUserId`` when the file has one, else by the
     hashed identity."""
 
-    kind: ClassVar[Kind] = Kind.IDENTITY_DELETIONS
-    content_type: ClassVar[str] = "application/vnd.admDataDeletion.v1+json"
-    max_items: ClassVar[int] = IDENTITIES_PER_REQUEST
-    requires_consent: ClassVar[bool] = False
-
-    def envelope(self) -> tuple[bytes, bytes]:
-        return b'{"targetIdentities":[', b"]}"
+    name: ClassVar[str] = "identity_deletions"
+    route: ClassVar[RoutePattern] = RoutePattern("deletions/")
+    rules: ClassVar[RecordRules] = AMAZON_RULES_WITHOUT_CONSENT
+    """A GDPR deletion is the person's own request: it needs no consent signal."""
+    wire: ClassVar[WireFormat] = json_items("targetIdentities", max_items=IDENTITIES_PER_REQUEST)
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
         if given_id := record.attributes.get("external_id"):
@@ -40,6 +43,6 @@ class IdentityDeletions(Destination):
             return Rejection(record.line, record.no_identity_reason, "no usable identifier")
         return {"identity": identity}
 
-    def send(self, client: AdmApi, body: bytes) -> Delivery:
+    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
         client.delete_identities(body)
         return Delivery(status=200)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 import orjson
 
+from adm_ingest import registry
+from adm_ingest.adm import AdmClient
+from adm_ingest.batching import WireFormat, json_items
 from adm_ingest.consent import consent_body
-from adm_ingest.destinations.base import AdmApi, Delivery, DeliveryTarget, Destination, error_reason
+from adm_ingest.destinations.adm import AdmDestination, error_reason
+from adm_ingest.destinations.base import Delivery, DeliveryTarget, FileSession
+from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
-from adm_ingest.records import ADM_PII_KEYS, ConsentSignals, Kind, PreparedRecord, Reason, Rejection
+from adm_ingest.records import ADM_PII_KEYS, ConsentSignals, PreparedRecord, Reason, Rejection
+from adm_ingest.values import ParseOptions
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
 MEMBERS_PER_REQUEST = 5000
@@ -98,16 +106,24 @@ def _granted(consent: ConsentSignals) -> ConsentSignals:
     )
 
 
-class AudienceMembers(Destination):
+class AudienceMembers(AdmDestination):
     """Members CREATE into an audience dataset; a per-record ``action`` column may say DELETE."""
 
-    kind: ClassVar[Kind] = Kind.AUDIENCE_MEMBERS
-    content_type: ClassVar[str] = "application/vnd.admAudiences.v1+json"
-    max_items: ClassVar[int] = MEMBERS_PER_REQUEST
+    name: ClassVar[str] = "audience_members"
+    route: ClassVar[RoutePattern] = RoutePattern("audiences/{name}/")
+    namespace: ClassVar[str | None] = registry.AUDIENCE
+    target_label: ClassVar[str] = "audience"
+    wire: ClassVar[WireFormat] = json_items("members", max_items=MEMBERS_PER_REQUEST)
     default_action: ClassVar[str] = "CREATE"
 
-    def __init__(self, target: DeliveryTarget) -> None:
-        super().__init__(target)
+    def __init__(
+        self,
+        target: DeliveryTarget,
+        options: ParseOptions | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(target, options, clock=clock)
         # Item templates by PII field names, per (consent signals, country); the records of a
         # file nearly all share one such context, whose templates are at hand without a lookup.
         self._templates_by_context: dict[
@@ -116,9 +132,6 @@ class AudienceMembers(Destination):
         self._templates: dict[tuple[str, ...], _Template] = {}
         self._consent: ConsentSignals | None = None
         self._country = ""
-
-    def envelope(self) -> tuple[bytes, bytes]:
-        return b'{"members":[', b"]}"
 
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
         resolved = self._resolve(record)
@@ -189,9 +202,7 @@ class AudienceMembers(Destination):
         no escaping go into JSON verbatim. Kept in ``templates``."""
         if len(templates) >= _MAX_TEMPLATES:
             templates.clear()  # bounded: a file has a handful of field sets
-        consent, country = record.consent, record.country
-        if self.default_action == "DELETE":
-            consent = _granted(consent)
+        consent, country = self._file_consent(record.consent), record.country
         user_consent = orjson.dumps(_user_consent(country, consent, None)).decode()
         openers = [f'"{ADM_PII_KEYS[name]}":"' for name in names]
         parts = [
@@ -232,27 +243,38 @@ class AudienceMembers(Destination):
             consent = _granted(consent)
         return action, given_id or derive_external_user_id(record), consent
 
+    def _file_consent(self, consent: ConsentSignals) -> ConsentSignals:
+        """The consent signals an item of the file's own action carries."""
+        return consent
+
     def _action_of(self, attributes: dict[str, str]) -> str | None:
         """CREATE or DELETE from the record's ``action`` column (default when absent); None
         when the column holds something else."""
         raw_action = attributes.get("action")
         return _ACTIONS.get(raw_action.strip().upper()) if raw_action else self.default_action
 
-    def send(self, client: AdmApi, body: bytes) -> Delivery:
+    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
         result = client.ingest_members(self.target.id, body)
         return Delivery(
             status=200,
             rejected={error.index: error_reason(error.code) for error in result.errors},
-            request_id=getattr(result, "request_id", None),
             ingress_id=result.ingress_id,
         )
 
 
 class AudienceRemovals(AudienceMembers):
-    """Members DELETE from an audience dataset (files under ``audiences/<name>/delete/``)."""
+    """Members DELETE from an audience dataset (files under ``audiences/<name>/delete/``),
+    with the audience's column mapping when they have none of their own."""
 
-    kind: ClassVar[Kind] = Kind.AUDIENCE_REMOVALS
+    name: ClassVar[str] = "audience_removals"
+    former_names: ClassVar[tuple[str, ...]] = ("audience_deletions",)
+    route: ClassVar[RoutePattern] = RoutePattern(
+        "audiences/{name}/delete/", borrows_mapping_from=("audiences/{name}/",)
+    )
     default_action: ClassVar[str] = "DELETE"
+
+    def _file_consent(self, consent: ConsentSignals) -> ConsentSignals:
+        return _granted(consent)
 
     def _action_of(self, attributes: dict[str, str]) -> str | None:
         # Everything in a deletion file is a deletion, whatever an action column says.

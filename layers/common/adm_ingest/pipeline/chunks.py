@@ -21,8 +21,7 @@ from typing import Any
 
 import orjson
 
-from adm_ingest.destinations import DeliveryTarget
-from adm_ingest.records import Kind
+from adm_ingest.destinations import DeliveryTarget, destination_class
 
 MESSAGE_VERSION = 2
 READABLE_VERSIONS = frozenset({1, 2})
@@ -67,7 +66,8 @@ class ChunkPointer:
     index: int
     bucket: str
     key: str
-    kind: Kind
+    destination: str
+    """The destination's name (:attr:`~adm_ingest.destinations.Destination.name`)."""
     target_name: str
     target_id: str
     layout: SourceLayout
@@ -80,6 +80,9 @@ class ChunkPointer:
     staged_key: str | None = None
     """A staged plain chunk object (for gzip and JSON-array input)."""
     mapping_prefix: str = ""
+    session: dict[str, str] = field(default_factory=dict)
+    """The file's session with its destination (remote ids ``open_file`` returned; ``{}`` for
+    ADM's destinations)."""
     default_country: str = "US"
     default_country_source: str = "deployment_default"
     """Where ``default_country`` came from: ``dataset`` (the audience's registered country) or
@@ -92,7 +95,7 @@ class ChunkPointer:
 
     @property
     def target(self) -> DeliveryTarget:
-        return DeliveryTarget(self.kind, self.target_name, self.target_id)
+        return DeliveryTarget(self.destination, self.target_name, self.target_id)
 
     def to_message(self) -> str:
         """The version-:data:`MESSAGE_VERSION` message body.
@@ -126,7 +129,7 @@ class ChunkPointer:
             raise UnsupportedMessage(f"unsupported chunk message version{shown}")
         try:
             return cls._from_dict(data, version)
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
+        except (AttributeError, LookupError, TypeError, ValueError) as error:
             if isinstance(error, UnsupportedMessage):
                 raise
             raise UnsupportedMessage(f"malformed version-{version} chunk message") from None
@@ -139,10 +142,13 @@ class ChunkPointer:
         if header is not None and version >= 2:
             raise UnsupportedMessage(f"a version-{version} chunk message carries column names")
         header_range = layout.get("header_range")
+        if "kind" in data:  # versions 1 and 2 named the destination by its file kind
+            data["destination"] = data.pop("kind")
+        # A name this code knows (a former one becomes today's), or UnknownDestination.
+        data["destination"] = destination_class(data["destination"]).name
         return cls(
             **{
                 **data,
-                "kind": Kind(data["kind"]),
                 "layout": SourceLayout(
                     format=layout["format"],
                     delimiter=layout.get("delimiter"),

@@ -10,8 +10,9 @@ harmless duplicate). The machine loops Poll → terminal? → Wait; each task ca
 * ``poll`` — the destination's ``poll`` with its client and the file's remote session. Not
   terminal: the machine waits ``wait_seconds`` (:class:`PollSettings`, bounded) and polls again,
   unless the file's deadline passed (``expired``) or the machine's poll bound is reached. A
-  transient error (the destination's ``classify``) is raised as :class:`TransientPollError`,
-  which the machine retries with backoff; a permanent one ends the poll as ``poll_failed``.
+  transient failure (classified by the destination) is raised as :class:`TransientPollError`,
+  which the machine retries with backoff; a permanent one, or one that needs a human, ends the
+  poll as ``poll_failed``.
 * ``time_out`` — the terminal outcome ``timed_out``.
 * ``fail`` — the terminal outcome ``poll_failed`` (the machine caught an error it could not
   retry; only its name is recorded, never its message).
@@ -31,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adm_ingest.destinations.base import FailureClass, RemoteState
+from adm_ingest.destinations.base import DeliveryFailed, FailureClass, RemoteState
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.remote import RemoteLifecycle
@@ -155,11 +156,8 @@ class FilePoller:
         attempt += 1
         try:
             state = self.remote.poll(file)
-        except Exception as error:
-            failure = self.remote.classify(file, error)
-            if failure is None:
-                raise  # unknown: the machine records it as poll_failed (Catch)
-            if failure.failure is FailureClass.TRANSIENT:
+        except DeliveryFailed as failure:  # an unclassified error propagates: the machine
+            if failure.failure is FailureClass.TRANSIENT:  # records it as poll_failed (Catch)
                 raise TransientPollError(failure.reason) from None
             state = RemoteState(
                 terminal=True,

@@ -2,9 +2,10 @@
 ledger file item, through the destination interface only.
 
 The finalizer commits (:meth:`RemoteLifecycle.commit` is its ``committer``) and the poller polls;
-neither knows which destination a file went to. Destinations that keep the default hooks (ADM's:
-done at commit, nothing to poll) are answered without building their client, so functions that
-hold no credentials (the sweeper) can finalize their files.
+neither knows which destination a file went to. Clients come from the runtime's
+:class:`~adm_ingest.clients.ClientPool`, which connects only when a hook uses its client (ADM's
+commit does not, so functions holding no credentials — the sweeper — finalize ADM files).
+Errors come out of the destination classified (:class:`DeliveryFailed`) or not at all.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from adm_ingest.clients import ClientProvider
 from adm_ingest.destinations.base import (
     Commit,
-    DeliveryFailed,
     DeliveryTarget,
     Destination,
     FileContext,
@@ -24,8 +25,6 @@ from adm_ingest.destinations.base import (
 
 DestinationFor = Callable[[DeliveryTarget], Destination]
 """The destination serving a target (:func:`adm_ingest.destinations.destination_for`)."""
-ClientFor = Callable[[type[Destination]], Any]
-"""The client of a destination class, one per ``client_key`` per container (the runtime's)."""
 
 
 def delivery_target(file: Mapping[str, Any]) -> DeliveryTarget:
@@ -54,16 +53,15 @@ def file_session(file: Mapping[str, Any]) -> FileSession:
 
 
 class RemoteLifecycle:
-    """The destination's ``commit`` / ``poll`` / ``classify`` for ledger file items."""
+    """The destination's ``commit`` and ``poll`` for ledger file items (both raise
+    :class:`~adm_ingest.destinations.base.DeliveryFailed` for a classified failure)."""
 
-    def __init__(self, destination_for: DestinationFor, client_for: ClientFor) -> None:
+    def __init__(self, destination_for: DestinationFor, client_for: ClientProvider) -> None:
         self._destination_for = destination_for
         self._client_for = client_for
 
     def commit(self, file: Mapping[str, Any]) -> Commit:
         destination = self._destination_for(delivery_target(file))
-        if type(destination).commit is Destination.commit:  # done at delivery: no client needed
-            return Commit()
         client = self._client_for(type(destination))
         return destination.commit(client, file_context(file), dict(file.get("session") or {}))
 
@@ -71,9 +69,3 @@ class RemoteLifecycle:
         destination = self._destination_for(delivery_target(file))
         client = self._client_for(type(destination))
         return destination.poll(client, file_context(file), file_session(file))
-
-    def classify(self, file: Mapping[str, Any], error: Exception) -> DeliveryFailed | None:
-        """The destination's neutral verdict on an error its poll raised (None: unknown)."""
-        if isinstance(error, DeliveryFailed):
-            return error
-        return self._destination_for(delivery_target(file)).classify(error)

@@ -1,14 +1,19 @@
 """Routing by key prefix: where in the bucket a file lands decides what it is for.
 
+The one routing table is :data:`adm_ingest.destinations.DESTINATIONS`: each destination
+declares its route pattern, and a key goes to the first destination whose pattern it lies
+under. With ADM's destinations:
+
 ====================================  =========================================
 ``audiences/<audience>/…``            audience members CREATE (or per-record ``action``)
-``audiences/<audience>/delete/…``     audience members DELETE
+``audiences/<audience>/delete/…``     audience removal (members DELETE)
 ``conversions/<definition>/…``        conversion events
 ``deletions/…``                       GDPR identity deletion
 ====================================  =========================================
 
 The pipeline's own outputs (``reports/``, ``rejects/``, ``_staging/``) and folder markers are
-ignored. Names resolve to ADM ids through the registry the setup workflow writes.
+ignored. Names resolve to remote ids through the registry the setup workflow writes, in the
+destination's namespace.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from adm_ingest import registry
-from adm_ingest.destinations import DeliveryTarget
-from adm_ingest.records import Kind
+from adm_ingest.destinations import DESTINATIONS, DeliveryTarget, Destination
 from adm_ingest.report import OUTPUT_PREFIXES
+
+INPUT_PREFIXES: tuple[str, ...] = tuple(dict.fromkeys(cls.route.top for cls in DESTINATIONS))
+"""The top-level key prefixes that hold input files (``audiences/``, ``conversions/``…), in
+routing order: the S3 notifications (template.yaml, the local stack) and the setup's mapping
+keys are checked against this one declaration."""
 
 
 class RoutingError(ValueError):
@@ -28,12 +37,14 @@ class RoutingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """What a key is for: the kind of data and the registered name it targets."""
+    """What a key is for: its destination and the registered name it targets."""
 
-    kind: Kind
+    destination: type[Destination]
     name: str
     prefix: str
-    """The routing prefix (``audiences/<name>``…): the key for an optional column mapping."""
+    """The routing prefix (``audiences/<name>``…): the key of the file's own column mapping."""
+    mapping_keys: tuple[str, ...]
+    """Where the file's column mapping may be registered, in order of precedence."""
 
 
 def decode_key(raw: str) -> str:
@@ -47,42 +58,25 @@ def is_own_output(key: str) -> bool:
 
 def route(key: str) -> Route:
     """The route for ``key``. Raises RoutingError for keys under no known prefix."""
-    parts = key.split("/")
-    top = parts[0]
-    if top == "audiences" and len(parts) >= 3 and parts[1]:
-        name = parts[1]
-        if len(parts) >= 4 and parts[2] == "delete":
-            return Route(Kind.AUDIENCE_REMOVALS, name, f"audiences/{name}/delete")
-        return Route(Kind.AUDIENCE_MEMBERS, name, f"audiences/{name}")
-    if top == "conversions" and len(parts) >= 3 and parts[1]:
-        return Route(Kind.CONVERSIONS, parts[1], f"conversions/{parts[1]}")
-    if top == "deletions" and len(parts) >= 2:
-        return Route(Kind.IDENTITY_DELETIONS, "", "deletions")
-    if top == "aep":
-        raise RoutingError("AEP batch ingestion is not available yet (aep/ prefix)")
-    raise RoutingError(
-        "key is not under audiences/<name>/, audiences/<name>/delete/, "
-        "conversions/<name>/ or deletions/"
-    )
-
-
-_NAMESPACE = {
-    Kind.AUDIENCE_MEMBERS: registry.AUDIENCE,
-    Kind.AUDIENCE_REMOVALS: registry.AUDIENCE,
-    Kind.CONVERSIONS: registry.CONVERSION_DEFINITION,
-}
+    for cls in DESTINATIONS:
+        found = cls.route.match(key)
+        if found is not None:
+            return Route(cls, found.name, found.prefix, found.mapping_keys)
+    patterns = [cls.route.describe() for cls in DESTINATIONS]
+    raise RoutingError(f"key is not under {', '.join(patterns[:-1])} or {patterns[-1]}")
 
 
 def resolve_target(found: Route, names: registry.Registry) -> DeliveryTarget:
-    """The ADM id behind the route's name. Raises RoutingError when the name is unknown."""
-    namespace = _NAMESPACE.get(found.kind)
-    if namespace is None:  # identity deletions need no target id
-        return DeliveryTarget(found.kind, found.name, "")
-    entry = names.get(namespace, found.name)
+    """The remote id behind the route's name, with the registered entry's attributes (e.g. an
+    audience's country). Raises RoutingError when the name is unknown."""
+    destination = found.destination
+    if destination.namespace is None:  # the route names nothing (identity deletions)
+        return DeliveryTarget(destination.name, found.name, "")
+    entry = names.get(destination.namespace, found.name)
     if entry is None:
-        label = "audience" if namespace == registry.AUDIENCE else "conversion definition"
         raise RoutingError(
-            f"unknown {label} {found.name!r}: run the setup workflow with it in the config "
-            f"(or register it with `adm-ingest register`)"
+            f"unknown {destination.target_label} {found.name!r}: run the setup workflow with it "
+            f"in the config (or register it with `adm-ingest register`)"
         )
-    return DeliveryTarget(found.kind, found.name, entry.id)
+    attributes = {key: str(value) for key, value in entry.attributes.items() if value}
+    return DeliveryTarget(destination.name, found.name, entry.id, attributes)

@@ -1,7 +1,9 @@
 """Wiring: the pipeline's collaborators built once per Lambda container from :class:`Settings`.
 
 Handlers ask :func:`runtime` for what they need; everything is created lazily so a cold start
-pays only for what its function uses (the splitter never builds an ADM client).
+pays only for what its function uses: a destination's client is built by the destination
+(:meth:`~adm_ingest.destinations.Destination.connect`) the first time a step calls it, so the
+splitter of an ADM file never reads the ADM credentials.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from adm_ingest.adm import AdmClient, RetryPolicy, auth
 from adm_ingest.adm.ratelimit import (
     UNLIMITED,
     DynamoRateStore,
@@ -20,8 +21,8 @@ from adm_ingest.adm.ratelimit import (
     RateLimiter,
     SharedRateLimiter,
 )
+from adm_ingest.clients import ClientEnvironment, ClientPool
 from adm_ingest.destinations import destination_for
-from adm_ingest.destinations.base import Destination
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import FileLimits
@@ -85,12 +86,9 @@ class Runtime:
 
     @cached_property
     def remote(self) -> RemoteLifecycle:
-        """Commit and poll through the destination interface (clients built when needed)."""
-        return RemoteLifecycle(destination_for, self.client_for)
-
-    def client_for(self, destination: type[Destination]) -> Any:
-        """The client of a destination: today every destination is ADM's."""
-        return self.client
+        """Commit and poll through the destination interface (a client connects only when a
+        destination's hook uses it: ADM's commit does not, so the sweeper needs no secret)."""
+        return RemoteLifecycle(destination_for, self.clients)
 
     @cached_property
     def poller(self) -> FilePoller:
@@ -105,28 +103,20 @@ class Runtime:
         )
 
     @cached_property
-    def client(self) -> AdmClient:
-        settings = self.settings
-        return AdmClient.from_secret(
-            settings.secret_id,
-            retry=RetryPolicy(
-                max_attempts=settings.adm_max_attempts,
-                base_delay=settings.adm_retry_base_delay_ms / 1000,
-            ),
-            call_budget=settings.adm_call_budget_ms / 1000,
-            limiter_for=self.rate_limiter,
-        )
+    def clients(self) -> ClientPool:
+        """Each destination's client, built on first use (one per client key)."""
+        return ClientPool(lambda: ClientEnvironment(self.settings, self.rate_limiter))
 
-    def rate_limiter(self, credentials: auth.Credentials) -> RateLimiter:
-        """The pacing shared by every worker of the credentials' advertiser account: an item
-        of the ledger table (no table of its own), or none when ``ADM_RATE_LIMIT`` is off."""
+    def rate_limiter(self, account: str) -> RateLimiter:
+        """The pacing shared by every worker of one remote account: an item of the ledger
+        table (no table of its own), or none when ``ADM_RATE_LIMIT`` is off."""
         settings = self.settings
         if not settings.rate_limit:
             return UNLIMITED
         store = DynamoRateStore(
             boto3.client("dynamodb", config=RATE_STORE_CONFIG),
             settings.ledger_table,
-            account=credentials.advertiser_account_id,
+            account=account,
         )
         return SharedRateLimiter(
             store, RateConfig(max_rps=settings.max_rps, min_rps=settings.min_rps)
@@ -146,6 +136,7 @@ class Runtime:
             default_country=self.settings.default_country,
             margin_seconds=self.settings.time_margin_ms / 1000,
             max_json_depth=self.settings.max_json_depth,
+            clients=self.clients,
             limits=FileLimits(
                 max_decompressed_bytes=self.settings.max_decompressed_bytes,
                 max_records=self.settings.max_records_per_file,
@@ -160,7 +151,7 @@ class Runtime:
             ledger=self.ledger,
             registry=self.registry,
             finalizer=self.finalizer,
-            client=lambda: self.client,
+            clients=self.clients,
             margin_seconds=self.settings.time_margin_ms / 1000,
             max_json_depth=self.settings.max_json_depth,
         )

@@ -35,7 +35,16 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adm_ingest import registry as names
+from adm_ingest.clients import ClientProvider, no_clients
 from adm_ingest.consent import ConsentError, ConsentPolicy, CountrySource
+from adm_ingest.destinations import (
+    DeliveryFailed,
+    DeliveryTarget,
+    Destination,
+    FailureClass,
+    FileContext,
+    FileSession,
+)
 from adm_ingest.ledger import FileEntry, Ledger
 from adm_ingest.mapping import MappingConfig, MappingError, build_plan
 from adm_ingest.notices import foreign_data_message
@@ -80,7 +89,6 @@ from adm_ingest.readers import (
     open_records,
     scan_boundaries,
 )
-from adm_ingest.records import Kind
 from adm_ingest.report import mapping_section, staging_prefix
 
 logger = logging.getLogger(__name__)
@@ -153,6 +161,7 @@ class Splitter:
         margin_seconds: float = 30.0,
         max_json_depth: int = MAX_JSON_DEPTH,
         limits: FileLimits | None = None,
+        clients: ClientProvider = no_clients,
         clock_bytes: int = CLOCK_BYTES,
         clock_grace_bytes: int = CLOCK_GRACE_BYTES,
     ) -> None:
@@ -168,6 +177,8 @@ class Splitter:
         self.margin_seconds = margin_seconds
         self.max_json_depth = max_json_depth
         self.limits = limits or FileLimits()
+        self.clients = clients
+        """A destination's client, for ``open_file`` (lazy: ADM's destinations never use it)."""
         self.clock_bytes = clock_bytes
         """Data bytes between two looks at the clock."""
         self.clock_grace_bytes = clock_grace_bytes
@@ -224,7 +235,7 @@ class Splitter:
             version_id=ref.version_id,
             etag=ref.etag,
             size=ref.size,
-            kind=str(found.kind) if found else "unknown",
+            kind=found.destination.name if found else "unknown",
             target_name=found.name if found else "",
             target_id=target.id if target else "",
         )
@@ -239,15 +250,11 @@ class Splitter:
         if error is not None or found is None or target is None:
             return self._file_error(file_id, error or "unroutable key")
 
-        audience = (
-            self.registry.get(names.AUDIENCE, found.name)
-            if found.kind in (Kind.AUDIENCE_MEMBERS, Kind.AUDIENCE_REMOVALS)
-            else None
-        )
-        country = str((audience.attributes.get("country") if audience else None) or "")
+        # The registered target's own country (an audience dataset's) comes before the default.
+        country = target.attributes.get("country", "")
         country_source = CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT
         try:
-            mapping_prefix, config = self._mapping(found.prefix)
+            mapping_prefix, config = self._mapping(found.mapping_keys)
             policy = ConsentPolicy.from_defaults(
                 (config or {}).get("defaults", {}),
                 country=country or self.default_country,
@@ -257,12 +264,20 @@ class Splitter:
             return self._file_error(file_id, f"invalid column mapping: {mapping_error}")
         except ConsentError as consent_error:
             return self._file_error(file_id, f"invalid column mapping: {consent_error.detail}")
+        try:
+            session = self._session(file_id, ref.key, found.destination, target)
+        except DeliveryFailed as failed:
+            if failed.failure is FailureClass.TRANSIENT:
+                raise  # retried by Lambda (S3 event) or SQS (continuation)
+            return self._file_error(
+                file_id, f"{found.destination.name} could not open the file: {failed.reason}"
+            )
         template = ChunkPointer(
             file_id=file_id,
             index=0,
             bucket=ref.bucket,
             key=ref.key,
-            kind=found.kind,
+            destination=found.destination.name,
             target_name=target.name,
             target_id=target.id,
             layout=SourceLayout(format="csv"),
@@ -271,6 +286,7 @@ class Splitter:
             version_id=ref.version_id,
             etag=ref.etag,
             mapping_prefix=mapping_prefix,
+            session=dict(session),
             default_country=country or self.default_country,
             default_country_source=str(country_source),
         )
@@ -322,15 +338,29 @@ class Splitter:
         """Records the next chunk may take: a chunk's worth, or what the file limit leaves."""
         return max(0, min(self.records_per_chunk, self.limits.max_records - checkpoint.records))
 
-    def _mapping(self, prefix: str) -> tuple[str, dict[str, Any] | None]:
-        """The registered mapping that applies to ``prefix`` ("" and None for none) and its
+    def _session(
+        self,
+        file_id: str,
+        key: str,
+        destination: type[Destination],
+        target: DeliveryTarget,
+    ) -> FileSession:
+        """The file's session with its destination: opened once (``open_file``) and kept on
+        the file's ledger item, so a continuation or a redelivered event reuses it."""
+        existing = (self.ledger.get_file(file_id) or {}).get("session")
+        if existing is not None:
+            return dict(existing)
+        session = destination(target).open_file(
+            self.clients(destination), FileContext(file_id, key, target)
+        )
+        return self.ledger.record_session(file_id, session)
+
+    def _mapping(self, keys: Sequence[str]) -> tuple[str, dict[str, Any] | None]:
+        """The registered mapping that applies to the file ("" and None for none) and its
         config, validated now so a broken mapping is one clear file-level error instead of a
-        chunk retried to the DLQ. ``audiences/<name>/delete`` falls back to the mapping of
-        ``audiences/<name>``."""
-        candidates = [prefix]
-        if prefix.endswith("/delete"):
-            candidates.append(prefix.rsplit("/", 1)[0])
-        for candidate in candidates:
+        chunk retried to the DLQ. ``keys`` are the route's mapping keys in precedence order
+        (a removal file falls back to its audience's mapping)."""
+        for candidate in keys:
             entry = self.registry.get(names.MAPPING, candidate)
             if entry is not None:
                 config = entry.attributes.get("config")

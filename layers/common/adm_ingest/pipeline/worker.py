@@ -32,12 +32,17 @@ from typing import Any
 import orjson
 
 from adm_ingest import registry as names
-from adm_ingest.adm import ApiError, AuthError, DeadlineExceeded, RetryableError, Throttled
-from adm_ingest.adm.attempts import AttemptStats
+from adm_ingest.attempts import AttemptStats
 from adm_ingest.batching import Batch
+from adm_ingest.clients import ClientProvider
 from adm_ingest.consent import ConsentError, ConsentPolicy
-from adm_ingest.destinations import AdmApi, Delivery, destination_for
-from adm_ingest.destinations.base import refusal_reason, safe_code
+from adm_ingest.destinations import (
+    Delivery,
+    DeliveryFailed,
+    FailureClass,
+    destination_class,
+    destination_for,
+)
 from adm_ingest.ledger import Ledger
 from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import Failure, Tally
@@ -92,7 +97,7 @@ class ChunkResult:
 
 
 class ChunkWorker:
-    """Processes chunk pointers against one ADM client."""
+    """Processes chunk pointers, each with its destination's client (from ``clients``)."""
 
     def __init__(
         self,
@@ -101,7 +106,7 @@ class ChunkWorker:
         ledger: Ledger,
         registry: names.Registry,
         finalizer: Finalizer,
-        client: Callable[[], AdmApi],
+        clients: ClientProvider,
         time_left: Callable[[], float] = lambda: float("inf"),
         margin_seconds: float = 20.0,
         max_json_depth: int = MAX_JSON_DEPTH,
@@ -110,7 +115,7 @@ class ChunkWorker:
         self.ledger = ledger
         self.registry = registry
         self.finalizer = finalizer
-        self._client_factory = client
+        self.clients = clients
         self.time_left = time_left
         self.margin_seconds = margin_seconds
         self._headers: dict[tuple[str, tuple[int, int]], tuple[str, ...]] = {}
@@ -170,7 +175,7 @@ class ChunkWorker:
         processor = RecordProcessor(destination, plan, policy)
         for run in earlier_attempts:
             _count_attempts(processor.tally, AttemptStats.from_dict(run))
-        client: AdmApi | None = None
+        client = self.clients(destination_class(pointer.destination))
         for number, batch in enumerate(processor.batches(records)):
             if number < len(checkpoints):
                 _replay(processor, batch, checkpoints[number])
@@ -185,7 +190,6 @@ class ChunkWorker:
                 reason = f"{Failure.NOT_DELIVERED}:out_of_time"
                 self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
                 raise ChunkRetryable(reason)
-            client = client or self._client_factory()
             checkpoint = self._deliver(pointer, processor, batch, client, number)
             self.ledger.checkpoint_batch(pointer.file_id, pointer.index, checkpoint)
         # The splitter's count covers every line the reader yields, report footers included
@@ -231,21 +235,41 @@ class ChunkWorker:
         pointer: ChunkPointer,
         processor: RecordProcessor,
         batch: Batch,
-        client: AdmApi,
+        client: Any,
         number: int,
     ) -> dict[str, Any]:
+        """Deliver one batch and account for it; returns its delivered-batch record. A
+        transient (or needs-a-human) failure raises :class:`ChunkRetryable` after recording
+        why on the chunk; a permanent one fails the batch's records and returns."""
         started = time.monotonic()
-        _take_attempts(client)  # start from zero: only this batch's attempts count below
+        destination = processor.destination
         try:
-            delivery = processor.destination.send(client, batch.body)
-        except (AuthError, RetryableError) as error:
-            attempts = _take_attempts(client)
+            delivery = destination.deliver(client, batch, pointer.session)
+        except DeliveryFailed as failed:
+            attempts = failed.attempts
             _count_attempts(processor.tally, attempts)
+            if failed.failure is FailureClass.PERMANENT:
+                processor.record_failure(batch, failed.reason)
+                processor.tally.requests[str(failed.status or "error")] += 1
+                logger.error(
+                    "batch refused",
+                    extra={
+                        "chunk_id": pointer.chunk_id,
+                        "status": failed.status,
+                        "reason": failed.reason,
+                        "records": len(batch),
+                    },
+                )
+                return {
+                    "failed": failed.reason,
+                    "status": failed.status,
+                    "attempts": attempts.to_dict(),
+                }
             # Unconfirmed when some attempt went unanswered after the request may have reached
-            # ADM (then retries ran out, or the credentials failed on the refresh).
-            unconfirmed = attempts.maybe_delivered or getattr(error, "maybe_delivered", False)
+            # the remote system (then retries ran out, or the credentials failed on a refresh).
+            unconfirmed = attempts.maybe_delivered or failed.maybe_delivered
             code = Failure.UNCONFIRMED_DELIVERY if unconfirmed else Failure.NOT_DELIVERED
-            reason = f"{code}:{_failure_detail(error)}"
+            reason = f"{code}:{failed.reason}"
             self.ledger.record_chunk_error(
                 pointer.file_id,
                 pointer.index,
@@ -253,25 +277,9 @@ class ChunkWorker:
                 unconfirmed_batch=number if unconfirmed else None,
                 attempts=attempts.to_dict(),
             )
-            # Credentials need a human; either way the chunk is kept for a retry or redrive.
-            raise ChunkRetryable(reason) from error
-        except ApiError as error:
-            attempts = _take_attempts(client)
-            _count_attempts(processor.tally, attempts)
-            reason = refusal_reason(error.status, error.code)
-            processor.record_failure(batch, reason)
-            processor.tally.requests[str(error.status)] += 1
-            logger.error(
-                "batch refused by ADM",
-                extra={
-                    "chunk_id": pointer.chunk_id,
-                    "status": error.status,
-                    "code": safe_code(error.code) if error.code else None,
-                    "records": len(batch),
-                },
-            )
-            return {"failed": reason, "status": error.status, "attempts": attempts.to_dict()}
-        attempts = _take_attempts(client)
+            # Needs a human or not, the chunk is kept for a retry or a redrive.
+            raise ChunkRetryable(reason) from failed
+        attempts = delivery.attempts
         _count_attempts(processor.tally, attempts)
         processor.record_delivery(batch, delivery)
         logger.info(
@@ -350,28 +358,8 @@ def _delivery_checkpoint(delivery: Delivery) -> dict[str, Any]:
     return checkpoint
 
 
-def _take_attempts(client: AdmApi) -> AttemptStats:
-    """The attempts the client made since last asked (none known for a client that does not
-    count them, e.g. a test double)."""
-    take = getattr(client, "take_stats", None)
-    return take() if take is not None else AttemptStats()
-
-
 def _count_attempts(tally: Tally, attempts: AttemptStats) -> None:
     tally.count_attempts(attempts.by_outcome, round(attempts.retry_wait_seconds * 1000))
-
-
-def _failure_detail(error: Exception) -> str:
-    """What kind of transient trouble it was, for ``last_error`` (a code, never data)."""
-    if isinstance(error, AuthError):
-        return "auth"
-    if isinstance(error, DeadlineExceeded):
-        return "out_of_time"
-    if isinstance(error, Throttled):
-        return "throttled"
-    if isinstance(error, ApiError):
-        return "server_error"
-    return "no_response"
 
 
 def _replay(processor: RecordProcessor, batch: Batch, checkpoint: Mapping[str, Any]) -> None:

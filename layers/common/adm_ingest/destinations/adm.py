@@ -1,0 +1,85 @@
+"""What the three Amazon Ads data manager (ADM) destinations share: one client, Amazon's record
+rules, and how ADM's errors map to the pipeline's neutral outcomes.
+
+=====================  ==========================  =========================================
+ADM error              outcome                     reason recorded
+=====================  ==========================  =========================================
+``AuthError``          needs a human               ``auth`` (credentials / re-authorization)
+``Throttled`` (429)    transient                   ``throttled``
+``DeadlineExceeded``   transient                   ``out_of_time``
+5xx / no answer        transient                   ``server_error`` / ``no_response``
+other ``ApiError``     permanent (the whole body)  ``adm_<status>[_<code>]``
+=====================  ==========================  =========================================
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from adm_ingest.adm import AdmClient, RetryPolicy
+from adm_ingest.adm.errors import ApiError, AuthError, DeadlineExceeded, RetryableError, Throttled
+from adm_ingest.clients import ClientEnvironment
+from adm_ingest.destinations.base import DeliveryFailed, Destination, FailureClass, safe_code
+from adm_ingest.record_rules import AMAZON_RULES, RecordRules
+
+
+class AdmDestination(Destination):
+    """Base of the ADM destinations: they finish at ``deliver`` (no remote file, no commit)."""
+
+    client_key: ClassVar[str] = "adm"
+    rules: ClassVar[RecordRules] = AMAZON_RULES
+
+    @classmethod
+    def connect(cls, environment: ClientEnvironment) -> AdmClient:
+        settings = environment.settings
+        return AdmClient.from_secret(
+            settings.secret_id,
+            retry=RetryPolicy(
+                max_attempts=settings.adm_max_attempts,
+                base_delay=settings.adm_retry_base_delay_ms / 1000,
+            ),
+            call_budget=settings.adm_call_budget_ms / 1000,
+            limiter_for=lambda credentials: environment.rate_limiter(
+                credentials.advertiser_account_id
+            ),
+        )
+
+    def classify(self, error: Exception) -> DeliveryFailed | None:
+        if isinstance(error, AuthError):
+            return DeliveryFailed(FailureClass.NEEDS_HUMAN, "auth", maybe_delivered=False)
+        if isinstance(error, RetryableError):
+            status = error.status if isinstance(error, ApiError) else None
+            return DeliveryFailed(
+                FailureClass.TRANSIENT,
+                _transient_detail(error),
+                status=status,
+                maybe_delivered=error.maybe_delivered,
+            )
+        if isinstance(error, ApiError):
+            return DeliveryFailed(
+                FailureClass.PERMANENT,
+                refusal_reason(error.status, error.code),
+                status=error.status,
+            )
+        return None
+
+
+def _transient_detail(error: RetryableError) -> str:
+    """What kind of transient trouble it was (a code, never data)."""
+    if isinstance(error, DeadlineExceeded):
+        return "out_of_time"
+    if isinstance(error, Throttled):
+        return "throttled"
+    if isinstance(error, ApiError):
+        return "server_error"
+    return "no_response"
+
+
+def error_reason(code: str | None) -> str:
+    """The rejection reason recorded for an item ADM refused."""
+    return f"adm_{safe_code(code)}" if code else "adm_rejected"
+
+
+def refusal_reason(status: int, code: str | None) -> str:
+    """The failure reason recorded for a batch ADM refused as a whole."""
+    return f"adm_{int(status)}_{safe_code(code)}" if code else f"adm_{int(status)}"
