@@ -307,14 +307,6 @@ class LocalStack:
         """Poller executions still running (files committed, their remote state not final)."""
         return running_executions(self.client("stepfunctions"), self.poller_arn)
 
-    def wait_for_polls(self, *, timeout: float = 60.0) -> None:
-        """Wait until every poller execution has finished (their final reports written)."""
-        give_up = time.monotonic() + timeout
-        while self.polls_running():
-            if time.monotonic() > give_up:
-                raise TimeoutError(f"poller executions still running after {timeout:.0f}s")
-            time.sleep(0.1)
-
     # -- operations ----------------------------------------------------------------------------
 
     @property

@@ -28,21 +28,22 @@ DestinationFor = Callable[[DeliveryTarget], Destination]
 
 
 def delivery_target(file: Mapping[str, Any]) -> DeliveryTarget:
-    """Where the ledger file item's records went (the destination's name, target name, id)."""
+    """Where the ledger file item's records went: the destination's name (the item's ``kind``),
+    the target's name and id. The resolved entry's attributes are not on the item; no commit
+    or poll needs them yet."""
     return DeliveryTarget(
-        destination=str(file.get("destination") or file["kind"]),
+        destination=str(file["kind"]),
         name=str(file.get("target_name") or ""),
         id=str(file.get("target_id") or ""),
     )
 
 
 def file_context(file: Mapping[str, Any]) -> FileContext:
-    file_id = str(file.get("file_id") or str(file["pk"]).removeprefix("file#"))
     return FileContext(
-        file_id=file_id,
+        file_id=str(file["pk"]).removeprefix("file#"),
         key=str(file["key"]),
         target=delivery_target(file),
-        records=int(file.get("read") or 0),
+        records=int(file.get("records_total") or file.get("read") or 0),
     )
 
 
