@@ -66,6 +66,8 @@ _.id_of  # registry.Registry: name → id (tests/e2e, bench)
 _.address_words  # normalize/address.py: the word map a property test checks against
 _.phone_region  # normalize/phone.py: the region the libphonenumber oracle tests parse with
 _.MATCHABLE_SETS  # identifiers.py: the rule is_matchable's golden test is checked against
+_.awaiting_remote  # ledger_records.FileRecord: a parked file (the claim's condition reads the
+# attribute in DynamoDB; tests/unit read the field)
 # local/adm_local/crashes.py: arm and disarm the crash points of the fault-matrix tests
 _.arm
 _.disarm

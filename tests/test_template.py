@@ -31,6 +31,7 @@ from adm_ingest.report import OUTPUT_PREFIXES, STAGING_PREFIX
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
 ASL_PATH = ROOT / "functions" / "setup" / "setup.asl.json"
+POLLER_ASL_PATH = ROOT / "functions" / "poller" / "poller.asl.json"
 LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
 TRANSFORM_SCRIPT = ROOT / "scripts" / "transform_template.py"
 
@@ -49,7 +50,22 @@ SETUP_FUNCTIONS = {
     "EnsureSharingRuleFunction": "app.ensure_sharing_rule",
     "SaveRegistryFunction": "app.save_registry",
 }
-PIPELINE_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction", "SweeperFunction")
+PIPELINE_FUNCTIONS = (
+    "SplitterFunction",
+    "WorkerFunction",
+    "DeadLetterFunction",
+    "SweeperFunction",
+    "PollerFunction",
+)
+FINALIZING_FUNCTIONS = (
+    "SplitterFunction",
+    "WorkerFunction",
+    "DeadLetterFunction",
+    "SweeperFunction",
+)
+"""The functions that may see a file's last chunk accounted for, and so commit it and start
+its poller (the poller itself only finishes files already committed)."""
+STATE_MACHINES = {"SetupStateMachine": ASL_PATH, "PollerStateMachine": POLLER_ASL_PATH}
 CHUNK_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
 """The pipeline functions that handle chunks (and read input objects); the sweeper only
 finishes reports."""
@@ -149,10 +165,12 @@ def _object_prefixes(cfn: Mapping[str, Any], role_id: str, action: str) -> set[s
     return prefixes
 
 
-def _substitution_values(cfn: Mapping[str, Any]) -> dict[str, str]:
+def _substitution_values(
+    cfn: Mapping[str, Any], machine: str = "SetupStateMachine"
+) -> dict[str, str]:
     """Concrete stand-ins for the state machine's substitutions, as CloudFormation would resolve."""
     values: dict[str, str] = {}
-    for name, value in _props(cfn, "SetupStateMachine")["DefinitionSubstitutions"].items():
+    for name, value in _props(cfn, machine)["DefinitionSubstitutions"].items():
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             function = value["Fn::GetAtt"][0]
             values[name] = f"arn:aws:lambda:us-east-1:123456789012:function:{function}"
@@ -470,7 +488,7 @@ def test_no_role_grants_wildcard_actions_or_resources_beyond_log_delivery(
             if "*" in statement["Resource"]:
                 # Step Functions log delivery actions have no resource-level scoping.
                 assert all(a.startswith("logs:") for a in statement["Action"]), role_id
-                assert role_id == "SetupStateMachineRole"
+                assert role_id in {f"{machine}Role" for machine in STATE_MACHINES}
 
 
 def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
@@ -482,7 +500,7 @@ def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
         "s3:AbortMultipartUpload": {"rejects/"},
         "s3:DeleteObject": {"_staging/"},
     }
-    # The sweeper only finishes reports: it stages nothing and reads no input file.
+    # The sweeper and the poller only finish reports: they stage nothing, read no input file.
     sweeper = {
         "s3:PutObject": {"reports/", "rejects/"},
         "s3:AbortMultipartUpload": {"rejects/"},
@@ -491,7 +509,7 @@ def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
     }
     for logical_id in (*PIPELINE_FUNCTIONS, *SETUP_FUNCTIONS):
         role_id = f"{logical_id}Role"
-        if logical_id == "SweeperFunction":
+        if logical_id in ("SweeperFunction", "PollerFunction"):
             for action, prefixes in sweeper.items():
                 assert _object_prefixes(cfn, role_id, action) == prefixes, (logical_id, action)
             continue
@@ -550,6 +568,7 @@ def test_alarms_watch_dead_letters_errors_throttles_and_setup_failures(
         ("AWS/Lambda", "Errors", "SplitterFunction"),
         ("AWS/Lambda", "Throttles", "WorkerFunction"),
         ("AWS/States", "ExecutionsFailed", "SetupStateMachine"),
+        ("AWS/States", "ExecutionsFailed", "PollerStateMachine"),
     } <= watched
 
 
@@ -593,6 +612,7 @@ def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any
         "IdempotencyTableName",
         "RegistryTableName",
         "SetupStateMachineArn",
+        "PollerStateMachineArn",
         "AdmCredentialsSecretArn",
     } <= set(cfn["Outputs"])
 
@@ -706,10 +726,10 @@ def test_every_function_logs_to_a_declared_group_with_the_retention_and_key(
         used.add(group_id)
         name = groups[group_id]["Properties"]["LogGroupName"]
         assert name == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{logical_id}"}
-    machine_logs = _props(cfn, "SetupStateMachine")["LoggingConfiguration"]["Destinations"]
-    (destination,) = machine_logs
-    assert _references(destination) == {"SetupStateMachineLogGroup"}
-    assert set(groups) == used | {"SetupStateMachineLogGroup"}
+    for machine in STATE_MACHINES:
+        (destination,) = _props(cfn, machine)["LoggingConfiguration"]["Destinations"]
+        assert _references(destination) == {f"{machine}LogGroup"}
+    assert set(groups) == used | {f"{machine}LogGroup" for machine in STATE_MACHINES}
     for logical_id, group in groups.items():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, logical_id
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}, logical_id
@@ -931,3 +951,96 @@ def test_state_machine_invokes_exactly_the_setup_functions(
         for function in _references(statement["Resource"])
     }
     assert invokable == set(SETUP_FUNCTIONS)
+
+
+# ---------------------------------------------------------------------------- (4) the poller
+
+
+@pytest.fixture(scope="module")
+def poller_definition(cfn: dict[str, Any]) -> dict[str, Any]:
+    text = POLLER_ASL_PATH.read_text(encoding="utf-8")
+    return render_asl(text, _substitution_values(cfn, "PollerStateMachine"))
+
+
+def test_poller_asl_placeholders_are_exactly_its_substitutions(cfn: dict[str, Any]) -> None:
+    machine = _props(cfn, "PollerStateMachine")
+    text = POLLER_ASL_PATH.read_text(encoding="utf-8")
+    assert set(_PLACEHOLDER.findall(text)) == set(machine["DefinitionSubstitutions"])
+    assert machine["DefinitionSubstitutions"]["PollFunctionArn"] == {
+        "Fn::GetAtt": ["PollerFunction", "Arn"]
+    }
+    # A standard workflow: waits of minutes, polled for hours, each step in the history.
+    assert cfn["Resources"]["PollerStateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"
+    assert machine["StateMachineType"] == "STANDARD"
+
+
+def test_poller_asl_is_bounded_with_numeric_substitutions(
+    poller_definition: dict[str, Any],
+) -> None:
+    states = poller_definition["States"]
+    (bound,) = (
+        rule["NumericGreaterThanEquals"]
+        for choice in states["IsTerminal"]["Choices"]
+        for rule in choice.get("Or", [])
+        if "NumericGreaterThanEquals" in rule
+    )
+    assert isinstance(bound, int) and 0 < bound <= 2000  # ~10 events a poll, 25,000 at most
+    for _, name, state in _states(poller_definition):
+        for retry in state.get("Retry", []):
+            assert isinstance(retry["IntervalSeconds"], int), name
+            assert isinstance(retry["MaxAttempts"], int), name
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [catch["Next"] for catch in state.get("Catch", [])]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
+        for target in filter(None, targets):
+            assert target in states, f"{name} → {target}"
+
+
+def test_poller_machine_invokes_only_the_poller_function(
+    cfn: dict[str, Any], poller_definition: dict[str, Any]
+) -> None:
+    tasks = {s["Resource"] for _, _, s in _states(poller_definition) if s["Type"] == "Task"}
+    assert {arn.rsplit(":", 1)[1] for arn in tasks} == {"PollerFunction"}
+    statements = _statements(cfn, "PollerStateMachineRole")
+    invokable = {
+        function
+        for statement in statements
+        if "lambda:InvokeFunction" in statement["Action"]
+        for function in _references(statement["Resource"])
+    }
+    assert invokable == {"PollerFunction"}
+    actions = {a for statement in statements for a in statement["Action"]}
+    assert {a.split(":")[0] for a in actions} == {"lambda", "logs"}
+
+
+def test_only_finalizing_functions_start_the_poller_and_only_the_poller(
+    cfn: dict[str, Any],
+) -> None:
+    starters = {}
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            if any(a.startswith("states:") for a in statement["Action"]):
+                assert statement["Action"] == ["states:StartExecution"], role_id
+                starters[role_id.removesuffix("Role")] = statement["Resource"]
+    assert set(starters) == set(FINALIZING_FUNCTIONS)
+    for function, resources in starters.items():
+        (arn,) = resources
+        assert "PollerStateMachine" in json.dumps(arn), function
+        variables = _props(cfn, function)["Environment"]["Variables"]
+        assert variables["POLLER_STATE_MACHINE_ARN"] == {"Ref": "PollerStateMachine"}, function
+
+
+def test_poller_function_reads_and_updates_only_the_ledger_file_items(cfn: dict[str, Any]) -> None:
+    statements = _statements(cfn, "PollerFunctionRole")
+    dynamodb = {
+        action: statement["Resource"]
+        for statement in statements
+        for action in statement["Action"]
+        if action.startswith("dynamodb:")
+    }
+    table = [{"Fn::GetAtt": ["LedgerTable", "Arn"]}]
+    assert dynamodb == {"dynamodb:GetItem": table, "dynamodb:UpdateItem": table}
+    variables = _props(cfn, "PollerFunction")["Environment"]["Variables"]
+    assert variables["POLL_INTERVAL_SECONDS"] == {"Ref": "PollIntervalSeconds"}
+    assert variables["POLL_MAX_SECONDS"] == {"Ref": "PollTimeoutSeconds"}
+    assert cfn["Parameters"]["PollIntervalSeconds"]["MaxValue"] <= 3600  # the library's bound

@@ -7,7 +7,10 @@ the **real** Lambda handlers in ``functions/`` — the S3 event to the splitter,
 the worker and dead letters to the recorder, both with partial batch responses — exactly as the
 Lambda event source mappings would. ``make demo`` and the end-to-end tests run on it.
 :meth:`LocalStack.sweep` runs the sweeper as its EventBridge schedule would (the pump never
-needs it: it only finishes finalizations a failure left claimed).
+needs it: it only finishes finalizations a failure left claimed). The poller state machine
+(``functions/poller/poller.asl.json``) runs on moto's Step Functions with its task in this
+process (:mod:`adm_local.poller`), polling every ``POLL_INTERVAL_SECONDS`` (1 here); the pump
+also waits for its executions.
 
 The only stand-ins are those AWS itself provides: Lambda's event source mappings (the
 :meth:`LocalStack.pump`), the schedule (:meth:`LocalStack.sweep`) and the Lambda context
@@ -28,6 +31,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable, Collection, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -43,8 +47,9 @@ from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
 from adm_local.crashes import Crashes, SimulatedCrash
 from adm_local.functions import load_function
+from adm_local.poller import deploy_poller, poller_router, running_executions
 from adm_local.sandbox import SandboxServer
-from adm_local.stepfunctions import LocalLambdaContext
+from adm_local.stepfunctions import LocalLambdaContext, configure_moto_server
 
 REGION = "us-east-1"
 
@@ -138,6 +143,9 @@ class LocalStack:
         self.crashes = Crashes()
         """Crash points armed in every worker container (none unless a test arms one)."""
         self._sqs_client: Any = None
+        self._exits = ExitStack()
+        self.poller_arn = ""
+        """The poller state machine (POLLER_STATE_MACHINE_ARN of the finalizing functions)."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -159,6 +167,7 @@ class LocalStack:
         self._set_env(self._environment())
         _reset_powertools_caches()
         self._provision()
+        self._deploy_poller()
         self.functions = {
             name: load_function(name) for name in ("splitter", "deadletter", "sweeper")
         }
@@ -167,6 +176,7 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         try:
+            self._exits.close()
             self.sandbox.__exit__(None, None, None)
             self._moto.stop()
         finally:
@@ -194,6 +204,7 @@ class LocalStack:
             API_URL_ENV: self.sandbox.url,
             TOKEN_URL_ENV: self.sandbox.token_url,
             "RECORDS_PER_CHUNK": str(self.records_per_chunk),
+            "POLL_INTERVAL_SECONDS": "1",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "adm-ingest",
             "POWERTOOLS_METRICS_NAMESPACE": "adm-ingest",
@@ -280,6 +291,21 @@ class LocalStack:
         self.client("secretsmanager").create_secret(
             Name=n.secret_id, SecretString=json.dumps(self.sandbox.account.secret_document())
         )
+
+    def _deploy_poller(self) -> None:
+        """The poller state machine on moto, its task routed to the poller handler (loaded
+        after the environment is complete) for as long as the stack runs."""
+        configure_moto_server(self.endpoint)
+        account = self.client("sts").get_caller_identity()["Account"]
+        self.poller_arn = deploy_poller(
+            self.client("stepfunctions"), region=REGION, account_id=account
+        )
+        self._set_env({"POLLER_STATE_MACHINE_ARN": self.poller_arn})
+        self._exits.enter_context(poller_router().installed())
+
+    def polls_running(self) -> int:
+        """Poller executions still running (files committed, their remote state not final)."""
+        return running_executions(self.client("stepfunctions"), self.poller_arn)
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -413,7 +439,7 @@ class LocalStack:
                 progress(self)
             if busy:
                 continue
-            if self._idle(sqs, hold):
+            if self._idle(sqs, hold) and not self.polls_running():
                 stats.seconds = time.monotonic() - started
                 return stats
             if time.monotonic() - started > timeout:

@@ -19,7 +19,14 @@ import pytest
 from moto import mock_aws
 
 from adm_ingest.attempts import AttemptStats
-from adm_ingest.ledger import DeliveredBatch, FileEntry, FileFacts, FileRecord, Ledger
+from adm_ingest.ledger import (
+    DeliveredBatch,
+    FileEntry,
+    FileFacts,
+    FileRecord,
+    Ledger,
+    RemoteOutcome,
+)
 from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapping
 from adm_ingest.outcomes import RecordFate, Tally
 from adm_ingest.report import (
@@ -433,3 +440,40 @@ def test_a_destinations_session_is_stored_on_the_file_and_read_back(ledger: Ledg
     ledger.record_session(FILE_ID, {"batch_id": "01JD-AEP", "dataset": "ds-9"})
     file = ledger.get_file(FILE_ID)
     assert file is not None and file.session == {"batch_id": "01JD-AEP", "dataset": "ds-9"}
+
+
+def test_a_pending_commit_and_its_remote_outcome_read_back_typed(ledger: Ledger) -> None:
+    ledger.register_file(entry())
+    ledger.record_split(FILE_ID, chunks_total=0, records_total=0)
+    claimed = ledger.claim_finalization(FILE_ID, "owner-1", now=1_800_000_000.7)
+    assert claimed is not None
+    assert (claimed.committed_at, claimed.committed_epoch, claimed.commit_session) == (
+        None,
+        None,
+        {},
+    )
+    assert (claimed.awaiting_remote, claimed.remote_state) == (False, None)
+
+    assert ledger.record_commit(FILE_ID, "owner-1", {"batch_id": "B-1"}, now=1_800_000_000.7)
+    # A retried finalization polls the first commit: its time and session are kept.
+    assert ledger.record_commit(FILE_ID, "owner-1", {"batch_id": "B-2"}, now=1_800_000_900.0)
+    assert not ledger.record_commit(FILE_ID, "someone-else", {}, now=1_800_000_900.0)
+    assert ledger.await_remote(FILE_ID, "owner-1")
+    parked = ledger.get_file(FILE_ID)
+    assert parked is not None
+    assert (parked.committed_at, parked.committed_epoch, parked.commit_session) == (
+        "2027-01-15T08:00:00Z",
+        1_800_000_000,
+        {"batch_id": "B-1"},
+    )
+    assert type(parked.committed_epoch) is int
+    assert (parked.awaiting_remote, parked.status, parked.remote_state) == (True, "committed", None)
+    assert ledger.claim_finalization(FILE_ID, "owner-2", now=1_900_000_000.0) is None  # parked
+
+    outcome = RemoteOutcome("success", True, {"records_written": 5, "batch": "B-1"}, "2027-01-15")
+    assert ledger.record_remote_state(FILE_ID, outcome)
+    assert not ledger.record_remote_state(FILE_ID, RemoteOutcome("failed", False))  # once
+    done = ledger.get_file(FILE_ID)
+    assert done is not None and done.remote_state == outcome and not done.awaiting_remote
+    assert type(done.remote_state.facts["records_written"]) is int
+    assert ledger.claim_finalization(FILE_ID, "owner-2", now=1_900_000_000.0) is not None

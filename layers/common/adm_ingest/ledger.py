@@ -34,6 +34,7 @@ from adm_ingest.ledger_records import (
     FileFacts,
     FileRecord,
     PinnedMapping,
+    RemoteOutcome,
 )
 from adm_ingest.outcomes import Tally
 
@@ -45,6 +46,7 @@ __all__ = [
     "FileRecord",
     "Ledger",
     "PinnedMapping",
+    "RemoteOutcome",
 ]
 
 #: Ledger items expire (DynamoDB TTL) this long after their file was registered.
@@ -395,6 +397,7 @@ class Ledger:
                 ConditionExpression=(
                     "split_done = :t AND chunks_done >= chunks_total "
                     "AND attribute_not_exists(reported_at) "
+                    "AND attribute_not_exists(awaiting_remote) "
                     "AND (attribute_not_exists(#claimed_at) OR #claimed_at < :expired) "
                     "AND NOT (attribute_exists(finalized_at) AND attribute_not_exists(#claimed_at)"
                     " AND #s IN (:legacy0, :legacy1))"
@@ -461,6 +464,67 @@ class Ledger:
             values={":zero": 0, ":reason": reason[:200]},
         )
 
+    # -- a remote commit that is pending (see adm_ingest.pipeline.poller) ----------------------
+
+    def record_commit(
+        self, file_id: str, owner: str, session: Mapping[str, str], *, now: float
+    ) -> bool:
+        """The destination's commit said "pending": remember when, and the remote session to
+        poll (opaque ids). Kept from the first call, so a retried finalization polls the same
+        remote state instead of committing again. False when ``owner`` lost the claim."""
+        return self._as_owner(
+            file_id,
+            owner,
+            "SET committed_at = if_not_exists(committed_at, :iso), "
+            "committed_epoch = if_not_exists(committed_epoch, :epoch), "
+            "commit_session = if_not_exists(commit_session, :session)",
+            values={
+                ":iso": _iso(now),
+                ":epoch": int(now),  # the poller's deadline: whole seconds are plenty
+                ":session": {str(k): str(v) for k, v in session.items()},
+            },
+        )
+
+    def await_remote(self, file_id: str, owner: str) -> bool:
+        """Park a committed file until its remote state is terminal: the claim ends (status
+        ``committed``, out of the finalizing index) and no claim is granted while it waits —
+        the poller's :meth:`record_remote_state` ends the wait. False when ``owner`` lost the
+        claim, or the remote state is already known (the poll outran this call: the claim's
+        holder then writes the final report itself)."""
+        return self._as_owner(
+            file_id,
+            owner,
+            "SET awaiting_remote = :t, #claimed_at = :zero, #s = :committed REMOVE #finalizing",
+            names={
+                "#claimed_at": CLAIMED_AT_ATTRIBUTE,
+                "#finalizing": FINALIZING_ATTRIBUTE,
+                "#s": "status",
+            },
+            values={":t": True, ":zero": 0, ":committed": "committed"},
+            condition="attribute_not_exists(remote_state)",
+        )
+
+    def record_remote_state(self, file_id: str, state: RemoteOutcome) -> bool:
+        """The poll reached a terminal remote state (status, facts — ids and counts, never
+        data): recorded once, and the file may be claimed again to write its final report.
+        It rejoins the finalizing index, so a final report the poller does not finish is
+        finished by the sweep. False when a remote state was recorded already."""
+        try:
+            self._resource_table.update_item(
+                Key={"pk": f"file#{file_id}", "sk": "file"},
+                UpdateExpression="SET remote_state = :state, #finalizing = :claimed "
+                "REMOVE awaiting_remote",
+                ConditionExpression="attribute_exists(committed_at) "
+                "AND attribute_not_exists(remote_state) AND attribute_not_exists(reported_at)",
+                ExpressionAttributeNames={"#finalizing": FINALIZING_ATTRIBUTE},
+                ExpressionAttributeValues={":state": state.to_item(), ":claimed": CLAIMED},
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def stale_finalizations(
         self,
         *,
@@ -504,6 +568,7 @@ class Ledger:
         *,
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
+        condition: str | None = None,
     ) -> bool:
         # DynamoDB refuses an empty ExpressionAttributeNames: only pass it with names.
         named: dict[str, Any] = {"ExpressionAttributeNames": dict(names)} if names else {}
@@ -511,7 +576,8 @@ class Ledger:
             self._resource_table.update_item(
                 Key={"pk": f"file#{file_id}", "sk": "file"},
                 UpdateExpression=expression,
-                ConditionExpression="finalize_owner = :owner",
+                ConditionExpression="finalize_owner = :owner"
+                + (f" AND {condition}" if condition else ""),
                 **named,
                 ExpressionAttributeValues={
                     ":owner": owner,

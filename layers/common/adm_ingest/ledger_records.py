@@ -9,6 +9,8 @@ never item keys.
 * :class:`FileFacts` — what the split learned about it (``record_file_facts``);
 * :class:`PinnedMapping` — the validated mapping the file's chunks use (``pin_mapping``);
 * :class:`FileRecord` — the file item as read (``get_file``, ``claim_finalization``);
+* :class:`RemoteOutcome` — the terminal remote state of a file whose destination's commit was
+  pending, as the poller records it (``record_remote_state``);
 * :class:`DeliveredBatch` — one batch of a chunk the worker delivered, or that the API refused
   as a whole (``record_delivered_batch``), replayed by a retry instead of being sent again;
 * :class:`ChunkRecord` — the chunk item as read (``get_chunk``).
@@ -33,6 +35,7 @@ __all__ = [
     "FileFacts",
     "FileRecord",
     "PinnedMapping",
+    "RemoteOutcome",
     "plain",
 ]
 
@@ -74,6 +77,39 @@ class FileFacts:
             for f in fields(self)
             if getattr(self, f.name) is not None
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteOutcome:
+    """How a pending commit ended: the terminal remote state the poller recorded on the file
+    (the destination's status and facts — ids and counts, never data — or the poller's own
+    ``timed_out`` / ``poll_failed``). The report's ``remote`` section shows it."""
+
+    status: str
+    succeeded: bool
+    facts: Mapping[str, int | str] = field(default_factory=dict)
+    finished_at: str | None = None
+    """When the poller recorded it: the final report's ``finished_at``."""
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "status": self.status,
+            "succeeded": self.succeeded,
+            "facts": {str(k): v for k, v in self.facts.items()},
+        }
+        if self.finished_at is not None:
+            item["finished_at"] = self.finished_at
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> RemoteOutcome:
+        data = plain(item)
+        return cls(
+            status=str(data.get("status") or ""),
+            succeeded=bool(data.get("succeeded")),
+            facts={str(k): _fact(v) for k, v in (data.get("facts") or {}).items()},
+            finished_at=data.get("finished_at"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +174,20 @@ class FileRecord:
     report_written_at: str | None = None
     reported_at: str | None = None
     last_finalize_error: str | None = None
+    committed_at: str | None = None
+    """When the destination's commit said *pending* (``None``: it never did — every ADM
+    file); the file is then polled (:mod:`adm_ingest.pipeline.poller`)."""
+    committed_epoch: int | None = None
+    """``committed_at`` in epoch seconds: where the poller's deadline counts from."""
+    commit_session: Mapping[str, str] = field(default_factory=dict)
+    """The session the pending commit returned (opaque remote ids, kept from the first
+    commit): what is polled, unless empty (then the file's ``session``)."""
+    awaiting_remote: bool = False
+    """Parked: committed, its ``committed`` report written, no claim granted until the
+    poller records :attr:`remote_state`."""
+    remote_state: RemoteOutcome | None = None
+    """The terminal remote state of a pending commit (``None``: not known yet, or no pending
+    commit)."""
 
     def pinned_mapping(self) -> PinnedMapping | None:
         """The mapping every chunk of the file uses, checked against its hash (``None``: the
@@ -156,6 +206,8 @@ class FileRecord:
     def from_item(cls, item: Mapping[str, Any]) -> FileRecord:
         data = plain(item)
         records_total = data.get("records_total")
+        committed_epoch = data.get("committed_epoch")
+        remote_state = data.get("remote_state")
         return cls(
             file_id=str(data["pk"]).removeprefix("file#"),
             bucket=str(data.get("bucket") or ""),
@@ -196,7 +248,7 @@ class FileRecord:
             default_country=data.get("default_country"),
             default_country_source=data.get("default_country_source"),
             country_profile=data.get("country_profile"),
-            session={str(k): str(v) for k, v in (data.get("session") or {}).items()},
+            session=_strings(data.get("session")),
             mapping_prefix=str(data.get("mapping_prefix") or ""),
             mapping_config=data.get("mapping_config"),
             mapping_hash=str(data.get("mapping_hash") or ""),
@@ -206,6 +258,11 @@ class FileRecord:
             report_written_at=data.get("report_written_at"),
             reported_at=data.get("reported_at"),
             last_finalize_error=data.get("last_finalize_error"),
+            committed_at=data.get("committed_at"),
+            committed_epoch=None if committed_epoch is None else int(committed_epoch),
+            commit_session=_strings(data.get("commit_session")),
+            awaiting_remote=bool(data.get("awaiting_remote")),
+            remote_state=None if remote_state is None else RemoteOutcome.from_item(remote_state),
         )
 
 
@@ -288,6 +345,17 @@ class ChunkRecord:
 
 def _counts(value: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in (value or {}).items()}
+
+
+def _strings(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def _fact(value: Any) -> int | str:
+    """A remote fact as read: whole numbers stay numbers, anything else is text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value)
 
 
 def _stored(value: Any) -> Any:

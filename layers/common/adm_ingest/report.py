@@ -146,13 +146,21 @@ def build_report(file: FileRecord) -> dict[str, Any]:
     }
     requests = dict(sorted(file.requests.items()))
     sent = sum(v for k, v in requests.items() if k != "dry_run")
+    remote = remote_section(file)
+    outcome = file.remote_state if remote is not None else None
     if file.error:
         status = "error"
+    elif remote is not None and outcome is None:
+        status = COMMITTED
+    elif outcome is not None and not outcome.succeeded:
+        status = REMOTE_FAILED
     elif failed:
         status = "complete_with_failures"
     else:
         status = "complete"
-    return {
+    # A pending commit's file is finished when its remote state is, not when it was claimed.
+    finished_at = file.finalized_at if remote is None else remote["finished_at"]
+    report: dict[str, Any] = {
         "status": status,
         "error": file.error,
         "file": {
@@ -185,10 +193,43 @@ def build_report(file: FileRecord) -> dict[str, Any]:
         "timings": {
             "received_at": file.created_at,
             "split_done_at": file.split_done_at,
-            "finished_at": file.finalized_at,
-            "duration_seconds": _duration(file),
+            "finished_at": finished_at,
+            "duration_seconds": _duration(file.created_at, finished_at),
         },
-        "rejects_file": rejects_key(file.key) if rejected or failed else None,
+        # A committed file's rejects are written with its final report.
+        "rejects_file": rejects_key(file.key)
+        if (rejected or failed) and status != COMMITTED
+        else None,
+    }
+    if remote is not None:
+        report["remote"] = remote
+    return report
+
+
+COMMITTED = "committed"
+"""The report's status while the destination's commit is pending: the counts so far, the
+``remote`` section says what is known; the final report replaces it when the poll ends."""
+REMOTE_FAILED = "remote_failed"
+"""The final status when the remote state ended unsuccessfully (failed, timed out, the poll
+itself failed): ``remote.status`` says which."""
+PENDING_REMOTE = "pending"
+
+
+def remote_section(file: FileRecord) -> dict[str, Any] | None:
+    """The report's ``remote``: for a file whose destination's commit was pending, the remote
+    session (opaque ids), when it was committed, and — once the poll ended — the terminal
+    remote state (status, succeeded, facts: ids and counts). None for files that finished at
+    commit (ADM's)."""
+    if file.committed_at is None:
+        return None
+    state = file.remote_state
+    return {
+        "status": PENDING_REMOTE if state is None else state.status,
+        "succeeded": None if state is None else state.succeeded,
+        "facts": {} if state is None else dict(sorted(state.facts.items())),
+        "session": dict(sorted(file.commit_session.items())),
+        "committed_at": file.committed_at,
+        "finished_at": None if state is None else state.finished_at,
     }
 
 
@@ -214,8 +255,7 @@ def _json(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else dict(value)
 
 
-def _duration(file: FileRecord) -> float | None:
-    start, end = file.created_at, file.finalized_at
+def _duration(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
     parse = time.strptime
@@ -271,6 +311,15 @@ class ReportWriter:
             self._concatenate(rejects_key(key), fate_keys, {FILE_ID_METADATA: file_id})
         if skip_existing and self._written(report_key(key), file_id, digest):
             return
+        self._put_report(key, file_id, body, digest)
+
+    def write_report(self, file_id: str, key: str, report: Mapping[str, Any]) -> None:
+        """``reports/<key>.json`` alone: the report of a committed file, while its remote state
+        is pending (the rejects follow with the final report, which replaces this one)."""
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+        self._put_report(key, file_id, body, hashlib.sha256(body).hexdigest())
+
+    def _put_report(self, key: str, file_id: str, body: bytes, digest: str) -> None:
         self._s3.put_object(
             Bucket=self._bucket,
             Key=report_key(key),

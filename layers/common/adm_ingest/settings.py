@@ -84,6 +84,17 @@ class Settings:
     """Decompressed ÷ compressed size over which a gzip file is refused as a likely bomb
     (checked once 64 MiB are decompressed); default 1000."""
 
+    poller_state_machine_arn: str = field(default_factory=lambda: _env("POLLER_STATE_MACHINE_ARN"))
+    """The poller started for a file whose destination's commit is pending."""
+    poll_interval_seconds: int = field(
+        default_factory=lambda: int(_env("POLL_INTERVAL_SECONDS", "120"))
+    )
+    """Seconds between two polls of a committed file's remote state (bounded to 1..3600)."""
+    poll_max_seconds: int = field(
+        default_factory=lambda: int(_env("POLL_MAX_SECONDS", str(6 * 3600)))
+    )
+    """Seconds after the commit after which the poller records ``timed_out``."""
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls()

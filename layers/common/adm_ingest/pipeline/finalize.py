@@ -17,6 +17,15 @@ delivery (a chunk, a duplicate S3 event, the dead-letter recorder — any call o
 releasing is taken over after the lease, by the next delivery or by the periodic
 :meth:`Finalizer.sweep`.
 
+**A pending commit.** Before step 2 the destination's ``commit`` runs (``committer``, injected:
+this module knows no destination). ``DONE`` — every ADM destination — goes on as above.
+``PENDING`` (a remote batch still processing) records the commit in the ledger (once: a retry
+polls that commit instead of committing again), writes the report with status ``committed``
+(what is known so far), starts the poller (``start_poll``; idempotent per file), and parks
+the file: the claim ends and no claim is granted until the poller records a terminal remote
+state (:mod:`adm_ingest.pipeline.poller`), after which the next claim — the poller's own, or
+the sweep's — writes the final report through steps 2–4.
+
 "Exactly once" = one final report object with one content. The content is deterministic (it is
 built from the ledger item, whose ``finalized_at`` only the first claim sets), so a retry writes
 the same bytes; and a retry first checks the objects' metadata, so after a crash between the
@@ -34,10 +43,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from adm_ingest.destinations.base import Commit, CommitState
 from adm_ingest.ledger import DEFAULT_LEASE_SECONDS, FileRecord, Ledger
 from adm_ingest.report import ReportWriter, build_report
 
 logger = logging.getLogger(__name__)
+
+Committer = Callable[[FileRecord], Commit]
+"""The destination's commit of a file whose chunks are all accounted for (the ledger's file
+record in, the destination's :class:`Commit` out); built from the destination interface in
+:mod:`adm_ingest.pipeline.runtime`."""
+PollStarter = Callable[[str], None]
+"""Starts waiting for a committed file's remote state (file id in); idempotent per file."""
+
+
+def commit_done(file: FileRecord) -> Commit:
+    """The committer of destinations that finish at delivery (ADM's): nothing to wait for."""
+    return Commit()
+
+
+class PollerNotConfigured(RuntimeError):
+    """A destination's commit is pending, but this function has no poller to start."""
 
 
 @dataclass(slots=True)
@@ -64,11 +90,15 @@ class Finalizer:
         *,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         clock: Callable[[], float] = time.time,
+        committer: Committer = commit_done,
+        start_poll: PollStarter | None = None,
     ) -> None:
         self.ledger = ledger
         self.writer = writer
         self.lease_seconds = lease_seconds
         self.clock = clock
+        self.committer = committer
+        self.start_poll = start_poll
 
     def finalize_if_complete(self, file_id: str) -> dict[str, Any] | None:
         """The report, if this call finalized the file; None if it isn't complete yet, is
@@ -127,7 +157,51 @@ class Finalizer:
         return result
 
     def _finish(self, file_id: str, owner: str, file: FileRecord) -> dict[str, Any] | None:
-        """Steps 2–4 for a claimed file; None when the claim was taken over meanwhile."""
+        """The commit, then steps 2–4 for a claimed file — or, while the commit is pending, the
+        ``committed`` report. None when the claim was taken over meanwhile."""
+        if not file.error and file.remote_state is None:
+            commit = self._commit(file_id, owner, file)
+            if commit is None:
+                return None
+            if commit.pending:
+                return self._await_remote(file_id, owner)
+        return self._final(file_id, owner, file)
+
+    def _commit(self, file_id: str, owner: str, file: FileRecord) -> Commit | None:
+        """The destination's commit, recorded when pending; None when the claim was lost."""
+        if file.committed_at is not None:  # an earlier attempt committed: poll that, never twice
+            return Commit(CommitState.PENDING, dict(file.commit_session))
+        commit = self.committer(file)
+        if commit.pending and not self.ledger.record_commit(
+            file_id, owner, commit.session, now=self.clock()
+        ):
+            return None
+        return commit
+
+    def _await_remote(self, file_id: str, owner: str) -> dict[str, Any] | None:
+        """Write the ``committed`` report, start the poller and park the file (the poller's
+        terminal state reopens it). If the poll outran the parking, finish here."""
+        if self.start_poll is None:
+            raise PollerNotConfigured("a commit is pending and no poller is configured")
+        file = self._reread(file_id)  # with the commit just recorded
+        report = build_report(file)
+        self.writer.write_report(file_id, file.key, report)
+        self.start_poll(file_id)
+        if self.ledger.await_remote(file_id, owner):
+            return report
+        file = self._reread(file_id)
+        if file.remote_state is not None and file.finalize_owner == owner:
+            return self._final(file_id, owner, file)
+        return None
+
+    def _reread(self, file_id: str) -> FileRecord:
+        file = self.ledger.get_file(file_id)
+        if file is None:  # claimed a moment ago: only its expiry (TTL) removes the item
+            raise LookupError("the claimed file's ledger item is gone")
+        return file
+
+    def _final(self, file_id: str, owner: str, file: FileRecord) -> dict[str, Any] | None:
+        """Steps 2–4: the final report and rejects, staging cleaned, the file marked reported."""
         report = build_report(file)
         if not file.report_written_at:
             retry = file.finalize_attempts > 1

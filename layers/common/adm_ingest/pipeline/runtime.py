@@ -22,9 +22,12 @@ from adm_ingest.adm.ratelimit import (
     SharedRateLimiter,
 )
 from adm_ingest.clients import ClientEnvironment, ClientPool
+from adm_ingest.destinations import destination_for
 from adm_ingest.ledger import Ledger
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import FileLimits
+from adm_ingest.pipeline.poller import FilePoller, PollSettings, PollStarter
+from adm_ingest.pipeline.remote import RemoteLifecycle
 from adm_ingest.pipeline.splitter import Splitter
 from adm_ingest.pipeline.worker import ChunkWorker
 from adm_ingest.registry import Registry
@@ -64,11 +67,39 @@ class Runtime:
         return Registry(self.settings.registry_table, dynamodb=self.dynamodb)
 
     @cached_property
+    def stepfunctions(self) -> Any:
+        return boto3.client("stepfunctions")
+
+    @cached_property
     def finalizer(self) -> Finalizer:
         return Finalizer(
             self.ledger,
             ReportWriter(self.s3, self.settings.bucket),
             lease_seconds=self.settings.finalize_lease_seconds,
+            committer=self.remote.commit,
+            start_poll=self.start_poll,
+        )
+
+    def start_poll(self, file_id: str) -> None:
+        """Start the poller for a committed file (the Step Functions client only when used)."""
+        PollStarter(self.stepfunctions, self.settings.poller_state_machine_arn)(file_id)
+
+    @cached_property
+    def remote(self) -> RemoteLifecycle:
+        """Commit and poll through the destination interface (a client connects only when a
+        destination's hook uses it: ADM's commit does not, so the sweeper needs no secret)."""
+        return RemoteLifecycle(destination_for, self.clients)
+
+    @cached_property
+    def poller(self) -> FilePoller:
+        return FilePoller(
+            self.ledger,
+            self.finalizer,
+            self.remote,
+            settings=PollSettings(
+                interval_seconds=self.settings.poll_interval_seconds,
+                max_seconds=self.settings.poll_max_seconds,
+            ),
         )
 
     @cached_property
