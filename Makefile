@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/adm-ingest demo
 
-## test: lint + the full test suite (unit, property, end-to-end, template)
+## test: lint, types (mypy strict), dead code (vulture) + the full test suite (unit, property,
+##       end-to-end, template)
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/vulture
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## fuzz: a long contract-fuzzing run of the ADM sandbox (Schemathesis from the OpenAPI structure:

@@ -79,3 +79,16 @@ _.dead_letter_retries
 _.queue_url
 _.receive
 _.sqs_event
+
+# -- the typed ledger records: every attribute of the DynamoDB items, whether or not library code
+# -- reads it (the fake ledger's contract test and tests/unit compare whole records) -------------
+_.chunks_done  # FileRecord
+_.counted_chunks  # FileRecord
+_.reported_at  # FileRecord
+_.last_finalize_error  # FileRecord
+_.completed_at  # ChunkRecord
+
+# -- declared for destinations and documents -------------------------------------------------
+_.json_lines  # batching.py: the JSON Lines wire format (a file of items, e.g. an AEP upload;
+# tests/property/test_batching.py)
+_.ORJSON_DEPTH  # readers/json_values.py: orjson's own nesting limit, which jsonl.py relies on

@@ -198,12 +198,8 @@ class _Hooks:
 
         ledger.complete_chunk = completing
 
-        # The finalizer shares the worker's ledger; its claim is whichever method it calls
-        # (a lease-based claim where the ledger has one, else the one-shot try_finalize).
-        claim_name = next(
-            name for name in ("claim_finalization", "try_finalize") if hasattr(ledger, name)
-        )
-        claim = getattr(ledger, claim_name)
+        # The finalizer shares the worker's ledger: wrap its lease-based claim.
+        claim = ledger.claim_finalization
 
         def claimed(*args: Any, **kwargs: Any) -> Any:
             file = claim(*args, **kwargs)
@@ -211,7 +207,7 @@ class _Hooks:
                 crashes.hit(CrashPoint.AFTER_FINALIZE_CLAIM, attempt.pointer)
             return file
 
-        setattr(ledger, claim_name, claimed)
+        ledger.claim_finalization = claimed
         ledger._resource_table = _CountingTable(ledger._resource_table, crashes, attempt)
 
 

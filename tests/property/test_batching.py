@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adm_ingest.batching import MAX_REQUEST_BYTES, Batch, BodyBatcher, ItemTooLarge
+from adm_ingest.batching import MAX_REQUEST_BYTES, Batch, BodyBatcher, ItemTooLarge, json_lines
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, ConversionEvents, DeliveryTarget
 from adm_ingest.mapping import build_plan
@@ -96,6 +96,23 @@ def test_a_body_is_exactly_json_dumps_of_its_items(items: list[dict[str, object]
         assert json.loads(batch.body) == {"members": items}
         standard = json.dumps({"members": items}, separators=(",", ":"), ensure_ascii=False)
         assert batch.body == standard.encode()
+
+
+@given(
+    st.lists(st.dictionaries(st.text(max_size=5), JSON_INT | st.text(), max_size=4)),
+    st.integers(min_value=1, max_value=5),
+    st.integers(min_value=40, max_value=400),
+)
+def test_a_json_lines_body_is_one_item_per_line_within_its_limits(
+    items: list[dict[str, object]], max_items: int, max_bytes: int
+) -> None:
+    encoded = [orjson.dumps(item) for item in items]
+    fitting = [item for item in encoded if len(item) + 1 <= max_bytes]
+    batches = run(json_lines(max_items=max_items, max_bytes=max_bytes).batcher(), fitting)
+    assert [item for batch in batches for item in batch.body.splitlines()] == fitting
+    for batch in batches:
+        assert batch.body.endswith(b"\n") and batch.body.count(b"\n") == len(batch)
+        assert len(batch) <= max_items and len(batch.body) <= max_bytes
 
 
 def test_an_item_that_fills_the_body_exactly_fits_and_one_byte_more_does_not() -> None:

@@ -9,6 +9,7 @@ order, multipart when large) and nothing left under ``_staging/<file_id>/``.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -202,14 +203,14 @@ def test_counters_add_up_across_chunks(ledger: Ledger) -> None:
 def test_finalize_only_once_split_is_done_and_every_chunk_is_done(ledger: Ledger) -> None:
     ledger.register_file(entry())
     ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
-    assert ledger.try_finalize(FILE_ID) is None  # still splitting
+    assert claim(ledger) is None  # still splitting
     ledger.record_split(FILE_ID, chunks_total=2, records_total=16)
-    assert ledger.try_finalize(FILE_ID) is None  # chunk 1 outstanding
+    assert claim(ledger) is None  # chunk 1 outstanding
     ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
-    finalized = ledger.try_finalize(FILE_ID)
+    finalized = claim(ledger)
     assert finalized is not None
     assert (finalized.read, finalized.chunks_total, finalized.records_total) == (16, 2, 16)
-    assert ledger.try_finalize(FILE_ID) is None  # exactly once
+    assert claim(ledger) is None  # exactly once
 
 
 def test_chunks_finishing_before_the_split_is_recorded_still_finalize_once(
@@ -219,14 +220,14 @@ def test_chunks_finishing_before_the_split_is_recorded_still_finalize_once(
     ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
     ledger.complete_chunk(FILE_ID, 1, CHUNK_1, status="done")
     ledger.record_split(FILE_ID, chunks_total=2, records_total=16)
-    claims = [ledger.try_finalize(FILE_ID) for _ in range(3)]
+    claims = [claim(ledger) for _ in range(3)]
     assert sum(claim is not None for claim in claims) == 1
 
 
 def test_a_file_error_finalizes_and_reports_the_error(ledger: Ledger) -> None:
     ledger.register_file(entry())
     ledger.record_file_error(FILE_ID, "file has no header row")
-    finalized = ledger.try_finalize(FILE_ID)
+    finalized = claim(ledger)
     assert finalized is not None
     report = build_report(finalized)
     assert (report["status"], report["error"], report["records_read"]) == (
@@ -234,15 +235,15 @@ def test_a_file_error_finalizes_and_reports_the_error(ledger: Ledger) -> None:
         "file has no header row",
         0,
     )
-    assert ledger.try_finalize(FILE_ID) is None
+    assert claim(ledger) is None
 
 
 def test_a_file_error_after_some_chunks_waits_for_them(ledger: Ledger) -> None:
     ledger.register_file(entry())
     ledger.record_file_error(FILE_ID, "corrupt gzip tail", chunks_total=1, records_total=10)
-    assert ledger.try_finalize(FILE_ID) is None
+    assert claim(ledger) is None
     ledger.complete_chunk(FILE_ID, 0, CHUNK_0, status="done")
-    assert ledger.try_finalize(FILE_ID) is not None
+    assert claim(ledger) is not None
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def finalized_file(ledger: Ledger, *tallies: Tally) -> FileRecord:
     for index, chunk in enumerate(tallies):
         ledger.complete_chunk(FILE_ID, index, chunk, status="done")
     ledger.record_split(FILE_ID, chunks_total=len(tallies), records_total=16)
-    finalized = ledger.try_finalize(FILE_ID)
+    finalized = claim(ledger)
     assert finalized is not None
     return finalized
 
@@ -433,13 +434,18 @@ def test_a_mapping_is_pinned_once_and_reads_back_verified(ledger: Ledger) -> Non
         damaged.pinned_mapping()  # …but the mapping is refused
 
 
-def test_a_destinations_session_is_stored_on_the_file_and_read_back(ledger: Ledger) -> None:
+def test_a_destinations_session_is_stored_on_the_file_and_the_first_one_kept(
+    ledger: Ledger,
+) -> None:
     ledger.register_file(entry())
     file = ledger.get_file(FILE_ID)
     assert file is not None and file.session == {}  # ADM keeps none
-    ledger.record_session(FILE_ID, {"batch_id": "01JD-AEP", "dataset": "ds-9"})
+    opened = {"batch_id": "01JD-AEP", "dataset": "ds-9"}
+    assert ledger.open_session(FILE_ID, opened) == opened
+    # A racing split's second open_file keeps the first session: the chunks all carry one.
+    assert ledger.open_session(FILE_ID, {"batch_id": "01JD-OTHER"}) == opened
     file = ledger.get_file(FILE_ID)
-    assert file is not None and file.session == {"batch_id": "01JD-AEP", "dataset": "ds-9"}
+    assert file is not None and file.session == opened
 
 
 def test_a_pending_commit_and_its_remote_outcome_read_back_typed(ledger: Ledger) -> None:
@@ -477,3 +483,8 @@ def test_a_pending_commit_and_its_remote_outcome_read_back_typed(ledger: Ledger)
     assert done is not None and done.remote_state == outcome and not done.awaiting_remote
     assert type(done.remote_state.facts["records_written"]) is int
     assert ledger.claim_finalization(FILE_ID, "owner-2", now=1_900_000_000.0) is not None
+
+
+def claim(ledger: Ledger) -> FileRecord | None:
+    """A finalization claim under a fresh owner token: the file to whoever sees it complete."""
+    return ledger.claim_finalization(FILE_ID, uuid.uuid4().hex)

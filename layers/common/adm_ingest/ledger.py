@@ -18,7 +18,6 @@ sweeper queries that index for expired claims instead of scanning the table.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -166,17 +165,6 @@ class Ledger:
         pinned = FileRecord.from_item(updated["Attributes"]).pinned_mapping()
         assert pinned is not None, "just pinned"
         return pinned
-
-    def record_session(self, file_id: str, session: Mapping[str, str]) -> None:
-        """Store the destination's session for the file (opaque remote ids, never data): what
-        ``open_file`` returned, or what ``commit`` changed it to."""
-        self._resource_table.update_item(
-            Key={"pk": f"file#{file_id}", "sk": "file"},
-            UpdateExpression="SET #session = :session",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#session": "session"},
-            ExpressionAttributeValues={":session": {str(k): str(v) for k, v in session.items()}},
-        )
 
     def save_split_checkpoint(self, file_id: str, checkpoint: Mapping[str, Any]) -> None:
         """Where a split that ran out of time continues (opaque to the ledger)."""
@@ -425,11 +413,6 @@ class Ledger:
                 return None
             raise
         return FileRecord.from_item(updated["Attributes"])
-
-    def try_finalize(self, file_id: str) -> FileRecord | None:
-        """:meth:`claim_finalization` under a fresh owner token (for callers that don't need
-        the token): the file item to the single caller that sees the file complete."""
-        return self.claim_finalization(file_id, uuid.uuid4().hex)
 
     def record_report_written(self, file_id: str, owner: str) -> bool:
         """The report and rejects are in the bucket: a later attempt only cleans up. False
