@@ -4,6 +4,7 @@ preparer (nothing on the record path fixes them itself)."""
 from __future__ import annotations
 
 from adm_ingest.consent import ConsentPolicy
+from adm_ingest.countries import AMAZON_CONSENT_REQUIRED, CONSENT_REQUIRED
 from adm_ingest.destinations import (
     AudienceMembers,
     AudienceRemovals,
@@ -40,6 +41,22 @@ def test_a_destination_without_consent_sends_eea_records_without_a_signal() -> N
     )
     prepared = Preparer(ConsentPolicy(), AMAZON_RULES_WITHOUT_CONSENT).prepare(*record)
     assert isinstance(prepared, PreparedRecord) and not prepared.consent.any
+
+
+def test_a_destination_declares_where_consent_is_required() -> None:
+    # A platform whose rule is Amazon's own (UK and EEA): a Swiss record goes without a
+    # signal, a German one still needs one.
+    amazon_only = RecordRules(consent_countries=AMAZON_CONSENT_REQUIRED)
+    swiss = mapped(2, {"country": "CH"}, [{"email": EMAIL}])
+    german = mapped(3, {"country": "DE"}, [{"email": EMAIL}])
+    assert isinstance(Preparer(ConsentPolicy(), amazon_only).prepare(*swiss), PreparedRecord)
+    assert Preparer(ConsentPolicy(), AMAZON_RULES).prepare(*swiss) == Rejection(
+        2, Reason.MISSING_CONSENT, "CH record has no consent signal"
+    )
+    assert Preparer(ConsentPolicy(), amazon_only).prepare(*german) == Rejection(
+        3, Reason.MISSING_CONSENT, "DE record has no consent signal"
+    )
+    assert AMAZON_RULES.consent_countries == CONSENT_REQUIRED
 
 
 def test_fields_the_destination_does_not_take_are_not_read() -> None:

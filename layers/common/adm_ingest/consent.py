@@ -143,17 +143,22 @@ class ConsentPolicy:
             raise _country_error(raw, "country")
         return country
 
-    def signals_of(self, attributes: Mapping[str, str], country: str) -> ConsentSignals:
+    def signals_of(
+        self,
+        attributes: Mapping[str, str],
+        country: str,
+        required_in: frozenset[str] = CONSENT_REQUIRED,
+    ) -> ConsentSignals:
         """The record's consent signals, with defaults filled in. Raises ConsentError when a
-        value is unrecognized, or when a record from a consent-required country (UK, EEA,
-        CH) carries no signal at all."""
+        value is unrecognized, or when a record from a country in ``required_in`` (the
+        destination's rule; by default the UK, the EEA and CH) carries no signal at all."""
         # isdisjoint rather than any(<genexpr>): no generator frame per record.
         if attributes.keys().isdisjoint(CONSENT_FIELDS):
             # Most files carry no consent column: every record shares the defaults object.
             signals = self._defaults
         else:
             signals = self._own_signals(attributes)
-        if country in CONSENT_REQUIRED and not signals.any:
+        if country in required_in and not signals.any:
             raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
         return signals
 

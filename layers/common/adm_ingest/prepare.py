@@ -225,7 +225,7 @@ class Preparer:
         if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
-            return country, policy.signals_of(attributes, country)
+            return country, policy.signals_of(attributes, country, self.rules.consent_countries)
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
 
@@ -245,7 +245,7 @@ class Preparer:
         if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
-            return country, policy.signals_of(attributes, country)
+            return country, policy.signals_of(attributes, country, self.rules.consent_countries)
         except ConsentError as error:
             return Rejection(0, error.reason, error.detail)
 

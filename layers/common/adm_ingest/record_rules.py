@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from adm_ingest.countries import CONSENT_REQUIRED
 from adm_ingest.normalize.pii import DECLARED_HASHERS, HASHERS, Hasher
 
 
@@ -31,8 +32,10 @@ class RecordRules:
     )
     """Per PII field, for a column declared already hashed."""
     requires_consent: bool = True
-    """Whether records from countries that need a consent signal (UK, EEA, CH) must carry one
-    (and whether consent signals are read at all)."""
+    """Whether consent applies at all: without it, consent signals are neither read nor sent."""
+    consent_countries: frozenset[str] = CONSENT_REQUIRED
+    """Where a record must carry a consent signal to be sent (Amazon's UK and EEA, and CH by
+    our own decision: see :data:`adm_ingest.countries.CONSENT_REQUIRED_BEYOND_AMAZON`)."""
 
     def takes(self, field: str) -> bool:
         return self.fields is None or field in self.fields
@@ -40,7 +43,7 @@ class RecordRules:
 
 AMAZON_RULES = RecordRules()
 """Amazon Ads' identity matching: every field, Amazon's normalization and SHA-256, consent
-required."""
+required where :data:`~adm_ingest.countries.CONSENT_REQUIRED` says."""
 AMAZON_RULES_WITHOUT_CONSENT = RecordRules(requires_consent=False)
 """The same for a request that needs no consent (a GDPR identity deletion is the person's own
 request)."""
