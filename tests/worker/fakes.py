@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import io
 import itertools
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
@@ -46,6 +45,7 @@ from adm_ingest.ledger import (
     Ledger,
     PinnedMapping,
 )
+from adm_ingest.ledger_records import iso_time
 from adm_ingest.outcomes import Tally
 from adm_ingest.pipeline.chunks import ChunkPointer, SourceLayout
 from adm_ingest.pipeline.finalize import Finalizer
@@ -64,10 +64,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _chunk_sk(index: int) -> str:
@@ -104,27 +100,7 @@ class FakeLedger:
     def register_file(self, entry: FileEntry) -> bool:
         if self._file(entry.file_id) is not None:
             return False
-        now = self.clock()
-        item: dict[str, Any] = {
-            "pk": f"file#{entry.file_id}",
-            "sk": "file",
-            "bucket": entry.bucket,
-            "key": entry.key,
-            "size": entry.size,
-            "destination": entry.destination,
-            "target_name": entry.target_name,
-            "target_id": entry.target_id,
-            "status": "splitting",
-            "created_at": _iso(now),
-            "chunks_done": 0,
-            "read": 0,
-            "accepted": 0,
-            "ingress_ids": [],
-        }
-        if entry.version_id:
-            item["version_id"] = entry.version_id
-        if entry.etag:
-            item["etag"] = entry.etag
+        item = entry.new_item(self.clock())  # the real ledger's item, exactly
         self.items[(item["pk"], "file")] = item
         return True
 
@@ -151,7 +127,7 @@ class FakeLedger:
             chunks_total=chunks_total,
             records_total=records_total,
             split_done=True,
-            split_done_at=_iso(self.clock()),
+            split_done_at=iso_time(self.clock()),
             status="processing",
         )
         item.pop("split_checkpoint", None)
@@ -213,7 +189,7 @@ class FakeLedger:
                     stored[name] = stored.get(name, 0) + count
         item.setdefault("counted_chunks", set()).add(index)
         chunk = self._chunk(file_id, index)
-        chunk.update(status=status, completed_at=_iso(self.clock()))
+        chunk.update(status=status, completed_at=iso_time(self.clock()))
         return True
 
     # -- finalization (a lease) ---------------------------------------------------------
@@ -241,7 +217,7 @@ class FakeLedger:
         if not complete or "reported_at" in item or not free or legacy_reported:
             return None
         item.update(finalize_owner=owner, finalize_claimed_at=round(now, 3), finalizing="claimed")
-        item.setdefault("finalized_at", _iso(now))
+        item.setdefault("finalized_at", iso_time(now))
         item["finalize_attempts"] = item.get("finalize_attempts", 0) + 1
         return FileRecord.from_item(deepcopy(item))
 
@@ -249,14 +225,14 @@ class FakeLedger:
         item = self._owned(file_id, owner)
         if item is None:
             return False
-        item.setdefault("report_written_at", _iso(self.clock()))
+        item.setdefault("report_written_at", iso_time(self.clock()))
         return True
 
     def mark_reported(self, file_id: str, status: str, *, owner: str | None = None) -> bool:
         item = self._file(file_id) if owner is None else self._owned(file_id, owner)
         if item is None:
             return False
-        item.update(status=status, reported_at=_iso(self.clock()))
+        item.update(status=status, reported_at=iso_time(self.clock()))
         item.pop("finalizing", None)
         return True
 

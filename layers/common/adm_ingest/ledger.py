@@ -27,6 +27,8 @@ from botocore.exceptions import ClientError
 
 from adm_ingest.attempts import AttemptStats
 from adm_ingest.ledger_records import (
+    COUNTER_MAPS,
+    RETENTION_SECONDS,
     ChunkRecord,
     DeliveredBatch,
     FileEntry,
@@ -34,6 +36,7 @@ from adm_ingest.ledger_records import (
     FileRecord,
     PinnedMapping,
     RemoteOutcome,
+    iso_time,
 )
 from adm_ingest.outcomes import Tally
 
@@ -48,21 +51,6 @@ __all__ = [
     "RemoteOutcome",
 ]
 
-#: Ledger items expire (DynamoDB TTL) this long after their file was registered.
-RETENTION_SECONDS = 90 * 24 * 3600
-
-_COUNTER_MAPS = (
-    "rejected",
-    "failed",
-    "coverage_valid",
-    "coverage_invalid",
-    "requests",
-    "request_attempts",
-    "notes",
-    "skipped",
-    "country_sources",
-    "countries",
-)
 OTHER_COUNTRIES = "other"
 """Where a chunk's least frequent countries are folded when its update would outgrow
 DynamoDB's expression limit (only a chunk with dozens of countries gets there)."""
@@ -102,30 +90,7 @@ class Ledger:
 
     def register_file(self, entry: FileEntry) -> bool:
         """Create the file item; False when it already exists (a redelivered S3 event)."""
-        now = time.time()
-        item: dict[str, Any] = {
-            "pk": f"file#{entry.file_id}",
-            "sk": "file",
-            "bucket": entry.bucket,
-            "key": entry.key,
-            "size": entry.size,
-            "destination": entry.destination,
-            "target_name": entry.target_name,
-            "target_id": entry.target_id,
-            "status": "splitting",
-            "created_at": _iso(now),
-            "created_epoch": int(now),
-            "chunks_done": 0,
-            "read": 0,
-            "accepted": 0,
-            "ingress_ids": [],
-            "expires_at": int(now) + RETENTION_SECONDS,
-            **{name: {} for name in _COUNTER_MAPS},
-        }
-        if entry.version_id:
-            item["version_id"] = entry.version_id
-        if entry.etag:
-            item["etag"] = entry.etag
+        item = entry.new_item(time.time())
         try:
             self._resource_table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
@@ -187,7 +152,7 @@ class Ledger:
                 ":c": chunks_total,
                 ":r": records_total,
                 ":t": True,
-                ":now": _iso(time.time()),
+                ":now": iso_time(time.time()),
                 ":processing": "processing",
             },
         )
@@ -340,7 +305,7 @@ class Ledger:
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":status": status,
-                ":now": _iso(time.time()),
+                ":now": iso_time(time.time()),
                 ":ttl": int(time.time()) + RETENTION_SECONDS,
             },
         )
@@ -350,10 +315,10 @@ class Ledger:
         self._resource_table.update_item(
             Key={"pk": f"file#{file_id}", "sk": "file"},
             UpdateExpression="SET "
-            + ", ".join(f"#m{i} = if_not_exists(#m{i}, :empty)" for i in range(len(_COUNTER_MAPS)))
+            + ", ".join(f"#m{i} = if_not_exists(#m{i}, :empty)" for i in range(len(COUNTER_MAPS)))
             + ", ingress_ids = if_not_exists(ingress_ids, :none)",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={f"#m{i}": name for i, name in enumerate(_COUNTER_MAPS)},
+            ExpressionAttributeNames={f"#m{i}": name for i, name in enumerate(COUNTER_MAPS)},
             ExpressionAttributeValues={":empty": {}, ":none": []},
         )
 
@@ -399,7 +364,7 @@ class Ledger:
                     ":owner": owner,
                     ":now": _epoch(now),
                     ":claimed": CLAIMED,
-                    ":iso": _iso(now),
+                    ":iso": iso_time(now),
                     ":one": 1,
                     ":t": True,
                     ":expired": _epoch(now - lease_seconds),
@@ -431,7 +396,7 @@ class Ledger:
                 Key={"pk": f"file#{file_id}", "sk": "file"},
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":s": status, ":now": _iso(time.time())},
+                ExpressionAttributeValues={":s": status, ":now": iso_time(time.time())},
             )
             return True
         return self._as_owner(file_id, owner, expression, names=names, values={":s": status})
@@ -462,7 +427,7 @@ class Ledger:
             "committed_epoch = if_not_exists(committed_epoch, :epoch), "
             "commit_session = if_not_exists(commit_session, :session)",
             values={
-                ":iso": _iso(now),
+                ":iso": iso_time(now),
                 ":epoch": int(now),  # the poller's deadline: whole seconds are plenty
                 ":session": {str(k): str(v) for k, v in session.items()},
             },
@@ -564,7 +529,7 @@ class Ledger:
                 **named,
                 ExpressionAttributeValues={
                     ":owner": owner,
-                    **({":now": _iso(time.time())} if ":now" in expression else {}),
+                    **({":now": iso_time(time.time())} if ":now" in expression else {}),
                     **(values or {}),
                 },
             )
@@ -589,7 +554,7 @@ class Ledger:
             ),
             ExpressionAttributeNames={"#kind": f"kind_{kind}"},
             ExpressionAttributeValues={
-                ":iso": _iso(now),
+                ":iso": iso_time(now),
                 ":kind": kind,
                 ":digest": digest,
                 ":ttl": int(now) + RETENTION_SECONDS,
@@ -672,7 +637,3 @@ def _code(error: ClientError) -> str:
 def _epoch(seconds: float) -> Decimal:
     """DynamoDB numbers from floats: millisecond precision is plenty for a lease."""
     return Decimal(str(round(seconds, 3)))
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

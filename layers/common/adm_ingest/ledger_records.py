@@ -20,6 +20,7 @@ Nothing here holds a record value: names, codes, counts and ids only.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -27,6 +28,22 @@ from typing import Any
 
 from adm_ingest.attempts import AttemptStats
 from adm_ingest.mapping_config import PinnedMapping
+
+RETENTION_SECONDS = 90 * 24 * 3600
+"""Ledger items expire (DynamoDB TTL) this long after their file was registered."""
+COUNTER_MAPS = (
+    "rejected",
+    "failed",
+    "coverage_valid",
+    "coverage_invalid",
+    "requests",
+    "request_attempts",
+    "notes",
+    "skipped",
+    "country_sources",
+    "countries",
+)
+"""The file item's maps of counters, each created empty with the file (chunks add into them)."""
 
 __all__ = [
     "ChunkRecord",
@@ -54,6 +71,38 @@ class FileEntry:
     """The destination's stable name (``audience_members``…), ``unknown`` for an unroutable key."""
     target_name: str
     target_id: str
+
+    def new_item(self, now: float) -> dict[str, Any]:
+        """The file's ledger item as registered at ``now``: nothing split, nothing counted."""
+        item: dict[str, Any] = {
+            "pk": f"file#{self.file_id}",
+            "sk": "file",
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "destination": self.destination,
+            "target_name": self.target_name,
+            "target_id": self.target_id,
+            "status": "splitting",
+            "created_at": iso_time(now),
+            "created_epoch": int(now),
+            "chunks_done": 0,
+            "read": 0,
+            "accepted": 0,
+            "ingress_ids": [],
+            "expires_at": int(now) + RETENTION_SECONDS,
+            **{name: {} for name in COUNTER_MAPS},
+        }
+        if self.version_id:
+            item["version_id"] = self.version_id
+        if self.etag:
+            item["etag"] = self.etag
+        return item
+
+
+def iso_time(epoch: float) -> str:
+    """A ledger timestamp: UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 @dataclass(frozen=True, slots=True)
