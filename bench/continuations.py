@@ -67,6 +67,7 @@ def _clock(short_every: int | None) -> Callable[[], float]:
 
 def _split(env: dict[str, Any], key: str, body: bytes, short_every: int | None) -> dict[str, Any]:
     """Split ``body`` (following continuations); its CPU seconds, invocations and counts."""
+    from adm_ingest.pipeline.continuation import SplitContinuation
     from adm_ingest.pipeline.sources import ObjectRef
 
     s3, sqs, splitter = env["s3"], env["sqs"], env["splitter"]
@@ -82,7 +83,8 @@ def _split(env: dict[str, Any], key: str, body: bytes, short_every: int | None) 
     while outcome.status == "continued":
         message = sqs.receive_message(QueueUrl=env["splits"], MaxNumberOfMessages=1)["Messages"][0]
         sqs.delete_message(QueueUrl=env["splits"], ReceiptHandle=message["ReceiptHandle"])
-        outcome = splitter.handle_continuation(orjson.loads(message["Body"]), time_left)
+        continuation = SplitContinuation.from_message(message["Body"])
+        outcome = splitter.handle_continuation(continuation, time_left)
         invocations += 1
     cpu = time.process_time() - started
     if outcome.status != "queued":
