@@ -62,6 +62,7 @@ _.list_manager_accounts  # AdmClient: the API's manager-account listing (tests/c
 
 # -- read by tests and benchmarks only -----------------------------------------------------------
 _.refresh_count  # adm/auth.py TokenProvider: token requests made (tests/client)
+_.token_requests  # aep/auth.py ImsTokenProvider: token grants requested (tests/aep)
 _.id_of  # registry.Registry: name → id (tests/e2e, bench)
 _.address_words  # normalize/address.py: the word map a property test checks against
 _.phone_region  # normalize/phone.py: the region the libphonenumber oracle tests parse with
@@ -92,3 +93,6 @@ _.completed_at  # ChunkRecord
 _.json_lines  # batching.py: the JSON Lines wire format (a file of items, e.g. an AEP upload;
 # tests/property/test_batching.py)
 _.ORJSON_DEPTH  # readers/json_values.py: orjson's own nesting limit, which jsonl.py relies on
+
+# -- the AEP client's foundations (#12, in progress: the AEP client and handlers will call them) -
+_.from_environ  # aep/endpoints.py AepSettings: AEP_API_URL / AEP_IMS_URL overrides (tests/aep)
