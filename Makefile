@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test lint typecheck deadcode bench schema countries build deploy check-template clean
+.PHONY: demo test lint typecheck deadcode bench schema aep-schema countries build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: $(STAMP)
 ## schema: regenerate the structural API schema from ../shared/reference/openapi
 schema: $(STAMP)
 	$(BIN)/python scripts/gen_api_schema.py
+
+## aep-schema: regenerate the structural AEP API schema from ../shared/reference/openapi/adobe
+aep-schema: $(STAMP)
+	$(BIN)/python scripts/gen_aep_schema.py
 
 ## countries: regenerate the country table (pycountry + the API schema's countryCode enum)
 countries: $(STAMP)
