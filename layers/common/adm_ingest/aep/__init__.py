@@ -1,0 +1,1 @@
+"""Adobe Experience Platform: the pieces of the AEP batch destination (#12)."""
