@@ -186,7 +186,11 @@ class ValidatorForm:
 
 
 def validate(form: ValidatorForm, row: Mapping[str, object]) -> list[XdmProblem]:
-    """Every problem of ``row`` against ``form``, in schema order; empty when the row is valid."""
+    """Every problem of ``row`` against ``form``; empty when the row is valid.
+
+    Order: per object, its missing required fields, then its unknown fields, then its present
+    fields in the row's order (depth first). The worker records the first.
+    """
     problems: list[XdmProblem] = []
     form.checker()(row, problems)
     return problems
