@@ -412,7 +412,7 @@ def _compile_object(node: Mapping[str, Any], path: str) -> Check:
             problems.append(failure(value))
             return
         keys = value.keys()
-        if not required <= keys:
+        if required and not keys >= required:
             problems.extend(problem for name, problem in missing if name not in keys)
         if known is not None and not keys <= known:
             problems.extend(_unknown(path, key) for key in keys if key not in known)
