@@ -1,4 +1,5 @@
-"""Adobe Experience Platform: credentials, IMS access tokens and the Platform endpoints.
+"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, and the
+XDM validator that checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
 
 Usage::
 
