@@ -61,6 +61,9 @@ class Reason(StrEnum):
     TOO_DEEP = "too_deep"
     """A JSON record (a line, an array element) nested deeper than ``MAX_JSON_DEPTH``: read
     without being built, so a hostile nesting costs no memory."""
+    INVALID_XDM = "invalid_xdm"
+    """A row that does not fit its AEP dataset's XDM schema (detail: ``<path> <rule>``): never
+    uploaded."""
     REPORT_FOOTER = "report_footer"
     """A CRM report's footer or blank trailer line: not a record. Counted in
     ``Tally.skipped``, never as a rejected person."""
