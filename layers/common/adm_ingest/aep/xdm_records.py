@@ -437,8 +437,6 @@ class XdmLayout:
 
     leaves: tuple[_Leaf, ...]
     identities: tuple[_Identity, ...]
-    has_id: bool
-    has_timestamp: bool
 
 
 @dataclass(slots=True)
@@ -550,12 +548,7 @@ class XdmRowBuilder:
         for column in mapping.columns:
             if column not in positions:
                 report.missing.add(column)
-        return XdmLayout(
-            tuple(leaves),
-            tuple(identities),
-            ("_id",) in paths,
-            ("timestamp",) in paths,
-        )
+        return XdmLayout(tuple(leaves), tuple(identities))
 
     def _detected_path(self, detection: Detection) -> tuple[str, ...] | None:
         if detection.field is None or detection.hashed or detection.pii_set:
