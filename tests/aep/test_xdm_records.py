@@ -527,3 +527,23 @@ def test_event_rows_are_valid_or_rejected(fields: list[str]) -> None:
     else:
         assert validate(EVENT, row) == []
         assert datetime.fromisoformat(row["timestamp"]) <= NOW
+
+
+def test_phones_without_plus_are_read_in_the_rows_country() -> None:
+    mapping = XdmMapping.from_config(
+        {
+            "class": "profile",
+            "identities": [{"column": "Phone", "namespace": "Phone_SHA256", "primary": True}],
+        }
+    )
+    builder = XdmRowBuilder(mapping, PROFILE)
+    header = ("Last Name", "Phone", "Country")
+    uk = built(builder, header, ["Smith", "020 7031 3000", "GB"])
+    assert uk["mobilePhone"] == {"number": "+442070313000"}
+    # §10 Phone_SHA256: leading zero removed, country calling code prefixed, no "+".
+    assert uk["identityMap"] == {"Phone_SHA256": [{"id": sha("442070313000"), "primary": True}]}
+    us = builder.build(8, ["Smith", "(415) 555-0123", ""])  # no country: default_country US
+    assert isinstance(us, dict) and us["mobilePhone"] == {"number": "+14155550123"}
+    assert builder.build(9, ["Smith", "12", "GB"]) == Rejection(
+        9, Reason.INVALID_VALUE, "mobilePhone.number: not a phone number"
+    )

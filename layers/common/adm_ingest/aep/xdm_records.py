@@ -24,9 +24,11 @@ Decisions, each written down:
   ``date_order`` is ``ambiguous_timestamp``), written ``YYYY-MM-DD`` / RFC 3339 in UTC
   (``2026-11-30T09:15:00Z``). Without a form, values stay strings (``timestamp`` is always a
   date-time). Phone paths are written E.164 (``+14155550123``); ``countryCode`` paths ISO alpha-2.
+  A phone written without ``+`` is read in the row's ``homeAddress.countryCode``, else the
+  mapping's ``default_country``; one libphonenumber cannot read is rejected, never guessed.
 * **Identities** follow Adobe's namespace rules (AEP-NOTES §10, Experience League
   *identity-service/features/namespaces.md*), not Amazon's:
-  ``Email``: the address, trimmed. ``Email_LC_SHA256``: "converted to lowercase before hashing
+  ``Email``: the address, trimmed (Adobe states no other rule for the raw namespace). ``Email_LC_SHA256``: "converted to lowercase before hashing
   with SHA256. Leading and trailing spaces need to be trimmed", lowercase hex, no salt.
   ``Phone_E.164``: "a plus sign (+), an international country calling code, a local area code,
   and a phone number". ``Phone_SHA256``: "remove symbols, letters, and any leading zeroes…
@@ -95,6 +97,10 @@ DETECTED_PATHS: Final[Mapping[str, str]] = {
 _EVENT_DETECTED_PATHS: Final[Mapping[str, str]] = {"timestamp": "timestamp", "dedupe_id": "_id"}
 _PHONE_PATHS: Final = frozenset({"mobilePhone.number", "homePhone.number", "workPhone.number"})
 _COUNTRY_SUFFIX: Final = "countryCode"
+_HOME_COUNTRY: Final = ("homeAddress", "countryCode")
+_NOT_DETECTED: Final = (
+    "recognised, but no standard XDM field is detected for it: map it in 'columns'"
+)
 _NAMESPACES_EMAIL: Final = frozenset({"Email", "Email_LC_SHA256"})
 _NAMESPACES_PHONE: Final = frozenset({"Phone_E.164", "Phone_SHA256", "Phone_SHA256_E.164"})
 _HASHED_NAMESPACES: Final = frozenset({"Email_LC_SHA256", "Phone_SHA256", "Phone_SHA256_E.164"})
@@ -280,7 +286,8 @@ def _identity(raw: Any, index: int) -> IdentitySpec:
 # -- values ------------------------------------------------------------------------------------
 
 _Value = str | int | float | bool
-Convert = Callable[[str], "_Value | ValueProblem"]
+Convert = Callable[[str, str], "_Value | ValueProblem"]
+"""(stripped non-empty text, the row's country) → the value, or why not."""
 
 
 def _problem(path: str, reason: str, why: str) -> ValueProblem:
@@ -299,7 +306,7 @@ def _converter(path: str, node: Mapping[str, Any] | None, mapping: XdmMapping) -
     if kind == "b":
         not_boolean = _problem(path, Reason.INVALID_VALUE, "not a boolean")
 
-        def boolean(text: str) -> bool | ValueProblem:
+        def boolean(text: str, _country: str) -> bool | ValueProblem:
             folded = text.casefold()
             return True if folded in _TRUE else False if folded in _FALSE else not_boolean
 
@@ -309,17 +316,17 @@ def _converter(path: str, node: Mapping[str, Any] | None, mapping: XdmMapping) -
     if fmt == "date":
         return _time_converter(path, options, date_only=True)
     if path in _PHONE_PATHS:
-        return _phone_converter(path, mapping.default_country)
+        return _phone_converter(path)
     if path.endswith(_COUNTRY_SUFFIX):
         not_country = _problem(path, Reason.INVALID_COUNTRY, "not a known country")
-        return lambda text: known_country(text) or not_country
-    return lambda text: text
+        return lambda text, _country: known_country(text) or not_country
+    return lambda text, _country: text
 
 
 def _number_converter(path: str, options: ParseOptions, *, integer: bool) -> Convert:
     not_integer = _problem(path, Reason.INVALID_VALUE, "not an integer")
 
-    def number(text: str) -> int | float | ValueProblem:
+    def number(text: str, _country: str) -> int | float | ValueProblem:
         sign = 1
         if text[0] in "+-":
             sign, text = (-1 if text[0] == "-" else 1), text[1:].lstrip()
@@ -338,7 +345,7 @@ def _number_converter(path: str, options: ParseOptions, *, integer: bool) -> Con
 def _time_converter(path: str, options: ParseOptions, *, date_only: bool) -> Convert:
     not_a_date = _problem(path, Reason.INVALID_TIMESTAMP, "a date-time where a date belongs")
 
-    def moment(text: str) -> str | ValueProblem:
+    def moment(text: str, _country: str) -> str | ValueProblem:
         parsed = parse_timestamp(
             text,
             timezone=None if date_only else options.timezone,
@@ -357,11 +364,10 @@ def _time_converter(path: str, options: ParseOptions, *, date_only: bool) -> Con
 
 
 def _rfc3339(instant: datetime) -> str:
-    utc = instant.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    # isoformat, not strftime: a four-digit year always ("0999", which strftime writes "999").
+    utc = instant.astimezone(UTC).replace(tzinfo=None)
+    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
+    return (text.rstrip("0") if utc.microsecond else text) + "Z"
 
 
 def _e164_digits(text: str, country: str) -> str | None:
@@ -372,31 +378,35 @@ def _e164_digits(text: str, country: str) -> str | None:
     return parse_with_phonenumbers(value, phone_region(country))
 
 
-def _phone_converter(path: str, country: str) -> Convert:
+def _phone_converter(path: str) -> Convert:
     not_phone = _problem(path, Reason.INVALID_VALUE, "not a phone number")
 
-    def phone(text: str) -> str | ValueProblem:
+    def phone(text: str, country: str) -> str | ValueProblem:
         digits = _e164_digits(text, country)
         return not_phone if digits is None else "+" + digits
 
     return phone
 
 
-def identity_normalizer(spec: IdentitySpec, country: str) -> Callable[[str], str | None]:
-    """The identity ``id`` for a (stripped, non-empty) value per Adobe's namespace rules
-    (module docstring), or None when the value can't be one."""
+IdentityNormalizer = Callable[[str, str], str | None]
+"""(stripped non-empty text, the row's country) → the identity ``id``, or None."""
+
+
+def identity_normalizer(spec: IdentitySpec) -> IdentityNormalizer:
+    """The identity ``id`` for a value per Adobe's namespace rules (module docstring), or None
+    when the value can't be one. Phones written without ``+`` are read in the row's country."""
     namespace = spec.namespace
     if spec.hashed:
-        return lambda text: text.lower() if is_sha256_hex(text) else None
+        return lambda text, _country: text.lower() if is_sha256_hex(text) else None
     if namespace == "Email":
-        return lambda text: text if "@" in text else None
+        return lambda text, _country: text if "@" in text else None
     if namespace == "Email_LC_SHA256":
         # "converted to lowercase before hashing with SHA256. Leading and trailing spaces need
         # to be trimmed" (Experience League, identity namespaces; AEP-NOTES §10).
-        return lambda text: sha256_hex(text.strip().lower()) if "@" in text else None
+        return lambda text, _country: sha256_hex(text.lower()) if "@" in text else None
     if namespace in _NAMESPACES_PHONE:
 
-        def phone(text: str) -> str | None:
+        def phone(text: str, country: str) -> str | None:
             digits = _e164_digits(text, country)
             if digits is None:
                 return None
@@ -409,7 +419,7 @@ def identity_normalizer(spec: IdentitySpec, country: str) -> Callable[[str], str
             return sha256_hex("+" + digits)  # Phone_SHA256_E.164
 
         return phone
-    return lambda text: text
+    return lambda text, _country: text
 
 
 # -- layouts and rows --------------------------------------------------------------------------
@@ -428,7 +438,7 @@ class _Identity:
     index: int
     namespace: str
     primary: bool
-    normalize: Callable[[str], str | None]
+    normalize: IdentityNormalizer
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -437,6 +447,9 @@ class XdmLayout:
 
     leaves: tuple[_Leaf, ...]
     identities: tuple[_Identity, ...]
+    country_index: int | None
+    """The column of ``homeAddress.countryCode``: the region of the row's phone numbers
+    written without ``+`` (else the mapping's ``default_country``)."""
 
 
 @dataclass(slots=True)
@@ -541,14 +554,15 @@ class XdmRowBuilder:
             if spec.column not in positions:
                 report.missing.add(spec.column)
                 continue
-            normalize = identity_normalizer(spec, mapping.default_country)
+            normalize = identity_normalizer(spec)
             identities.append(
                 _Identity(positions[spec.column], spec.namespace, spec.primary, normalize)
             )
         for column in mapping.columns:
             if column not in positions:
                 report.missing.add(column)
-        return XdmLayout(tuple(leaves), tuple(identities))
+        country = paths.get(_HOME_COUNTRY)
+        return XdmLayout(tuple(leaves), tuple(identities), None if country is None else country[0])
 
     def _detected_path(self, detection: Detection) -> tuple[str, ...] | None:
         if detection.field is None or detection.hashed or detection.pii_set:
@@ -561,10 +575,11 @@ class XdmRowBuilder:
     def _unmapped(self, column: str, detection: Detection) -> None:
         if detection.field is not None:
             why = "hashed column: configure it as an identity" if detection.hashed else None
-            why = why or "no standard XDM field for it: map it in 'columns'"
+            why = why or _NOT_DETECTED
             self._report.not_sent.setdefault(column, why)
         elif detection.why_not is not None:
-            self._report.not_sent.setdefault(column, detection.why_not)
+            # column_names' reasons speak of ADM; for XDM the point is that nothing is detected.
+            self._report.not_sent.setdefault(column, _NOT_DETECTED)
         else:
             self._report.unknown.setdefault(column, list(detection.suggestions) or suggest(column))
 
@@ -598,12 +613,16 @@ class XdmRowBuilder:
         layout = self._current
         if layout is None:
             raise RuntimeError("layout_for(header) must be called before build()")
+        country = self.mapping.default_country
+        if layout.country_index is not None and layout.country_index < len(fields):
+            # An unknown country is rejected by its own leaf below; phones then need no region.
+            country = known_country(fields[layout.country_index]) or country
         row: dict[str, Any] = {}
         for leaf in layout.leaves:
             text = fields[leaf.index].strip() if leaf.index < len(fields) else ""
             if not text:
                 continue  # no null or empty values: the key is left out (AEP-NOTES §7)
-            value = leaf.convert(text)
+            value = leaf.convert(text, country)
             if type(value) is ValueProblem:
                 return Rejection(line, value.reason, value.detail)
             _put(row, leaf.parts, value)
@@ -612,7 +631,7 @@ class XdmRowBuilder:
             text = fields[identity.index].strip() if identity.index < len(fields) else ""
             if not text:
                 continue
-            identity_id = identity.normalize(text)
+            identity_id = identity.normalize(text, country)
             if identity_id is None:
                 return Rejection(
                     line, Reason.INVALID_VALUE, f"identityMap.{identity.namespace}: not an identity"
