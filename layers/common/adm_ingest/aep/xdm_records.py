@@ -28,8 +28,9 @@ Decisions, each written down:
   mapping's ``default_country``; one libphonenumber cannot read is rejected, never guessed.
 * **Identities** follow Adobe's namespace rules (AEP-NOTES §10, Experience League
   *identity-service/features/namespaces.md*), not Amazon's:
-  ``Email``: the address, trimmed (Adobe states no other rule for the raw namespace). ``Email_LC_SHA256``: "converted to lowercase before hashing
-  with SHA256. Leading and trailing spaces need to be trimmed", lowercase hex, no salt.
+  ``Email``: the address, trimmed (Adobe states no other rule for the raw namespace).
+  ``Email_LC_SHA256``: "converted to lowercase before hashing with SHA256. Leading and trailing
+  spaces need to be trimmed", lowercase hex, no salt.
   ``Phone_E.164``: "a plus sign (+), an international country calling code, a local area code,
   and a phone number". ``Phone_SHA256``: "remove symbols, letters, and any leading zeroes…
   add the country calling code as a prefix", then SHA-256 (digits only, no ``+``).
