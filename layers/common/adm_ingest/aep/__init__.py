@@ -1,5 +1,6 @@
-"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, and the
-XDM validator that checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
+"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, the
+mapping of records to XDM rows (:mod:`adm_ingest.aep.xdm_records`) and the XDM validator that
+checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
 
 Usage::
 
