@@ -42,6 +42,7 @@ from adm_local.sandbox.server import RecordedRequest, _drop, _Handler, _HttpServ
 from .errors import AepError, bad_request, gateway_error, problem
 from .ims import IMS_TOKEN_PATH, AepAccount, ImsError, ImsTokens
 from .routes import AepRequest, Reply, Route, match
+from .schemas import SeededSchema
 from .state import AepState
 
 PUT_LIMIT_BYTES = 256 * 1024 * 1024
@@ -144,6 +145,11 @@ class AepSandboxServer:
     @property
     def token_url(self) -> str:
         return self.url + IMS_TOKEN_PATH
+
+    @property
+    def schemas(self) -> list[SeededSchema]:
+        """The seeded schemas: the Individual Profile one, then the ExperienceEvent one."""
+        return list(self._state.schemas)
 
     def state(self) -> dict[str, Any]:
         """What ``GET /_sandbox/state`` answers."""
