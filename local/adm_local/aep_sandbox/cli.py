@@ -1,4 +1,4 @@
-"""Command line of the AEP sandbox (``adm-ingest aep-sandbox`` / ``python -m adm_local.aep_sandbox``).
+"""The AEP sandbox command (``adm-ingest aep-sandbox``, ``python -m adm_local.aep_sandbox``).
 
 Its own command rather than an option of ``adm-ingest sandbox``: the two platforms share no
 option beyond host and port (IMS vs LwA credentials, batch processing delay, PUT limit), and a
