@@ -91,3 +91,18 @@ def test_a_token_expires_after_its_lifetime() -> None:
 
     assert reply.status_code == 401
     assert reply.json()["error_code"] == "401013"
+
+
+def test_the_seeded_account_is_an_aep_credentials_secret(sandbox: AepSandboxServer) -> None:
+    secret = sandbox.account.secret_document()
+
+    assert set(secret) == {
+        "client_id", "client_secret", "scopes", "org_id", "sandbox_name", "tenant_id"
+    }  # fmt: skip
+    assert "aep-sandbox-secret" not in repr(sandbox.account)
+    granted = requests.post(
+        sandbox.token_url,
+        data=token_form(sandbox, client_id=secret["client_id"], scope=secret["scopes"]),
+        timeout=5,
+    )
+    assert granted.ok

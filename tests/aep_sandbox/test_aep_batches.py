@@ -193,3 +193,14 @@ def test_abort_only_before_the_batch_is_final(aep: Aep, dataset: str) -> None:
     assert aep.action(open_batch, "COMPLETE").status_code == 400
     assert aep.action(done, "ABORT").status_code == 400
     assert aep.batch(done)["status"] == "success"
+
+
+def test_a_batch_of_blank_files_fails_with_106(aep: Aep, dataset: str) -> None:
+    batch_id = aep.create_batch(dataset)
+    aep.put(batch_id, dataset, "part-0.json", b"\n\n")
+    aep.action(batch_id, "COMPLETE")
+
+    batch = aep.batch(batch_id)
+
+    assert batch["status"] == "failed"
+    assert [error["code"] for error in batch["errors"]] == ["106"]

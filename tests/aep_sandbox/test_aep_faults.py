@@ -66,3 +66,20 @@ def test_api_faults_spare_ims_unless_it_is_named(sandbox: AepSandboxServer) -> N
 
     assert faulted.status_code == 500
     assert requests.post(sandbox.token_url, data=token_form(sandbox), timeout=5).ok
+
+
+def test_control_endpoints_show_state_and_reset_it(aep: Aep) -> None:
+    dataset = aep.create_dataset("Loyalty", aep.sandbox.schemas[0].id)
+    aep.sandbox.faults.set(latency=5)
+    control = aep.sandbox.url + "/_sandbox"
+
+    before = requests.get(f"{control}/state", timeout=5).json()
+    reset = requests.post(f"{control}/reset", timeout=5)
+    after = requests.get(f"{control}/state", timeout=5).json()
+
+    assert list(before["datasets"]) == [dataset]
+    assert before["faults"]["latency"] == [{"seconds": 5, "path": None}]
+    assert before["tokens_issued"] == 1
+    assert reset.status_code == 204
+    assert (after["datasets"], after["faults"]["latency"]) == ({}, [])
+    assert requests.post(f"{control}/faults", json={"bogus": 1}, timeout=5).status_code == 400

@@ -376,7 +376,8 @@ class AepSandboxServer:
     # -- control endpoints ----------------------------------------------------------------
 
     def _control(self, http: _Handler, method: str, path: str) -> None:
-        status, payload = 404, {"error": "unknown sandbox control endpoint"}
+        status: int = 404
+        payload: Any = {"error": "unknown sandbox control endpoint"}
         try:
             raw = self._read_body(http, JSON_LIMIT_BYTES)
             if (method, path) == ("GET", "/_sandbox/state"):

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,7 +367,7 @@ class AepState:
 
     def list_batches(self, query: Mapping[str, str]) -> dict[str, Any]:
         limit, start = _page(query)
-        filters = {
+        filters: dict[str, Callable[[Batch], str]] = {
             "externalId": lambda b: b.external_id,
             "dataSet": lambda b: b.dataset_id,
             "status": lambda b: b.status,
@@ -429,7 +429,7 @@ class AepState:
 def _rows(batch: Batch) -> list[tuple[str, int, str]]:
     """Every row of the batch's files as (file name, 1-based line, text); blank lines skipped.
     A multi-line JSON file (``isMultiLineJson``) is one array: its elements are the rows."""
-    rows = []
+    rows: list[tuple[str, int, str]] = []
     for name in sorted(batch.files):
         text = batch.files[name].decode("utf-8", "replace")
         if batch.input_format.get("isMultiLineJson"):
@@ -501,14 +501,16 @@ def _promote(batch: Batch, schema: Mapping[str, Any]) -> Outcome:
         "failedRecordCount": failed,
     }
     if total == 0:
-        errors = [{"code": "106", "description": "Dataset file is empty.", "rows": []}]
-        return Outcome("failed", {}, errors, {})
+        empty: list[dict[str, Any]] = [
+            {"code": "106", "description": "Dataset file is empty.", "rows": []}
+        ]
+        return Outcome("failed", {}, empty, {})
     within = failed * 100 <= batch.partial_percent * total and batch.partial_percent > 0
     status = "success" if failed == 0 or within else "failed"
     if failed == 0:
         return Outcome(status, metrics, [], {})
     if not batch.diagnostics:
-        errors = [
+        errors: list[dict[str, Any]] = [
             {
                 "code": "INGEST-1211-400",
                 "description": "Encountered errors while parsing, converting or otherwise "
