@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from adm_local.aep_sandbox import AepSandboxServer
-from tests.aep_sandbox.aep_http import CATALOG, Aep, token_form
+from tests.aep_sandbox.aep_http import CATALOG, Aep, new_token, platform_headers, token_form
 
 
 def test_429_with_retry_after_then_the_call_goes_through(aep: Aep) -> None:
@@ -83,3 +83,16 @@ def test_control_endpoints_show_state_and_reset_it(aep: Aep) -> None:
     assert reset.status_code == 204
     assert (after["datasets"], after["faults"]["latency"]) == ({}, [])
     assert requests.post(f"{control}/faults", json={"bogus": 1}, timeout=5).status_code == 400
+
+
+def test_periodic_revocation_expires_tokens_mid_run(sandbox: AepSandboxServer) -> None:
+    headers = platform_headers(sandbox, new_token(sandbox))
+    sandbox.faults.set(revoke_tokens_every=0.3)
+    fresh = platform_headers(sandbox, new_token(sandbox))
+
+    def status(h: dict[str, str]) -> int:
+        return requests.get(sandbox.url + f"{CATALOG}/dataSets", headers=h, timeout=5).status_code
+
+    assert (status(headers), status(fresh)) == (401, 200)
+    time.sleep(0.35)
+    assert status(fresh) == 401

@@ -51,6 +51,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     faults.add_argument(
         "--drop-connections", type=int, default=0, metavar="K", help="close the next K unanswered"
     )
+    faults.add_argument(
+        "--revoke-tokens-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="revoke every access token issued so far each S seconds (401013)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
@@ -72,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         status=args.server_error_status,
         latency=args.latency,
         drop_connections=args.drop_connections,
+        revoke_tokens_every=args.revoke_tokens_every,
     )
     sandbox.start()
     account = sandbox.account

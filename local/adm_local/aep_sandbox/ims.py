@@ -9,12 +9,11 @@ token: a client asks for a new access token when its own runs out.
 from __future__ import annotations
 
 import hmac
-import secrets
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from adm_local.sandbox.auth import TokenLedger
 
 IMS_TOKEN_PATH = "/ims/token/v3"
 
@@ -51,14 +50,12 @@ class ImsError(Exception):
         self.body = {"error": error, "error_description": description}
 
 
-class ImsTokens:
-    """Issues access tokens and answers whether a ``Bearer`` header holds a live one."""
+class ImsTokens(TokenLedger):
+    """Grants IMS access tokens; the ADM sandbox's ledger checks, expires and revokes them."""
 
     def __init__(self, account: AepAccount, ttl_seconds: float) -> None:
+        super().__init__(ttl_seconds)
         self.account = account
-        self.ttl_seconds = ttl_seconds
-        self._expiry: dict[str, float] = {}
-        self._lock = threading.Lock()
         self.issued = 0
         """How many tokens were minted (Adobe throttles integrations that mint too many)."""
 
@@ -72,19 +69,6 @@ class ImsTokens:
             raise ImsError(400, "invalid_client", "invalid client_id parameter")
         if not hmac.compare_digest(form["client_secret"], self.account.client_secret):
             raise ImsError(400, "invalid_client", "invalid client_secret parameter")
-        token = "eyJ" + secrets.token_urlsafe(32)
-        with self._lock:
-            self._expiry[token] = time.monotonic() + self.ttl_seconds
-            self.issued += 1
+        token = self.issue(self.account.client_id, "eyJ")
+        self.issued += 1
         return {"access_token": token, "token_type": "bearer", "expires_in": int(self.ttl_seconds)}
-
-    def is_valid(self, token: str) -> bool:
-        with self._lock:
-            expires_at = self._expiry.get(token)
-        return expires_at is not None and expires_at > time.monotonic()
-
-    def expire_all(self) -> None:
-        """Every token issued so far is expired from now on (the ``expire_tokens`` fault)."""
-        now = time.monotonic()
-        with self._lock:
-            self._expiry = {token: min(at, now) for token, at in self._expiry.items()}

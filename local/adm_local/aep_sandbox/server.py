@@ -84,7 +84,11 @@ class AepSandboxServer:
     ) -> None:
         self.account = account or AepAccount()
         self.tokens = ImsTokens(self.account, token_ttl)
-        self.faults = Faults(expire_tokens=self.tokens.expire_all, token_path=IMS_TOKEN_PATH)
+        self.faults = Faults(
+            expire_tokens=self.tokens.expire_all,
+            revoke_tokens_every=self.tokens.revoke_every,
+            token_path=IMS_TOKEN_PATH,
+        )
         self._state = AepState(self.account, processing_delay)
         self.put_limit_bytes = put_limit_bytes
         self.part_limit_bytes = part_limit_bytes
@@ -283,7 +287,7 @@ class AepSandboxServer:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise gateway_error(403, "403010", "Oauth token is missing.")
-        if not self.tokens.is_valid(token.strip()):
+        if self.tokens.client_of(authorization) is None:
             raise gateway_error(401, "401013", "Oauth token is not valid")
         api_key = headers.get("x-api-key")
         if not api_key:
