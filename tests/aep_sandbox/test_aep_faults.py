@@ -96,3 +96,14 @@ def test_periodic_revocation_expires_tokens_mid_run(sandbox: AepSandboxServer) -
     assert (status(headers), status(fresh)) == (401, 200)
     time.sleep(0.35)
     assert status(fresh) == 401
+
+
+def test_accept_then_drop_applies_the_call_without_answering(aep: Aep) -> None:
+    aep.sandbox.faults.set(accept_then_drop=1, methods=["POST"])
+
+    with pytest.raises(requests.ConnectionError):
+        aep.create_dataset("Loyalty", aep.sandbox.schemas[0].id)
+
+    assert [d["name"] for d in aep.call("GET", f"{CATALOG}/dataSets").json().values()] == [
+        "Loyalty"
+    ]

@@ -166,3 +166,23 @@ def test_meta_of_an_unknown_path_or_batch_is_404(aep: Aep, sandbox: AepSandboxSe
 
     assert (unknown_path.status_code, unknown_batch.status_code) == (404, 404)
     assert [entry["name"] for entry in inputs] == ["part-0.json", "part-1.json", "part-2.json"]
+
+
+def test_a_multi_line_json_file_is_one_array_of_rows(aep: Aep, sandbox: AepSandboxServer) -> None:
+    dataset = aep.create_dataset("Loyalty", sandbox.schemas[0].id)
+    batch_id = aep.create_batch(
+        dataset,
+        inputFormat={"format": "json", "isMultiLineJson": True},
+        enableErrorDiagnostics=True,
+        partialIngestionPercent=50,
+    )
+    document = json.dumps([GOOD, NO_IDENTITY], indent=2).encode()
+    assert aep.put(batch_id, dataset, "part-0.json", document).status_code == 200
+    aep.action(batch_id, "COMPLETE")
+
+    batch = aep.batch(batch_id)
+    conversion = _meta(aep, batch_id, "row_errors/conversion_errors_0.json").json()
+
+    assert batch["metrics"]["inputRecordCount"] == 2
+    assert batch["metrics"]["failedRecordCount"] == 1
+    assert conversion["_input_line"] == 2  # the array's second element

@@ -182,6 +182,7 @@ class AepSandboxServer:
     def handle(self, http: _Handler) -> None:
         """Serve one request on ``http`` (called on a handler thread); never raises."""
         http.response_started = False
+        http.drop_reply = False
         try:
             self._handle(http)
         except (ConnectionError, TimeoutError):
@@ -209,13 +210,13 @@ class AepSandboxServer:
             if decision.delay:
                 time.sleep(decision.delay)
             fault = decision.fault
-            if fault is not None and fault.kind in (
-                FaultKind.DROP_CONNECTION,
-                FaultKind.ACCEPT_THEN_DROP,
-            ):
+            if fault is not None and fault.kind is FaultKind.DROP_CONNECTION:
                 self._record(http, url, None, fault=str(fault.kind))
                 _drop(http)
                 return
+            http.drop_reply = fault is not None and fault.kind is FaultKind.ACCEPT_THEN_DROP
+            if http.drop_reply:
+                fault = None  # the request goes through; _respond drops its answer
             if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
                 headers = {}
                 if fault.retry_after is not None:
@@ -328,6 +329,10 @@ class AepSandboxServer:
         return AepRequest(http.command, params, query, headers, body)
 
     def _respond(self, http: _Handler, url: Any, reply: Reply) -> None:
+        if http.drop_reply:
+            self._record(http, url, None, fault=str(FaultKind.ACCEPT_THEN_DROP))
+            _drop(http)
+            return
         if isinstance(reply.body, bytes):
             data = reply.body
         else:
