@@ -204,3 +204,21 @@ def test_a_batch_of_blank_files_fails_with_106(aep: Aep, dataset: str) -> None:
 
     assert batch["status"] == "failed"
     assert [error["code"] for error in batch["errors"]] == ["106"]
+
+
+def test_a_batch_left_loading_is_abandoned_and_can_no_longer_complete() -> None:
+    with (
+        AepSandboxServer(abandon_after=0.2, log_stream=None) as sandbox,
+        authenticated_session(sandbox) as session,
+    ):
+        aep = Aep(sandbox, session)
+        dataset = aep.create_dataset("Loyalty", sandbox.schemas[0].id)
+        batch_id = aep.create_batch(dataset)
+        aep.put(batch_id, dataset, "part-0.json", jsonl(_profile(1)))
+        time.sleep(0.25)
+
+        status = aep.batch(batch_id)["status"]
+        complete = aep.action(batch_id, "COMPLETE")
+
+    assert status == "abandoned"
+    assert complete.status_code == 400

@@ -32,6 +32,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="seconds a completed batch stays 'processing' before success/failed",
     )
     parser.add_argument(
+        "--abandon-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds a batch may stay 'loading' before it is 'abandoned' (default: never)",
+    )
+    parser.add_argument(
         "--put-limit",
         type=int,
         default=PUT_LIMIT_BYTES,
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         token_ttl=args.token_ttl,
         processing_delay=args.processing_delay,
+        abandon_after=args.abandon_after,
         put_limit_bytes=args.put_limit,
         log_stream=None if args.quiet else sys.stderr,
     )

@@ -67,7 +67,8 @@ class AepSandboxServer:
 
     ``sb.url`` is the base for both ``AEP_API_URL`` and ``AEP_IMS_URL`` (one host serves the
     platform and IMS); ``sb.account`` holds the seeded credentials, org, sandbox and tenant.
-    ``processing_delay`` is how long a completed batch stays ``processing``.
+    ``processing_delay`` is how long a completed batch stays ``processing``; ``abandon_after``
+    how long an uncompleted one stays ``loading`` before it is ``abandoned``.
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class AepSandboxServer:
         account: AepAccount | None = None,
         token_ttl: float = 86399,
         processing_delay: float = 0.0,
+        abandon_after: float | None = None,
         put_limit_bytes: int = PUT_LIMIT_BYTES,
         part_limit_bytes: int = PART_LIMIT_BYTES,
         log_stream: TextIO | None = sys.stderr,
@@ -89,7 +91,7 @@ class AepSandboxServer:
             revoke_tokens_every=self.tokens.revoke_every,
             token_path=IMS_TOKEN_PATH,
         )
-        self._state = AepState(self.account, processing_delay)
+        self._state = AepState(self.account, processing_delay, abandon_after)
         self.put_limit_bytes = put_limit_bytes
         self.part_limit_bytes = part_limit_bytes
         self.requests: list[RecordedRequest] = []

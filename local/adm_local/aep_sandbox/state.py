@@ -26,7 +26,7 @@ from .xdm import validate_row
 
 CATALOG_LIMIT_DEFAULT = 20
 CATALOG_LIMIT_MAX = 100
-FINAL_STATES = frozenset({"success", "failed", "aborted"})
+FINAL_STATES = frozenset({"success", "failed", "aborted", "abandoned"})
 
 PARSING_ERRORS_FILE = "parsing_errors_0.json"
 CONVERSION_ERRORS_FILE = "conversion_errors_0.json"
@@ -103,6 +103,7 @@ class Batch:
     uploads: dict[str, LargeUpload] = field(default_factory=dict)
     completed_at: float | None = None
     """``time.monotonic()`` of the accepted COMPLETE."""
+    opened_at: float = field(default_factory=time.monotonic)
     outcome: Outcome | None = None
 
 
@@ -132,9 +133,14 @@ def _page(query: Mapping[str, str]) -> tuple[int, int]:
 class AepState:
     """The org's datasets, batches and schemas, behind one lock."""
 
-    def __init__(self, account: AepAccount, processing_delay: float) -> None:
+    def __init__(
+        self, account: AepAccount, processing_delay: float, abandon_after: float | None = None
+    ) -> None:
         self.account = account
         self.processing_delay = processing_delay
+        self.abandon_after = abandon_after
+        """Seconds a batch may stay ``loading`` before it is ``abandoned`` (Adobe's timeout is
+        not documented; ``None``: never)."""
         self.schemas = seeded_schemas(account.tenant_id)
         self._datasets: dict[str, Dataset] = {}
         self._batches: dict[str, Batch] = {}
@@ -270,7 +276,15 @@ class AepState:
         return batch
 
     def _settle(self, batch: Batch) -> None:
-        """Reveal a processed batch's outcome once the processing delay has passed."""
+        """Reveal a processed batch's outcome once the processing delay has passed; abandon a
+        batch left ``loading`` too long."""
+        if (
+            batch.status == "loading"
+            and self.abandon_after is not None
+            and time.monotonic() - batch.opened_at >= self.abandon_after
+        ):
+            batch.status = "abandoned"
+            batch.updated = _now_ms()
         if batch.status != "processing" or batch.outcome is None or batch.completed_at is None:
             return
         if time.monotonic() - batch.completed_at >= self.processing_delay:
