@@ -5,6 +5,7 @@
 ``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
 ``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
 ``sandbox``            run the ADM sandbox server
+``aep-sandbox``        run the Adobe Experience Platform sandbox server
 ``register``           write a name → id registry entry (before the setup workflow)
 ``inventory``          list datasets, sharing rules, conversion definitions (real API)
 ``status DATASET_ID``  upload status of an audience dataset (real API)
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox_parser(sandbox)
 
+    aep_sandbox = commands.add_parser("aep-sandbox", help="run the AEP sandbox server")
+    from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
+
+    aep_sandbox_parser(aep_sandbox)
+
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
     register.add_argument("namespace", choices=["audience", "conversion", "mapping"])
     register.add_argument("name")
@@ -95,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "setup": _setup,
         "sandbox": _sandbox,
+        "aep-sandbox": _aep_sandbox,
         "register": _register,
         "inventory": _operation,
         "status": _operation,
@@ -172,6 +179,12 @@ def _setup(args: argparse.Namespace) -> int:
 
 def _sandbox(args: argparse.Namespace) -> int:
     from adm_local.sandbox.cli import run
+
+    return run(args)
+
+
+def _aep_sandbox(args: argparse.Namespace) -> int:
+    from adm_local.aep_sandbox.cli import run
 
     return run(args)
 

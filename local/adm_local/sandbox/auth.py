@@ -76,16 +76,14 @@ class _IssuedToken:
     issued_at: float
 
 
-class TokenIssuer:
-    """Grants access tokens for the refresh token of the seeded account; checks them later."""
+class TokenLedger:
+    """The access tokens issued so far: who they belong to, when they expire or were revoked.
 
-    def __init__(
-        self,
-        account: SandboxAccount,
-        ttl_seconds: float = 3600,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.account = account
+    Shared by every platform's sandbox; how a token is granted is each platform's own
+    (:class:`TokenIssuer` for LwA, ``adm_local.aep_sandbox.ims.ImsTokens`` for Adobe IMS).
+    """
+
+    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._tokens: dict[str, _IssuedToken] = {}
@@ -94,34 +92,13 @@ class TokenIssuer:
         revoked (LwA revokes tokens whenever the user or Amazon decides, not at ``expires_in``)."""
         self._lock = threading.Lock()
 
-    def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
-        """Answer a token request; raises :class:`TokenError` the way LwA refuses one."""
-        missing = [
-            name
-            for name in ("grant_type", "refresh_token", "client_id", "client_secret")
-            if not form.get(name)
-        ]
-        if missing:
-            raise TokenError(400, "invalid_request", "missing parameter: " + ", ".join(missing))
-        if form["grant_type"] != "refresh_token":
-            raise TokenError(400, "invalid_request", "only grant_type=refresh_token is supported")
-        if not (
-            _same(form["client_id"], self.account.client_id)
-            and _same(form["client_secret"], self.account.client_secret)
-        ):
-            raise TokenError(401, "invalid_client", "client authentication failed")
-        if not _same(form["refresh_token"], self.account.refresh_token):
-            raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
-        token = "Atza|" + secrets.token_urlsafe(32)
+    def issue(self, client_id: str, prefix: str) -> str:
+        """A new access token of ``client_id``, valid for ``ttl_seconds``."""
+        token = prefix + secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
-            self._tokens[token] = _IssuedToken(form["client_id"], now + self.ttl_seconds, now)
-        return {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": int(self.ttl_seconds),
-            "refresh_token": self.account.refresh_token,
-        }
+            self._tokens[token] = _IssuedToken(client_id, now + self.ttl_seconds, now)
+        return token
 
     def client_of(self, authorization: str | None) -> str | None:
         """The client id a valid, unexpired ``Bearer`` header belongs to, else ``None``."""
@@ -166,6 +143,45 @@ class TokenIssuer:
                 token: replace(issued, expires_at=min(issued.expires_at, now))
                 for token, issued in self._tokens.items()
             }
+
+
+class TokenIssuer(TokenLedger):
+    """Grants access tokens for the refresh token of the seeded account; checks them later."""
+
+    def __init__(
+        self,
+        account: SandboxAccount,
+        ttl_seconds: float = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(ttl_seconds, clock)
+        self.account = account
+
+    def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """Answer a token request; raises :class:`TokenError` the way LwA refuses one."""
+        missing = [
+            name
+            for name in ("grant_type", "refresh_token", "client_id", "client_secret")
+            if not form.get(name)
+        ]
+        if missing:
+            raise TokenError(400, "invalid_request", "missing parameter: " + ", ".join(missing))
+        if form["grant_type"] != "refresh_token":
+            raise TokenError(400, "invalid_request", "only grant_type=refresh_token is supported")
+        if not (
+            _same(form["client_id"], self.account.client_id)
+            and _same(form["client_secret"], self.account.client_secret)
+        ):
+            raise TokenError(401, "invalid_client", "client authentication failed")
+        if not _same(form["refresh_token"], self.account.refresh_token):
+            raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
+        token = self.issue(form["client_id"], "Atza|")
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": int(self.ttl_seconds),
+            "refresh_token": self.account.refresh_token,
+        }
 
 
 def _latest_revocation(revocation: tuple[float, float] | None, now: float) -> float:

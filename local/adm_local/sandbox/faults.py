@@ -174,7 +174,11 @@ class Faults:
         self,
         expire_tokens: Callable[[], None],
         revoke_tokens_every: Callable[[float | None], None] | None = None,
+        token_path: str = TOKEN_PATH,
     ) -> None:
+        # Another platform's sandbox (AEP: IMS) has its token endpoint elsewhere; rules are
+        # kept in this module's terms, so that path is read as TOKEN_PATH on the way in.
+        self._token_path = token_path
         self._expire_tokens = expire_tokens
         self._revoke_tokens_every = revoke_tokens_every
         self._rules: list[FaultRule] = []
@@ -223,6 +227,8 @@ class Faults:
             raise ValueError("revoke_tokens_every must be a positive number of seconds")
         if revoke_tokens_every is not None and self._revoke_tokens_every is None:
             raise ValueError("this sandbox cannot revoke tokens periodically")
+        if path is not None and path == self._token_path:
+            path = TOKEN_PATH
         scope = {
             "path": path,
             "methods": frozenset(m.upper() for m in methods) if methods else None,
@@ -281,6 +287,8 @@ class Faults:
     def decide(self, method: str, path: str) -> Decision:
         """Consume the first matching counted fault, if any, else draw from the shares; and
         compute the latency."""
+        if path == self._token_path:
+            path = TOKEN_PATH
         with self._lock:
             delay = max(
                 (rule.seconds for rule in self._latencies if rule.applies_to(method, path)),

@@ -124,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     drop_reply = False
     """Set per request by an accept-then-drop fault: do the work, send nothing back."""
+    response_started = False
+    """Set per request once the status line is written (too late then for an error reply)."""
 
     def do_GET(self) -> None:
         self.server.sandbox.handle(self)

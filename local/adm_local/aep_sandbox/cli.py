@@ -1,0 +1,113 @@
+"""The AEP sandbox command (``adm-ingest aep-sandbox``, ``python -m adm_local.aep_sandbox``).
+
+Its own command rather than an option of ``adm-ingest sandbox``: the two platforms share no
+option beyond host and port (IMS vs LwA credentials, batch processing delay, PUT limit), and a
+test or the demo starts each on its own port anyway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .server import PUT_LIMIT_BYTES, AepSandboxServer
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Add the AEP sandbox options to ``parser`` (a fresh one by default) and return it."""
+    parser = parser or argparse.ArgumentParser(
+        prog="aep-sandbox", description="Run the local Adobe Experience Platform sandbox."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    parser.add_argument("--port", type=int, default=8766, help="port (0: any free port)")
+    parser.add_argument(
+        "--token-ttl", type=float, default=86399, metavar="S", help="IMS token lifetime (seconds)"
+    )
+    parser.add_argument(
+        "--processing-delay",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds a completed batch stays 'processing' before success/failed",
+    )
+    parser.add_argument(
+        "--abandon-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds a batch may stay 'loading' before it is 'abandoned' (default: never)",
+    )
+    parser.add_argument(
+        "--put-limit",
+        type=int,
+        default=PUT_LIMIT_BYTES,
+        metavar="BYTES",
+        help="largest single-PUT file (above it: the large-file path)",
+    )
+    faults = parser.add_argument_group("injected faults (counted from the first API call)")
+    faults.add_argument("--rate-limit", type=int, default=0, metavar="K", help="next K → 429")
+    faults.add_argument(
+        "--retry-after", type=float, default=None, metavar="S", help="Retry-After of those 429s"
+    )
+    faults.add_argument("--server-errors", type=int, default=0, metavar="K", help="next K → 5xx")
+    faults.add_argument("--server-error-status", type=int, default=500, metavar="CODE")
+    faults.add_argument(
+        "--latency", type=float, default=0.0, metavar="S", help="delay every API response"
+    )
+    faults.add_argument(
+        "--drop-connections", type=int, default=0, metavar="K", help="close the next K unanswered"
+    )
+    faults.add_argument(
+        "--revoke-tokens-every",
+        type=float,
+        default=None,
+        metavar="S",
+        help="revoke every access token issued so far each S seconds (401013)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start an AEP sandbox from parsed options and serve until interrupted."""
+    sandbox = AepSandboxServer(
+        args.port,
+        host=args.host,
+        token_ttl=args.token_ttl,
+        processing_delay=args.processing_delay,
+        abandon_after=args.abandon_after,
+        put_limit_bytes=args.put_limit,
+        log_stream=None if args.quiet else sys.stderr,
+    )
+    sandbox.faults.set(
+        rate_limit=args.rate_limit,
+        retry_after=args.retry_after,
+        server_errors=args.server_errors,
+        status=args.server_error_status,
+        latency=args.latency,
+        drop_connections=args.drop_connections,
+        revoke_tokens_every=args.revoke_tokens_every,
+    )
+    sandbox.start()
+    account = sandbox.account
+    print(
+        f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL; "
+        f"IMS token endpoint {sandbox.token_url})\n"
+        f"  client_id={account.client_id} client_secret={account.client_secret}\n"
+        f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
+        f"tenant_id={account.tenant_id}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        sandbox.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
