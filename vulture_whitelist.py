@@ -47,6 +47,7 @@ _.function_version
 _.log_group_name
 _.log_stream_name
 _.backend
+_.readinto  # aep/client.py _FilePart: io.RawIOBase's read() calls it (io.BufferedReader)
 
 # -- the ADM client's typed view of what the API returns (adm/models.py) ------------------------
 # Documented response fields, kept on the models the client returns; nothing in the pipeline
@@ -108,6 +109,7 @@ _.put_file  # aep/client.py AepClient: deliver
 _.initialize_file  # aep/client.py AepClient: the large-file path
 _.patch_file  # aep/client.py AepClient
 _.complete_file  # aep/client.py AepClient
+_.upload_large_file  # aep/client.py AepClient: deliver, above the part-size threshold
 _.complete_batch  # aep/client.py AepClient: commit
 _.abort_batch  # aep/client.py AepClient
 _.get_schema  # aep/client.py AepClient: setup compiles the validator form

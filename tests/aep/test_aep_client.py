@@ -218,7 +218,11 @@ def test_429_with_retry_after_is_waited_out_then_succeeds(
 def test_5xx_until_attempts_run_out_is_a_retryable_error_with_adobes_code(
     client: AepClient, api: ScriptedServer
 ) -> None:
-    api.default = Reply(503, body({"type": "/x", "title": "ServiceUnavailable", "detail": "busy"}))
+    api.default = Reply(
+        503,
+        body({"type": "/x", "title": "ServiceUnavailable", "detail": "busy"}),
+        {"x-request-id": "req-7"},
+    )
 
     with pytest.raises(AepServerError) as caught:
         client.get_dataset("ds1")
@@ -229,6 +233,7 @@ def test_5xx_until_attempts_run_out_is_a_retryable_error_with_adobes_code(
         "ServiceUnavailable",
         "busy",
     )
+    assert caught.value.request_id == "req-7"  # Adobe's request-id header, not Amazon's
     assert len(api.received) == 3  # max_attempts
 
 
@@ -599,6 +604,34 @@ def test_large_file_upload_initializes_patches_with_content_range_and_completes(
         file_path,
         {"action": ["COMPLETE"]},
     )
+
+
+def test_upload_large_file_streams_each_part_with_its_range(
+    client: AepClient, api: ScriptedServer
+) -> None:
+    api.then(Reply(201, b""), Reply(200, b""), Reply(503, b"{}"), Reply(200, b""))
+    data = bytes(range(256)) * 100  # 25,600 bytes: parts of 10,000, 10,000, 5,600
+    source = CountingReader(data)
+
+    parts = client.upload_large_file(
+        "b1", "ds1", "big.json", source, size=len(data), part_size=10_000
+    )
+
+    assert parts == 3
+    patches = [r for r in api.received if r.method == "PATCH"]
+    assert [r.headers["Content-Range"] for r in patches] == [
+        "bytes 0-9999/25600",
+        "bytes 10000-19999/25600",  # answered 503: sent again, rewound
+        "bytes 10000-19999/25600",
+        "bytes 20000-25599/25600",
+    ]
+    assert b"".join(r.body for r in (patches[0], patches[2], patches[3])) == data
+    assert patches[1].body == patches[2].body
+    assert all(size is not None and 0 < size <= 64 * 1024 for size in source.reads)
+    assert [path_and_query(r)[1] for r in api.received if r.method == "POST"] == [
+        {"action": ["INITIALIZE"]},
+        {"action": ["COMPLETE"]},
+    ]
 
 
 def test_a_content_range_holds_at_least_one_byte() -> None:
