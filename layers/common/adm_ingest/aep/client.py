@@ -145,6 +145,21 @@ def _only_entry(body: Mapping[str, Any], wanted: str) -> tuple[str, Mapping[str,
     raise AepApiError(200, "UNEXPECTED_BODY", f"Catalog's answer holds no entry for {wanted}")
 
 
+def aep_transport(settings: AepSettings) -> Transport:
+    """ADM's transport speaking AEP: Adobe's request-id header, ``aep_*`` log keys, AEP errors.
+
+    Build a shared transport with this (not a bare ``Transport()``, whose defaults are Amazon's).
+    """
+    return Transport(
+        timeouts=settings.timeouts,
+        retry=settings.retry,
+        pool_size=settings.pool_size,
+        request_id_header=REQUEST_ID_HEADER,
+        log_prefix="aep",
+        error_for=aep_error,
+    )
+
+
 class AepClient:
     """Typed access to the Platform APIs an AEP batch ingestion needs, for one credential."""
 
@@ -159,14 +174,7 @@ class AepClient:
     ) -> None:
         self.settings = settings
         self._credentials = credentials
-        self._transport = transport or Transport(
-            timeouts=settings.timeouts,
-            retry=settings.retry,
-            pool_size=settings.pool_size,
-            request_id_header=REQUEST_ID_HEADER,
-            log_prefix="aep",
-            error_for=aep_error,
-        )
+        self._transport = transport or aep_transport(settings)
         self.tokens = tokens or ImsTokenProvider(credentials, settings, self._transport)
         self._deadline = deadline
         self.stats = AttemptStats()
