@@ -1,6 +1,8 @@
-"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, the typed
-client (:mod:`adm_ingest.aep.client`) and the XDM validator that checks rows before upload
-(:mod:`adm_ingest.aep.xdm_validation`).
+"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, the
+mapping of records to XDM rows (:mod:`adm_ingest.aep.xdm_records`) and the XDM validator that
+checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
+
+The typed Platform client is :class:`AepClient` (:mod:`adm_ingest.aep.client`).
 
 Usage::
 
