@@ -1,12 +1,9 @@
-"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, the
-mapping of records to XDM rows (:mod:`adm_ingest.aep.xdm_records`) and the XDM validator that
-checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
-
-The typed Platform client is :class:`AepClient` (:mod:`adm_ingest.aep.client`).
+"""Adobe Experience Platform: credentials, IMS access tokens, the Platform endpoints, and the
+XDM validator that checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
 
 Usage::
 
-    from adm_ingest.aep import AepClient
+    from adm_ingest.aep import AepClient  # the typed Platform client (adm_ingest.aep.client)
 
     with AepClient.from_secret("adm-ingest/aep-credentials") as aep:
         batch = aep.create_batch(dataset_id, external_id="…")
