@@ -47,6 +47,7 @@ _.function_version
 _.log_group_name
 _.log_stream_name
 _.backend
+_.readinto  # aep/client.py _FilePart: io.RawIOBase's read() calls it (io.BufferedReader)
 
 # -- the ADM client's typed view of what the API returns (adm/models.py) ------------------------
 # Documented response fields, kept on the models the client returns; nothing in the pipeline
@@ -96,3 +97,31 @@ _.ORJSON_DEPTH  # readers/json_values.py: orjson's own nesting limit, which json
 
 # -- the AEP client's foundations (#12, in progress: the AEP client and handlers will call them) -
 _.from_environ  # aep/endpoints.py AepSettings: AEP_API_URL / AEP_IMS_URL overrides (tests/aep)
+# The typed AEP client, for the AEP destination (#12, in progress); until it lands only
+# tests/aep/test_aep_client.py calls these (each over HTTP).
+_.create_dataset  # aep/client.py AepClient: setup ensures datasets by name
+_.list_datasets  # aep/client.py AepClient
+_.get_dataset  # aep/client.py AepClient
+_.enable_profile  # aep/client.py AepClient
+_.list_batches  # aep/client.py AepClient: open finds the batch by externalId
+_.create_batch  # aep/client.py AepClient
+_.put_file  # aep/client.py AepClient: deliver
+_.initialize_file  # aep/client.py AepClient: the large-file path
+_.patch_file  # aep/client.py AepClient
+_.complete_file  # aep/client.py AepClient
+_.upload_large_file  # aep/client.py AepClient: deliver, above the part-size threshold
+_.complete_batch  # aep/client.py AepClient: commit
+_.abort_batch  # aep/client.py AepClient
+_.get_schema  # aep/client.py AepClient: setup compiles the validator form
+_.batch_failed_files  # aep/client.py AepClient: report
+_.row_errors  # aep/client.py AepClient: report, rejects
+_.profile_enabled  # aep/models.py Dataset: setup reports "unchanged"
+_.is_final  # aep/models.py Batch: poll
+_.record_count  # aep/models.py BatchError: report
+_.input_record_count  # aep/models.py BatchMetrics: report
+_.output_record_count  # aep/models.py BatchMetrics
+_.failed_record_count  # aep/models.py BatchMetrics
+_.input_file_count  # aep/models.py BatchMetrics
+_.input_byte_size  # aep/models.py BatchMetrics
+_.href  # aep/models.py MetaFile
+_.row_index  # aep/models.py RowError: rejects map it back to a source line

@@ -6,7 +6,8 @@ raised at once as a :class:`~adm_ingest.adm.errors.RetryableError` and the calle
 creating again. Retries use exponential backoff with full jitter, or the server's
 ``Retry-After`` when present, and never sleep past the :class:`Deadline`.
 
-Every attempt is logged with method, path, status, latency and Amazon's request id — never
+Every attempt is logged with method, path, status, latency and the request id (Amazon's
+header by default; see :class:`Transport`'s parameters for another API) — never
 bodies, query strings or headers (they carry tokens and secrets) — and counted in the caller's
 :class:`~adm_ingest.attempts.AttemptStats` (by status, dropped, unreachable; time waited).
 A connection failure after the request may have gone out marks the eventual
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -31,6 +32,7 @@ from requests.exceptions import ChunkedEncodingError
 
 from adm_ingest.adm.errors import (
     REQUEST_ID_HEADER,
+    ApiError,
     DeadlineExceeded,
     RetryableError,
     api_error,
@@ -45,6 +47,28 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+class ErrorFactory(Protocol):
+    """Builds the exception for an error response (``api_error``'s signature)."""
+
+    def __call__(
+        self, status: int, content: bytes, request_id: str | None, *, retry_after: float | None
+    ) -> ApiError: ...
+
+
+RequestBody = bytes | Mapping[str, str] | IO[bytes]
+"""A request body: bytes, a form, or a binary file object streamed from its current position."""
+
+
+def _rewind_point(stream: IO[bytes] | None) -> int | None:
+    """Where a file body starts, when it can be sent again (seekable); None otherwise."""
+    if stream is None:
+        return None
+    try:
+        return stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class LambdaContextLike(Protocol):
@@ -155,9 +179,12 @@ class Timeouts:
 
 
 def _retryable_failure(
-    response: requests.Response, request_id: str | None, retry_after: float | None
+    response: requests.Response,
+    request_id: str | None,
+    retry_after: float | None,
+    error_for: ErrorFactory = api_error,
 ) -> RetryableError:
-    error = api_error(response.status_code, response.content, request_id, retry_after=retry_after)
+    error = error_for(response.status_code, response.content, request_id, retry_after=retry_after)
     if isinstance(error, RetryableError):  # Throttled (429) or ServerError (5xx)
         return error
     # A retry status outside 429/5xx (a custom RetryPolicy): still a transient failure.
@@ -189,7 +216,15 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = time.monotonic,
         limiter: RateLimiter | None = None,
+        request_id_header: str = REQUEST_ID_HEADER,
+        log_prefix: str = "adm",
+        error_for: ErrorFactory = api_error,
     ) -> None:
+        # The defaults are Amazon's; another API (AEP) passes its request-id header, the prefix
+        # of its log keys (``<prefix>_method``…) and the exceptions its error bodies map to.
+        self.request_id_header = request_id_header
+        self._log_prefix = log_prefix
+        self._error_for = error_for
         self.timeouts = timeouts or Timeouts()
         self.limiter = limiter
         """Paces every attempt of a ``paced`` request (see :mod:`adm_ingest.adm.ratelimit`)."""
@@ -225,7 +260,7 @@ class Transport:
         replay_safe: bool,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
-        data: bytes | Mapping[str, str] | None = None,
+        data: RequestBody | None = None,
         stats: AttemptStats | None = None,
         paced: bool = True,
     ) -> requests.Response:
@@ -238,8 +273,15 @@ class Transport:
         its ``maybe_delivered`` says whether an unanswered attempt may have reached the server.
         Every attempt's outcome and every wait is recorded into ``stats`` when given.
         ``paced=False`` bypasses the :attr:`limiter` (the token endpoint is not the ADM API).
+        A file object ``data`` is streamed (never read whole) from its current position, and
+        rewound there for each retry; one that cannot seek is sent once (not replay-safe).
         """
         limiter = self.limiter if paced else None
+        stream = None if data is None or isinstance(data, bytes | Mapping) else data
+        rewind_to = _rewind_point(stream)
+        if stream is not None and rewind_to is None:
+            replay_safe = False  # a consumed stream cannot be sent again
+        prefix = self._log_prefix
         path = _path_of(url)
         stats = stats if stats is not None else AttemptStats()
         retries = 0
@@ -255,6 +297,8 @@ class Transport:
                 raise
             started = self._clock()
             failure: RetryableError
+            if stream is not None and rewind_to is not None and retries:
+                stream.seek(rewind_to)
             try:
                 response = self._session.request(
                     method,
@@ -280,14 +324,14 @@ class Transport:
                 server_delay = None
             else:
                 stats.answered(response.status_code)
-                request_id = response.headers.get(REQUEST_ID_HEADER)
+                request_id = response.headers.get(self.request_id_header)
                 self._log(method, path, response.status_code, started, request_id, retries + 1)
                 if limiter is not None:
                     limiter.observe(response.status_code, _throttle_delay(response))
                 if response.status_code not in self.retry.retry_statuses:
                     return response
                 server_delay = parse_retry_after(response.headers.get("Retry-After"))
-                failure = _retryable_failure(response, request_id, server_delay)
+                failure = _retryable_failure(response, request_id, server_delay, self._error_for)
                 failure.maybe_delivered = maybe_delivered
                 response.close()
             if not replay_safe:
@@ -305,7 +349,11 @@ class Transport:
                 path,
                 delay,
                 retries,
-                extra={"adm_method": method, "adm_path": path, "delay_s": round(delay, 3)},
+                extra={
+                    f"{prefix}_method": method,
+                    f"{prefix}_path": path,
+                    "delay_s": round(delay, 3),
+                },
             )
             stats.waited(delay)
             self._sleep(delay)
@@ -341,9 +389,9 @@ class Transport:
             request_id or "-",
             attempt,
             extra={
-                "adm_method": method,
-                "adm_path": path,
-                "adm_status": status,
+                f"{self._log_prefix}_method": method,
+                f"{self._log_prefix}_path": path,
+                f"{self._log_prefix}_status": status,
                 "latency_ms": latency_ms,
                 "request_id": request_id,
                 "attempt": attempt,

@@ -4,17 +4,21 @@ checks rows before upload (:mod:`adm_ingest.aep.xdm_validation`).
 
 Usage::
 
-    from adm_ingest.aep import AepCredentials, AepSettings, ImsTokenProvider
+    from adm_ingest.aep import AepClient  # the typed Platform client (adm_ingest.aep.client)
 
-    credentials = AepCredentials.from_secret("adm-ingest/aep-credentials")
-    tokens = ImsTokenProvider(credentials, AepSettings.from_environ())
-    headers = tokens.headers()  # Authorization, x-api-key, x-gw-ims-org-id, x-sandbox-name
+    with AepClient.from_secret("adm-ingest/aep-credentials") as aep:
+        batch = aep.create_batch(dataset_id, external_id="…")
+        with open(part_path, "rb") as part:
+            aep.put_file(batch.id, dataset_id, "part-0.json", part)  # streamed
+        aep.complete_batch(batch.id)
 
-Errors: :class:`AepAuthError` (permanent: fix the secret);
-:class:`~adm_ingest.adm.errors.RetryableError` (IMS unreachable or failing: try later).
+Errors: :class:`AepAuthError` / :class:`AepTokenRejected` (permanent: fix the credential);
+:class:`~adm_ingest.adm.errors.RetryableError` (429, 5xx, IMS or Platform unreachable: try
+later); :class:`AepApiError` (Adobe refused the request).
 """
 
 from adm_ingest.aep.auth import AepAuthError, AepCredentials, ImsTokenProvider
+from adm_ingest.aep.client import AepClient, ContentRange
 from adm_ingest.aep.endpoints import (
     AEP_API_HOST,
     AEP_API_URL_ENV,
@@ -23,6 +27,14 @@ from adm_ingest.aep.endpoints import (
     IMS_TOKEN_PATH,
     AepSettings,
 )
+from adm_ingest.aep.errors import (
+    AepApiError,
+    AepNotFound,
+    AepServerError,
+    AepThrottled,
+    AepTokenRejected,
+)
+from adm_ingest.aep.models import Batch, BatchError, BatchMetrics, Dataset, MetaFile, RowError
 
 __all__ = [
     "AEP_API_HOST",
@@ -30,8 +42,21 @@ __all__ = [
     "AEP_IMS_HOST",
     "AEP_IMS_URL_ENV",
     "IMS_TOKEN_PATH",
+    "AepApiError",
     "AepAuthError",
+    "AepClient",
     "AepCredentials",
+    "AepNotFound",
+    "AepServerError",
     "AepSettings",
+    "AepThrottled",
+    "AepTokenRejected",
+    "Batch",
+    "BatchError",
+    "BatchMetrics",
+    "ContentRange",
+    "Dataset",
     "ImsTokenProvider",
+    "MetaFile",
+    "RowError",
 ]
