@@ -29,6 +29,7 @@ import orjson
 from adm_ingest.adm.endpoints import TOKEN_URLS, Region, check_endpoint, check_region
 from adm_ingest.adm.errors import AuthError, parse_error_body
 from adm_ingest.adm.http import Clock, Deadline, Transport
+from adm_ingest.secrets import CachedToken, read_json_secret, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -92,32 +93,12 @@ class Credentials:
     @classmethod
     def from_secret(cls, secret_id: str, *, max_age: int = DEFAULT_SECRET_MAX_AGE) -> Credentials:
         """Read the secret through Powertools Parameters (cached for ``max_age`` seconds)."""
-        # Imported here: Parameters pulls in boto3 and is only needed where a secret is read.
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secret_id, transform="json", max_age=max_age)
-        if not isinstance(value, Mapping):
-            raise ValueError(f"secret {secret_id!r} is not a JSON object")
-        return cls.from_mapping(value)
+        return cls.from_mapping(read_json_secret(secret_id, max_age=max_age))
 
     @property
     def token_url(self) -> str:
         """The LwA token endpoint of this account's region."""
         return TOKEN_URLS[self.region]
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    # A server may echo what it received; make sure none of our secrets travel further.
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:200]
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class _CachedToken:
-    value: str
-    refresh_at: float
 
 
 class TokenProvider:
@@ -145,7 +126,7 @@ class TokenProvider:
         self._token_budget = token_budget
         self._clock = clock
         self._lock = threading.Lock()
-        self._cached: _CachedToken | None = None
+        self._cached: CachedToken | None = None
         self._refused: AuthError | None = None
         self.refresh_count = 0
         """How many token requests this provider made (for metrics and tests)."""
@@ -178,7 +159,7 @@ class TokenProvider:
         with self._lock:
             self._cached = None
 
-    def _refresh(self, deadline: Deadline | None) -> _CachedToken:
+    def _refresh(self, deadline: Deadline | None) -> CachedToken:
         budget = self._transport.deadline_after(self._token_budget).earliest(deadline)
         form = {
             "grant_type": "refresh_token",
@@ -210,12 +191,12 @@ class TokenProvider:
             ) from None
         lifetime = max(0.0, expires_in - min(self._refresh_margin, expires_in / 2.0))
         logger.info("access token refreshed", extra={"expires_in": expires_in})
-        return _CachedToken(access_token, self._clock() + lifetime)
+        return CachedToken(access_token, self._clock() + lifetime)
 
     def _refusal(self, status: int, content: bytes) -> AuthError:
         body = parse_error_body(content)
         code = str(body.get("error") or f"HTTP_{status}")[:64]
-        description = _scrub(
+        description = scrub(
             str(body.get("error_description") or ""),
             (self._credentials.client_secret, self._credentials.refresh_token),
         )

@@ -34,6 +34,7 @@ import orjson
 from adm_ingest.adm.errors import AuthError, RetryableError, parse_error_body
 from adm_ingest.adm.http import Clock, Deadline, Transport
 from adm_ingest.aep.endpoints import AepSettings
+from adm_ingest.secrets import CachedToken, read_json_secret, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -128,27 +129,7 @@ class AepCredentials:
         cls, secret_id: str, *, max_age: int = DEFAULT_SECRET_MAX_AGE
     ) -> AepCredentials:
         """Read the secret through Powertools Parameters (cached for ``max_age`` seconds)."""
-        # Imported here: Parameters pulls in boto3 and is only needed where a secret is read.
-        from aws_lambda_powertools.utilities import parameters
-
-        value = parameters.get_secret(secret_id, transform="json", max_age=max_age)
-        if not isinstance(value, Mapping):
-            raise ValueError(f"secret {secret_id!r} is not a JSON object")
-        return cls.from_mapping(value)
-
-
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    # A server may echo what it received; make sure none of our secrets travel further.
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:200]
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class _CachedToken:
-    value: str
-    refresh_at: float
+        return cls.from_mapping(read_json_secret(secret_id, max_age=max_age))
 
 
 class ImsTokenProvider:
@@ -179,7 +160,7 @@ class ImsTokenProvider:
         self._token_budget = token_budget
         self._clock = clock
         self._lock = threading.Lock()
-        self._cached: _CachedToken | None = None
+        self._cached: CachedToken | None = None
         self._refused: AepAuthError | None = None
         self.token_requests = 0
         """How many token grants this provider requested (for metrics and tests)."""
@@ -224,7 +205,7 @@ class ImsTokenProvider:
             "x-sandbox-name": self._credentials.sandbox_name,
         }
 
-    def _request_token(self, deadline: Deadline | None) -> _CachedToken:
+    def _request_token(self, deadline: Deadline | None) -> CachedToken:
         budget = self._transport.deadline_after(self._token_budget).earliest(deadline)
         form = {
             "grant_type": "client_credentials",
@@ -260,12 +241,12 @@ class ImsTokenProvider:
             raise RetryableError("Adobe IMS returned an empty or already expired token")
         lifetime = max(0.0, expires_in - min(self._refresh_margin, expires_in / 2.0))
         logger.info("AEP access token issued", extra={"expires_in": expires_in})
-        return _CachedToken(access_token, self._clock() + lifetime)
+        return CachedToken(access_token, self._clock() + lifetime)
 
     def _refusal(self, status: int, content: bytes) -> AepAuthError:
         body = parse_error_body(content)
         code = str(body.get("error") or f"HTTP_{status}")[:64]
-        description = _scrub(
+        description = scrub(
             str(body.get("error_description") or ""), (self._credentials.client_secret,)
         )
         advice = _ADVICE.get(code, _DEFAULT_ADVICE)
