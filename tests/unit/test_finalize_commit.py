@@ -80,6 +80,7 @@ def test_a_pending_commit_reports_committed_starts_the_poller_and_parks_the_file
         "status": "pending",
         "succeeded": None,
         "facts": {},
+        "failed_by_reason": {},
         "session": SESSION,
         "committed_at": world.file().committed_at,
         "finished_at": None,

@@ -17,11 +17,16 @@ def country_key(text: str) -> str:
     does a leading "the" (``" U.S.A. "`` → ``"usa"``, ``"ESPAÑA"`` → ``"espana"``,
     ``"The Gambia"`` → ``"gambia"``). Letters of any script survive (``"日本"``)."""
     decomposed = unicodedata.normalize("NFKD", text)
-    words = "".join(
-        char if char.isalnum() else " "
-        for char in decomposed
-        if not unicodedata.combining(char)
-    ).casefold().translate(_UNDECOMPOSED_LETTERS).split()
+    words = (
+        "".join(
+            char if char.isalnum() else " "
+            for char in decomposed
+            if not unicodedata.combining(char)
+        )
+        .casefold()
+        .translate(_UNDECOMPOSED_LETTERS)
+        .split()
+    )
     if words and words[0] == "the":
         del words[0]
     # NFKD split Hangul syllables into jamo (letters, not marks): put them back together.

@@ -71,6 +71,9 @@ class FileEntry:
     """The destination's stable name (``audience_members``…), ``unknown`` for an unroutable key."""
     target_name: str
     target_id: str
+    target_attributes: Mapping[str, str] = field(default_factory=dict)
+    """The resolved target's registry attributes, pinned for every chunk (e.g. an AEP
+    dataset's class and validator form): what the worker builds the destination with."""
 
     def new_item(self, now: float) -> dict[str, Any]:
         """The file's ledger item as registered at ``now``: nothing split, nothing counted."""
@@ -83,6 +86,11 @@ class FileEntry:
             "destination": self.destination,
             "target_name": self.target_name,
             "target_id": self.target_id,
+            **(
+                {"target_attributes": dict(self.target_attributes)}
+                if self.target_attributes
+                else {}
+            ),
             "status": "splitting",
             "created_at": iso_time(now),
             "created_epoch": int(now),
@@ -139,6 +147,9 @@ class RemoteOutcome:
     facts: Mapping[str, int | str] = field(default_factory=dict)
     finished_at: str | None = None
     """When the poller recorded it: the final report's ``finished_at``."""
+    failed: Mapping[str, int] = field(default_factory=dict)
+    """Delivered records the remote system did not take, by reason: they move from accepted
+    to failed in the final report."""
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -148,6 +159,8 @@ class RemoteOutcome:
         }
         if self.finished_at is not None:
             item["finished_at"] = self.finished_at
+        if self.failed:
+            item["failed"] = {str(k): int(v) for k, v in self.failed.items()}
         return item
 
     @classmethod
@@ -158,6 +171,7 @@ class RemoteOutcome:
             succeeded=bool(data.get("succeeded")),
             facts={str(k): _fact(v) for k, v in (data.get("facts") or {}).items()},
             finished_at=data.get("finished_at"),
+            failed=_counts(data.get("failed")),
         )
 
 
@@ -209,6 +223,8 @@ class FileRecord:
     default_country: str | None = None
     default_country_source: str | None = None
     country_profile: Mapping[str, Any] | None = None
+    target_attributes: Mapping[str, str] = field(default_factory=dict)
+    """The target's registry attributes as pinned at split time (:class:`FileEntry`)."""
     session: Mapping[str, str] = field(default_factory=dict)
     """The destination's opaque remote ids for the file (``open_file`` / ``commit``); ``{}``
     for ADM. Every chunk pointer carries the same."""
@@ -297,6 +313,7 @@ class FileRecord:
             default_country=data.get("default_country"),
             default_country_source=data.get("default_country_source"),
             country_profile=data.get("country_profile"),
+            target_attributes=_strings(data.get("target_attributes")),
             session=_strings(data.get("session")),
             mapping_prefix=str(data.get("mapping_prefix") or ""),
             mapping_config=data.get("mapping_config"),

@@ -60,7 +60,11 @@ CONFIG_KEYS: tuple[str, ...] = (
     "timezone",
     "date_order",
     "strict_country",
+    "xdm",
+    "on_chunk_failure",
 )
+ChunkFailurePolicy = Literal["abort", "complete"]
+CHUNK_FAILURE_POLICIES: tuple[ChunkFailurePolicy, ...] = ("abort", "complete")
 DecimalMark = Literal[",", "."]
 DateOrder = Literal["DMY", "MDY", "YMD"]
 DECIMAL_MARKS: tuple[DecimalMark, ...] = (",", ".")
@@ -129,6 +133,12 @@ class MappingConfig:
     """How to read all-numeric dates like ``03/04/2026``; None: only unambiguous ones."""
     strict_country: bool = False
     """Reject records whose country cannot be read instead of falling back."""
+    xdm: Mapping[str, Any] | None = None
+    """The XDM mapping of an AEP dataset's files (columns → XDM paths, identities), as given:
+    the destination validates it (:meth:`~adm_ingest.destinations.Destination.row_encoder`)."""
+    on_chunk_failure: ChunkFailurePolicy = "abort"
+    """For a destination that commits a remote batch: what to do with it when some chunk failed
+    for good — ``abort`` it, or ``complete`` what was delivered."""
 
     @classmethod
     def from_json(cls, text: str | bytes) -> MappingConfig:
@@ -163,6 +173,9 @@ class MappingConfig:
         defaults = _string_dict(raw.get("defaults", {}), "defaults")
         auto_detect = _boolean(raw, "auto_detect", True)
         strict_country = _boolean(raw, "strict_country", False)
+        xdm = raw.get("xdm")
+        if xdm is not None and not isinstance(xdm, Mapping):
+            raise MappingError("xdm: must be a JSON object")
 
         targets: dict[str, FieldTarget] = {}
         owner: dict[tuple[str, int | None], str] = {}
@@ -198,6 +211,8 @@ class MappingConfig:
             _timezone(raw),
             _choice(raw, "date_order", DATE_ORDERS),
             strict_country,
+            None if xdm is None else dict(xdm),
+            _choice(raw, "on_chunk_failure", CHUNK_FAILURE_POLICIES) or "abort",
         )
 
     @property
@@ -218,6 +233,14 @@ class MappingConfig:
             "timezone": self.timezone,
             "date_order": self.date_order,
             "strict_country": self.strict_country,
+            # Only when set, so the canonical form (and content hash) of every other mapping
+            # is what it was before these keys existed.
+            **({"xdm": dict(self.xdm)} if self.xdm is not None else {}),
+            **(
+                {"on_chunk_failure": self.on_chunk_failure}
+                if self.on_chunk_failure != "abort"
+                else {}
+            ),
         }
 
     def canonical_json(self) -> str:

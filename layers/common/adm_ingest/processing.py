@@ -24,13 +24,15 @@ window, as the pipeline does chunk by chunk).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
 
 from adm_ingest.batching import Batch, ItemTooLarge
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import Delivery, Destination
-from adm_ingest.mapping import RecordLayout
+from adm_ingest.destinations.base import RowEncoder
+from adm_ingest.mapping import RecordLayout, build_plan
+from adm_ingest.mapping_config import MappingConfig
 from adm_ingest.outcomes import Tally
 from adm_ingest.prepare import Preparer
 from adm_ingest.readers import ReadItem
@@ -157,18 +159,95 @@ class RecordProcessor:
         self.tally.countries.update(countries)
 
     def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
-        """Count the batch's items as accepted, except those the API refused."""
-        tally = self.tally
-        tally.requests[str(delivery.status)] += 1
-        if delivery.ingress_id:
-            tally.ingress_ids.append(delivery.ingress_id)
-        for index, reason in sorted(delivery.rejected.items()):
-            if 0 <= index < len(batch.lines):
-                tally.reject(batch.lines[index], reason)
-        tally.accepted += len(batch.lines) - sum(
-            1 for index in delivery.rejected if 0 <= index < len(batch.lines)
-        )
+        record_delivery(self.tally, batch, delivery)
 
     def record_failure(self, batch: Batch, reason: str) -> None:
         """The whole batch could not be delivered (retries exhausted, permanent API error)."""
         self.tally.fail(batch.lines, reason)
+
+
+class RowProcessor:
+    """The record path of a destination with its own :class:`RowEncoder` (e.g. XDM rows for
+    AEP): the same blocks in, the same batches and tally out as :class:`RecordProcessor`,
+    without the shared preparation (no canonical fields, hashing or consent).
+
+    Identical items are not deduplicated here: such a destination's chunks are large (one
+    remote file each) and its remote system merges repeats itself (AEP: the same profile
+    identity, the same event ``_id``)."""
+
+    def __init__(self, destination: Destination, encoder: RowEncoder, tally: Tally | None = None):
+        self.destination = destination
+        self.encoder = encoder
+        self.tally = tally if tally is not None else Tally()
+
+    def batches(self, items: Iterable[ReadItem]) -> Iterator[Batch]:
+        batcher = self.destination.batcher()
+        tally = self.tally
+        encoder = self.encoder
+        encode_row = encoder.encode_row
+        header: Sequence[str] | None = None
+        for block in items:
+            if type(block) is Rejection:
+                if block.reason == Reason.REPORT_FOOTER:
+                    tally.skipped[Reason.REPORT_FOOTER.value] += 1
+                else:
+                    tally.read += 1
+                    tally.reject(block.line, block.reason)
+                continue
+            if block.header is not header:
+                header = block.header
+                encoder.layout_for(header)
+            tally.read += len(block)
+            for line, fields in zip(block.lines, block.rows):  # noqa: B905
+                item = encode_row(line, fields)
+                if type(item) is Rejection:
+                    tally.reject(item.line, item.reason)
+                    continue
+                try:
+                    finished = batcher.add(item, line)
+                except ItemTooLarge:
+                    tally.reject(line, Reason.RECORD_TOO_LARGE)
+                    continue
+                if finished is not None:
+                    yield finished
+        tally.notes.update(encoder.notes)
+        encoder.notes.clear()
+        last = batcher.flush()
+        if last is not None:
+            yield last
+
+    def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
+        record_delivery(self.tally, batch, delivery)
+
+    def record_failure(self, batch: Batch, reason: str) -> None:
+        self.tally.fail(batch.lines, reason)
+
+
+Processor = RecordProcessor | RowProcessor
+
+
+def record_processor(
+    destination: Destination,
+    config: MappingConfig,
+    header: Sequence[str] | None,
+    policy: ConsentPolicy,
+) -> Processor:
+    """The record path of ``destination`` for a file with ``config`` and ``header`` (``None``
+    for formats whose records name their fields): its own row encoder if it has one, else the
+    shared path (mapping plan → preparer → encode)."""
+    encoder = destination.row_encoder(config)
+    if encoder is not None:
+        return RowProcessor(destination, encoder)
+    return RecordProcessor(destination, build_plan(header, config), policy)
+
+
+def record_delivery(tally: Tally, batch: Batch, delivery: Delivery) -> None:
+    """Count the batch's items as accepted, except those the API refused."""
+    tally.requests[str(delivery.status)] += 1
+    if delivery.ingress_id:
+        tally.ingress_ids.append(delivery.ingress_id)
+    lines = batch.lines
+    for index, reason in sorted(delivery.rejected.items()):
+        if 0 <= index < len(lines):
+            tally.reject(lines[index], reason)
+    tally.accepted += len(lines) - sum(1 for index in delivery.rejected if 0 <= index < len(lines))

@@ -14,14 +14,14 @@ import contextlib
 import hashlib
 import io
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from botocore.exceptions import ClientError
 
 from adm_ingest.ledger_records import FileRecord
-from adm_ingest.mapping import MappingPlan
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
 from adm_ingest.spreadsheet import csv_rows
@@ -60,7 +60,14 @@ def fates_csv(fates: Iterable[RecordFate]) -> bytes:
     return csv_rows((f.line, f.outcome, f.reason) for f in fates)
 
 
-def mapping_section(plan: MappingPlan, *, inherited_from: str = "") -> dict[str, Any]:
+class SummarizedMapping(Protocol):
+    """A resolved mapping that can say what it did (a :class:`MappingPlan`, a destination's
+    own :class:`~adm_ingest.destinations.RowEncoder`)."""
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+def mapping_section(plan: SummarizedMapping, *, inherited_from: str = "") -> dict[str, Any]:
     """The report's ``mapping``: how the file's columns were resolved (:meth:`MappingPlan.summary`:
     column and field names only), bounded so it fits the ledger's file item.
 
@@ -131,8 +138,15 @@ def report_sections(file: FileRecord) -> dict[str, Any]:
 def build_report(file: FileRecord) -> dict[str, Any]:
     """The report document for a finalized ledger file record."""
     read = file.read
+    remote = remote_section(file)
+    outcome = file.remote_state if remote is not None else None
+    # Delivered records the remote system did not take after all: failed, not accepted.
+    remote_failed = dict(outcome.failed) if outcome is not None else {}
+    accepted = file.accepted - sum(remote_failed.values())
+    merged_failed = Counter(file.failed)
+    merged_failed.update(remote_failed)
     rejected_by_reason = dict(sorted(file.rejected.items()))
-    failed_by_reason = dict(sorted(file.failed.items()))
+    failed_by_reason = dict(sorted(merged_failed.items()))
     rejected = sum(rejected_by_reason.values())
     failed = sum(failed_by_reason.values())
     valid, invalid = file.coverage_valid, file.coverage_invalid
@@ -146,8 +160,6 @@ def build_report(file: FileRecord) -> dict[str, Any]:
     }
     requests = dict(sorted(file.requests.items()))
     sent = sum(v for k, v in requests.items() if k != "dry_run")
-    remote = remote_section(file)
-    outcome = file.remote_state if remote is not None else None
     if file.error:
         status = "error"
     elif remote is not None and outcome is None:
@@ -177,10 +189,10 @@ def build_report(file: FileRecord) -> dict[str, Any]:
         # them apart would slow the scan); the lines the readers then skipped are no records.
         "records_expected": (read if file.records_total is None else file.records_total)
         - sum(file.skipped.values()),
-        "accepted": file.accepted,
+        "accepted": accepted,
         "rejected": rejected,
         "failed": failed,
-        "balanced": read == file.accepted + rejected + failed,
+        "balanced": read == accepted + rejected + failed,
         "rejected_by_reason": rejected_by_reason,
         "failed_by_reason": failed_by_reason,
         "identifier_coverage": coverage,
@@ -227,6 +239,7 @@ def remote_section(file: FileRecord) -> dict[str, Any] | None:
         "status": PENDING_REMOTE if state is None else state.status,
         "succeeded": None if state is None else state.succeeded,
         "facts": {} if state is None else dict(sorted(state.facts.items())),
+        "failed_by_reason": {} if state is None else dict(sorted(state.failed.items())),
         "session": dict(sorted(file.commit_session.items())),
         "committed_at": file.committed_at,
         "finished_at": None if state is None else state.finished_at,

@@ -94,6 +94,22 @@ class Settings:
         default_factory=lambda: int(_env("POLL_MAX_SECONDS", str(6 * 3600)))
     )
     """Seconds after the commit after which the poller records ``timed_out``."""
+    aep_secret_id: str = field(default_factory=lambda: _env("AEP_SECRET_ID"))
+    """The Adobe Experience Platform credentials (only AEP files read it)."""
+    aep_part_bytes: int = field(
+        default_factory=lambda: int(_env("AEP_PART_BYTES", str(64 * 1024 * 1024)))
+    )
+    """Source bytes per chunk of an AEP file: each chunk becomes one part file of the batch."""
+    aep_large_file_bytes: int = field(
+        default_factory=lambda: int(_env("AEP_LARGE_FILE_BYTES", str(256 * 1000 * 1000)))
+    )
+    """A part file larger than this is sent with the large-file upload (AEP's single PUT
+    takes at most 256 MB)."""
+    aep_parts_per_batch: int = field(
+        default_factory=lambda: int(_env("AEP_PARTS_PER_BATCH", "400"))
+    )
+    """Part files per AEP batch (AEP: at most 1,500 files and 100 GB per batch; 400 parts of
+    up to 256 MB stay under both). A file with more parts spans several batches."""
 
     @classmethod
     def from_env(cls) -> Settings:

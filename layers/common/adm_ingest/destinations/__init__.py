@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from adm_ingest.destinations.aep import AepBatches
 from adm_ingest.destinations.base import (
+    BatchPosition,
+    ChunkRefusal,
+    ChunkSize,
     Commit,
     CommitState,
     Delivery,
@@ -21,6 +25,8 @@ from adm_ingest.destinations.base import (
     FileContext,
     FileSession,
     RemoteState,
+    RowEncoder,
+    RowRefusal,
 )
 from adm_ingest.destinations.conversions import ConversionEvents
 from adm_ingest.destinations.identities import IdentityDeletions
@@ -32,6 +38,7 @@ DESTINATIONS: tuple[type[Destination], ...] = (
     AudienceMembers,
     ConversionEvents,
     IdentityDeletions,
+    AepBatches,
 )
 """Every destination, in routing order."""
 DEFAULT_DESTINATION = AudienceMembers.name
@@ -64,8 +71,12 @@ def destination_for(
 __all__ = [
     "DEFAULT_DESTINATION",
     "DESTINATIONS",
+    "AepBatches",
     "AudienceMembers",
     "AudienceRemovals",
+    "BatchPosition",
+    "ChunkRefusal",
+    "ChunkSize",
     "Commit",
     "CommitState",
     "ConversionEvents",
@@ -78,6 +89,8 @@ __all__ = [
     "FileSession",
     "IdentityDeletions",
     "RemoteState",
+    "RowEncoder",
+    "RowRefusal",
     "UnknownDestination",
     "destination_class",
     "destination_for",

@@ -17,10 +17,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from adm_ingest.adm import AdmClient, RetryPolicy
-from adm_ingest.adm.errors import ApiError, AuthError, DeadlineExceeded, RetryableError, Throttled
 from adm_ingest.clients import ClientEnvironment
-from adm_ingest.destinations.base import DeliveryFailed, Destination, FailureClass, safe_code
+from adm_ingest.destinations.base import DeliveryFailed, Destination, safe_code
+from adm_ingest.destinations.http_failures import classify_http_error, http_refusal_reason
 from adm_ingest.record_rules import AMAZON_RULES, RecordRules
+
+PLATFORM = "adm"
+"""The prefix of ADM's reason codes (``adm_400_…``)."""
 
 
 class AdmDestination(Destination):
@@ -45,34 +48,7 @@ class AdmDestination(Destination):
         )
 
     def classify(self, error: Exception) -> DeliveryFailed | None:
-        if isinstance(error, AuthError):
-            return DeliveryFailed(FailureClass.NEEDS_HUMAN, "auth", maybe_delivered=False)
-        if isinstance(error, RetryableError):
-            status = error.status if isinstance(error, ApiError) else None
-            return DeliveryFailed(
-                FailureClass.TRANSIENT,
-                _transient_detail(error),
-                status=status,
-                maybe_delivered=error.maybe_delivered,
-            )
-        if isinstance(error, ApiError):
-            return DeliveryFailed(
-                FailureClass.PERMANENT,
-                refusal_reason(error.status, error.code),
-                status=error.status,
-            )
-        return None
-
-
-def _transient_detail(error: RetryableError) -> str:
-    """What kind of transient trouble it was (a code, never data)."""
-    if isinstance(error, DeadlineExceeded):
-        return "out_of_time"
-    if isinstance(error, Throttled):
-        return "throttled"
-    if isinstance(error, ApiError):
-        return "server_error"
-    return "no_response"
+        return classify_http_error(error, PLATFORM)
 
 
 def error_reason(code: str | None) -> str:
@@ -82,4 +58,4 @@ def error_reason(code: str | None) -> str:
 
 def refusal_reason(status: int, code: str | None) -> str:
     """The failure reason recorded for a batch ADM refused as a whole."""
-    return f"adm_{int(status)}_{safe_code(code)}" if code else f"adm_{int(status)}"
+    return http_refusal_reason(PLATFORM, status, code)

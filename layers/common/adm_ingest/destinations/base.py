@@ -27,20 +27,24 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import orjson
 
 from adm_ingest.attempts import AttemptStats
-from adm_ingest.batching import Batch, BodyBatcher, WireFormat
+from adm_ingest.batching import Batch, Batcher, Body, WireFormat
 from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.record_rules import RecordRules
 from adm_ingest.records import PreparedRecord, Rejection
 from adm_ingest.values import ParseOptions
+
+if TYPE_CHECKING:
+    from adm_ingest.mapping_config import MappingConfig
+    from adm_ingest.settings import Settings
 
 FileSession = Mapping[str, str]
 """What a destination remembers of a file between its lifecycle steps (e.g. a remote batch id):
@@ -70,6 +74,32 @@ class FileContext:
     target: DeliveryTarget
     records: int = 0
     """Records the splitter queued (known at ``commit``; 0 at ``open_file``)."""
+    size: int = 0
+    """The source object's size in bytes (what a destination sizes its remote batches by)."""
+    failed: int = 0
+    """Records that failed for good before the commit (a chunk dead-lettered, a part
+    refused): known at ``commit``."""
+    mapping: MappingConfig | None = None
+    """The file's pinned mapping config (its destination options, e.g. ``on_chunk_failure``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPosition:
+    """Which batch of the file a delivery is: its chunk and its number within the chunk (a
+    destination that uploads one remote file per chunk names it by these)."""
+
+    chunk: int = 0
+    number: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSize:
+    """How much of a file one chunk (one worker invocation) takes: at most ``records``
+    records and, when set, about ``bytes`` bytes of the source (a chunk ends at the first
+    record boundary past it)."""
+
+    records: int
+    bytes: int | None = None
 
 
 class FailureClass(StrEnum):
@@ -148,6 +178,53 @@ class RemoteState:
     """For a terminal state: whether the remote system took the file."""
     facts: Mapping[str, int | str] = field(default_factory=dict)
     """Counts and codes the remote system reports (rows ingested, failed…): for the report."""
+    refusals: Sequence[RowRefusal] = ()
+    """Delivered records the remote system refused after all, located by position."""
+    refused_chunks: Sequence[ChunkRefusal] = ()
+    """Chunks every delivered record of which the remote system refused (a failed batch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowRefusal:
+    """One delivered record refused remotely: the chunk it was delivered in, its 0-based
+    position among that chunk's delivered records (``None``: the remote system did not say),
+    and the reason code."""
+
+    chunk: int | None
+    row: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRefusal:
+    """Every delivered record of chunks ``first`` … ``last`` (``None``: no bound) refused
+    with ``reason``."""
+
+    first: int
+    last: int | None
+    reason: str
+
+    def covers(self, chunk: int) -> bool:
+        return chunk >= self.first and (self.last is None or chunk <= self.last)
+
+
+class RowEncoder(Protocol):
+    """A destination's own record path, for records that are not prepared the shared way
+    (mapped to canonical fields, normalized and hashed): a header's layout once, then each
+    record's fields straight to one encoded item, or why not."""
+
+    notes: Counter[str]
+
+    def layout_for(self, header: Sequence[str]) -> object: ...
+
+    def encode_row(self, line: int, fields: Sequence[str]) -> bytes | Rejection:
+        """The record's item, with the header last given to :meth:`layout_for`."""
+        ...
+
+    def summary(self) -> dict[str, Any]:
+        """What the mapping did with the headers seen (names only): the report's
+        ``mapping`` section, with its ``warnings``."""
+        ...
 
 
 class Destination(ABC):
@@ -167,6 +244,10 @@ class Destination(ABC):
     wire: ClassVar[WireFormat]
     client_key: ClassVar[str]
     """Destinations with the same key share one client per container (ADM's three do)."""
+    keeps_delivered_rows: ClassVar[bool] = False
+    """Whether the pipeline keeps, per chunk, the source lines of the records delivered in
+    order — for a destination whose remote system refuses records after delivery (its
+    ``poll`` reports them by position: :class:`RowRefusal`)."""
 
     def __init__(
         self,
@@ -192,7 +273,22 @@ class Destination(ABC):
         """This destination's client, built from its own settings and credentials
         (``environment``: a :class:`~adm_ingest.pipeline.runtime.ClientEnvironment`)."""
 
+    @classmethod
+    def chunk_size(cls, settings: Settings) -> ChunkSize:
+        """How the splitter cuts this destination's files (default: the deployment's records
+        per chunk — one request each)."""
+        return ChunkSize(records=settings.records_per_chunk)
+
     # -- records ----------------------------------------------------------------------------
+
+    def row_encoder(self, config: MappingConfig) -> RowEncoder | None:
+        """This destination's own record path for ``config``, or ``None`` for the shared one
+        (mapping plan → preparer → :meth:`encode`).
+
+        Raises:
+            MappingError: ``config`` can't apply to this destination (a file-level error).
+        """
+        return None
 
     @abstractmethod
     def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
@@ -204,7 +300,7 @@ class Destination(ABC):
         item = self.build(record)
         return item if type(item) is Rejection else orjson.dumps(item)
 
-    def batcher(self) -> BodyBatcher:
+    def batcher(self) -> Batcher:
         return self.wire.batcher()
 
     # -- the lifecycle (public: policy; _hooks: I/O) ------------------------------------------
@@ -219,12 +315,19 @@ class Destination(ABC):
         except Exception as error:
             raise self._failed(error) from error
 
-    def deliver(self, client: Any, batch: Batch, session: FileSession) -> Delivery:
-        """Send one batch. Raises :class:`DeliveryFailed` (classified) when it could not be
-        delivered; the attempts made are on the delivery or on the exception."""
+    def deliver(
+        self,
+        client: Any,
+        batch: Batch,
+        session: FileSession,
+        position: BatchPosition | None = None,
+    ) -> Delivery:
+        """Send one batch (``position``: which one of the file). Raises
+        :class:`DeliveryFailed` (classified) when it could not be delivered; the attempts made
+        are on the delivery or on the exception."""
         self._take_attempts(client)  # only this batch's attempts count below
         try:
-            delivery = self._send(client, batch.body, session)
+            delivery = self._send(client, batch.body, session, position or BatchPosition())
         except DeliveryFailed:
             raise
         except Exception as error:
@@ -264,7 +367,9 @@ class Destination(ABC):
         return classified
 
     @abstractmethod
-    def _send(self, client: Any, body: bytes, session: FileSession) -> Delivery:
+    def _send(
+        self, client: Any, body: Body, session: FileSession, position: BatchPosition
+    ) -> Delivery:
         """POST one body; map per-item errors to 0-based indexes."""
 
     def _open_file(self, client: Any, file: FileContext) -> FileSession:

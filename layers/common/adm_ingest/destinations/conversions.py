@@ -31,9 +31,9 @@ from typing import Any, ClassVar
 
 from adm_ingest import registry
 from adm_ingest.adm import AdmClient
-from adm_ingest.batching import WireFormat
+from adm_ingest.batching import Body, WireFormat
 from adm_ingest.destinations.adm import AdmDestination, error_reason
-from adm_ingest.destinations.base import Delivery, DeliveryTarget, FileSession
+from adm_ingest.destinations.base import BatchPosition, Delivery, DeliveryTarget, FileSession
 from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import clean_id
 from adm_ingest.records import MATCH_KEY_TYPES, PreparedRecord, Reason, Rejection
@@ -166,7 +166,10 @@ class ConversionEvents(AdmDestination):
             elif order != self._first_date_order:
                 self.notes["date_order_mixed"] += 1
 
-    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
+    def _send(
+        self, client: AdmClient, body: Body, session: FileSession, position: BatchPosition
+    ) -> Delivery:
+        assert isinstance(body, bytes), "ADM bodies are built in memory"
         result = client.ingest_conversion_events(body)
         return Delivery(
             status=207,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from adm_ingest.adm import AdmClient
-from adm_ingest.batching import WireFormat, json_items
+from adm_ingest.batching import Body, WireFormat, json_items
 from adm_ingest.destinations.adm import AdmDestination
-from adm_ingest.destinations.base import Delivery, FileSession
+from adm_ingest.destinations.base import BatchPosition, Delivery, FileSession
 from adm_ingest.destinations.members import identity_body
 from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import clean_id
@@ -43,6 +43,9 @@ class IdentityDeletions(AdmDestination):
             return Rejection(record.line, record.no_identity_reason, "no usable identifier")
         return {"identity": identity}
 
-    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
+    def _send(
+        self, client: AdmClient, body: Body, session: FileSession, position: BatchPosition
+    ) -> Delivery:
+        assert isinstance(body, bytes), "ADM bodies are built in memory"
         client.delete_identities(body)
         return Delivery(status=200)

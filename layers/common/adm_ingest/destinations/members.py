@@ -11,10 +11,10 @@ import orjson
 
 from adm_ingest import registry
 from adm_ingest.adm import AdmClient
-from adm_ingest.batching import WireFormat, json_items
+from adm_ingest.batching import Body, WireFormat, json_items
 from adm_ingest.consent import consent_body
 from adm_ingest.destinations.adm import AdmDestination, error_reason
-from adm_ingest.destinations.base import Delivery, DeliveryTarget, FileSession
+from adm_ingest.destinations.base import BatchPosition, Delivery, DeliveryTarget, FileSession
 from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
 from adm_ingest.records import ADM_PII_KEYS, ConsentSignals, PreparedRecord, Reason, Rejection
@@ -254,7 +254,10 @@ class AudienceMembers(AdmDestination):
         raw_action = attributes.get("action")
         return _ACTIONS.get(raw_action.strip().upper()) if raw_action else self.default_action
 
-    def _send(self, client: AdmClient, body: bytes, session: FileSession) -> Delivery:
+    def _send(
+        self, client: AdmClient, body: Body, session: FileSession, position: BatchPosition
+    ) -> Delivery:
+        assert isinstance(body, bytes), "ADM bodies are built in memory"
         result = client.ingest_members(self.target.id, body)
         return Delivery(
             status=200,

@@ -203,7 +203,11 @@ class FilePoller:
         return self.clock() - committed >= self.settings.max_seconds
 
     def _conclude(self, file_id: str, attempt: int, state: RemoteState) -> PollStep:
-        recorded = self.ledger.record_remote_state(file_id, remote_outcome(state, self.clock()))
+        file = self.ledger.get_file(file_id)
+        # Staged before the state is recorded (a retry stages the same fates again).
+        failed = self.remote.account(file, state) if file is not None else {}
+        outcome = remote_outcome(state, self.clock(), failed)
+        recorded = self.ledger.record_remote_state(file_id, outcome)
         if not recorded:  # recorded before (a retry), or the file is gone / not committed
             file = self.ledger.get_file(file_id)
             known = None if file is None else file.remote_state
@@ -229,14 +233,18 @@ class FilePoller:
         return PollStep(file_id, attempt, terminal=True, status=status)
 
 
-def remote_outcome(state: RemoteState, finished_at: float) -> RemoteOutcome:
+def remote_outcome(
+    state: RemoteState, finished_at: float, failed: Mapping[str, int] | None = None
+) -> RemoteOutcome:
     """A terminal :class:`RemoteState` as the ledger records it (ids and counts only),
-    finished at ``finished_at`` (epoch seconds)."""
+    finished at ``finished_at`` (epoch seconds); ``failed``: the delivered records it did not
+    take, by reason."""
     return RemoteOutcome(
         status=state.status,
         succeeded=bool(state.succeeded),
         facts={str(k): v for k, v in state.facts.items()},
         finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished_at)),
+        failed=dict(failed or {}),
     )
 
 

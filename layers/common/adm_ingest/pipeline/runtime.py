@@ -24,6 +24,7 @@ from adm_ingest.adm.ratelimit import (
 from adm_ingest.clients import ClientEnvironment, ClientPool
 from adm_ingest.destinations import destination_for
 from adm_ingest.ledger import Ledger
+from adm_ingest.pipeline.delivered_rows import DeliveredRows
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import FileLimits
 from adm_ingest.pipeline.poller import FilePoller, PollSettings, PollStarter
@@ -88,7 +89,7 @@ class Runtime:
     def remote(self) -> RemoteLifecycle:
         """Commit and poll through the destination interface (a client connects only when a
         destination's hook uses it: ADM's commit does not, so the sweeper needs no secret)."""
-        return RemoteLifecycle(destination_for, self.clients)
+        return RemoteLifecycle(destination_for, self.clients, DeliveredRows(self.s3))
 
     @cached_property
     def poller(self) -> FilePoller:
@@ -133,6 +134,7 @@ class Runtime:
             chunk_queue_url=self.settings.chunk_queue_url,
             split_queue_url=self.settings.split_queue_url,
             records_per_chunk=self.settings.records_per_chunk,
+            chunk_size=lambda destination: destination.chunk_size(self.settings),
             default_country=self.settings.default_country,
             margin_seconds=self.settings.time_margin_ms / 1000,
             max_json_depth=self.settings.max_json_depth,

@@ -42,12 +42,13 @@ from adm_ingest import registry as names
 from adm_ingest.clients import ClientProvider, no_clients
 from adm_ingest.consent import ConsentError, ConsentPolicy, CountrySource
 from adm_ingest.destinations import (
+    ChunkSize,
     DeliveryFailed,
-    DeliveryTarget,
     Destination,
     FailureClass,
     FileContext,
     FileSession,
+    RowEncoder,
 )
 from adm_ingest.ledger import FileEntry, FileFacts, FileRecord, Ledger
 from adm_ingest.mapping import build_plan
@@ -150,6 +151,7 @@ class Splitter:
         clients: ClientProvider = no_clients,
         clock_bytes: int = CLOCK_BYTES,
         clock_grace_bytes: int = CLOCK_GRACE_BYTES,
+        chunk_size: Callable[[type[Destination]], ChunkSize] | None = None,
     ) -> None:
         self.s3 = s3
         self.sqs = sqs
@@ -171,6 +173,10 @@ class Splitter:
         """Data bytes an invocation reads before its first look (past a file's opening)."""
         self._queued = _Queued()
         """Of the file being split (one at a time)."""
+        self.chunk_size = chunk_size or (lambda _destination: ChunkSize(records_per_chunk))
+        """How a destination's files are cut (records, and bytes of the source)."""
+        self._size = ChunkSize(records_per_chunk)
+        """Of the file being split."""
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -223,6 +229,7 @@ class Splitter:
             destination=found.destination.name if found else "unknown",
             target_name=found.name if found else "",
             target_id=target.id if target else "",
+            target_attributes=dict(target.attributes) if target else {},
         )
         existing: FileRecord | None = None
         if resume is None and not self.ledger.register_file(entry):
@@ -243,6 +250,9 @@ class Splitter:
         country_source = CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT
         try:
             pinned = self._pinned_mapping(file_id, found.mapping_keys, existing)
+            encoder = found.destination(target, pinned.config.parse_options).row_encoder(
+                pinned.config
+            )
             policy = ConsentPolicy.from_defaults(
                 pinned.config.defaults or {},
                 country=country or self.default_country,
@@ -254,8 +264,10 @@ class Splitter:
             return self._file_error(file_id, f"invalid column mapping: {consent_error.detail}")
         except MappingMismatch:
             return self._file_error(file_id, "the file's pinned column mapping is damaged")
+        self._size = self.chunk_size(found.destination)
         try:
-            session = self._session(file_id, ref.key, found.destination, target)
+            file = FileContext(file_id, ref.key, target, size=ref.size, mapping=pinned.config)
+            session = self._session(file, found.destination, ref)
         except DeliveryFailed as failed:
             if failed.failure is FailureClass.TRANSIENT:
                 raise  # retried by Lambda (S3 event) or SQS (continuation)
@@ -283,7 +295,7 @@ class Splitter:
         )
         checkpoint = resume or SplitCheckpoint()
         inherited = pinned.prefix if pinned.prefix not in ("", found.prefix) else ""
-        survey = _Survey(pinned.config, policy, inherited)
+        survey = _Survey(pinned.config, policy, inherited, encoder)
         self._queued = _Queued(checkpoint.chunk_index, checkpoint.records)
         try:
             return self._split_content(ref, template, checkpoint, time_left, survey)
@@ -327,24 +339,20 @@ class Splitter:
 
     def _chunk_limit(self, checkpoint: SplitCheckpoint) -> int:
         """Records the next chunk may take: a chunk's worth, or what the file limit leaves."""
-        return max(0, min(self.records_per_chunk, self.limits.max_records - checkpoint.records))
+        return max(0, min(self._size.records, self.limits.max_records - checkpoint.records))
 
     def _session(
-        self,
-        file_id: str,
-        key: str,
-        destination: type[Destination],
-        target: DeliveryTarget,
+        self, file: FileContext, destination: type[Destination], ref: ObjectRef
     ) -> FileSession:
         """The file's session with its destination: opened once (``open_file``) and kept on
         the file's ledger item, so a continuation or a redelivered event reuses it."""
-        file = self.ledger.get_file(file_id)
-        if file is not None and file.session:
-            return dict(file.session)
-        session = destination(target).open_file(
-            self.clients(destination), FileContext(file_id, key, target)
-        )
-        return self.ledger.open_session(file_id, session)
+        known = self.ledger.get_file(file.file_id)
+        if known is not None and known.session:
+            return dict(known.session)
+        if not file.size:  # an event without the size (a test's, a hand-made one)
+            file = replace(file, size=_object_size(self.s3, ref))
+        session = destination(file.target).open_file(self.clients(destination), file)
+        return self.ledger.open_session(file.file_id, session)
 
     def _pinned_mapping(
         self, file_id: str, mapping_keys: Sequence[str], file: FileRecord | None
@@ -392,7 +400,14 @@ class Splitter:
         Raises:
             MappingError: the mapping can't apply to these columns.
         """
-        plan = build_plan(header if header is not None else header_of(sample), survey.config)
+        columns = header if header is not None else header_of(sample)
+        if survey.encoder is not None:
+            survey.encoder.layout_for(columns or ())
+            self.ledger.record_file_facts(
+                file_id, FileFacts(mapping=mapping_section(survey.encoder), encoding=encoding)
+            )
+            return None
+        plan = build_plan(columns, survey.config)
         profile = profile_records(sample, plan, survey.policy.country)
         self.ledger.record_file_facts(
             file_id,
@@ -515,6 +530,8 @@ class Splitter:
         chunk_start: tuple[int, int] | None = None
         count = 0
         limit = self._chunk_limit(checkpoint)
+        # No byte bound: one past any offset, so the test below is one comparison.
+        byte_limit = self._size.bytes or (1 << 62)
         try:
             for offset, line in scan:
                 offset += shift
@@ -523,7 +540,7 @@ class Splitter:
                     if checkpoint.records >= self.limits.max_records:
                         raise self.limits.too_many_records()
                     chunk_start = (offset, line)
-                elif count >= limit:
+                elif count >= limit or offset - chunk_start[0] >= byte_limit:
                     # Every byte before ``offset`` went through the scan's encoding watch, so
                     # the encoding of this moment is right for the chunk (one that is still all
                     # ASCII reads the same in any).
@@ -627,17 +644,20 @@ class Splitter:
         skip = checkpoint.records if source is None else opened.placeholders
         layout = SourceLayout(format="staged")  # staged chunks are UTF-8 JSON, whatever the file
         buffer: list[bytes] = []
+        buffered = 0
         first_line = 0
         pending: list[ChunkPointer] = []
         limit = self._chunk_limit(checkpoint)
+        byte_limit = self._size.bytes or (1 << 62)
         try:
             for line, staged in staged_lines(reader, line_shift, skip):
-                if len(buffer) >= limit:
+                if len(buffer) >= limit or buffered >= byte_limit:
                     if buffer:
                         pending.append(
                             self._stage(template, checkpoint, layout, buffer, first_line)
                         )
                         buffer = []
+                        buffered = 0
                     if checkpoint.records >= self.limits.max_records:
                         raise self.limits.too_many_records()
                     limit = self._chunk_limit(checkpoint)
@@ -649,6 +669,7 @@ class Splitter:
                 if not buffer:
                     first_line = line
                 buffer.append(staged)
+                buffered += len(staged)
         except NoRecordsError:
             if not (checkpoint.records or buffer):
                 raise
@@ -928,6 +949,8 @@ class _Survey:
     policy: ConsentPolicy
     inherited_from: str = ""
     """The prefix whose mapping this file borrows (a removal file under ``…/delete/``)."""
+    encoder: RowEncoder | None = None
+    """The destination's own record path, if it has one (then no consent or countries)."""
 
 
 _DEFAULT_ENCODING = "utf-8"

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -42,6 +42,7 @@ from adm_ingest.batching import Batch
 from adm_ingest.clients import ClientProvider
 from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import (
+    BatchPosition,
     Delivery,
     DeliveryFailed,
     FailureClass,
@@ -49,13 +50,13 @@ from adm_ingest.destinations import (
     destination_for,
 )
 from adm_ingest.ledger import DeliveredBatch, Ledger
-from adm_ingest.mapping import build_plan
 from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapping
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
+from adm_ingest.pipeline.delivered_rows import DeliveredRows
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_range
-from adm_ingest.processing import RecordProcessor
+from adm_ingest.processing import Processor, record_processor
 from adm_ingest.readers import MAX_JSON_DEPTH, ReadItem, open_records, read_staged
 from adm_ingest.report import fates_csv, fates_key
 
@@ -63,8 +64,8 @@ logger = logging.getLogger(__name__)
 
 _HEADER_CACHE_FILES = 64
 """Files whose column names a warm worker keeps (one small GET per chunk of any other)."""
-_MAPPING_CACHE_VERSIONS = 64
-"""Pinned mappings a warm worker keeps by content hash (one ledger read for any other)."""
+_FILE_CACHE = 64
+"""Files whose pinned mapping and target a warm worker keeps (one ledger read for any other)."""
 
 
 class ChunkRetryable(Exception):
@@ -126,8 +127,9 @@ class ChunkWorker:
         self.margin_seconds = margin_seconds
         self._headers: dict[tuple[str, tuple[int, int]], tuple[str, ...]] = {}
         """Column names by (file id, header range): a file id pins the object's version."""
-        self._mappings: dict[str, PinnedMapping] = {}
-        """Pinned mappings by content hash."""
+        self._files: dict[str, tuple[PinnedMapping, Mapping[str, str]]] = {}
+        """Each file's pinned mapping and target attributes, by file id."""
+        self.delivered_rows = DeliveredRows(s3)
         self.max_json_depth = max_json_depth
 
     # -- public ------------------------------------------------------------------------------
@@ -167,24 +169,27 @@ class ChunkWorker:
         Raises:
             MappingMismatch: the file's pinned mapping is not the version the pointer names.
         """
-        config = self._mapping(pointer)
+        config, attributes = self._mapping(pointer)
         # Validated at split time with the same country (a file-level error there): cannot fail.
         policy = ConsentPolicy.from_defaults(
             config.defaults or {},
             country=pointer.default_country,
             country_source=pointer.default_country_source,
         )
-        destination = destination_for(pointer.target, config.parse_options)
+        target = replace(pointer.target, attributes=attributes)
+        destination = destination_for(target, config.parse_options)
         header = self._header(pointer)
         records = self._records(pointer, header)
-        plan = build_plan(header, config)
-        processor = RecordProcessor(destination, plan, policy)
+        processor = record_processor(destination, config, header, policy)
         for run in earlier_attempts:
             _count_attempts(processor.tally, run)
         client = self.clients(destination_class(pointer.destination))
+        delivered_lines: list[Sequence[int]] = []
         for number, batch in enumerate(processor.batches(records)):
             if number < len(delivered):
                 _replay(processor, batch, delivered[number])
+                if delivered[number].failed is None:
+                    delivered_lines.append(batch.lines)
                 continue
             if not send:
                 unconfirmed = number in unconfirmed_batches
@@ -196,8 +201,14 @@ class ChunkWorker:
                 reason = f"{Failure.NOT_DELIVERED}:out_of_time"
                 self.ledger.record_chunk_error(pointer.file_id, pointer.index, reason)
                 raise ChunkRetryable(reason)
+            if destination.keeps_delivered_rows:  # before the batch leaves: never a gap
+                self.delivered_rows.record(
+                    pointer.bucket, pointer.file_id, pointer.index, [*delivered_lines, batch.lines]
+                )
             outcome = self._deliver(pointer, processor, batch, client, number)
             self.ledger.record_delivered_batch(pointer.file_id, pointer.index, outcome)
+            if outcome.failed is None:
+                delivered_lines.append(batch.lines)
         # The splitter's count covers every line the reader yields, report footers included
         # (its scan does not classify lines), so those are added back before comparing.
         skipped = sum(processor.tally.skipped.values())
@@ -239,7 +250,7 @@ class ChunkWorker:
     def _deliver(
         self,
         pointer: ChunkPointer,
-        processor: RecordProcessor,
+        processor: Processor,
         batch: Batch,
         client: Any,
         number: int,
@@ -250,7 +261,9 @@ class ChunkWorker:
         started = time.monotonic()
         destination = processor.destination
         try:
-            delivery = destination.deliver(client, batch, pointer.session)
+            delivery = destination.deliver(
+                client, batch, pointer.session, BatchPosition(pointer.index, number)
+            )
         except DeliveryFailed as failed:
             attempts = failed.attempts
             _count_attempts(processor.tally, attempts)
@@ -304,25 +317,27 @@ class ChunkWorker:
             attempts=attempts,
         )
 
-    def _mapping(self, pointer: ChunkPointer) -> MappingConfig:
-        """The file's pinned mapping, the version ``pointer.mapping_hash`` names (cached by
-        hash). A translated v2 pointer names none: the file's pinned mapping if it has one,
-        else — a file split before mappings were pinned — the registry's, as v2 did."""
-        cached = self._mappings.get(pointer.mapping_hash) if pointer.mapping_hash else None
-        if cached is not None:
-            return cached.config
+    def _mapping(self, pointer: ChunkPointer) -> tuple[MappingConfig, Mapping[str, str]]:
+        """The file's pinned mapping, the version ``pointer.mapping_hash`` names, and its
+        pinned target attributes (cached per file). A translated v2 pointer names no mapping:
+        the file's pinned one if it has one, else — a file split before mappings were pinned
+        — the registry's, as v2 did."""
+        cached = self._files.get(pointer.file_id)
+        if cached is not None and cached[0].content_hash == pointer.mapping_hash:
+            return cached[0].config, cached[1]
         file = self.ledger.get_file(pointer.file_id)
         pinned = file.pinned_mapping() if file is not None else None
+        attributes = dict(file.target_attributes) if file is not None else {}
         if pinned is None:
             if pointer.mapping_hash:
                 raise MappingMismatch("the chunk names a mapping its file has not pinned")
-            return self._registered_mapping(pointer.mapping_prefix)
+            return self._registered_mapping(pointer.mapping_prefix), attributes
         if pointer.mapping_hash and pinned.content_hash != pointer.mapping_hash:
             raise MappingMismatch("the file's pinned mapping is not the one the chunk names")
-        if len(self._mappings) >= _MAPPING_CACHE_VERSIONS:
-            self._mappings.clear()
-        self._mappings[pinned.content_hash] = pinned
-        return pinned.config
+        if len(self._files) >= _FILE_CACHE:
+            self._files.clear()
+        self._files[pointer.file_id] = (pinned, attributes)
+        return pinned.config, attributes
 
     def _registered_mapping(self, prefix: str) -> MappingConfig:
         """The registry's mapping for ``prefix`` (only for a v2 pointer of an unpinned file)."""
@@ -376,7 +391,7 @@ def _count_attempts(tally: Tally, attempts: AttemptStats) -> None:
     tally.count_attempts(attempts.by_outcome, round(attempts.retry_wait_seconds * 1000))
 
 
-def _replay(processor: RecordProcessor, batch: Batch, delivered: DeliveredBatch) -> None:
+def _replay(processor: Processor, batch: Batch, delivered: DeliveredBatch) -> None:
     """Account for a batch a previous run delivered (or saw refused) as that run did."""
     _count_attempts(processor.tally, delivered.attempts)
     if delivered.failed is not None:

@@ -1,0 +1,306 @@
+"""Adobe Experience Platform batch ingestion: a file under ``aep/<dataset>/`` becomes one AEP
+batch (or several, for a very large file) of JSON Lines part files, one per chunk.
+
+The lifecycle, every step safe to repeat:
+
+``open_file``  at split time: the file's batches, found by ``externalId`` (derived from the
+               file's identity) before any is created — a redelivered S3 event or a restarted
+               split finds them instead of opening more. Their ids are the file's session.
+``deliver``    one chunk's validated XDM rows, spooled (never held whole in memory), uploaded
+               as ``part-<chunk>.json`` — a PUT, or the large-file upload above
+               ``AEP_LARGE_FILE_BYTES``. A redelivered chunk re-uploads the same name, which
+               replaces the file.
+``commit``     every chunk accounted for: COMPLETE each batch — or, when some records failed
+               for good, ABORT them (``on_chunk_failure: abort``, the default) or COMPLETE what
+               is there (``complete``). Pending: the poller takes over.
+``poll``       the batches' states until each is final; AEP's metrics and error codes go into
+               the report, and its row errors come back as refusals located by part file and
+               row, which the pipeline maps to source lines (a failed or aborted batch refuses
+               every row it holds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from adm_ingest import registry
+from adm_ingest.aep import AepClient
+from adm_ingest.aep.endpoints import AepSettings
+from adm_ingest.aep.models import Batch as AepBatch
+from adm_ingest.aep.xdm_encoder import XdmEncoder, validator_form, xdm_mapping
+from adm_ingest.batching import Batcher, Body, SpooledBody, SpoolingBatcher, json_lines
+from adm_ingest.clients import ClientEnvironment
+from adm_ingest.destinations.base import (
+    BatchPosition,
+    ChunkRefusal,
+    ChunkSize,
+    Commit,
+    CommitState,
+    Delivery,
+    DeliveryFailed,
+    DeliveryTarget,
+    Destination,
+    FailureClass,
+    FileContext,
+    FileSession,
+    RemoteState,
+    RowRefusal,
+    safe_code,
+)
+from adm_ingest.destinations.http_failures import classify_http_error
+from adm_ingest.destinations.routes import RoutePattern
+from adm_ingest.mapping_config import MappingConfig
+from adm_ingest.record_rules import RecordRules
+from adm_ingest.records import PreparedRecord, Rejection
+from adm_ingest.settings import Settings
+from adm_ingest.values import ParseOptions
+
+PLATFORM = "aep"
+MAX_ROWS_PER_PART = 10_000_000
+"""Records per chunk at most, whatever its bytes (a chunk's line index stays small)."""
+MAX_FILES_PER_BATCH = 1500
+"""AEP's limit of files in one batch."""
+SESSION_DATASET = "dataset"
+SESSION_BATCHES = "batches"
+SESSION_PARTS_PER_BATCH = "parts_per_batch"
+SESSION_OUTCOME = "outcome"
+"""The session's keys: the dataset id, the batch ids (comma-separated, in order), how many
+consecutive parts each batch takes, and what the commit did (``completed`` / ``aborted``)."""
+COMPLETED, ABORTED = "completed", "aborted"
+_NOT_INGESTED = frozenset({"failed", "failure", "aborted", "abandoned"})
+
+
+def part_name(chunk: int) -> str:
+    """The part file of a chunk in its batch."""
+    return f"part-{chunk:06d}.json"
+
+
+def chunk_of_part(name: str | None) -> int | None:
+    """The chunk a part file name stands for (None: not one of ours)."""
+    if not name:
+        return None
+    stem = name.rsplit("/", 1)[-1]
+    if not (stem.startswith("part-") and stem.endswith(".json")):
+        return None
+    digits = stem[len("part-") : -len(".json")]
+    return int(digits) if digits.isdigit() else None
+
+
+def external_id(file_id: str, batch_number: int) -> str:
+    """The ``externalId`` of a file's batch: derived from the file's identity (bucket, key,
+    version), so every attempt at the same file finds the same batches."""
+    return f"adm-ingest-{file_id}-{batch_number}"
+
+
+class AepBatches(Destination):
+    """Rows of an AEP dataset, as batches of JSON Lines part files."""
+
+    name: ClassVar[str] = "aep"
+    route: ClassVar[RoutePattern] = RoutePattern("aep/{name}/")
+    namespace: ClassVar[str | None] = registry.AEP_DATASET
+    target_label: ClassVar[str] = "AEP dataset"
+    rules: ClassVar[RecordRules] = RecordRules(fields=frozenset(), requires_consent=False)
+    """Unused: AEP rows take their own record path (:meth:`row_encoder`), with Adobe's
+    identity rules and no Amazon hashing or consent."""
+    wire: ClassVar = json_lines(max_items=MAX_ROWS_PER_PART, max_bytes=1 << 62)
+    client_key: ClassVar[str] = "aep"
+    keeps_delivered_rows: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        target: DeliveryTarget,
+        options: ParseOptions | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(target, options, clock=clock)
+        settings = Settings.from_env()
+        self.part_bytes = max(1, settings.aep_part_bytes)
+        self.large_file_bytes = settings.aep_large_file_bytes
+        self.parts_per_batch = max(1, min(MAX_FILES_PER_BATCH, settings.aep_parts_per_batch))
+
+    # -- the client -------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, environment: ClientEnvironment) -> AepClient:
+        return AepClient.from_secret(environment.settings.aep_secret_id, AepSettings.from_environ())
+
+    @classmethod
+    def chunk_size(cls, settings: Settings) -> ChunkSize:
+        return ChunkSize(records=MAX_ROWS_PER_PART, bytes=settings.aep_part_bytes)
+
+    def classify(self, error: Exception) -> DeliveryFailed | None:
+        return classify_http_error(error, PLATFORM)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def row_encoder(self, config: MappingConfig) -> XdmEncoder:
+        attributes = self.target.attributes
+        return XdmEncoder(
+            xdm_mapping(config, attributes), validator_form(attributes), clock=self.clock
+        )
+
+    def build(self, record: PreparedRecord) -> dict[str, Any] | Rejection:
+        raise NotImplementedError(
+            "AEP rows are built by the row encoder, not from prepared records"
+        )
+
+    def batcher(self) -> Batcher:
+        return SpoolingBatcher(max_items=MAX_ROWS_PER_PART)
+
+    # -- the lifecycle ----------------------------------------------------------------------
+
+    def _open_file(self, client: AepClient, file: FileContext) -> FileSession:
+        dataset_id = self.target.id
+        parts = max(1, math.ceil(file.size / self.part_bytes))
+        batches = max(1, math.ceil(parts / self.parts_per_batch))
+        percent = self.target.attributes.get("partial_ingestion_percent")
+        ids = [
+            self._batch(client, dataset_id, external_id(file.file_id, number), percent)
+            for number in range(batches)
+        ]
+        return {
+            SESSION_DATASET: dataset_id,
+            SESSION_BATCHES: ",".join(ids),
+            SESSION_PARTS_PER_BATCH: str(self.parts_per_batch),
+        }
+
+    def _batch(self, client: AepClient, dataset_id: str, external: str, percent: str | None) -> str:
+        """The batch with this ``externalId``: the one already open, else a new one."""
+        for found in client.list_batches(external_id=external):
+            if found.dataset_id in (None, dataset_id):
+                return found.id
+        created = client.create_batch(
+            dataset_id,
+            external_id=external,
+            partial_ingestion_percent=float(percent) if percent and float(percent) > 0 else None,
+        )
+        return created.id
+
+    def _send(
+        self, client: AepClient, body: Body, session: FileSession, position: BatchPosition
+    ) -> Delivery:
+        batch_id = batch_for_chunk(session, position.chunk)
+        dataset_id = session[SESSION_DATASET]
+        name = part_name(position.chunk)
+        if isinstance(body, SpooledBody):
+            try:
+                if body.size > self.large_file_bytes:
+                    client.upload_large_file(
+                        batch_id, dataset_id, name, body.stream(), size=body.size
+                    )
+                else:
+                    client.put_file(batch_id, dataset_id, name, body.stream())
+            finally:
+                body.close()
+        else:
+            client.put_file(batch_id, dataset_id, name, body)
+        return Delivery(status=200)
+
+    def _commit(self, client: AepClient, file: FileContext, session: FileSession) -> Commit:
+        policy = file.mapping.on_chunk_failure if file.mapping is not None else "abort"
+        abort = file.failed > 0 and policy == "abort"
+        for batch_id in batch_ids(session):
+            if abort:
+                client.abort_batch(batch_id)
+            else:
+                client.complete_batch(batch_id)
+        outcome = ABORTED if abort else COMPLETED
+        return Commit(CommitState.PENDING, {**session, SESSION_OUTCOME: outcome})
+
+    def _poll(self, client: AepClient, file: FileContext, session: FileSession) -> RemoteState:
+        ids = batch_ids(session)
+        batches = [client.get_batch(batch_id) for batch_id in ids]
+        if not all(batch.is_final for batch in batches):
+            pending = next(batch.status for batch in batches if not batch.is_final)
+            return RemoteState(terminal=False, status=pending)
+        per_batch = int(session.get(SESSION_PARTS_PER_BATCH) or self.parts_per_batch)
+        refused_chunks: list[ChunkRefusal] = []
+        refusals: list[RowRefusal] = []
+        for number, batch in enumerate(batches):
+            if batch.status in _NOT_INGESTED:
+                first = number * per_batch
+                last = None if number == len(batches) - 1 else first + per_batch - 1
+                refused_chunks.append(ChunkRefusal(first, last, batch_reason(batch)))
+            elif (batch.metrics.failed_record_count or 0) > 0:
+                refusals.extend(row_refusals(client, batch))
+        return RemoteState(
+            terminal=True,
+            status=overall_status(batches),
+            succeeded=all(batch.succeeded for batch in batches),
+            facts=batch_facts(batches, session.get(SESSION_OUTCOME, "")),
+            refusals=tuple(refusals),
+            refused_chunks=tuple(refused_chunks),
+        )
+
+
+def batch_ids(session: Mapping[str, str]) -> list[str]:
+    return [batch_id for batch_id in session.get(SESSION_BATCHES, "").split(",") if batch_id]
+
+
+def batch_for_chunk(session: Mapping[str, str], chunk: int) -> str:
+    """The batch a chunk's part goes into: consecutive parts fill each batch in turn; the
+    last batch takes any parts beyond (up to AEP's file limit)."""
+    ids = batch_ids(session)
+    if not ids:
+        raise DeliveryFailed(FailureClass.PERMANENT, "aep_no_batch")
+    per_batch = int(session.get(SESSION_PARTS_PER_BATCH) or 1)
+    number = min(chunk // per_batch, len(ids) - 1)
+    if chunk - number * per_batch >= MAX_FILES_PER_BATCH:
+        raise DeliveryFailed(FailureClass.PERMANENT, "aep_batch_file_limit")
+    return ids[number]
+
+
+def batch_reason(batch: AepBatch) -> str:
+    """Why a batch's rows were not ingested: its first error code, else its status."""
+    for error in batch.errors:
+        if error.code:
+            return f"aep_{safe_code(error.code)}"
+    return f"aep_{safe_code(batch.status)}"
+
+
+def row_refusals(client: AepClient, batch: AepBatch) -> Iterable[RowRefusal]:
+    """The batch's row errors as refusals: one per refused row (a row with several problems
+    is refused once, with its first code), located by its part file and position."""
+    seen: set[tuple[int | None, int | None]] = set()
+    for error in client.row_errors(batch.id):
+        chunk = chunk_of_part(error.file)
+        where = (chunk, error.row_index)
+        if chunk is not None and error.row_index is not None:
+            if where in seen:
+                continue
+            seen.add(where)
+        yield RowRefusal(chunk, error.row_index, f"aep_{safe_code(error.code)}")
+
+
+def overall_status(batches: list[AepBatch]) -> str:
+    """One word for the file: the first batch that did not succeed decides, else success."""
+    for batch in batches:
+        if not batch.succeeded:
+            return batch.status
+    return batches[0].status if batches else "success"
+
+
+def batch_facts(batches: list[AepBatch], outcome: str) -> dict[str, int | str]:
+    """What the report shows of the batches: ids, statuses, AEP's record counts, error codes."""
+    facts: dict[str, int | str] = {
+        "batches": ",".join(batch.id for batch in batches),
+        "batch_statuses": ",".join(batch.status for batch in batches),
+    }
+    if outcome:
+        facts["commit"] = outcome
+    for key, values in (
+        ("input_records", [b.metrics.input_record_count for b in batches]),
+        ("output_records", [b.metrics.output_record_count for b in batches]),
+        ("failed_records", [b.metrics.failed_record_count for b in batches]),
+    ):
+        known = [value for value in values if value is not None]
+        if known:
+            facts[key] = sum(known)
+    codes = sorted({safe_code(error.code) for batch in batches for error in batch.errors})
+    if codes:
+        facts["errors"] = ",".join(codes)
+    return facts
