@@ -7,7 +7,8 @@ and AEP credentials secrets, seeded with each sandbox's credentials), points the
 the sandboxes (``ADM_API_URL`` / ``ADM_TOKEN_URL``, ``AEP_API_URL`` / ``AEP_IMS_URL``), and
 delivers queue messages to the **real** Lambda handlers in ``functions/`` — the S3 event to the
 splitter, chunk batches to the worker and dead letters to the recorder, both with partial batch
-responses — exactly as the Lambda event source mappings would. ``make demo`` and the end-to-end tests run on it.
+responses — exactly as the Lambda event source mappings would. ``make demo`` and the
+end-to-end tests run on it.
 :meth:`LocalStack.sweep` runs the sweeper as its EventBridge schedule would (the pump never
 needs it: it only finishes finalizations a failure left claimed). The poller state machine
 (``functions/poller/poller.asl.json``) runs on moto's Step Functions with its task in this
