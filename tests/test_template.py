@@ -11,6 +11,7 @@ including what SAM generated (roles, event source mappings, permissions).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import json
 import re
@@ -66,6 +67,11 @@ FINALIZING_FUNCTIONS = (
 """The functions that may see a file's last chunk accounted for, and so commit it and start
 its poller (the poller itself only finishes files already committed)."""
 STATE_MACHINES = {"SetupStateMachine": ASL_PATH, "PollerStateMachine": POLLER_ASL_PATH}
+AEP_CALLERS = frozenset(PIPELINE_FUNCTIONS)
+"""The functions that call AEP, hence read its credentials: the splitter opens a file's batch,
+the worker uploads its parts, every finalizing function may commit it (COMPLETE / ABORT: the
+finalizer of adm_ingest.pipeline.runtime commits through the destination), the poller polls it.
+The setup step that ensures the AEP datasets joins them when it lands in the workflow."""
 CHUNK_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
 """The pipeline functions that handle chunks (and read input objects); the sweeper only
 finishes reports."""
@@ -431,7 +437,9 @@ def test_sweeper_may_only_query_the_index_and_update_ledger_items(cfn: dict[str,
     (listing,) = (s for s in statements if "s3:ListBucket" in s["Action"])
     assert listing["Condition"] == {"StringLike": {"s3:prefix": "_staging/*"}}
     actions = {action for statement in statements for action in statement["Action"]}
-    assert not {a for a in actions if a.startswith(("sqs:", "secretsmanager:"))}
+    assert not {a for a in actions if a.startswith("sqs:")}
+    # It may commit an AEP batch (the file it finalizes); it never calls ADM.
+    assert _secret_readers(cfn, "AdmCredentialsSecret").isdisjoint({"SweeperFunction"})
     (invoke,) = (
         c
         for c in _of_type(cfn, "AWS::Lambda::EventInvokeConfig").values()
@@ -521,23 +529,46 @@ def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
         assert readers == ({""} if logical_id in CHUNK_FUNCTIONS else set()), logical_id
 
 
-def test_only_functions_that_call_adm_can_read_the_credentials(cfn: dict[str, Any]) -> None:
-    readers = {
+def _secret_readers(cfn: Mapping[str, Any], secret: str) -> set[str]:
+    """The functions whose role may read ``secret`` (by logical id)."""
+    return {
         role_id.removesuffix("Role")
         for role_id in _of_type(cfn, "AWS::IAM::Role")
         for statement in _statements(cfn, role_id)
         if "secretsmanager:GetSecretValue" in statement["Action"]
+        and secret in _references(statement["Resource"])
     }
-    assert readers == {"WorkerFunction", *SETUP_FUNCTIONS} - {"SaveRegistryFunction"}
 
 
-def test_credentials_secret_is_a_documented_placeholder_under_the_key(
+def test_secrets_are_read_only_by_name_and_only_by_the_functions_that_call_their_platform(
     cfn: dict[str, Any],
 ) -> None:
-    secret = _props(cfn, "AdmCredentialsSecret")
-    assert secret["KmsKeyId"] == {"Ref": "DataKey"}
-    placeholder = json.loads(secret["SecretString"])
-    documented = {
+    secrets = set(_of_type(cfn, "AWS::SecretsManager::Secret"))
+    assert secrets == {"AdmCredentialsSecret", "AepCredentialsSecret"}
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            if any(a.startswith("secretsmanager:") for a in statement["Action"]):
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"], role_id
+                # One secret per statement, by reference: never a pattern or a wildcard.
+                assert len(statement["Resource"]) == 1, role_id
+                assert len(_references(statement["Resource"]) & secrets) == 1, role_id
+    adm = {"WorkerFunction", *SETUP_FUNCTIONS} - {"SaveRegistryFunction"}
+    assert _secret_readers(cfn, "AdmCredentialsSecret") == adm
+    assert _secret_readers(cfn, "AepCredentialsSecret") == AEP_CALLERS
+    # Each reader is told which secret it may read, and no other function is.
+    for secret, variable, readers in (
+        ("AdmCredentialsSecret", "ADM_SECRET_ID", adm),
+        ("AepCredentialsSecret", "AEP_SECRET_ID", AEP_CALLERS),
+    ):
+        for logical_id in _of_type(cfn, "AWS::Lambda::Function"):
+            variables = _props(cfn, logical_id)["Environment"]["Variables"]
+            expected = {"Ref": secret} if logical_id in readers else None
+            assert variables.get(variable) == expected, (logical_id, variable)
+
+
+# The JSON keys each secret's placeholder holds (AEP: adm_ingest.aep.auth.AepCredentials).
+SECRET_KEYS = {
+    "AdmCredentialsSecret": {
         "client_id",
         "client_secret",
         "refresh_token",
@@ -545,10 +576,39 @@ def test_credentials_secret_is_a_documented_placeholder_under_the_key(
         "manager_account_id",
         "advertiser_account_id",
         "profile_id",
-    }
+    },
+    "AepCredentialsSecret": {
+        "client_id",
+        "client_secret",
+        "scopes",
+        "org_id",
+        "sandbox_name",
+        "tenant_id",
+    },
+}
+
+
+@pytest.mark.parametrize("logical_id", sorted(SECRET_KEYS))
+def test_credentials_secret_is_a_documented_placeholder_under_the_key(
+    cfn: dict[str, Any], logical_id: str
+) -> None:
+    secret = _props(cfn, logical_id)
+    assert secret["KmsKeyId"] == {"Ref": "DataKey"}
+    placeholder = json.loads(secret["SecretString"])
+    documented = SECRET_KEYS[logical_id]
     assert set(placeholder) == documented
     assert set(placeholder.values()) == {""}  # nothing real is ever in the template
     assert all(key in secret["Description"] for key in documented)
+
+
+def test_aep_secret_keys_are_the_ones_the_client_reads() -> None:
+    from adm_ingest.aep.auth import AepCredentials
+
+    keys = SECRET_KEYS["AepCredentialsSecret"]
+    assert keys == {field.name for field in dataclasses.fields(AepCredentials)}
+    # Each key is required: the placeholder left as it is fails with the keys named.
+    with pytest.raises(ValueError, match="client_id, client_secret, scopes, org_id"):
+        AepCredentials.from_mapping(dict.fromkeys(keys, ""))
 
 
 def test_alarms_watch_dead_letters_errors_throttles_and_setup_failures(
@@ -602,6 +662,53 @@ def test_adm_endpoints_default_to_the_selected_region(sam: dict[str, Any]) -> No
         assert endpoints[region]["TokenUrl"].endswith("/auth/o2/token")
 
 
+def test_aep_hosts_default_to_adobe_s_through_the_library_s_one_declaration(
+    sam: dict[str, Any],
+) -> None:
+    from adm_ingest.aep.endpoints import (
+        AEP_API_HOST,
+        AEP_API_URL_ENV,
+        AEP_IMS_HOST,
+        AEP_IMS_URL_ENV,
+        AepSettings,
+    )
+
+    variables = sam["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, parameter, host in (
+        (AEP_API_URL_ENV, "AepApiUrl", AEP_API_HOST),
+        (AEP_IMS_URL_ENV, "AepImsUrl", AEP_IMS_HOST),
+    ):
+        assert variables[variable] == {"Ref": parameter}
+        declared = sam["Parameters"][parameter]
+        # Empty means the library's host (its one declaration); the description names it.
+        assert declared["Default"] == ""
+        assert host in " ".join(declared["Description"].split())
+    settings = AepSettings.from_environ({AEP_API_URL_ENV: "", AEP_IMS_URL_ENV: ""})
+    assert (settings.api_url, settings.ims_url) == (AEP_API_HOST, AEP_IMS_HOST)
+    overridden = AepSettings.from_environ({AEP_API_URL_ENV: "https://aep.example"})
+    assert overridden.api_url == "https://aep.example"
+
+
+def test_aep_sizes_are_global_settings_within_the_platform_s_limits(sam: dict[str, Any]) -> None:
+    variables = sam["Globals"]["Function"]["Environment"]["Variables"]
+    parameters = sam["Parameters"]
+    expected = {
+        "AEP_PART_BYTES": ("AepPartBytes", 64 << 20),
+        "AEP_LARGE_FILE_BYTES": ("AepLargeFileBytes", 256_000_000),
+        "AEP_PARTS_PER_BATCH": ("AepPartsPerBatch", 400),
+    }
+    for variable, (parameter, default) in expected.items():
+        assert variables[variable] == {"Ref": parameter}
+        assert parameters[parameter]["Type"] == "Number"
+        assert parameters[parameter]["Default"] == default, parameter
+        assert parameters[parameter]["MinValue"] >= 1, parameter
+    # A single PUT takes at most 256 MB; a batch at most 1,500 files and 100 GB.
+    assert parameters["AepLargeFileBytes"]["MaxValue"] <= 256_000_000
+    assert parameters["AepPartsPerBatch"]["MaxValue"] <= 1500
+    batch_source = parameters["AepPartsPerBatch"]["Default"] * parameters["AepPartBytes"]["Default"]
+    assert batch_source <= 100 * 10**9 / 3  # room for XDM JSON being larger than its source
+
+
 def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any]) -> None:
     assert {
         "BucketName",
@@ -614,6 +721,7 @@ def test_outputs_name_what_operators_and_the_local_stack_need(cfn: dict[str, Any
         "SetupStateMachineArn",
         "PollerStateMachineArn",
         "AdmCredentialsSecretArn",
+        "AepCredentialsSecretArn",
     } <= set(cfn["Outputs"])
 
 
@@ -774,6 +882,7 @@ def test_data_is_retained_when_the_stack_is_deleted_or_a_resource_replaced(
         "IdempotencyTable",
         "RegistryTable",
         "AdmCredentialsSecret",
+        "AepCredentialsSecret",
         "DataKey",
     } <= retained
 

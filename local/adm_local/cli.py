@@ -4,8 +4,8 @@
 ``dry-run FILE``       what would be sent for a local file (no network)
 ``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
 ``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
-``sandbox``            run the ADM sandbox server
-``aep-sandbox``        run the Adobe Experience Platform sandbox server
+``sandbox``            run the ADM sandbox server, and the AEP sandbox beside it
+``aep-sandbox``        run the Adobe Experience Platform sandbox server (with its faults)
 ``register``           write a name → id registry entry (before the setup workflow)
 ``inventory``          list datasets, sharing rules, conversion definitions (real API)
 ``status DATASET_ID``  upload status of an audience dataset (real API)
@@ -23,6 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
+
+AEP_SANDBOX_PORT = 8766
+"""Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,10 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs", type=int, default=2, help="run it this many times (the second shows idempotency)"
     )
 
-    sandbox = commands.add_parser("sandbox", help="run the ADM sandbox server")
+    sandbox = commands.add_parser(
+        "sandbox", help="run the ADM sandbox server and the AEP sandbox beside it"
+    )
     from adm_local.sandbox.cli import build_parser as sandbox_parser
 
     sandbox_parser(sandbox)
+    sandbox.add_argument(
+        "--aep-port",
+        type=int,
+        default=AEP_SANDBOX_PORT,
+        help="port of the AEP sandbox (0: any free port; the fault options apply to ADM only, "
+        "`adm-ingest aep-sandbox` injects AEP faults)",
+    )
 
     aep_sandbox = commands.add_parser("aep-sandbox", help="run the AEP sandbox server")
     from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
@@ -178,9 +190,32 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    """The ADM sandbox in the foreground, the AEP sandbox beside it for as long as it runs."""
+    from adm_local.aep_sandbox import AepSandboxServer
+    from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
     from adm_local.sandbox.cli import run
 
-    return run(args)
+    # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
+    aep = aep_sandbox_parser().parse_args([])
+    with AepSandboxServer(
+        args.aep_port,
+        host=args.host,
+        token_ttl=aep.token_ttl,
+        processing_delay=aep.processing_delay,
+        abandon_after=aep.abandon_after,
+        put_limit_bytes=aep.put_limit,
+        log_stream=None if args.quiet else sys.stderr,
+    ) as sandbox:
+        account = sandbox.account
+        print(
+            f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL)\n"
+            f"  client_id={account.client_id} client_secret={account.client_secret}\n"
+            f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
+            f"tenant_id={account.tenant_id}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return run(args)
 
 
 def _aep_sandbox(args: argparse.Namespace) -> int:

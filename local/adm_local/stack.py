@@ -1,11 +1,14 @@
-"""The local stack: the whole pipeline on an embedded AWS (moto server) and the ADM sandbox.
+"""The local stack: the whole pipeline on an embedded AWS (moto server) and the sandboxes.
 
-:class:`LocalStack` starts both servers on loopback ports, creates the resources template.yaml
-declares (bucket with versioning and S3 → SQS notifications, chunk queue + DLQ, split queue,
-ledger / idempotency / registry tables, the credentials secret), and delivers queue messages to
-the **real** Lambda handlers in ``functions/`` — the S3 event to the splitter, chunk batches to
-the worker and dead letters to the recorder, both with partial batch responses — exactly as the
-Lambda event source mappings would. ``make demo`` and the end-to-end tests run on it.
+:class:`LocalStack` starts the moto server, the ADM sandbox and the AEP sandbox on loopback
+ports, creates the resources template.yaml declares (bucket with versioning and S3 → SQS
+notifications, chunk queue + DLQ, split queue, ledger / idempotency / registry tables, the ADM
+and AEP credentials secrets, seeded with each sandbox's credentials), points the functions at
+the sandboxes (``ADM_API_URL`` / ``ADM_TOKEN_URL``, ``AEP_API_URL`` / ``AEP_IMS_URL``), and
+delivers queue messages to the **real** Lambda handlers in ``functions/`` — the S3 event to the
+splitter, chunk batches to the worker and dead letters to the recorder, both with partial batch
+responses — exactly as the Lambda event source mappings would. ``make demo`` and the
+end-to-end tests run on it.
 :meth:`LocalStack.sweep` runs the sweeper as its EventBridge schedule would (the pump never
 needs it: it only finishes finalizations a failure left claimed). The poller state machine
 (``functions/poller/poller.asl.json``) runs on moto's Step Functions with its task in this
@@ -42,9 +45,11 @@ import requests
 
 from adm_ingest import registry as names
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
+from adm_ingest.aep.endpoints import AEP_API_URL_ENV, AEP_IMS_URL_ENV
 from adm_ingest.pipeline.routing import INPUT_PREFIXES
 from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
+from adm_local.aep_sandbox import AepSandboxServer
 from adm_local.crashes import Crashes, SimulatedCrash
 from adm_local.functions import load_function
 from adm_local.poller import deploy_poller, poller_router, running_executions
@@ -73,6 +78,7 @@ class StackNames:
     idempotency_table: str = "adm-ingest-idempotency"
     registry_table: str = "adm-ingest-registry"
     secret_id: str = "adm-ingest/credentials"
+    aep_secret_id: str = "adm-ingest/aep-credentials"
 
 
 @dataclass(slots=True)
@@ -107,7 +113,10 @@ class LocalStack:
         max_receive_count: deliveries of a chunk before SQS moves it to the DLQ.
         visibility_timeout: seconds before a failed chunk is delivered again.
         worker_batch_size: chunk messages per worker invocation (the event source's BatchSize).
-        quiet: silence the sandbox's request log and the functions' JSON logs.
+        quiet: silence the sandboxes' request logs and the functions' JSON logs.
+        sandbox_kwargs: options of the ADM sandbox (:class:`SandboxServer`).
+        aep_sandbox_kwargs: options of the AEP sandbox (:class:`AepSandboxServer`), e.g. its
+            ``processing_delay`` (how long a completed batch stays ``processing``).
     """
 
     def __init__(
@@ -120,6 +129,7 @@ class LocalStack:
         worker_timeout_s: float = 300.0,
         quiet: bool = True,
         sandbox_kwargs: Mapping[str, Any] | None = None,
+        aep_sandbox_kwargs: Mapping[str, Any] | None = None,
         environment: Mapping[str, str] | None = None,
     ) -> None:
         self.names = StackNames()
@@ -131,12 +141,14 @@ class LocalStack:
         self.quiet = quiet
         self._extra_env = dict(environment or {})
         self._sandbox_kwargs = dict(sandbox_kwargs or {})
+        self._aep_sandbox_kwargs = dict(aep_sandbox_kwargs or {})
         self._saved_env: dict[str, str | None] = {}
         self._queues = _Queues()
         self.endpoint = ""
         self.environment: dict[str, str] = {}
         """The variables that point a process at this stack (set in this one while it runs)."""
         self.sandbox: SandboxServer
+        self.aep_sandbox: AepSandboxServer
         self.functions: dict[str, ModuleType] = {}
         self.delivered: dict[str, list[str]] = {"s3": [], "chunks": []}
         """Bodies of the S3 events and chunk messages delivered so far (to replay them)."""
@@ -164,6 +176,10 @@ class LocalStack:
         sandbox_kwargs = {"log_stream": None} if self.quiet else {}
         self.sandbox = SandboxServer(port=0, **{**sandbox_kwargs, **self._sandbox_kwargs})
         self.sandbox.__enter__()
+        self.aep_sandbox = AepSandboxServer(
+            port=0, **{**sandbox_kwargs, **self._aep_sandbox_kwargs}
+        )
+        self.aep_sandbox.__enter__()
         self._set_env(self._environment())
         _reset_powertools_caches()
         self._provision()
@@ -177,6 +193,7 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         try:
             self._exits.close()
+            self.aep_sandbox.__exit__(None, None, None)
             self.sandbox.__exit__(None, None, None)
             self._moto.stop()
         finally:
@@ -203,6 +220,10 @@ class LocalStack:
             "ADM_SECRET_ID": self.names.secret_id,
             API_URL_ENV: self.sandbox.url,
             TOKEN_URL_ENV: self.sandbox.token_url,
+            "AEP_SECRET_ID": self.names.aep_secret_id,
+            # One host serves the platform and IMS (the client appends /ims/token/v3).
+            AEP_API_URL_ENV: self.aep_sandbox.url,
+            AEP_IMS_URL_ENV: self.aep_sandbox.url,
             "RECORDS_PER_CHUNK": str(self.records_per_chunk),
             "POLL_INTERVAL_SECONDS": "1",
             "POWERTOOLS_TRACE_DISABLED": "true",
@@ -288,8 +309,13 @@ class LocalStack:
         resources.create_idempotency_table(dynamodb, n.idempotency_table)
         resources.create_registry_table(dynamodb, n.registry_table)
 
-        self.client("secretsmanager").create_secret(
+        secrets = self.client("secretsmanager")
+        secrets.create_secret(
             Name=n.secret_id, SecretString=json.dumps(self.sandbox.account.secret_document())
+        )
+        secrets.create_secret(
+            Name=n.aep_secret_id,
+            SecretString=json.dumps(self.aep_sandbox.account.secret_document()),
         )
 
     def _deploy_poller(self) -> None:

@@ -1,8 +1,8 @@
 """The AEP sandbox command (``adm-ingest aep-sandbox``, ``python -m adm_local.aep_sandbox``).
 
-Its own command rather than an option of ``adm-ingest sandbox``: the two platforms share no
-option beyond host and port (IMS vs LwA credentials, batch processing delay, PUT limit), and a
-test or the demo starts each on its own port anyway.
+``adm-ingest sandbox`` also serves it beside ADM (``--aep-port``), with these defaults; this
+command is where its own options are (the two platforms share no option beyond host and port:
+IMS vs LwA credentials, batch processing delay, PUT limit, AEP faults).
 """
 
 from __future__ import annotations
