@@ -76,7 +76,9 @@ def members_of(stack: LocalStack, audience: str) -> dict[str, Any]:
 
 
 def expected_rejects(export: Export) -> list[tuple[int, str, str]]:
-    return [(n, "rejected", e["reason"]) for n, e in sorted(export.with_outcome("rejected").items())]
+    return [
+        (n, "rejected", e["reason"]) for n, e in sorted(export.with_outcome("rejected").items())
+    ]
 
 
 def unmatched(export: Export, received: list[dict[str, Any]], lines: dict[int, Any]) -> list[str]:
@@ -128,7 +130,9 @@ def test_shopify_customers_then_their_gzipped_unsubscribes(stack: LocalStack) ->
     assert_accounted(UNSUBSCRIBES, report, stack.rejects(key))
     remaining = members_of(stack, "corpus_shopify_us")
     removed = [
-        e["external_id"] for e in UNSUBSCRIBES.with_outcome("accepted").values() if "external_id" in e
+        e["external_id"]
+        for e in UNSUBSCRIBES.with_outcome("accepted").values()
+        if "external_id" in e
     ]
     assert removed and not set(removed) & set(remaining)
 

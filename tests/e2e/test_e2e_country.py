@@ -64,7 +64,9 @@ def test_strict_country_refuses_foreign_looking_data_and_sends_nothing(
     assert report is not None
     assert member_requests(stack, "e2e_bulk") == before
     assert report["status"] == "error"
-    assert report["error"].startswith("30 of the 30 sampled records that take the default country US")
+    assert report["error"].startswith(
+        "30 of the 30 sampled records that take the default country US"
+    )
     assert "nothing was sent (`strict_country` is set in the mapping)" in report["error"]
     assert report["records_read"] == 0
     assert report["mapping"] is not None

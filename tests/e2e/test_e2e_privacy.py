@@ -74,7 +74,9 @@ def test_no_raw_pii_anywhere_but_the_input_file(
     out, err = capfd.readouterr()
     artefacts["stdout (logs, EMF metrics)"] = out
     artefacts["stderr"] = err
-    artefacts["logs"] = "\n".join(json.dumps(vars(record), default=str) for record in caplog.records)
+    artefacts["logs"] = "\n".join(
+        json.dumps(vars(record), default=str) for record in caplog.records
+    )
     assert "RecordsAccepted" in out or "batch delivered" in out  # the logs were really captured
     assert "batch delivered" in artefacts["logs"]
     for where, text in artefacts.items():

@@ -151,8 +151,6 @@ def test_anonymous_requests_get_a_documented_answer(case: Any, live: LiveSandbox
     live.send(case)
 
 
-
-
 def test_the_fuzzing_got_past_the_gates() -> None:
     # Runs last in this module (pytest keeps file order): a fuzzer stuck at 401/403/404 would
     # prove nothing about the routes.

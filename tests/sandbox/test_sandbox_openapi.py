@@ -35,8 +35,9 @@ def test_operations_keep_their_parameters_bodies_and_responses() -> None:
         ("header", "Amazon-Ads-Manager-Account-ID", False),
     }
     media_type = "application/vnd.admAudiences.v1+json"
-    assert operation["requestBody"]["content"][media_type]["schema"] == (
-        members["requestBody"]["content"][media_type]
+    assert (
+        operation["requestBody"]["content"][media_type]["schema"]
+        == (members["requestBody"]["content"][media_type])
     )
     assert sorted(operation["responses"]) == sorted(members["responses"])
 

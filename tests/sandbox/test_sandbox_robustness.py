@@ -114,8 +114,14 @@ def test_conversion_definitions_without_a_body_is_400(api: Api) -> None:
         (b"\xef\xbb\xbf{}", "Unexpected UTF-8 BOM (decode using utf-8-sig) at position 0"),
     ],
     ids=[
-        "nan", "infinity", "minus-infinity", "float-overflow", "5000-digit-int", "latin-1",
-        "utf-16", "bom",
+        "nan",
+        "infinity",
+        "minus-infinity",
+        "float-overflow",
+        "5000-digit-int",
+        "latin-1",
+        "utf-16",
+        "bom",
     ],
 )
 def test_bodies_that_are_not_rfc_json_are_400(onboarded: Api, raw: bytes, problem: str) -> None:
@@ -242,7 +248,9 @@ def test_a_chunked_body_is_411_length_required(onboarded: Api) -> None:
 
 
 def test_odd_characters_in_a_path_parameter_are_404(onboarded: Api) -> None:
-    reply = exchange(onboarded.sandbox, raw_request(onboarded, "GET /adm/audiences/%ZZ%00\xff..%2F HTTP/1.1"))
+    reply = exchange(
+        onboarded.sandbox, raw_request(onboarded, "GET /adm/audiences/%ZZ%00\xff..%2F HTTP/1.1")
+    )
 
     assert reply.startswith(b"HTTP/1.1 404 ")
     assert b'"code": "ResourceNotFoundException"' in reply
@@ -259,14 +267,18 @@ def test_a_bug_in_a_route_is_a_logged_500_in_the_error_shape_not_a_dropped_conne
 
     monkeypatch.setitem(routes.ROUTES, "GET /adm/terms", broken)
     log = io.StringIO()
-    with SandboxServer(port=0, log_stream=log) as sandbox, authenticated_session(sandbox) as session:
+    with (
+        SandboxServer(port=0, log_stream=log) as sandbox,
+        authenticated_session(sandbox) as session,
+    ):
         response = session.get(sandbox.url + "/adm/terms", timeout=10)
         after = session.get(sandbox.url + "/adm/datarooms", timeout=10)
 
         assert response.status_code == 500
         body = adm_error(response)
         assert (body["code"], body["message"]) == (
-            "InternalServerError", "the sandbox failed on this request"
+            "InternalServerError",
+            "the sandbox failed on this request",
         )
         assert sandbox.internal_errors == [
             "GET /adm/terms: KeyError at test_sandbox_robustness.py:"

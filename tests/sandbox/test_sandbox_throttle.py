@@ -49,6 +49,4 @@ def test_requests_per_second_throttles_api_calls_over_http(api: Api) -> None:
     assert statuses[2].headers["Retry-After"] == "2"
     assert statuses[2].json()["code"] == "TooManyRequestsException"
     throttle = api.sandbox.state()["faults"]["throttle"]
-    assert throttle == [
-        {"requests_per_second": 0.5, "burst": 2.0, "admitted": 2, "throttled": 1}
-    ]
+    assert throttle == [{"requests_per_second": 0.5, "burst": 2.0, "admitted": 2, "throttled": 1}]

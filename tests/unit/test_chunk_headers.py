@@ -128,9 +128,11 @@ def test_the_header_range_reads_back_exactly_the_scanned_header(
         body = text.getvalue().encode(encoding)
     except UnicodeEncodeError:
         return  # a name cp1252 can't hold
-    data = (b"\xef\xbb\xbf" if bom and encoding == "utf-8" else b"") + ending.encode() * (
-        blank_lines
-    ) + body
+    data = (
+        (b"\xef\xbb\xbf" if bom and encoding == "utf-8" else b"")
+        + ending.encode() * (blank_lines)
+        + body
+    )
     try:
         scan = scan_boundaries(io.BytesIO(data), delimiter=delimiter)
     except FileFormatError:
@@ -138,6 +140,7 @@ def test_the_header_range_reads_back_exactly_the_scanned_header(
     assert scan.header_range is not None
     list(scan)  # the encoding settles while scanning
     start, end = scan.header_range
-    assert read_header(
-        io.BytesIO(data[start:end]), delimiter=delimiter, encoding=scan.encoding
-    ) == scan.header
+    assert (
+        read_header(io.BytesIO(data[start:end]), delimiter=delimiter, encoding=scan.encoding)
+        == scan.header
+    )

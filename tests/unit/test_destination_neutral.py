@@ -22,7 +22,8 @@ LIBRARY = ROOT / "layers" / "common" / "adm_ingest"
 NEUTRAL = sorted(
     path
     for path in [*LIBRARY.rglob("*.py"), *(ROOT / "local" / "adm_local").glob("*.py")]
-    if not {"destinations", "setup", "adm", "sandbox"} & set(path.relative_to(ROOT).parts)
+    if not {"destinations", "setup", "adm", "aep", "sandbox", "aep_sandbox"}
+    & set(path.relative_to(ROOT).parts)
     # The demo stages sample files under their keys and the setup runner drives setup steps:
     # placing a file is not branching on it.
     and path.name not in {"demo.py", "setup_runner.py", "resources.py"}

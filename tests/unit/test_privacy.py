@@ -102,7 +102,9 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("kind", [destination.name for destination in DESTINATIONS])
+@pytest.mark.parametrize(
+    "kind", [destination.name for destination in DESTINATIONS if not destination.own_record_path]
+)
 def test_dry_run_outputs_hold_no_raw_pii(
     pii_file: Path,
     tmp_path: Path,

@@ -72,7 +72,7 @@ def test_a_removal_file_borrows_its_audience_mapping_when_it_has_none() -> None:
 
 
 def test_the_input_prefixes_are_the_destinations_top_level_prefixes() -> None:
-    assert INPUT_PREFIXES == ("audiences/", "conversions/", "deletions/")
+    assert INPUT_PREFIXES == ("audiences/", "conversions/", "deletions/", "aep/")
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ from adm_ingest.values import ParseOptions
         ),
     ],
 )
-def test_from_config_reads_the_raw_keys(config: dict[str, Any] | None, options: ParseOptions) -> None:
+def test_from_config_reads_the_raw_keys(
+    config: dict[str, Any] | None, options: ParseOptions
+) -> None:
     assert ParseOptions.from_config(config) == options
 
 

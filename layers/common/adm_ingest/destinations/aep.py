@@ -107,6 +107,7 @@ class AepBatches(Destination):
     identity rules and no Amazon hashing or consent."""
     wire: ClassVar = json_lines(max_items=MAX_ROWS_PER_PART, max_bytes=1 << 62)
     client_key: ClassVar[str] = "aep"
+    own_record_path: ClassVar[bool] = True
     keeps_delivered_rows: ClassVar[bool] = True
 
     def __init__(

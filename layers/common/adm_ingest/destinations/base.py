@@ -244,6 +244,9 @@ class Destination(ABC):
     wire: ClassVar[WireFormat]
     client_key: ClassVar[str]
     """Destinations with the same key share one client per container (ADM's three do)."""
+    own_record_path: ClassVar[bool] = False
+    """Whether records take the destination's own :meth:`row_encoder` instead of the shared
+    preparation (then :meth:`build` / :meth:`encode` are not used)."""
     keeps_delivered_rows: ClassVar[bool] = False
     """Whether the pipeline keeps, per chunk, the source lines of the records delivered in
     order — for a destination whose remote system refuses records after delivery (its
