@@ -1,22 +1,8 @@
 """What the three Amazon Ads data manager (ADM) destinations share: one client, Amazon's record
 rules, and how ADM's errors map to the pipeline's neutral outcomes.
 
-=====================  ==========================  =========================================
-ADM error              outcome                     reason recorded
-=====================  ==========================  =========================================
-``AuthError``          needs a human               ``auth`` (credentials / re-authorization)
-``Throttled`` (429)    transient                   ``throttled``
-``DeadlineExceeded``   transient                   ``out_of_time``
-5xx / no answer        transient                   ``server_error`` / ``no_response``
-other ``ApiError``     permanent (the whole body)  ``adm_<status>[_<code>]``
-=====================  ==========================  =========================================
-"""
-
-from __future__ import annotations
-
-from typing import ClassVar
-
-from adm_ingest.adm import AdmClient, RetryPolicy
+Errors are classified by :func:`adm_ingest.destinations.http_failures.classify_http_error`
+(the table is there), refusals reasoned ``adm_<status>[_<code>]``.from adm_ingest.adm import AdmClient, RetryPolicy
 from adm_ingest.clients import ClientEnvironment
 from adm_ingest.destinations.base import DeliveryFailed, Destination, safe_code
 from adm_ingest.destinations.http_failures import classify_http_error, http_refusal_reason
