@@ -2,7 +2,14 @@
 rules, and how ADM's errors map to the pipeline's neutral outcomes.
 
 Errors are classified by :func:`adm_ingest.destinations.http_failures.classify_http_error`
-(the table is there), refusals reasoned ``adm_<status>[_<code>]``.from adm_ingest.adm import AdmClient, RetryPolicy
+(the table is there), refusals reasoned ``adm_<status>[_<code>]``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from adm_ingest.adm import AdmClient, RetryPolicy
 from adm_ingest.clients import ClientEnvironment
 from adm_ingest.destinations.base import DeliveryFailed, Destination, safe_code
 from adm_ingest.destinations.http_failures import classify_http_error, http_refusal_reason
