@@ -421,7 +421,7 @@ def test_sweeper_runs_on_a_parameterised_schedule_with_the_lease_the_others_use(
     assert cfn["Parameters"]["FinalizeLeaseSeconds"]["MinValue"] >= longest
 
 
-def test_sweeper_may_only_query_the_index_and_update_ledger_items(cfn: dict[str, Any]) -> None:
+def test_sweeper_may_only_query_the_index_and_read_and_update_ledger_items(cfn: dict[str, Any]) -> None:
     statements = _statements(cfn, "SweeperFunctionRole")
     dynamodb = {
         action: resources
@@ -432,6 +432,8 @@ def test_sweeper_may_only_query_the_index_and_update_ledger_items(cfn: dict[str,
     }
     assert dynamodb == {
         "dynamodb:Query": [{"Fn::Sub": "${LedgerTable.Arn}/index/finalizing"}],
+        # GetItem: a parked file whose poller never concluded is read, to time it out.
+        "dynamodb:GetItem": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
         "dynamodb:UpdateItem": [{"Fn::GetAtt": ["LedgerTable", "Arn"]}],
     }
     (listing,) = (s for s in statements if "s3:ListBucket" in s["Action"])
@@ -508,9 +510,10 @@ def test_bucket_writes_and_deletes_are_scoped_to_the_pipeline_s_prefixes(
         "s3:AbortMultipartUpload": {"rejects/"},
         "s3:DeleteObject": {"_staging/"},
     }
-    # The sweeper and the poller only finish reports: they stage nothing, read no input file.
+    # The sweeper and the poller finish reports, and stage only the fates of rows the remote
+    # system refused after delivery; they read no input file.
     sweeper = {
-        "s3:PutObject": {"reports/", "rejects/"},
+        "s3:PutObject": {"_staging/*/fates/", "reports/", "rejects/"},
         "s3:AbortMultipartUpload": {"rejects/"},
         "s3:DeleteObject": {"_staging/"},
         "s3:GetObject": {"_staging/", "reports/", "rejects/"},

@@ -464,7 +464,7 @@ def test_a_pending_commit_and_its_remote_outcome_read_back_typed(ledger: Ledger)
     # A retried finalization polls the first commit: its time and session are kept.
     assert ledger.record_commit(FILE_ID, "owner-1", {"batch_id": "B-2"}, now=1_800_000_900.0)
     assert not ledger.record_commit(FILE_ID, "someone-else", {}, now=1_800_000_900.0)
-    assert ledger.await_remote(FILE_ID, "owner-1")
+    assert ledger.await_remote(FILE_ID, "owner-1", deadline=1_800_025_200.0)
     parked = ledger.get_file(FILE_ID)
     assert parked is not None
     assert (parked.committed_at, parked.committed_epoch, parked.commit_session) == (
@@ -475,6 +475,10 @@ def test_a_pending_commit_and_its_remote_outcome_read_back_typed(ledger: Ledger)
     assert type(parked.committed_epoch) is int
     assert (parked.awaiting_remote, parked.status, parked.remote_state) == (True, "committed", None)
     assert ledger.claim_finalization(FILE_ID, "owner-2", now=1_900_000_000.0) is None  # parked
+    # Found as overdue only once its deadline has passed (its poller never concluded).
+    assert ledger.overdue_remote(now=1_800_025_199.0) == []
+    assert ledger.overdue_remote(now=1_800_025_201.0) == [FILE_ID]
+    assert ledger.stale_finalizations(now=1_900_000_000.0) == []  # not a claim to finish
 
     outcome = RemoteOutcome("success", True, {"records_written": 5, "batch": "B-1"}, "2027-01-15")
     assert ledger.record_remote_state(FILE_ID, outcome)

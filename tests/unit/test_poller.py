@@ -189,6 +189,18 @@ def test_past_the_deadline_the_poll_says_expired_and_time_out_records_timed_out(
     assert report["remote"]["status"] == TIMED_OUT and report["remote"]["facts"] == {"polls": 5}
 
 
+def test_a_file_whose_poller_never_concluded_is_timed_out_by_the_sweep(polling: Polling) -> None:
+    # The execution died and recording its failure failed too: the file stays parked.
+    assert polling.poller.sweep_overdue() == 0  # not overdue yet
+
+    polling.world.clock.now += 7 * 3600 + 1  # past the finalizer's deadline for the poller
+    assert polling.poller.sweep_overdue() == 1
+
+    report = polling.report()
+    assert report["status"] == "remote_failed" and report["remote"]["status"] == TIMED_OUT
+    assert polling.poller.sweep_overdue() == 0  # concluded once
+
+
 def test_a_classified_transient_error_is_raised_for_the_machine_to_retry(
     polling: Polling,
 ) -> None:

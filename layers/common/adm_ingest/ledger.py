@@ -66,6 +66,9 @@ holds only finalizations in flight (seconds each) and the ones the sweeper must 
 FINALIZING_ATTRIBUTE = "finalizing"
 CLAIMED_AT_ATTRIBUTE = "finalize_claimed_at"
 CLAIMED = "claimed"
+AWAITING = "awaiting"
+"""The finalizing index's key of a parked file (committed, waiting for its remote state); its
+range key is then the time by which the poller must have recorded that state."""
 DEFAULT_LEASE_SECONDS = 900
 """How long a finalization claim is exclusive: at least the longest function timeout (the
 splitter's 900 s), so a live finalizer is never overtaken."""
@@ -433,22 +436,30 @@ class Ledger:
             },
         )
 
-    def await_remote(self, file_id: str, owner: str) -> bool:
+    def await_remote(self, file_id: str, owner: str, *, deadline: float) -> bool:
         """Park a committed file until its remote state is terminal: the claim ends (status
-        ``committed``, out of the finalizing index) and no claim is granted while it waits —
-        the poller's :meth:`record_remote_state` ends the wait. False when ``owner`` lost the
-        claim, or the remote state is already known (the poll outran this call: the claim's
-        holder then writes the final report itself)."""
+        ``committed``) and no claim is granted while it waits — the poller's
+        :meth:`record_remote_state` ends the wait. The file stays in the finalizing index
+        under :data:`AWAITING` until ``deadline`` (epoch seconds), so a file whose poller never
+        concludes is found by :meth:`overdue_remote`. False when ``owner`` lost the claim, or
+        the remote state is already known (the poll outran this call: the claim's holder then
+        writes the final report itself)."""
         return self._as_owner(
             file_id,
             owner,
-            "SET awaiting_remote = :t, #claimed_at = :zero, #s = :committed REMOVE #finalizing",
+            "SET awaiting_remote = :t, #claimed_at = :deadline, #s = :committed, "
+            "#finalizing = :awaiting",
             names={
                 "#claimed_at": CLAIMED_AT_ATTRIBUTE,
                 "#finalizing": FINALIZING_ATTRIBUTE,
                 "#s": "status",
             },
-            values={":t": True, ":zero": 0, ":committed": "committed"},
+            values={
+                ":t": True,
+                ":deadline": int(deadline),
+                ":committed": "committed",
+                ":awaiting": AWAITING,
+            },
             condition="attribute_not_exists(remote_state)",
         )
 
@@ -460,12 +471,19 @@ class Ledger:
         try:
             self._resource_table.update_item(
                 Key={"pk": f"file#{file_id}", "sk": "file"},
-                UpdateExpression="SET remote_state = :state, #finalizing = :claimed "
-                "REMOVE awaiting_remote",
+                UpdateExpression="SET remote_state = :state, #finalizing = :claimed, "
+                "#claimed_at = :zero REMOVE awaiting_remote",
                 ConditionExpression="attribute_exists(committed_at) "
                 "AND attribute_not_exists(remote_state) AND attribute_not_exists(reported_at)",
-                ExpressionAttributeNames={"#finalizing": FINALIZING_ATTRIBUTE},
-                ExpressionAttributeValues={":state": state.to_item(), ":claimed": CLAIMED},
+                ExpressionAttributeNames={
+                    "#finalizing": FINALIZING_ATTRIBUTE,
+                    "#claimed_at": CLAIMED_AT_ATTRIBUTE,
+                },
+                ExpressionAttributeValues={
+                    ":state": state.to_item(),
+                    ":claimed": CLAIMED,
+                    ":zero": 0,
+                },
             )
         except ClientError as error:
             if _code(error) == "ConditionalCheckFailedException":
@@ -483,18 +501,24 @@ class Ledger:
         """File ids whose finalization claim expired (or was released) without being marked
         reported, oldest first: a query of the sparse :data:`FINALIZING_INDEX`, never a scan."""
         now = time.time() if now is None else now
+        return self._finalizing(CLAIMED, before=now - lease_seconds, limit=limit)
+
+    def overdue_remote(self, *, now: float | None = None, limit: int = 100) -> list[str]:
+        """File ids parked for a remote state past their deadline (:meth:`await_remote`):
+        their poller never concluded. A query of the sparse finalizing index."""
+        now = time.time() if now is None else now
+        return self._finalizing(AWAITING, before=now, limit=limit)
+
+    def _finalizing(self, key: str, *, before: float, limit: int) -> list[str]:
         file_ids: list[str] = []
         query: dict[str, Any] = {
             "IndexName": FINALIZING_INDEX,
-            "KeyConditionExpression": "#finalizing = :claimed AND #claimed_at < :expired",
+            "KeyConditionExpression": "#finalizing = :key AND #claimed_at < :before",
             "ExpressionAttributeNames": {
                 "#finalizing": FINALIZING_ATTRIBUTE,
                 "#claimed_at": CLAIMED_AT_ATTRIBUTE,
             },
-            "ExpressionAttributeValues": {
-                ":claimed": CLAIMED,
-                ":expired": _epoch(now - lease_seconds),
-            },
+            "ExpressionAttributeValues": {":key": key, ":before": _epoch(before)},
         }
         while len(file_ids) < limit:
             page = self._resource_table.query(**query, Limit=limit - len(file_ids))

@@ -92,6 +92,7 @@ class Finalizer:
         clock: Callable[[], float] = time.time,
         committer: Committer = commit_done,
         start_poll: PollStarter | None = None,
+        remote_deadline_seconds: float = 7 * 3600,
     ) -> None:
         self.ledger = ledger
         self.writer = writer
@@ -99,6 +100,9 @@ class Finalizer:
         self.clock = clock
         self.committer = committer
         self.start_poll = start_poll
+        self.remote_deadline_seconds = remote_deadline_seconds
+        """After a pending commit, how long until a file whose poller never concluded is
+        overdue (the poller's own limit, plus a margin)."""
 
     def finalize_if_complete(self, file_id: str) -> dict[str, Any] | None:
         """The report, if this call finalized the file; None if it isn't complete yet, is
@@ -187,7 +191,8 @@ class Finalizer:
         report = build_report(file)
         self.writer.write_report(file_id, file.key, report)
         self.start_poll(file_id)
-        if self.ledger.await_remote(file_id, owner):
+        deadline = self.clock() + self.remote_deadline_seconds
+        if self.ledger.await_remote(file_id, owner, deadline=deadline):
             return report
         file = self._reread(file_id)
         if file.remote_state is not None and file.finalize_owner == owner:

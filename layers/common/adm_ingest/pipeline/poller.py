@@ -180,6 +180,24 @@ class FilePoller:
             expired=self._expired(file),
         )
 
+    def sweep_overdue(
+        self, *, limit: int = 100, time_left: Callable[[], float] = lambda: float("inf")
+    ) -> int:
+        """Time out the parked files whose poller never concluded (its execution failed, and
+        so did recording the failure): each gets ``timed_out`` and its final report. Returns
+        how many were concluded; the rest are found again by the next sweep."""
+        concluded = 0
+        for file_id in self.ledger.overdue_remote(now=self.clock(), limit=limit):
+            if time_left() < 30:
+                break
+            try:
+                self.time_out(file_id)
+            except Exception:
+                logger.exception("could not time out an overdue file", extra={"file_id": file_id})
+                continue
+            concluded += 1
+        return concluded
+
     def time_out(self, file_id: str, attempt: int = 0) -> PollStep:
         """Stop waiting: the file's outcome is ``timed_out``."""
         state = RemoteState(

@@ -41,6 +41,10 @@ RATE_STORE_CONFIG = Config(
 """The limiter's DynamoDB calls sit in front of every ADM request: fail fast, then fall back."""
 
 
+OVERDUE_MARGIN_SECONDS = 3600
+"""How long past the poller's own limit a parked file waits before the sweep times it out."""
+
+
 class Runtime:
     """Lazily built AWS clients, ledger, registry, splitter and worker."""
 
@@ -79,6 +83,8 @@ class Runtime:
             lease_seconds=self.settings.finalize_lease_seconds,
             committer=self.remote.commit,
             start_poll=self.start_poll,
+            # A poller that gives up records timed_out itself; past this, the sweep does.
+            remote_deadline_seconds=self.settings.poll_max_seconds + OVERDUE_MARGIN_SECONDS,
         )
 
     def start_poll(self, file_id: str) -> None:
