@@ -48,8 +48,17 @@ def _client(context: LambdaContext) -> AdmClient:
     return client
 
 
+class AepSecretMissing(Exception):
+    """The config has ``aepDatasets`` but this function was deployed without ``AEP_SECRET_ID``."""
+
+
 def _aep_client(context: LambdaContext) -> AepClient:
-    secret_id = os.environ["AEP_SECRET_ID"]
+    secret_id = os.environ.get("AEP_SECRET_ID")
+    if not secret_id:
+        raise AepSecretMissing(
+            "the config has aepDatasets, but AEP_SECRET_ID (the AEP credentials secret) is not "
+            "set for the setup's EnsureAepDataset function"
+        )
     settings = AepSettings.from_environ()
     key = (secret_id, settings.api_url, settings.ims_url)
     client = _aep_clients.get(key)

@@ -135,3 +135,15 @@ def test_an_unsupported_schema_fails_the_workflow_naming_the_step_dataset_and_pa
     assert list(registry.entries(AEP_DATASET)) == []
     # The ADM part ran first and is registered: a re-run after fixing the schema resumes.
     assert list(registry.entries("audience")) != []
+
+
+def test_aep_datasets_without_an_aep_secret_fail_clearly(
+    run: Runner, aep_sandbox: AepSandboxServer, config: dict[str, Any]
+) -> None:
+    report = run(config)  # the ADM-only environment: no AEP_SECRET_ID
+
+    assert report.status == "FAILED"
+    assert report.failed_step == "EnsureAepDataset"
+    assert report.error == "AepSecretMissing"
+    assert "AEP_SECRET_ID" in (report.cause or "")
+    assert aep_sandbox.requests == []
