@@ -114,7 +114,11 @@ def ensure_sharing_rule(event: dict[str, Any], context: LambdaContext) -> dict[s
 
 @logger.inject_lambda_context
 def save_registry(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
-    """Input the whole state ``{"config", "results"}``; output one result per registry entry."""
+    """Input the whole state ``{"config", "results"}``; output one result per registry entry.
+
+    For an AEP-only config this is the first step: validating the config here means nothing
+    is called when it is invalid, as AcceptTerms guarantees for the others.
+    """
     config = parse_config(event["config"])
     results = event.get("results", {})
     items = [

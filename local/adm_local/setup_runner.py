@@ -241,7 +241,10 @@ def report_of(execution: Execution) -> SetupReport:
         )
     output = execution.output or {}
     results = output.get("results", {})
-    raw_items: list[Mapping[str, Any]] = [results["terms"], results["dataRoom"]]
+    # An AEP-only config skips the ADM steps: no terms, no data room.
+    raw_items: list[Mapping[str, Any]] = [
+        results[key] for key in ("terms", "dataRoom") if key in results
+    ]
     for key in ("audiences", "conversionDefinitions", "sharingRules", "registry"):
         raw_items.extend(results.get(key) or [])
     for dataset in results.get("aepDatasets") or []:

@@ -104,3 +104,39 @@ def test_the_schema_reference_is_kept_as_written_apart_from_outer_spaces() -> No
 
     assert spec.schema == "Loyalty Members"
     assert json.loads(json.dumps(spec.to_json()))["schema"] == "Loyalty Members"
+
+
+def test_an_aep_only_config_needs_no_adm_account() -> None:
+    config = parse_config({"aepDatasets": [GOOD]})
+
+    assert not config.has_adm
+    assert (config.region, config.manager_account_id, config.advertiser_account_id) == (
+        None,
+        None,
+        None,
+    )
+    document = config.to_json()
+    assert not {"region", "managerAccountId", "advertiserAccountId"} & set(document)
+    assert parse_config(document) == config
+    assert parse_config(config_with(GOOD)).has_adm
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({}, "region"),  # nothing for AEP either: the ADM account is what is missing
+        ({"aepDatasets": []}, "region"),
+        ({"aepDatasets": [GOOD], "region": "NA"}, "managerAccountId"),  # ADM meant: all three
+        (
+            {"aepDatasets": [GOOD], "audiences": [{"name": "crm_customers", "countryCode": "US"}]},
+            "region",
+        ),
+    ],
+)
+def test_the_adm_account_is_required_unless_the_config_is_aep_only(
+    document: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document)
+
+    assert raised.value.field == field

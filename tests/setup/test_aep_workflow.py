@@ -17,6 +17,7 @@ from adm_ingest.registry import AEP_DATASET, Registry
 from adm_ingest.setup import ItemKind, Outcome
 from adm_local.aep_sandbox import AepSandboxServer
 from adm_local.aep_sandbox.schemas import IDENTITY_MAP, PROFILE_CLASS, SeededSchema
+from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import setup_router
 from tests.setup.setup_support import REGION, REPO, Runner
 
@@ -147,3 +148,48 @@ def test_aep_datasets_without_an_aep_secret_fail_clearly(
     assert report.error == "AepSecretMissing"
     assert "AEP_SECRET_ID" in (report.cause or "")
     assert aep_sandbox.requests == []
+
+
+def test_an_aep_only_config_skips_the_adm_steps_and_still_saves_mappings(
+    run_with_aep: Runner,
+    sandbox: SandboxServer,
+    aep_sandbox: AepSandboxServer,
+    registry: Registry,
+) -> None:
+    aep = json.loads(AEP_EXAMPLE.read_text(encoding="utf-8"))
+    config = {"aepDatasets": aep["aepDatasets"]}
+
+    report = run_with_aep(config)
+
+    assert report.ok, report.format_table()
+    assert sandbox.requests == []  # no ADM call: the ADM secret is not needed
+    assert report.of(ItemKind.TERMS) == [] and report.of(ItemKind.AUDIENCE) == []
+    assert set(report.outcomes(ItemKind.AEP_DATASET).values()) == {Outcome.CREATED}
+    assert {e.name for e in registry.entries(AEP_DATASET)} == {
+        "loyalty_profiles",
+        "purchase_events",
+    }
+    assert run_with_aep(config).changed == []
+
+
+def test_an_invalid_aep_only_config_started_directly_fails_before_any_aep_call(
+    run_with_aep: Runner, sandbox: SandboxServer, aep_sandbox: AepSandboxServer
+) -> None:
+    """As on AWS, without the local pre-check: SaveRegistry validates before EnsureAepDataset."""
+    from adm_local.setup_runner import report_of
+    from adm_local.stepfunctions import run_execution
+
+    good = {"aepDatasets": [{"name": "loyalty_profiles", "schema": "adm-ingest Loyalty Profiles"}]}
+    run_with_aep(good)  # deploys the machine
+    aep_before = len(aep_sandbox.requests)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    bad = {"aepDatasets": good["aepDatasets"] * 2}  # a duplicate name
+    with setup_router().installed():
+        report = report_of(run_execution(sfn, arn, bad, timeout_s=30))
+
+    assert report.failed_step == "SaveRegistry"
+    assert report.error == "ConfigError"
+    assert "aepDatasets[1].name" in (report.cause or "")
+    assert aep_sandbox.requests[aep_before:] == []
+    assert sandbox.requests == []

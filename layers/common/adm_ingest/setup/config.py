@@ -25,7 +25,8 @@ checked against Amazon's OpenAPI by eye::
 
 ``aepDatasets`` (optional) are Adobe Experience Platform datasets, ensured by name against
 the schema given by ``$id`` (or ``meta:altId``) or by title; files under ``aep/<name>/`` go
-to them.
+to them. A config with ``aepDatasets`` and no ADM item may leave out the ADM account keys
+(an AEP-only config: the workflow then skips the ADM steps and needs no ADM secret).
 
 :func:`load_config` validates everything before any API call and raises :class:`ConfigError`
 naming the offending field (``audiences[1].name``) — never echoing a value that could be
@@ -48,6 +49,7 @@ from adm_ingest.mapping import MappingConfig, MappingError
 from adm_ingest.pipeline.routing import INPUT_PREFIXES, RoutingError, route
 
 REGIONS = ("NA", "EU", "FE")
+ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
 
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
 # AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
@@ -210,22 +212,35 @@ class AepDatasetSpec:
 
 @dataclass(frozen=True, slots=True)
 class SetupConfig:
-    """The whole validated config. :meth:`to_json` is the normalized execution input."""
+    """The whole validated config. :meth:`to_json` is the normalized execution input.
 
-    region: str
-    manager_account_id: str
-    advertiser_account_id: str
+    The ADM account (``region``, ``manager_account_id``, ``advertiser_account_id``) is ``None``
+    only in an AEP-only config (:attr:`has_adm` false): ``aepDatasets`` and no ADM item.
+    """
+
+    region: str | None
+    manager_account_id: str | None
+    advertiser_account_id: str | None
     audiences: tuple[AudienceSpec, ...] = ()
     conversion_definitions: tuple[ConversionDefinitionSpec, ...] = ()
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
     mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     aep_datasets: tuple[AepDatasetSpec, ...] = ()
 
+    @property
+    def has_adm(self) -> bool:
+        """Whether the config sets up an ADM account (else it is AEP-only)."""
+        return self.manager_account_id is not None
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        # An AEP-only config has no account keys at all: the state machine's first Choice
+        # routes on their presence, around the ADM steps (and the ADM secret).
+        account = {
             "region": self.region,
             "managerAccountId": self.manager_account_id,
             "advertiserAccountId": self.advertiser_account_id,
+        }
+        return {key: value for key, value in account.items() if value is not None} | {
             "audiences": [a.to_json() for a in self.audiences],
             "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
             "sharingRules": [r.to_json() for r in self.sharing_rules],
@@ -272,7 +287,6 @@ def parse_config(raw: Any) -> SetupConfig:
             "aepDatasets",
         },
     )
-    region = _choice(doc, "region", "region", REGIONS)
     audiences = tuple(
         _audience(item, f"audiences[{i}]")
         for i, item in enumerate(_list(doc.get("audiences", []), "audiences"))
@@ -295,10 +309,21 @@ def parse_config(raw: Any) -> SetupConfig:
         for i, item in enumerate(_list(doc.get("aepDatasets", []), "aepDatasets"))
     )
     _unique([d.name for d in aep_datasets], "aepDatasets", "name")
+    # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item
+    # and no account key (one given means ADM is meant: then all three are checked).
+    aep_only = (
+        bool(aep_datasets)
+        and not (audiences or definitions or rules)
+        and not any(key in doc for key in ADM_ACCOUNT_KEYS)
+    )
     return SetupConfig(
-        region=region,
-        manager_account_id=_text(doc, "managerAccountId", "managerAccountId"),
-        advertiser_account_id=_text(doc, "advertiserAccountId", "advertiserAccountId"),
+        region=None if aep_only else _choice(doc, "region", "region", REGIONS),
+        manager_account_id=(
+            None if aep_only else _text(doc, "managerAccountId", "managerAccountId")
+        ),
+        advertiser_account_id=(
+            None if aep_only else _text(doc, "advertiserAccountId", "advertiserAccountId")
+        ),
         audiences=audiences,
         conversion_definitions=definitions,
         sharing_rules=rules,
