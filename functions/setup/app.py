@@ -6,7 +6,9 @@ Step Functions error name, which the definition's Retry (``RetryableError``, ``T
 ``ServerError``, ``DeadlineExceeded``) and Catch match on.
 
 Environment: ``ADM_SECRET_ID`` (the credentials secret), ``REGISTRY_TABLE`` and, optionally,
-``ADM_API_URL`` / ``ADM_TOKEN_URL`` (endpoint overrides, read by the ADM client).
+``ADM_API_URL`` / ``ADM_TOKEN_URL`` (endpoint overrides, read by the ADM client). The AEP step
+(``ensure_aep_dataset``) reads ``AEP_SECRET_ID`` instead, and optionally ``AEP_API_URL`` /
+``AEP_IMS_URL``; no ADM handler reads the AEP secret, so an ADM-only config needs none.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adm_ingest.adm import AdmClient, Deadline
+from adm_ingest.aep import AepClient, AepSettings
 from adm_ingest.registry import Registry
-from adm_ingest.setup import steps
+from adm_ingest.setup import aep_steps, steps
 from adm_ingest.setup.config import (
+    parse_aep_dataset,
     parse_audience,
     parse_config,
     parse_conversion_definitions,
@@ -33,9 +37,33 @@ logger = Logger(service="adm-ingest-setup")
 # error the state machine retries rather than as a Lambda timeout.
 _DEADLINE_MARGIN_S = 5.0
 
+# One AEP client per credential and hosts, kept across invocations: Adobe throttles
+# integrations that mint many IMS tokens, and the client caches its token.
+_aep_clients: dict[tuple[str, str, str], AepClient] = {}
+
 
 def _client(context: LambdaContext) -> AdmClient:
     client = AdmClient.from_secret(os.environ["ADM_SECRET_ID"])
+    client.set_deadline(Deadline.from_lambda_context(context, margin_seconds=_DEADLINE_MARGIN_S))
+    return client
+
+
+class AepSecretMissing(Exception):
+    """The config has ``aepDatasets`` but this function was deployed without ``AEP_SECRET_ID``."""
+
+
+def _aep_client(context: LambdaContext) -> AepClient:
+    secret_id = os.environ.get("AEP_SECRET_ID")
+    if not secret_id:
+        raise AepSecretMissing(
+            "the config has aepDatasets, but AEP_SECRET_ID (the AEP credentials secret) is not "
+            "set for the setup's EnsureAepDataset function"
+        )
+    settings = AepSettings.from_environ()
+    key = (secret_id, settings.api_url, settings.ims_url)
+    client = _aep_clients.get(key)
+    if client is None:
+        client = _aep_clients[key] = AepClient.from_secret(secret_id, settings)
     client.set_deadline(Deadline.from_lambda_context(context, margin_seconds=_DEADLINE_MARGIN_S))
     return client
 
@@ -86,7 +114,11 @@ def ensure_sharing_rule(event: dict[str, Any], context: LambdaContext) -> dict[s
 
 @logger.inject_lambda_context
 def save_registry(event: dict[str, Any], context: LambdaContext) -> list[dict[str, Any]]:
-    """Input the whole state ``{"config", "results"}``; output one result per registry entry."""
+    """Input the whole state ``{"config", "results"}``; output one result per registry entry.
+
+    For an AEP-only config this is the first step: validating the config here means nothing
+    is called when it is invalid, as AcceptTerms guarantees for the others.
+    """
     config = parse_config(event["config"])
     results = event.get("results", {})
     items = [
@@ -96,3 +128,15 @@ def save_registry(event: dict[str, Any], context: LambdaContext) -> list[dict[st
     ]
     registry = Registry(os.environ["REGISTRY_TABLE"])
     return [result.to_json() for result in steps.save_registry(registry, config, items)]
+
+
+@logger.inject_lambda_context
+def ensure_aep_dataset(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input one normalized ``aepDatasets`` item; output ``{"dataset", "registry"}`` results.
+
+    The validator form goes straight to the registry from here: it can be far larger than a
+    Step Functions state may carry (256 KB), so it never travels through the execution.
+    """
+    spec = parse_aep_dataset(event)
+    registry = Registry(os.environ["REGISTRY_TABLE"])
+    return aep_steps.setup_aep_dataset(_aep_client(context), registry, spec).to_json()

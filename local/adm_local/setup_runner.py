@@ -7,7 +7,8 @@ invocations run the handlers of ``functions/setup/app.py`` in this process, and 
 :class:`SetupReport` of what each item's step did (``created`` / ``unchanged``…).
 
 Call it inside ``mock_aws(config=MOTO_CONFIG)`` or against a moto server in this process
-(``endpoint_url``). The ADM endpoints (normally the sandbox) come from ``SetupEnvironment``.
+(``endpoint_url``). The ADM and AEP endpoints (normally the sandboxes) come from
+``SetupEnvironment``; a config without ``aepDatasets`` needs no AEP secret.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import boto3
 
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
+from adm_ingest.aep import AEP_API_URL_ENV, AEP_IMS_URL_ENV
 from adm_ingest.setup.config import SetupConfig, load_config
 from adm_ingest.setup.steps import ItemKind, ItemResult, Outcome
 from adm_local.functions import FUNCTIONS, load_function
@@ -49,6 +51,7 @@ STEP_HANDLERS: Mapping[str, str] = {
     "EnsureConversionDefinitions": "ensure_conversion_definitions",
     "EnsureSharingRule": "ensure_sharing_rule",
     "SaveRegistry": "save_registry",
+    "EnsureAepDataset": "ensure_aep_dataset",
 }
 FUNCTION_PREFIX = "adm-ingest-setup-"
 DEFAULT_STATE_MACHINE = "adm-ingest-setup"
@@ -63,13 +66,22 @@ class SetupEnvironment:
     registry_table: str
     adm_api_url: str | None = None
     adm_token_url: str | None = None
+    aep_secret_id: str | None = None
+    """The AEP credentials secret (``AEP_SECRET_ID``); only a config with ``aepDatasets``
+    needs it."""
+    aep_api_url: str | None = None
+    aep_ims_url: str | None = None
 
     def variables(self) -> dict[str, str]:
         values = {"ADM_SECRET_ID": self.secret_id, "REGISTRY_TABLE": self.registry_table}
-        if self.adm_api_url:
-            values[API_URL_ENV] = self.adm_api_url
-        if self.adm_token_url:
-            values[TOKEN_URL_ENV] = self.adm_token_url
+        optional = {
+            API_URL_ENV: self.adm_api_url,
+            TOKEN_URL_ENV: self.adm_token_url,
+            "AEP_SECRET_ID": self.aep_secret_id,
+            AEP_API_URL_ENV: self.aep_api_url,
+            AEP_IMS_URL_ENV: self.aep_ims_url,
+        }
+        values.update({name: value for name, value in optional.items() if value})
         return values
 
 
@@ -78,7 +90,8 @@ class SetupReport:
     """The outcome of one setup execution.
 
     ``items`` holds one result per terms / data room / audience / conversion definition /
-    sharing rule, then one per registry entry. On failure, ``failed_step`` names the state
+    sharing rule, then one per registry entry, then per AEP dataset its result and its registry
+    entry's. On failure, ``failed_step`` names the state
     machine step that failed, ``error`` its error name and ``cause`` its message.
     """
 
@@ -228,9 +241,14 @@ def report_of(execution: Execution) -> SetupReport:
         )
     output = execution.output or {}
     results = output.get("results", {})
-    raw_items: list[Mapping[str, Any]] = [results["terms"], results["dataRoom"]]
+    # An AEP-only config skips the ADM steps: no terms, no data room.
+    raw_items: list[Mapping[str, Any]] = [
+        results[key] for key in ("terms", "dataRoom") if key in results
+    ]
     for key in ("audiences", "conversionDefinitions", "sharingRules", "registry"):
         raw_items.extend(results.get(key) or [])
+    for dataset in results.get("aepDatasets") or []:
+        raw_items.extend((dataset["dataset"], dataset["registry"]))
     items = tuple(ItemResult.from_json(raw) for raw in raw_items)
     return SetupReport(execution.arn, execution.status, items, output=output)
 

@@ -27,7 +27,7 @@ from adm_ingest.aep.errors import (
     AepThrottled,
     AepTokenRejected,
 )
-from adm_ingest.aep.models import RowError
+from adm_ingest.aep.models import Dataset, RowError
 from tests.client.scripted_http import Received, Reply, ScriptedServer
 
 CLIENT_SECRET = "p8e-VerySecretClientSecret-41"
@@ -437,6 +437,31 @@ def test_get_delete_and_enable_profile_address_the_dataset(
     ]
 
 
+def test_enable_profile_patches_only_the_tags_asked_for(
+    client: AepClient, api: ScriptedServer
+) -> None:
+    api.default = Reply(200, body(["@/dataSets/ds1"]))
+
+    client.enable_profile("ds1", identity=True)
+    client.enable_profile("ds1", profile=False, identity=True)
+    client.enable_profile("ds1", profile=False)
+
+    both, identity_only = (json.loads(request.body) for request in api.received)
+    assert [op["path"] for op in both] == ["/tags/unifiedProfile", "/tags/unifiedIdentity"]
+    assert identity_only == [
+        {"op": "add", "path": "/tags/unifiedIdentity", "value": ["enabled:true"]}
+    ]
+    assert len(api.received) == 2  # nothing asked for: no call
+
+
+def test_dataset_tags_say_whether_profile_and_identity_are_enabled() -> None:
+    tagged = Dataset.from_api(
+        "ds1", {"tags": {"unifiedProfile": ["enabled: true"], "unifiedIdentity": ["x"]}}
+    )
+    assert (tagged.profile_enabled, tagged.identity_enabled) == (True, False)
+    assert not Dataset.from_api("ds2", {"name": "n"}).identity_enabled
+
+
 def test_get_batch_parses_status_metrics_and_errors(client: AepClient, api: ScriptedServer) -> None:
     document = {
         "status": "success",
@@ -656,6 +681,59 @@ def test_get_schema_asks_for_the_full_form_of_the_url_encoded_id(
         "https%3A%2F%2Fns.adobe.com%2Facme%2Fschemas%2Fabc"
     )
     assert request.headers["Accept"] == "application/vnd.adobe.xed-full+json; version=1"
+
+
+def schema_page(*titles: str, next_href: str | None = None) -> bytes:
+    results = [
+        {"$id": f"https://ns.adobe.com/acme/schemas/{t}", "meta:altId": f"_acme.schemas.{t}",
+         "version": "1.0", "title": t}
+        for t in titles
+    ]  # fmt: skip
+    return body(
+        {
+            "results": results,
+            "_page": {"orderby": "title", "next": next_href, "count": len(results)},
+            "_links": {"next": {"href": next_href} if next_href else None},
+        }
+    )
+
+
+def test_list_schemas_orders_by_title_and_follows_the_next_page(
+    client: AepClient, api: ScriptedServer
+) -> None:
+    api.then(
+        Reply(200, schema_page("A", "B", next_href="/x/tenant/schemas?orderby=title&start=B")),
+        Reply(200, schema_page("C")),
+    )
+
+    schemas = list(client.list_schemas())
+
+    assert [s.title for s in schemas] == ["A", "B", "C"]
+    assert schemas[0].id == "https://ns.adobe.com/acme/schemas/A"
+    assert schemas[0].alt_id == "_acme.schemas.A"
+    first, second = api.received
+    assert first.headers["Accept"] == "application/vnd.adobe.xed-id+json"
+    assert path_and_query(first) == (
+        "/data/foundation/schemaregistry/tenant/schemas",
+        {"orderby": ["title"], "limit": ["100"]},
+    )
+    assert path_and_query(second)[1] == {"orderby": ["title"], "limit": ["100"], "start": ["B"]}
+
+
+def test_list_schemas_starts_after_the_last_title_when_next_names_no_start(
+    client: AepClient, api: ScriptedServer
+) -> None:
+    api.then(Reply(200, schema_page("A", "B", next_href="opaque")), Reply(200, schema_page()))
+
+    assert [s.title for s in client.list_schemas()] == ["A", "B"]
+    assert path_and_query(api.received[1])[1]["start"] == ["B"]
+
+
+def test_list_schemas_stops_when_a_page_repeats(client: AepClient, api: ScriptedServer) -> None:
+    api.default = Reply(200, schema_page("A", next_href="/s?start=A"))
+
+    assert [s.title for s in client.list_schemas()] == ["A"]
+    assert len(api.received) == 2
 
 
 # -- Data Access ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -87,3 +88,43 @@ def test_listing_and_stats_name_the_tenant(aep: Aep, sandbox: AepSandboxServer) 
         schema.id for schema in sandbox.schemas
     ]
     assert stats.json()["tenantId"] == "admingest"
+
+
+def list_schemas(aep: Aep, accept: str = "application/vnd.adobe.xed-id+json", **params: str) -> Any:
+    return aep.call("GET", f"{REGISTRY}/tenant/schemas", headers={"Accept": accept}, params=params)
+
+
+def test_listing_pages_by_title_with_start_and_limit(aep: Aep, sandbox: AepSandboxServer) -> None:
+    titles = sorted(schema.title for schema in sandbox.schemas)
+
+    first = list_schemas(aep, orderby="title", limit="1").json()
+    assert [entry["title"] for entry in first["results"]] == titles[:1]
+    assert first["_page"]["count"] == 1 and first["_page"]["orderby"] == "title"
+    next_href = first["_links"]["next"]["href"]
+    assert first["_page"]["next"] == next_href
+    assert parse_qs(urlsplit(next_href).query)["start"] == titles[:1]
+
+    second = list_schemas(aep, orderby="title", limit="1", start=titles[0]).json()
+    assert [entry["title"] for entry in second["results"]] == titles[1:2]
+    last = list_schemas(aep, orderby="title", limit="1", start=titles[1]).json()
+    assert last["results"] == []
+    assert last["_page"]["next"] is None and last["_links"]["next"] is None
+
+    descending = list_schemas(aep, orderby="-title").json()
+    assert [entry["title"] for entry in descending["results"]] == titles[::-1]
+
+
+def test_listing_paging_needs_orderby_and_a_listing_accept(aep: Aep) -> None:
+    assert list_schemas(aep, limit="1").status_code == 400
+    assert list_schemas(aep, orderby="created").status_code == 400
+    assert list_schemas(aep, orderby="title", limit="501").status_code == 400
+    assert list_schemas(aep, accept="application/json").status_code == 406
+
+
+def test_a_listing_with_the_xed_accept_returns_raw_documents(
+    aep: Aep, sandbox: AepSandboxServer
+) -> None:
+    listing = list_schemas(aep, accept="application/vnd.adobe.xed+json")
+
+    assert listing.status_code == 200
+    assert listing.json()["results"] == [schema.raw() for schema in sandbox.schemas]

@@ -1,5 +1,6 @@
 """Fixtures for the setup workflow tests: the ADM sandbox, moto with Step Functions execution,
-the credentials secret, and a runner executing the real ``functions/setup/setup.asl.json``."""
+the credentials secret, and a runner executing the real ``functions/setup/setup.asl.json``;
+for the AEP part, the AEP sandbox, its secret and a runner whose environment names it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from moto import mock_aws
 
 from adm_ingest.adm import AdmClient, ClientSettings, RetryPolicy, Timeouts
 from adm_ingest.adm.auth import Credentials
+from adm_ingest.aep import AepClient, AepCredentials, AepSettings
 from adm_ingest.registry import Registry
+from adm_local.aep_sandbox import AepSandboxServer
 from adm_local.sandbox import SandboxServer
 from adm_local.setup_runner import SetupEnvironment, SetupReport, run_setup
 from adm_local.stepfunctions import MOTO_CONFIG, LambdaRouter
 from tests.setup.setup_support import (
+    AEP_SECRET_ID,
     EXAMPLE_CONFIG,
     REGION,
     REGISTRY_TABLE,
@@ -115,3 +119,62 @@ def adm(sandbox: SandboxServer) -> Iterator[AdmClient]:
     )
     with AdmClient(settings, Credentials.from_mapping(credentials_document(sandbox))) as client:
         yield client
+
+
+@pytest.fixture
+def aep_sandbox() -> Iterator[AepSandboxServer]:
+    """A fresh AEP sandbox (its seeded Profile and ExperienceEvent schemas, no datasets)."""
+    with AepSandboxServer(port=0, log_stream=None) as server:
+        yield server
+        assert server.internal_errors == []
+
+
+@pytest.fixture
+def aep_client(aep_sandbox: AepSandboxServer) -> Iterator[AepClient]:
+    """An AEP client straight to the sandbox, fast retries."""
+    settings = AepSettings(
+        api_url=aep_sandbox.url,
+        ims_url=aep_sandbox.url,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2),
+        timeouts=Timeouts(connect=2.0, read=5.0),
+        call_budget=10.0,
+    )
+    credentials = AepCredentials.from_mapping(aep_sandbox.account.secret_document())
+    with AepClient(credentials, settings) as client:
+        yield client
+
+
+@pytest.fixture
+def run_with_aep(
+    aws: None,
+    sandbox: SandboxServer,
+    aep_sandbox: AepSandboxServer,
+    failure_queue: tuple[str, str],
+) -> Runner:
+    """Like ``run``, with the AEP secret in moto and the AEP sandbox in the environment."""
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=AEP_SECRET_ID, SecretString=json.dumps(aep_sandbox.account.secret_document())
+    )
+    environment = SetupEnvironment(
+        SECRET_ID,
+        REGISTRY_TABLE,
+        sandbox.url,
+        sandbox.token_url,
+        aep_secret_id=AEP_SECRET_ID,
+        aep_api_url=aep_sandbox.url,
+        aep_ims_url=aep_sandbox.url,
+    )
+
+    def runner(config: Any, **options: Any) -> SetupReport:
+        options.setdefault("retry_interval_seconds", 1)
+        options.setdefault("retry_max_attempts", 2)
+        return run_setup(
+            config,
+            environment=environment,
+            region=REGION,
+            failure_topic_arn=failure_queue[0],
+            timeout_s=60,
+            **options,
+        )
+
+    return runner

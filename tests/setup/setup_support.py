@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "events" / "setup-config.json"
 REGION = "us-east-1"
 SECRET_ID = "adm-ingest/test-credentials"
+AEP_SECRET_ID = "adm-ingest/test-aep-credentials"
 REGISTRY_TABLE = "adm-ingest-registry-test"
 
 Runner = Callable[..., SetupReport]

@@ -20,6 +20,7 @@ CONTRACT = {
     "EnsureConversionDefinitionsFunctionArn",
     "EnsureSharingRuleFunctionArn",
     "SaveRegistryFunctionArn",
+    "EnsureAepDatasetFunctionArn",
     "FailureTopicArn",
     "RetryIntervalSeconds",
     "RetryMaxAttempts",

@@ -1,8 +1,9 @@
 """The name → id registry: how a bucket prefix name becomes an ADM id.
 
 The setup workflow writes it (audience dataset ids, conversion definition ids, sharing rule ids,
-optional per-prefix column mappings); the splitter and workers read it. One DynamoDB table with a
-single string key ``pk`` of the form ``<namespace>#<name>``.
+optional per-prefix column mappings, AEP dataset ids with their validator forms); the splitter
+and workers read it. One DynamoDB table with a single string key ``pk`` of the form
+``<namespace>#<name>``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ CONVERSION_DEFINITION = "conversion"
 SHARING_RULE = "sharing"
 MAPPING = "mapping"
 AEP_DATASET = "aep_dataset"
+"""An AEP dataset by its setup-config name: id = dataset id; attributes ``schema_id``,
+``dataset_class``, ``validator`` (the XDM validator form), ``partial_ingestion_percent``,
+``profile_enabled`` (all strings)."""
 NAMESPACES = (AUDIENCE, CONVERSION_DEFINITION, SHARING_RULE, MAPPING, AEP_DATASET)
 
 

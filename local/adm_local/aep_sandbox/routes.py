@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from .errors import AepError, bad_request, not_found, problem, xdm_error
 from .state import ROW_ERRORS_DIR, AepState
@@ -209,10 +209,58 @@ def _get_schema(state: AepState, request: AepRequest) -> Reply:
     return Reply(200, body, content_type=f"{media}; version=1")
 
 
+SCHEMA_LIST_LIMIT_MAX = 500
+
+
 def _list_schemas(state: AepState, request: AepRequest) -> Reply:
-    _accepted_form(request.headers.get("Accept"), listing=True)
-    results = [schema.summary() for schema in state.schemas]
-    return Reply(200, {"results": results, "_page": {"count": len(results)}, "_links": {}})
+    """The tenant's schemas: ``xed-id`` summaries (or ``xed`` documents), paged as documented.
+
+    ``orderby=title`` (``-title`` descending) sorts; ``start`` returns the entries whose title
+    sorts strictly after it; ``limit`` (0–500) cuts the page, whose ``_page.next`` and
+    ``_links.next`` then announce the next one. ``start`` / ``limit`` without ``orderby`` is a
+    400, as the registry documents ("cannot be used without an orderby parameter").
+    """
+    accept = (request.headers.get("Accept") or "").split(";", 1)[0].strip().lower()
+    full = accept == "application/vnd.adobe.xed+json"
+    if not full:
+        _accepted_form(request.headers.get("Accept"), listing=True)
+    query = request.query
+    order = query.get("orderby", "")
+    if not order and ("start" in query or "limit" in query):
+        raise bad_request("start and limit cannot be used without an orderby parameter")
+    if order.lstrip("-") not in ("", "title"):
+        raise bad_request("the sandbox orders schemas by title only")
+    schemas = list(state.schemas)
+    descending = order.startswith("-")
+    if order:
+        schemas.sort(key=lambda schema: schema.title, reverse=descending)
+    if "start" in query:
+        start = query["start"]
+        schemas = [s for s in schemas if (s.title < start if descending else s.title > start)]
+    next_start: str | None = None
+    if "limit" in query:
+        try:
+            limit = int(query["limit"])
+        except ValueError:
+            raise bad_request("limit must be an integer") from None
+        if not 0 <= limit <= SCHEMA_LIST_LIMIT_MAX:
+            raise bad_request(f"limit must be between 0 and {SCHEMA_LIST_LIMIT_MAX}")
+        if len(schemas) > limit:
+            schemas = schemas[:limit]
+            next_start = schemas[-1].title if schemas else None
+    results = [schema.raw() if full else schema.summary() for schema in schemas]
+    next_uri = None
+    if next_start is not None:
+        wanted = {"orderby": order, "start": next_start, "limit": query["limit"]}
+        next_uri = f"{REGISTRY}/tenant/schemas?{urlencode(wanted)}"
+    paging: dict[str, Any] = {"count": len(results), "next": next_uri}
+    if order:
+        paging["orderby"] = order
+    links: dict[str, Any] = {
+        "next": {"href": next_uri} if next_uri else None,
+        "global_schemas": {"href": f"{REGISTRY}/global/schemas"},
+    }
+    return Reply(200, {"results": results, "_page": paging, "_links": links})
 
 
 def _stats(state: AepState, request: AepRequest) -> Reply:

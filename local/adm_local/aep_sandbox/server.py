@@ -157,6 +157,10 @@ class AepSandboxServer:
         """The seeded schemas: the Individual Profile one, then the ExperienceEvent one."""
         return list(self._state.schemas)
 
+    def add_schema(self, schema: SeededSchema) -> None:
+        """Add a schema to the tenant's Schema Registry (e.g. one the validator cannot read)."""
+        self._state.add_schema(schema)
+
     def state(self) -> dict[str, Any]:
         """What ``GET /_sandbox/state`` answers."""
         return {

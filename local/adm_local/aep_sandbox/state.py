@@ -153,6 +153,11 @@ class AepState:
 
     # -- Schema Registry ------------------------------------------------------------------
 
+    def add_schema(self, schema: SeededSchema) -> None:
+        """Add a schema to the tenant's registry (``reset`` keeps it)."""
+        with self._lock:
+            self.schemas.append(schema)
+
     def schema(self, id_or_alt_id: str) -> SeededSchema | None:
         return next((s for s in self.schemas if id_or_alt_id in (s.id, s.alt_id)), None)
 

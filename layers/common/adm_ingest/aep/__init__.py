@@ -34,7 +34,15 @@ from adm_ingest.aep.errors import (
     AepThrottled,
     AepTokenRejected,
 )
-from adm_ingest.aep.models import Batch, BatchError, BatchMetrics, Dataset, MetaFile, RowError
+from adm_ingest.aep.models import (
+    Batch,
+    BatchError,
+    BatchMetrics,
+    Dataset,
+    MetaFile,
+    RowError,
+    SchemaSummary,
+)
 
 __all__ = [
     "AEP_API_HOST",
@@ -59,4 +67,5 @@ __all__ = [
     "ImsTokenProvider",
     "MetaFile",
     "RowError",
+    "SchemaSummary",
 ]

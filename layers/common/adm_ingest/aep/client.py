@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import requests
@@ -41,6 +42,7 @@ from adm_ingest.aep.models import (
     Dataset,
     MetaFile,
     RowError,
+    SchemaSummary,
     dataset_id_from_refs,
     keyed_by_id,
 )
@@ -53,6 +55,8 @@ FileBody = bytes | IO[bytes]
 XDM_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
 CATALOG_PAGE_LIMIT = 100
 """Catalog's largest ``limit`` (default 20)."""
+SCHEMA_PAGE_LIMIT = 100
+"""Schema Registry listing ``limit`` (a hint, 0–500; needs ``orderby``)."""
 ROW_ERRORS = "row_errors"
 DEFAULT_PART_SIZE = 256 * 1024 * 1024
 """Large-file part size: Adobe accepts parts up to 512,000,000 bytes; stay at the PUT limit."""
@@ -143,6 +147,30 @@ def _only_entry(body: Mapping[str, Any], wanted: str) -> tuple[str, Mapping[str,
     if len(entries) == 1:
         return next(iter(entries.items()))
     raise AepApiError(200, "UNEXPECTED_BODY", f"Catalog's answer holds no entry for {wanted}")
+
+
+def _next_schema_start(body: Mapping[str, Any], page: list[SchemaSummary]) -> str | None:
+    """Where the next Schema Registry page starts, or None when this page was the last.
+
+    The next page is announced by ``_links.next.href`` or ``_page.next`` (a URI, ``null`` on the
+    last page); its ``start`` is taken from that URI, else it is the last title of this page
+    (``start`` is "the maximum value of the primary sort property" seen so far).
+    """
+    links = body.get("_links")
+    paging = body.get("_page")
+    next_link = links.get("next") if isinstance(links, Mapping) else None
+    candidates = (
+        next_link.get("href") if isinstance(next_link, Mapping) else next_link,
+        paging.get("next") if isinstance(paging, Mapping) else None,
+    )
+    announced = [str(value) for value in candidates if isinstance(value, str) and value]
+    if not announced or not page:
+        return None
+    for uri in announced:
+        starts = parse_qs(urlsplit(uri).query).get("start")
+        if starts:
+            return starts[0]
+    return page[-1].title
 
 
 def aep_transport(settings: AepSettings) -> Transport:
@@ -270,11 +298,21 @@ class AepClient:
         """Delete a dataset and its data."""
         self._call(ops.DELETE_DATASET, path_values={"dataset": dataset_id})
 
-    def enable_profile(self, dataset_id: str, *, identity: bool = False) -> None:
-        """Enable the dataset for Profile (and Identity Service) by JSON Patch of its tags."""
-        patch = [{"op": "add", "path": "/tags/unifiedProfile", "value": _PROFILE_ENABLED}]
+    def enable_profile(
+        self, dataset_id: str, *, profile: bool = True, identity: bool = False
+    ) -> None:
+        """Enable the dataset for Profile and/or Identity Service by JSON Patch of its tags.
+
+        Adds ``unifiedProfile`` (when ``profile``) and ``unifiedIdentity`` (when ``identity``)
+        as ``["enabled:true"]``; adding a tag that is already there changes nothing.
+        """
+        patch = []
+        if profile:
+            patch.append({"op": "add", "path": "/tags/unifiedProfile", "value": _PROFILE_ENABLED})
         if identity:
             patch.append({"op": "add", "path": "/tags/unifiedIdentity", "value": _PROFILE_ENABLED})
+        if not patch:
+            return
         self._call(ops.PATCH_DATASET, path_values={"dataset": dataset_id}, body=orjson.dumps(patch))
 
     # -- Catalog: batches -----------------------------------------------------------------
@@ -404,6 +442,35 @@ class AepClient:
             ops.GET_SCHEMA, path_values={"container": container, "schema": schema_id}
         )
         return _object(response)
+
+    def list_schemas(self, *, container: str = "tenant") -> Iterator[SchemaSummary]:
+        """Every schema of the container (``$id``, ``meta:altId``, title), ordered by title.
+
+        Pages as the registry documents it: ``orderby=title`` with ``limit``, and the next page
+        ``start``s after the previous page (the start its ``_links.next`` names, else the last
+        title seen) for as long as the answer says there is a next page.
+        """
+        params: dict[str, str] = {"orderby": "title", "limit": str(SCHEMA_PAGE_LIMIT)}
+        seen: set[str] = set()
+        while True:
+            response = self._call(
+                ops.LIST_SCHEMAS, path_values={"container": container}, params=params
+            )
+            body = _object(response)
+            results = body.get("results")
+            page = [
+                SchemaSummary.from_api(item)
+                for item in (results if isinstance(results, list) else ())
+                if isinstance(item, Mapping)
+            ]
+            fresh = [schema for schema in page if schema.id not in seen]
+            yield from fresh
+            seen.update(schema.id for schema in fresh)
+            start = _next_schema_start(body, page)
+            # No next page, or a page of nothing new (a server ignoring start): done.
+            if start is None or not fresh or start == params.get("start"):
+                return
+            params = {**params, "start": start}
 
     # -- Data Access ----------------------------------------------------------------------
 

@@ -84,8 +84,37 @@ class Dataset:
     @property
     def profile_enabled(self) -> bool:
         """Whether the ``unifiedProfile`` tag says ``enabled:true`` (spaces tolerated)."""
-        values = self.tags.get("unifiedProfile", ())
+        return self._tag_enabled("unifiedProfile")
+
+    @property
+    def identity_enabled(self) -> bool:
+        """Whether the ``unifiedIdentity`` tag says ``enabled:true`` (spaces tolerated)."""
+        return self._tag_enabled("unifiedIdentity")
+
+    def _tag_enabled(self, tag: str) -> bool:
+        # Adobe's own OpenAPI example writes "enabled: true"; the guides "enabled:true".
+        values = self.tags.get(tag, ())
         return any(value.replace(" ", "").lower() == "enabled:true" for value in values)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaSummary:
+    """One entry of a Schema Registry listing (``Accept: application/vnd.adobe.xed-id+json``)."""
+
+    id: str
+    """The schema's ``$id``."""
+    alt_id: str | None
+    title: str
+    version: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Raw) -> SchemaSummary:
+        return cls(
+            id=str(body.get("$id") or ""),
+            alt_id=_str(body.get("meta:altId")),
+            title=str(body.get("title") or ""),
+            version=_str(body.get("version")),
+        )
 
 
 @dataclass(frozen=True, slots=True)

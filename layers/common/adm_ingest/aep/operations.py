@@ -16,6 +16,8 @@ JSON_PATCH = "application/json-patch+json"
 OCTET_STREAM = "application/octet-stream"
 XED_FULL = "application/vnd.adobe.xed-full+json; version=1"
 """Schema Registry: the schema with every ``$ref`` and ``allOf`` resolved (for validation)."""
+XED_ID = "application/vnd.adobe.xed-id+json"
+"""Schema Registry listings: a short summary per resource (a listing takes no version)."""
 
 CATALOG = "/data/foundation/catalog"
 IMPORT = "/data/foundation/import"
@@ -66,6 +68,9 @@ PUT_FILE = Operation("uploadSmallFile", "PUT", _FILE, True, OCTET_STREAM, nested
 FILE_ACTION = Operation("completeLargeFileUpload", "POST", _FILE, True, OCTET_STREAM, nested="file")
 PATCH_FILE = Operation("uploadLargeFilePart", "PATCH", _FILE, True, OCTET_STREAM, nested="file")
 
+LIST_SCHEMAS = Operation(
+    "listSchemas", "GET", SCHEMA_REGISTRY + "/{container}/schemas", True, accept=XED_ID
+)
 GET_SCHEMA = Operation(
     "retrieveSchema",
     "GET",

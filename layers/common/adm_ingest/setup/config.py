@@ -17,8 +17,16 @@ checked against Amazon's OpenAPI by eye::
       "sharingRules": [{"dataset": "crm_customers_us", "application": "DSP_AUDIENCES",
                         "destinationAccountId": "…", "marketplaceId": "ATVPDKIKX0DER",
                         "metadata": {"audienceMetadata": {"audienceName": "CRM customers US"}}}],
-      "mappings": {"audiences/crm_customers_us": {"columns": {"E-Mail": "email"}}}
+      "mappings": {"audiences/crm_customers_us": {"columns": {"E-Mail": "email"}}},
+      "aepDatasets": [{"name": "loyalty_profiles", "schema": "Loyalty Profiles",
+                       "profileEnabled": true, "identityEnabled": true,
+                       "partialIngestionPercent": 5}]
     }
+
+``aepDatasets`` (optional) are Adobe Experience Platform datasets, ensured by name against
+the schema given by ``$id`` (or ``meta:altId``) or by title; files under ``aep/<name>/`` go
+to them. A config with ``aepDatasets`` and no ADM item may leave out the ADM account keys
+(an AEP-only config: the workflow then skips the ADM steps and needs no ADM secret).
 
 :func:`load_config` validates everything before any API call and raises :class:`ConfigError`
 naming the offending field (``audiences[1].name``) — never echoing a value that could be
@@ -41,6 +49,7 @@ from adm_ingest.mapping import MappingConfig, MappingError
 from adm_ingest.pipeline.routing import INPUT_PREFIXES, RoutingError, route
 
 REGIONS = ("NA", "EU", "FE")
+ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
 
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
 # AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
@@ -74,6 +83,11 @@ SOURCE_TYPES_BY_SOURCE: Mapping[str, tuple[str, ...]] = {
     "SERVER_TO_SERVER": SOURCE_TYPES,
 }
 METADATA_KINDS = ("audienceMetadata", "amcMetadata", "conversionDefinitionId")
+
+# An AEP dataset's config name is also the S3 prefix segment ``aep/<name>/`` and the registry
+# key, so it is one path segment of plain characters (AEP itself allows more).
+AEP_DATASET_NAME_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,98}[A-Za-z0-9_.-])?")
+PARTIAL_INGESTION_RANGE = (0, 100)
 
 COUNTRY_CODES = ADM_COUNTRY_CODES | {"UNKNOWN"}
 """An audience's ``countryCode``: exactly the API's enum (an ISO code or ``UNKNOWN``) — the
@@ -172,26 +186,66 @@ class SharingRuleSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class SetupConfig:
-    """The whole validated config. :meth:`to_json` is the normalized execution input."""
+class AepDatasetSpec:
+    """An AEP dataset: ensured by ``name`` for the schema ``schema`` (``$id``, altId or title).
 
-    region: str
-    manager_account_id: str
-    advertiser_account_id: str
+    ``profile_enabled`` / ``identity_enabled`` tag it for Real-Time Customer Profile / Identity
+    Service; ``partial_ingestion_percent`` is the share of rows (0–100) a batch may lose and
+    still succeed (0: one bad row fails the batch).
+    """
+
+    name: str
+    schema: str
+    profile_enabled: bool = False
+    identity_enabled: bool = False
+    partial_ingestion_percent: float = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "schema": self.schema,
+            "profileEnabled": self.profile_enabled,
+            "identityEnabled": self.identity_enabled,
+            "partialIngestionPercent": self.partial_ingestion_percent,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SetupConfig:
+    """The whole validated config. :meth:`to_json` is the normalized execution input.
+
+    The ADM account (``region``, ``manager_account_id``, ``advertiser_account_id``) is ``None``
+    only in an AEP-only config (:attr:`has_adm` false): ``aepDatasets`` and no ADM item.
+    """
+
+    region: str | None
+    manager_account_id: str | None
+    advertiser_account_id: str | None
     audiences: tuple[AudienceSpec, ...] = ()
     conversion_definitions: tuple[ConversionDefinitionSpec, ...] = ()
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
     mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    aep_datasets: tuple[AepDatasetSpec, ...] = ()
+
+    @property
+    def has_adm(self) -> bool:
+        """Whether the config sets up an ADM account (else it is AEP-only)."""
+        return self.manager_account_id is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        # An AEP-only config has no account keys at all: the state machine's first Choice
+        # routes on their presence, around the ADM steps (and the ADM secret).
+        account = {
             "region": self.region,
             "managerAccountId": self.manager_account_id,
             "advertiserAccountId": self.advertiser_account_id,
+        }
+        return {key: value for key, value in account.items() if value is not None} | {
             "audiences": [a.to_json() for a in self.audiences],
             "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
             "sharingRules": [r.to_json() for r in self.sharing_rules],
             "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
+            "aepDatasets": [d.to_json() for d in self.aep_datasets],
         }
 
 
@@ -230,9 +284,9 @@ def parse_config(raw: Any) -> SetupConfig:
             "conversionDefinitions",
             "sharingRules",
             "mappings",
+            "aepDatasets",
         },
     )
-    region = _choice(doc, "region", "region", REGIONS)
     audiences = tuple(
         _audience(item, f"audiences[{i}]")
         for i, item in enumerate(_list(doc.get("audiences", []), "audiences"))
@@ -250,14 +304,31 @@ def parse_config(raw: Any) -> SetupConfig:
         for i, item in enumerate(_list(doc.get("sharingRules", []), "sharingRules"))
     )
     _unique([r.name for r in rules], "sharingRules", "name")
+    aep_datasets = tuple(
+        _aep_dataset(item, f"aepDatasets[{i}]")
+        for i, item in enumerate(_list(doc.get("aepDatasets", []), "aepDatasets"))
+    )
+    _unique([d.name for d in aep_datasets], "aepDatasets", "name")
+    # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item
+    # and no account key (one given means ADM is meant: then all three are checked).
+    aep_only = (
+        bool(aep_datasets)
+        and not (audiences or definitions or rules)
+        and not any(key in doc for key in ADM_ACCOUNT_KEYS)
+    )
     return SetupConfig(
-        region=region,
-        manager_account_id=_text(doc, "managerAccountId", "managerAccountId"),
-        advertiser_account_id=_text(doc, "advertiserAccountId", "advertiserAccountId"),
+        region=None if aep_only else _choice(doc, "region", "region", REGIONS),
+        manager_account_id=(
+            None if aep_only else _text(doc, "managerAccountId", "managerAccountId")
+        ),
+        advertiser_account_id=(
+            None if aep_only else _text(doc, "advertiserAccountId", "advertiserAccountId")
+        ),
         audiences=audiences,
         conversion_definitions=definitions,
         sharing_rules=rules,
         mappings=_mappings(doc.get("mappings", {}), "mappings"),
+        aep_datasets=aep_datasets,
     )
 
 
@@ -276,6 +347,45 @@ def parse_conversion_definitions(
 def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
     """Validate one sharing rule item; the names it references are resolved by the step."""
     return _sharing_rule(raw, path, None, None)
+
+
+def parse_aep_dataset(raw: Any, path: str = "aepDataset") -> AepDatasetSpec:
+    """Validate one AEP dataset item (a step's input: the normalized ``aepDatasets[i]``)."""
+    return _aep_dataset(raw, path)
+
+
+def _aep_dataset(raw: Any, path: str) -> AepDatasetSpec:
+    item = _object(raw, path)
+    _only(
+        item,
+        path,
+        {"name", "schema", "profileEnabled", "identityEnabled", "partialIngestionPercent"},
+    )
+    name = _text(item, "name", f"{path}.name")
+    if not AEP_DATASET_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"{path}.name",
+            "must be 1–100 letters, digits, ' ', '_', '.' or '-', starting and ending with a "
+            "letter or digit",
+        )
+    percent = item.get("partialIngestionPercent", 0)
+    low, high = PARTIAL_INGESTION_RANGE
+    if (
+        isinstance(percent, bool)
+        or not isinstance(percent, int | float)
+        or not math.isfinite(percent)
+        or not low <= percent <= high
+    ):
+        raise ConfigError(
+            f"{path}.partialIngestionPercent", f"must be a number from {low} to {high}"
+        )
+    return AepDatasetSpec(
+        name=name,
+        schema=_text(item, "schema", f"{path}.schema").strip(),
+        profile_enabled=_bool(item.get("profileEnabled", False), f"{path}.profileEnabled"),
+        identity_enabled=_bool(item.get("identityEnabled", False), f"{path}.identityEnabled"),
+        partial_ingestion_percent=percent,
+    )
 
 
 def _audience(raw: Any, path: str) -> AudienceSpec:

@@ -60,6 +60,7 @@ class ItemKind(StrEnum):
     AUDIENCE = "audience"
     CONVERSION_DEFINITION = "conversion_definition"
     SHARING_RULE = "sharing_rule"
+    AEP_DATASET = "aep_dataset"
     REGISTRY = "registry"
 
 
@@ -358,7 +359,7 @@ def save_registry(
     for prefix, mapping in config.mappings.items():
         document = json.dumps(dict(mapping), sort_keys=True, separators=(",", ":"))
         entries.append((MAPPING, prefix, mapping_id(document), {"config": document}))
-    return [_put_if_changed(registry, *entry) for entry in entries]
+    return [put_if_changed(registry, *entry) for entry in entries]
 
 
 def mapping_id(document: str) -> str:
@@ -366,9 +367,10 @@ def mapping_id(document: str) -> str:
     return hashlib.sha256(document.encode("utf-8")).hexdigest()[:16]
 
 
-def _put_if_changed(
+def put_if_changed(
     registry: Registry, namespace: str, name: str, id: str, attributes: dict[str, Any]
 ) -> ItemResult:
+    """Write the entry only when the stored one differs; its created / updated / unchanged."""
     current = registry.get(namespace, name)
     if current is not None and current.id == id and dict(current.attributes) == attributes:
         outcome = Outcome.UNCHANGED
