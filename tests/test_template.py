@@ -50,6 +50,7 @@ SETUP_FUNCTIONS = {
     "EnsureConversionDefinitionsFunction": "app.ensure_conversion_definitions",
     "EnsureSharingRuleFunction": "app.ensure_sharing_rule",
     "SaveRegistryFunction": "app.save_registry",
+    "EnsureAepDatasetFunction": "app.ensure_aep_dataset",
 }
 PIPELINE_FUNCTIONS = (
     "SplitterFunction",
@@ -67,11 +68,11 @@ FINALIZING_FUNCTIONS = (
 """The functions that may see a file's last chunk accounted for, and so commit it and start
 its poller (the poller itself only finishes files already committed)."""
 STATE_MACHINES = {"SetupStateMachine": ASL_PATH, "PollerStateMachine": POLLER_ASL_PATH}
-AEP_CALLERS = frozenset(PIPELINE_FUNCTIONS)
+AEP_CALLERS = frozenset({*PIPELINE_FUNCTIONS, "EnsureAepDatasetFunction"})
 """The functions that call AEP, hence read its credentials: the splitter opens a file's batch,
 the worker uploads its parts, every finalizing function may commit it (COMPLETE / ABORT: the
-finalizer of adm_ingest.pipeline.runtime commits through the destination), the poller polls it.
-The setup step that ensures the AEP datasets joins them when it lands in the workflow."""
+finalizer of adm_ingest.pipeline.runtime commits through the destination), the poller polls it,
+and the setup step ensures the datasets."""
 CHUNK_FUNCTIONS = ("SplitterFunction", "WorkerFunction", "DeadLetterFunction")
 """The pipeline functions that handle chunks (and read input objects); the sweeper only
 finishes reports."""
@@ -421,7 +422,9 @@ def test_sweeper_runs_on_a_parameterised_schedule_with_the_lease_the_others_use(
     assert cfn["Parameters"]["FinalizeLeaseSeconds"]["MinValue"] >= longest
 
 
-def test_sweeper_may_only_query_the_index_and_read_and_update_ledger_items(cfn: dict[str, Any]) -> None:
+def test_sweeper_may_only_query_the_index_and_read_and_update_ledger_items(
+    cfn: dict[str, Any],
+) -> None:
     statements = _statements(cfn, "SweeperFunctionRole")
     dynamodb = {
         action: resources
@@ -555,7 +558,10 @@ def test_secrets_are_read_only_by_name_and_only_by_the_functions_that_call_their
                 # One secret per statement, by reference: never a pattern or a wildcard.
                 assert len(statement["Resource"]) == 1, role_id
                 assert len(_references(statement["Resource"]) & secrets) == 1, role_id
-    adm = {"WorkerFunction", *SETUP_FUNCTIONS} - {"SaveRegistryFunction"}
+    adm = {"WorkerFunction", *SETUP_FUNCTIONS} - {
+        "SaveRegistryFunction",
+        "EnsureAepDatasetFunction",
+    }
     assert _secret_readers(cfn, "AdmCredentialsSecret") == adm
     assert _secret_readers(cfn, "AepCredentialsSecret") == AEP_CALLERS
     # Each reader is told which secret it may read, and no other function is.

@@ -351,6 +351,9 @@ class LocalStack:
             registry_table=self.names.registry_table,
             adm_api_url=self.sandbox.url,
             adm_token_url=self.sandbox.token_url,
+            aep_secret_id=self.names.aep_secret_id,
+            aep_api_url=self.aep_sandbox.url,
+            aep_ims_url=self.aep_sandbox.url,
         )
         return run_setup(config, environment=environment, endpoint_url=self.endpoint, **kwargs)
 
