@@ -9,6 +9,7 @@ the validator form the setup workflow compiled from the dataset's schema.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -22,7 +23,19 @@ from adm_ingest.records import Rejection
 DATASET_CLASS = "dataset_class"
 VALIDATOR = "validator"
 TENANT = "tenant"
+SCHEMA_ID = "schema_id"
 """The registry entry's attributes this module reads (written by the setup workflow)."""
+_TENANT_SCHEMA = re.compile(r"^https://ns\.adobe\.com/([a-z0-9_]+)/schemas/")
+"""A tenant schema's ``$id`` names the tenant (``https://ns.adobe.com/acme/schemas/…``)."""
+
+
+def dataset_tenant(dataset: Mapping[str, str]) -> str | None:
+    """The tenant whose ``_{tenant}`` fields the dataset's schema has: as registered, else the
+    one its schema's ``$id`` names."""
+    if dataset.get(TENANT):
+        return dataset[TENANT]
+    found = _TENANT_SCHEMA.match(dataset.get(SCHEMA_ID, ""))
+    return found.group(1) if found else None
 
 
 def xdm_mapping(config: MappingConfig, dataset: Mapping[str, str]) -> XdmMapping:
@@ -35,8 +48,8 @@ def xdm_mapping(config: MappingConfig, dataset: Mapping[str, str]) -> XdmMapping
     section: dict[str, Any] = dict(config.xdm or {})
     if "class" not in section and dataset.get(DATASET_CLASS):
         section["class"] = dataset[DATASET_CLASS]
-    if "tenant" not in section and dataset.get(TENANT):
-        section["tenant"] = dataset[TENANT]
+    if "tenant" not in section and (tenant := dataset_tenant(dataset)):
+        section["tenant"] = tenant
     for key in ("decimal", "timezone", "date_order"):  # the file-wide options apply here too
         value = getattr(config, key)
         if key not in section and value is not None:
