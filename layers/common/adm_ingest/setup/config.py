@@ -524,16 +524,22 @@ def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
     The key is a routing prefix (``audiences/<name>``, ``audiences/<name>/delete``,
     ``conversions/<name>``, ``deletions``; a trailing ``/`` is dropped); the value is the
     mapping config the worker applies to files under it (``{"columns": {"<source column>":
-    "<canonical field>"}, "ignore": [...], "defaults": {...}}``, see ``events/mappings/``).
+    "<canonical field>"}, "ignore": [...], "defaults": {...}}``, see ``events/mappings/``; for
+    an AEP dataset ``{"xdm": {…}, "on_chunk_failure": …}``, its ``xdm`` section checked against
+    the dataset when a file arrives).
     """
     result: dict[str, dict[str, Any]] = {}
     for prefix, document in _object(raw, path).items():
         entry_path = f"{path}[{prefix!r}]"
         key = _mapping_key(str(prefix), entry_path)
         mapping = _object(document, entry_path)
-        columns = _object(mapping.get("columns"), f"{entry_path}.columns")
-        if not columns:
-            raise ConfigError(f"{entry_path}.columns", "must map at least one column")
+        if "xdm" in mapping:  # an AEP dataset's: columns → XDM paths (or auto-detected)
+            _object(mapping["xdm"], f"{entry_path}.xdm")
+            columns = _object(mapping.get("columns", {}), f"{entry_path}.columns")
+        else:
+            columns = _object(mapping.get("columns"), f"{entry_path}.columns")
+            if not columns:
+                raise ConfigError(f"{entry_path}.columns", "must map at least one column")
         for column in columns:
             _text(columns, column, f"{entry_path}.columns[{column!r}]")
         try:  # the same validation the pipeline applies, so setup refuses what it would refuse
