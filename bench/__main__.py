@@ -1,4 +1,4 @@
-"""``python -m bench [library] [splitter] [continuations] [e2e] [cost] [throttle]
+"""``python -m bench [library] [aep] [splitter] [continuations] [e2e] [cost] [throttle]
 [--write-docs]`` (``make bench``: all).
 
 Runs the named benchmarks (default: all, in that order), prints their tables, saves the figures
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bench import machine
 from bench.results import BenchResult, load_results, save_results
 
-NAMES = ("library", "splitter", "continuations", "e2e", "cost", "throttle")
+NAMES = ("library", "aep", "splitter", "continuations", "e2e", "cost", "throttle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, BenchResult] = {}
     runners: dict[str, Callable[[], BenchResult]] = {
         "library": lambda: _library(args.rows),
+        "aep": lambda: _aep(args.rows),
         "splitter": lambda: _splitter(args.split_bytes),
         "continuations": _continuations,
         "e2e": lambda: _e2e(args.rows),
@@ -68,6 +69,12 @@ def _library(rows: int) -> BenchResult:
     from bench import library
 
     return library.run(rows)
+
+
+def _aep(rows: int) -> BenchResult:
+    from bench import aep
+
+    return aep.run(rows)
 
 
 def _splitter(size: int) -> BenchResult:
@@ -111,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rows",
         type=int,
         default=1_000_000,
-        help="rows of the library and e2e files (default 1,000,000)",
+        help="rows of the library, aep and e2e files (default 1,000,000)",
     )
     parser.add_argument(
         "--split-bytes",

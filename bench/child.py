@@ -13,6 +13,8 @@ from pathlib import Path
 WORKLOADS: dict[str, str] = {
     "library": "bench.library:workload",
     "library-stages": "bench.library:stages",
+    "aep": "bench.aep:workload",
+    "aep-stages": "bench.aep:stages",
     "splitter": "bench.splitter:workload",
     "stack-host": "bench.splitter:stack_host",
     "e2e": "bench.e2e:workload",

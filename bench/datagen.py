@@ -41,10 +41,17 @@ EMAIL_ONLY = "email"
 """A customer id and an email: the smallest useful audience file."""
 EU_CONSENT = "eu-consent"
 """A customer id, an email, a country (UK/EEA) and Amazon's two consent signals per row."""
+AEP_PROFILE = "aep-profile"
+"""The full-field row without the customer id, plus a tenant loyalty points integer: the ten
+fields of an AEP Individual Profile row (issue 12)."""
 
 _FULL_HEADER = (
     "Customer ID,Email Address,Mobile,First Name,Last Name,Street Address,City,State,Zip Code,"
     "Country\n"
+)
+_AEP_PROFILE_HEADER = (
+    "Email Address,Mobile,First Name,Last Name,Street Address,City,State,Zip Code,Country,"
+    "Loyalty Points\n"
 )
 _EMAIL_HEADER = "Customer ID,Email Address\n"
 _EU_CONSENT_HEADER = "Customer ID,Email Address,Country,amzn_ad_storage,amzn_user_data\n"
@@ -257,6 +264,8 @@ def _header(shape: str) -> str:
         return _EMAIL_HEADER
     if shape == EU_CONSENT:
         return _EU_CONSENT_HEADER
+    if shape == AEP_PROFILE:
+        return _AEP_PROFILE_HEADER
     raise ValueError(f"unknown shape {shape!r}")
 
 
@@ -289,7 +298,7 @@ def _rows(shape: str, rows: int | None, seed: int) -> Iterator[str]:
     """``rows`` CSV lines (endless when ``None``); row ``n`` depends only on ``seed`` and the
     rows before it."""
     rng = random.Random(seed)
-    full = shape == FULL
+    full = shape in (FULL, AEP_PROFILE)
     index = 0
     while rows is None or index < rows:
         index += 1
@@ -334,6 +343,10 @@ def _rows(shape: str, rows: int | None, seed: int) -> Iterator[str]:
             postal,
             "US" if rng.random() < 0.7 else "",
         )
+        if shape == AEP_PROFILE:
+            # Points as loyalty systems export them: plain integers, one member in ten without.
+            points = "" if rng.random() < 0.1 else str(int(rng.paretovariate(1.2) * 100) - 100)
+            fields = (*fields[1:], points)
         yield ",".join(_quoted(value) for value in fields) + "\n"
 
 

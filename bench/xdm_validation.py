@@ -1,8 +1,9 @@
 """Rows validated per CPU-second by the pre-upload XDM check (#12 deliverable 4).
 
 ``python -m bench.xdm_validation``: the Profile-like schema and the 10-field row of the tests,
-valid and with one problem. Not yet part of ``make bench``: the AEP benchmark (#12 deliverable
-10) measures rows → validated XDM JSON Lines end to end and will take this figure in.
+valid and with one problem: a quick check of the validator alone, not part of ``make bench``.
+The ``aep`` benchmark (:mod:`bench.aep`, #12 deliverable 10) measures validation inside the
+record path, rows → validated XDM JSON Lines, and reports its share in its stage table.
 """
 
 from __future__ import annotations

@@ -281,6 +281,13 @@ LOYALTY_HEADER = ("points", "ratio", "active", "joined", "birth", "last")
     [
         ("points", "1 200", 1200),
         ("points", "-0", 0),
+        # Plain digits take a shortcut past read_number; it must read them as read_number does.
+        ("points", "007", 7),
+        ("points", "+ 42", 42),
+        ("points", "2147483647", 2147483647),
+        ("ratio", "-12", -12.0),
+        ("ratio", "-0", 0.0),
+        ("ratio", "1", 1.0),
         ("ratio", "0.25", 0.25),
         ("ratio", "-1.5", -1.5),
         ("active", "Yes", True),
@@ -310,6 +317,8 @@ def test_coercion_per_schema_type(column: str, text: str, expected: object) -> N
         ("points", "12.5", Reason.INVALID_VALUE, f"{TENANT}.loyalty.points: not an integer"),
         ("points", "twelve", Reason.INVALID_VALUE, f"{TENANT}.loyalty.points: not a number"),
         ("points", "-5", Reason.INVALID_XDM, f"{TENANT}.loyalty.points minimum"),
+        ("points", "١٢٣", Reason.INVALID_VALUE, f"{TENANT}.loyalty.points: not a number"),
+        ("points", "1234567890123456", Reason.INVALID_XDM, f"{TENANT}.loyalty.points maximum"),
         ("ratio", "abc", Reason.INVALID_VALUE, f"{TENANT}.loyalty.ratio: not a number"),
         ("active", "maybe", Reason.INVALID_VALUE, f"{TENANT}.loyalty.active: not a boolean"),
         ("joined", "03/04/2026", Reason.AMBIGUOUS_TIMESTAMP, f"{TENANT}.loyalty.joined: day"),

@@ -8,7 +8,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adm_ingest.aep.xdm_validation import (
@@ -436,3 +436,77 @@ def test_a_dropped_required_field_fails_as_required(data: st.DataObject, secret:
     problems = validate(EVENT, row)
     assert XdmProblem(field, "required") in problems
     assert all(secret not in problem.reason for problem in problems)
+
+
+# -- the accepting function: the same answer as the checker, sooner -----------------------------
+
+_ODD_VALUES = st.sampled_from(
+    [None, "", " ", "x" * 300, 0, -1, 2**40, 1.5, float("nan"), True, False, [], [{}], {}, {"k": 1}]
+)
+
+
+def _checker_problems(form: ValidatorForm, row: object) -> list[XdmProblem]:
+    problems: list[XdmProblem] = []
+    form.checker()(row, problems)
+    return problems
+
+
+@settings(max_examples=400)
+@given(st.data(), _ODD_VALUES, st.sampled_from(["replace", "delete", "add"]))
+def test_validate_finds_exactly_what_the_checker_finds(
+    data: st.DataObject, odd: object, how: str
+) -> None:
+    # validate() asks a compiled "certainly valid?" function first and the checker only when
+    # it says no: on valid rows and on rows with one odd value anywhere, the answers agree.
+    form = data.draw(st.sampled_from([PROFILE, EVENT]))
+    row = data.draw(_rows(form))
+    assert validate(form, row) == _checker_problems(form, row) == []
+    leaves = _leaf_paths(row, dict(form.root))
+    if leaves:
+        keys, _ = data.draw(st.sampled_from(leaves))
+        target: Any = row
+        for key in keys[:-1]:
+            target = target[key]
+        if how == "replace" or isinstance(target, list):
+            target[keys[-1]] = odd
+        elif how == "delete":
+            del target[keys[-1]]
+        else:
+            target["notAField"] = odd
+    assert validate(form, row) == _checker_problems(form, row)
+
+
+def test_the_accepting_function_accepts_valid_rows_and_nothing_else() -> None:
+    accept = PROFILE._accept  # built with the checker; None would mean the slow path only
+    assert accept is not None
+    assert accept(profile_row())
+    row = profile_row()
+    row["homeAddress"]["postalCode"] = "1" * 11  # maxLength 10
+    assert not accept(row)
+    assert not accept({"identityMap": {}, "person": None})
+
+
+def test_a_form_nested_too_deep_for_one_function_is_checked_by_the_checker_alone() -> None:
+    schema: dict[str, Any] = {"type": "string", "maxLength": 2}
+    for _ in range(120):  # deeper than Python's 100 levels of indentation
+        schema = {"type": "object", "properties": {"n": schema}}
+    form = compile_schema(schema)
+    row: Any = "abc"
+    for _ in range(120):
+        row = {"n": row}
+    assert [problem.rule for problem in validate(form, row)] == ["maxLength"]
+    assert form._accept is None
+
+
+def test_field_names_and_patterns_are_data_never_code() -> None:
+    name = "x\"]; __import__('os')._exit(3); [\"\\"
+    form = compile_schema(
+        {
+            "type": "object",
+            "properties": {name: {"type": "string", "pattern": "^'\"; raise SystemExit$"}},
+            "required": [name],
+        }
+    )
+    assert validate(form, {name: "'\"; raise SystemExit"}) == []
+    assert [problem.rule for problem in validate(form, {name: "other"})] == ["pattern"]
+    assert [problem.rule for problem in validate(form, {})] == ["required"]

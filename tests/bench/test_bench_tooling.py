@@ -12,8 +12,8 @@ from adm_ingest.consent import ConsentPolicy
 from adm_ingest.destinations import AudienceMembers, DeliveryTarget
 from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
-from adm_ingest.readers import open_records
-from bench import datagen, docs, results
+from adm_ingest.readers import RecordBlock, open_records
+from bench import aep, datagen, docs, results
 from bench.measure import run_workload
 from bench.results import BenchResult, Table
 
@@ -36,7 +36,7 @@ def _process(path: Path) -> RecordProcessor:
 SHAPES = [datagen.FULL, datagen.EMAIL_ONLY, datagen.EU_CONSENT]
 
 
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("shape", [*SHAPES, datagen.AEP_PROFILE])
 def test_generated_files_are_deterministic_per_seed(data_dir: Path, shape: str) -> None:
     first = datagen.dataset(shape, 500, seed=11).path.read_bytes()
     first_path = datagen.dataset(shape, 500, seed=11).path
@@ -130,3 +130,46 @@ def test_the_stack_host_publishes_every_variable_of_its_stack(
         assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         assert env["CHUNK_QUEUE_URL"] and env["SPLIT_QUEUE_URL"]  # set once the queues exist
         assert env[splitter.S3_EVENTS_QUEUE_ENV]
+
+
+def _aep_parts(path: Path) -> list[bytes | object]:
+    """What the AEP record path makes of each row of ``path``, in this process."""
+    builder, _ = aep._builder()
+    made: list[bytes | object] = []
+    with path.open("rb") as stream:
+        for block in open_records(stream):
+            assert isinstance(block, RecordBlock)
+            builder.layout_for(block.header)
+            made += [
+                builder.encode(builder.build(line, row))
+                for line, row in zip(block.lines, block.rows, strict=True)
+            ]
+    return made
+
+
+def test_every_generated_aep_profile_row_is_a_valid_xdm_row_of_ten_fields(data_dir: Path) -> None:
+    # The AEP benchmark's "all rows sent" check relies on it, and on every column being mapped.
+    data = datagen.dataset(datagen.AEP_PROFILE, 3000, seed=5)
+    made = _aep_parts(data.path)
+    assert len(made) == 3000 and all(type(item) is bytes for item in made)
+    builder, _ = aep._builder()
+    builder.layout_for(tuple(data.path.read_text().splitlines()[0].split(",")))
+    summary = builder.summary()
+    assert len(summary["columns"]) == 10 and not summary["unknown"] and not summary["not_sent"]
+
+
+def test_the_aep_workload_streams_every_row_into_its_part(data_dir: Path) -> None:
+    data = datagen.dataset(datagen.AEP_PROFILE, 2000, seed=5)
+    expected = sum(len(item) + 1 for item in _aep_parts(data.path) if type(item) is bytes)
+    measured = run_workload("aep", {"path": str(data.path)})
+    assert (measured.result["rows"], measured.result["rejected"]) == (2000, 0)
+    assert measured.result["part_bytes"] == expected
+    assert measured.result["loop_cpu_seconds"] > 0
+    assert 10 < measured.peak_rss_mb < 150
+
+
+def test_the_aep_stage_passes_cover_every_row(data_dir: Path) -> None:
+    data = datagen.dataset(datagen.AEP_PROFILE, 300, seed=5)
+    split = aep.stages({"path": str(data.path), "rounds": 1})
+    assert split["rows"] == 300
+    assert list(split["us_per_row"]) == [name for name, _ in aep.STAGES]

@@ -11,6 +11,7 @@ from adm_ingest.normalize.phone import (
     _DEFER,
     FAST_PATH_REGIONS,
     _fast_path,
+    e164_digits,
     parse_with_phonenumbers,
     phone_region,
 )
@@ -136,6 +137,16 @@ def test_fast_path_agrees_with_libphonenumber(value: str, country: str) -> None:
     verdict = _fast_path(value, region)
     if verdict is not _DEFER:
         assert verdict == parse_with_phonenumbers(value, region)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_numbers(), country=_REGIONS)
+@example(value="5714120599", country="AQ")  # a country without a phone region: no "+" added
+def test_e164_digits_is_the_libphonenumber_rule_exactly(value: str, country: str) -> None:
+    # The AEP rows' phone rule: the fast path's decisions, libphonenumber for the rest, and
+    # none of normalize_phone's ADM readings (spreadsheet guards, "+" without a region).
+    region = phone_region(country)
+    assert e164_digits(value, region) == parse_with_phonenumbers(value, region)
 
 
 @settings(max_examples=500, deadline=None)

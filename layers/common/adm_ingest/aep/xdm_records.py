@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 import orjson
@@ -58,7 +59,7 @@ from adm_ingest.aep.xdm_validation import ValidatorForm, validate
 from adm_ingest.column_names import Detection, classify_column, suggest
 from adm_ingest.countries import known_country
 from adm_ingest.normalize.hashing import is_sha256_hex, sha256_hex
-from adm_ingest.normalize.phone import parse_with_phonenumbers, phone_region
+from adm_ingest.normalize.phone import e164_digits, phone_region
 from adm_ingest.records import Reason, Rejection
 from adm_ingest.values import ParseOptions, ValueProblem, parse_timestamp
 from adm_ingest.values.numbers import read_number
@@ -122,6 +123,10 @@ _PATH_PART: Final = re.compile(r"_?[A-Za-z][A-Za-z0-9_]{0,63}")
 _NAMESPACE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}")
 _TENANT: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _TRUE: Final = frozenset({"true", "yes", "y", "1", "t"})
+_PLAIN_DIGITS: Final = 15
+"""Longest digit string read_number takes as written (its ``_PLAIN`` pattern)."""
+_COUNTRY_MEMO: Final = 4096
+"""Distinct country texts remembered (a file has a handful; the bound keeps memory flat)."""
 _FALSE: Final = frozenset({"false", "no", "n", "0", "f"})
 
 
@@ -320,8 +325,18 @@ def _converter(path: str, node: Mapping[str, Any] | None, mapping: XdmMapping) -
         return _phone_converter(path)
     if path.endswith(_COUNTRY_SUFFIX):
         not_country = _problem(path, Reason.INVALID_COUNTRY, "not a known country")
-        return lambda text, _country: known_country(text) or not_country
-    return lambda text, _country: text
+        return lambda text, _country: _known_country(text) or not_country
+    return _as_text
+
+
+def _as_text(text: str, _country: str) -> str:
+    """A plain string path: the stripped text itself (build skips the call for it)."""
+    return text
+
+
+# The row's country is read twice per row (the region of its phones, its countryCode leaf)
+# from a column with a handful of distinct values; known_country folds and looks up each time.
+_known_country: Final = lru_cache(maxsize=_COUNTRY_MEMO)(known_country)
 
 
 def _number_converter(path: str, options: ParseOptions, *, integer: bool) -> Convert:
@@ -331,6 +346,10 @@ def _number_converter(path: str, options: ParseOptions, *, integer: bool) -> Con
         sign = 1
         if text[0] in "+-":
             sign, text = (-1 if text[0] == "-" else 1), text[1:].lstrip()
+        if len(text) <= _PLAIN_DIGITS and text.isdigit() and text.isascii():
+            # read_number's common case, without the Decimal: plain digits are that integer.
+            whole = int(text)
+            return sign * whole if integer else float(sign * whole) if whole else 0.0
         value = read_number(text, decimal=options.decimal) if text else None
         if value is None:
             return _problem(path, Reason.INVALID_VALUE, "not a number")
@@ -376,14 +395,14 @@ def _e164_digits(text: str, country: str) -> str | None:
     value = text.strip()
     if not value:
         return None
-    return parse_with_phonenumbers(value, phone_region(country))
+    return e164_digits(value, phone_region(country))
 
 
 def _phone_converter(path: str) -> Convert:
     not_phone = _problem(path, Reason.INVALID_VALUE, "not a phone number")
 
     def phone(text: str, country: str) -> str | ValueProblem:
-        digits = _e164_digits(text, country)
+        digits = e164_digits(text, phone_region(country))  # text: stripped, not empty
         return not_phone if digits is None else "+" + digits
 
     return phone
@@ -442,6 +461,13 @@ class _Identity:
     normalize: IdentityNormalizer
 
 
+_Step = tuple[int, Convert | None, int, str]
+"""A leaf as :meth:`XdmRowBuilder.build` walks it: (column index, converter — None for a plain
+string —, slot of the object its value goes into, its key there)."""
+_Link = tuple[int, int, str]
+"""(slot of an object, slot of its parent, its key in the parent); slot 0 is the row."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class XdmLayout:
     """A mapping resolved against one header, by column position."""
@@ -451,6 +477,32 @@ class XdmLayout:
     country_index: int | None
     """The column of ``homeAddress.countryCode``: the region of the row's phone numbers
     written without ``+`` (else the mapping's ``default_country``)."""
+    steps: tuple[_Step, ...] = ()
+    """The leaves in order, flattened for the per-row loop (:func:`_steps`)."""
+    chains: tuple[tuple[_Link, ...], ...] = ((),)
+    """Per object slot, the links from the row down to it: the objects to create, top first,
+    when a value first goes into it."""
+
+
+def _steps(leaves: Sequence[_Leaf]) -> tuple[tuple[_Step, ...], tuple[tuple[_Link, ...], ...]]:
+    """Number every object the leaves' paths go through (the row is 0, parents before their
+    children) so build indexes a list instead of walking ``setdefault`` from the row for every
+    value. Objects are still created when the first value goes into them, in leaf order, so
+    rows — and their key order — are what nested ``setdefault`` calls make."""
+    slots: dict[tuple[str, ...], int] = {(): 0}
+    chains: list[tuple[_Link, ...]] = [()]
+    steps: list[_Step] = []
+    for leaf in leaves:
+        parents = leaf.parts[:-1]
+        for depth in range(1, len(parents) + 1):
+            prefix = parents[:depth]
+            if prefix not in slots:
+                slots[prefix] = len(chains)
+                link = (slots[prefix], slots[prefix[:-1]], prefix[-1])
+                chains.append((*chains[slots[prefix[:-1]]], link))
+        convert = None if leaf.convert is _as_text else leaf.convert
+        steps.append((leaf.index, convert, slots[parents], leaf.parts[-1]))
+    return tuple(steps), tuple(chains)
 
 
 @dataclass(slots=True)
@@ -563,7 +615,14 @@ class XdmRowBuilder:
             if column not in positions:
                 report.missing.add(column)
         country = paths.get(_HOME_COUNTRY)
-        return XdmLayout(tuple(leaves), tuple(identities), None if country is None else country[0])
+        steps, chains = _steps(leaves)
+        return XdmLayout(
+            tuple(leaves),
+            tuple(identities),
+            None if country is None else country[0],
+            steps,
+            chains,
+        )
 
     def _detected_path(self, detection: Detection) -> tuple[str, ...] | None:
         if detection.field is None or detection.hashed or detection.pii_set:
@@ -615,18 +674,30 @@ class XdmRowBuilder:
         if layout is None:
             raise RuntimeError("layout_for(header) must be called before build()")
         country = self.mapping.default_country
-        if layout.country_index is not None and layout.country_index < len(fields):
+        width = len(fields)
+        if layout.country_index is not None and layout.country_index < width:
             # An unknown country is rejected by its own leaf below; phones then need no region.
-            country = known_country(fields[layout.country_index]) or country
+            country = _known_country(fields[layout.country_index]) or country
         row: dict[str, Any] = {}
-        for leaf in layout.leaves:
-            text = fields[leaf.index].strip() if leaf.index < len(fields) else ""
+        chains = layout.chains
+        nodes: list[Any] = [None] * len(chains)  # slot → its object in this row, once made
+        nodes[0] = row
+        for index, convert, slot, name in layout.steps:
+            text = fields[index].strip() if index < width else ""
             if not text:
                 continue  # no null or empty values: the key is left out (AEP-NOTES §7)
-            value = leaf.convert(text, country)
-            if type(value) is ValueProblem:
-                return Rejection(line, value.reason, value.detail)
-            _put(row, leaf.parts, value)
+            value: Any = text
+            if convert is not None:
+                value = convert(text, country)
+                if type(value) is ValueProblem:
+                    return Rejection(line, value.reason, value.detail)
+            node = nodes[slot]
+            if node is None:
+                for child, parent, key in chains[slot]:
+                    if nodes[child] is None:
+                        nodes[child] = nodes[parent][key] = {}
+                node = nodes[slot]
+            node[name] = value
         identity_map: dict[str, list[dict[str, Any]]] = {}
         for identity in layout.identities:
             text = fields[identity.index].strip() if identity.index < len(fields) else ""
@@ -672,10 +743,3 @@ class XdmRowBuilder:
     def encode(row: dict[str, Any] | Rejection) -> bytes | Rejection:
         """One JSON Lines item (without its newline): ``orjson.dumps(row)``, or the rejection."""
         return row if type(row) is Rejection else orjson.dumps(row)
-
-
-def _put(row: dict[str, Any], parts: tuple[str, ...], value: _Value) -> None:
-    node = row
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value

@@ -43,7 +43,10 @@ Semantics (each a decision, written down):
   that are not JSON Schema keywords (``meta:*``, ``title``…) are annotations and are ignored.
 
 Speed: the form compiles, once per form, into closures with every problem (path and rule)
-built ahead, so a valid row costs type checks and set comparisons, and no allocation.
+built ahead, so a valid row costs type checks and set comparisons, and no allocation. Most rows
+are valid, so the form also compiles into one straight-line function that only answers "valid
+or not" (:func:`_compile_accept`): no call per object or field, which is most of what the
+closures cost. Only a row it does not accept goes through the closures, which find its problems.
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ class XdmProblem:
 
 
 Check = Callable[[object, list[XdmProblem]], None]
+Accept = Callable[[object], bool]
+"""True only for a row the checker would find no problem in (False: ask the checker)."""
 
 
 class ValidatorForm:
@@ -147,11 +152,12 @@ class ValidatorForm:
     ``maxItems``.
     """
 
-    __slots__ = ("_check", "root")
+    __slots__ = ("_accept", "_check", "root")
 
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root: Mapping[str, Any] = root
         self._check: Check | None = None
+        self._accept: Accept | None = None
 
     def to_json(self) -> str:
         """The form as compact JSON, for the dataset's registry entry."""
@@ -172,7 +178,9 @@ class ValidatorForm:
     def checker(self) -> Check:
         """The compiled checker (built on first use, then reused for every row)."""
         if self._check is None:
-            self._check = _compile_object(self.root, "")
+            check = _compile_object(self.root, "")  # a damaged form raises here, first
+            self._accept = _compile_accept(self.root)
+            self._check = check
         return self._check
 
     def __eq__(self, other: object) -> bool:
@@ -191,8 +199,12 @@ def validate(form: ValidatorForm, row: Mapping[str, object]) -> list[XdmProblem]
     Order: per object, its missing required fields, then its unknown fields, then its present
     fields in the row's order (depth first). The worker records the first.
     """
+    check = form.checker()
+    accept = form._accept
+    if accept is not None and accept(row):
+        return []
     problems: list[XdmProblem] = []
-    form.checker()(row, problems)
+    check(row, problems)
     return problems
 
 
@@ -519,6 +531,132 @@ def _compile_boolean(node: Mapping[str, Any], path: str) -> Check:
             problems.append(not_listed)
 
     return check
+
+
+# -- form → one accepting function -------------------------------------------------------------
+#
+# The form becomes the source of one function, ``accept(v0)``, with a nested block per object
+# and a line per constraint, each ``return False`` when the value does not certainly pass. Only
+# the structure is written into the source: every name, bound, pattern, enum and format check
+# of the form is a constant the function refers to as ``_k<n>``, so nothing from the schema is
+# ever read as code. The function must be sound — True only when the closures would find no
+# problem — and may be cautious: a Mapping that is not a dict is left to the closures.
+
+_MISSING: Final = object()
+
+
+class _Source:
+    """The lines of the accepting function and the constants they name."""
+
+    def __init__(self) -> None:
+        self.lines = ["def accept(v0):"]
+        self.constants: dict[str, object] = {"_MISSING": _MISSING, "_isfinite": math.isfinite}
+        self._variables = 0
+
+    def constant(self, value: object) -> str:
+        name = f"_k{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def variable(self) -> str:
+        self._variables += 1
+        return f"v{self._variables}"
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def fail_if(self, depth: int, condition: str) -> None:
+        self.line(depth, f"if {condition}: return False")
+
+
+def _compile_accept(root: Mapping[str, Any]) -> Accept | None:
+    """The accepting function of the form, or None (the closures alone) when Python will not
+    compile it — a form nested deeper than a function's blocks may be."""
+    source = _Source()
+    _emit(source, root, "v0", 1)
+    source.line(1, "return True")
+    try:
+        code = compile("\n".join(source.lines), "<xdm validator form>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        return None
+    namespace: dict[str, Any] = dict(source.constants)
+    exec(code, namespace)
+    accept: Accept = namespace["accept"]
+    return accept
+
+
+def _emit(source: _Source, node: Mapping[str, Any], var: str, depth: int) -> None:
+    """The lines that return False unless ``var`` certainly satisfies ``node`` (the closures'
+    rules, :func:`_compile`, one for one)."""
+    kind = node["t"]
+    if kind == "o":
+        _emit_object(source, node, var, depth)
+    elif kind == "a":
+        source.fail_if(depth, f"type({var}) is not list")
+        for key, operator in (("minItems", "<"), ("maxItems", ">")):
+            if key in node:
+                source.fail_if(depth, f"len({var}) {operator} {source.constant(node[key])}")
+        item = source.variable()
+        source.line(depth, f"for {item} in {var}:")
+        _emit(source, node["items"], item, depth + 1)
+    elif kind == "s":
+        source.fail_if(depth, f"type({var}) is not str or not {var}")
+        if "minLen" in node:
+            source.fail_if(depth, f"len({var}) < {source.constant(node['minLen'])}")
+        if "maxLen" in node:
+            source.fail_if(depth, f"len({var}) > {source.constant(node['maxLen'])}")
+        if "pat" in node:
+            search = source.constant(_ecma_regex(node["pat"]).search)
+            source.fail_if(depth, f"{search}({var}) is None")
+        if "fmt" in node:
+            source.fail_if(depth, f"not {source.constant(_FORMAT_CHECKS[node['fmt']])}({var})")
+        _emit_enum(source, node, var, depth)
+    elif kind in ("i", "n"):
+        if kind == "i":
+            source.fail_if(depth, f"type({var}) is not int")
+        else:
+            number = f"type({var}) is int or (type({var}) is float and _isfinite({var}))"
+            source.fail_if(depth, f"not ({number})")
+        if "min" in node:
+            source.fail_if(depth, f"{var} < {source.constant(node['min'])}")
+        if "max" in node:
+            source.fail_if(depth, f"{var} > {source.constant(node['max'])}")
+        _emit_enum(source, node, var, depth)
+    elif kind == "b":
+        source.fail_if(depth, f"type({var}) is not bool")
+        _emit_enum(source, node, var, depth)
+    else:
+        raise ValueError("damaged XDM validator form")
+
+
+def _emit_object(source: _Source, node: Mapping[str, Any], var: str, depth: int) -> None:
+    props: Mapping[str, Any] = node.get("props", {})
+    extra = node.get("extra")
+    source.fail_if(depth, f"type({var}) is not dict")
+    if node.get("req"):
+        source.fail_if(depth, f"not {var}.keys() >= {source.constant(frozenset(node['req']))}")
+    if extra is None:
+        source.fail_if(depth, f"not {var}.keys() <= {source.constant(frozenset(props))}")
+    for name, sub in props.items():
+        child = source.variable()
+        source.line(depth, f"{child} = {var}.get({source.constant(name)}, _MISSING)")
+        source.line(depth, f"if {child} is not _MISSING:")
+        _emit(source, sub, child, depth + 1)
+    if isinstance(extra, Mapping):
+        item = source.variable()
+        if props:
+            key = source.variable()
+            source.line(depth, f"for {key}, {item} in {var}.items():")
+            source.line(depth + 1, f"if {key} not in {source.constant(frozenset(props))}:")
+            _emit(source, extra, item, depth + 2)
+        else:
+            source.line(depth, f"for {item} in {var}.values():")
+            _emit(source, extra, item, depth + 1)
+
+
+def _emit_enum(source: _Source, node: Mapping[str, Any], var: str, depth: int) -> None:
+    if "enum" in node:
+        source.fail_if(depth, f"{var} not in {source.constant(frozenset(node['enum']))}")
 
 
 # -- patterns and formats ----------------------------------------------------------------------
