@@ -1,4 +1,4 @@
-"""``python -m bench [library] [aep] [splitter] [continuations] [e2e] [cost] [throttle]
+"""``python -m bench [library] [aep] [splitter] [continuations] [e2e] [aep-e2e] [cost] [throttle]
 [--write-docs]`` (``make bench``: all).
 
 Runs the named benchmarks (default: all, in that order), prints their tables, saves the figures
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bench import machine
 from bench.results import BenchResult, load_results, save_results
 
-NAMES = ("library", "aep", "splitter", "continuations", "e2e", "cost", "throttle")
+NAMES = ("library", "aep", "splitter", "continuations", "e2e", "aep-e2e", "cost", "throttle")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "splitter": lambda: _splitter(args.split_bytes),
         "continuations": _continuations,
         "e2e": lambda: _e2e(args.rows),
+        "aep-e2e": lambda: _aep_e2e(args.rows),
         "cost": lambda: _cost(results.get("e2e") or saved.get("e2e")),
         "throttle": lambda: _throttle(args.throttle_rows),
     }
@@ -95,6 +96,12 @@ def _e2e(rows: int) -> BenchResult:
     return e2e.run(rows)
 
 
+def _aep_e2e(rows: int) -> BenchResult:
+    from bench import aep_e2e
+
+    return aep_e2e.run(rows)
+
+
 def _cost(e2e: BenchResult | None) -> BenchResult:
     from bench import cost
 
@@ -118,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rows",
         type=int,
         default=1_000_000,
-        help="rows of the library, aep and e2e files (default 1,000,000)",
+        help="rows of the library, aep, e2e and aep-e2e files (default 1,000,000)",
     )
     parser.add_argument(
         "--split-bytes",

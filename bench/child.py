@@ -18,6 +18,7 @@ WORKLOADS: dict[str, str] = {
     "splitter": "bench.splitter:workload",
     "stack-host": "bench.splitter:stack_host",
     "e2e": "bench.e2e:workload",
+    "aep-e2e": "bench.aep_e2e:workload",
     "throttle": "bench.throttle:workload",
     "throttle-worker": "bench.throttle:worker_process",
 }
