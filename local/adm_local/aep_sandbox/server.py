@@ -13,7 +13,9 @@ endpoints); what differs is Adobe's pipeline, in the order a request meets it:
 5. The gateway: ``Authorization`` (403010 missing, 401013 invalid / expired), ``x-api-key``
    (403000 missing, 403003 not the token's client), ``x-gw-ims-org-id`` (400003 missing,
    403025 another org), ``x-sandbox-name`` (400003 missing, 403025 another sandbox: what AEP
-   answers there is not documented). Then the content type of a body, and the route.
+   answers there is not documented). Then the content type of a body; the query and a JSON
+   body against the operation's structure in ``aep-api-schema.json`` (400, listing what broke:
+   :mod:`.api_schema`); and the route.
 
 A bug in the sandbox becomes a 500 (kept in :attr:`AepSandboxServer.internal_errors`), never a
 dropped connection. Requests are logged as ``METHOD path -> status``; bodies never are.
@@ -40,6 +42,7 @@ from adm_local.sandbox.httpbase import (
     retry_after_headers,
 )
 
+from .api_schema import AepApiSchema
 from .errors import AepError, bad_request, gateway_error, problem
 from .ims import IMS_TOKEN_PATH, AepAccount, ImsError, ImsTokens
 from .routes import AepRequest, Reply, Route, match
@@ -96,6 +99,7 @@ class AepSandboxServer(SandboxHttpServer):
         self._state = AepState(self.account, processing_delay, abandon_after)
         self.put_limit_bytes = put_limit_bytes
         self.part_limit_bytes = part_limit_bytes
+        self.api_schema = AepApiSchema.load()
 
     @property
     def token_url(self) -> str:
@@ -231,6 +235,9 @@ class AepSandboxServer(SandboxHttpServer):
                 body = json.loads(raw or b"null")
             except ValueError:
                 raise bad_request("the request body is not valid JSON") from None
+        if route.operation is not None:
+            json_body = route.body in _JSON_TYPES
+            self.api_schema.check(route.operation, query, media, body, json_body=json_body)
         return AepRequest(http.command, params, query, headers, body)
 
     def _respond(self, http: Handler, url: SplitResult, reply: Reply) -> None:
