@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from adm_local.sandbox.serving import add_fault_arguments, fault_settings, serve_until_interrupted
+
 from .server import PUT_LIMIT_BYTES, AepSandboxServer
 
 
@@ -45,26 +47,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="BYTES",
         help="largest single-PUT file (above it: the large-file path)",
     )
-    faults = parser.add_argument_group("injected faults (counted from the first API call)")
-    faults.add_argument("--rate-limit", type=int, default=0, metavar="K", help="next K → 429")
-    faults.add_argument(
-        "--retry-after", type=float, default=None, metavar="S", help="Retry-After of those 429s"
-    )
-    faults.add_argument("--server-errors", type=int, default=0, metavar="K", help="next K → 5xx")
-    faults.add_argument("--server-error-status", type=int, default=500, metavar="CODE")
-    faults.add_argument(
-        "--latency", type=float, default=0.0, metavar="S", help="delay every API response"
-    )
-    faults.add_argument(
-        "--drop-connections", type=int, default=0, metavar="K", help="close the next K unanswered"
-    )
-    faults.add_argument(
-        "--revoke-tokens-every",
-        type=float,
-        default=None,
-        metavar="S",
-        help="revoke every access token issued so far each S seconds (401013)",
-    )
+    add_fault_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
@@ -80,33 +63,19 @@ def run(args: argparse.Namespace) -> int:
         put_limit_bytes=args.put_limit,
         log_stream=None if args.quiet else sys.stderr,
     )
-    sandbox.faults.set(
-        rate_limit=args.rate_limit,
-        retry_after=args.retry_after,
-        server_errors=args.server_errors,
-        status=args.server_error_status,
-        latency=args.latency,
-        drop_connections=args.drop_connections,
-        revoke_tokens_every=args.revoke_tokens_every,
-    )
-    sandbox.start()
+    sandbox.faults.set(**fault_settings(args))
+    return serve_until_interrupted(sandbox, _banner)
+
+
+def _banner(sandbox: AepSandboxServer) -> str:
     account = sandbox.account
-    print(
+    return (
         f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL; "
         f"IMS token endpoint {sandbox.token_url})\n"
         f"  client_id={account.client_id} client_secret={account.client_secret}\n"
         f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
-        f"tenant_id={account.tenant_id}",
-        file=sys.stderr,
-        flush=True,
+        f"tenant_id={account.tenant_id}"
     )
-    try:
-        sandbox.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

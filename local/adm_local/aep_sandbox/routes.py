@@ -58,6 +58,8 @@ class Route:
     handler: Handler
     body: str | None = None
     """``json`` / ``json-patch`` / ``file`` / ``None`` (no body read as input)."""
+    operation: str | None = None
+    """Its key in ``aep-api-schema.json`` (``None``: not in Adobe's OpenAPI files)."""
 
 
 def _dataset_ref(dataset_id: str) -> list[str]:
@@ -271,28 +273,63 @@ _ID = r"[^/]+"
 _FILE = rf"{IMPORT}/batches/(?P<batch>{_ID})/datasets/(?P<dataset>{_ID})/files/(?P<file>.+)"
 
 
-def _route(method: str, path: str, handler: Handler, body: str | None = None) -> Route:
-    return Route(method, re.compile(f"^{path}$"), handler, body)
+def _route(
+    method: str, path: str, handler: Handler, body: str | None = None, *, spec: str | None
+) -> Route:
+    """A route; ``spec`` is its path in Adobe's OpenAPI (what the schema key is made of)."""
+    operation = None if spec is None else f"{method} {spec}"
+    return Route(method, re.compile(f"^{path}$"), handler, body, operation)
 
+
+_SPEC_DATASET = f"{CATALOG}/dataSets/{{DATASET_ID}}"
+_SPEC_FILE = f"{IMPORT}/batches/{{batchId}}/datasets/{{datasetId}}/files/{{filePath}}"
+_SPEC_SCHEMAS = f"{REGISTRY}/{{CONTAINER_ID}}/schemas"
 
 ROUTES: tuple[Route, ...] = (
-    _route("POST", f"{CATALOG}/dataSets", _create_dataset, "json"),
-    _route("GET", f"{CATALOG}/dataSets", _list_datasets),
-    _route("GET", f"{CATALOG}/dataSets/(?P<dataset>{_ID})", _get_dataset),
-    _route("DELETE", f"{CATALOG}/dataSets/(?P<dataset>{_ID})", _delete_dataset),
-    _route("PATCH", f"{CATALOG}/dataSets/(?P<dataset>{_ID})", _patch_dataset, "json-patch"),
-    _route("GET", f"{CATALOG}/batches", _list_batches),
-    _route("GET", f"{CATALOG}/batches/(?P<batch>{_ID})", _get_batch),
-    _route("POST", f"{IMPORT}/batches", _create_batch, "json"),
-    _route("POST", f"{IMPORT}/batches/(?P<batch>{_ID})", _batch_action),
-    _route("PUT", _FILE, _put_file, "file"),
-    _route("POST", _FILE, _file_action),
-    _route("PATCH", _FILE, _patch_file, "file"),
-    _route("HEAD", _FILE, _head_file),
-    _route("GET", f"{EXPORT}/batches/(?P<batch>{_ID})/meta", _batch_meta),
-    _route("GET", f"{REGISTRY}/tenant/schemas", _list_schemas),
-    _route("GET", f"{REGISTRY}/tenant/schemas/(?P<schema>{_ID})", _get_schema),
-    _route("GET", f"{REGISTRY}/stats", _stats),
+    _route("POST", f"{CATALOG}/dataSets", _create_dataset, "json", spec=f"{CATALOG}/dataSets"),
+    _route("GET", f"{CATALOG}/dataSets", _list_datasets, spec=f"{CATALOG}/dataSets"),
+    _route("GET", f"{CATALOG}/dataSets/(?P<dataset>{_ID})", _get_dataset, spec=_SPEC_DATASET),
+    _route("DELETE", f"{CATALOG}/dataSets/(?P<dataset>{_ID})", _delete_dataset, spec=_SPEC_DATASET),
+    _route(
+        "PATCH",
+        f"{CATALOG}/dataSets/(?P<dataset>{_ID})",
+        _patch_dataset,
+        "json-patch",
+        spec=_SPEC_DATASET,
+    ),
+    _route("GET", f"{CATALOG}/batches", _list_batches, spec=f"{CATALOG}/batches"),
+    _route(
+        "GET",
+        f"{CATALOG}/batches/(?P<batch>{_ID})",
+        _get_batch,
+        spec=f"{CATALOG}/batches/{{BATCH_ID}}",
+    ),
+    _route("POST", f"{IMPORT}/batches", _create_batch, "json", spec=f"{IMPORT}/batches"),
+    _route(
+        "POST",
+        f"{IMPORT}/batches/(?P<batch>{_ID})",
+        _batch_action,
+        spec=f"{IMPORT}/batches/{{batchId}}",
+    ),
+    _route("PUT", _FILE, _put_file, "file", spec=_SPEC_FILE),
+    _route("POST", _FILE, _file_action, spec=_SPEC_FILE),
+    _route("PATCH", _FILE, _patch_file, "file", spec=_SPEC_FILE),
+    _route("HEAD", _FILE, _head_file, spec=_SPEC_FILE),
+    _route(
+        "GET",
+        f"{EXPORT}/batches/(?P<batch>{_ID})/meta",
+        _batch_meta,
+        spec=f"{EXPORT}/batches/{{batchId}}/meta",
+    ),
+    _route("GET", f"{REGISTRY}/tenant/schemas", _list_schemas, spec=_SPEC_SCHEMAS),
+    _route(
+        "GET",
+        f"{REGISTRY}/tenant/schemas/(?P<schema>{_ID})",
+        _get_schema,
+        spec=f"{_SPEC_SCHEMAS}/{{SCHEMA_ID}}",
+    ),
+    # The tenant lookup is documented in the guides only, not in the OpenAPI files.
+    _route("GET", f"{REGISTRY}/stats", _stats, spec=None),
 )
 
 
