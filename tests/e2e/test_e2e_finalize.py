@@ -128,11 +128,11 @@ def test_a_crashed_finalizer_is_finished_by_the_sweeper_after_the_lease(
     assert time.monotonic() - dropped_at < LEASE_SECONDS, "the pump outlasted the lease"
     assert stack.report(key) is None
     assert len([m for m in members_of(stack, "e2e_members") if m.startswith("cust-081")]) == 700
-    assert stack.sweep() == {"stale": 0, "reported": 0, "failed": 0}
+    assert stack.sweep() == {"stale": 0, "reported": 0, "failed": 0, "timed_out": 0}
 
     claimed_at = float(file_item(stack, key, reported=False)["finalize_claimed_at"]["N"])
     time.sleep(max(0.0, claimed_at + LEASE_SECONDS + 0.5 - time.time()))
-    assert stack.sweep() == {"stale": 1, "reported": 1, "failed": 0}
+    assert stack.sweep() == {"stale": 1, "reported": 1, "failed": 0, "timed_out": 0}
     report = stack.report(key)
     assert report is not None and report["accepted"] == 700
     assert report_versions(stack, key) == 1
