@@ -22,8 +22,8 @@ The lifecycle, every step safe to repeat:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import Any, ClassVar
 
 from adm_ingest import registry
@@ -41,7 +41,6 @@ from adm_ingest.destinations.base import (
     CommitState,
     Delivery,
     DeliveryFailed,
-    DeliveryTarget,
     Destination,
     FailureClass,
     FileContext,
@@ -56,7 +55,6 @@ from adm_ingest.mapping_config import MappingConfig
 from adm_ingest.record_rules import RecordRules
 from adm_ingest.records import PreparedRecord, Rejection
 from adm_ingest.settings import Settings
-from adm_ingest.values import ParseOptions
 
 PLATFORM = "aep"
 MAX_ROWS_PER_PART = 10_000_000
@@ -110,18 +108,19 @@ class AepBatches(Destination):
     own_record_path: ClassVar[bool] = True
     keeps_delivered_rows: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        target: DeliveryTarget,
-        options: ParseOptions | None = None,
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        super().__init__(target, options, clock=clock)
-        settings = Settings.from_env()
-        self.part_bytes = max(1, settings.aep_part_bytes)
-        self.large_file_bytes = settings.aep_large_file_bytes
-        self.parts_per_batch = max(1, min(MAX_FILES_PER_BATCH, settings.aep_parts_per_batch))
+    # The part and batch sizes: the deployment's settings, read once per destination.
+
+    @cached_property
+    def part_bytes(self) -> int:
+        return max(1, Settings.from_env().aep_part_bytes)
+
+    @cached_property
+    def large_file_bytes(self) -> int:
+        return Settings.from_env().aep_large_file_bytes
+
+    @cached_property
+    def parts_per_batch(self) -> int:
+        return max(1, min(MAX_FILES_PER_BATCH, Settings.from_env().aep_parts_per_batch))
 
     # -- the client -------------------------------------------------------------------------
 
