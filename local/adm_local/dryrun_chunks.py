@@ -73,28 +73,46 @@ def chunk_starts(path: Path, size: ChunkSize, *, max_depth: int) -> list[int]:
     return starts
 
 
-def split_items(items: Iterable[ReadItem], starts: list[int]) -> Iterator[list[ReadItem]]:
-    """The reader's items, chunk by chunk: each chunk's items as a list, cut before the lines
-    in ``starts`` (a block that straddles a cut is split into two with the same header)."""
-    cuts = iter(starts)
-    cut = next(cuts, None)
-    chunk: list[ReadItem] = []
-    for item in items:
+def split_items(items: Iterable[ReadItem], starts: list[int]) -> Iterator[Iterator[ReadItem]]:
+    """The reader's items, chunk by chunk: one lazy iterator per chunk, cut before the lines in
+    ``starts`` (a block that straddles a cut is split in two with the same header). Each chunk
+    must be read to its end before the next is taken (as the record path does): nothing but the
+    current block is held, so a chunk of any size streams."""
+    source = iter(items)
+    carry: list[ReadItem] = []
+    for cut in [*starts, None]:
+        yield _until(source, carry, cut)
+
+
+def _until(
+    source: Iterator[ReadItem], carry: list[ReadItem], cut: int | None
+) -> Iterator[ReadItem]:
+    """``source``'s items before line ``cut`` (``None``: all the rest); what lies past the cut
+    is left in ``carry`` for the next chunk."""
+    while True:
+        if carry:
+            item = carry.pop()
+        else:
+            found = next(source, None)
+            if found is None:
+                return
+            item = found
+        if cut is None:
+            yield item
+            continue
         if type(item) is Rejection:
-            while cut is not None and item.line >= cut:
-                yield chunk
-                chunk, cut = [], next(cuts, None)
-            chunk.append(item)
+            if item.line >= cut:
+                carry.append(item)
+                return
+            yield item
             continue
         assert isinstance(item, RecordBlock)
         lines, rows = item.lines, item.rows
-        while cut is not None and lines and lines[-1] >= cut:
-            keep = next(i for i, line in enumerate(lines) if line >= cut)
-            if keep:
-                chunk.append(RecordBlock(item.header, lines[:keep], rows[:keep]))
-            yield chunk
-            chunk, cut = [], next(cuts, None)
-            lines, rows = lines[keep:], rows[keep:]
-        if lines:
-            chunk.append(item if lines is item.lines else RecordBlock(item.header, lines, rows))
-    yield chunk
+        if not lines or lines[-1] < cut:
+            yield item
+            continue
+        keep = next(i for i, line in enumerate(lines) if line >= cut)
+        if keep:
+            yield RecordBlock(item.header, lines[:keep], rows[:keep])
+        carry.append(RecordBlock(item.header, lines[keep:], rows[keep:]))
+        return

@@ -114,7 +114,7 @@ def test_split_items_cuts_blocks_at_the_starts_and_keeps_every_item_once(tmp_pat
     assert starts == [12, 22, 32, 42]
 
     with path.open("rb") as stream:
-        chunks = list(split_items(open_records(stream), starts))
+        chunks = [list(chunk) for chunk in split_items(open_records(stream), starts)]
 
     lines = [
         [
