@@ -2,34 +2,28 @@
 
 1. starts the local stack — moto in server mode (S3, SQS, DynamoDB, Secrets Manager, Step
    Functions), the ADM sandbox and the AEP sandbox on loopback ports;
-2. runs the real setup state machine from ``events/setup-config.json`` plus the AEP part's
-   ``events/setup-config.aep.json`` (its ``aepDatasets`` and the dataset's XDM mapping), and
-   again, to show it changes nothing the second time;
+2. runs the real setup state machine from ``events/setup-config.json`` plus the AEP datasets
+   of ``events/setup-config-aep.json`` and the mapping ``events/mappings/aep-loyalty-profiles.json``
+   (and again, to show it changes nothing the second time);
 3. drops the sample files under their prefixes; S3 notifies the queue, the real splitter,
    worker and dead-letter handlers run on the real events;
-4. prints a progress bar per file, each AEP batch going from ``loading`` to ``success``, each
+4. prints a progress bar per file, the AEP batch going from ``loading`` to ``success``, each
    file's report, and what the sandboxes received.
-
-The AEP part needs a local stack that runs the AEP sandbox and a setup workflow that knows
-``aepDatasets``; where either is missing the demo says so in one line and runs the rest.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import inspect
 import io
 import json
 import sys
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adm_ingest.destinations.conversions import format_timestamp
-from adm_ingest.setup.config import ConfigError, parse_config
 from adm_ingest.values import ParsedTimestamp, parse_timestamp
 from adm_local.functions import REPO_ROOT
 from adm_local.stack import LocalStack
@@ -46,34 +40,35 @@ DROPS: tuple[tuple[str, str, str], ...] = (
     ("gdpr-deletions.jsonl", "deletions/gdpr-requests.jsonl", "as-is"),
     ("audience-removals.csv", "audiences/not_set_up_yet/file.csv", "as-is"),
 )
-AEP_SETUP = EVENTS / "setup-config.aep.json"
-"""The AEP part's setup: its ``aepDatasets`` and the dataset's mapping, added to the config."""
+AEP_DATASETS = EVENTS / "setup-config-aep.json"
+"""The AEP example config: the demo sets up its ``aepDatasets`` beside the ADM items."""
+AEP_MAPPINGS = {"aep/loyalty_profiles": EVENTS / "mappings" / "aep-loyalty-profiles.json"}
 AEP_DROPS: tuple[tuple[str, str, str], ...] = (
     ("aep-loyalty-profiles.csv", "aep/loyalty_profiles/2026-12-01/loyalty.csv", "as-is"),
 )
-AEP_STACK_OPTIONS: dict[str, Any] = {
-    # A completed batch stays `processing` this long, so its way to `success` can be watched.
-    "aep_sandbox_kwargs": {"processing_delay": 2.0},
-    # Small part files, so the sample spans several parts of its one batch.
-    "environment": {"AEP_PART_BYTES": "400"},
-}
+AEP_PROCESSING_SECONDS = 2.0
+"""How long a completed batch stays ``processing`` in the AEP sandbox: long enough to watch."""
+AEP_PART_BYTES = "400"
+"""Small part files, so the sample spans several parts of its one batch."""
 
 
 def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
     out = _Printer()
     out.title("adm-ingest local demo")
-    with LocalStack(records_per_chunk=4, quiet=not verbose, **_aep_stack_options()) as stack:
+    with LocalStack(
+        records_per_chunk=4,
+        quiet=not verbose,
+        aep_sandbox_kwargs={"processing_delay": AEP_PROCESSING_SECONDS},
+        environment={"AEP_PART_BYTES": AEP_PART_BYTES},
+    ) as stack:
         out.line(f"moto server (embedded AWS) at {stack.endpoint}")
         out.line(f"ADM sandbox (ADM, DSP conversions, LwA) at {stack.sandbox.url}")
-        setup_config, aep_skipped = _setup_config(stack, config or EVENTS / "setup-config.json")
-        aep_sandbox = getattr(stack, "aep_sandbox", None) if aep_skipped is None else None
-        if aep_sandbox is not None:
-            out.line(
-                f"AEP sandbox (IMS, Catalog, Batch Ingestion, Schema Registry) at {aep_sandbox.url}"
-            )
-        else:
-            out.line(f"AEP part skipped: {aep_skipped}")
+        out.line(
+            "AEP sandbox (IMS, Catalog, Batch Ingestion, Schema Registry, Data Access) at "
+            + stack.aep_sandbox.url
+        )
+        setup_config = _with_aep(config or EVENTS / "setup-config.json")
 
         out.title("1. setup workflow (functions/setup/setup.asl.json on moto Step Functions)")
         first = stack.setup(setup_config)
@@ -84,10 +79,9 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         changed = len(again.changed)
         out.line(f"second run: {again.status}, {changed} item(s) changed (idempotent)")
 
-        drops = DROPS + (AEP_DROPS if aep_sandbox is not None else ())
-        batches = _AepBatches(aep_sandbox, out) if aep_sandbox is not None else None
+        batches = _AepBatches(stack.aep_sandbox, out)
         keys = []
-        for wave, wave_drops in enumerate(_waves(drops)):
+        for wave, wave_drops in enumerate(_waves(DROPS + AEP_DROPS)):
             if wave == 0:
                 out.title("2. dropping sample files into s3://" + stack.names.bucket)
             else:
@@ -100,15 +94,16 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
             if wave == 0:
                 out.title("3. pipeline: S3 event → splitter → SQS chunks → workers → sandboxes")
             progress = _Progress(stack, wave_keys, out, batches)
-            if batches is not None and wave == 0:
-                # Split first, so the file's batch is seen open (loading) before its parts.
-                stack.split(timeout=60)
-                progress(stack)
+            # Split first, so the AEP file's batch is seen open (loading) before its parts.
+            split = stack.split(timeout=60)
+            progress(stack)
             stats = stack.pump(timeout=120, progress=progress)
             progress.final()
+            events = split.s3_events + stats.s3_events
+            ignored = split.s3_events_ignored + stats.s3_events_ignored
             out.line(
-                f"  {stats.s3_events - stats.s3_events_ignored} S3 events for input files "
-                f"(+{stats.s3_events_ignored} for the pipeline's own outputs, skipped), "
+                f"  {events - ignored} S3 events for input files "
+                f"(+{ignored} for the pipeline's own outputs, skipped), "
                 f"{stats.chunk_messages} chunk deliveries in "
                 f"{stats.worker_invocations} worker invocations, {stats.dead_letters} dead "
                 f"letters, {stats.seconds:.1f}s"
@@ -130,38 +125,24 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         state = stack.sandbox.state()
         out.block(_sandbox_text(state))
         out.block(_removals_text(state))
-        if aep_sandbox is not None:
-            out.title("6. what the AEP sandbox received")
-            out.block(_aep_text(aep_sandbox.state()))
+        out.title("6. what the AEP sandbox received")
+        out.block(_aep_text(stack.aep_sandbox.state()))
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
 
 
-def _aep_stack_options() -> dict[str, Any]:
-    """The AEP part's stack options, where the local stack takes them (one without the AEP
-    sandbox does not)."""
-    accepted = inspect.signature(LocalStack).parameters
-    return {name: value for name, value in AEP_STACK_OPTIONS.items() if name in accepted}
-
-
-def _setup_config(stack: LocalStack, path: Path) -> tuple[Mapping[str, Any] | Path, str | None]:
-    """The setup config to run: ``path`` with the AEP part's section added — or ``path`` as it
-    is and why the AEP part is skipped (no AEP sandbox in this stack, or a setup workflow that
-    does not know ``aepDatasets`` yet)."""
-    if getattr(stack, "aep_sandbox", None) is None:
-        return path, "this local stack runs no AEP sandbox yet"
+def _with_aep(path: Path) -> dict[str, Any]:
+    """The setup config at ``path`` with the AEP example's datasets (those it does not name
+    already) and the AEP sample's mapping added."""
     config = json.loads(path.read_text(encoding="utf-8"))
-    extra = json.loads(AEP_SETUP.read_text(encoding="utf-8"))
     named = {dataset.get("name") for dataset in config.get("aepDatasets", [])}
+    extra = json.loads(AEP_DATASETS.read_text(encoding="utf-8"))["aepDatasets"]
     config["aepDatasets"] = config.get("aepDatasets", []) + [
-        dataset for dataset in extra["aepDatasets"] if dataset["name"] not in named
+        dataset for dataset in extra if dataset["name"] not in named
     ]
-    config["mappings"] = {**extra["mappings"], **config.get("mappings", {})}
-    try:
-        parse_config(config)
-    except ConfigError as error:
-        return path, f"the setup workflow does not take the AEP section yet ({error})"
-    return config, None
+    mappings = {prefix: json.loads(file.read_text()) for prefix, file in AEP_MAPPINGS.items()}
+    config["mappings"] = mappings | config.get("mappings", {})
+    return dict(config)
 
 
 class _AepBatches:
@@ -378,7 +359,7 @@ class _Progress:
         stack: LocalStack,
         keys: list[str],
         out: _Printer,
-        batches: _AepBatches | None = None,
+        batches: _AepBatches,
     ) -> None:
         self.stack = stack
         self.keys = keys
@@ -398,8 +379,7 @@ class _Progress:
                 self.out.line(
                     f"  {self._bar(done, total)} {done}/{total or '?'} chunks  {status:<10} {key}"
                 )
-        if self.batches is not None:
-            self.batches()
+        self.batches()
 
     def final(self) -> None:
         self(self.stack)
