@@ -6,6 +6,7 @@
 ``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
 ``sandbox``            run the ADM sandbox server, and the AEP sandbox beside it
 ``aep-sandbox``        run the Adobe Experience Platform sandbox server (with its faults)
+``aep-status BATCH``   an AEP batch's status, metrics and error codes (real API)
 ``register``           write a name → id registry entry (before the setup workflow)
 ``inventory``          list datasets, sharing rules, conversion definitions (real API)
 ``status DATASET_ID``  upload status of an audience dataset (real API)
@@ -39,9 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     dry.add_argument("file", type=Path)
     dry.add_argument(
         "--destination",
+        "--kind",
+        dest="destination",
         choices=[destination.name for destination in DESTINATIONS],
         default=DEFAULT_DESTINATION,
         help=f"where the file's records would go (default: {DEFAULT_DESTINATION})",
+    )
+    dry.add_argument(
+        "--schema",
+        type=Path,
+        help="the target's schema as its platform returns it (e.g. an XDM schema, xed-full "
+        "JSON), for destinations that validate records against one",
     )
     dry.add_argument(
         "--country",
@@ -82,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     aep_sandbox_parser(aep_sandbox)
 
+    aep_status = commands.add_parser(
+        "aep-status", help="an Adobe Experience Platform batch: status, metrics, errors"
+    )
+    aep_status.add_argument("batch_id")
+    aep_credentials = aep_status.add_mutually_exclusive_group()
+    aep_credentials.add_argument(
+        "--secret",
+        help="Secrets Manager secret id with the AEP credentials (default: $AEP_SECRET_ID)",
+    )
+    aep_credentials.add_argument(
+        "--secret-file", type=Path, help="the AEP credentials as a JSON file"
+    )
+
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
     register.add_argument("namespace", choices=["audience", "conversion", "mapping"])
     register.add_argument("name")
@@ -114,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "setup": _setup,
         "sandbox": _sandbox,
         "aep-sandbox": _aep_sandbox,
+        "aep-status": _aep_status,
         "register": _register,
         "inventory": _operation,
         "status": _operation,
@@ -140,8 +163,19 @@ def _dry_run(args: argparse.Namespace) -> int:
 
     if not args.file.is_file():
         return _fail(f"{args.file}: no such file")
-    named = destination_class(args.destination).namespace is not None
-    target_id = args.target_id if named else ""
+    kind = destination_class(args.destination)
+    target_id = args.target_id if kind.namespace is not None else ""
+    attributes: dict[str, str] = {}
+    if args.schema is not None:
+        try:
+            schema = json.loads(args.schema.read_bytes())
+            if not isinstance(schema, dict):
+                return _fail(f"{args.schema}: not a schema (expected a JSON object)")
+            attributes = kind.attributes_from_schema(schema)
+        except OSError as error:
+            return _fail(f"{args.schema}: {error.strerror or error}")
+        except ValueError as error:  # not JSON, or a schema the destination can't use
+            return _fail(f"{args.schema}: {error}")
     try:
         result = dry_run(
             args.file,
@@ -149,7 +183,7 @@ def _dry_run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             country=args.country,
             mapping=args.mapping,
-            target=DeliveryTarget(args.destination, args.target_name, target_id),
+            target=DeliveryTarget(args.destination, args.target_name, target_id, attributes),
         )
     except FileFormatError as error:
         return _fail(f"{args.file}: {error}")
@@ -222,6 +256,41 @@ def _aep_sandbox(args: argparse.Namespace) -> int:
     from adm_local.aep_sandbox.cli import run
 
     return run(args)
+
+
+def _aep_status(args: argparse.Namespace) -> int:
+    import os
+
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from adm_ingest.adm.errors import AdmError
+    from adm_ingest.aep import AepClient
+    from adm_ingest.aep.auth import AepCredentials
+    from adm_ingest.aep.endpoints import AepSettings
+    from adm_ingest.aep.status import batch_status
+
+    secret_id = ""
+    try:
+        if args.secret_file is not None:
+            credentials = AepCredentials.from_mapping(json.loads(args.secret_file.read_bytes()))
+        else:
+            secret_id = args.secret or os.environ.get("AEP_SECRET_ID")
+            if not secret_id:
+                return _fail("give --secret-file or --secret, or set AEP_SECRET_ID")
+            credentials = AepCredentials.from_secret(secret_id)
+    except OSError as error:
+        return _fail(f"{args.secret_file}: {error.strerror or error}")
+    except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
+        return _fail(f"could not read the secret {secret_id!r} from Secrets Manager")
+    except ValueError as error:  # names missing fields only, never a value
+        return _fail(str(error))
+    try:
+        with AepClient(credentials, AepSettings.from_environ()) as client:
+            status = batch_status(client, args.batch_id)
+    except AdmError as error:  # the AEP client's errors extend ADM's: Adobe's code and text
+        return _fail(str(error), 1)
+    print(status.format())
+    return 0
 
 
 def _register(args: argparse.Namespace) -> int:

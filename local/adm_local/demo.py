@@ -1,12 +1,14 @@
 """``make demo``: the whole pipeline, locally, on the sample files in events/.
 
 1. starts the local stack — moto in server mode (S3, SQS, DynamoDB, Secrets Manager, Step
-   Functions) and the ADM sandbox on loopback ports;
-2. runs the real setup state machine from ``events/setup-config.json`` (and again, to show it
-   changes nothing the second time);
+   Functions), the ADM sandbox and the AEP sandbox on loopback ports;
+2. runs the real setup state machine from ``events/setup-config.json`` plus the AEP datasets
+   of ``events/setup-config-aep.json`` and the mapping ``events/mappings/aep-loyalty-profiles.json``
+   (and again, to show it changes nothing the second time);
 3. drops the sample files under their prefixes; S3 notifies the queue, the real splitter,
    worker and dead-letter handlers run on the real events;
-4. prints a progress bar per file, each file's report, and what the sandbox received.
+4. prints a progress bar per file, the AEP batch going from ``loading`` to ``success``, each
+   file's report, and what the sandboxes received.
 """
 
 from __future__ import annotations
@@ -38,18 +40,37 @@ DROPS: tuple[tuple[str, str, str], ...] = (
     ("gdpr-deletions.jsonl", "deletions/gdpr-requests.jsonl", "as-is"),
     ("audience-removals.csv", "audiences/not_set_up_yet/file.csv", "as-is"),
 )
+AEP_DATASETS = EVENTS / "setup-config-aep.json"
+"""The AEP example config: the demo sets up its ``aepDatasets`` beside the ADM items."""
+AEP_MAPPINGS = {"aep/loyalty_profiles": EVENTS / "mappings" / "aep-loyalty-profiles.json"}
+AEP_DROPS: tuple[tuple[str, str, str], ...] = (
+    ("aep-loyalty-profiles.csv", "aep/loyalty_profiles/2026-12-01/loyalty.csv", "as-is"),
+)
+AEP_PROCESSING_SECONDS = 2.0
+"""How long a completed batch stays ``processing`` in the AEP sandbox: long enough to watch."""
+AEP_PART_BYTES = "400"
+"""Small part files, so the sample spans several parts of its one batch."""
 
 
 def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
     out = _Printer()
     out.title("adm-ingest local demo")
-    with LocalStack(records_per_chunk=4, quiet=not verbose) as stack:
+    with LocalStack(
+        records_per_chunk=4,
+        quiet=not verbose,
+        aep_sandbox_kwargs={"processing_delay": AEP_PROCESSING_SECONDS},
+        environment={"AEP_PART_BYTES": AEP_PART_BYTES},
+    ) as stack:
         out.line(f"moto server (embedded AWS) at {stack.endpoint}")
         out.line(f"ADM sandbox (ADM, DSP conversions, LwA) at {stack.sandbox.url}")
+        out.line(
+            "AEP sandbox (IMS, Catalog, Batch Ingestion, Schema Registry, Data Access) at "
+            + stack.aep_sandbox.url
+        )
+        setup_config = _with_aep(config or EVENTS / "setup-config.json")
 
         out.title("1. setup workflow (functions/setup/setup.asl.json on moto Step Functions)")
-        setup_config = config or EVENTS / "setup-config.json"
         first = stack.setup(setup_config)
         out.block(first.format_table())
         if not first.ok:
@@ -58,25 +79,31 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         changed = len(again.changed)
         out.line(f"second run: {again.status}, {changed} item(s) changed (idempotent)")
 
+        batches = _AepBatches(stack.aep_sandbox, out)
         keys = []
-        for wave, drops in enumerate(_waves(DROPS)):
+        for wave, wave_drops in enumerate(_waves(DROPS + AEP_DROPS)):
             if wave == 0:
                 out.title("2. dropping sample files into s3://" + stack.names.bucket)
             else:
                 out.title("   then, once those are in, the removals")
             wave_keys = []
-            for sample, key, how in drops:
+            for sample, key, how in wave_drops:
                 stack.drop(key, _prepared(DATA / sample, how))
                 wave_keys.append(key)
                 out.line(f"  {sample:<26} → {key}" + ("  (gzip)" if how == "gzip" else ""))
             if wave == 0:
-                out.title("3. pipeline: S3 event → splitter → SQS chunks → workers → ADM sandbox")
-            progress = _Progress(stack, wave_keys, out)
+                out.title("3. pipeline: S3 event → splitter → SQS chunks → workers → sandboxes")
+            progress = _Progress(stack, wave_keys, out, batches)
+            # Split first, so the AEP file's batch is seen open (loading) before its parts.
+            split = stack.split(timeout=60)
+            progress(stack)
             stats = stack.pump(timeout=120, progress=progress)
             progress.final()
+            events = split.s3_events + stats.s3_events
+            ignored = split.s3_events_ignored + stats.s3_events_ignored
             out.line(
-                f"  {stats.s3_events - stats.s3_events_ignored} S3 events for input files "
-                f"(+{stats.s3_events_ignored} for the pipeline's own outputs, skipped), "
+                f"  {events - ignored} S3 events for input files "
+                f"(+{ignored} for the pipeline's own outputs, skipped), "
                 f"{stats.chunk_messages} chunk deliveries in "
                 f"{stats.worker_invocations} worker invocations, {stats.dead_letters} dead "
                 f"letters, {stats.seconds:.1f}s"
@@ -98,8 +125,50 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         state = stack.sandbox.state()
         out.block(_sandbox_text(state))
         out.block(_removals_text(state))
+        out.title("6. what the AEP sandbox received")
+        out.block(_aep_text(stack.aep_sandbox.state()))
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
+
+
+def _with_aep(path: Path) -> dict[str, Any]:
+    """The setup config at ``path`` with the AEP example's datasets (those it does not name
+    already) and the AEP sample's mapping added."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    named = {dataset.get("name") for dataset in config.get("aepDatasets", [])}
+    extra = json.loads(AEP_DATASETS.read_text(encoding="utf-8"))["aepDatasets"]
+    config["aepDatasets"] = config.get("aepDatasets", []) + [
+        dataset for dataset in extra if dataset["name"] not in named
+    ]
+    mappings = {prefix: json.loads(file.read_text()) for prefix, file in AEP_MAPPINGS.items()}
+    config["mappings"] = mappings | config.get("mappings", {})
+    return dict(config)
+
+
+class _AepBatches:
+    """Each AEP batch's way from ``loading`` to its final state, one line per change (read from
+    the sandbox's state, as ``GET /_sandbox/state`` answers it)."""
+
+    def __init__(self, sandbox: Any, out: _Printer) -> None:
+        self.sandbox = sandbox
+        self.out = out
+        self.shown: dict[str, str] = {}
+
+    def __call__(self) -> None:
+        for batch_id, batch in self.sandbox.state()["batches"].items():
+            status = str(batch.get("status"))
+            if self.shown.get(batch_id) != status:
+                self.shown[batch_id] = status
+                metrics = batch.get("metrics") or {}
+                counts = (
+                    f"  ({metrics.get('inputRecordCount')} rows in "
+                    f"{metrics.get('inputFileCount')} part files, "
+                    f"{metrics.get('outputRecordCount')} ingested, "
+                    f"{metrics.get('failedRecordCount')} failed)"
+                    if metrics
+                    else ""
+                )
+                self.out.line(f"  AEP batch {batch_id}: {status}{counts}")
 
 
 def _waves(
@@ -165,7 +234,7 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
         lines.append(
             "    columns: "
             + ", ".join(
-                f"{c['column']} → {c['field']}"
+                f"{c['column']} → {c.get('field') or c.get('path')}"
                 + (f" {c['pii_set']}" if (c.get("pii_set") or 1) > 1 else "")
                 + (" (config)" if c.get("source") == "config" else "")
                 for c in columns
@@ -184,6 +253,13 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
             + "  (from: "
             + ", ".join(f"{source} {n}" for source, n in sources.items())
             + ")"
+        )
+    remote = report.get("remote")
+    if remote:
+        facts = remote.get("facts") or {}
+        lines.append(
+            f"    remote: {remote['status']}"
+            + "".join(f", {name} {value}" for name, value in facts.items())
         )
     for warning in report.get("warnings") or []:
         lines.append(f"    warning: {warning['message']}")
@@ -240,6 +316,28 @@ def _removals_text(state: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _aep_text(state: dict[str, Any]) -> str:
+    """Each dataset and its batches: status, AEP's counts and error codes (no row values)."""
+    lines = []
+    batches = list(state["batches"].values())
+    for dataset_id, dataset in state["datasets"].items():
+        lines.append(f"  dataset {dataset.get('name')} ({dataset_id})")
+        for batch in batches:
+            if {"type": "dataSet", "id": dataset_id} not in batch.get("relatedObjects", []):
+                continue
+            metrics = batch.get("metrics") or {}
+            codes = sorted({str(error.get("code")) for error in batch.get("errors") or []})
+            lines.append(
+                f"    batch {batch['id']} [{batch['status']}]: "
+                f"{metrics.get('inputRecordCount', 0)} rows read, "
+                f"{metrics.get('outputRecordCount', 0)} ingested, "
+                f"{metrics.get('failedRecordCount', 0)} failed"
+                + (f"; errors {', '.join(codes)}" if codes else "")
+            )
+    lines.append(f"  IMS tokens issued: {state['tokens_issued']}")
+    return "\n".join(lines)
+
+
 class _Printer:
     def title(self, text: str) -> None:
         print(f"\n\033[1m{text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
@@ -256,10 +354,17 @@ class _Progress:
 
     WIDTH = 20
 
-    def __init__(self, stack: LocalStack, keys: list[str], out: _Printer) -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        keys: list[str],
+        out: _Printer,
+        batches: _AepBatches,
+    ) -> None:
         self.stack = stack
         self.keys = keys
         self.out = out
+        self.batches = batches
         self.shown: dict[str, tuple[int, int, str]] = {}
         self.table = stack.client("dynamodb")
 
@@ -274,6 +379,7 @@ class _Progress:
                 self.out.line(
                     f"  {self._bar(done, total)} {done}/{total or '?'} chunks  {status:<10} {key}"
                 )
+        self.batches()
 
     def final(self) -> None:
         self(self.stack)

@@ -2,7 +2,12 @@
 
 Writes into an output folder:
 
-* ``requests/0001.json`` … — the exact bodies the pipeline would POST, one file per request;
+* the exact bodies the pipeline would send, one file per request, named by the destination
+  (:meth:`~adm_ingest.destinations.Destination.request_name`): ``requests/0001.json`` … for the
+  ADM destinations, or one file per chunk as the destination would upload it (``parts/
+  part-000000.json`` … ). The file is cut into chunks exactly as the splitter cuts it, by the
+  destination's chunk size (:mod:`adm_local.dryrun_chunks`), and each chunk goes through the
+  pipeline's record path (:func:`~adm_ingest.processing.record_processor`);
 * ``report.json`` — records read / accepted / rejected by reason, identifier coverage, requests,
   and what the S3 report carries to be trusted: the resolved mapping, warnings, the encoding,
   skipped lines, where countries came from, records by country and the country profile;
@@ -11,6 +16,7 @@ Writes into an output folder:
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,18 +26,21 @@ from typing import Any
 
 import orjson
 
+from adm_ingest.batching import Body, SpooledBody
 from adm_ingest.consent import ConsentPolicy, CountrySource
 from adm_ingest.destinations import (
     DEFAULT_DESTINATION,
+    BatchPosition,
     DeliveryTarget,
     destination_class,
     destination_for,
 )
 from adm_ingest.ledger_records import FileRecord
 from adm_ingest.mapping import MappingError, build_plan
+from adm_ingest.mapping_config import MappingConfig
 from adm_ingest.notices import foreign_data_message
 from adm_ingest.outcomes import Tally
-from adm_ingest.processing import RecordProcessor
+from adm_ingest.processing import record_processor
 from adm_ingest.profile import (
     SAMPLE_RECORDS,
     country_columns,
@@ -40,9 +49,16 @@ from adm_ingest.profile import (
     strict_country,
 )
 from adm_ingest.readers import head, open_records
-from adm_ingest.report import REJECTS_HEADER, fates_csv, mapping_section, report_sections
+from adm_ingest.report import (
+    REJECTS_HEADER,
+    SummarizedMapping,
+    fates_csv,
+    mapping_section,
+    report_sections,
+)
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
+from adm_local.dryrun_chunks import chunk_starts, split_items
 
 DRY_RUN = "dry_run"
 DEPLOYMENT_COUNTRY = "US"
@@ -95,9 +111,10 @@ def dry_run(
         country=country or DEPLOYMENT_COUNTRY,
         country_source=CountrySource.DATASET if country else CountrySource.DEPLOYMENT_DEFAULT,
     )
-    max_depth = Settings.from_env().max_json_depth  # the MAX_JSON_DEPTH the pipeline would use
+    settings = Settings.from_env()  # the MAX_JSON_DEPTH and chunk size the pipeline would use
+    max_depth = settings.max_json_depth
+    mapping_config = MappingConfig.from_dict(config or {})
     started = time.monotonic()
-    requests_dir = out_dir / "requests"
     with path.open("rb") as stream:
         records = open_records(stream, max_depth=max_depth)
         first = next(records)  # surfaces file-level errors before anything is written
@@ -106,28 +123,45 @@ def dry_run(
         # Columns are the sample's (CSV: the header; JSON: the first records' keys); later
         # ones resolve as records show them.
         header = header_of(sample) or None
-        plan = build_plan(header, config)
-        profile = profile_records(sample, build_plan(header, config), policy.country)
-        if profile.looks_foreign and strict_country(config):
-            raise ForeignDataError(foreign_data_message(profile.to_dict(), strict=True))
-        requests_dir.mkdir(parents=True, exist_ok=True)
-        for stale in requests_dir.glob("*.json"):
+        # The splitter's survey: a destination with its own record path resolves its mapping
+        # against the columns; the shared path also profiles the sample's countries.
+        encoder = sink.row_encoder(mapping_config)
+        plan = profile = None
+        summarized: SummarizedMapping
+        if encoder is None:
+            plan = summarized = build_plan(header, config)
+            profile = profile_records(sample, build_plan(header, config), policy.country)
+            if profile.looks_foreign and strict_country(config):
+                raise ForeignDataError(foreign_data_message(profile.to_dict(), strict=True))
+        else:
+            summarized = encoder
+            encoder.layout_for(header or ())
+        starts = chunk_starts(
+            path, destination_class(target.destination).chunk_size(settings), max_depth=max_depth
+        )
+        bodies_dir = out_dir / _request_dir(sink.request_name(BatchPosition(), 1))
+        bodies_dir.mkdir(parents=True, exist_ok=True)
+        for stale in bodies_dir.glob("*.json"):
             stale.unlink()
-        processor = RecordProcessor(sink, plan, policy)
+        processor = record_processor(sink, mapping_config, header, policy)
         count = 0
-        for count, batch in enumerate(processor.batches(_chain(first, records)), 1):
-            (requests_dir / f"{count:04d}.json").write_bytes(batch.body)
-            processor.tally.accepted += len(batch)
-            processor.tally.requests[DRY_RUN] += 1
+        for chunk, items in enumerate(split_items(_chain(first, records), starts)):
+            for number, batch in enumerate(processor.batches(items)):
+                count += 1
+                name = sink.request_name(BatchPosition(chunk, number), count)
+                _write_body(out_dir / name, batch.body)
+                processor.tally.accepted += len(batch)
+                processor.tally.requests[DRY_RUN] += 1
+        chunks = len(starts) + 1
     tally = processor.tally
     facts = FileRecord(  # what the pipeline's ledger would hold for the file
         file_id="",
-        mapping=mapping_section(plan),
+        mapping=mapping_section(summarized),
         encoding=records.encoding,  # the reader's: utf-8, or a detected single-byte one
-        country_column=bool(country_columns(plan)),
-        default_country=policy.country,
-        default_country_source=str(policy.country_source),
-        country_profile=profile.to_dict(),
+        country_column=plan is not None and bool(country_columns(plan)),
+        default_country=policy.country if plan is not None else "",
+        default_country_source=str(policy.country_source) if plan is not None else "",
+        country_profile=profile.to_dict() if profile is not None else None,
         accepted=tally.accepted,
         rejected=dict(tally.rejected),
         notes=dict(tally.notes),
@@ -142,6 +176,8 @@ def dry_run(
         "default_country": policy.country,
         **tally.summary(),
         "requests_built": count,
+        "chunks": chunks,
+        "bodies": _request_dir(sink.request_name(BatchPosition(), 1)),
         "balanced": tally.balanced,
         **report_sections(facts),
         "seconds": round(time.monotonic() - started, 3),
@@ -155,6 +191,23 @@ def dry_run(
 def _chain(first: Any, rest: Any) -> Any:
     yield first
     yield from rest
+
+
+def _request_dir(name: str) -> str:
+    """The folder of a body's file name (``requests/0001.json`` → ``requests``)."""
+    return str(Path(name).parent)
+
+
+def _write_body(path: Path, body: Body) -> None:
+    """A body's exact bytes; a spooled one is copied as a stream (it may not fit in memory)."""
+    if isinstance(body, SpooledBody):
+        try:
+            with path.open("wb") as out:
+                shutil.copyfileobj(body.stream(), out, 1 << 20)
+        finally:
+            body.close()
+    else:
+        path.write_bytes(body)
 
 
 def summary_text(result: DryRunResult) -> str:
@@ -178,7 +231,7 @@ def summary_text(result: DryRunResult) -> str:
         )
     mapping = r["mapping"] or {}
     used = [
-        f"{c['column']} → {c['field']}"
+        f"{c['column']} → {c.get('field') or c.get('path')}"
         + (f" {c['pii_set']}" if (c.get("pii_set") or 1) > 1 else "")
         for c in mapping.get("columns", [])
     ]
@@ -195,5 +248,5 @@ def summary_text(result: DryRunResult) -> str:
         )
     for warning in r["warnings"]:
         lines.append(f"  warning: {warning['message']}")
-    lines.append(f"  bodies in {result.out_dir / 'requests'}; report.json; rejects.csv")
+    lines.append(f"  bodies in {result.out_dir / r['bodies']}; report.json; rejects.csv")
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from adm_local.cli import main
@@ -15,7 +17,15 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "second run: SUCCEEDED, 0 item(s) changed" in out
-    assert out.count("(balanced)") == 5  # every sample file except the unregistered one
+    # every sample file except the unregistered one
+    assert out.count("(balanced)") == 6
     assert "NOT BALANCED" not in out
     assert "unknown audience 'not_set_up_yet'" in out
     assert "identity deletions received: 3" in out
+    # The AEP sample: one batch, seen open, then successful, and a report with its rejects.
+    loading = re.search(r"AEP batch (\w+): loading\n", out)
+    assert loading is not None
+    assert out.index(f"AEP batch {loading.group(1)}: success") > loading.end()
+    assert "remote: success" in out
+    assert "line   4: rejected (invalid_xdm: homeAddress.postalCode maxLength)" in out
+    assert "ana.diaz@example.com" not in out  # the sample's rows are never printed

@@ -9,6 +9,7 @@ action values — so every code path that might echo a value gets the chance to.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from adm_ingest.destinations import (
     Delivery,
     DeliveryTarget,
     IdentityDeletions,
+    destination_class,
 )
 from adm_ingest.mapping import build_plan
 from adm_ingest.prepare import Preparer
@@ -102,9 +104,7 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize(
-    "kind", [destination.name for destination in DESTINATIONS if not destination.own_record_path]
-)
+@pytest.mark.parametrize("kind", [destination.name for destination in DESTINATIONS])
 def test_dry_run_outputs_hold_no_raw_pii(
     pii_file: Path,
     tmp_path: Path,
@@ -113,7 +113,10 @@ def test_dry_run_outputs_hold_no_raw_pii(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "out"
-    assert main(["dry-run", str(pii_file), "--destination", kind, "--out", str(out)]) == 0
+    argv = ["dry-run", str(pii_file), "--destination", kind, "--out", str(out)]
+    if destination_class(kind).own_record_path:  # AEP's: a schema, identities from a mapping
+        argv += schema_arguments(tmp_path)
+    assert main(argv) == 0
 
     printed = capsys.readouterr()
     assert leaks(printed.out + printed.err) == []
@@ -122,6 +125,20 @@ def test_dry_run_outputs_hold_no_raw_pii(
     assert leaks((out / "rejects.csv").read_text()) == []
     for body in (out / "requests").glob("*.json"):
         assert leaks(body.read_text()) == []
+
+
+def schema_arguments(tmp_path: Path) -> list[str]:
+    """``--schema`` (the AEP sandbox's Profile schema) and ``--mapping`` (email as the primary
+    identity) for an AEP dataset's dry-run. Its part files hold raw PII by design (they go to
+    the customer's own AEP); its report and rejects must not."""
+    from adm_local.aep_sandbox.schemas import seeded_schemas
+
+    schema = tmp_path / "profile-schema.json"
+    schema.write_text(json.dumps(seeded_schemas("acmecorp")[0].full()))
+    mapping = tmp_path / "xdm-mapping.json"
+    identity = {"column": "email", "namespace": "Email", "primary": True}
+    mapping.write_text(json.dumps({"xdm": {"identities": [identity]}}))
+    return ["--schema", str(schema), "--mapping", str(mapping)]
 
 
 def test_rejects_csv_holds_only_line_outcome_and_reason(pii_file: Path, tmp_path: Path) -> None:

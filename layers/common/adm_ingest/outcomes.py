@@ -110,10 +110,13 @@ class Tally:
     countries: Counter[str] = field(default_factory=Counter)
     """Records by their resolved country (ISO alpha-2)."""
 
-    def reject(self, line: int, reason: str) -> None:
+    def reject(self, line: int, reason: str, detail: str = "") -> None:
+        """Count a rejection by its code; its fate (the rejects file's row) also says where,
+        when ``detail`` does (``invalid_xdm: homeAddress.postalCode maxLength``). ``detail`` is
+        value-free by :class:`~adm_ingest.records.Rejection`'s contract."""
         reason = str(reason)  # a Reason member becomes its plain code
         self.rejected[reason] += 1
-        self.fates.append(RecordFate(line, REJECTED, reason))
+        self.fates.append(RecordFate(line, REJECTED, f"{reason}: {detail}" if detail else reason))
 
     def fail(self, lines: Iterable[int], reason: str) -> None:
         reason = str(reason)

@@ -201,7 +201,8 @@ class RowProcessor:
             for line, fields in zip(block.lines, block.rows):  # noqa: B905
                 item = encode_row(line, fields)
                 if type(item) is Rejection:
-                    tally.reject(item.line, item.reason)
+                    # The rejects file says where (the path and rule): the row's own fix.
+                    tally.reject(item.line, item.reason, item.detail)
                     continue
                 try:
                     finished = batcher.add(item, line)

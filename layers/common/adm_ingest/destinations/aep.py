@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from adm_ingest import registry
 from adm_ingest.aep import AepClient
+from adm_ingest.aep.dataset_schema import dataset_attributes
 from adm_ingest.aep.endpoints import AepSettings
 from adm_ingest.aep.models import Batch as AepBatch
 from adm_ingest.aep.xdm_encoder import XdmEncoder, validator_form, xdm_mapping
@@ -150,6 +151,13 @@ class AepBatches(Destination):
 
     def batcher(self) -> Batcher:
         return SpoolingBatcher(max_items=MAX_ROWS_PER_PART)
+
+    def request_name(self, position: BatchPosition, ordinal: int) -> str:
+        return f"parts/{part_name(position.chunk)}"
+
+    @classmethod
+    def attributes_from_schema(cls, schema: Mapping[str, Any]) -> dict[str, str]:
+        return dataset_attributes(schema)
 
     # -- the lifecycle ----------------------------------------------------------------------
 

@@ -306,6 +306,24 @@ class Destination(ABC):
     def batcher(self) -> Batcher:
         return self.wire.batcher()
 
+    def request_name(self, position: BatchPosition, ordinal: int) -> str:
+        """The relative file name a dry-run writes a body under: the ``ordinal`` th (1-based)
+        request of the file, ``position`` its chunk and number within it. Default: one
+        numbered request file each (``requests/0001.json``); a destination that uploads a named
+        remote file per chunk names the file as it would upload it."""
+        return f"requests/{ordinal:04d}.json"
+
+    @classmethod
+    def attributes_from_schema(cls, schema: Mapping[str, Any]) -> dict[str, str]:
+        """The target attributes (as the registry entry would hold them) of a target whose
+        remote schema is ``schema`` — how a dry-run plays a target set up from its schema.
+
+        Raises:
+            ValueError: this destination takes no schema, or can't use this one (the message
+                names the problem, never a value).
+        """
+        raise ValueError(f"the {cls.name} destination takes no schema")
+
     # -- the lifecycle (public: policy; _hooks: I/O) ------------------------------------------
 
     def open_file(self, client: Any, file: FileContext) -> FileSession:
