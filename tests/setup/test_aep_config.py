@@ -109,7 +109,7 @@ def test_the_schema_reference_is_kept_as_written_apart_from_outer_spaces() -> No
 def test_an_aep_only_config_needs_no_adm_account() -> None:
     config = parse_config({"aepDatasets": [GOOD]})
 
-    assert not config.has_adm
+    assert config.manager_account_id is None
     assert (config.region, config.manager_account_id, config.advertiser_account_id) == (
         None,
         None,
@@ -118,7 +118,7 @@ def test_an_aep_only_config_needs_no_adm_account() -> None:
     document = config.to_json()
     assert not {"region", "managerAccountId", "advertiserAccountId"} & set(document)
     assert parse_config(document) == config
-    assert parse_config(config_with(GOOD)).has_adm
+    assert parse_config(config_with(GOOD)).manager_account_id is not None
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from adm_ingest.destinations.adm import error_reason, refusal_reason
+from adm_ingest.destinations.adm import PLATFORM, error_reason
 from adm_ingest.destinations.base import MAX_API_CODE
+from adm_ingest.destinations.http_failures import http_refusal_reason
 from adm_ingest.ledger import FileRecord
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
@@ -31,6 +32,13 @@ from adm_ingest.report import REJECTS_HEADER, ReportWriter, fates_csv, fates_key
 from adm_ingest.spreadsheet import FORMULA_TRIGGERS, neutralise
 
 BUCKET = "rejects-test"
+
+
+def refusal(status: int, code: str | None) -> str:
+    """The reason ADM's destinations record for a body refused as a whole."""
+    return http_refusal_reason(PLATFORM, status, code)
+
+
 KEY = "audiences/vip/crm.csv"
 FILE_ID = "f" * 32
 
@@ -120,7 +128,7 @@ def test_the_concatenated_rejects_file_is_one_parseable_neutralised_csv(s3: Any)
 def test_a_hostile_api_code_makes_one_plain_row_per_record() -> None:
     """The finding itself: a 400 whose code held commas, line breaks and ``=cmd|…``."""
     code = "=cmd|' /C calc'!A0,\n=2+5,\r\n@SUM(1)"
-    fates = [RecordFate(line, "failed", refusal_reason(400, code)) for line in range(2, 3002)]
+    fates = [RecordFate(line, "failed", refusal(400, code)) for line in range(2, 3002)]
     fates += [RecordFate(line, "rejected", error_reason(code)) for line in range(3002, 3005)]
     body = REJECTS_HEADER + fates_csv(fates)
     lines = body.decode().splitlines()
@@ -135,7 +143,7 @@ SAFE_REASON = re.compile(r"adm_(?:[0-9]+_)?[A-Za-z0-9_.-]*")
 @settings(max_examples=200)
 @given(code=st.text(), status=st.integers(400, 499))
 def test_api_codes_become_plain_bounded_reason_codes(code: str, status: int) -> None:
-    for reason in (error_reason(code), refusal_reason(status, code)):
+    for reason in (error_reason(code), refusal(status, code)):
         assert SAFE_REASON.fullmatch(reason), reason
         assert len(reason) <= len("adm_499_") + MAX_API_CODE
         assert not starts_a_formula(reason)
@@ -145,9 +153,9 @@ def test_an_api_code_keeps_its_readable_part() -> None:
     assert error_reason("INVALID_EMAIL") == "adm_INVALID_EMAIL"
     assert error_reason("=cmd|' /C calc'!A0,\n") == "adm__cmd____C_calc__A0__"
     assert error_reason(None) == "adm_rejected"
-    assert refusal_reason(400, "Bad.Request-1") == "adm_400_Bad.Request-1"
-    assert refusal_reason(400, "a,b\nc") == "adm_400_a_b_c"
-    assert refusal_reason(503, None) == "adm_503"
+    assert refusal(400, "Bad.Request-1") == "adm_400_Bad.Request-1"
+    assert refusal(400, "a,b\nc") == "adm_400_a_b_c"
+    assert refusal(503, None) == "adm_503"
 
 
 def test_warnings_that_embed_column_names_cannot_start_formulas() -> None:

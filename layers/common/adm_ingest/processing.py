@@ -236,8 +236,9 @@ def record_processor(
     """The record path of ``destination`` for a file with ``config`` and ``header`` (``None``
     for formats whose records name their fields): its own row encoder if it has one, else the
     shared path (mapping plan → preparer → encode)."""
-    encoder = destination.row_encoder(config)
-    if encoder is not None:
+    if destination.own_record_path:
+        encoder = destination.row_encoder(config)
+        assert encoder is not None, "a destination with its own record path has a row encoder"
         return RowProcessor(destination, encoder)
     return RecordProcessor(destination, build_plan(header, config), policy)
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 from adm_ingest.adm import AdmClient, RetryPolicy
 from adm_ingest.clients import ClientEnvironment
 from adm_ingest.destinations.base import DeliveryFailed, Destination, safe_code
-from adm_ingest.destinations.http_failures import classify_http_error, http_refusal_reason
+from adm_ingest.destinations.http_failures import classify_http_error
 from adm_ingest.record_rules import AMAZON_RULES, RecordRules
 
 PLATFORM = "adm"
@@ -47,8 +47,3 @@ class AdmDestination(Destination):
 def error_reason(code: str | None) -> str:
     """The rejection reason recorded for an item ADM refused."""
     return f"adm_{safe_code(code)}" if code else "adm_rejected"
-
-
-def refusal_reason(status: int, code: str | None) -> str:
-    """The failure reason recorded for a batch ADM refused as a whole."""
-    return http_refusal_reason(PLATFORM, status, code)

@@ -215,7 +215,7 @@ class SetupConfig:
     """The whole validated config. :meth:`to_json` is the normalized execution input.
 
     The ADM account (``region``, ``manager_account_id``, ``advertiser_account_id``) is ``None``
-    only in an AEP-only config (:attr:`has_adm` false): ``aepDatasets`` and no ADM item.
+    only in an AEP-only config (no ``managerAccountId``): ``aepDatasets`` and no ADM item.
     """
 
     region: str | None
@@ -226,11 +226,6 @@ class SetupConfig:
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
     mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     aep_datasets: tuple[AepDatasetSpec, ...] = ()
-
-    @property
-    def has_adm(self) -> bool:
-        """Whether the config sets up an ADM account (else it is AEP-only)."""
-        return self.manager_account_id is not None
 
     def to_json(self) -> dict[str, Any]:
         # An AEP-only config has no account keys at all: the state machine's first Choice
