@@ -201,7 +201,9 @@ class RowProcessor:
             for line, fields in zip(block.lines, block.rows):  # noqa: B905
                 item = encode_row(line, fields)
                 if type(item) is Rejection:
-                    tally.reject(item.line, item.reason)
+                    # The encoder's detail is the failing path and rule, never a value: the
+                    # rejects file says ``invalid_xdm: homeAddress.postalCode maxLength``.
+                    tally.reject(item.line, rejection_reason(item))
                     continue
                 try:
                     finished = batcher.add(item, line)
@@ -224,6 +226,15 @@ class RowProcessor:
 
 
 Processor = RecordProcessor | RowProcessor
+
+
+def rejection_reason(rejection: Rejection) -> str:
+    """A row encoder's rejection as the tally records it: the reason and its detail
+    (``invalid_xdm: <path> <rule>``), the reason alone when there is no detail. The detail is
+    value-free by contract (:class:`~adm_ingest.records.Rejection`), and bounded by the schema's
+    paths, so it can be a report's reason key."""
+    reason = str(rejection.reason)
+    return f"{reason}: {rejection.detail}" if rejection.detail else reason
 
 
 def record_processor(
