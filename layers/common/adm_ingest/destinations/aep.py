@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from adm_ingest import registry
 from adm_ingest.aep import AepClient
 from adm_ingest.aep.endpoints import AepSettings
+from adm_ingest.aep.errors import AepApiError
 from adm_ingest.aep.models import Batch as AepBatch
 from adm_ingest.aep.xdm_encoder import XdmEncoder, validator_form, xdm_mapping
 from adm_ingest.batching import Batcher, Body, SpooledBody, SpoolingBatcher, json_lines
@@ -205,10 +206,17 @@ class AepBatches(Destination):
         policy = file.mapping.on_chunk_failure if file.mapping is not None else "abort"
         abort = file.failed > 0 and policy == "abort"
         for batch_id in batch_ids(session):
-            if abort:
-                client.abort_batch(batch_id)
-            else:
-                client.complete_batch(batch_id)
+            try:
+                if abort:
+                    client.abort_batch(batch_id)
+                else:
+                    client.complete_batch(batch_id)
+            except AepApiError:
+                # AEP may close a batch on its own (``abandoned`` after loading too long):
+                # there is nothing left to finish, and refusing to commit would leave the file
+                # without a final report for ever. The poll reports the batch's state.
+                if client.get_batch(batch_id).status not in _NOT_INGESTED:
+                    raise
         outcome = ABORTED if abort else COMPLETED
         return Commit(CommitState.PENDING, {**session, SESSION_OUTCOME: outcome})
 
