@@ -32,14 +32,14 @@ from adm_ingest import registry as names
 from adm_ingest.aep import AepClient
 from adm_ingest.aep.xdm_validation import compile_schema
 from adm_ingest.destinations.base import DeliveryFailed, FailureClass
-from adm_local.aep_sandbox import AepSandboxServer
+from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.functions import load_function
 from adm_local.poller import poller_router
 from adm_local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
-TENANT = AepSandboxServer().account.tenant_id
+TENANT = AepAccount().tenant_id
 IMPORT = "/data/foundation/import/batches"
 HEADER = "customer_id,email,first_name,last_name,zip,country,points,tier"
 PROFILE_XDM: dict[str, Any] = {
@@ -87,7 +87,6 @@ def register_dataset(
     event: bool = False,
     percent: str = "0",
     loose: bool = False,
-    xdm: Mapping[str, Any] | None = None,
     on_chunk_failure: str | None = None,
 ) -> str:
     """Create dataset ``name`` in the sandbox and register it (and its mapping); its id."""
@@ -107,7 +106,7 @@ def register_dataset(
         partial_ingestion_percent=percent,
         profile_enabled="false",
     )
-    mapping: dict[str, Any] = {"xdm": dict(xdm or (EVENT_XDM if event else PROFILE_XDM))}
+    mapping: dict[str, Any] = {"xdm": EVENT_XDM if event else PROFILE_XDM}
     if on_chunk_failure is not None:
         mapping["on_chunk_failure"] = on_chunk_failure
     stack.registry.put(
