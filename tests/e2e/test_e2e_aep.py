@@ -807,3 +807,22 @@ def test_a_split_retried_after_a_lost_create_answer_finds_the_batch_by_external_
     creates = [r for r in stack.aep_sandbox.requests if r.method == "POST" and r.path == IMPORT]
     assert [r.status for r in creates[-1:]] == [None]  # one create, its answer lost
     assert (report["accepted"], report["status"]) == (3, "complete")
+
+
+def test_a_file_whose_every_row_is_rejected_before_upload_gets_a_final_report(
+    stack: LocalStack,
+) -> None:
+    dataset_id = register_dataset(stack, "e2e_all_rejected")
+    key = "aep/e2e_all_rejected/crm.csv"
+    report = pump(stack, key, csv_file([row(1, tier="platinum"), row(2, points="many")]))
+
+    assert (report["records_read"], report["accepted"], report["rejected"]) == (2, 0, 2)
+    assert report["balanced"] and report["status"] == "complete"
+    assert [line for line, _, _ in stack.rejects(key)] == [2, 3]
+    # Nothing was uploaded: AEP refuses to COMPLETE an empty batch, so it is aborted, and
+    # that is no failure of the file.
+    (batch,) = batches_of(stack, dataset_id)
+    assert batch["status"] == "aborted"
+    remote = report["remote"]
+    assert (remote["status"], remote["succeeded"]) == ("empty", True)
+    assert remote["facts"]["empty_batches"] == batch["id"]
