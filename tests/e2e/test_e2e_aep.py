@@ -405,6 +405,27 @@ def test_a_file_spanning_several_batches_lists_them_all(stack: LocalStack) -> No
     assert len({e.rsplit("-", 1)[0] for e in externals}) == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open_file sizes a file's batches by its S3 object size, which for a gzip file is "
+    "the compressed size, while the splitter cuts chunks by decompressed bytes: the parts "
+    "beyond the estimate all go into the last batch (AEP_PARTS_PER_BATCH is not kept; past "
+    "1,500 parts a chunk fails for good with aep_batch_file_limit)",
+)
+def test_a_gzip_file_spanning_several_batches_keeps_the_parts_per_batch(
+    stack: LocalStack,
+) -> None:
+    dataset_id = register_dataset(stack, "e2e_gzip_batches")
+    data = gzip.compress(csv_file([row(i) for i in range(1, 41)]))
+    with settings(stack, AEP_PART_BYTES="600", AEP_PARTS_PER_BATCH="2"):
+        report = pump(stack, "aep/e2e_gzip_batches/big.csv.gz", data)
+
+    assert (report["accepted"], report["status"]) == (40, "complete")
+    batches = batches_of(stack, dataset_id)
+    assert report["chunks"] >= 4
+    assert max(len(files_of(stack, b["id"])) for b in batches) <= 2
+
+
 def test_a_failed_batch_among_several_fails_only_the_rows_it_holds(stack: LocalStack) -> None:
     dataset_id = register_dataset(stack, "e2e_batches_failed", loose=True)
     rows = [row(i, zip_code="98101-123456" if i == 2 else None) for i in range(1, 41)]
