@@ -36,6 +36,7 @@ from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.functions import load_function
 from adm_local.poller import poller_router
 from adm_local.stack import LocalStack
+from adm_local.stepfunctions import history
 
 pytestmark = pytest.mark.e2e
 
@@ -470,6 +471,26 @@ def test_a_duplicate_s3_event_finds_the_file_s_batch_and_makes_no_second_one(
     assert stack.report(key) == first  # the file was reported once
 
 
+def test_a_duplicate_s3_event_while_the_file_is_in_flight_opens_no_second_batch(
+    stack: LocalStack,
+) -> None:
+    dataset_id = register_dataset(stack, "e2e_dup_event_early")
+    key = "aep/e2e_dup_event_early/crm.csv"
+    with settings(stack, AEP_PART_BYTES="600"):
+        stack.drop(key, csv_file([row(i) for i in range(1, 21)]))
+        stack.split()  # the batch is open, the chunks are queued, nothing is uploaded yet
+        stack.send_message(stack.names.s3_events_queue, stack.delivered["s3"][-1])
+        stack.pump(timeout=60)
+
+    report = stack.report(key)
+    assert report is not None
+    (batch,) = batches_of(stack, dataset_id)
+    files = files_of(stack, batch["id"])
+    assert sorted(files) == [f"part-{n:06d}.json" for n in range(report["chunks"])]
+    assert len(uploaded_rows(stack, batch["id"])) == 20
+    assert (report["records_read"], report["accepted"], report["status"]) == (20, 20, "complete")
+
+
 def test_a_duplicate_sqs_delivery_of_a_chunk_replaces_its_part_file(stack: LocalStack) -> None:
     dataset_id = register_dataset(stack, "e2e_dup_chunk")
     key = "aep/e2e_dup_chunk/crm.csv"
@@ -744,8 +765,6 @@ PII_FILE = (
 def test_no_raw_pii_in_logs_messages_ledger_report_or_rejects(
     stack: LocalStack, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from adm_local.stepfunctions import history
-
     register_dataset(stack, "e2e_privacy", percent="50", loose=True)
     key = "aep/e2e_privacy/pii.csv"
     caplog.set_level(logging.DEBUG)
@@ -847,3 +866,37 @@ def test_a_file_whose_every_row_is_rejected_before_upload_gets_a_final_report(
     remote = report["remote"]
     assert (remote["status"], remote["succeeded"]) == ("empty", True)
     assert remote["facts"]["empty_batches"] == batch["id"]
+
+
+def test_a_throttled_poll_is_retried_by_the_poller_and_the_report_is_final(
+    stack: LocalStack,
+) -> None:
+    dataset_id = register_dataset(stack, "e2e_poll_throttled")
+    key = "aep/e2e_poll_throttled/crm.csv"
+    stack.drop(key, csv_file([row(i) for i in range(1, 4)]))
+    stack.split()
+    (batch,) = batches_of(stack, dataset_id)
+    # More 429s than one poll's retries: the poll fails transiently, the state machine retries.
+    stack.aep_sandbox.faults.set(
+        rate_limit=7, retry_after=0.01, path=f"/data/foundation/catalog/batches/{batch['id']}"
+    )
+    try:
+        stack.pump(timeout=60)
+    finally:
+        stack.aep_sandbox.faults.clear()
+
+    report = stack.report(key)
+    assert report is not None
+    throttled = [r for r in stack.aep_sandbox.requests if r.status == 429]
+    assert len(throttled) >= 7
+    assert (report["status"], report["accepted"]) == ("complete", 3)
+    assert report["remote"]["status"] == "success"
+    sfn = stack.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.poller_arn)["executions"]
+    latest = max(executions, key=lambda e: e["startDate"])
+    failures = [
+        event["lambdaFunctionFailedEventDetails"]["error"]
+        for event in history(sfn, latest["executionArn"])
+        if event["type"] == "LambdaFunctionFailed"
+    ]
+    assert failures == ["TransientPollError"]  # one poll failed, the state machine retried it
