@@ -30,6 +30,7 @@ from adm_ingest import registry
 from adm_ingest.aep import AepClient
 from adm_ingest.aep.dataset_schema import dataset_attributes
 from adm_ingest.aep.endpoints import AepSettings
+from adm_ingest.aep.errors import AepApiError
 from adm_ingest.aep.models import Batch as AepBatch
 from adm_ingest.aep.xdm_encoder import XdmEncoder, validator_form, xdm_mapping
 from adm_ingest.batching import Batcher, Body, SpooledBody, SpoolingBatcher, json_lines
@@ -66,9 +67,13 @@ SESSION_DATASET = "dataset"
 SESSION_BATCHES = "batches"
 SESSION_PARTS_PER_BATCH = "parts_per_batch"
 SESSION_OUTCOME = "outcome"
+SESSION_EMPTY = "empty_batches"
 """The session's keys: the dataset id, the batch ids (comma-separated, in order), how many
-consecutive parts each batch takes, and what the commit did (``completed`` / ``aborted``)."""
+consecutive parts each batch takes, what the commit did (``completed`` / ``aborted``), and the
+batches it aborted because AEP would not complete them empty."""
 COMPLETED, ABORTED = "completed", "aborted"
+EMPTY = "empty"
+"""The remote status of a file none of whose batches held a file: nothing was uploaded."""
 _NOT_INGESTED = frozenset({"failed", "failure", "aborted", "abandoned"})
 
 
@@ -211,13 +216,31 @@ class AepBatches(Destination):
     def _commit(self, client: AepClient, file: FileContext, session: FileSession) -> Commit:
         policy = file.mapping.on_chunk_failure if file.mapping is not None else "abort"
         abort = file.failed > 0 and policy == "abort"
+        empty: list[str] = []
         for batch_id in batch_ids(session):
-            if abort:
+            try:
+                if abort:
+                    client.abort_batch(batch_id)
+                else:
+                    client.complete_batch(batch_id)
+            except AepApiError as refused:
+                state = client.get_batch(batch_id).status
+                if state in _NOT_INGESTED:
+                    # AEP closed the batch on its own (``abandoned`` after loading too long):
+                    # nothing is left to finish, and a commit failing for ever would leave
+                    # the file without a final report. The poll reports the batch's state.
+                    continue
+                if abort or refused.status != 400 or state != "loading":
+                    raise
+                # COMPLETE refused on an open batch: AEP completes no batch without files
+                # ("106: Dataset file is empty") — every row of its parts was rejected before
+                # upload, or the file needed fewer batches than its size suggested. It is
+                # aborted, and the poll fails any row it did hold rather than drop it.
                 client.abort_batch(batch_id)
-            else:
-                client.complete_batch(batch_id)
+                empty.append(batch_id)
         outcome = ABORTED if abort else COMPLETED
-        return Commit(CommitState.PENDING, {**session, SESSION_OUTCOME: outcome})
+        closed = {SESSION_EMPTY: ",".join(empty)} if empty else {}
+        return Commit(CommitState.PENDING, {**session, SESSION_OUTCOME: outcome, **closed})
 
     def _poll(self, client: AepClient, file: FileContext, session: FileSession) -> RemoteState:
         ids = batch_ids(session)
@@ -235,11 +258,18 @@ class AepBatches(Destination):
                 refused_chunks.append(ChunkRefusal(first, last, batch_reason(batch)))
             elif (batch.metrics.failed_record_count or 0) > 0:
                 refusals.extend(row_refusals(client, batch))
+        # A batch aborted at commit for holding no files decides nothing (its chunks are
+        # refused above all the same: a row it did hold is failed, never dropped).
+        empty = set(batch_ids({SESSION_BATCHES: session.get(SESSION_EMPTY, "")}))
+        deciding = [batch for batch in batches if batch.id not in empty]
+        facts = batch_facts(batches, session.get(SESSION_OUTCOME, ""))
+        if empty:
+            facts["empty_batches"] = ",".join(sorted(empty))
         return RemoteState(
             terminal=True,
-            status=overall_status(batches),
-            succeeded=all(batch.succeeded for batch in batches),
-            facts=batch_facts(batches, session.get(SESSION_OUTCOME, "")),
+            status=overall_status(deciding) if deciding else EMPTY,
+            succeeded=all(batch.succeeded for batch in deciding),
+            facts=facts,
             refusals=tuple(refusals),
             refused_chunks=tuple(refused_chunks),
         )

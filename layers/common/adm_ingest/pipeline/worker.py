@@ -185,6 +185,7 @@ class ChunkWorker:
             _count_attempts(processor.tally, run)
         client = self.clients(destination_class(pointer.destination))
         delivered_lines: list[Sequence[int]] = []
+        undelivered = False
         for number, batch in enumerate(processor.batches(records)):
             if number < len(delivered):
                 _replay(processor, batch, delivered[number])
@@ -196,6 +197,7 @@ class ChunkWorker:
                 processor.record_failure(
                     batch, Failure.UNCONFIRMED_DELIVERY if unconfirmed else unsent_reason
                 )
+                undelivered = True
                 continue
             if self.time_left() < self.margin_seconds:
                 reason = f"{Failure.NOT_DELIVERED}:out_of_time"
@@ -209,6 +211,16 @@ class ChunkWorker:
             self.ledger.record_delivered_batch(pointer.file_id, pointer.index, outcome)
             if outcome.failed is None:
                 delivered_lines.append(batch.lines)
+            else:
+                undelivered = True
+        if undelivered and destination.keeps_delivered_rows:
+            # The index lists the delivered records only: a batch refused for good, or not
+            # sent (the dead-letter path), is failed here already, and a failed or aborted
+            # remote batch must not fail its records a second time (the report would count
+            # them twice and accepted would go negative).
+            self.delivered_rows.record(
+                pointer.bucket, pointer.file_id, pointer.index, delivered_lines
+            )
         # The splitter's count covers every line the reader yields, report footers included
         # (its scan does not classify lines), so those are added back before comparing.
         skipped = sum(processor.tally.skipped.values())
