@@ -404,13 +404,6 @@ def test_a_file_spanning_several_batches_lists_them_all(stack: LocalStack) -> No
     assert len({e.rsplit("-", 1)[0] for e in externals}) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_file sizes a file's batches by its S3 object size, which for a gzip file is "
-    "the compressed size, while the splitter cuts chunks by decompressed bytes: the parts "
-    "beyond the estimate all go into the last batch (AEP_PARTS_PER_BATCH is not kept; past "
-    "1,500 parts a chunk fails for good with aep_batch_file_limit)",
-)
 def test_a_gzip_file_spanning_several_batches_keeps_the_parts_per_batch(
     stack: LocalStack,
 ) -> None:

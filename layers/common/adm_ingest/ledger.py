@@ -191,6 +191,17 @@ class Ledger:
             return dict(file.session) if file is not None else {}
         return dict(session)
 
+    def update_session(self, file_id: str, session: Mapping[str, str]) -> None:
+        """Replace the file's session by the grown one its destination returned for a chunk
+        (``open_chunk``): only the file's split writes it, one chunk after the other."""
+        self._resource_table.update_item(
+            Key={"pk": f"file#{file_id}", "sk": "file"},
+            UpdateExpression="SET #session = :session",
+            ConditionExpression="attribute_exists(#session)",
+            ExpressionAttributeNames={"#session": "session"},
+            ExpressionAttributeValues={":session": dict(session)},
+        )
+
     def record_file_error(
         self, file_id: str, message: str, *, chunks_total: int = 0, records_total: int = 0
     ) -> None:

@@ -3,9 +3,11 @@ batch (or several, for a very large file) of JSON Lines part files, one per chun
 
 The lifecycle, every step safe to repeat:
 
-``open_file``  at split time: the file's batches, found by ``externalId`` (derived from the
-               file's identity) before any is created — a redelivered S3 event or a restarted
-               split finds them instead of opening more. Their ids are the file's session.
+``open_file``  at split time: the file's first batch, found by ``externalId`` (derived from
+               the file's identity) before one is created — a redelivered S3 event or a
+               restarted split finds it instead of opening another. ``open_chunk`` opens the
+               next batch, the same way, when the first of its parts is queued. The batch ids
+               are the file's session.
 ``deliver``    one chunk's validated XDM rows, spooled (never held whole in memory), uploaded
                as ``part-<chunk>.json`` — a PUT, or the large-file upload above
                ``AEP_LARGE_FILE_BYTES``. A redelivered chunk re-uploads the same name, which
@@ -21,7 +23,6 @@ The lifecycle, every step safe to repeat:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
@@ -117,10 +118,6 @@ class AepBatches(Destination):
     # The part and batch sizes: the deployment's settings, read once per destination.
 
     @cached_property
-    def part_bytes(self) -> int:
-        return max(1, Settings.from_env().aep_part_bytes)
-
-    @cached_property
     def large_file_bytes(self) -> int:
         return Settings.from_env().aep_large_file_bytes
 
@@ -167,22 +164,30 @@ class AepBatches(Destination):
     # -- the lifecycle ----------------------------------------------------------------------
 
     def _open_file(self, client: AepClient, file: FileContext) -> FileSession:
-        dataset_id = self.target.id
-        parts = max(1, math.ceil(file.size / self.part_bytes))
-        batches = max(1, math.ceil(parts / self.parts_per_batch))
-        percent = self.target.attributes.get("partial_ingestion_percent")
-        ids = [
-            self._batch(client, dataset_id, external_id(file.file_id, number), percent)
-            for number in range(batches)
-        ]
         return {
-            SESSION_DATASET: dataset_id,
-            SESSION_BATCHES: ",".join(ids),
+            SESSION_DATASET: self.target.id,
+            SESSION_BATCHES: self._batch(client, external_id(file.file_id, 0)),
             SESSION_PARTS_PER_BATCH: str(self.parts_per_batch),
         }
 
-    def _batch(self, client: AepClient, dataset_id: str, external: str, percent: str | None) -> str:
+    def _open_chunk(
+        self, client: AepClient, file: FileContext, session: FileSession, index: int
+    ) -> FileSession:
+        """Open batch ``n`` when the first chunk of it is queued (parts fill the batches in
+        order), so a file of any size — a gzip file's too, whose parts can't be counted from
+        its size — keeps ``AEP_PARTS_PER_BATCH`` parts per batch."""
+        ids = batch_ids(session)
+        number = index // int(session.get(SESSION_PARTS_PER_BATCH) or self.parts_per_batch)
+        if number < len(ids):
+            return session
+        for missing in range(len(ids), number + 1):
+            ids.append(self._batch(client, external_id(file.file_id, missing)))
+        return {**session, SESSION_BATCHES: ",".join(ids)}
+
+    def _batch(self, client: AepClient, external: str) -> str:
         """The batch with this ``externalId``: the one already open, else a new one."""
+        dataset_id = self.target.id
+        percent = self.target.attributes.get("partial_ingestion_percent")
         for found in client.list_batches(external_id=external):
             if found.dataset_id in (None, dataset_id):
                 return found.id
@@ -280,15 +285,12 @@ def batch_ids(session: Mapping[str, str]) -> list[str]:
 
 
 def batch_for_chunk(session: Mapping[str, str], chunk: int) -> str:
-    """The batch a chunk's part goes into: consecutive parts fill each batch in turn; the
-    last batch takes any parts beyond (up to AEP's file limit)."""
+    """The batch a chunk's part goes into: consecutive parts fill each batch in turn (the
+    splitter opened the chunk's batch before queuing it: :meth:`AepBatches._open_chunk`)."""
     ids = batch_ids(session)
-    if not ids:
+    number = chunk // max(1, int(session.get(SESSION_PARTS_PER_BATCH) or 1))
+    if number >= len(ids):
         raise DeliveryFailed(FailureClass.PERMANENT, "aep_no_batch")
-    per_batch = int(session.get(SESSION_PARTS_PER_BATCH) or 1)
-    number = min(chunk // per_batch, len(ids) - 1)
-    if chunk - number * per_batch >= MAX_FILES_PER_BATCH:
-        raise DeliveryFailed(FailureClass.PERMANENT, "aep_batch_file_limit")
     return ids[number]
 
 

@@ -336,6 +336,19 @@ class Destination(ABC):
         except Exception as error:
             raise self._failed(error) from error
 
+    def open_chunk(
+        self, client: Any, file: FileContext, session: FileSession, index: int
+    ) -> FileSession:
+        """The session chunk ``index`` of the file needs, as the splitter queues it (in chunk
+        order, one file at a time): ``session`` itself, or grown by what the chunk needs
+        opened remotely (e.g. the next AEP batch). Idempotent, like :meth:`open_file`."""
+        try:
+            return dict(self._open_chunk(client, file, session, index))
+        except DeliveryFailed:
+            raise
+        except Exception as error:
+            raise self._failed(error) from error
+
     def deliver(
         self,
         client: Any,
@@ -395,6 +408,11 @@ class Destination(ABC):
 
     def _open_file(self, client: Any, file: FileContext) -> FileSession:
         return {}
+
+    def _open_chunk(
+        self, client: Any, file: FileContext, session: FileSession, index: int
+    ) -> FileSession:
+        return session
 
     def _commit(self, client: Any, file: FileContext, session: FileSession) -> Commit:
         return Commit(CommitState.DONE, session)

@@ -177,6 +177,9 @@ class Splitter:
         """How a destination's files are cut (records, and bytes of the source)."""
         self._size = ChunkSize(records_per_chunk)
         """Of the file being split."""
+        self._opened: _OpenedFile | None = None
+        """The file being split, as its destination opened it (its session grows when a chunk
+        needs more of the remote side: a second AEP batch)."""
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -268,6 +271,7 @@ class Splitter:
         try:
             file = FileContext(file_id, ref.key, target, size=ref.size, mapping=pinned.config)
             session = self._session(file, found.destination, ref)
+            self._opened = _OpenedFile(found.destination(target), file, dict(session))
         except DeliveryFailed as failed:
             if failed.failure is FailureClass.TRANSIENT:
                 raise  # retried by Lambda (S3 event) or SQS (continuation)
@@ -305,6 +309,10 @@ class Splitter:
             if _transient(client_error):
                 raise  # retried by Lambda (S3 event) or SQS (continuation) from the checkpoint
             message = _client_error_message(client_error)
+        except DeliveryFailed as failed:  # the destination could not open what a chunk needs
+            if failed.failure is FailureClass.TRANSIENT:
+                raise
+            message = f"{found.destination.name} could not open the file: {failed.reason}"
         except BotoCoreError:
             raise  # connection trouble: transient as well
         except Exception as unexpected:  # a bug must not become a crash loop
@@ -613,7 +621,22 @@ class Splitter:
             first_line=start[1],
             records=count,
             byte_range=(start[0], end),
+            session=self._chunk_session(checkpoint.chunk_index),
         )
+
+    def _chunk_session(self, index: int) -> dict[str, str]:
+        """The session chunk ``index`` carries: the file's, grown by the destination when the
+        chunk needs more of the remote side (kept on the file's ledger item at once, so the
+        commit sees every batch)."""
+        opened = self._opened
+        assert opened is not None, "a chunk is cut only after its file was opened"
+        grown = opened.destination.open_chunk(
+            self.clients(type(opened.destination)), opened.file, opened.session, index
+        )
+        if grown != opened.session:
+            self.ledger.update_session(opened.file.file_id, grown)
+            opened.session = dict(grown)
+        return dict(opened.session)
 
     # -- staged files (gzip, JSON arrays) --------------------------------------------------
 
@@ -778,6 +801,7 @@ class Splitter:
             first_line=first_line,
             records=len(lines),
             staged_key=key,
+            session=self._chunk_session(checkpoint.chunk_index),
         )
         checkpoint.chunk_index += 1
         checkpoint.records += len(lines)
@@ -939,6 +963,15 @@ def _log_unexpected(file_id: str, error: BaseException) -> None:
         "split failed unexpectedly",
         extra={"file_id": file_id, "error_type": type(error).__name__, "frames": frames},
     )
+
+
+class _OpenedFile:
+    """The file being split, its destination, and its session as it stands."""
+
+    def __init__(self, destination: Destination, file: FileContext, session: dict[str, str]):
+        self.destination = destination
+        self.file = file
+        self.session = session
 
 
 @dataclass(frozen=True, slots=True)
