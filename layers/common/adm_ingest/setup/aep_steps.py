@@ -29,6 +29,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from adm_ingest.aep import AepClient, AepNotFound, Dataset
+from adm_ingest.aep.dataset_schema import SchemaNotUsable, dataset_class
 from adm_ingest.aep.xdm_validation import UnsupportedSchema, ValidatorForm, compile_schema
 from adm_ingest.registry import AEP_DATASET, Registry
 from adm_ingest.setup.config import AepDatasetSpec
@@ -39,11 +40,6 @@ logger = Logger(child=True)
 MAX_VALIDATOR_BYTES = 300_000
 """The largest validator form stored: a DynamoDB item holds at most 400 KB, the rest of the
 entry is small, and a form this big means a schema the worker would check slowly anyway."""
-
-PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
-EVENT_CLASS = "https://ns.adobe.com/xdm/context/experienceevent"
-DATASET_CLASSES: Mapping[str, str] = {PROFILE_CLASS: "profile", EVENT_CLASS: "experience_event"}
-"""XDM class → the registry's ``dataset_class``."""
 
 _SCHEMA_ID = re.compile(r"https?://\S+")
 _SCHEMA_ALT_ID = re.compile(r"_[A-Za-z0-9_]+\.schemas\.[A-Za-z0-9_]+")
@@ -141,22 +137,15 @@ def resolve_schema(client: AepClient, spec: AepDatasetSpec) -> ResolvedSchema:
 
 
 def _dataset_class(full: Mapping[str, Any], spec: AepDatasetSpec, schema_id: str) -> str:
-    """``profile`` / ``experience_event`` from ``meta:class`` (else a class it extends)."""
-    xdm_class = full.get("meta:class")
-    if isinstance(xdm_class, str) and xdm_class in DATASET_CLASSES:
-        return DATASET_CLASSES[xdm_class]
-    extends = full.get("meta:extends")
-    found = {
-        DATASET_CLASSES[ref]
-        for ref in (extends if isinstance(extends, list) else ())
-        if isinstance(ref, str) and ref in DATASET_CLASSES
-    }
-    if len(found) == 1:
-        return found.pop()
-    raise UnsupportedDatasetSchema(
-        f"AEP dataset {spec.name}: schema {schema_id} is of class {xdm_class or '<none>'}; "
-        "only XDM Individual Profile and ExperienceEvent datasets are supported"
-    )
+    """``profile`` / ``experience_event``, by the one rule the dry-run uses too."""
+    try:
+        return str(dataset_class(full))
+    except SchemaNotUsable:
+        xdm_class = full.get("meta:class")
+        raise UnsupportedDatasetSchema(
+            f"AEP dataset {spec.name}: schema {schema_id} is of class {xdm_class or '<none>'}; "
+            "only XDM Individual Profile and ExperienceEvent datasets are supported"
+        ) from None
 
 
 def ensure_aep_dataset(
