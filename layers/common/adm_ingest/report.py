@@ -41,6 +41,10 @@ def report_key(key: str) -> str:
     return f"{REPORTS_PREFIX}{key}.json"
 
 
+def report_html_key(key: str) -> str:
+    return f"{REPORTS_PREFIX}{key}.html"
+
+
 def rejects_key(key: str) -> str:
     return f"{REJECTS_PREFIX}{key}.csv"
 
