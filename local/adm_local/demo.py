@@ -117,7 +117,7 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
             )
             keys += wave_keys
 
-        out.title("4. reports (s3://…/reports/<key>.json, rejects/<key>.csv)")
+        out.title("4. reports (s3://…/reports/<key>.json and .html, rejects/<key>.csv)")
         all_balanced = True
         for key in keys:
             report = stack.report(key)
