@@ -8,7 +8,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export POWERTOOLS_TRACE_DISABLED ?= true
 export POWERTOOLS_METRICS_NAMESPACE ?= adm-ingest
 
-.PHONY: demo test lint typecheck deadcode bench schema aep-schema countries build deploy check-template clean
+.PHONY: demo test browser report-sample lint typecheck deadcode bench schema aep-schema countries build deploy check-template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,23 @@ demo: $(STAMP)
 	$(BIN)/adm-ingest demo
 
 ## test: lint, types (mypy strict), dead code (vulture) + the full test suite (unit, property,
-##       end-to-end, template)
-test: $(STAMP)
+##       end-to-end, template, the HTML report in headless Chromium)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/vulture
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## browser: headless Chromium for the HTML report's browser test (Debian's package, when missing;
+##          needs root and the Debian mirrors — without them the browser test says it is skipped)
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium) || \
+		echo "chromium could not be installed: the HTML report's browser test will be skipped"
+
+## report-sample: the README's screenshot of a sample HTML report (docs/report-sample.png)
+report-sample: $(STAMP) browser
+	$(BIN)/python -m adm_local.report_sample
 
 ## fuzz: a long contract-fuzzing run of the ADM sandbox (Schemathesis from the OpenAPI structure:
 ##       examples, coverage and fuzzing phases, FUZZ_EXAMPLES per operation; FUZZ_SEED to explore)

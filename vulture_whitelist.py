@@ -62,6 +62,7 @@ _.manager_account_name  # ManagerAccount
 _.list_manager_accounts  # AdmClient: the API's manager-account listing (tests/client)
 
 # -- read by tests and benchmarks only -----------------------------------------------------------
+_.dump_dom  # adm_local/browser.py: tests/browser/test_report_browser.py reads Chromium's DOM
 _.refresh_count  # adm/auth.py TokenProvider: token requests made (tests/client)
 _.token_requests  # aep/auth.py ImsTokenProvider: token grants requested (tests/aep)
 _.id_of  # registry.Registry: name → id (tests/e2e, bench)

@@ -8,7 +8,9 @@
 3. drops the sample files under their prefixes; S3 notifies the queue, the real splitter,
    worker and dead-letter handlers run on the real events;
 4. prints a progress bar per file, the AEP batch going from ``loading`` to ``success``, each
-   file's report, and what the sandboxes received.
+   file's report, and what the sandboxes received;
+5. copies each file's outputs (report JSON and HTML, rejects CSV) into ``demo-output/`` in the
+   working tree, where a person can open them, and ends by printing their paths.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import csv
 import gzip
 import io
 import json
+import shutil
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from adm_ingest.destinations.conversions import format_timestamp
+from adm_ingest.report import rejects_key, report_html_key, report_key
 from adm_ingest.values import ParsedTimestamp, parse_timestamp
 from adm_local.functions import REPO_ROOT
 from adm_local.stack import LocalStack
@@ -50,6 +54,9 @@ AEP_PROCESSING_SECONDS = 2.0
 """How long a completed batch stays ``processing`` in the AEP sandbox: long enough to watch."""
 AEP_PART_BYTES = "400"
 """Small part files, so the sample spans several parts of its one batch."""
+DEMO_OUTPUT = REPO_ROOT / "demo-output"
+"""Where the demo leaves each file's outputs, by their bucket keys (git-ignored; emptied at
+the start of each run, so it only ever holds the last run's files)."""
 
 
 def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
@@ -110,7 +117,7 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
             )
             keys += wave_keys
 
-        out.title("4. reports (s3://…/reports/<key>.json, rejects/<key>.csv)")
+        out.title("4. reports (s3://…/reports/<key>.json and .html, rejects/<key>.csv)")
         all_balanced = True
         for key in keys:
             report = stack.report(key)
@@ -127,8 +134,31 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         out.block(_removals_text(state))
         out.title("6. what the AEP sandbox received")
         out.block(_aep_text(stack.aep_sandbox.state()))
+
+        out.title(f"7. the outputs, copied from the bucket into {DEMO_OUTPUT.name}/")
+        for path in save_outputs(stack, keys, DEMO_OUTPUT):
+            out.line(f"  {path}")
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
+
+
+def save_outputs(stack: LocalStack, keys: list[str], directory: Path) -> list[Path]:
+    """Copy each file's report (JSON, HTML) and rejects file from the bucket into
+    ``directory``, under their bucket keys (``reports/<key>.html``…); the paths written."""
+    shutil.rmtree(directory, ignore_errors=True)
+    s3 = stack.client("s3")
+    written = []
+    for key in keys:
+        for output in (report_html_key(key), report_key(key), rejects_key(key)):
+            try:
+                body = s3.get_object(Bucket=stack.names.bucket, Key=output)["Body"].read()
+            except s3.exceptions.NoSuchKey:  # no rejects file for a clean file
+                continue
+            path = directory / output
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+            written.append(path)
+    return written
 
 
 def _with_aep(path: Path) -> dict[str, Any]:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from adm_local import demo
 from adm_local.cli import main
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_the_samples_through_and_every_report_balances(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    output = tmp_path / "demo-output"
+    (output / "reports").mkdir(parents=True)
+    (output / "reports" / "stale.json").write_text("{}")  # from an earlier run
+    monkeypatch.setattr(demo, "DEMO_OUTPUT", output)
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "second run: SUCCEEDED, 0 item(s) changed" in out
@@ -29,3 +35,16 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
     assert "remote: success" in out
     assert "line   4: rejected (invalid_xdm: homeAddress.postalCode maxLength)" in out
     assert "ana.diaz@example.com" not in out  # the sample's rows are never printed
+
+    # Every file's outputs are left in demo-output/, and the demo ends by naming them.
+    assert not (output / "reports" / "stale.json").exists()
+    listed = out[out.index("7. the outputs") :].splitlines()[1:]
+    paths = {Path(line.strip()) for line in listed if line.startswith("  /")}
+    assert paths == {path for path in output.rglob("*") if path.is_file()}
+    for _, key, _ in demo.DROPS + demo.AEP_DROPS:
+        assert (output / "reports" / f"{key}.json").is_file(), key
+        page = (output / "reports" / f"{key}.html").read_text()
+        assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    crm = "audiences/crm_customers_us/2026-11-27/crm-export.csv"
+    assert (output / "rejects" / f"{crm}.csv").read_text().startswith("line,outcome,reason\n")
+    assert "missing_consent" in (output / "reports" / f"{crm}.html").read_text()

@@ -1,4 +1,5 @@
-"""The per-file report: ``reports/<original key>.json`` and ``rejects/<original key>.csv``.
+"""The per-file report: ``reports/<original key>.json`` (and its page for people,
+``reports/<original key>.html``) and ``rejects/<original key>.csv``.
 
 Written once, when the ledger says the file is fully accounted for (the finalizer's lease
 makes that once; see :mod:`adm_ingest.pipeline.finalize`). The rejects file is the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import csv
 import hashlib
 import io
 import time
@@ -24,6 +26,7 @@ from botocore.exceptions import ClientError
 from adm_ingest.ledger_records import FileRecord
 from adm_ingest.notices import file_warnings
 from adm_ingest.outcomes import RecordFate
+from adm_ingest.report_html import Reject, render_report
 from adm_ingest.spreadsheet import csv_rows
 
 REPORTS_PREFIX = "reports/"
@@ -35,10 +38,19 @@ _PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be ≥ 5 MiB (except the
 MAX_MAPPING_ENTRIES = 200
 """Bound on each list of the stored mapping section (a 5,000-column export stays small)."""
 MAX_COLUMN_NAME = 200
+FIRST_REJECTS = 20
+"""Rejected or failed rows the HTML report shows with their line numbers (the first ones)."""
+_FATES_HEAD_BYTES = 64 * 1024
+"""Read of each staged fate file for those rows: ample for 20 rows, never a whole file."""
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
 
 
 def report_key(key: str) -> str:
     return f"{REPORTS_PREFIX}{key}.json"
+
+
+def report_html_key(key: str) -> str:
+    return f"{REPORTS_PREFIX}{key}.html"
 
 
 def rejects_key(key: str) -> str:
@@ -312,34 +324,67 @@ class ReportWriter:
         *,
         skip_existing: bool = False,
     ) -> None:
-        """``rejects/<key>.csv`` (when any record has a fate), then ``reports/<key>.json``.
+        """``rejects/<key>.csv`` (when any record has a fate), ``reports/<key>.html``, then
+        ``reports/<key>.json``.
 
         With ``skip_existing`` (a retry), an output already written for this file — same file
-        id, and for the report the same content — is not written again."""
+        id, and for the reports the same content — is not written again."""
         key = file.key
-        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
-        digest = hashlib.sha256(body).hexdigest()
         fate_keys = self._staged_keys(f"{staging_prefix(file_id)}fates/")
         if fate_keys and not (skip_existing and self._written(rejects_key(key), file_id)):
             self._concatenate(rejects_key(key), fate_keys, {FILE_ID_METADATA: file_id})
-        if skip_existing and self._written(report_key(key), file_id, digest):
-            return
-        self._put_report(key, file_id, body, digest)
+        self._put_reports(file_id, key, report, fate_keys, skip_existing=skip_existing)
 
     def write_report(self, file_id: str, key: str, report: Mapping[str, Any]) -> None:
-        """``reports/<key>.json`` alone: the report of a committed file, while its remote state
-        is pending (the rejects follow with the final report, which replaces this one)."""
-        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
-        self._put_report(key, file_id, body, hashlib.sha256(body).hexdigest())
+        """``reports/<key>.html`` and ``.json`` alone: the report of a committed file, while its
+        remote state is pending (the rejects follow with the final report, which replaces
+        this one; the page already shows the first staged rejects)."""
+        fate_keys = self._staged_keys(f"{staging_prefix(file_id)}fates/")
+        self._put_reports(file_id, key, report, fate_keys, skip_existing=False)
 
-    def _put_report(self, key: str, file_id: str, body: bytes, digest: str) -> None:
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=report_key(key),
-            Body=body,
-            ContentType="application/json",
-            Metadata={FILE_ID_METADATA: file_id, SHA256_METADATA: digest},
-        )
+    def _put_reports(
+        self,
+        file_id: str,
+        key: str,
+        report: Mapping[str, Any],
+        fate_keys: list[str],
+        *,
+        skip_existing: bool,
+    ) -> None:
+        """The page, then the JSON (last: a report JSON means its page is there too)."""
+        page = render_report(report, self._first_rejects(fate_keys)).encode()
+        body = orjson.dumps(report, option=orjson.OPT_INDENT_2)
+        for target, content, content_type in (
+            (report_html_key(key), page, HTML_CONTENT_TYPE),
+            (report_key(key), body, "application/json"),
+        ):
+            digest = hashlib.sha256(content).hexdigest()
+            if skip_existing and self._written(target, file_id, digest):
+                continue
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=target,
+                Body=content,
+                ContentType=content_type,
+                Metadata={FILE_ID_METADATA: file_id, SHA256_METADATA: digest},
+            )
+
+    def _first_rejects(self, fate_keys: list[str]) -> list[Reject]:
+        """The first :data:`FIRST_REJECTS` rows of the staged fate files, in chunk order (the
+        rejects file's first rows), from a bounded read of the head of each."""
+        rows: list[Reject] = []
+        for source in fate_keys:
+            head = self._s3.get_object(
+                Bucket=self._bucket, Key=source, Range=f"bytes=0-{_FATES_HEAD_BYTES - 1}"
+            )["Body"].read()
+            if len(head) >= _FATES_HEAD_BYTES:  # cut: keep whole rows only
+                head = head[: head.rfind(b"\n") + 1]
+            for row in csv.reader(io.StringIO(head.decode("utf-8", "replace"), newline="")):
+                if len(row) == 3 and row[0].isdigit():
+                    rows.append((int(row[0]), row[1], row[2]))
+                if len(rows) == FIRST_REJECTS:
+                    return rows
+        return rows
 
     def clean_staging(self, file_id: str) -> None:
         """Delete everything staged for the file — every version and delete marker: in a
