@@ -33,7 +33,8 @@ test: $(STAMP) browser
 browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 		(apt-get update && apt-get install -y --no-install-recommends chromium) || \
-		echo "chromium could not be installed: the HTML report's browser test will be skipped"
+		{ [ -z "$$CI" ] || { echo "chromium could not be installed (CI needs the browser test)"; exit 1; }; \
+		  echo "chromium could not be installed: the HTML report's browser test will be skipped"; }
 
 ## report-sample: the README's screenshot of a sample HTML report (docs/report-sample.png)
 report-sample: $(STAMP) browser
