@@ -127,6 +127,7 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         out.block(_removals_text(state))
         out.title("6. what the AEP sandbox received")
         out.block(_aep_text(stack.aep_sandbox.state()))
+        _print_notifications(out, stack)
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
     return 0 if all_balanced else 1
 
@@ -336,6 +337,13 @@ def _aep_text(state: dict[str, Any]) -> str:
             )
     lines.append(f"  IMS tokens issued: {state['tokens_issued']}")
     return "\n".join(lines)
+
+
+def _print_notifications(out: _Printer, stack: LocalStack) -> None:
+    """What the file reports topic sent: one line per message (one message per file)."""
+    out.title("7. file notifications (SNS file reports topic → its SQS subscriber)")
+    for notification in stack.notifications():
+        out.line("  " + notification.line())
 
 
 class _Printer:
