@@ -123,7 +123,7 @@ def test_the_sns_notifier_publishes_the_message_a_subscription_receives(
     arn, sqs, url = topic
     complete_file(world)
     notify = SnsNotifier(
-        boto3.client("sns", region_name=REGION), arn, bucket=BUCKET, region=REGION, threshold=0.05
+        lambda: boto3.client("sns", region_name=REGION), arn, bucket=BUCKET, threshold=0.05
     )
     finalizer(world, notify).finalize_if_complete(FILE_ID)
 
@@ -140,6 +140,7 @@ def test_the_sns_notifier_publishes_the_message_a_subscription_receives(
     )
     assert message["counts"] == {"read": 8, "accepted": 5, "rejected": 2, "failed": 1}
     assert message["report"]["s3_uri"] == f"s3://{BUCKET}/reports/{KEY}.json"
+    assert "?region=us-east-1&" in message["report"]["console_url"]  # the topic's region
 
 
 def test_a_failed_publish_leaves_the_report_intact_logs_and_counts_it(
@@ -152,9 +153,8 @@ def test_a_failed_publish_leaves_the_report_intact_logs_and_counts_it(
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     complete_file(world)
     missing = f"arn:aws:sns:{REGION}:123456789012:no-such-topic"
-    notify = SnsNotifier(
-        boto3.client("sns", region_name=REGION), missing, bucket=BUCKET, region=REGION, threshold=0
-    )
+    sns = boto3.client("sns", region_name=REGION)
+    notify = SnsNotifier(lambda: sns, missing, bucket=BUCKET, threshold=0)
 
     report = finalizer(world, notify).finalize_if_complete(FILE_ID)
 
@@ -166,3 +166,31 @@ def test_a_failed_publish_leaves_the_report_intact_logs_and_counts_it(
     assert failure.__dict__["reason"] == "NotFoundException:NotFound"
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert [m[PUBLISH_FAILED_METRIC] for m in metrics] == [[1.0]]  # EMF: a list of values
+
+
+def test_the_runtime_wires_the_topic_and_no_topic_means_no_notification(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    from adm_ingest.pipeline.runtime import Runtime
+    from adm_ingest.settings import Settings
+
+    assert Runtime(Settings(file_reports_topic_arn="")).notifier is None
+    assert Runtime(Settings(file_reports_topic_arn="")).finalizer.notify is None
+    arn = "arn:aws:sns:eu-west-1:123456789012:file-reports"
+    runtime = Runtime(Settings(file_reports_topic_arn=arn, bucket=BUCKET))
+    notifier = runtime.notifier
+    assert isinstance(notifier, SnsNotifier)
+    assert runtime.finalizer.notify is notifier
+    assert "sns" not in vars(runtime)  # no client until a file is reported
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "5%"])
+def test_a_threshold_outside_zero_to_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from adm_ingest.settings import Settings
+
+    monkeypatch.setenv("REJECT_ALERT_THRESHOLD", value)
+    with pytest.raises(ValueError, match="REJECT_ALERT_THRESHOLD must be a number from 0 to 1"):
+        Settings()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -95,6 +95,12 @@ def severity_of(report: Mapping[str, Any], threshold: float) -> str:
     if report.get("records_read") and reject_share(report) >= Fraction(repr(float(threshold))):
         return WARNING
     return INFO
+
+
+def topic_region(topic_arn: str) -> str:
+    """``arn:<partition>:sns:<region>:<account>:<name>`` → the region ("" if not an ARN)."""
+    parts = topic_arn.split(":")
+    return parts[3] if len(parts) == 6 else ""
 
 
 def report_uri(bucket: str, key: str) -> str:
@@ -213,15 +219,17 @@ def _text(message: Mapping[str, Any]) -> str:
 class SnsNotifier:
     """The finalizer's ``notify`` hook: publishes a file's notice to an SNS topic.
 
+    ``sns`` returns the SNS client (called at the first publish: a function that never reports
+    a file never builds one). The console link's region is the topic's (the stack's: the bucket's).
     Errors propagate: the finalizer logs and counts them (the report is already final)."""
 
     def __init__(
-        self, sns: Any, topic_arn: str, *, bucket: str, region: str, threshold: float
+        self, sns: Callable[[], Any], topic_arn: str, *, bucket: str, threshold: float
     ) -> None:
         self._sns = sns
         self._topic_arn = topic_arn
         self._bucket = bucket
-        self._region = region
+        self._region = topic_region(topic_arn)
         self._threshold = threshold
 
     def __call__(self, file: FileRecord, report: Mapping[str, Any]) -> None:
@@ -232,7 +240,7 @@ class SnsNotifier:
             threshold=self._threshold,
             file_id=file.file_id,
         )
-        self._sns.publish(**notice.publish_arguments(self._topic_arn))
+        self._sns().publish(**notice.publish_arguments(self._topic_arn))
         logger.info(
             "file notification published",
             extra={"file_id": file.file_id, "severity": notice.severity},

@@ -27,9 +27,13 @@ def _flag(name: str, default: bool) -> bool:
 
 
 def _fraction(name: str, default: str) -> float:
-    value = float(_env(name) or default)
+    text = _env(name) or default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        raise ValueError(f"{name} must be a number from 0 to 1 (0.05 = 5 %), got {text!r}")
     return value
 
 

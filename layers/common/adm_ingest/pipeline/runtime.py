@@ -101,14 +101,16 @@ class Runtime:
         topic = self.settings.file_reports_topic_arn
         if not topic:
             return None
-        sns = boto3.client("sns", config=SNS_CONFIG)
         return SnsNotifier(
-            sns,
+            lambda: self.sns,  # built when a file is first reported, not at cold start
             topic,
             bucket=self.settings.bucket,
-            region=str(sns.meta.region_name),
             threshold=self.settings.reject_alert_threshold,
         )
+
+    @cached_property
+    def sns(self) -> Any:
+        return boto3.client("sns", config=SNS_CONFIG)
 
     def start_poll(self, file_id: str) -> None:
         """Start the poller for a committed file (the Step Functions client only when used)."""
