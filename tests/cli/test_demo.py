@@ -29,3 +29,8 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
     assert "remote: success" in out
     assert "line   4: rejected (invalid_xdm: homeAddress.postalCode maxLength)" in out
     assert "ana.diaz@example.com" not in out  # the sample's rows are never printed
+    # One file notification per sample file (SNS → its SQS subscriber), the unknown one a warning.
+    notifications = out.split("file notifications (SNS", 1)[1].splitlines()
+    sent = [line for line in notifications if "→ s3://adm-ingest-local/reports/" in line]
+    assert len(sent) == 7
+    assert any(line.split()[:2] == ["warning", "error"] for line in sent)
