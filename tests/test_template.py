@@ -1162,3 +1162,71 @@ def test_poller_function_reads_and_updates_only_the_ledger_file_items(cfn: dict[
     assert variables["POLL_INTERVAL_SECONDS"] == {"Ref": "PollIntervalSeconds"}
     assert variables["POLL_MAX_SECONDS"] == {"Ref": "PollTimeoutSeconds"}
     assert cfn["Parameters"]["PollIntervalSeconds"]["MaxValue"] <= 3600  # the library's bound
+
+
+# ---------------------------------------------------------------------------- file notifications
+
+NOTIFYING_FUNCTIONS = (*FINALIZING_FUNCTIONS, "PollerFunction")
+"""Every function whose finalizer may mark a file reported (the poller writes the final report
+of a pending commit), hence publishes its notification."""
+
+
+def test_file_reports_have_an_encrypted_topic_of_their_own_with_an_optional_email(
+    cfn: dict[str, Any],
+) -> None:
+    assert _props(cfn, "FileReportsTopic")["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    subscription = cfn["Resources"]["FileReportsEmailSubscription"]
+    assert subscription["Condition"] == "HasFileReportsEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "FileReportsTopic"}
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "FileReportsEmail"}
+    assert cfn["Parameters"]["FileReportsEmail"]["Default"] == ""
+    assert cfn["Conditions"]["HasFileReportsEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "FileReportsEmail"}, ""]}]
+    }
+    threshold = cfn["Parameters"]["RejectAlertThreshold"]
+    assert (threshold["Default"], threshold["MinValue"], threshold["MaxValue"]) == (0.05, 0, 1)
+    assert cfn["Outputs"]["FileReportsTopicArn"]["Value"] == {"Ref": "FileReportsTopic"}
+
+
+def test_exactly_the_functions_that_finalize_publish_file_reports_and_only_there(
+    cfn: dict[str, Any],
+) -> None:
+    publishers: dict[str, list[Any]] = {}
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            if "FileReportsTopic" in _references(statement["Resource"]):
+                assert statement["Action"] == ["sns:Publish"], role_id
+                publishers[role_id.removesuffix("Role")] = statement["Resource"]
+    assert set(publishers) == set(NOTIFYING_FUNCTIONS)
+    for function in NOTIFYING_FUNCTIONS:
+        (arn,) = publishers[function]  # one topic, by name: never a pattern
+        assert arn == {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${topicName}",
+                {"topicName": {"Fn::GetAtt": ["FileReportsTopic", "TopicName"]}},
+            ]
+        }, function
+        # Publishing to the encrypted topic needs the data key (the functions already use it).
+        key_actions = {
+            action
+            for statement in _statements(cfn, f"{function}Role")
+            if "DataKey" in _references(statement["Resource"])
+            for action in statement["Action"]
+        }
+        assert {"kms:GenerateDataKey", "kms:Decrypt"} <= key_actions, function
+    for logical_id in _of_type(cfn, "AWS::Lambda::Function"):
+        variables = _props(cfn, logical_id)["Environment"]["Variables"]
+        notifies = logical_id in NOTIFYING_FUNCTIONS
+        assert variables.get("FILE_REPORTS_TOPIC_ARN") == (
+            {"Ref": "FileReportsTopic"} if notifies else None
+        ), logical_id
+        assert variables.get("REJECT_ALERT_THRESHOLD") == (
+            {"Ref": "RejectAlertThreshold"} if notifies else None
+        ), logical_id
+
+
+def test_the_threshold_parameter_s_default_is_the_library_s() -> None:
+    from adm_ingest.notify import DEFAULT_REJECT_THRESHOLD
+    from adm_ingest.settings import Settings
+
+    assert Settings().reject_alert_threshold == DEFAULT_REJECT_THRESHOLD == 0.05

@@ -134,8 +134,9 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
         out.block(_removals_text(state))
         out.title("6. what the AEP sandbox received")
         out.block(_aep_text(stack.aep_sandbox.state()))
+        _print_notifications(out, stack)
 
-        out.title(f"7. the outputs, copied from the bucket into {DEMO_OUTPUT.name}/")
+        out.title(f"8. the outputs, copied from the bucket into {DEMO_OUTPUT.name}/")
         for path in save_outputs(stack, keys, DEMO_OUTPUT):
             out.line(f"  {path}")
     out.line(f"\ndone in {time.monotonic() - started:.1f}s")
@@ -366,6 +367,13 @@ def _aep_text(state: dict[str, Any]) -> str:
             )
     lines.append(f"  IMS tokens issued: {state['tokens_issued']}")
     return "\n".join(lines)
+
+
+def _print_notifications(out: _Printer, stack: LocalStack) -> None:
+    """What the file reports topic sent: one line per message (one message per file)."""
+    out.title("7. file notifications (SNS file reports topic → its SQS subscriber)")
+    for notification in stack.notifications():
+        out.line("  " + notification.line())
 
 
 class _Printer:

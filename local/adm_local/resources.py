@@ -1,7 +1,9 @@
-"""The DynamoDB tables template.yaml declares, created on moto for local runs and tests.
+"""The DynamoDB tables and the file reports topic template.yaml declares, created on moto for
+local runs and tests.
 
 Key schemas match template.yaml: the ledger is keyed ``pk`` + ``sk`` (file and chunk items)
 with the sparse finalizing index, the registry ``pk``, Powertools' idempotency table ``id``.
+The topic gets an SQS subscription, so a local run can read what a subscriber would receive.
 """
 
 from __future__ import annotations
@@ -60,3 +62,14 @@ def create_registry_table(dynamodb: Any, name: str) -> None:
 
 def create_idempotency_table(dynamodb: Any, name: str) -> None:
     create_table(dynamodb, name, "id")
+
+
+def create_file_reports_topic(sns: Any, sqs: Any, name: str, queue_name: str) -> tuple[str, str]:
+    """The file reports topic (template.yaml's ``FileReportsTopic``) and an SQS queue subscribed
+    to it, envelopes kept (subject, attributes and message, as an SQS subscriber gets them).
+    Returns the topic's ARN and the queue's URL."""
+    topic_arn = str(sns.create_topic(Name=name)["TopicArn"])
+    queue_url = str(sqs.create_queue(QueueName=queue_name)["QueueUrl"])
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    return topic_arn, queue_url

@@ -3,7 +3,8 @@
 :class:`LocalStack` starts the moto server, the ADM sandbox and the AEP sandbox on loopback
 ports, creates the resources template.yaml declares (bucket with versioning and S3 → SQS
 notifications, chunk queue + DLQ, split queue, ledger / idempotency / registry tables, the ADM
-and AEP credentials secrets, seeded with each sandbox's credentials), points the functions at
+and AEP credentials secrets, seeded with each sandbox's credentials, the file reports
+topic with an SQS subscriber: :meth:`LocalStack.notifications`), points the functions at
 the sandboxes (``ADM_API_URL`` / ``ADM_TOKEN_URL``, ``AEP_API_URL`` / ``AEP_IMS_URL``), and
 delivers queue messages to the **real** Lambda handlers in ``functions/`` — the S3 event to the
 splitter, chunk batches to the worker and dead letters to the recorder, both with partial batch
@@ -79,6 +80,9 @@ class StackNames:
     registry_table: str = "adm-ingest-registry"
     secret_id: str = "adm-ingest/credentials"
     aep_secret_id: str = "adm-ingest/aep-credentials"
+    file_reports_topic: str = "adm-ingest-file-reports"
+    file_reports_queue: str = "adm-ingest-file-reports-subscriber"
+    """Subscribed to the topic; not one of the pipeline's queues (the pump never waits on it)."""
 
 
 @dataclass(slots=True)
@@ -97,6 +101,31 @@ class PumpStats:
     dead_letters: int = 0
     dead_letter_retries: int = 0
     seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FileNotification:
+    """One message of the file reports topic, as its SQS subscriber received it."""
+
+    subject: str
+    message: dict[str, Any]
+    """The JSON document (adm_ingest/notify.py, the README's "File notifications")."""
+    attributes: dict[str, str]
+    """The message attributes subscription filters match on (``severity``, ``status``, ``kind``)."""
+
+    @property
+    def key(self) -> str:
+        return str(self.message["key"])
+
+    def line(self) -> str:
+        """One line for a terminal."""
+        m = self.message
+        counts = m["counts"]
+        return (
+            f"{m['severity']:<7} {m['status']:<22} {m['key']}  read {counts['read']}, "
+            f"rejected {counts['rejected']} ({m['reject_share']:.1%}), failed {counts['failed']}"
+            f"  → {m['report']['s3_uri']}"
+        )
 
 
 @dataclass(slots=True)
@@ -158,6 +187,9 @@ class LocalStack:
         self._exits = ExitStack()
         self.poller_arn = ""
         """The poller state machine (POLLER_STATE_MACHINE_ARN of the finalizing functions)."""
+        self.file_reports_topic_arn = ""
+        self._file_reports_queue_url = ""
+        self._notifications: list[FileNotification] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -309,6 +341,13 @@ class LocalStack:
         resources.create_idempotency_table(dynamodb, n.idempotency_table)
         resources.create_registry_table(dynamodb, n.registry_table)
 
+        self.file_reports_topic_arn, self._file_reports_queue_url = (
+            resources.create_file_reports_topic(
+                self.client("sns"), sqs, n.file_reports_topic, n.file_reports_queue
+            )
+        )
+        self._set_env({"FILE_REPORTS_TOPIC_ARN": self.file_reports_topic_arn})
+
         secrets = self.client("secretsmanager")
         secrets.create_secret(
             Name=n.secret_id, SecretString=json.dumps(self.sandbox.account.secret_document())
@@ -381,6 +420,34 @@ class LocalStack:
         rows = csv.reader(io.StringIO(body.decode(), newline=""))
         next(rows, None)  # the header row
         return [(int(line), outcome, reason) for line, outcome, reason in rows]
+
+    def notifications(self) -> list[FileNotification]:
+        """Every message the file reports topic sent so far, oldest first (read off its SQS
+        subscriber and kept: each call returns the earlier ones too)."""
+        sqs = self._sqs()
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self._file_reports_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self._notifications.append(
+                    FileNotification(
+                        subject=str(envelope.get("Subject") or ""),
+                        message=json.loads(envelope["Message"]),
+                        attributes={
+                            name: str(value["Value"])
+                            for name, value in (envelope.get("MessageAttributes") or {}).items()
+                        },
+                    )
+                )
+                sqs.delete_message(
+                    QueueUrl=self._file_reports_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        self._notifications.sort(key=lambda n: str(n.message.get("finished_at") or ""))
+        return list(self._notifications)
 
     def sweep(self) -> dict[str, int]:
         """One run of the sweeper (what its schedule does every few minutes): finishes the

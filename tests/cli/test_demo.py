@@ -38,7 +38,7 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
 
     # Every file's outputs are left in demo-output/, and the demo ends by naming them.
     assert not (output / "reports" / "stale.json").exists()
-    listed = out[out.index("7. the outputs") :].splitlines()[1:]
+    listed = out[out.index("8. the outputs") :].splitlines()[1:]
     paths = {Path(line.strip()) for line in listed if line.startswith("  /")}
     assert paths == {path for path in output.rglob("*") if path.is_file()}
     for _, key, _ in demo.DROPS + demo.AEP_DROPS:
@@ -48,3 +48,9 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
     crm = "audiences/crm_customers_us/2026-11-27/crm-export.csv"
     assert (output / "rejects" / f"{crm}.csv").read_text().startswith("line,outcome,reason\n")
     assert "missing_consent" in (output / "reports" / f"{crm}.html").read_text()
+
+    # One file notification per sample file (SNS → its SQS subscriber), the unknown one a warning.
+    notifications = out.split("file notifications (SNS", 1)[1].splitlines()
+    sent = [line for line in notifications if "→ s3://adm-ingest-local/reports/" in line]
+    assert len(sent) == 7
+    assert any(line.split()[:2] == ["warning", "error"] for line in sent)

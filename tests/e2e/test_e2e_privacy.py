@@ -1,6 +1,7 @@
 """Raw PII never leaves the worker unhashed: not in a log line, a metric, an SQS message, the
-ledger, a report or a rejects file — checked on a run with every log at DEBUG. A file without a
-header row, whose first person would become column names, is refused before anything travels."""
+ledger, a report, a rejects file or a file notification — checked on a run with every log at
+DEBUG. A file without a header row, whose first person would become column names, is refused
+before anything travels."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def test_no_raw_pii_anywhere_but_the_input_file(
         "ledger": json.dumps(ledger),
         "idempotency records": json.dumps(idempotency["Items"]),
         "sandbox state": json.dumps(stack.sandbox.state()),
+        "sns file notifications": json.dumps(
+            [[n.subject, n.message, n.attributes] for n in stack.notifications()]
+        ),
     }
     out, err = capfd.readouterr()
     artefacts["stdout (logs, EMF metrics)"] = out
@@ -79,6 +83,7 @@ def test_no_raw_pii_anywhere_but_the_input_file(
     )
     assert "RecordsAccepted" in out or "batch delivered" in out  # the logs were really captured
     assert "batch delivered" in artefacts["logs"]
+    assert key in artefacts["sns file notifications"]  # the file's message was really read
     for where, text in artefacts.items():
         lowered = text.lower()
         for value in RAW_VALUES:

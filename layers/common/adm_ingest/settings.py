@@ -26,6 +26,17 @@ def _flag(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be on or off, got {value!r}")
 
 
+def _fraction(name: str, default: str) -> float:
+    text = _env(name) or default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise ValueError(f"{name} must be a number from 0 to 1 (0.05 = 5 %), got {text!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Names of the resources a function talks to, and pipeline tunables."""
@@ -110,6 +121,13 @@ class Settings:
     )
     """Part files per AEP batch (AEP: at most 1,500 files and 100 GB per batch; 400 parts of
     up to 256 MB stay under both). A file with more parts spans several batches."""
+
+    file_reports_topic_arn: str = field(default_factory=lambda: _env("FILE_REPORTS_TOPIC_ARN"))
+    """The SNS topic that gets one message per finished file (empty: no notifications)."""
+    reject_alert_threshold: float = field(
+        default_factory=lambda: _fraction("REJECT_ALERT_THRESHOLD", "0.05")
+    )
+    """The reject share (rejected ÷ read) from which a file's notification is a warning."""
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -32,6 +32,16 @@ the same bytes; and a retry first checks the objects' metadata, so after a crash
 write and ``report_written_at`` it does not write them again. Only a holder overtaken while
 still alive (slower than the lease, which exceeds every function's timeout) can write the same
 content a second time.
+
+**The notification** (``notify``, optional: :class:`adm_ingest.notify.SnsNotifier` on AWS) is
+called after step 4 succeeded — by the one claim whose conditional ``mark_reported`` passed, so
+once per file, never for the ``committed`` report of a pending commit (its final report
+notifies). It is *at most once*: a failed publish (after the client's own retries) is logged
+and counted (``FileNotificationsFailed``), and a crash between step 4 and the publish loses
+it; neither is retried, because the file is already reported and nothing redelivers it.
+Publishing before step 4 instead would make it at-least-once, and every finalization retry
+after a crash a possible duplicate. The report in S3 is the record; the notification points
+at it.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from typing import Any
 
 from adm_ingest.destinations.base import Commit, CommitState
 from adm_ingest.ledger import DEFAULT_LEASE_SECONDS, FileRecord, Ledger
+from adm_ingest.notify import count_failed_publish
 from adm_ingest.report import ReportWriter, build_report
 
 logger = logging.getLogger(__name__)
@@ -55,6 +66,9 @@ record in, the destination's :class:`Commit` out); built from the destination in
 :mod:`adm_ingest.pipeline.runtime`."""
 PollStarter = Callable[[str], None]
 """Starts waiting for a committed file's remote state (file id in); idempotent per file."""
+Notify = Callable[[FileRecord, dict[str, Any]], None]
+"""Tells people a file is finished (its ledger record and final report in); see the module
+docstring for when it is called."""
 
 
 def commit_done(file: FileRecord) -> Commit:
@@ -93,6 +107,7 @@ class Finalizer:
         committer: Committer = commit_done,
         start_poll: PollStarter | None = None,
         remote_deadline_seconds: float = 7 * 3600,
+        notify: Notify | None = None,
     ) -> None:
         self.ledger = ledger
         self.writer = writer
@@ -103,6 +118,7 @@ class Finalizer:
         self.remote_deadline_seconds = remote_deadline_seconds
         """After a pending commit, how long until a file whose poller never concluded is
         overdue (the poller's own limit, plus a margin)."""
+        self.notify = notify
 
     def finalize_if_complete(self, file_id: str) -> dict[str, Any] | None:
         """The report, if this call finalized the file; None if it isn't complete yet, is
@@ -216,7 +232,21 @@ class Finalizer:
         self.writer.clean_staging(file_id)
         if not self.ledger.mark_reported(file_id, report["status"], owner=owner):
             return None
+        self._notify(file, report)
         return report
+
+    def _notify(self, file: FileRecord, report: dict[str, Any]) -> None:
+        """The notification of a file just reported; a failure never undoes the report."""
+        if self.notify is None:
+            return
+        try:
+            self.notify(file, report)
+        except Exception as error:
+            logger.error(
+                "file notification failed; the report stands",
+                extra={"file_id": file.file_id, "reason": _error_code(error)},
+            )
+            count_failed_publish()
 
     def _release(self, file_id: str, owner: str, error: Exception) -> None:
         reason = _error_code(error)

@@ -24,6 +24,7 @@ from adm_ingest.adm.ratelimit import (
 from adm_ingest.clients import ClientEnvironment, ClientPool
 from adm_ingest.destinations import destination_for
 from adm_ingest.ledger import Ledger
+from adm_ingest.notify import SnsNotifier
 from adm_ingest.pipeline.delivered_rows import DeliveredRows
 from adm_ingest.pipeline.finalize import Finalizer
 from adm_ingest.pipeline.limits import FileLimits
@@ -40,6 +41,12 @@ RATE_STORE_CONFIG = Config(
 )
 """The limiter's DynamoDB calls sit in front of every ADM request: fail fast, then fall back."""
 
+
+SNS_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"}
+)
+"""A file's notification is published in the invocation that reported it: a few quick
+retries, then it is logged and counted (the report is already final)."""
 
 OVERDUE_MARGIN_SECONDS = 3600
 """How long past the poller's own limit a parked file waits before the sweep times it out."""
@@ -85,7 +92,25 @@ class Runtime:
             start_poll=self.start_poll,
             # A poller that gives up records timed_out itself; past this, the sweep does.
             remote_deadline_seconds=self.settings.poll_max_seconds + OVERDUE_MARGIN_SECONDS,
+            notify=self.notifier,
         )
+
+    @cached_property
+    def notifier(self) -> SnsNotifier | None:
+        """Publishes each finished file's notification (none without ``FILE_REPORTS_TOPIC_ARN``)."""
+        topic = self.settings.file_reports_topic_arn
+        if not topic:
+            return None
+        return SnsNotifier(
+            lambda: self.sns,  # built when a file is first reported, not at cold start
+            topic,
+            bucket=self.settings.bucket,
+            threshold=self.settings.reject_alert_threshold,
+        )
+
+    @cached_property
+    def sns(self) -> Any:
+        return boto3.client("sns", config=SNS_CONFIG)
 
     def start_poll(self, file_id: str) -> None:
         """Start the poller for a committed file (the Step Functions client only when used)."""
