@@ -85,6 +85,7 @@ def test_the_message_is_the_documented_json_with_counts_share_and_where_the_repo
         "finished_at": "2026-12-01T14:00:00Z",
         "report": {
             "s3_uri": f"s3://{BUCKET}/reports/{KEY}.json",
+            "html_s3_uri": f"s3://{BUCKET}/reports/{KEY}.html",
             "console_url": (
                 f"https://console.aws.amazon.com/s3/object/{BUCKET}?region=eu-west-1"
                 "&bucketType=general&prefix=reports/audiences/crm_customers_us/2026-11-27/"

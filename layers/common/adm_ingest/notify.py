@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from adm_ingest.ledger_records import FileRecord
-from adm_ingest.report import report_key
+from adm_ingest.report import report_html_key, report_key
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ def build_notice(
         "finished_at": (report.get("timings") or {}).get("finished_at"),
         "report": {
             "s3_uri": report_uri(bucket, key),
+            "html_s3_uri": f"s3://{bucket}/{report_html_key(key)}",
             "console_url": console_url(bucket, key, region),
         },
         "rejects_s3_uri": f"s3://{bucket}/{rejects}" if rejects else None,
@@ -209,6 +210,7 @@ def _text(message: Mapping[str, Any]) -> str:
         lines.append(f"error: {message['error']}")
     lines += [
         f"report: {message['report']['s3_uri']}",
+        f"page: {message['report']['html_s3_uri']}",
         f"console: {message['report']['console_url']}",
     ]
     if message["rejects_s3_uri"]:
