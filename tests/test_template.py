@@ -558,7 +558,8 @@ def test_secrets_are_read_only_by_name_and_only_by_the_functions_that_call_their
                 # One secret per statement, by reference: never a pattern or a wildcard.
                 assert len(statement["Resource"]) == 1, role_id
                 assert len(_references(statement["Resource"]) & secrets) == 1, role_id
-    adm = {"WorkerFunction", *SETUP_FUNCTIONS} - {
+    # The poller reads an audience dataset's metrics (the match rate).
+    adm = {"WorkerFunction", "PollerFunction", *SETUP_FUNCTIONS} - {
         "SaveRegistryFunction",
         "EnsureAepDatasetFunction",
     }

@@ -9,7 +9,7 @@
 ``aep-status BATCH``   an AEP batch's status, metrics and error codes (real API)
 ``register``           write a name → id registry entry (before the setup workflow)
 ``inventory``          list datasets, sharing rules, conversion definitions (real API)
-``status DATASET_ID``  upload status of an audience dataset (real API)
+``status``             a file's status and match rate (``--report KEY``), or a dataset's (API)
 ``revoke RULE_ID``     revoke a sharing rule (real API)
 ``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
 =====================  ===========================================================
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
+from adm_local import status_command
 
 AEP_SANDBOX_PORT = 8766
 """Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
@@ -113,7 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in (
         ("inventory", "list what exists in the ADM account"),
-        ("status", "upload status of an audience dataset"),
         ("revoke", "revoke a sharing rule"),
         ("delete-dataset", "delete a dataset and all its data"),
     ):
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         source = op.add_mutually_exclusive_group(required=True)
         source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
         source.add_argument("--credentials", type=Path, help="credentials JSON file")
+    status_command.add_parser(commands)
     return parser
 
 
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "aep-status": _aep_status,
         "register": _register,
         "inventory": _operation,
-        "status": _operation,
+        "status": status_command.run,
         "revoke": _operation,
         "delete-dataset": _operation,
     }[args.command]
@@ -327,9 +328,6 @@ def _operation(args: argparse.Namespace) -> int:
         with client:
             if args.command == "inventory":
                 print(operations.format_table(operations.inventory(client)))
-            elif args.command == "status":
-                status = operations.audience_status(client, args.id)
-                print("\n".join(f"{name:<16} {value}" for name, value in status.rows()))
             elif args.command == "revoke":
                 operations.revoke_sharing_rule(client, args.id)
                 print(f"sharing rule {args.id} revoked")

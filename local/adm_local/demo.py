@@ -31,6 +31,7 @@ from adm_ingest.report import rejects_key, report_html_key, report_key
 from adm_ingest.values import ParsedTimestamp, parse_timestamp
 from adm_local.functions import REPO_ROOT
 from adm_local.stack import LocalStack
+from adm_local.status_command import match_rate_rows
 
 EVENTS = REPO_ROOT / "events"
 DATA = EVENTS / "data"
@@ -291,6 +292,11 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
         lines.append(
             f"    remote: {remote['status']}"
             + "".join(f", {name} {value}" for name, value in facts.items())
+        )
+    match_rate = report.get("match_rate")
+    if match_rate:
+        lines.append(
+            "    " + "; ".join(f"{name} {value}" for name, value in match_rate_rows(match_rate))
         )
     for warning in report.get("warnings") or []:
         lines.append(f"    warning: {warning['message']}")

@@ -258,6 +258,8 @@ class LocalStack:
             AEP_IMS_URL_ENV: self.aep_sandbox.url,
             "RECORDS_PER_CHUNK": str(self.records_per_chunk),
             "POLL_INTERVAL_SECONDS": "1",
+            # The sandbox matches members as it takes them: a second is time enough (AWS: 900).
+            "MATCH_RATE_DELAY_SECONDS": "1",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "adm-ingest",
             "POWERTOOLS_METRICS_NAMESPACE": "adm-ingest",

@@ -319,3 +319,29 @@ def test_each_call_sends_the_documented_headers(adm_client: AdmClient, sandbox: 
     assert deletion_headers["content-type"] == "application/vnd.admDataDeletion.v1+json"
     assert deletion_headers["amazon-ads-manager-account-id"] == account.manager_account_id
     assert sandbox.schema_violations == []
+
+
+def test_dataset_metrics_say_how_many_members_matched(adm_client: AdmClient, sandbox: Any) -> None:
+    dataset = adm_client.create_audience("Metrics_test", "US")
+    members = [member(f"crm-{n}") for n in range(40)]
+    broken = member("crm-bad")
+    broken["userIdentity"]["hashedPiis"][0]["em"] = "not-a-hash"
+    adm_client.ingest_members(dataset.data_set_id, {"members": [*members, broken]})
+
+    metrics = adm_client.dataset_metrics(dataset.data_set_id)
+
+    (call,) = requests_to(sandbox, "GET", f"/adm/datasets/{dataset.data_set_id}/metrics")
+    assert call.headers["Accept"] == "application/vnd.admmetrics.v1+json"
+    assert metrics.data_set_id == dataset.data_set_id
+    assert (metrics.accepted_count, metrics.invalid_record_count) == (40, 1)
+    assert (metrics.records_with_identity, metrics.upload_count) == (40, 1)
+    # The sandbox matches a deterministic ~70 % of identities: some, never all of 40.
+    assert metrics.records_resolved is not None and 0 < metrics.records_resolved < 40
+    assert metrics.matched == metrics.records_resolved
+    assert metrics.match_record_percentage == round(100 * metrics.records_resolved / 40, 2)
+    assert adm_client.dataset_metrics(dataset.data_set_id) == metrics  # the same every time
+
+
+def test_metrics_of_an_unknown_dataset_are_not_found(adm_client: AdmClient) -> None:
+    with pytest.raises(NotFound):
+        adm_client.dataset_metrics("no-such-dataset")

@@ -24,6 +24,7 @@ when SQS redelivers its messages.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -231,11 +232,20 @@ def check_orders(stack: LocalStack, files: Files) -> Outcome:
 
 
 def report_versions(stack: LocalStack, key: str) -> int:
-    """How many times the report was written (the bucket is versioned)."""
-    listing = stack.client("s3").list_object_versions(
-        Bucket=stack.names.bucket, Prefix=report_key(key)
-    )
-    return sum(1 for v in listing.get("Versions", []) if v["Key"] == report_key(key))
+    """How many times the final report was written (the bucket is versioned; an audience
+    file's ``committed`` report, written while its match rate is awaited, is not counted)."""
+    s3 = stack.client("s3")
+    listing = s3.list_object_versions(Bucket=stack.names.bucket, Prefix=report_key(key))
+    statuses = [
+        json.loads(
+            s3.get_object(Bucket=stack.names.bucket, Key=v["Key"], VersionId=v["VersionId"])[
+                "Body"
+            ].read()
+        )["status"]
+        for v in listing.get("Versions", [])
+        if v["Key"] == report_key(key)
+    ]
+    return sum(1 for status in statuses if status != "committed")
 
 
 def assert_exactly_once(stack: LocalStack, files: Files) -> None:

@@ -13,6 +13,7 @@ not wait 15 minutes.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -67,10 +68,20 @@ class Injected:
 
 
 def report_versions(stack: LocalStack, key: str) -> int:
-    listed = stack.client("s3").list_object_versions(
-        Bucket=stack.names.bucket, Prefix=report_key(key)
-    )
-    return sum(1 for v in listed.get("Versions", []) if v["Key"] == report_key(key))
+    """How many times the final report was written (an audience file's ``committed`` report,
+    written while its match rate is awaited, comes before it and is not counted)."""
+    s3 = stack.client("s3")
+    listed = s3.list_object_versions(Bucket=stack.names.bucket, Prefix=report_key(key))
+    versions = [v for v in listed.get("Versions", []) if v["Key"] == report_key(key)]
+    bodies = [
+        json.loads(
+            s3.get_object(Bucket=stack.names.bucket, Key=v["Key"], VersionId=v["VersionId"])[
+                "Body"
+            ].read()
+        )
+        for v in versions
+    ]
+    return sum(1 for body in bodies if body["status"] != "committed")
 
 
 def file_item(stack: LocalStack, key: str, *, reported: bool = True) -> dict[str, Any]:
@@ -133,6 +144,7 @@ def test_a_crashed_finalizer_is_finished_by_the_sweeper_after_the_lease(
     claimed_at = float(file_item(stack, key, reported=False)["finalize_claimed_at"]["N"])
     time.sleep(max(0.0, claimed_at + LEASE_SECONDS + 0.5 - time.time()))
     assert stack.sweep() == {"stale": 1, "reported": 1, "failed": 0, "timed_out": 0}
+    stack.pump(timeout=60)  # the poller the sweeper's commit started reads the match rate
     report = stack.report(key)
     assert report is not None and report["accepted"] == 700
     assert report_versions(stack, key) == 1

@@ -195,6 +195,29 @@ def test_dataset_details_metrics_and_data_room_metadata(onboarded: Api) -> None:
     assert [sum(series.values()) for series in aggregates["metrics"].values()] == [2.0, 2.0]
 
 
+def test_metrics_match_a_deterministic_share_of_the_members_held(onboarded: Api) -> None:
+    from adm_local.sandbox.state import resolves
+
+    dataset_id = onboarded.create_audience()
+    created = [member(f"u{n}", em=f"person{n}@example.com") for n in range(50)]
+    onboarded.members(dataset_id, created)
+    removed = created[:10]
+    onboarded.members(dataset_id, [{**m, "action": "DELETE", "userConsent":
+                                    {"consent": {"amzn": GRANTED}}} for m in removed])  # fmt: skip
+
+    metrics = onboarded.call("GET", f"/adm/datasets/{dataset_id}/metrics")
+
+    assert metrics.status_code == 200  # and valid: the sandbox checks what it sends
+    assert metrics.headers["Content-Type"].startswith(METRICS_JSON)
+    body = metrics.json()
+    held = created[10:]
+    resolved = sum(resolves(m) for m in held)
+    assert 0 < resolved < len(held)  # ~70 %: some, not all
+    assert (body["recordsWithIdentity"], body["recordsResolved"]) == (len(held), resolved)
+    assert body["matchRecordPercentage"] == round(100 * resolved / len(held), 2)
+    assert body["acceptedCount"] == 60 and body["uploadCount"] == 2
+
+
 # -- members -------------------------------------------------------------------------------
 
 

@@ -240,8 +240,8 @@ class FileRecord:
     reported_at: str | None = None
     last_finalize_error: str | None = None
     committed_at: str | None = None
-    """When the destination's commit said *pending* (``None``: it never did — every ADM
-    file); the file is then polled (:mod:`adm_ingest.pipeline.poller`)."""
+    """When the destination's commit said *pending* (``None``: it never did — a file that
+    finished at delivery); the file is then polled (:mod:`adm_ingest.pipeline.poller`)."""
     committed_epoch: int | None = None
     """``committed_at`` in epoch seconds: where the poller's deadline counts from."""
     commit_session: Mapping[str, str] = field(default_factory=dict)

@@ -135,6 +135,39 @@ def file_warnings(file: FileRecord) -> list[Notice]:
     return [_neutralised(warning) for warning in warnings]
 
 
+def match_rate_warnings(
+    match_rate: Mapping[str, Any] | None, unavailable: str | None
+) -> list[Notice]:
+    """What the file's match rate (the report's ``match_rate`` section) asks of the user: an
+    audience too small to activate yet, or a match rate that could not be read (``unavailable``:
+    the reason code)."""
+    warnings: list[Notice] = []
+    if match_rate is not None and match_rate.get("below_minimum"):
+        matched, minimum = int(match_rate["matched"]), int(match_rate["minimum_audience_size"])
+        warnings.append(
+            {
+                "code": "below_minimum_audience_size",
+                "message": (
+                    f"only {matched:,} records of the audience matched, fewer than the "
+                    f"{minimum:,} an audience needs before it can be used for targeting "
+                    "(MIN_AUDIENCE_SIZE): add more people, or more identifiers per person"
+                ),
+                "count": matched,
+            }
+        )
+    if unavailable:
+        warnings.append(
+            {
+                "code": "match_rate_unavailable",
+                "message": (
+                    f"the match rate could not be read ({unavailable}); the records were "
+                    "delivered all the same"
+                ),
+            }
+        )
+    return [_neutralised(warning) for warning in warnings]
+
+
 def mapping_warnings(summary: Mapping[str, Any] | None) -> list[Notice]:
     """The mapping's own warnings (a configured column missing from the file, a column with a
     did-you-mean, no identifier column…), then every column nobody recognised (never sent)."""

@@ -24,9 +24,11 @@ import orjson
 from botocore.exceptions import ClientError
 
 from adm_ingest.ledger_records import FileRecord
-from adm_ingest.notices import file_warnings
+from adm_ingest.match_rate import match_rate_section, unavailable_reason
+from adm_ingest.notices import file_warnings, match_rate_warnings
 from adm_ingest.outcomes import RecordFate
 from adm_ingest.report_html import Reject, render_report
+from adm_ingest.settings import Settings
 from adm_ingest.spreadsheet import csv_rows
 
 REPORTS_PREFIX = "reports/"
@@ -147,8 +149,9 @@ def report_sections(file: FileRecord) -> dict[str, Any]:
     }
 
 
-def build_report(file: FileRecord) -> dict[str, Any]:
-    """The report document for a finalized ledger file record."""
+def build_report(file: FileRecord, *, minimum_audience_size: int | None = None) -> dict[str, Any]:
+    """The report document for a finalized ledger file record. ``minimum_audience_size``: the
+    matched count under which the report warns (default: the ``MIN_AUDIENCE_SIZE`` setting)."""
     read = file.read
     remote = remote_section(file)
     outcome = file.remote_state if remote is not None else None
@@ -227,6 +230,13 @@ def build_report(file: FileRecord) -> dict[str, Any]:
     }
     if remote is not None:
         report["remote"] = remote
+    if outcome is not None:
+        if minimum_audience_size is None:
+            minimum_audience_size = Settings.from_env().min_audience_size
+        match_rate = match_rate_section(outcome.facts, minimum_audience_size=minimum_audience_size)
+        if match_rate is not None:
+            report["match_rate"] = match_rate
+        report["warnings"] += match_rate_warnings(match_rate, unavailable_reason(outcome.facts))
     return report
 
 
@@ -243,7 +253,7 @@ def remote_section(file: FileRecord) -> dict[str, Any] | None:
     """The report's ``remote``: for a file whose destination's commit was pending, the remote
     session (opaque ids), when it was committed, and — once the poll ended — the terminal
     remote state (status, succeeded, facts: ids and counts). None for files that finished at
-    commit (ADM's)."""
+    commit."""
     if file.committed_at is None:
         return None
     state = file.remote_state

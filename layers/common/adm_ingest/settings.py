@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 
 from adm_ingest.readers import MAX_JSON_DEPTH
 
+DEFAULT_MIN_AUDIENCE_SIZE = 2000
+"""Amazon needs at least 2,000 matched active users before an audience can be used for
+targeting (as Salesforce's Amazon Ads connector documents it; Amazon's own ADM pages state no
+number). Below it an upload is accepted but the audience cannot be activated yet."""
+
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
@@ -105,6 +110,17 @@ class Settings:
         default_factory=lambda: int(_env("POLL_MAX_SECONDS", str(6 * 3600)))
     )
     """Seconds after the commit after which the poller records ``timed_out``."""
+    match_rate_delay_seconds: int = field(
+        default_factory=lambda: int(_env("MATCH_RATE_DELAY_SECONDS", "0"))
+    )
+    """Seconds after an audience upload settles before its dataset's metrics (the match rate)
+    are read, through the poller; 0 (the default when unset) reads none and the report is
+    final at once. The template sets 900: Amazon matches uploaded records asynchronously."""
+    min_audience_size: int = field(
+        default_factory=lambda: int(_env("MIN_AUDIENCE_SIZE", str(DEFAULT_MIN_AUDIENCE_SIZE)))
+    )
+    """A report warns when fewer records than this matched (see
+    :data:`DEFAULT_MIN_AUDIENCE_SIZE`)."""
     aep_secret_id: str = field(default_factory=lambda: _env("AEP_SECRET_ID"))
     """The Adobe Experience Platform credentials (only AEP files read it)."""
     aep_part_bytes: int = field(

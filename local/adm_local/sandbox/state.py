@@ -23,6 +23,7 @@ Members and events are stored as received — hashed values only; the sandbox ne
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import uuid
@@ -57,6 +58,11 @@ says why), so a CH member without a signal is accepted here and never sent by th
 EVENT_MAX_AGE = timedelta(days=7)
 EVENT_CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future an event timestamp may be before it counts as "in the future"."""
+
+MATCH_SHARE_OF_256 = 179
+"""A member resolves (Amazon "matches" it to one of its users) when the first byte of the
+SHA-256 of its identity is below this: about 70 % of distinct identities, the same ones on
+every run — plausible for a CRM list with emails, and deterministic for tests."""
 
 AUDIENCES_PAGE_SIZE = 100  # "Default is 100" per the OpenAPI parameter
 SHARING_RULES_PAGE_SIZE = 100
@@ -117,6 +123,9 @@ class Dataset:
     ignored_deletes: int = 0
     upload_count: int = 0
     """Accepted ``members`` requests."""
+    resolved: set[str] = field(default_factory=set)
+    """The ``externalUserId`` of each current member whose identity resolves
+    (:func:`resolves`): the dataset metrics' ``recordsResolved``."""
     daily: dict[str, Counter[str]] = field(default_factory=dict)
     """Per UTC day: RECEIVED / VALID / CONSENTED / RESOLVED counts (the aggregate metrics)."""
 
@@ -368,15 +377,17 @@ class SandboxState:
             dataset = self._dataset(dataset_id)
             view = self._audience_view(dataset)
             del view["schema"]
-            received = dataset.accepted_count + dataset.invalid_count
+            members, resolved = len(dataset.members), len(dataset.resolved)
             view.update(
                 description=dataset.description or "",  # required here, even when unset
                 acceptedCount=dataset.accepted_count,
-                recordsResolved=len(dataset.members),
-                recordsWithIdentity=len(dataset.members),
+                recordsResolved=resolved,
+                recordsWithIdentity=members,
                 uploadCount=dataset.upload_count,
                 invalidRecordCount=dataset.invalid_count,
-                matchRecordPercentage=0.0 if not received else 100.0,
+                # Of the members the dataset holds now (each has an identity: one without is
+                # refused), the share that resolved, in percent.
+                matchRecordPercentage=round(100 * resolved / members, 2) if members else 0.0,
                 dataSetSource="API",
             )
             return Reply(200, view)
@@ -414,11 +425,17 @@ class SandboxState:
                 counts["VALID"] += 1
                 if _has_consent(member):
                     counts["CONSENTED"] += 1
+                user = member["externalUserId"]
                 if member["action"] == "CREATE":
-                    dataset.members[member["externalUserId"]] = dict(member)
-                    counts["RESOLVED"] += 1
+                    dataset.members[user] = dict(member)
+                    if resolves(member):
+                        dataset.resolved.add(user)
+                        counts["RESOLVED"] += 1
+                    else:
+                        dataset.resolved.discard(user)
                 elif _amazon_consent_granted(member):
-                    dataset.members.pop(member["externalUserId"], None)
+                    dataset.members.pop(user, None)
+                    dataset.resolved.discard(user)
                 else:
                     # Documented: a DELETE without a GRANTED Amazon consent signal is ignored.
                     dataset.ignored_deletes += 1
@@ -691,6 +708,24 @@ class SandboxState:
                 },
                 "identityDeletions": [dict(target) for target in self.identity_deletions],
             }
+
+
+def resolves(member: Mapping[str, Any]) -> bool:
+    """Whether the sandbox "matches" a member to an Amazon user: by its identity (its hashed
+    PII and external identities, else its ``externalUserId``), about
+    ``MATCH_SHARE_OF_256 / 256`` of them, always the same ones."""
+    identity = member.get("userIdentity") or {}
+    material = repr(
+        [sorted(pii.items()) for pii in identity.get("hashedPiis") or () if isinstance(pii, dict)]
+        + [
+            sorted(ext.items())
+            for ext in identity.get("externalIdentities") or ()
+            if isinstance(ext, dict)
+        ]
+    )
+    if material == "[]":
+        material = str(member.get("externalUserId"))
+    return hashlib.sha256(material.encode()).digest()[0] < MATCH_SHARE_OF_256
 
 
 def _public_rule(rule: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from adm_ingest.adm.models import (
     DataRoom,
     DataRoomMetadata,
     Dataset,
+    DatasetMetrics,
     EventsResult,
     ManagerAccount,
     MembersResult,
@@ -239,6 +240,13 @@ class AdmClient:
     def delete_dataset(self, data_set_id: str) -> None:
         """Delete a dataset and its data."""
         self._call(ops.DELETE_DATASET, path_values={"dataSetId": data_set_id})
+
+    def dataset_metrics(self, data_set_id: str) -> DatasetMetrics:
+        """A dataset's metrics across all its uploads: accepted and invalid records, the
+        match percentage, records resolved (``NotFound`` when the dataset does not exist).
+        A read: replayed on transient failures."""
+        response = self._call(ops.GET_DATASET_METRICS, path_values={"dataSetId": data_set_id})
+        return DatasetMetrics.from_api(_json(response))
 
     def list_dataset_details(self, dataset_ids: Sequence[str]) -> list[Mapping[str, Any]]:
         """Details (record counts, destinations…) of 1–100 datasets, as the API returns them."""

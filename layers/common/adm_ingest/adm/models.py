@@ -131,6 +131,70 @@ class Dataset:
         )
 
 
+def _count_or_none(value: Any) -> int | None:
+    """A count the API sends as a JSON number (``type: number``), or None when absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetMetrics:
+    """A dataset's metrics across all its uploads (``GET /adm/datasets/{id}/metrics``).
+
+    Amazon's names (OpenAPI ``GetDataSetMetricsResponseContent``): ``acceptedCount``,
+    ``invalidRecordCount``, ``matchRecordPercentage`` (the percentage, 0–100, of the dataset's
+    records Amazon matched), ``recordsResolved`` (records resolved to an Amazon identity),
+    ``recordsWithIdentity``, ``uploadCount``, ``lastModified``. Counts are ``None`` when the
+    answer leaves them out (the schema requires them; a lenient reading costs nothing)."""
+
+    data_set_id: str
+    accepted_count: int | None = None
+    invalid_record_count: int | None = None
+    match_record_percentage: float | None = None
+    records_resolved: int | None = None
+    records_with_identity: int | None = None
+    upload_count: int | None = None
+    last_modified: str | None = None
+    raw: Raw = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def matched(self) -> int | None:
+        """How many of the dataset's records Amazon matched: ``recordsResolved`` (Amazon's own
+        count), else ``acceptedCount`` × ``matchRecordPercentage`` when only those are given."""
+        if self.records_resolved is not None:
+            return self.records_resolved
+        if self.accepted_count is None or self.match_record_percentage is None:
+            return None
+        return round(self.accepted_count * self.match_record_percentage / 100)
+
+    @classmethod
+    def from_api(cls, body: Raw) -> DatasetMetrics:
+        return cls(
+            data_set_id=str(body.get("dataSetId") or ""),
+            accepted_count=_count_or_none(body.get("acceptedCount")),
+            invalid_record_count=_count_or_none(body.get("invalidRecordCount")),
+            match_record_percentage=_float_or_none(body.get("matchRecordPercentage")),
+            records_resolved=_count_or_none(body.get("recordsResolved")),
+            records_with_identity=_count_or_none(body.get("recordsWithIdentity")),
+            upload_count=_count_or_none(body.get("uploadCount")),
+            last_modified=_str_or_none(body.get("lastModified")),
+            raw=body,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class MembersResult:
     """Outcome of one members request: the ingress id and the members it rejected."""

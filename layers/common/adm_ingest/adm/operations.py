@@ -93,6 +93,14 @@ LIST_DATASET_DETAILS = Operation(
     ADM_METRICS_V1,
     ADM_METRICS_V1,
 )
+GET_DATASET_METRICS = Operation(
+    "GetDataSetMetrics",
+    "GET",
+    "/adm/datasets/{dataSetId}/metrics",
+    _ADM_ADVERTISER,
+    True,
+    accept=ADM_METRICS_V1,
+)
 CREATE_SHARING_RULE = Operation(
     "CreateSharingRule", "POST", "/adm/sharingRules", _ADM_ADVERTISER, False, JSON
 )

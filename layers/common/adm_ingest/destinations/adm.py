@@ -20,7 +20,8 @@ PLATFORM = "adm"
 
 
 class AdmDestination(Destination):
-    """Base of the ADM destinations: they finish at ``deliver`` (no remote file, no commit)."""
+    """Base of the ADM destinations: they deliver with no remote file to open or close (the
+    audience ones then wait for the dataset's match rate: :mod:`.adm_metrics`)."""
 
     client_key: ClassVar[str] = "adm"
     rules: ClassVar[RecordRules] = AMAZON_RULES

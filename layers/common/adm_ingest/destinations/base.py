@@ -14,7 +14,8 @@ its lifecycle:
 
 Each public lifecycle method holds the policy and calls a ``_hook`` that does the I/O (the
 template-method shape of Powertools' idempotency persistence layer); every hook has a no-op
-default, so the three ADM destinations, which finish at ``deliver``, implement only ``_send``.
+default, so ADM's conversion and deletion destinations, which finish at ``deliver``, implement
+only ``_send`` (its audience destinations add ``_commit`` / ``_poll``, to read the match rate).
 
 Errors are classified inside the destination (:meth:`classify`) into neutral
 :class:`FailureClass` outcomes, raised as :class:`DeliveryFailed`: the worker never imports a

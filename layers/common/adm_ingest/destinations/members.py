@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 import orjson
@@ -14,10 +15,20 @@ from adm_ingest.adm import AdmClient
 from adm_ingest.batching import Body, WireFormat, json_items
 from adm_ingest.consent import consent_body
 from adm_ingest.destinations.adm import AdmDestination, error_reason
-from adm_ingest.destinations.base import BatchPosition, Delivery, DeliveryTarget, FileSession
+from adm_ingest.destinations.adm_metrics import metrics_commit, metrics_poll
+from adm_ingest.destinations.base import (
+    BatchPosition,
+    Commit,
+    Delivery,
+    DeliveryTarget,
+    FileContext,
+    FileSession,
+    RemoteState,
+)
 from adm_ingest.destinations.routes import RoutePattern
 from adm_ingest.identifiers import EXTERNAL_IDENTITIES, clean_id
 from adm_ingest.records import ADM_PII_KEYS, ConsentSignals, PreparedRecord, Reason, Rejection
+from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
 
 #: Recommended members per request (the schema allows 10,000; Amazon recommends 5,000).
@@ -263,6 +274,33 @@ class AudienceMembers(AdmDestination):
             status=200,
             rejected={error.index: error_reason(error.code) for error in result.errors},
             ingress_id=result.ingress_id,
+        )
+
+    # -- the match rate: the dataset's metrics, read by the poller (destinations/adm_metrics.py)
+
+    @cached_property
+    def _settings(self) -> Settings:
+        return Settings.from_env()
+
+    def _commit(self, client: AdmClient, file: FileContext, session: FileSession) -> Commit:
+        """Pending while the dataset's match rate is to be read (``MATCH_RATE_DELAY_SECONDS``
+        > 0); no client call: the members are in ADM already."""
+        return metrics_commit(
+            self.target.id,
+            session,
+            now=self.clock(),
+            delay_seconds=self._settings.match_rate_delay_seconds,
+        )
+
+    def _poll(self, client: AdmClient, file: FileContext, session: FileSession) -> RemoteState:
+        settings = self._settings
+        return metrics_poll(
+            client,
+            session,
+            now=self.clock(),
+            poll_max_seconds=settings.poll_max_seconds,
+            poll_interval_seconds=settings.poll_interval_seconds,
+            classify=self.classify,
         )
 
 

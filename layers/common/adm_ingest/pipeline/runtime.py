@@ -119,7 +119,8 @@ class Runtime:
     @cached_property
     def remote(self) -> RemoteLifecycle:
         """Commit and poll through the destination interface (a client connects only when a
-        destination's hook uses it: ADM's commit does not, so the sweeper needs no secret)."""
+        destination's hook uses it: ADM's commit does not — its poll does —, so the sweeper
+        needs no secret)."""
         return RemoteLifecycle(destination_for, self.clients, DeliveredRows(self.s3))
 
     @cached_property
