@@ -3,7 +3,7 @@
 =====================  ===========================================================
 ``dry-run FILE``       what would be sent for a local file (no network)
 ``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
-``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
+``setup CONFIG``       the setup workflow: locally, ``--against`` a sandbox URL or ``aws``
 ``sandbox``            run the ADM sandbox server, and the AEP sandbox beside it
 ``aep-sandbox``        run the Adobe Experience Platform sandbox server (with its faults)
 ``aep-status BATCH``   an AEP batch's status, metrics and error codes (real API)
@@ -66,11 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", type=Path, default=None, help="setup config (default: events/)")
     demo.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
 
-    setup = commands.add_parser("setup", help="run the setup workflow locally (moto + sandbox)")
-    setup.add_argument("config", type=Path)
-    setup.add_argument(
-        "--runs", type=int, default=2, help="run it this many times (the second shows idempotency)"
-    )
+    from adm_local import setup_command
+
+    setup_command.add_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="run the ADM sandbox server and the AEP sandbox beside it"
@@ -200,27 +198,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from adm_ingest.setup.config import ConfigError, load_config
-    from adm_local.stack import LocalStack
+    from adm_local.setup_command import run
 
-    try:
-        config = load_config(args.config)
-    except (ConfigError, OSError, ValueError) as error:
-        return _fail(str(error))
-    print(
-        "Running the setup state machine (functions/setup/setup.asl.json) on a local stack: "
-        "moto Step Functions + the ADM sandbox.",
-        flush=True,
-    )
-    with LocalStack() as stack:
-        for run in range(1, args.runs + 1):
-            report = stack.setup(config)
-            print(f"\nrun {run}: {report.status}")
-            print(report.format_table())
-            if not report.ok:
-                return 1
-        print("\nregistry:", json.dumps(stack.registry.snapshot(), indent=2))
-    return 0
+    return run(args)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

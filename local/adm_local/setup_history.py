@@ -52,10 +52,11 @@ class StepEvent:
             return f"✗ {self.step}: {self.error}: {self.message}"
         if not self.items:
             return f"✓ {self.step}"
-        return "\n".join(
+        lines = (
             f"✓ {self.step}  {item.kind.value} {item.name}  {item.outcome.value}  {item.id}"
             for item in self.items
         )
+        return "\n".join(line.rstrip() for line in lines)
 
 
 def clear_message(cause: str | None) -> str:

@@ -217,8 +217,41 @@ def run_setup(
     if endpoint_url:
         client_kwargs["endpoint_url"] = endpoint_url
     sfn = boto3.client("stepfunctions", **client_kwargs)
+    arn = deploy_setup(
+        client_kwargs,
+        registry_table=environment.registry_table,
+        failure_topic_arn=failure_topic_arn,
+        retry_interval_seconds=retry_interval_seconds,
+        retry_max_attempts=retry_max_attempts,
+        state_machine_name=state_machine_name,
+    )
+    variables = environment.variables() | {"AWS_DEFAULT_REGION": region}
+    if endpoint_url:
+        # The handlers' own boto3 calls (registry table) must reach the same moto server.
+        variables.setdefault("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL", endpoint_url))
+    with quiet_loggers(), (router or setup_router()).installed(), _environment(variables):
+        execution = run_execution(sfn, arn, setup_config.to_json(), timeout_s=timeout_s)
+    report = report_of(execution, () if execution.succeeded else history(sfn, execution.arn))
+    if echo is not None:
+        echo(report.format_table())
+    return report
+
+
+def deploy_setup(
+    client_kwargs: Mapping[str, Any],
+    *,
+    registry_table: str,
+    failure_topic_arn: str | None = None,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+    state_machine_name: str = DEFAULT_STATE_MACHINE,
+) -> str:
+    """What ``sam deploy`` creates for the setup, on moto: the registry table, the failure
+    topic (unless given) and the state machine from the real ASL. Returns the machine's ARN."""
+    sfn = boto3.client("stepfunctions", **client_kwargs)
     account_id = boto3.client("sts", **client_kwargs).get_caller_identity()["Account"]
-    create_registry_table(boto3.client("dynamodb", **client_kwargs), environment.registry_table)
+    region = str(client_kwargs.get("region_name") or sfn.meta.region_name)
+    create_registry_table(boto3.client("dynamodb", **client_kwargs), registry_table)
     if failure_topic_arn is None:
         topic = boto3.client("sns", **client_kwargs).create_topic(Name=DEFAULT_FAILURE_TOPIC)
         failure_topic_arn = str(topic["TopicArn"])
@@ -232,22 +265,12 @@ def run_setup(
             retry_max_attempts=retry_max_attempts,
         ),
     )
-    arn = deploy_state_machine(
+    return deploy_state_machine(
         sfn,
         name=state_machine_name,
         definition=definition,
         role_arn=f"arn:aws:iam::{account_id}:role/{state_machine_name}",
     )
-    variables = environment.variables() | {"AWS_DEFAULT_REGION": region}
-    if endpoint_url:
-        # The handlers' own boto3 calls (registry table) must reach the same moto server.
-        variables.setdefault("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL", endpoint_url))
-    with quiet_loggers(), (router or setup_router()).installed(), _environment(variables):
-        execution = run_execution(sfn, arn, setup_config.to_json(), timeout_s=timeout_s)
-    report = report_of(execution, () if execution.succeeded else history(sfn, execution.arn))
-    if echo is not None:
-        echo(report.format_table())
-    return report
 
 
 def report_of(execution: Execution, events: Sequence[Mapping[str, Any]] = ()) -> SetupReport:

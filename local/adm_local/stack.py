@@ -181,7 +181,7 @@ class LocalStack:
         )
         self.aep_sandbox.__enter__()
         self._set_env(self._environment())
-        _reset_powertools_caches()
+        reset_powertools_caches()
         self._provision()
         self._deploy_poller()
         self.functions = {
@@ -202,7 +202,7 @@ class LocalStack:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-            _reset_powertools_caches()
+            reset_powertools_caches()
 
     def _environment(self) -> dict[str, str]:
         env = {
@@ -666,7 +666,7 @@ sqs_event = _sqs_event
 """For other consumers of the stack's queues (the ``throttle`` benchmark's worker processes)."""
 
 
-def _reset_powertools_caches() -> None:
+def reset_powertools_caches() -> None:
     """Powertools caches its Parameters providers (and their boto3 clients) per process."""
     from aws_lambda_powertools.utilities import parameters
 
