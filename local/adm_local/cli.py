@@ -25,9 +25,6 @@ from pathlib import Path
 
 from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
 
-AEP_SANDBOX_PORT = 8766
-"""Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -70,19 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup_command.add_parser(commands)
 
-    sandbox = commands.add_parser(
-        "sandbox", help="run the ADM sandbox server and the AEP sandbox beside it"
-    )
-    from adm_local.sandbox.cli import build_parser as sandbox_parser
+    from adm_local import sandbox_command
 
-    sandbox_parser(sandbox)
-    sandbox.add_argument(
-        "--aep-port",
-        type=int,
-        default=AEP_SANDBOX_PORT,
-        help="port of the AEP sandbox (0: any free port; the fault options apply to ADM only, "
-        "`adm-ingest aep-sandbox` injects AEP faults)",
-    )
+    sandbox_command.add_parser(commands)
 
     aep_sandbox = commands.add_parser("aep-sandbox", help="run the AEP sandbox server")
     from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
@@ -99,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Secrets Manager secret id with the AEP credentials (default: $AEP_SECRET_ID)",
     )
     aep_credentials.add_argument(
-        "--secret-file", type=Path, help="the AEP credentials as a JSON file"
+        "--secret-file",
+        type=Path,
+        help="the AEP credentials as a JSON file (default: $AEP_CREDENTIALS_FILE, which "
+        "`adm-ingest sandbox` prints)",
     )
 
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
@@ -120,9 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
             op.add_argument("id")
         if name == "delete-dataset":
             op.add_argument("--yes", action="store_true", help="confirm the irreversible delete")
-        source = op.add_mutually_exclusive_group(required=True)
-        source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
-        source.add_argument("--credentials", type=Path, help="credentials JSON file")
+        source = op.add_mutually_exclusive_group()
+        source.add_argument(
+            "--secret",
+            help="Secrets Manager secret id with the credentials (default: $ADM_SECRET_ID)",
+        )
+        source.add_argument(
+            "--credentials",
+            type=Path,
+            help="credentials JSON file (default: $ADM_CREDENTIALS_FILE, which "
+            "`adm-ingest sandbox` prints)",
+        )
     return parser
 
 
@@ -204,32 +202,9 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    """The ADM sandbox in the foreground, the AEP sandbox beside it for as long as it runs."""
-    from adm_local.aep_sandbox import AepSandboxServer
-    from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
-    from adm_local.sandbox.cli import run
+    from adm_local.sandbox_command import run
 
-    # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
-    aep = aep_sandbox_parser().parse_args([])
-    with AepSandboxServer(
-        args.aep_port,
-        host=args.host,
-        token_ttl=aep.token_ttl,
-        processing_delay=aep.processing_delay,
-        abandon_after=aep.abandon_after,
-        put_limit_bytes=aep.put_limit,
-        log_stream=None if args.quiet else sys.stderr,
-    ) as sandbox:
-        account = sandbox.account
-        print(
-            f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL)\n"
-            f"  client_id={account.client_id} client_secret={account.client_secret}\n"
-            f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
-            f"tenant_id={account.tenant_id}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return run(args)
+    return run(args)
 
 
 def _aep_sandbox(args: argparse.Namespace) -> int:
@@ -248,15 +223,23 @@ def _aep_status(args: argparse.Namespace) -> int:
     from adm_ingest.aep.auth import AepCredentials
     from adm_ingest.aep.endpoints import AepSettings
     from adm_ingest.aep.status import batch_status
+    from adm_local.sandbox_command import AEP_CREDENTIALS_FILE_ENV
 
     secret_id = ""
+    if args.secret_file is None and args.secret is None:
+        # A file first: `adm-ingest sandbox` exports one for its seeded account.
+        secret_file = os.environ.get(AEP_CREDENTIALS_FILE_ENV)
+        args.secret_file = Path(secret_file) if secret_file else None
     try:
         if args.secret_file is not None:
             credentials = AepCredentials.from_mapping(json.loads(args.secret_file.read_bytes()))
         else:
             secret_id = args.secret or os.environ.get("AEP_SECRET_ID")
             if not secret_id:
-                return _fail("give --secret-file or --secret, or set AEP_SECRET_ID")
+                return _fail(
+                    f"give --secret-file or --secret, or set {AEP_CREDENTIALS_FILE_ENV} "
+                    "or AEP_SECRET_ID"
+                )
             credentials = AepCredentials.from_secret(secret_id)
     except OSError as error:
         return _fail(f"{args.secret_file}: {error.strerror or error}")
@@ -294,15 +277,35 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _operation(args: argparse.Namespace) -> int:
+    import os
+
     from adm_ingest.adm import AdmClient, AdmError, ClientSettings
     from adm_ingest.adm.auth import Credentials
     from adm_ingest.setup import operations
+    from adm_local.sandbox_command import ADM_CREDENTIALS_FILE_ENV
 
-    if args.credentials:
-        credentials = Credentials.from_mapping(json.loads(args.credentials.read_text()))
+    path = args.credentials
+    secret_id = args.secret
+    if path is None and secret_id is None:
+        # A file first: `adm-ingest sandbox` exports one for its seeded account.
+        from_env = os.environ.get(ADM_CREDENTIALS_FILE_ENV)
+        path = Path(from_env) if from_env else None
+        secret_id = None if path else os.environ.get("ADM_SECRET_ID")
+    if path is not None:
+        try:
+            credentials = Credentials.from_mapping(json.loads(path.read_text()))
+        except OSError as error:
+            return _fail(f"{path}: {error.strerror or error}")
+        except ValueError as error:  # not JSON, or fields missing (named, never a value)
+            return _fail(f"{path}: {error}")
         client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
+    elif secret_id:
+        client = AdmClient.from_secret(secret_id)
     else:
-        client = AdmClient.from_secret(args.secret)
+        return _fail(
+            f"give --credentials or --secret, or set {ADM_CREDENTIALS_FILE_ENV} or ADM_SECRET_ID "
+            "(`adm-ingest sandbox` prints the lines for its account)"
+        )
     try:
         with client:
             if args.command == "inventory":

@@ -213,7 +213,7 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
 def _default_aep_url(adm_url: str) -> str:
     from urllib.parse import urlsplit
 
-    from adm_local.cli import AEP_SANDBOX_PORT
+    from adm_local.sandbox_command import AEP_SANDBOX_PORT
 
     parts = urlsplit(adm_url)
     return f"{parts.scheme}://{parts.hostname}:{AEP_SANDBOX_PORT}"
