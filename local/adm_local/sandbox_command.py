@@ -157,7 +157,7 @@ def _stop_on_sigterm() -> None:
     import signal
     import threading
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
