@@ -23,8 +23,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -33,31 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
-    dry.add_argument("file", type=Path)
-    dry.add_argument(
-        "--destination",
-        "--kind",
-        dest="destination",
-        choices=[destination.name for destination in DESTINATIONS],
-        default=DEFAULT_DESTINATION,
-        help=f"where the file's records would go (default: {DEFAULT_DESTINATION})",
-    )
-    dry.add_argument(
-        "--schema",
-        type=Path,
-        help="the target's schema as its platform returns it (e.g. an XDM schema, xed-full "
-        "JSON), for destinations that validate records against one",
-    )
-    dry.add_argument(
-        "--country",
-        help="the audience's country (ISO 3166 alpha-2), for records without their own; "
-        "default: the deployment default, US",
-    )
-    dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
-    dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
-    dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
-    dry.add_argument("--target-id", default="DRY-RUN-TARGET", help="dataSetId / definition id")
+    from adm_local import dryrun_command
+
+    dryrun_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on events/ samples")
     demo.add_argument("--config", type=Path, default=None, help="setup config (default: events/)")
@@ -151,42 +127,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    from adm_ingest.consent import ConsentError
-    from adm_ingest.destinations import DeliveryTarget, destination_class
-    from adm_ingest.mapping import MappingError
-    from adm_ingest.readers import FileFormatError
-    from adm_local.dryrun import ForeignDataError, dry_run, summary_text
+    from adm_local.dryrun_command import run
 
-    if not args.file.is_file():
-        return _fail(f"{args.file}: no such file")
-    kind = destination_class(args.destination)
-    target_id = args.target_id if kind.namespace is not None else ""
-    attributes: dict[str, str] = {}
-    if args.schema is not None:
-        try:
-            schema = json.loads(args.schema.read_bytes())
-            if not isinstance(schema, dict):
-                return _fail(f"{args.schema}: not a schema (expected a JSON object)")
-            attributes = kind.attributes_from_schema(schema)
-        except OSError as error:
-            return _fail(f"{args.schema}: {error.strerror or error}")
-        except ValueError as error:  # not JSON, or a schema the destination can't use
-            return _fail(f"{args.schema}: {error}")
-    try:
-        result = dry_run(
-            args.file,
-            destination=args.destination,
-            out_dir=args.out,
-            country=args.country,
-            mapping=args.mapping,
-            target=DeliveryTarget(args.destination, args.target_name, target_id, attributes),
-        )
-    except FileFormatError as error:
-        return _fail(f"{args.file}: {error}")
-    except (MappingError, ConsentError, ForeignDataError, OSError) as error:
-        return _fail(str(error))
-    print(summary_text(result))
-    return 0
+    return run(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
