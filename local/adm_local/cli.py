@@ -4,7 +4,7 @@
 ``dry-run FILE``       what would be sent for a local file (no network)
 ``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
 ``setup CONFIG``       the setup workflow: locally, ``--against`` a sandbox URL or ``aws``
-``sandbox``            run the ADM sandbox server, and the AEP sandbox beside it
+``sandbox``            the ADM and AEP sandboxes; prints the client's ``export`` lines
 ``aep-sandbox``        run the Adobe Experience Platform sandbox server (with its faults)
 ``aep-status BATCH``   an AEP batch's status, metrics and error codes (real API)
 ``register``           write a name → id registry entry (before the setup workflow)
@@ -13,6 +13,10 @@
 ``revoke RULE_ID``     revoke a sharing rule (real API)
 ``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
 =====================  ===========================================================
+
+Exit codes: 0 ok, 1 a file-level error (or a failed operation / setup), 2 usage, 3 rejects
+above ``dry-run --fail-on-rejects PCT``. Commands with options of their own live in their own
+module (``dryrun_command``, ``setup_command``, ``sandbox_command``), only registered here.
 """
 
 from __future__ import annotations
