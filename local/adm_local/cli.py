@@ -3,8 +3,8 @@
 =====================  ===========================================================
 ``dry-run FILE``       what would be sent for a local file (no network)
 ``demo``               the whole pipeline locally (moto + ADM sandbox) on events/
-``setup CONFIG``       the setup state machine locally (real ASL on moto + sandbox)
-``sandbox``            run the ADM sandbox server, and the AEP sandbox beside it
+``setup CONFIG``       the setup workflow: locally, ``--against`` a sandbox URL or ``aws``
+``sandbox``            the ADM and AEP sandboxes; prints the client's ``export`` lines
 ``aep-sandbox``        run the Adobe Experience Platform sandbox server (with its faults)
 ``aep-status BATCH``   an AEP batch's status, metrics and error codes (real API)
 ``register``           write a name → id registry entry (before the setup workflow)
@@ -13,6 +13,10 @@
 ``revoke RULE_ID``     revoke a sharing rule (real API)
 ``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
 =====================  ===========================================================
+
+Exit codes: 0 ok, 1 a file-level error (or a failed operation / setup), 2 usage, 3 rejects
+above ``dry-run --fail-on-rejects PCT``. Commands with options of their own live in their own
+module (``dryrun_command``, ``setup_command``, ``sandbox_command``), only registered here.
 """
 
 from __future__ import annotations
@@ -23,11 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adm_ingest.destinations import DEFAULT_DESTINATION, DESTINATIONS
 from adm_local import status_command
-
-AEP_SANDBOX_PORT = 8766
-"""Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,55 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
-    dry.add_argument("file", type=Path)
-    dry.add_argument(
-        "--destination",
-        "--kind",
-        dest="destination",
-        choices=[destination.name for destination in DESTINATIONS],
-        default=DEFAULT_DESTINATION,
-        help=f"where the file's records would go (default: {DEFAULT_DESTINATION})",
-    )
-    dry.add_argument(
-        "--schema",
-        type=Path,
-        help="the target's schema as its platform returns it (e.g. an XDM schema, xed-full "
-        "JSON), for destinations that validate records against one",
-    )
-    dry.add_argument(
-        "--country",
-        help="the audience's country (ISO 3166 alpha-2), for records without their own; "
-        "default: the deployment default, US",
-    )
-    dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
-    dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
-    dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
-    dry.add_argument("--target-id", default="DRY-RUN-TARGET", help="dataSetId / definition id")
+    from adm_local import dryrun_command
+
+    dryrun_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on events/ samples")
     demo.add_argument("--config", type=Path, default=None, help="setup config (default: events/)")
     demo.add_argument("--verbose", action="store_true", help="show the functions' JSON logs")
 
-    setup = commands.add_parser("setup", help="run the setup workflow locally (moto + sandbox)")
-    setup.add_argument("config", type=Path)
-    setup.add_argument(
-        "--runs", type=int, default=2, help="run it this many times (the second shows idempotency)"
-    )
+    from adm_local import setup_command
 
-    sandbox = commands.add_parser(
-        "sandbox", help="run the ADM sandbox server and the AEP sandbox beside it"
-    )
-    from adm_local.sandbox.cli import build_parser as sandbox_parser
+    setup_command.add_parser(commands)
 
-    sandbox_parser(sandbox)
-    sandbox.add_argument(
-        "--aep-port",
-        type=int,
-        default=AEP_SANDBOX_PORT,
-        help="port of the AEP sandbox (0: any free port; the fault options apply to ADM only, "
-        "`adm-ingest aep-sandbox` injects AEP faults)",
-    )
+    from adm_local import sandbox_command
+
+    sandbox_command.add_parser(commands)
 
     aep_sandbox = commands.add_parser("aep-sandbox", help="run the AEP sandbox server")
     from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
@@ -102,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Secrets Manager secret id with the AEP credentials (default: $AEP_SECRET_ID)",
     )
     aep_credentials.add_argument(
-        "--secret-file", type=Path, help="the AEP credentials as a JSON file"
+        "--secret-file",
+        type=Path,
+        help="the AEP credentials as a JSON file (default: $AEP_CREDENTIALS_FILE, which "
+        "`adm-ingest sandbox` prints)",
     )
 
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
@@ -122,9 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
             op.add_argument("id")
         if name == "delete-dataset":
             op.add_argument("--yes", action="store_true", help="confirm the irreversible delete")
-        source = op.add_mutually_exclusive_group(required=True)
-        source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
-        source.add_argument("--credentials", type=Path, help="credentials JSON file")
+        source = op.add_mutually_exclusive_group()
+        source.add_argument(
+            "--secret",
+            help="Secrets Manager secret id with the credentials (default: $ADM_SECRET_ID)",
+        )
+        source.add_argument(
+            "--credentials",
+            type=Path,
+            help="credentials JSON file (default: $ADM_CREDENTIALS_FILE, which "
+            "`adm-ingest sandbox` prints)",
+        )
     status_command.add_parser(commands)
     return parser
 
@@ -156,42 +133,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    from adm_ingest.consent import ConsentError
-    from adm_ingest.destinations import DeliveryTarget, destination_class
-    from adm_ingest.mapping import MappingError
-    from adm_ingest.readers import FileFormatError
-    from adm_local.dryrun import ForeignDataError, dry_run, summary_text
+    from adm_local.dryrun_command import run
 
-    if not args.file.is_file():
-        return _fail(f"{args.file}: no such file")
-    kind = destination_class(args.destination)
-    target_id = args.target_id if kind.namespace is not None else ""
-    attributes: dict[str, str] = {}
-    if args.schema is not None:
-        try:
-            schema = json.loads(args.schema.read_bytes())
-            if not isinstance(schema, dict):
-                return _fail(f"{args.schema}: not a schema (expected a JSON object)")
-            attributes = kind.attributes_from_schema(schema)
-        except OSError as error:
-            return _fail(f"{args.schema}: {error.strerror or error}")
-        except ValueError as error:  # not JSON, or a schema the destination can't use
-            return _fail(f"{args.schema}: {error}")
-    try:
-        result = dry_run(
-            args.file,
-            destination=args.destination,
-            out_dir=args.out,
-            country=args.country,
-            mapping=args.mapping,
-            target=DeliveryTarget(args.destination, args.target_name, target_id, attributes),
-        )
-    except FileFormatError as error:
-        return _fail(f"{args.file}: {error}")
-    except (MappingError, ConsentError, ForeignDataError, OSError) as error:
-        return _fail(str(error))
-    print(summary_text(result))
-    return 0
+    return run(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -201,56 +145,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from adm_ingest.setup.config import ConfigError, load_config
-    from adm_local.stack import LocalStack
+    from adm_local.setup_command import run
 
-    try:
-        config = load_config(args.config)
-    except (ConfigError, OSError, ValueError) as error:
-        return _fail(str(error))
-    print(
-        "Running the setup state machine (functions/setup/setup.asl.json) on a local stack: "
-        "moto Step Functions + the ADM sandbox.",
-        flush=True,
-    )
-    with LocalStack() as stack:
-        for run in range(1, args.runs + 1):
-            report = stack.setup(config)
-            print(f"\nrun {run}: {report.status}")
-            print(report.format_table())
-            if not report.ok:
-                return 1
-        print("\nregistry:", json.dumps(stack.registry.snapshot(), indent=2))
-    return 0
+    return run(args)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    """The ADM sandbox in the foreground, the AEP sandbox beside it for as long as it runs."""
-    from adm_local.aep_sandbox import AepSandboxServer
-    from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
-    from adm_local.sandbox.cli import run
+    from adm_local.sandbox_command import run
 
-    # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
-    aep = aep_sandbox_parser().parse_args([])
-    with AepSandboxServer(
-        args.aep_port,
-        host=args.host,
-        token_ttl=aep.token_ttl,
-        processing_delay=aep.processing_delay,
-        abandon_after=aep.abandon_after,
-        put_limit_bytes=aep.put_limit,
-        log_stream=None if args.quiet else sys.stderr,
-    ) as sandbox:
-        account = sandbox.account
-        print(
-            f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL)\n"
-            f"  client_id={account.client_id} client_secret={account.client_secret}\n"
-            f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
-            f"tenant_id={account.tenant_id}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return run(args)
+    return run(args)
 
 
 def _aep_sandbox(args: argparse.Namespace) -> int:
@@ -269,15 +172,23 @@ def _aep_status(args: argparse.Namespace) -> int:
     from adm_ingest.aep.auth import AepCredentials
     from adm_ingest.aep.endpoints import AepSettings
     from adm_ingest.aep.status import batch_status
+    from adm_local.sandbox_command import AEP_CREDENTIALS_FILE_ENV
 
     secret_id = ""
+    if args.secret_file is None and args.secret is None:
+        # A file first: `adm-ingest sandbox` exports one for its seeded account.
+        secret_file = os.environ.get(AEP_CREDENTIALS_FILE_ENV)
+        args.secret_file = Path(secret_file) if secret_file else None
     try:
         if args.secret_file is not None:
             credentials = AepCredentials.from_mapping(json.loads(args.secret_file.read_bytes()))
         else:
             secret_id = args.secret or os.environ.get("AEP_SECRET_ID")
             if not secret_id:
-                return _fail("give --secret-file or --secret, or set AEP_SECRET_ID")
+                return _fail(
+                    f"give --secret-file or --secret, or set {AEP_CREDENTIALS_FILE_ENV} "
+                    "or AEP_SECRET_ID"
+                )
             credentials = AepCredentials.from_secret(secret_id)
     except OSError as error:
         return _fail(f"{args.secret_file}: {error.strerror or error}")
@@ -315,15 +226,35 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _operation(args: argparse.Namespace) -> int:
+    import os
+
     from adm_ingest.adm import AdmClient, AdmError, ClientSettings
     from adm_ingest.adm.auth import Credentials
     from adm_ingest.setup import operations
+    from adm_local.sandbox_command import ADM_CREDENTIALS_FILE_ENV
 
-    if args.credentials:
-        credentials = Credentials.from_mapping(json.loads(args.credentials.read_text()))
+    path = args.credentials
+    secret_id = args.secret
+    if path is None and secret_id is None:
+        # A file first: `adm-ingest sandbox` exports one for its seeded account.
+        from_env = os.environ.get(ADM_CREDENTIALS_FILE_ENV)
+        path = Path(from_env) if from_env else None
+        secret_id = None if path else os.environ.get("ADM_SECRET_ID")
+    if path is not None:
+        try:
+            credentials = Credentials.from_mapping(json.loads(path.read_text()))
+        except OSError as error:
+            return _fail(f"{path}: {error.strerror or error}")
+        except ValueError as error:  # not JSON, or fields missing (named, never a value)
+            return _fail(f"{path}: {error}")
         client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
+    elif secret_id:
+        client = AdmClient.from_secret(secret_id)
     else:
-        client = AdmClient.from_secret(args.secret)
+        return _fail(
+            f"give --credentials or --secret, or set {ADM_CREDENTIALS_FILE_ENV} or ADM_SECRET_ID "
+            "(`adm-ingest sandbox` prints the lines for its account)"
+        )
     try:
         with client:
             if args.command == "inventory":

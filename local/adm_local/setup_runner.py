@@ -14,8 +14,9 @@ Call it inside ``mock_aws(config=MOTO_CONFIG)`` or against a moto server in this
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +31,13 @@ from adm_ingest.setup.config import SetupConfig, load_config
 from adm_ingest.setup.steps import ItemKind, ItemResult, Outcome
 from adm_local.functions import FUNCTIONS, load_function
 from adm_local.resources import create_registry_table
+from adm_local.setup_history import clear_message, completed_items
 from adm_local.stepfunctions import (
     Execution,
     LambdaRouter,
     configure_moto_server,
     deploy_state_machine,
+    history,
     render_definition,
     run_execution,
 )
@@ -56,6 +59,10 @@ STEP_HANDLERS: Mapping[str, str] = {
 FUNCTION_PREFIX = "adm-ingest-setup-"
 DEFAULT_STATE_MACHINE = "adm-ingest-setup"
 DEFAULT_FAILURE_TOPIC = "adm-ingest-setup-failures"
+
+NOISY_LOGGERS = ("moto", "werkzeug", "botocore", "urllib3")
+"""Libraries whose warnings are about their own machinery: moto's Step Functions interpreter
+logs every caught state error with its whole parsed state tree (kilobytes per failure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +98,10 @@ class SetupReport:
 
     ``items`` holds one result per terms / data room / audience / conversion definition /
     sharing rule, then one per registry entry, then per AEP dataset its result and its registry
-    entry's. On failure, ``failed_step`` names the state
-    machine step that failed, ``error`` its error name and ``cause`` its message.
+    entry's. On failure, ``items`` holds what the steps had finished before it (read from the
+    execution history: already created, so a re-run finds them), ``failed_step`` names the
+    state machine step that failed, ``error`` its error name and ``cause`` its cause as the
+    execution reports it (:attr:`message`: the handler's own text).
     """
 
     execution_arn: str
@@ -107,6 +116,11 @@ class SetupReport:
     def ok(self) -> bool:
         return self.status == "SUCCEEDED"
 
+    @property
+    def message(self) -> str:
+        """The failing handler's message, without the Lambda error JSON around it."""
+        return clear_message(self.cause)
+
     def of(self, kind: ItemKind) -> list[ItemResult]:
         return [item for item in self.items if item.kind is kind]
 
@@ -120,7 +134,16 @@ class SetupReport:
         return [item for item in self.items if item.outcome is not Outcome.UNCHANGED]
 
     def format_table(self) -> str:
-        """A fixed-width table (kind, name, id, outcome) plus the failure, if any."""
+        """A fixed-width table (kind, name, id, outcome) plus the failure, if any.
+
+        A failed run's table is what had been done before the failure, and its last line
+        ``FAILED at <step>: <error>: <message>``.
+        """
+        if not self.ok and not self.items:
+            return (
+                "nothing was created before the failure\n"
+                f"FAILED at {self.failed_step or '?'}: {self.error}: {self.message}"
+            )
         rows = [("KIND", "NAME", "ID", "RESULT")] + [
             (item.kind.value, item.name, item.id, item.outcome.value) for item in self.items
         ]
@@ -132,7 +155,8 @@ class SetupReport:
             for row in rows
         ]
         if not self.ok:
-            lines.append(f"FAILED at {self.failed_step or '?'}: {self.error}: {self.cause}")
+            lines.insert(0, "done before the failure (a re-run finds these and continues):")
+            lines.append(f"FAILED at {self.failed_step or '?'}: {self.error}: {self.message}")
         return "\n".join(lines)
 
 
@@ -193,8 +217,41 @@ def run_setup(
     if endpoint_url:
         client_kwargs["endpoint_url"] = endpoint_url
     sfn = boto3.client("stepfunctions", **client_kwargs)
+    arn = deploy_setup(
+        client_kwargs,
+        registry_table=environment.registry_table,
+        failure_topic_arn=failure_topic_arn,
+        retry_interval_seconds=retry_interval_seconds,
+        retry_max_attempts=retry_max_attempts,
+        state_machine_name=state_machine_name,
+    )
+    variables = environment.variables() | {"AWS_DEFAULT_REGION": region}
+    if endpoint_url:
+        # The handlers' own boto3 calls (registry table) must reach the same moto server.
+        variables.setdefault("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL", endpoint_url))
+    with quiet_loggers(), (router or setup_router()).installed(), _environment(variables):
+        execution = run_execution(sfn, arn, setup_config.to_json(), timeout_s=timeout_s)
+    report = report_of(execution, () if execution.succeeded else history(sfn, execution.arn))
+    if echo is not None:
+        echo(report.format_table())
+    return report
+
+
+def deploy_setup(
+    client_kwargs: Mapping[str, Any],
+    *,
+    registry_table: str,
+    failure_topic_arn: str | None = None,
+    retry_interval_seconds: int = 1,
+    retry_max_attempts: int = 3,
+    state_machine_name: str = DEFAULT_STATE_MACHINE,
+) -> str:
+    """What ``sam deploy`` creates for the setup, on moto: the registry table, the failure
+    topic (unless given) and the state machine from the real ASL. Returns the machine's ARN."""
+    sfn = boto3.client("stepfunctions", **client_kwargs)
     account_id = boto3.client("sts", **client_kwargs).get_caller_identity()["Account"]
-    create_registry_table(boto3.client("dynamodb", **client_kwargs), environment.registry_table)
+    region = str(client_kwargs.get("region_name") or sfn.meta.region_name)
+    create_registry_table(boto3.client("dynamodb", **client_kwargs), registry_table)
     if failure_topic_arn is None:
         topic = boto3.client("sns", **client_kwargs).create_topic(Name=DEFAULT_FAILURE_TOPIC)
         failure_topic_arn = str(topic["TopicArn"])
@@ -208,26 +265,19 @@ def run_setup(
             retry_max_attempts=retry_max_attempts,
         ),
     )
-    arn = deploy_state_machine(
+    return deploy_state_machine(
         sfn,
         name=state_machine_name,
         definition=definition,
         role_arn=f"arn:aws:iam::{account_id}:role/{state_machine_name}",
     )
-    variables = environment.variables() | {"AWS_DEFAULT_REGION": region}
-    if endpoint_url:
-        # The handlers' own boto3 calls (registry table) must reach the same moto server.
-        variables.setdefault("AWS_ENDPOINT_URL", os.environ.get("AWS_ENDPOINT_URL", endpoint_url))
-    with (router or setup_router()).installed(), _environment(variables):
-        execution = run_execution(sfn, arn, setup_config.to_json(), timeout_s=timeout_s)
-    report = report_of(execution)
-    if echo is not None:
-        echo(report.format_table())
-    return report
 
 
-def report_of(execution: Execution) -> SetupReport:
-    """Turn a finished execution (its output, or its Fail state's error) into a report."""
+def report_of(execution: Execution, events: Sequence[Mapping[str, Any]] = ()) -> SetupReport:
+    """Turn a finished execution (its output, or its Fail state's error) into a report.
+
+    ``events`` (the execution's history) gives a failed run's items: what its steps finished.
+    """
     if not execution.succeeded:
         step, cause = None, execution.cause
         try:
@@ -237,7 +287,13 @@ def report_of(execution: Execution) -> SetupReport:
         if isinstance(shaped, dict):
             step, cause = shaped.get("step"), shaped.get("cause")
         return SetupReport(
-            execution.arn, execution.status, (), step, execution.error, cause, output={}
+            execution.arn,
+            execution.status,
+            completed_items(events),
+            step,
+            execution.error,
+            cause,
+            output={},
         )
     output = execution.output or {}
     results = output.get("results", {})
@@ -251,6 +307,21 @@ def report_of(execution: Execution) -> SetupReport:
         raw_items.extend((dataset["dataset"], dataset["registry"]))
     items = tuple(ItemResult.from_json(raw) for raw in raw_items)
     return SetupReport(execution.arn, execution.status, items, output=output)
+
+
+@contextmanager
+def quiet_loggers(names: Sequence[str] = NOISY_LOGGERS) -> Iterator[None]:
+    """Silence the :data:`NOISY_LOGGERS` (their levels restored after): what a person sees
+    of a failed setup is the report's failing step and message, not an interpreter's trace."""
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
 
 
 @contextmanager

@@ -52,6 +52,7 @@ from adm_ingest.report import rejects_key, report_key
 from adm_local import resources
 from adm_local.aep_sandbox import AepSandboxServer
 from adm_local.crashes import Crashes, SimulatedCrash
+from adm_local.emf import MetricsSink
 from adm_local.functions import load_function
 from adm_local.poller import deploy_poller, poller_router, running_executions
 from adm_local.sandbox import SandboxServer
@@ -146,6 +147,9 @@ class LocalStack:
         sandbox_kwargs: options of the ADM sandbox (:class:`SandboxServer`).
         aep_sandbox_kwargs: options of the AEP sandbox (:class:`AepSandboxServer`), e.g. its
             ``processing_delay`` (how long a completed batch stays ``processing``).
+        metrics_log: a file the functions' CloudWatch EMF metric documents are appended to
+            (one JSON line each). Quiet or not, they never reach the terminal: they are
+            collected in :attr:`metrics` (see :mod:`adm_local.emf`).
     """
 
     def __init__(
@@ -160,8 +164,11 @@ class LocalStack:
         sandbox_kwargs: Mapping[str, Any] | None = None,
         aep_sandbox_kwargs: Mapping[str, Any] | None = None,
         environment: Mapping[str, str] | None = None,
+        metrics_log: Path | None = None,
     ) -> None:
         self.names = StackNames()
+        self.metrics = MetricsSink(metrics_log)
+        """The EMF metric documents the functions published (what CloudWatch would extract)."""
         self.records_per_chunk = records_per_chunk
         self.max_receive_count = max_receive_count
         self.visibility_timeout = visibility_timeout
@@ -199,6 +206,12 @@ class LocalStack:
         if self.quiet:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's access log
             warnings.filterwarnings("ignore", message="No application metrics to publish")
+            from adm_local.setup_runner import quiet_loggers
+
+            # moto's Step Functions interpreter logs each caught state error (the poller's
+            # Retry/Catch paths) with its parsed state tree.
+            self._exits.enter_context(quiet_loggers())
+        self._exits.enter_context(self.metrics.installed())
         port = free_port()
         self._moto = AtomicMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._moto.start()
@@ -213,7 +226,7 @@ class LocalStack:
         )
         self.aep_sandbox.__enter__()
         self._set_env(self._environment())
-        _reset_powertools_caches()
+        reset_powertools_caches()
         self._provision()
         self._deploy_poller()
         self.functions = {
@@ -234,7 +247,7 @@ class LocalStack:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-            _reset_powertools_caches()
+            reset_powertools_caches()
 
     def _environment(self) -> dict[str, str]:
         env = {
@@ -266,7 +279,6 @@ class LocalStack:
         }
         if self.quiet:
             env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-            env["POWERTOOLS_METRICS_DISABLED"] = "true"
         return env | self._extra_env
 
     def _set_env(self, values: Mapping[str, str]) -> None:
@@ -735,7 +747,7 @@ sqs_event = _sqs_event
 """For other consumers of the stack's queues (the ``throttle`` benchmark's worker processes)."""
 
 
-def _reset_powertools_caches() -> None:
+def reset_powertools_caches() -> None:
     """Powertools caches its Parameters providers (and their boto3 clients) per process."""
     from aws_lambda_powertools.utilities import parameters
 

@@ -1,8 +1,8 @@
 """``adm-ingest dry-run`` (issue 2, item 7), driven through the CLI entry point on real files.
 
 "Done when: ``adm-ingest dry-run`` on a CSV with mixed good and bad rows accounts for every
-row." Record-level problems exit 0 (they are in the report); file-level problems exit 2 and
-write nothing.
+row." Record-level problems exit 0 (they are in the report); file-level problems exit 1 and
+write nothing; usage problems (a missing file, a bad mapping) exit 2.
 """
 
 from __future__ import annotations
@@ -194,13 +194,13 @@ def test_an_invalid_mapping_config_is_a_file_level_error(
         (b"jane.doe@example.com,5714120599\nj.smith@example.org,2065550142\n", "no header"),
     ],
 )
-def test_file_level_errors_exit_2_and_write_nothing(
+def test_file_level_errors_exit_1_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
 ) -> None:
     source = tmp_path / "broken.csv"
     source.write_bytes(content)
     out = tmp_path / "out"
-    assert dry_run(source, "--out", out) == 2
+    assert dry_run(source, "--out", out) == 1
     err = capsys.readouterr().err
     assert message in err
     assert "jane.doe" not in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .server import SandboxServer
 from .serving import add_fault_arguments, fault_settings, serve_until_interrupted
@@ -72,8 +72,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start a sandbox from parsed options and serve until interrupted."""
+def run(args: argparse.Namespace, *, ready: Callable[[SandboxServer], None] | None = None) -> int:
+    """Start a sandbox from parsed options and serve until interrupted.
+
+    ``ready`` is called once the sandbox listens (its URL known), before its banner."""
     sandbox = SandboxServer(
         args.port,
         host=args.host,
@@ -92,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
         requests_per_second=args.requests_per_second,
         burst=args.burst,
     )
-    return serve_until_interrupted(sandbox, _banner)
+
+    def banner(bound: SandboxServer) -> str:
+        if ready is not None:
+            ready(bound)
+        return _banner(bound)
+
+    return serve_until_interrupted(sandbox, banner)
 
 
 def _banner(sandbox: SandboxServer) -> str:

@@ -38,15 +38,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.destinations import DESTINATIONS
 from adm_ingest.mapping import MappingConfig, MappingError
 from adm_ingest.pipeline.routing import INPUT_PREFIXES, RoutingError, route
+
+_T = TypeVar("_T")
 
 REGIONS = ("NA", "EU", "FE")
 ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
@@ -94,16 +96,69 @@ COUNTRY_CODES = ADM_COUNTRY_CODES | {"UNKNOWN"}
 config is an API body, so ``USA`` or ``Germany`` is an error here, not a spelling to read."""
 
 
-class ConfigError(ValueError):
-    """The setup config is invalid. ``field`` is the path of the bad field (``audiences[0].name``).
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One invalid field: its path (``audiences[0].name``) and the rule it breaks."""
 
-    The message names the field and the rule it breaks, never the offending value.
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+class ConfigError(ValueError):
+    """The setup config is invalid: every problem found, in document order.
+
+    ``problems`` lists them all (one validation pass finds every mistake, so a user fixes a
+    config in one round trip); ``field`` / ``problem`` are the first one's. The message has one
+    ``field: problem`` line per problem and names rules, never the offending value.
     """
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    def __init__(self, field: str, problem: str, *more: Problem) -> None:
+        self.problems: tuple[Problem, ...] = (Problem(field, problem), *more)
+        super().__init__("\n".join(str(found) for found in self.problems))
         self.field = field
         self.problem = problem
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigError:
+        """One error listing ``problems`` (at least one)."""
+        first, *rest = problems
+        return cls(first.field, first.problem, *rest)
+
+
+class _Problems:
+    """Collects the problems of one validation pass instead of stopping at the first.
+
+    :meth:`take` runs one field's reader: its value, or ``None`` with the problem recorded.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def take(self, read: Callable[..., _T], *args: Any) -> _T | None:
+        try:
+            return read(*args)
+        except ConfigError as error:
+            self.found.extend(error.problems)
+            return None
+
+    def add(self, field: str, problem: str) -> None:
+        self.found.append(Problem(field, problem))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ConfigError.of(self.found)
+
+
+def _strict(parse: Callable[[Any, str, _Problems], _T | None], raw: Any, path: str) -> _T:
+    """Run a collecting item parser for a single item: its value, or all its problems raised."""
+    problems = _Problems()
+    value = parse(raw, path, problems)
+    problems.raise_any()
+    assert value is not None  # no problem recorded means the item was built
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +321,12 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
 
 
 def parse_config(raw: Any) -> SetupConfig:
-    """Validate an already decoded config document (see :func:`load_config`)."""
+    """Validate an already decoded config document (see :func:`load_config`).
+
+    Raises:
+        ConfigError: listing every invalid field found, in document order.
+    """
+    problems = _Problems()
     doc = _object(raw, "<config>")
     _only(
         doc,
@@ -281,88 +341,119 @@ def parse_config(raw: Any) -> SetupConfig:
             "mappings",
             "aepDatasets",
         },
+        problems,
     )
-    audiences = tuple(
-        _audience(item, f"audiences[{i}]")
-        for i, item in enumerate(_list(doc.get("audiences", []), "audiences"))
+
+    def items(key: str) -> list[tuple[Any, str]]:
+        raw_list = problems.take(lambda: _list(doc.get(key, []), key)) or []
+        return [(item, f"{key}[{i}]") for i, item in enumerate(raw_list)]
+
+    audience_items = [_audience(item, path, problems) for item, path in items("audiences")]
+    _unique([a.name if a else None for a in audience_items], "audiences", "name", problems)
+    definition_items = [
+        _definition(item, path, problems) for item, path in items("conversionDefinitions")
+    ]
+    _unique(
+        [d.name if d else None for d in definition_items],
+        "conversionDefinitions",
+        "name",
+        problems,
     )
-    _unique([a.name for a in audiences], "audiences", "name")
-    definitions = tuple(
-        _definition(item, f"conversionDefinitions[{i}]")
-        for i, item in enumerate(
-            _list(doc.get("conversionDefinitions", []), "conversionDefinitions")
-        )
-    )
-    _unique([d.name for d in definitions], "conversionDefinitions", "name")
-    rules = tuple(
-        _sharing_rule(item, f"sharingRules[{i}]", audiences, definitions)
-        for i, item in enumerate(_list(doc.get("sharingRules", []), "sharingRules"))
-    )
-    _unique([r.name for r in rules], "sharingRules", "name")
-    aep_datasets = tuple(
-        _aep_dataset(item, f"aepDatasets[{i}]")
-        for i, item in enumerate(_list(doc.get("aepDatasets", []), "aepDatasets"))
-    )
-    _unique([d.name for d in aep_datasets], "aepDatasets", "name")
+    # A rule may only name items of this config; an invalid item's name still counts (its own
+    # problem is reported), so one mistake is not reported twice.
+    audience_names = _names(items("audiences"))
+    definition_names = _names(items("conversionDefinitions"))
+    rule_items = [
+        _sharing_rule(item, path, problems, audience_names, definition_names)
+        for item, path in items("sharingRules")
+    ]
+    _unique([r.name if r else None for r in rule_items], "sharingRules", "name", problems)
+    dataset_items = [_aep_dataset(item, path, problems) for item, path in items("aepDatasets")]
+    _unique([d.name if d else None for d in dataset_items], "aepDatasets", "name", problems)
+    audiences = tuple(a for a in audience_items if a is not None)
+    definitions = tuple(d for d in definition_items if d is not None)
+    rules = tuple(r for r in rule_items if r is not None)
+    aep_datasets = tuple(d for d in dataset_items if d is not None)
     # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item
     # and no account key (one given means ADM is meant: then all three are checked).
     aep_only = (
-        bool(aep_datasets)
-        and not (audiences or definitions or rules)
+        bool(dataset_items)
+        and not (audience_items or definition_items or rule_items)
         and not any(key in doc for key in ADM_ACCOUNT_KEYS)
     )
+    region = manager = advertiser = None
+    if not aep_only:
+        region = problems.take(lambda: _choice(doc, "region", "region", REGIONS))
+        manager = problems.take(lambda: _text(doc, "managerAccountId", "managerAccountId"))
+        advertiser = problems.take(lambda: _text(doc, "advertiserAccountId", "advertiserAccountId"))
+    mappings = _mappings(doc.get("mappings", {}), "mappings", problems)
+    problems.raise_any()
     return SetupConfig(
-        region=None if aep_only else _choice(doc, "region", "region", REGIONS),
-        manager_account_id=(
-            None if aep_only else _text(doc, "managerAccountId", "managerAccountId")
-        ),
-        advertiser_account_id=(
-            None if aep_only else _text(doc, "advertiserAccountId", "advertiserAccountId")
-        ),
+        region=region,
+        manager_account_id=manager,
+        advertiser_account_id=advertiser,
         audiences=audiences,
         conversion_definitions=definitions,
         sharing_rules=rules,
-        mappings=_mappings(doc.get("mappings", {}), "mappings"),
+        mappings=mappings,
         aep_datasets=aep_datasets,
     )
 
 
+def _names(items: list[tuple[Any, str]]) -> set[str]:
+    """The ``name`` strings of raw items (valid or not)."""
+    return {
+        name
+        for item, _ in items
+        if isinstance(item, Mapping) and isinstance(name := item.get("name"), str)
+    }
+
+
 def parse_audience(raw: Any, path: str = "audience") -> AudienceSpec:
     """Validate one audience item (a step's input: the normalized config's ``audiences[i]``)."""
-    return _audience(raw, path)
+    return _strict(_audience, raw, path)
 
 
 def parse_conversion_definitions(
     raw: Any, path: str = "conversionDefinitions"
 ) -> tuple[ConversionDefinitionSpec, ...]:
     """Validate a list of conversion definition items."""
-    return tuple(_definition(item, f"{path}[{i}]") for i, item in enumerate(_list(raw, path)))
+    problems = _Problems()
+    specs = [_definition(item, f"{path}[{i}]", problems) for i, item in enumerate(_list(raw, path))]
+    problems.raise_any()
+    return tuple(spec for spec in specs if spec is not None)
 
 
 def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
     """Validate one sharing rule item; the names it references are resolved by the step."""
-    return _sharing_rule(raw, path, None, None)
+    return _strict(
+        lambda item, at, problems: _sharing_rule(item, at, problems, None, None), raw, path
+    )
 
 
 def parse_aep_dataset(raw: Any, path: str = "aepDataset") -> AepDatasetSpec:
     """Validate one AEP dataset item (a step's input: the normalized ``aepDatasets[i]``)."""
-    return _aep_dataset(raw, path)
+    return _strict(_aep_dataset, raw, path)
 
 
-def _aep_dataset(raw: Any, path: str) -> AepDatasetSpec:
-    item = _object(raw, path)
+def _aep_dataset(raw: Any, path: str, problems: _Problems) -> AepDatasetSpec | None:
+    item = problems.take(lambda: _object(raw, path))
+    if item is None:
+        return None
     _only(
         item,
         path,
         {"name", "schema", "profileEnabled", "identityEnabled", "partialIngestionPercent"},
+        problems,
     )
-    name = _text(item, "name", f"{path}.name")
-    if not AEP_DATASET_NAME_PATTERN.fullmatch(name):
-        raise ConfigError(
+    name = problems.take(lambda: _text(item, "name", f"{path}.name"))
+    if name is not None and not AEP_DATASET_NAME_PATTERN.fullmatch(name):
+        problems.add(
             f"{path}.name",
             "must be 1–100 letters, digits, ' ', '_', '.' or '-', starting and ending with a "
             "letter or digit",
         )
+        name = None
     percent = item.get("partialIngestionPercent", 0)
     low, high = PARTIAL_INGESTION_RANGE
     if (
@@ -371,56 +462,105 @@ def _aep_dataset(raw: Any, path: str) -> AepDatasetSpec:
         or not math.isfinite(percent)
         or not low <= percent <= high
     ):
-        raise ConfigError(
-            f"{path}.partialIngestionPercent", f"must be a number from {low} to {high}"
-        )
+        problems.add(f"{path}.partialIngestionPercent", f"must be a number from {low} to {high}")
+        percent = None
+    schema = problems.take(lambda: _text(item, "schema", f"{path}.schema").strip())
+    profile = problems.take(
+        lambda: _bool(item.get("profileEnabled", False), f"{path}.profileEnabled")
+    )
+    identity = problems.take(
+        lambda: _bool(item.get("identityEnabled", False), f"{path}.identityEnabled")
+    )
+    if name is None or schema is None or percent is None or profile is None or identity is None:
+        return None
     return AepDatasetSpec(
         name=name,
-        schema=_text(item, "schema", f"{path}.schema").strip(),
-        profile_enabled=_bool(item.get("profileEnabled", False), f"{path}.profileEnabled"),
-        identity_enabled=_bool(item.get("identityEnabled", False), f"{path}.identityEnabled"),
+        schema=schema,
+        profile_enabled=profile,
+        identity_enabled=identity,
         partial_ingestion_percent=percent,
     )
 
 
-def _audience(raw: Any, path: str) -> AudienceSpec:
-    item = _object(raw, path)
-    _only(item, path, {"name", "countryCode", "description", "idRetention"})
-    name = _text(item, "name", f"{path}.name", length=DATASET_NAME_LENGTH)
-    if not DATASET_NAME_PATTERN.fullmatch(name):
-        raise ConfigError(
+def _audience(raw: Any, path: str, problems: _Problems) -> AudienceSpec | None:
+    item = problems.take(lambda: _object(raw, path))
+    if item is None:
+        return None
+    _only(item, path, {"name", "countryCode", "description", "idRetention"}, problems)
+    name = problems.take(lambda: _text(item, "name", f"{path}.name", length=DATASET_NAME_LENGTH))
+    if name is not None and not DATASET_NAME_PATTERN.fullmatch(name):
+        problems.add(
             f"{path}.name",
             "must start with a letter and contain only letters, digits, '_' and '-'",
         )
-    country = _text(item, "countryCode", f"{path}.countryCode")
-    if country not in COUNTRY_CODES:
-        raise ConfigError(f"{path}.countryCode", "must be an ISO 3166-1 alpha-2 code, e.g. US")
+        name = None
+    country = problems.take(lambda: _text(item, "countryCode", f"{path}.countryCode"))
+    if country is not None and country not in COUNTRY_CODES:
+        problems.add(f"{path}.countryCode", "must be an ISO 3166-1 alpha-2 code, e.g. US")
+        country = None
+    valid = name is not None and country is not None
     description = None
     if "description" in item:
-        description = _text(item, "description", f"{path}.description", length=DESCRIPTION_LENGTH)
+        description = problems.take(
+            lambda: _text(item, "description", f"{path}.description", length=DESCRIPTION_LENGTH)
+        )
+        valid = valid and description is not None
     id_retention = None
     if "idRetention" in item:
-        id_retention = _bool(item["idRetention"], f"{path}.idRetention")
+        id_retention = problems.take(lambda: _bool(item["idRetention"], f"{path}.idRetention"))
+        valid = valid and id_retention is not None
+    if not valid or name is None or country is None:
+        return None
     return AudienceSpec(name, country, description, id_retention)
 
 
-def _definition(raw: Any, path: str) -> ConversionDefinitionSpec:
-    item = _object(raw, path)
-    _only(item, path, {"name", "conversionType", "countingMethod", "source", "sourceType", "value"})
-    source = _choice(item, "source", f"{path}.source", SOURCES)
-    source_type = _choice(item, "sourceType", f"{path}.sourceType", SOURCE_TYPES)
-    if source_type not in SOURCE_TYPES_BY_SOURCE[source]:
-        raise ConfigError(
+def _definition(raw: Any, path: str, problems: _Problems) -> ConversionDefinitionSpec | None:
+    item = problems.take(lambda: _object(raw, path))
+    if item is None:
+        return None
+    _only(
+        item,
+        path,
+        {"name", "conversionType", "countingMethod", "source", "sourceType", "value"},
+        problems,
+    )
+    name = problems.take(lambda: _text(item, "name", f"{path}.name", length=DEFINITION_NAME_LENGTH))
+    conversion_type = problems.take(
+        lambda: _choice(item, "conversionType", f"{path}.conversionType", CONVERSION_TYPES)
+    )
+    counting = problems.take(
+        lambda: _choice(item, "countingMethod", f"{path}.countingMethod", COUNTING_METHODS)
+    )
+    source = problems.take(lambda: _choice(item, "source", f"{path}.source", SOURCES))
+    source_type = problems.take(
+        lambda: _choice(item, "sourceType", f"{path}.sourceType", SOURCE_TYPES)
+    )
+    if (
+        source is not None
+        and source_type is not None
+        and source_type not in SOURCE_TYPES_BY_SOURCE[source]
+    ):
+        problems.add(
             f"{path}.sourceType",
             f"must be one of {', '.join(SOURCE_TYPES_BY_SOURCE[source])} with source {source}",
         )
+        source_type = None
     value = item.get("value")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{path}.value", "is required and must be a number")
+        problems.add(f"{path}.value", "is required and must be a number")
+        return None
+    if (
+        name is None
+        or conversion_type is None
+        or counting is None
+        or source is None
+        or source_type is None
+    ):
+        return None
     return ConversionDefinitionSpec(
-        name=_text(item, "name", f"{path}.name", length=DEFINITION_NAME_LENGTH),
-        conversion_type=_choice(item, "conversionType", f"{path}.conversionType", CONVERSION_TYPES),
-        counting_method=_choice(item, "countingMethod", f"{path}.countingMethod", COUNTING_METHODS),
+        name=name,
+        conversion_type=conversion_type,
+        counting_method=counting,
         source=source,
         source_type=source_type,
         value=value,
@@ -430,11 +570,14 @@ def _definition(raw: Any, path: str) -> ConversionDefinitionSpec:
 def _sharing_rule(
     raw: Any,
     path: str,
-    audiences: tuple[AudienceSpec, ...] | None,
-    definitions: tuple[ConversionDefinitionSpec, ...] | None,
-) -> SharingRuleSpec:
-    """One sharing rule; ``audiences``/``definitions`` (when given) must contain its source."""
-    item = _object(raw, path)
+    problems: _Problems,
+    audiences: set[str] | None,
+    definitions: set[str] | None,
+) -> SharingRuleSpec | None:
+    """One sharing rule; ``audiences``/``definitions`` (names, when given) must hold its source."""
+    item = problems.take(lambda: _object(raw, path))
+    if item is None:
+        return None
     _only(
         item,
         path,
@@ -449,43 +592,72 @@ def _sharing_rule(
             "accountEntityId",
             "revoke",
         },
+        problems,
     )
-    dataset = _text(item, "dataset", f"{path}.dataset")
-    if audiences is not None and dataset not in {a.name for a in audiences}:
-        raise ConfigError(f"{path}.dataset", "must name an audience of this config")
+    before = len(problems.found)
+    dataset = problems.take(lambda: _text(item, "dataset", f"{path}.dataset"))
+    if dataset is not None and audiences is not None and dataset not in audiences:
+        problems.add(f"{path}.dataset", "must name an audience of this config")
     definition = None
     if "conversionDefinition" in item:
-        definition = _text(item, "conversionDefinition", f"{path}.conversionDefinition")
-        if definitions is not None and definition not in {d.name for d in definitions}:
-            raise ConfigError(
+        definition = problems.take(
+            lambda: _text(item, "conversionDefinition", f"{path}.conversionDefinition")
+        )
+        if definition is not None and definitions is not None and definition not in definitions:
+            problems.add(
                 f"{path}.conversionDefinition", "must name a conversion definition of this config"
             )
         if "metadata" in item:
-            raise ConfigError(
+            problems.add(
                 f"{path}.metadata", "must be omitted with conversionDefinition (it is derived)"
             )
-    application = _choice(item, "application", f"{path}.application", APPLICATIONS)
-    destination = _text(item, "destinationAccountId", f"{path}.destinationAccountId")
+    application = problems.take(
+        lambda: _choice(item, "application", f"{path}.application", APPLICATIONS)
+    )
+    destination = problems.take(
+        lambda: _text(item, "destinationAccountId", f"{path}.destinationAccountId")
+    )
     metadata = None
     if "metadata" in item:
-        metadata = _metadata(item["metadata"], f"{path}.metadata")
-    elif definition is None:
-        raise ConfigError(f"{path}.metadata", "is required (or conversionDefinition)")
-    default_name = ":".join(filter(None, (dataset, definition, application, destination)))
+        if definition is None:
+            metadata = problems.take(lambda: _metadata(item["metadata"], f"{path}.metadata"))
+    elif "conversionDefinition" not in item:
+        problems.add(f"{path}.metadata", "is required (or conversionDefinition)")
+    default_name = ":".join(
+        value for value in (dataset, definition, application, destination) if value
+    )
+    name = (
+        problems.take(lambda: _text(item, "name", f"{path}.name"))
+        if "name" in item
+        else default_name
+    )
+    marketplace = problems.take(lambda: _text(item, "marketplaceId", f"{path}.marketplaceId"))
+    account_entity = (
+        problems.take(lambda: _text(item, "accountEntityId", f"{path}.accountEntityId"))
+        if "accountEntityId" in item
+        else None
+    )
+    revoke = problems.take(lambda: _bool(item.get("revoke", False), f"{path}.revoke"))
+    if (
+        len(problems.found) > before
+        or dataset is None
+        or application is None
+        or destination is None
+        or name is None
+        or marketplace is None
+        or revoke is None
+    ):
+        return None
     return SharingRuleSpec(
-        name=_text(item, "name", f"{path}.name") if "name" in item else default_name,
+        name=name,
         dataset=dataset,
         application=application,
         destination_account_id=destination,
-        marketplace_id=_text(item, "marketplaceId", f"{path}.marketplaceId"),
+        marketplace_id=marketplace,
         conversion_definition=definition,
         metadata=metadata,
-        account_entity_id=(
-            _text(item, "accountEntityId", f"{path}.accountEntityId")
-            if "accountEntityId" in item
-            else None
-        ),
-        revoke=_bool(item.get("revoke", False), f"{path}.revoke"),
+        account_entity_id=account_entity,
+        revoke=revoke,
     )
 
 
@@ -499,21 +671,29 @@ def _metadata(raw: Any, path: str) -> dict[str, Any]:
         _text(metadata, kind, f"{path}.{kind}")
         return dict(metadata)
     inner = _object(metadata[kind], f"{path}.{kind}")
+    problems = _Problems()
     if kind == "audienceMetadata":
-        _only(inner, f"{path}.{kind}", {"audienceName", "description", "externalAudienceId"})
-        _text(inner, "audienceName", f"{path}.{kind}.audienceName", length=AUDIENCE_NAME_LENGTH)
+        _only(
+            inner, f"{path}.{kind}", {"audienceName", "description", "externalAudienceId"}, problems
+        )
+        problems.take(
+            lambda: _text(
+                inner, "audienceName", f"{path}.{kind}.audienceName", length=AUDIENCE_NAME_LENGTH
+            )
+        )
         for optional in ("description", "externalAudienceId"):
             if optional in inner:
-                _text(inner, optional, f"{path}.{kind}.{optional}")
+                problems.take(_text, inner, optional, f"{path}.{kind}.{optional}")
     else:
-        _only(inner, f"{path}.{kind}", {"amcInstanceId", "amcInstanceName"})
-        _text(inner, "amcInstanceId", f"{path}.{kind}.amcInstanceId")
+        _only(inner, f"{path}.{kind}", {"amcInstanceId", "amcInstanceName"}, problems)
+        problems.take(lambda: _text(inner, "amcInstanceId", f"{path}.{kind}.amcInstanceId"))
         if "amcInstanceName" in inner:
-            _text(inner, "amcInstanceName", f"{path}.{kind}.amcInstanceName")
+            problems.take(lambda: _text(inner, "amcInstanceName", f"{path}.{kind}.amcInstanceName"))
+    problems.raise_any()
     return {kind: dict(inner)}
 
 
-def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
+def _mappings(raw: Any, path: str, problems: _Problems) -> dict[str, dict[str, Any]]:
     """Per-prefix column mappings: ``{"audiences/<name>": <mapping config>}``.
 
     The key is a routing prefix (``audiences/<name>``, ``audiences/<name>/delete``,
@@ -524,25 +704,33 @@ def _mappings(raw: Any, path: str) -> dict[str, dict[str, Any]]:
     the dataset when a file arrives).
     """
     result: dict[str, dict[str, Any]] = {}
-    for prefix, document in _object(raw, path).items():
+    entries = problems.take(lambda: _object(raw, path)) or {}
+    for prefix, document in entries.items():
         entry_path = f"{path}[{prefix!r}]"
-        key = _mapping_key(str(prefix), entry_path)
-        mapping = _object(document, entry_path)
-        if "xdm" in mapping:  # an AEP dataset's: columns → XDM paths (or auto-detected)
-            _object(mapping["xdm"], f"{entry_path}.xdm")
-            columns = _object(mapping.get("columns", {}), f"{entry_path}.columns")
-        else:
-            columns = _object(mapping.get("columns"), f"{entry_path}.columns")
-            if not columns:
-                raise ConfigError(f"{entry_path}.columns", "must map at least one column")
-        for column in columns:
-            _text(columns, column, f"{entry_path}.columns[{column!r}]")
-        try:  # the same validation the pipeline applies, so setup refuses what it would refuse
-            MappingConfig.from_dict(dict(mapping))
-        except MappingError as error:
-            raise ConfigError(entry_path, str(error)) from error
-        result[key] = dict(mapping)
+        key = problems.take(_mapping_key, str(prefix), entry_path)
+        mapping = problems.take(_mapping, document, entry_path)
+        if key is not None and mapping is not None:
+            result[key] = mapping
     return result
+
+
+def _mapping(document: Any, entry_path: str) -> dict[str, Any]:
+    """One prefix's mapping config, validated as the pipeline will read it."""
+    mapping = _object(document, entry_path)
+    if "xdm" in mapping:  # an AEP dataset's: columns → XDM paths (or auto-detected)
+        _object(mapping["xdm"], f"{entry_path}.xdm")
+        columns = _object(mapping.get("columns", {}), f"{entry_path}.columns")
+    else:
+        columns = _object(mapping.get("columns"), f"{entry_path}.columns")
+        if not columns:
+            raise ConfigError(f"{entry_path}.columns", "must map at least one column")
+    for column in columns:
+        _text(columns, column, f"{entry_path}.columns[{column!r}]")
+    try:  # the same validation the pipeline applies, so setup refuses what it would refuse
+        MappingConfig.from_dict(dict(mapping))
+    except MappingError as error:
+        raise ConfigError(entry_path, str(error)) from error
+    return dict(mapping)
 
 
 def _mapping_key(prefix: str, path: str) -> str:
@@ -577,11 +765,10 @@ def _list(raw: Any, path: str) -> list[Any]:
     return raw
 
 
-def _only(item: Mapping[str, Any], path: str, allowed: set[str]) -> None:
-    unknown = sorted(set(item) - allowed)
-    if unknown:
-        # Key names are ours (not data), so naming them is safe and catches typos early.
-        raise ConfigError(f"{path}.{unknown[0]}", "is not a known field")
+def _only(item: Mapping[str, Any], path: str, allowed: set[str], problems: _Problems) -> None:
+    # Key names are ours (not data), so naming them is safe and catches typos early.
+    for unknown in sorted(set(item) - allowed):
+        problems.add(f"{path}.{unknown}", "is not a known field")
 
 
 def _text(
@@ -608,9 +795,12 @@ def _bool(value: Any, path: str) -> bool:
     return value
 
 
-def _unique(names: list[str], path: str, key: str) -> None:
+def _unique(names: list[str | None], path: str, key: str, problems: _Problems) -> None:
+    """Flag each repeated name (``None``: an invalid item, already reported)."""
     seen: set[str] = set()
     for i, name in enumerate(names):
+        if name is None:
+            continue
         if name in seen:
-            raise ConfigError(f"{path}[{i}].{key}", "duplicates an earlier entry")
+            problems.add(f"{path}[{i}].{key}", "duplicates an earlier entry")
         seen.add(name)

@@ -1,0 +1,164 @@
+"""``adm-ingest sandbox``: the ADM sandbox in the foreground, the AEP sandbox beside it.
+
+Once both listen, it prints (on stdout) the exact ``export`` lines that point the client
+commands (``inventory``, ``status``, ``revoke``, ``delete-dataset``, ``aep-status``) at them:
+the hosts (``ADM_API_URL``, ``ADM_TOKEN_URL``, ``AEP_API_URL``, ``AEP_IMS_URL``) and the seeded
+credentials, written as JSON files the commands read through ``ADM_CREDENTIALS_FILE`` /
+``AEP_CREDENTIALS_FILE`` — no Secrets Manager, and no request to Amazon's or Adobe's real login
+hosts. The files live in ``--credentials-dir`` (default: a temporary folder removed on exit);
+``--env-file`` also writes the lines to a file to ``source``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
+from adm_ingest.aep import AEP_API_URL_ENV, AEP_IMS_URL_ENV
+
+AEP_SANDBOX_PORT = 8766
+"""Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
+ADM_CREDENTIALS_FILE_ENV = "ADM_CREDENTIALS_FILE"
+AEP_CREDENTIALS_FILE_ENV = "AEP_CREDENTIALS_FILE"
+ADM_CREDENTIALS_NAME = "adm-credentials.json"
+AEP_CREDENTIALS_NAME = "aep-credentials.json"
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``sandbox`` on the CLI's sub-parsers."""
+    from adm_local.sandbox.cli import build_parser as sandbox_parser
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run the ADM sandbox server and the AEP sandbox beside it",
+        description=(
+            "Serve the ADM sandbox and the AEP sandbox; print the export lines that point the "
+            "client commands (inventory, status, aep-status…) at them."
+        ),
+    )
+    sandbox_parser(sandbox)
+    sandbox.add_argument(
+        "--aep-port",
+        type=int,
+        default=AEP_SANDBOX_PORT,
+        help="port of the AEP sandbox (0: any free port; the fault options apply to ADM only, "
+        "`adm-ingest aep-sandbox` injects AEP faults)",
+    )
+    sandbox.add_argument(
+        "--credentials-dir",
+        type=Path,
+        help="write the seeded credentials files here (default: a temporary folder, removed "
+        "when the sandbox stops)",
+    )
+    sandbox.add_argument(
+        "--env-file", type=Path, help="also write the export lines to this file (to `source`)"
+    )
+
+
+def export_lines(
+    *,
+    adm_url: str,
+    adm_token_url: str,
+    aep_url: str,
+    adm_credentials: Path,
+    aep_credentials: Path,
+) -> list[str]:
+    """The shell lines that point the client commands at the two sandboxes."""
+    values = {
+        API_URL_ENV: adm_url,
+        TOKEN_URL_ENV: adm_token_url,
+        ADM_CREDENTIALS_FILE_ENV: str(adm_credentials),
+        # One host serves the platform and IMS (the client appends /ims/token/v3).
+        AEP_API_URL_ENV: aep_url,
+        AEP_IMS_URL_ENV: aep_url,
+        AEP_CREDENTIALS_FILE_ENV: str(aep_credentials),
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+def write_credentials(folder: Path, adm: dict[str, str], aep: dict[str, str]) -> tuple[Path, Path]:
+    """The seeded credentials as the JSON files the client commands read (owner-only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / ADM_CREDENTIALS_NAME, folder / AEP_CREDENTIALS_NAME)
+    for path, document in zip(paths, (adm, aep), strict=True):
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        path.chmod(0o600)  # sandbox values, but credentials files stay private by habit
+    return paths
+
+
+def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> int:
+    """Serve both sandboxes until Ctrl-C; print the export lines once both listen."""
+    from adm_local.aep_sandbox import AepSandboxServer
+    from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
+    from adm_local.sandbox import SandboxServer
+    from adm_local.sandbox.cli import run as run_adm
+
+    emit = out or (lambda line: print(line, flush=True))
+    _stop_on_sigterm()
+    # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
+    aep = aep_sandbox_parser().parse_args([])
+    temporary = args.credentials_dir is None
+    folder = (
+        Path(tempfile.mkdtemp(prefix="adm-ingest-sandbox-")) if temporary else args.credentials_dir
+    )
+    try:
+        with AepSandboxServer(
+            args.aep_port,
+            host=args.host,
+            token_ttl=aep.token_ttl,
+            processing_delay=aep.processing_delay,
+            abandon_after=aep.abandon_after,
+            put_limit_bytes=aep.put_limit,
+            log_stream=None if args.quiet else sys.stderr,
+        ) as aep_sandbox:
+            account = aep_sandbox.account
+            print(
+                f"AEP sandbox listening on {aep_sandbox.url} (AEP_API_URL and AEP_IMS_URL)\n"
+                f"  client_id={account.client_id} client_secret={account.client_secret}\n"
+                f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
+                f"tenant_id={account.tenant_id}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+            def ready(adm: SandboxServer) -> None:
+                adm_file, aep_file = write_credentials(
+                    folder, adm.account.secret_document(), account.secret_document()
+                )
+                lines = export_lines(
+                    adm_url=adm.url,
+                    adm_token_url=adm.token_url,
+                    aep_url=aep_sandbox.url,
+                    adm_credentials=adm_file,
+                    aep_credentials=aep_file,
+                )
+                if args.env_file is not None:
+                    args.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                emit("# Point the client commands (inventory, status, aep-status…) here:")
+                for line in lines:
+                    emit(line)
+
+            return run_adm(args, ready=ready)
+    finally:
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_on_sigterm() -> None:
+    """``kill`` (SIGTERM) stops the sandbox as Ctrl-C does, so the credentials folder goes."""
+    import signal
+    import threading
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
