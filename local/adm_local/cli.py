@@ -226,35 +226,14 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _operation(args: argparse.Namespace) -> int:
-    import os
-
-    from adm_ingest.adm import AdmClient, AdmError, ClientSettings
-    from adm_ingest.adm.auth import Credentials
+    from adm_ingest.adm import AdmError
     from adm_ingest.setup import operations
-    from adm_local.sandbox_command import ADM_CREDENTIALS_FILE_ENV
+    from adm_local.adm_credentials import CredentialsUnavailable, adm_client
 
-    path = args.credentials
-    secret_id = args.secret
-    if path is None and secret_id is None:
-        # A file first: `adm-ingest sandbox` exports one for its seeded account.
-        from_env = os.environ.get(ADM_CREDENTIALS_FILE_ENV)
-        path = Path(from_env) if from_env else None
-        secret_id = None if path else os.environ.get("ADM_SECRET_ID")
-    if path is not None:
-        try:
-            credentials = Credentials.from_mapping(json.loads(path.read_text()))
-        except OSError as error:
-            return _fail(f"{path}: {error.strerror or error}")
-        except ValueError as error:  # not JSON, or fields missing (named, never a value)
-            return _fail(f"{path}: {error}")
-        client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
-    elif secret_id:
-        client = AdmClient.from_secret(secret_id)
-    else:
-        return _fail(
-            f"give --credentials or --secret, or set {ADM_CREDENTIALS_FILE_ENV} or ADM_SECRET_ID "
-            "(`adm-ingest sandbox` prints the lines for its account)"
-        )
+    try:
+        client = adm_client(args.credentials, args.secret)
+    except CredentialsUnavailable as unavailable:
+        return _fail(str(unavailable))
     try:
         with client:
             if args.command == "inventory":

@@ -38,8 +38,15 @@ def add_parser(commands: Any) -> None:
     status.add_argument("--report", metavar="KEY", help="the S3 key of a dropped file")
     status.add_argument("--bucket", help="the pipeline's bucket (default: $BUCKET)")
     source = status.add_mutually_exclusive_group()
-    source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
-    source.add_argument("--credentials", type=Path, help="credentials JSON file")
+    source.add_argument(
+        "--secret", help="Secrets Manager secret id with the credentials (default: $ADM_SECRET_ID)"
+    )
+    source.add_argument(
+        "--credentials",
+        type=Path,
+        help="credentials JSON file (default: $ADM_CREDENTIALS_FILE, which `adm-ingest sandbox` "
+        "prints)",
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -50,8 +57,6 @@ def run(args: argparse.Namespace) -> int:
         return _file_status(args)
     if not args.id:
         return _fail("give a dataset id (with --secret or --credentials) or --report KEY")
-    if not (args.secret or args.credentials):
-        return _fail("a dataset's status needs --secret ID or --credentials FILE")
     return _dataset_status(args)
 
 
@@ -155,19 +160,14 @@ def match_rate_rows(match_rate: Mapping[str, Any]) -> Rows:
 
 
 def _dataset_status(args: argparse.Namespace) -> int:
-    from adm_ingest.adm import AdmClient, AdmError, ClientSettings
-    from adm_ingest.adm.auth import Credentials
+    from adm_ingest.adm import AdmError
     from adm_ingest.setup import operations
+    from adm_local.adm_credentials import CredentialsUnavailable, adm_client
 
-    if args.credentials:
-        try:
-            document = json.loads(args.credentials.read_text())
-        except (OSError, ValueError) as error:
-            return _fail(f"could not read {args.credentials}: {error}")
-        credentials = Credentials.from_mapping(document)
-        client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
-    else:
-        client = AdmClient.from_secret(args.secret)
+    try:
+        client = adm_client(args.credentials, args.secret)
+    except CredentialsUnavailable as unavailable:
+        return _fail(str(unavailable))
     try:
         with client:
             status = operations.audience_status(client, args.id)
