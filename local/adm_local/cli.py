@@ -12,7 +12,16 @@
 ``status DATASET_ID``  upload status of an audience dataset (real API)
 ``revoke RULE_ID``     revoke a sharing rule (real API)
 ``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
+``progress KEY``       a file's progress from the ledger (AWS or a local stack; ``--watch``)
+``redrive [KEY]``      send dead-lettered chunks back to the chunk queue; the report is rewritten
+``report KEY``         a file's report (text, ``--json``, ``--html [--open]``)
+``local run FILE``     the local pipeline on your own file (``--prefix <route>/<name>/``)
+``completion SHELL``   a shell completion script (bash, zsh, tcsh)
 =====================  ===========================================================
+
+Exit codes: 0 ok · 1 file-level error (not found, failed, refused) · 2 usage ·
+3 the report's rejects are above ``--fail-on-rejects PCT``. A user's mistake is one line on
+stderr (:class:`~adm_local.operator.exits.CliError`), never a traceback.
 """
 
 from __future__ import annotations
@@ -33,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adm-ingest",
         description="Get first-party data into Amazon Ads data manager without glue code.",
+        epilog="exit codes: 0 ok, 1 file-level error, 2 usage, "
+        "3 rejects above --fail-on-rejects PCT",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     dry = commands.add_parser("dry-run", help="write the exact request bodies for a local file")
@@ -125,11 +137,34 @@ def build_parser() -> argparse.ArgumentParser:
         source = op.add_mutually_exclusive_group(required=True)
         source.add_argument("--secret", help="Secrets Manager secret id with the credentials")
         source.add_argument("--credentials", type=Path, help="credentials JSON file")
+        if name in ("inventory", "status"):
+            op.add_argument("--json", action="store_true", help="print JSON")
+
+    from adm_local.operator import completion, local_run, progress, redrive, report
+
+    for command in (progress, redrive, report, local_run, completion):
+        command.add_parser(commands)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adm-ingest")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from adm_local.operator import completion, local_run, progress, redrive, report
+    from adm_local.operator.aws import aws_message
+    from adm_local.operator.exits import CliError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     handler = {
         "dry-run": _dry_run,
         "demo": _demo,
@@ -142,11 +177,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": _operation,
         "revoke": _operation,
         "delete-dataset": _operation,
+        "progress": progress.run,
+        "redrive": redrive.run,
+        "report": report.run,
+        "local": local_run.run,
+        "completion": lambda a: completion.run(a, parser),
     }[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except CliError as error:
+        return _fail(str(error), error.code)
+    except (BotoCoreError, ClientError) as error:  # bad credentials, no such table…: one line
+        return _fail(aws_message(error), 1)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -314,22 +358,36 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _operation(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from adm_ingest.adm import AdmClient, AdmError, ClientSettings
     from adm_ingest.adm.auth import Credentials
     from adm_ingest.setup import operations
 
-    if args.credentials:
-        credentials = Credentials.from_mapping(json.loads(args.credentials.read_text()))
-        client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
-    else:
-        client = AdmClient.from_secret(args.secret)
+    try:
+        if args.credentials:
+            credentials = Credentials.from_mapping(json.loads(args.credentials.read_text()))
+            client = AdmClient(ClientSettings.for_region(credentials.region), credentials)
+        else:
+            client = AdmClient.from_secret(args.secret)
+    except OSError as error:
+        return _fail(f"{args.credentials}: {error.strerror or error}")
+    except (ValueError, KeyError) as error:  # not JSON, or fields missing (names, not values)
+        return _fail(f"{args.credentials or args.secret}: not usable credentials ({error})")
     try:
         with client:
             if args.command == "inventory":
-                print(operations.format_table(operations.inventory(client)))
+                rows = operations.inventory(client)
+                if args.json:
+                    print(json.dumps([asdict(row) for row in rows], indent=2))
+                else:
+                    print(operations.format_table(rows))
             elif args.command == "status":
                 status = operations.audience_status(client, args.id)
-                print("\n".join(f"{name:<16} {value}" for name, value in status.rows()))
+                if args.json:
+                    print(json.dumps(dict(status.rows()), indent=2))
+                else:
+                    print("\n".join(f"{name:<16} {value}" for name, value in status.rows()))
             elif args.command == "revoke":
                 operations.revoke_sharing_rule(client, args.id)
                 print(f"sharing rule {args.id} revoked")
