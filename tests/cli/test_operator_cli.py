@@ -37,7 +37,7 @@ KEY = "audiences/cli_members/four.csv"
 def stack() -> Iterator[LocalStack]:
     with LocalStack(max_receive_count=2, worker_timeout_s=30) as local:
         assert local.setup(CONFIG).ok
-        rows = people(3, 900_000) + [["short-row"]]  # 1 of 4 rejected: 25 %
+        rows = [*people(3, 900_000), ["short-row"]]  # 1 of 4 rejected: 25 %
         local.drop(KEY, csv_bytes(PEOPLE_HEADER, rows))
         local.pump(timeout=60)
         yield local

@@ -115,7 +115,7 @@ def describe(progress: Progress) -> str:
         f"{progress.key}  ({progress.file_id})",
         bar(progress),
         f"accepted {progress.accepted:,} · rejected {progress.rejected:,} · "
-        f"failed {progress.failed:,}",
+        f"failed {progress.failed:,} · {_duration(progress.elapsed_seconds)} since it arrived",
     ]
     if progress.error:
         lines.append(f"file error: {progress.error}")
