@@ -81,6 +81,7 @@ def test_report_as_text_json_and_its_reject_threshold(
 ) -> None:
     assert main(["report", KEY]) == 0
     text = capsys.readouterr().out
+    assert text.startswith(f"{KEY}: complete\n")
     assert "read 4 = accepted 3 + rejected 1 + failed 0" in text
     assert "rejected: wrong_field_count 1" in text
     assert main(["report", KEY, "--json"]) == 0

@@ -4,6 +4,7 @@ the real handlers) on the user's own file, set up from a setup config, and its r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from adm_local.stack import LocalStack
 
     print("starting the local stack (moto + sandboxes)…", file=sys.stderr, flush=True)
-    with LocalStack() as stack:
+    # The functions log (JSON lines) to stdout, as on Lambda: here stdout is the report's.
+    with contextlib.redirect_stdout(sys.stderr), LocalStack() as stack:
         setup = stack.setup(config)
         if not setup.ok:
             print(setup.format_table(), file=sys.stderr)

@@ -51,7 +51,7 @@ def summary(report: Mapping[str, Any]) -> str:
     """The report's figures, as an operator reads them."""
     read = int(report.get("records_read", 0))
     lines = [
-        f"{report.get('key', '')}: {report.get('status', '?')}",
+        f"{(report.get('file') or {}).get('key', '')}: {report.get('status', '?')}",
         f"read {read:,} = accepted {int(report.get('accepted', 0)):,} + rejected "
         f"{int(report.get('rejected', 0)):,} + failed {int(report.get('failed', 0)):,}"
         + ("" if report.get("balanced", True) else "  (NOT BALANCED)"),
