@@ -187,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `adm-ingest … | head`: the reader has what it wanted
+        return 0
     except CliError as error:
         return _fail(str(error), error.code)
     except (BotoCoreError, ClientError) as error:  # bad credentials, no such table…: one line
@@ -360,6 +362,8 @@ def _register(args: argparse.Namespace) -> int:
 def _operation(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
     from adm_ingest.adm import AdmClient, AdmError, ClientSettings
     from adm_ingest.adm.auth import Credentials
     from adm_ingest.setup import operations
@@ -372,6 +376,8 @@ def _operation(args: argparse.Namespace) -> int:
             client = AdmClient.from_secret(args.secret)
     except OSError as error:
         return _fail(f"{args.credentials}: {error.strerror or error}")
+    except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
+        return _fail(f"could not read the secret {args.secret!r} from Secrets Manager", 1)
     except (ValueError, KeyError) as error:  # not JSON, or fields missing (names, not values)
         return _fail(f"{args.credentials or args.secret}: not usable credentials ({error})")
     try:

@@ -163,3 +163,11 @@ def test_a_missing_credentials_file_is_one_line(
     assert main(["inventory", "--credentials", str(tmp_path / "nope.json")]) == 2
     err = capsys.readouterr().err
     assert "nope.json" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_unknown_secret_is_one_line(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inventory", "--secret", "no/such/secret"]) == 1
+    err = capsys.readouterr().err
+    assert "could not read the secret 'no/such/secret'" in err and err.count("\n") == 1
