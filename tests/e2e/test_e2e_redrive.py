@@ -114,8 +114,13 @@ def test_a_dead_lettered_chunk_is_redriven_and_the_report_rewritten(
     assert [(c.index, c.outcome) for c in result.chunks] == [(1, "redriven")]
     # Run twice before the worker saw it: nothing more to redrive, nothing sent twice.
     assert redriver.redrive_file(file_id).chunks == []
-    # The chunk's old message comes back to the DLQ (a duplicate): stale, dropped.
+    # Old copies of the chunk's message turn up before the redriven one is processed — in the
+    # DLQ and in the chunk queue: both are stale, dropped (and the worker's idempotency cache
+    # of the dropped one does not answer for the redriven one).
+    redriven = stack.receive(queue)  # in flight: seen again after the visibility timeout
+    assert [ChunkPointer.from_message(m["Body"]).redrive for m in redriven] == [1]
     stack.send_message(stack.names.chunk_dlq, middle["Body"])
+    stack.send_message(queue, middle["Body"])
     stack.pump(timeout=60)
 
     report = stack.report(KEY)

@@ -110,6 +110,13 @@ class ChunkPointer:
         return f"{self.file_id}:{self.index:06d}"
 
     @property
+    def work_id(self) -> str:
+        """The chunk id, plus the redrive generation when there is one: the worker's
+        idempotency key, so a redriven chunk is not answered from the cache of a message of
+        an earlier generation (dropped as ``superseded``)."""
+        return self.chunk_id if not self.redrive else f"{self.chunk_id}:r{self.redrive}"
+
+    @property
     def target(self) -> DeliveryTarget:
         # Positional: DeliveryTarget(destination, name, id).
         return DeliveryTarget(self.destination, self.target_name, self.target_id)

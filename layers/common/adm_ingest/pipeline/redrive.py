@@ -42,7 +42,9 @@ report balances as before: every record of the chunk was subtracted, and is coun
 * *The chunk's old message is still in the DLQ* (the recorder failed after counting, or SQS
   delivers it twice): its generation is older than the chunk's, so the recorder drops it
   (``superseded``) instead of failing the redriven chunk behind the redrive's back; a worker
-  receiving an old duplicate from the chunk queue drops it too. A dead letter of the current
+  receiving an old duplicate from the chunk queue drops it too — and because the worker's
+  idempotency key carries the generation (:attr:`ChunkPointer.work_id`), the cached answer
+  to that old message never answers for the redriven one. A dead letter of the current
   generation (the redriven chunk failed again) is recorded as usual, and can be redriven.
 * *A finalization at the same time*: step 1 requires ``reported_at``, which is set only once a
   finalization is done, and no claim is granted while it is set, so no report is built from a
