@@ -171,3 +171,22 @@ def test_an_unknown_secret_is_one_line(
     assert main(["inventory", "--secret", "no/such/secret"]) == 1
     err = capsys.readouterr().err
     assert "could not read the secret 'no/such/secret'" in err and err.count("\n") == 1
+
+
+def test_progress_while_the_chunks_are_queued(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "audiences/cli_members/queued.csv"
+    stack.drop(key, csv_bytes(PEOPLE_HEADER, people(3, 920_000)))
+    stack.split()  # the chunk waits in its queue
+    capsys.readouterr()
+    assert main(["progress", key, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["reported"], shown["split_done"], shown["records_total"]) == (False, True, 3)
+    assert (shown["chunks_done"], shown["chunks_total"], shown["fraction"]) == (0, 1, 0.0)
+    assert main(["progress", key]) == 0
+    assert "0/1 chunks 0/3 records" in capsys.readouterr().out
+    stack.pump(timeout=60)
+    capsys.readouterr()
+    assert main(["progress", key, "--watch", "--interval", "0.1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["reported"] is True
