@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     aep_credentials.add_argument(
         "--secret-file", type=Path, help="the AEP credentials as a JSON file"
     )
+    aep_status.add_argument(
+        "--json", action="store_true", help="print JSON (label → value, a list if repeated)"
+    )
 
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
     register.add_argument("namespace", choices=["audience", "conversion", "mapping"])
@@ -335,7 +338,16 @@ def _aep_status(args: argparse.Namespace) -> int:
             status = batch_status(client, args.batch_id)
     except AdmError as error:  # the AEP client's errors extend ADM's: Adobe's code and text
         return _fail(str(error), 1)
-    print(status.format())
+    if args.json:
+        grouped: dict[str, list[str]] = {}
+        for label, value in status.rows():
+            grouped.setdefault(label, []).append(value)
+        shown = {
+            label: values[0] if len(values) == 1 else values for label, values in grouped.items()
+        }
+        print(json.dumps(shown, indent=2))
+    else:
+        print(status.format())
     return 0
 
 
