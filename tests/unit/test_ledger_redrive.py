@@ -199,3 +199,18 @@ def test_the_redriver_carries_the_other_chunks_rejects_in_order(
     sent = sqs.receive_message(QueueUrl=queue)["Messages"]
     assert [ChunkPointer.from_message(m["Body"]).redrive for m in sent] == [1]
     assert redriver.redrive_file(FILE_ID).chunks == []  # run twice: nothing more to send
+
+
+def test_a_chunk_failed_without_a_record_is_listed_not_redriven(aws: tuple[Ledger, Any]) -> None:
+    ledger, s3 = aws
+    ledger.register_file(entry())
+    ledger.record_split(FILE_ID, chunks_total=1, records_total=5)
+    ledger.complete_chunk(FILE_ID, 0, FAILED, status="failed")  # an earlier release's
+    assert ledger.claim_finalization(FILE_ID, "owner") is not None
+    ledger.mark_reported(FILE_ID, "complete_with_failures", owner="owner")
+    redriver = Redriver(ledger, s3=s3, sqs=boto3.client("sqs"), chunk_queue_url="unused")
+    result = redriver.redrive_file(FILE_ID)
+    assert [(c.index, c.outcome) for c in result.chunks] == [(0, "skipped")]
+    assert "no redrive record" in result.chunks[0].reason
+    file = ledger.get_file(FILE_ID)
+    assert file is not None and file.reported_at is not None  # untouched

@@ -37,8 +37,9 @@ report balances as before: every record of the chunk was subtracted, and is coun
   and holds the dead token; the next run takes it again, and treats the chunks reversed but
   never sent (``redrives > redrive_sent``, not counted) as its own: their rows are dropped in
   step 3 and their pointers sent in step 5. After step 4, the next run only sends those
-  pointers. A crash between a send and its record sends that pointer twice: the worker
-  tolerates a duplicate as it tolerates SQS's own (the second delivery finds the chunk done).
+  pointers. A crash between a send and its record sends that pointer twice (so does a second
+  run started in the instant between a live run's step 4 and its step 5): the worker takes
+  the duplicate as it takes SQS's own (the second delivery finds the chunk done).
 * *The chunk's old message is still in the DLQ* (the recorder failed after counting, or SQS
   delivers it twice): its generation is older than the chunk's, so the recorder drops it
   (``superseded``) instead of failing the redriven chunk behind the redrive's back; a worker
@@ -156,7 +157,15 @@ class Redriver:
         if file is None:
             return FileRedrive(file_id, refused="no such file in the ledger")
         result = FileRedrive(file_id, file.key)
-        chunks = [chunk for chunk in self.records.chunks(file_id) if chunk.dead_letter]
+        every = self.records.chunks(file_id)
+        result.chunks.extend(
+            ChunkRedrive(
+                chunk.index, "skipped", "no redrive record (dead-lettered by an earlier release)"
+            )
+            for chunk in every
+            if chunk.status == "failed" and not chunk.dead_letter
+        )
+        chunks = [chunk for chunk in every if chunk.dead_letter]
         failed = [chunk for chunk in chunks if chunk.status == "failed"]
         unsent = [
             chunk
