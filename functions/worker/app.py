@@ -56,7 +56,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     pointer = ChunkPointer.from_message(record.body)
     logger.append_keys(file_id=pointer.file_id, chunk_id=pointer.chunk_id)
     try:
-        result = process_chunk(chunk={"chunk_id": pointer.chunk_id, "message": record.body})
+        result = process_chunk(chunk={"chunk_id": pointer.work_id, "message": record.body})
     except ChunkRetryable as retry:
         metrics.add_metric(name="ChunksRetried", unit=MetricUnit.Count, value=1)
         logger.warning("chunk will be retried", extra={"reason": retry.reason})

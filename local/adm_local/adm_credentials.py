@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
 from adm_ingest.adm import AdmClient, ClientSettings
 from adm_ingest.adm.auth import Credentials
 from adm_local.sandbox_command import ADM_CREDENTIALS_FILE_ENV
@@ -38,7 +40,14 @@ def adm_client(credentials_file: Path | None, secret_id: str | None) -> AdmClien
             raise CredentialsUnavailable(f"{path}: {error}") from None
         return AdmClient(ClientSettings.for_region(credentials.region), credentials)
     if secret:
-        return AdmClient.from_secret(secret)
+        try:
+            return AdmClient.from_secret(secret)
+        except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
+            raise CredentialsUnavailable(
+                f"could not read the secret {secret!r} from Secrets Manager"
+            ) from None
+        except (ValueError, KeyError) as error:  # fields missing (names, never values)
+            raise CredentialsUnavailable(f"{secret}: not usable credentials ({error})") from None
     raise CredentialsUnavailable(
         f"give --credentials or --secret, or set {ADM_CREDENTIALS_FILE_ENV} or ADM_SECRET_ID "
         "(`adm-ingest sandbox` prints the lines for its account)"

@@ -12,11 +12,18 @@
 ``status``             a file's status and match rate (``--report KEY``), or a dataset's (API)
 ``revoke RULE_ID``     revoke a sharing rule (real API)
 ``delete-dataset ID``  delete a dataset and its data (real API; needs ``--yes``)
+``progress KEY``       a file's progress from the ledger (AWS or a local stack; ``--watch``)
+``redrive [KEY]``      send dead-lettered chunks back to the chunk queue; the report is rewritten
+``report KEY``         a file's report (text, ``--json``, ``--html [--open]``)
+``local run FILE``     the local pipeline on your own file (``--prefix <route>/<name>/``)
+``completion SHELL``   a shell completion script (bash, zsh, tcsh)
 =====================  ===========================================================
 
-Exit codes: 0 ok, 1 a file-level error (or a failed operation / setup), 2 usage, 3 rejects
-above ``dry-run --fail-on-rejects PCT``. Commands with options of their own live in their own
-module (``dryrun_command``, ``setup_command``, ``sandbox_command``), only registered here.
+Exit codes: 0 ok · 1 file-level error (not found, failed, refused) · 2 usage ·
+3 rejects above ``--fail-on-rejects PCT``. A user's mistake is one line on stderr
+(:class:`~adm_local.operator.exits.CliError`), never a traceback. Commands with options of their
+own live in their own module (``dryrun_command``, ``setup_command``, ``sandbox_command``,
+``status_command``, ``operator/``), only registered here.
 """
 
 from __future__ import annotations
@@ -34,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="adm-ingest",
         description="Get first-party data into Amazon Ads data manager without glue code.",
+        epilog="exit codes: 0 ok, 1 file-level error, 2 usage, "
+        "3 rejects above --fail-on-rejects PCT",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from adm_local import dryrun_command
@@ -73,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the AEP credentials as a JSON file (default: $AEP_CREDENTIALS_FILE, which "
         "`adm-ingest sandbox` prints)",
     )
+    aep_status.add_argument(
+        "--json", action="store_true", help="print JSON (label → value, a list if repeated)"
+    )
 
     register = commands.add_parser("register", help="write a registry entry (name → ADM id)")
     register.add_argument("namespace", choices=["audience", "conversion", "mapping"])
@@ -102,12 +115,35 @@ def build_parser() -> argparse.ArgumentParser:
             help="credentials JSON file (default: $ADM_CREDENTIALS_FILE, which "
             "`adm-ingest sandbox` prints)",
         )
+        if name == "inventory":
+            op.add_argument("--json", action="store_true", help="print JSON")
     status_command.add_parser(commands)
+
+    from adm_local.operator import completion, local_run, progress, redrive, report
+
+    for command in (progress, redrive, report, local_run, completion):
+        command.add_parser(commands)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adm-ingest")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from adm_local.operator import completion, local_run, progress, redrive, report
+    from adm_local.operator.aws import aws_message
+    from adm_local.operator.exits import CliError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
     handler = {
         "dry-run": _dry_run,
         "demo": _demo,
@@ -120,11 +156,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": status_command.run,
         "revoke": _operation,
         "delete-dataset": _operation,
+        "progress": progress.run,
+        "redrive": redrive.run,
+        "report": report.run,
+        "local": local_run.run,
+        "completion": lambda a: completion.run(a, parser),
     }[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `adm-ingest … | head`: the reader has what it wanted
+        return 0
+    except CliError as error:
+        return _fail(str(error), error.code)
+    except (BotoCoreError, ClientError) as error:  # bad credentials, no such table…: one line
+        return _fail(aws_message(error), 1)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -201,7 +248,16 @@ def _aep_status(args: argparse.Namespace) -> int:
             status = batch_status(client, args.batch_id)
     except AdmError as error:  # the AEP client's errors extend ADM's: Adobe's code and text
         return _fail(str(error), 1)
-    print(status.format())
+    if args.json:
+        grouped: dict[str, list[str]] = {}
+        for label, value in status.rows():
+            grouped.setdefault(label, []).append(value)
+        shown = {
+            label: values[0] if len(values) == 1 else values for label, values in grouped.items()
+        }
+        print(json.dumps(shown, indent=2))
+    else:
+        print(status.format())
     return 0
 
 
@@ -226,6 +282,8 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _operation(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from adm_ingest.adm import AdmError
     from adm_ingest.setup import operations
     from adm_local.adm_credentials import CredentialsUnavailable, adm_client
@@ -237,7 +295,11 @@ def _operation(args: argparse.Namespace) -> int:
     try:
         with client:
             if args.command == "inventory":
-                print(operations.format_table(operations.inventory(client)))
+                rows = operations.inventory(client)
+                if args.json:
+                    print(json.dumps([asdict(row) for row in rows], indent=2))
+                else:
+                    print(operations.format_table(rows))
             elif args.command == "revoke":
                 operations.revoke_sharing_rule(client, args.id)
                 print(f"sharing rule {args.id} revoked")

@@ -192,9 +192,9 @@ class _Hooks:
 
         complete_chunk = ledger.complete_chunk
 
-        def completing(file_id: str, index: int, tally: Any, *, status: str) -> bool:
+        def completing(file_id: str, index: int, tally: Any, **kwargs: Any) -> bool:
             crashes.hit(CrashPoint.BEFORE_COMPLETE, attempt.pointer)
-            return bool(complete_chunk(file_id, index, tally, status=status))
+            return bool(complete_chunk(file_id, index, tally, **kwargs))
 
         ledger.complete_chunk = completing
 

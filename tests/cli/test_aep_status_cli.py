@@ -102,6 +102,9 @@ def test_a_batch_from_loading_to_success(
     assert table["failed records"] == ["0"]
     assert table["external id"][0].startswith("test-")
     assert "error" not in table and "row errors" not in table
+    assert main(["aep-status", batch_id, "--secret-file", str(secret_file), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["batch"], shown["status"], shown["input records"]) == (batch_id, "success", "2")
 
 
 def test_refused_rows_are_counted_by_code_and_field_never_shown(

@@ -60,3 +60,17 @@ def test_delete_dataset_needs_confirmation(
 
     assert main(["delete-dataset", data_set_id, "--yes", "--credentials", str(credentials)]) == 0
     assert data_set_id not in sandbox.state()["datasets"]
+
+
+def test_inventory_and_status_print_json(
+    sandbox: SandboxServer, credentials: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_set_id = _audience(sandbox, "json_audience")
+    assert main(["inventory", "--credentials", str(credentials), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"kind", "name", "id", "status", "detail"} <= set(rows[0])
+    assert any(row["id"] == data_set_id and row["name"] == "json_audience" for row in rows)
+
+    assert main(["status", data_set_id, "--credentials", str(credentials), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["dataSetId"], status["name"]) == (data_set_id, "json_audience")

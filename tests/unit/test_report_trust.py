@@ -136,7 +136,7 @@ def test_a_chunk_of_many_countries_folds_the_rarest_to_fit_dynamodb_expression_l
         countries=countries,
     )
     tally.coverage.invalid.update({f"field{i}": 1 for i in range(8)})
-    expression, names, values = _chunk_update(0, tally)
+    expression, names, values, _ = _chunk_update(0, tally)
     assert len(expression) <= _MAX_EXPRESSION
     stored = {
         names[key]: values[":v" + key[2:]]

@@ -39,6 +39,7 @@ from adm_ingest.destinations import AudienceMembers
 from adm_ingest.ledger import (
     DEFAULT_LEASE_SECONDS,
     ChunkRecord,
+    DeadLetter,
     DeliveredBatch,
     FileEntry,
     FileRecord,
@@ -158,7 +159,15 @@ class FakeLedger:
         if unconfirmed_batch is not None:
             chunk.setdefault("unconfirmed_batches", set()).add(unconfirmed_batch)
 
-    def complete_chunk(self, file_id: str, index: int, tally: Tally, *, status: str) -> bool:
+    def complete_chunk(
+        self,
+        file_id: str,
+        index: int,
+        tally: Tally,
+        *,
+        status: str,
+        dead_letter: DeadLetter | None = None,
+    ) -> bool:
         """The counters move and the index joins ``counted_chunks`` only if the file exists
         and the index is not there yet (one conditional update in the real ledger)."""
         item = self._file(file_id)
@@ -190,6 +199,16 @@ class FakeLedger:
         item.setdefault("counted_chunks", set()).add(index)
         chunk = self._chunk(file_id, index)
         chunk.update(status=status, completed_at=iso_time(self.clock()))
+        if dead_letter is not None:  # the real ledger keeps what it added (countries folded)
+            maps = {a: {k: v for k, v in c.items() if v} for a, c in counters.items()}
+            counted = {
+                "read": tally.read,
+                "accepted": tally.accepted,
+                "retry_wait_ms": tally.retry_wait_ms,
+                "ingress_ids": list(tally.ingress_ids),
+                "maps": {a: c for a, c in maps.items() if c},
+            }
+            chunk["dead_letter"] = replace(dead_letter, counted=counted).to_item()
         return True
 
     # -- finalization (a lease) ---------------------------------------------------------

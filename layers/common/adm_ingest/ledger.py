@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,7 @@ from adm_ingest.ledger_records import (
     COUNTER_MAPS,
     RETENTION_SECONDS,
     ChunkRecord,
+    DeadLetter,
     DeliveredBatch,
     FileEntry,
     FileFacts,
@@ -42,6 +44,7 @@ from adm_ingest.outcomes import Tally
 
 __all__ = [
     "ChunkRecord",
+    "DeadLetter",
     "DeliveredBatch",
     "FileEntry",
     "FileFacts",
@@ -281,15 +284,32 @@ class Ledger:
             ExpressionAttributeValues=values,
         )
 
-    def complete_chunk(self, file_id: str, index: int, tally: Tally, *, status: str) -> bool:
+    @property
+    def table(self) -> Any:
+        """The DynamoDB resource table (for :mod:`adm_ingest.ledger_redrive`)."""
+        return self._resource_table
+
+    def complete_chunk(
+        self,
+        file_id: str,
+        index: int,
+        tally: Tally,
+        *,
+        status: str,
+        dead_letter: DeadLetter | None = None,
+    ) -> bool:
         """Add the chunk's outcome to its file, once. False when it was already counted.
+
+        With ``dead_letter`` (the dead-letter recorder's), the chunk item keeps it, with the
+        exact counts just added (``counted``), in the same update that sets its status: a
+        redrive subtracts them (:mod:`adm_ingest.ledger_redrive`).
 
         One conditional update of the file item does it: the counters move and the chunk's
         index joins ``counted_chunks`` only if it was not there yet — atomic without a
         transaction. (A number set of chunk indexes keeps files below DynamoDB's 400 KB item
         limit up to ~60,000 chunks, i.e. 300 M records at 5,000 per chunk.)
         """
-        expression, names, values = _chunk_update(index, tally)
+        expression, names, values, counted = _chunk_update(index, tally)
         update: dict[str, Any] = {
             "Key": {"pk": f"file#{file_id}", "sk": "file"},
             "UpdateExpression": expression,
@@ -313,15 +333,20 @@ class Ledger:
                 return False
             raise
         # Lets later deliveries of this chunk stop early (the file item stays the authority).
+        chunk_values: dict[str, Any] = {
+            ":status": status,
+            ":now": iso_time(time.time()),
+            ":ttl": int(time.time()) + RETENTION_SECONDS,
+        }
+        chunk_expression = "SET #s = :status, completed_at = :now, expires_at = :ttl"
+        if dead_letter is not None:
+            chunk_expression += ", dead_letter = :dead"
+            chunk_values[":dead"] = replace(dead_letter, counted=counted).to_item()
         self._resource_table.update_item(
             Key={"pk": f"file#{file_id}", "sk": _chunk_sk(index)},
-            UpdateExpression="SET #s = :status, completed_at = :now, expires_at = :ttl",
+            UpdateExpression=chunk_expression,
             ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":status": status,
-                ":now": iso_time(time.time()),
-                ":ttl": int(time.time()) + RETENTION_SECONDS,
-            },
+            ExpressionAttributeValues=chunk_values,
         )
         return True
 
@@ -598,9 +623,13 @@ class Ledger:
         )
 
 
-def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[str, Any]]:
+def _chunk_update(
+    index: int, tally: Tally
+) -> tuple[str, dict[str, str], dict[str, Any], dict[str, Any]]:
     """The update expression (with its names and values) that adds a chunk's tally to its
-    file: counters move and the chunk's index joins ``counted_chunks``, in one update."""
+    file: counters move and the chunk's index joins ``counted_chunks``, in one update. The
+    fourth value is what it adds, as :attr:`DeadLetter.counted` keeps it."""
+    applied: dict[str, dict[str, int]] = {}
     names: dict[str, str] = {"#read": "read"}
     values: dict[str, Any] = {
         ":one": 1,
@@ -645,6 +674,7 @@ def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[s
                 values[f":v{n}"] = count
                 path = f"{placeholder}.#k{n}"
                 sets.append(f"{path} = if_not_exists({path}, :z) + :v{n}")
+                applied.setdefault(attribute, {})[name] = count
 
     for number, (attribute, counts) in enumerate(counters.items()):
         add(f"#a{number}", attribute, counts)
@@ -662,7 +692,14 @@ def _chunk_update(index: int, tally: Tally) -> tuple[str, dict[str, str], dict[s
     expression = "SET " + ", ".join(sets) + " ADD counted_chunks :indexes"
     if len(expression) > _MAX_EXPRESSION:  # only countries fold; the other counters are few
         raise ValueError("the chunk's counters do not fit one DynamoDB update")
-    return expression, names, values
+    counted = {
+        "read": tally.read,
+        "accepted": tally.accepted,
+        "retry_wait_ms": tally.retry_wait_ms,
+        "ingress_ids": list(tally.ingress_ids),
+        "maps": applied,
+    }
+    return expression, names, values, counted
 
 
 def _code(error: ClientError) -> str:

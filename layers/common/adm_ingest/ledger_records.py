@@ -13,7 +13,9 @@ never item keys.
   pending, as the poller records it (``record_remote_state``);
 * :class:`DeliveredBatch` — one batch of a chunk the worker delivered, or that the API refused
   as a whole (``record_delivered_batch``), replayed by a retry instead of being sent again;
-* :class:`ChunkRecord` — the chunk item as read (``get_chunk``).
+* :class:`ChunkRecord` — the chunk item as read (``get_chunk``);
+* :class:`DeadLetter` — what a dead-lettered chunk keeps so it can be redriven: its pointer
+  and the exact counts its failure added to the file (``complete_chunk(dead_letter=…)``).
 
 Nothing here holds a record value: names, codes, counts and ids only.
 """
@@ -372,6 +374,46 @@ class DeliveredBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A dead-lettered chunk's redrive record (chunk item attribute ``dead_letter``).
+
+    ``counted`` is what :meth:`~adm_ingest.ledger.Ledger.complete_chunk` added to the file
+    item — ``read``, ``accepted``, ``retry_wait_ms``, ``ingress_ids`` and ``maps``
+    (counter map → name → count, countries folded as applied) — so a redrive subtracts exactly
+    that. ``lines`` is the ``[first, last]`` line of the chunk's fates (the rejects file's rows
+    it wrote), ``None`` when it wrote none. The pointer carries no record value (see
+    :mod:`adm_ingest.pipeline.chunks`)."""
+
+    pointer: str
+    """The chunk message (:meth:`ChunkPointer.to_message`) of the run that dead-lettered."""
+    generation: int = 0
+    """The pointer's redrive generation (0: never redriven)."""
+    lines: tuple[int, int] | None = None
+    counted: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pointer": self.pointer,
+            "generation": self.generation,
+            "counted": _stored(self.counted),
+        }
+        if self.lines is not None:
+            item["lines"] = list(self.lines)
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> DeadLetter:
+        data = plain(item)
+        lines = data.get("lines")
+        return cls(
+            pointer=str(data["pointer"]),
+            generation=int(data.get("generation") or 0),
+            lines=(int(lines[0]), int(lines[1])) if lines else None,
+            counted=data.get("counted") or {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ChunkRecord:
     """A ledger chunk item, as read."""
 
@@ -390,6 +432,13 @@ class ChunkRecord:
     """The attempts of each failed run (counted into the chunk's outcome)."""
     unconfirmed_batches: frozenset[int] = frozenset()
     """Batches whose request went unanswered after it may have reached the API."""
+    dead_letter: DeadLetter | None = None
+    """Set when the dead-letter recorder counted the chunk failed (kept after a redrive: the
+    pointer to send again if the redrive's send was lost)."""
+    redrives: int = 0
+    """How often the chunk was redriven: the generation its current pointer carries."""
+    redrive_sent: int = 0
+    """The last generation whose pointer is known to be on the chunk queue."""
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ChunkRecord:
@@ -406,6 +455,11 @@ class ChunkRecord:
             attempts=int(data.get("attempts") or 0),
             attempt_log=tuple(AttemptStats.from_dict(run) for run in data.get("attempt_log") or ()),
             unconfirmed_batches=frozenset(int(n) for n in data.get("unconfirmed_batches") or ()),
+            dead_letter=DeadLetter.from_item(data["dead_letter"])
+            if data.get("dead_letter")
+            else None,
+            redrives=int(data.get("redrives") or 0),
+            redrive_sent=int(data.get("redrive_sent") or 0),
         )
 
 

@@ -12,7 +12,8 @@ read as one). The worker range-GETs the header line itself.
 Message versions (``"v"``) and which are read:
 
 * **3** (written now): ``destination`` (the destination's stable name), ``session`` (the
-  opaque remote ids a destination keeps per file; ``{}`` for ADM) and ``mapping_hash``.
+  opaque remote ids a destination keeps per file; ``{}`` for ADM) and ``mapping_hash``;
+  ``redrive`` (a redrive's generation) when redriven — a v3 message without it is generation 0.
 * **2** (written before): ``kind`` instead of ``destination``, no session, no mapping hash and
   an unused ``extra``. Still read — translated to a v3 pointer with ``session={}`` and
   ``mapping_hash=""`` (the file's pinned mapping if it has one, else the registry's, as v2 did)
@@ -99,10 +100,21 @@ class ChunkPointer:
     default_country_source: str = "deployment_default"
     """Where ``default_country`` came from: ``dataset`` (the audience's registered country) or
     ``deployment_default`` (the ``DEFAULT_COUNTRY`` setting); see ``consent.CountrySource``."""
+    redrive: int = 0
+    """The redrive generation: 0 as split; ``n`` when sent by the chunk's ``n``-th redrive
+    (:mod:`adm_ingest.pipeline.redrive`). A message older than its chunk's last redrive is
+    stale and is dropped, never counted."""
 
     @property
     def chunk_id(self) -> str:
         return f"{self.file_id}:{self.index:06d}"
+
+    @property
+    def work_id(self) -> str:
+        """The chunk id, plus the redrive generation when there is one: the worker's
+        idempotency key, so a redriven chunk is not answered from the cache of a message of
+        an earlier generation (dropped as ``superseded``)."""
+        return self.chunk_id if not self.redrive else f"{self.chunk_id}:r{self.redrive}"
 
     @property
     def target(self) -> DeliveryTarget:

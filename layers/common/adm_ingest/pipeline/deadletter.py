@@ -11,6 +11,10 @@ finalized as usual. The failure reason says what is known about the batch:
   or the credentials failed, or time ran out before sending; or the batch was never tried.
 
 The chunk item's ``last_error`` (``<code>:<detail>``, e.g. ``not_delivered:throttled``) is logged.
+The chunk item keeps a :class:`~adm_ingest.ledger.DeadLetter` record — its pointer, the lines
+of its fates and the exact counts added to the file — so ``adm-ingest redrive`` can reverse the
+failure and queue the chunk again (:mod:`adm_ingest.pipeline.redrive`). A dead letter older
+than the chunk's last redrive is dropped (``superseded``).
 If the chunk can't even be read any more (the object was deleted), its records are failed by
 count from the splitter's pointer, ``unconfirmed_delivery`` if any batch of it was.
 
@@ -29,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from adm_ingest.ledger import ChunkRecord
+from adm_ingest.ledger import ChunkRecord, DeadLetter
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import MESSAGE_VERSION, READABLE_VERSIONS, ChunkPointer
 from adm_ingest.pipeline.worker import ChunkResult, ChunkWorker
@@ -128,6 +132,14 @@ def record_dead_letter(worker: ChunkWorker, pointer: ChunkPointer) -> ChunkResul
         # Counted already; a finalization that failed after it may still be owed.
         worker.finalizer.finalize_if_complete(pointer.file_id)
         return ChunkResult(pointer.chunk_id, "already_done")
+    if pointer.redrive < chunk.redrives:
+        # The old message of a chunk redriven since (a redelivery of it): the redriven pointer
+        # owns the chunk now. Failing it here would count it failed behind the redrive's back.
+        logger.warning(
+            "stale dead letter of a redriven chunk dropped",
+            extra={"chunk_id": pointer.chunk_id, "generation": pointer.redrive},
+        )
+        return ChunkResult(pointer.chunk_id, "superseded")
     last_error = chunk.last_error or "unknown"
     unconfirmed = chunk.unconfirmed_batches
     try:
@@ -157,4 +169,10 @@ def record_dead_letter(worker: ChunkWorker, pointer: ChunkPointer) -> ChunkResul
             "failed": tally.failed_total,
         },
     )
-    return worker.complete(pointer, tally, status="failed")
+    lines = [fate.line for fate in tally.fates]
+    record = DeadLetter(
+        pointer.to_message(),
+        pointer.redrive,
+        (min(lines), max(lines)) if lines else None,
+    )
+    return worker.complete(pointer, tally, status="failed", dead_letter=record)

@@ -49,7 +49,7 @@ from adm_ingest.destinations import (
     destination_class,
     destination_for,
 )
-from adm_ingest.ledger import DeliveredBatch, Ledger
+from adm_ingest.ledger import DeadLetter, DeliveredBatch, Ledger
 from adm_ingest.mapping_config import MappingConfig, MappingMismatch, PinnedMapping
 from adm_ingest.outcomes import Failure, Tally
 from adm_ingest.pipeline.chunks import ChunkPointer
@@ -140,6 +140,10 @@ class ChunkWorker:
         if existing is not None and existing.status:
             self.finalizer.finalize_if_complete(pointer.file_id)
             return ChunkResult(pointer.chunk_id, "already_done")
+        if existing is not None and pointer.redrive < existing.redrives:
+            # A duplicate of a message from before the chunk's last redrive: the redriven
+            # pointer processes the chunk; two runs of one chunk at once could send a batch twice.
+            return ChunkResult(pointer.chunk_id, "superseded")
 
         tally = self.run(
             pointer,
@@ -236,15 +240,25 @@ class ChunkWorker:
             )
         return processor.tally
 
-    def complete(self, pointer: ChunkPointer, tally: Tally, *, status: str) -> ChunkResult:
-        """Record the chunk's outcome (once) and finalize the file if it was the last."""
+    def complete(
+        self,
+        pointer: ChunkPointer,
+        tally: Tally,
+        *,
+        status: str,
+        dead_letter: DeadLetter | None = None,
+    ) -> ChunkResult:
+        """Record the chunk's outcome (once) and finalize the file if it was the last
+        (``dead_letter``: the recorder's redrive record, see ``Ledger.complete_chunk``)."""
         if tally.fates:
             self.s3.put_object(
                 Bucket=pointer.bucket,
                 Key=fates_key(pointer.file_id, pointer.index),
                 Body=fates_csv(tally.fates),
             )
-        counted = self.ledger.complete_chunk(pointer.file_id, pointer.index, tally, status=status)
+        counted = self.ledger.complete_chunk(
+            pointer.file_id, pointer.index, tally, status=status, dead_letter=dead_letter
+        )
         self.finalizer.finalize_if_complete(pointer.file_id)
         return ChunkResult(
             pointer.chunk_id,

@@ -1,0 +1,83 @@
+"""``adm-ingest local run FILE --prefix <prefix>/``: the local pipeline (moto + the sandboxes,
+the real handlers) on the user's own file, set up from a setup config, and its report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from adm_ingest.pipeline.routing import RoutingError, route
+from adm_local.functions import REPO_ROOT
+from adm_local.operator.exits import FILE_ERROR, USAGE, CliError
+from adm_local.operator.report import add_fail_on_rejects, exit_code, summary
+
+DEFAULT_SETUP = REPO_ROOT / "events" / "setup-config.json"
+
+
+def add_parser(commands: Any) -> None:
+    local = commands.add_parser("local", help="run the local pipeline (moto + sandboxes)")
+    actions = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    run_parser = actions.add_parser("run", help="run the local pipeline on your own file")
+    run_parser.add_argument("file", type=Path)
+    run_parser.add_argument(
+        "--prefix", required=True, help="where the file is dropped, e.g. audiences/<name>/"
+    )
+    run_parser.add_argument(
+        "--setup",
+        type=Path,
+        default=DEFAULT_SETUP,
+        help="setup config of the local account (default: events/setup-config.json)",
+    )
+    run_parser.add_argument("--json", action="store_true", help="print the report's JSON")
+    run_parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for the report"
+    )
+    add_fail_on_rejects(run_parser)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    if not args.file.is_file():
+        raise CliError(f"{args.file}: no such file", USAGE)
+    key = args.prefix.rstrip("/") + "/" + args.file.name
+    try:
+        found = route(key)
+    except RoutingError as error:
+        raise CliError(f"--prefix {args.prefix}: {error}", USAGE) from None
+    try:
+        config = json.loads(args.setup.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CliError(f"{args.setup}: {error.strerror or error}", USAGE) from None
+    except ValueError as error:
+        raise CliError(f"{args.setup}: not JSON ({error})", USAGE) from None
+
+    from adm_local.stack import LocalStack
+
+    print("starting the local stack (moto + sandboxes)…", file=sys.stderr, flush=True)
+    # The functions log (JSON lines) to stdout, as on Lambda: here stdout is the report's.
+    with contextlib.redirect_stdout(sys.stderr), LocalStack() as stack:
+        setup = stack.setup(config)
+        if not setup.ok:
+            print(setup.format_table(), file=sys.stderr)
+            raise CliError(f"the setup of {args.setup} failed")
+        namespace = found.destination.namespace
+        if namespace is not None and stack.registry.get(namespace, found.name) is None:
+            raise CliError(
+                f"{found.name!r} is not in {args.setup}: add it there, or give --setup CONFIG",
+                USAGE,
+            )
+        print(f"dropping {args.file} as s3://{stack.names.bucket}/{key}", file=sys.stderr)
+        stack.drop(key, args.file)
+        try:
+            stack.pump(timeout=args.timeout)
+        except TimeoutError as error:
+            raise CliError(str(error)) from None
+        report = stack.report(key)
+    if report is None:
+        raise CliError(f"{key}: no report was written", FILE_ERROR)
+    print(json.dumps(report, indent=2) if args.json else summary(report), file=out)
+    return exit_code(report, args.fail_on_rejects)
