@@ -23,6 +23,13 @@ checked against Amazon's OpenAPI by eye::
                        "partialIngestionPercent": 5}]
     }
 
+``accounts`` (optional) lets one deployment serve several advertisers: each is ``{name,
+region?, managerAccountId, advertiserAccountId, profileId?, secretId?}`` (``region`` defaults to
+the top-level one, ``secretId`` to the deployment's credentials secret); the top-level account
+is the one named ``default``. An audience, conversion definition or sharing rule may say
+``"account": "<name>"`` (a sharing rule's account is its dataset's). Items without it belong to
+the default account, so a single-account config is exactly what it was.
+
 ``aepDatasets`` (optional) are Adobe Experience Platform datasets, ensured by name against
 the schema given by ``$id`` (or ``meta:altId``) or by title; files under ``aep/<name>/`` go
 to them. A config with ``aepDatasets`` and no ADM item may leave out the ADM account keys
@@ -43,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adm_ingest.adm.accounts import AccountRef
 from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.destinations import DESTINATIONS
 from adm_ingest.mapping import MappingConfig, MappingError
@@ -50,6 +58,9 @@ from adm_ingest.pipeline.routing import INPUT_PREFIXES, RoutingError, route
 
 REGIONS = ("NA", "EU", "FE")
 ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
+DEFAULT_ACCOUNT = "default"
+"""The name of the top-level account (the deployment's credentials secret's)."""
+ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
 # AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
@@ -107,6 +118,51 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An ADM account other than the default one: its ids and, optionally, its own secret."""
+
+    name: str
+    region: str
+    manager_account_id: str
+    advertiser_account_id: str
+    profile_id: str | None = None
+    secret_id: str | None = None
+    """The Secrets Manager secret with this account's LwA credentials (``None``: the
+    deployment's ``ADM_SECRET_ID``, acting for this account's ids)."""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "region": self.region,
+            "managerAccountId": self.manager_account_id,
+            "advertiserAccountId": self.advertiser_account_id,
+        }
+        if self.profile_id is not None:
+            body["profileId"] = self.profile_id
+        if self.secret_id is not None:
+            body["secretId"] = self.secret_id
+        return body
+
+    def ref(self) -> AccountRef:
+        """The account as the registry and the ADM client name it."""
+        return AccountRef(
+            manager_account_id=self.manager_account_id,
+            advertiser_account_id=self.advertiser_account_id,
+            profile_id=self.profile_id,
+            secret_id=self.secret_id,
+            region=self.region,
+        )
+
+
+def _with_account(body: dict[str, Any], account: AccountSpec | None) -> dict[str, Any]:
+    """A normalized item carries its (non-default) account whole: each step gets the item
+    alone and needs the account's ids and secret."""
+    if account is not None:
+        body["account"] = account.to_json()
+    return body
+
+
+@dataclass(frozen=True, slots=True)
 class AudienceSpec:
     """An audience dataset (``POST /adm/audiences``)."""
 
@@ -114,6 +170,8 @@ class AudienceSpec:
     country_code: str
     description: str | None = None
     id_retention: bool | None = None
+    account: AccountSpec | None = None
+    """``None``: the default account."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"name": self.name, "countryCode": self.country_code}
@@ -121,7 +179,7 @@ class AudienceSpec:
             body["description"] = self.description
         if self.id_retention is not None:
             body["idRetention"] = self.id_retention
-        return body
+        return _with_account(body, self.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +192,13 @@ class ConversionDefinitionSpec:
     source: str
     source_type: str
     value: float
+    account: AccountSpec | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The normalized item; :meth:`request_item` is the create request's."""
+        return _with_account(self.request_item(), self.account)
+
+    def request_item(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "conversionType": self.conversion_type,
@@ -166,6 +229,8 @@ class SharingRuleSpec:
     metadata: Mapping[str, Any] | None = None
     account_entity_id: str | None = None
     revoke: bool = False
+    account: AccountSpec | None = None
+    """Always its dataset's account."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -182,7 +247,7 @@ class SharingRuleSpec:
             body["metadata"] = dict(self.metadata)
         if self.account_entity_id is not None:
             body["accountEntityId"] = self.account_entity_id
-        return body
+        return _with_account(body, self.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +291,8 @@ class SetupConfig:
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
     mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     aep_datasets: tuple[AepDatasetSpec, ...] = ()
+    accounts: tuple[AccountSpec, ...] = ()
+    """The accounts besides the default one (empty: a single-account config)."""
 
     def to_json(self) -> dict[str, Any]:
         # An AEP-only config has no account keys at all: the state machine's first Choice
@@ -235,7 +302,9 @@ class SetupConfig:
             "managerAccountId": self.manager_account_id,
             "advertiserAccountId": self.advertiser_account_id,
         }
-        return {key: value for key, value in account.items() if value is not None} | {
+        # Only a multi-account config has ``accounts``: a single-account one stays as it was.
+        accounts = {"accounts": [a.to_json() for a in self.accounts]} if self.accounts else {}
+        return {key: value for key, value in account.items() if value is not None} | accounts | {
             "audiences": [a.to_json() for a in self.audiences],
             "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
             "sharingRules": [r.to_json() for r in self.sharing_rules],
@@ -280,22 +349,30 @@ def parse_config(raw: Any) -> SetupConfig:
             "sharingRules",
             "mappings",
             "aepDatasets",
+            "accounts",
         },
     )
+    region = doc.get("region") if doc.get("region") in REGIONS else None
+    accounts = tuple(
+        _account(item, f"accounts[{i}]", region)
+        for i, item in enumerate(_list(doc.get("accounts", []), "accounts"))
+    )
+    _unique([a.name for a in accounts], "accounts", "name")
+    declared = {a.name: a for a in accounts}
     audiences = tuple(
-        _audience(item, f"audiences[{i}]")
+        _audience(item, f"audiences[{i}]", declared)
         for i, item in enumerate(_list(doc.get("audiences", []), "audiences"))
     )
     _unique([a.name for a in audiences], "audiences", "name")
     definitions = tuple(
-        _definition(item, f"conversionDefinitions[{i}]")
+        _definition(item, f"conversionDefinitions[{i}]", declared)
         for i, item in enumerate(
             _list(doc.get("conversionDefinitions", []), "conversionDefinitions")
         )
     )
     _unique([d.name for d in definitions], "conversionDefinitions", "name")
     rules = tuple(
-        _sharing_rule(item, f"sharingRules[{i}]", audiences, definitions)
+        _sharing_rule(item, f"sharingRules[{i}]", audiences, definitions, declared)
         for i, item in enumerate(_list(doc.get("sharingRules", []), "sharingRules"))
     )
     _unique([r.name for r in rules], "sharingRules", "name")
@@ -308,7 +385,7 @@ def parse_config(raw: Any) -> SetupConfig:
     # and no account key (one given means ADM is meant: then all three are checked).
     aep_only = (
         bool(aep_datasets)
-        and not (audiences or definitions or rules)
+        and not (audiences or definitions or rules or accounts)
         and not any(key in doc for key in ADM_ACCOUNT_KEYS)
     )
     return SetupConfig(
@@ -324,24 +401,85 @@ def parse_config(raw: Any) -> SetupConfig:
         sharing_rules=rules,
         mappings=_mappings(doc.get("mappings", {}), "mappings"),
         aep_datasets=aep_datasets,
+        accounts=accounts,
     )
 
 
 def parse_audience(raw: Any, path: str = "audience") -> AudienceSpec:
     """Validate one audience item (a step's input: the normalized config's ``audiences[i]``)."""
-    return _audience(raw, path)
+    return _audience(raw, path, None)
 
 
 def parse_conversion_definitions(
     raw: Any, path: str = "conversionDefinitions"
 ) -> tuple[ConversionDefinitionSpec, ...]:
     """Validate a list of conversion definition items."""
-    return tuple(_definition(item, f"{path}[{i}]") for i, item in enumerate(_list(raw, path)))
+    return tuple(
+        _definition(item, f"{path}[{i}]", None) for i, item in enumerate(_list(raw, path))
+    )
 
 
 def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
     """Validate one sharing rule item; the names it references are resolved by the step."""
-    return _sharing_rule(raw, path, None, None)
+    return _sharing_rule(raw, path, None, None, None)
+
+
+def parse_account(raw: Any, path: str = "account") -> AccountSpec:
+    """Validate one normalized account (a step's input: the config's ``accounts[i]``)."""
+    return _account(raw, path, None)
+
+
+def _account(raw: Any, path: str, default_region: str | None) -> AccountSpec:
+    item = _object(raw, path)
+    _only(
+        item,
+        path,
+        {"name", "region", "managerAccountId", "advertiserAccountId", "profileId", "secretId"},
+    )
+    name = _text(item, "name", f"{path}.name")
+    if not ACCOUNT_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"{path}.name", "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+    if name == DEFAULT_ACCOUNT:
+        raise ConfigError(f"{path}.name", "default is the top-level account's name")
+    if "region" in item or default_region is None:
+        region = _choice(item, "region", f"{path}.region", REGIONS)
+    else:
+        region = default_region
+    optional = {
+        key: _text(item, key, f"{path}.{key}") if key in item else None
+        for key in ("profileId", "secretId")
+    }
+    return AccountSpec(
+        name=name,
+        region=region,
+        manager_account_id=_text(item, "managerAccountId", f"{path}.managerAccountId"),
+        advertiser_account_id=_text(item, "advertiserAccountId", f"{path}.advertiserAccountId"),
+        profile_id=optional["profileId"],
+        secret_id=optional["secretId"],
+    )
+
+
+def _item_account(
+    item: Mapping[str, Any], path: str, accounts: Mapping[str, AccountSpec] | None
+) -> AccountSpec | None:
+    """An item's ``account``: a declared account's name in a config; the account itself in a
+    normalized item (a step's input, ``accounts`` None); absent or ``default``: None."""
+    if "account" not in item:
+        return None
+    raw = item["account"]
+    if isinstance(raw, Mapping):  # normalized: the account itself
+        account = _account(raw, f"{path}.account", None)
+        if accounts is not None and accounts.get(account.name) != account:
+            raise ConfigError(f"{path}.account", "must be an account of this config")
+        return account
+    name = _text(item, "account", f"{path}.account")
+    if name == DEFAULT_ACCOUNT:
+        return None
+    if accounts is None or name not in accounts:
+        raise ConfigError(f"{path}.account", "must name an account of this config (or default)")
+    return accounts[name]
 
 
 def parse_aep_dataset(raw: Any, path: str = "aepDataset") -> AepDatasetSpec:
@@ -383,9 +521,9 @@ def _aep_dataset(raw: Any, path: str) -> AepDatasetSpec:
     )
 
 
-def _audience(raw: Any, path: str) -> AudienceSpec:
+def _audience(raw: Any, path: str, accounts: Mapping[str, AccountSpec] | None) -> AudienceSpec:
     item = _object(raw, path)
-    _only(item, path, {"name", "countryCode", "description", "idRetention"})
+    _only(item, path, {"name", "countryCode", "description", "idRetention", "account"})
     name = _text(item, "name", f"{path}.name", length=DATASET_NAME_LENGTH)
     if not DATASET_NAME_PATTERN.fullmatch(name):
         raise ConfigError(
@@ -401,12 +539,20 @@ def _audience(raw: Any, path: str) -> AudienceSpec:
     id_retention = None
     if "idRetention" in item:
         id_retention = _bool(item["idRetention"], f"{path}.idRetention")
-    return AudienceSpec(name, country, description, id_retention)
+    return AudienceSpec(
+        name, country, description, id_retention, _item_account(item, path, accounts)
+    )
 
 
-def _definition(raw: Any, path: str) -> ConversionDefinitionSpec:
+def _definition(
+    raw: Any, path: str, accounts: Mapping[str, AccountSpec] | None
+) -> ConversionDefinitionSpec:
     item = _object(raw, path)
-    _only(item, path, {"name", "conversionType", "countingMethod", "source", "sourceType", "value"})
+    _only(
+        item,
+        path,
+        {"name", "conversionType", "countingMethod", "source", "sourceType", "value", "account"},
+    )
     source = _choice(item, "source", f"{path}.source", SOURCES)
     source_type = _choice(item, "sourceType", f"{path}.sourceType", SOURCE_TYPES)
     if source_type not in SOURCE_TYPES_BY_SOURCE[source]:
@@ -424,6 +570,7 @@ def _definition(raw: Any, path: str) -> ConversionDefinitionSpec:
         source=source,
         source_type=source_type,
         value=value,
+        account=_item_account(item, path, accounts),
     )
 
 
@@ -432,8 +579,10 @@ def _sharing_rule(
     path: str,
     audiences: tuple[AudienceSpec, ...] | None,
     definitions: tuple[ConversionDefinitionSpec, ...] | None,
+    accounts: Mapping[str, AccountSpec] | None,
 ) -> SharingRuleSpec:
-    """One sharing rule; ``audiences``/``definitions`` (when given) must contain its source."""
+    """One sharing rule; ``audiences``/``definitions`` (when given) must contain its source,
+    in the rule's account (its dataset's, when the rule names none)."""
     item = _object(raw, path)
     _only(
         item,
@@ -448,18 +597,33 @@ def _sharing_rule(
             "metadata",
             "accountEntityId",
             "revoke",
+            "account",
         },
     )
+    account = _item_account(item, path, accounts)
     dataset = _text(item, "dataset", f"{path}.dataset")
-    if audiences is not None and dataset not in {a.name for a in audiences}:
-        raise ConfigError(f"{path}.dataset", "must name an audience of this config")
+    if audiences is not None:
+        audience = next((a for a in audiences if a.name == dataset), None)
+        if audience is None:
+            raise ConfigError(f"{path}.dataset", "must name an audience of this config")
+        if "account" not in item:
+            account = audience.account  # a dataset is shared from its own account's data room
+        elif account != audience.account:
+            raise ConfigError(f"{path}.account", "must be the account of its dataset")
     definition = None
     if "conversionDefinition" in item:
         definition = _text(item, "conversionDefinition", f"{path}.conversionDefinition")
-        if definitions is not None and definition not in {d.name for d in definitions}:
-            raise ConfigError(
-                f"{path}.conversionDefinition", "must name a conversion definition of this config"
-            )
+        if definitions is not None:
+            found = next((d for d in definitions if d.name == definition), None)
+            if found is None:
+                raise ConfigError(
+                    f"{path}.conversionDefinition",
+                    "must name a conversion definition of this config",
+                )
+            if found.account != account:
+                raise ConfigError(
+                    f"{path}.conversionDefinition", "must be in the account of the rule's dataset"
+                )
         if "metadata" in item:
             raise ConfigError(
                 f"{path}.metadata", "must be omitted with conversionDefinition (it is derived)"
@@ -486,6 +650,7 @@ def _sharing_rule(
             else None
         ),
         revoke=_bool(item.get("revoke", False), f"{path}.revoke"),
+        account=account,
     )
 
 
