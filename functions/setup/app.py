@@ -22,11 +22,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adm_ingest.adm import AdmClient, Deadline
-from adm_ingest.setup.config import AccountSpec
 from adm_ingest.aep import AepClient, AepSettings
 from adm_ingest.registry import Registry
 from adm_ingest.setup import aep_steps, steps
 from adm_ingest.setup.config import (
+    AccountSpec,
     parse_account,
     parse_aep_dataset,
     parse_audience,

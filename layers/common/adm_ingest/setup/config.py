@@ -304,13 +304,17 @@ class SetupConfig:
         }
         # Only a multi-account config has ``accounts``: a single-account one stays as it was.
         accounts = {"accounts": [a.to_json() for a in self.accounts]} if self.accounts else {}
-        return {key: value for key, value in account.items() if value is not None} | accounts | {
-            "audiences": [a.to_json() for a in self.audiences],
-            "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
-            "sharingRules": [r.to_json() for r in self.sharing_rules],
-            "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
-            "aepDatasets": [d.to_json() for d in self.aep_datasets],
-        }
+        return (
+            {key: value for key, value in account.items() if value is not None}
+            | accounts
+            | {
+                "audiences": [a.to_json() for a in self.audiences],
+                "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
+                "sharingRules": [r.to_json() for r in self.sharing_rules],
+                "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
+                "aepDatasets": [d.to_json() for d in self.aep_datasets],
+            }
+        )
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
@@ -414,9 +418,7 @@ def parse_conversion_definitions(
     raw: Any, path: str = "conversionDefinitions"
 ) -> tuple[ConversionDefinitionSpec, ...]:
     """Validate a list of conversion definition items."""
-    return tuple(
-        _definition(item, f"{path}[{i}]", None) for i, item in enumerate(_list(raw, path))
-    )
+    return tuple(_definition(item, f"{path}[{i}]", None) for i, item in enumerate(_list(raw, path)))
 
 
 def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
@@ -439,7 +441,8 @@ def _account(raw: Any, path: str, default_region: str | None) -> AccountSpec:
     name = _text(item, "name", f"{path}.name")
     if not ACCOUNT_NAME_PATTERN.fullmatch(name):
         raise ConfigError(
-            f"{path}.name", "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit"
+            f"{path}.name",
+            "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit",
         )
     if name == DEFAULT_ACCOUNT:
         raise ConfigError(f"{path}.name", "default is the top-level account's name")
