@@ -63,7 +63,7 @@ def multi_account_config() -> dict[str, Any]:
             "accounts": ACCOUNTS,
             "audiences": [
                 {"name": "home_members", "countryCode": "US"},
-                {"name": "eu_members", "countryCode": "DE", "account": "eu"},
+                {"name": "eu_members", "countryCode": "US", "account": "eu"},
                 {"name": "brand2_members", "countryCode": "US", "account": "brand2"},
             ],
             "conversionDefinitions": [

@@ -89,7 +89,7 @@ def test_each_account_gets_its_terms_data_room_and_items_and_the_registry_names_
     assert home_orders is not None and dict(home_orders.attributes) == {}
     eu = registry.get(AUDIENCE, "eu_members")
     assert eu is not None and dict(eu.attributes) == {
-        "country": "DE",
+        "country": "US",
         "manager_account_id": EU.manager_account_id,
         "advertiser_account_id": EU.advertiser_account_id,
         "profile_id": EU.profile_id,
