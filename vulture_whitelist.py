@@ -15,6 +15,7 @@ _ = SimpleNamespace()
 _.lambda_handler  # functions/{splitter,worker,deadletter,sweeper}/app.py
 _.accept_terms  # functions/setup/app.py: the setup state machine's tasks
 _.ensure_data_room
+_.ensure_account
 _.ensure_audience
 _.ensure_conversion_definitions
 _.ensure_sharing_rule
@@ -82,6 +83,8 @@ _.dead_letter_retries
 _.queue_url
 _.receive
 _.sqs_event
+# local/adm_local/sandbox/server.py: one manager account's state (multi-account tests)
+_.state_of
 
 # -- the typed ledger records: every attribute of the DynamoDB items, whether or not library code
 # -- reads it (the fake ledger's contract test and tests/unit compare whole records) -------------

@@ -46,6 +46,7 @@ BUCKET_NAME = "adm-ingest-${AWS::AccountId}-${AWS::Region}"
 SETUP_FUNCTIONS = {
     "AcceptTermsFunction": "app.accept_terms",
     "EnsureDataRoomFunction": "app.ensure_data_room",
+    "EnsureAccountFunction": "app.ensure_account",
     "EnsureAudienceFunction": "app.ensure_audience",
     "EnsureConversionDefinitionsFunction": "app.ensure_conversion_definitions",
     "EnsureSharingRuleFunction": "app.ensure_sharing_rule",
@@ -1231,3 +1232,36 @@ def test_the_threshold_parameter_s_default_is_the_library_s() -> None:
     from adm_ingest.settings import Settings
 
     assert Settings().reject_alert_threshold == DEFAULT_REJECT_THRESHOLD == 0.05
+
+
+ACCOUNT_ACTORS = {
+    "WorkerFunction",
+    "EnsureAccountFunction",
+    "EnsureAudienceFunction",
+    "EnsureConversionDefinitionsFunction",
+    "EnsureSharingRuleFunction",
+}
+"""The functions that may act for a setup-config account other than the default one."""
+
+
+def test_only_the_functions_acting_for_an_account_may_read_the_listed_account_secrets(
+    cfn: dict[str, Any], sam: dict[str, Any]
+) -> None:
+    parameter = sam["Parameters"]["AdmAccountSecretArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    readers = set()
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            if "AdmAccountSecretArns" in _references(statement["Resource"]):
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"], role_id
+                # The listed ARNs, or (none listed) the stack's own secret: never a pattern.
+                (resource,) = statement["Resource"]
+                assert resource == {
+                    "Fn::If": [
+                        "HasAdmAccountSecrets",
+                        {"Ref": "AdmAccountSecretArns"},
+                        {"Ref": "AdmCredentialsSecret"},
+                    ]
+                }, role_id
+                readers.add(role_id.removesuffix("Role"))
+    assert readers == ACCOUNT_ACTORS

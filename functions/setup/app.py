@@ -5,7 +5,9 @@ returns plain JSON. Failures propagate as exceptions: the exception's class name
 Step Functions error name, which the definition's Retry (``RetryableError``, ``Throttled``,
 ``ServerError``, ``DeadlineExceeded``) and Catch match on.
 
-Environment: ``ADM_SECRET_ID`` (the credentials secret), ``REGISTRY_TABLE`` and, optionally,
+Environment: ``ADM_SECRET_ID`` (the default account's credentials secret; an item of another
+account carries that account, with its own ``secretId`` when it has one), ``REGISTRY_TABLE``
+and, optionally,
 ``ADM_API_URL`` / ``ADM_TOKEN_URL`` (endpoint overrides, read by the ADM client). The AEP step
 (``ensure_aep_dataset``) reads ``AEP_SECRET_ID`` instead, and optionally ``AEP_API_URL`` /
 ``AEP_IMS_URL``; no ADM handler reads the AEP secret, so an ADM-only config needs none.
@@ -24,6 +26,8 @@ from adm_ingest.aep import AepClient, AepSettings
 from adm_ingest.registry import Registry
 from adm_ingest.setup import aep_steps, steps
 from adm_ingest.setup.config import (
+    AccountSpec,
+    parse_account,
     parse_aep_dataset,
     parse_audience,
     parse_config,
@@ -42,8 +46,14 @@ _DEADLINE_MARGIN_S = 5.0
 _aep_clients: dict[tuple[str, str, str], AepClient] = {}
 
 
-def _client(context: LambdaContext) -> AdmClient:
-    client = AdmClient.from_secret(os.environ["ADM_SECRET_ID"])
+def _client(context: LambdaContext, account: AccountSpec | None = None) -> AdmClient:
+    """A client of the default account, or of ``account`` (its secret, else the default's)."""
+    if account is None:
+        client = AdmClient.from_secret(os.environ["ADM_SECRET_ID"])
+    else:
+        client = AdmClient.from_secret(
+            account.secret_id or os.environ["ADM_SECRET_ID"], account=account.ref()
+        )
     client.set_deadline(Deadline.from_lambda_context(context, margin_seconds=_DEADLINE_MARGIN_S))
     return client
 
@@ -87,19 +97,35 @@ def ensure_data_room(event: dict[str, Any], context: LambdaContext) -> dict[str,
 
 
 @logger.inject_lambda_context
+def ensure_account(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Input one normalized ``accounts`` item (an account besides the default one): accept its
+    terms and ensure its data room; output ``{"terms", "dataRoom"}`` item results."""
+    account = parse_account(event)
+    client = _client(context, account)
+    terms, room = steps.ensure_account(client, account.name, account.advertiser_account_id)
+    return {"terms": terms.to_json(), "dataRoom": room.to_json()}
+
+
+@logger.inject_lambda_context
 def ensure_audience(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input one normalized audience item; output its item result (id = dataSetId)."""
-    return steps.ensure_audience(_client(context), parse_audience(event)).to_json()
+    spec = parse_audience(event)
+    return steps.ensure_audience(_client(context, spec.account), spec).to_json()
 
 
 @logger.inject_lambda_context
 def ensure_conversion_definitions(
     event: dict[str, Any], context: LambdaContext
 ) -> list[dict[str, Any]]:
-    """Input ``{"conversionDefinitions": [...]}``; output one item result per definition."""
+    """Input ``{"conversionDefinitions": [...]}``; output one item result per definition, in
+    config order (each account's definitions listed and created with that account's client)."""
     specs = parse_conversion_definitions(event.get("conversionDefinitions", []))
-    results = steps.ensure_conversion_definitions(_client(context), specs)
-    return [result.to_json() for result in results]
+    by_name: dict[str, dict[str, Any]] = {}
+    for account in dict.fromkeys(spec.account for spec in specs):
+        group = [spec for spec in specs if spec.account == account]
+        for result in steps.ensure_conversion_definitions(_client(context, account), group):
+            by_name[result.name] = result.to_json()
+    return [by_name[spec.name] for spec in specs]
 
 
 @logger.inject_lambda_context
@@ -109,7 +135,7 @@ def ensure_sharing_rule(event: dict[str, Any], context: LambdaContext) -> dict[s
     ids = steps.resolve_shared_ids(
         spec, event.get("audiences") or [], event.get("conversionDefinitions") or []
     )
-    return steps.ensure_sharing_rule(_client(context), spec, ids).to_json()
+    return steps.ensure_sharing_rule(_client(context, spec.account), spec, ids).to_json()
 
 
 @logger.inject_lambda_context

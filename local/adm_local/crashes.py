@@ -176,8 +176,8 @@ class _Hooks:
         self.worker.process = tracked_process
 
         clients = self.worker.clients
-        self.worker.clients = lambda destination: _CrashingClient(
-            clients(destination), crashes, attempt
+        self.worker.clients = lambda destination, target: _CrashingClient(
+            clients(destination, target), crashes, attempt
         )
 
         record_delivered_batch = ledger.record_delivered_batch

@@ -50,6 +50,7 @@ ASL_PATH = SETUP_DIR / "setup.asl.json"
 STEP_HANDLERS: Mapping[str, str] = {
     "AcceptTerms": "accept_terms",
     "EnsureDataRoom": "ensure_data_room",
+    "EnsureAccount": "ensure_account",
     "EnsureAudience": "ensure_audience",
     "EnsureConversionDefinitions": "ensure_conversion_definitions",
     "EnsureSharingRule": "ensure_sharing_rule",
@@ -301,6 +302,8 @@ def report_of(execution: Execution, events: Sequence[Mapping[str, Any]] = ()) ->
     raw_items: list[Mapping[str, Any]] = [
         results[key] for key in ("terms", "dataRoom") if key in results
     ]
+    for account in results.get("accounts") or []:  # the other accounts': terms, data room
+        raw_items.extend((account["terms"], account["dataRoom"]))
     for key in ("audiences", "conversionDefinitions", "sharingRules", "registry"):
         raw_items.extend(results.get(key) or [])
     for dataset in results.get("aepDatasets") or []:

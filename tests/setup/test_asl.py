@@ -16,6 +16,7 @@ from tests.setup.setup_support import REGION
 CONTRACT = {
     "AcceptTermsFunctionArn",
     "EnsureDataRoomFunctionArn",
+    "EnsureAccountFunctionArn",
     "EnsureAudienceFunctionArn",
     "EnsureConversionDefinitionsFunctionArn",
     "EnsureSharingRuleFunctionArn",

@@ -110,7 +110,7 @@ def test_a_batch_that_was_never_sent_is_not_delivered_one_whose_answer_was_lost_
         ledger=ledger,  # type: ignore[arg-type]
         registry=None,  # type: ignore[arg-type]
         finalizer=None,  # type: ignore[arg-type]
-        clients=lambda destination: client_failing_with(error),
+        clients=lambda destination, target: client_failing_with(error),
     )
     processor = RecordProcessor(
         destination_for(MEMBERS), build_plan(["customer_id", "email"]), ConsentPolicy()
@@ -118,7 +118,7 @@ def test_a_batch_that_was_never_sent_is_not_delivered_one_whose_answer_was_lost_
     batch = one_batch(processor)
     pointer = SimpleNamespace(file_id="f" * 32, index=0, chunk_id="f" * 32 + "-000000", session={})
     with pytest.raises(ChunkRetryable) as caught:
-        worker._deliver(pointer, processor, batch, worker.clients(AudienceMembers), 3)  # type: ignore[arg-type]
+        worker._deliver(pointer, processor, batch, worker.clients(AudienceMembers, MEMBERS), 3)  # type: ignore[arg-type]
     assert caught.value.reason == f"{code}:no_response"
     (recorded,) = ledger.errors
     assert recorded["reason"] == f"{code}:no_response"

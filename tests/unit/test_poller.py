@@ -107,7 +107,7 @@ SUCCESS = RemoteState(True, "success", True, {"records_written": 5})
 @pytest.fixture
 def polling(world: World) -> Polling:
     client = FakeClient([])
-    remote = RemoteLifecycle(PendingDestination, lambda cls: client)
+    remote = RemoteLifecycle(PendingDestination, lambda cls, target: client)
     started: list[str] = []
     finalizer = Finalizer(
         world.ledger,

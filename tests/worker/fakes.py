@@ -592,7 +592,7 @@ class World:
             ledger=self.ledger.as_ledger(),
             registry=cast("Registry", None),  # the file's mapping is pinned: never read
             finalizer=self.finalizer(),
-            clients=lambda destination: client,
+            clients=lambda destination, target: client,
             time_left=time_left or (lambda: float("inf")),
         )
 

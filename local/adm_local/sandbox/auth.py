@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,6 +74,8 @@ class _IssuedToken:
     client_id: str
     expires_at: float
     issued_at: float
+    subject: str = ""
+    """Whose grant it is, beyond the client (LwA: the refresh token's login)."""
 
 
 class TokenLedger:
@@ -92,16 +94,25 @@ class TokenLedger:
         revoked (LwA revokes tokens whenever the user or Amazon decides, not at ``expires_in``)."""
         self._lock = threading.Lock()
 
-    def issue(self, client_id: str, prefix: str) -> str:
-        """A new access token of ``client_id``, valid for ``ttl_seconds``."""
+    def issue(self, client_id: str, prefix: str, subject: str = "") -> str:
+        """A new access token of ``client_id`` (and ``subject``), valid for ``ttl_seconds``."""
         token = prefix + secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
-            self._tokens[token] = _IssuedToken(client_id, now + self.ttl_seconds, now)
+            self._tokens[token] = _IssuedToken(client_id, now + self.ttl_seconds, now, subject)
         return token
 
     def client_of(self, authorization: str | None) -> str | None:
         """The client id a valid, unexpired ``Bearer`` header belongs to, else ``None``."""
+        issued = self._valid(authorization)
+        return issued.client_id if issued is not None else None
+
+    def subject_of(self, authorization: str | None) -> str | None:
+        """The subject of a valid, unexpired ``Bearer`` header's grant, else ``None``."""
+        issued = self._valid(authorization)
+        return issued.subject if issued is not None else None
+
+    def _valid(self, authorization: str | None) -> _IssuedToken | None:
         if not authorization:
             return None
         scheme, _, token = authorization.partition(" ")
@@ -115,7 +126,7 @@ class TokenLedger:
             return None
         if issued.issued_at < _latest_revocation(revocation, now):
             return None  # revoked by the periodic revocation fault
-        return issued.client_id
+        return issued
 
     def revoke_every(self, seconds: float | None) -> None:
         """Revoke every token issued so far now, and again each ``seconds`` (None: stop).
@@ -146,16 +157,37 @@ class TokenLedger:
 
 
 class TokenIssuer(TokenLedger):
-    """Grants access tokens for the refresh token of the seeded account; checks them later."""
+    """Grants access tokens for the refresh tokens of the seeded accounts; checks them later.
+
+    Each token remembers the login (client and refresh token) it was granted for: it gives
+    access to the accounts of that login only (:meth:`may_act_for`).
+    """
 
     def __init__(
         self,
-        account: SandboxAccount,
+        account: SandboxAccount | Sequence[SandboxAccount],
         ttl_seconds: float = 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(ttl_seconds, clock)
-        self.account = account
+        self.accounts = (account,) if isinstance(account, SandboxAccount) else tuple(account)
+        self.account = self.accounts[0]
+
+    def account_of(self, authorization: str | None) -> SandboxAccount | None:
+        """The first account of the login a valid token was granted for (for tests that check
+        which credentials a request used)."""
+        client_id, subject = self.client_of(authorization), self.subject_of(authorization)
+        return next(
+            (a for a in self.accounts if (a.client_id, a.refresh_token) == (client_id, subject)),
+            None,
+        )
+
+    def may_act_for(self, authorization: str | None, account: SandboxAccount) -> bool:
+        """Whether the token's login is ``account``'s (a login may hold several accounts)."""
+        return (self.client_of(authorization), self.subject_of(authorization)) == (
+            account.client_id,
+            account.refresh_token,
+        )
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
         """Answer a token request; raises :class:`TokenError` the way LwA refuses one."""
@@ -168,19 +200,23 @@ class TokenIssuer(TokenLedger):
             raise TokenError(400, "invalid_request", "missing parameter: " + ", ".join(missing))
         if form["grant_type"] != "refresh_token":
             raise TokenError(400, "invalid_request", "only grant_type=refresh_token is supported")
-        if not (
-            _same(form["client_id"], self.account.client_id)
-            and _same(form["client_secret"], self.account.client_secret)
-        ):
+        clients = [
+            account
+            for account in self.accounts
+            if _same(form["client_id"], account.client_id)
+            and _same(form["client_secret"], account.client_secret)
+        ]
+        if not clients:
             raise TokenError(401, "invalid_client", "client authentication failed")
-        if not _same(form["refresh_token"], self.account.refresh_token):
+        login = next((a for a in clients if _same(form["refresh_token"], a.refresh_token)), None)
+        if login is None:
             raise TokenError(400, "invalid_grant", "the refresh token is invalid or revoked")
-        token = self.issue(form["client_id"], "Atza|")
+        token = self.issue(login.client_id, "Atza|", subject=login.refresh_token)
         return {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": int(self.ttl_seconds),
-            "refresh_token": self.account.refresh_token,
+            "refresh_token": login.refresh_token,
         }
 
 

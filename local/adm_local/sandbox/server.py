@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 from urllib.parse import SplitResult
 
@@ -46,7 +46,7 @@ from .httpbase import (
     retry_after_headers,
 )
 from .openapi import openapi_document
-from .replies import ApiError, Reply, bad_request
+from .replies import ApiError, Reply, bad_request, forbidden
 from .routes import ROUTES, UNIMPLEMENTED_CONTENT_TYPES, ApiRequest, request_schema
 from .state import SandboxState
 from .validation import ApiSchema, Operation, parse_json, query_violations, violations
@@ -109,12 +109,18 @@ class SandboxServer(SandboxHttpServer):
         *,
         host: str = "127.0.0.1",
         account: SandboxAccount | None = None,
+        accounts: Sequence[SandboxAccount] = (),
         token_ttl: float = 3600,
         onboarded: bool = False,
         log_stream: TextIO | None = sys.stderr,
     ) -> None:
         self.account = account or SandboxAccount()
-        self.tokens = TokenIssuer(self.account, token_ttl)
+        self.accounts = (self.account, *accounts)
+        """Every manager account the sandbox holds: the seeded one first, then ``accounts``
+        (each with its own state; a request is served by the account its headers name)."""
+        if len({a.manager_account_id for a in self.accounts}) != len(self.accounts):
+            raise ValueError("the sandbox's accounts need distinct manager account ids")
+        self.tokens = TokenIssuer(self.accounts, token_ttl)
         super().__init__(
             port,
             host,
@@ -123,7 +129,10 @@ class SandboxServer(SandboxHttpServer):
             ),
             log_stream,
         )
-        self._state = SandboxState(self.account, onboarded=onboarded)
+        self._states = {
+            a.manager_account_id: SandboxState(a, onboarded=onboarded) for a in self.accounts
+        }
+        self._state = self._states[self.account.manager_account_id]
         self.schema = ApiSchema.load()
         self.schema_violations: list[str] = []
         """Responses the sandbox sent that break the documented schema (should stay empty)."""
@@ -135,12 +144,24 @@ class SandboxServer(SandboxHttpServer):
     # -- inspection -----------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """Snapshot of the account state and active faults (same as ``GET /_sandbox/state``)."""
-        return {**self._state.snapshot(), "faults": self.faults.snapshot()}
+        """Snapshot of the seeded account's state and active faults (same as
+        ``GET /_sandbox/state``); with more accounts, theirs under ``accounts`` by manager id."""
+        others = {
+            manager: state.snapshot()
+            for manager, state in self._states.items()
+            if state is not self._state
+        }
+        extra = {"accounts": others} if others else {}
+        return {**self._state.snapshot(), **extra, "faults": self.faults.snapshot()}
+
+    def state_of(self, manager_account_id: str) -> dict[str, Any]:
+        """Snapshot of one manager account's state."""
+        return self._states[manager_account_id].snapshot()
 
     def reset(self) -> None:
         """Forget all state, faults and recorded requests (issued tokens stay valid)."""
-        self._state.reset()
+        for state in self._states.values():
+            state.reset()
         super().reset()
         with self._records_lock:
             self.schema_violations.clear()
@@ -231,10 +252,17 @@ class SandboxServer(SandboxHttpServer):
                 "UnauthorizedRequestException",
                 f"{CLIENT_ID_HEADER} does not match the access token's client",
             )
-        self._state.check_manager_account(headers.get(MANAGER_ACCOUNT_HEADER))
-        self._state.check_advertiser(headers.get(ADVERTISER_HEADER))
+        state = self._state_for(
+            headers.get(MANAGER_ACCOUNT_HEADER),
+            headers.get(ADVERTISER_HEADER),
+            path_params.get("accountId"),
+        )
+        if not self.tokens.may_act_for(headers.get("Authorization"), state.account):
+            raise forbidden("the access token's login has no access to this manager account")
+        state.check_manager_account(headers.get(MANAGER_ACCOUNT_HEADER))
+        state.check_advertiser(headers.get(ADVERTISER_HEADER))
         if "accountId" in path_params:
-            self._state.check_advertiser(path_params["accountId"])
+            state.check_advertiser(path_params["accountId"])
         body, body_schema = self._parse_body(operation, headers.get("Content-Type"), raw_body)
         query = query_values(query_string)
         problems = query_violations(operation.query_parameters(), query)
@@ -246,7 +274,21 @@ class SandboxServer(SandboxHttpServer):
                 reasons=[(problem.location, problem.constraint) for problem in problems],
             )
         request = ApiRequest(operation, path_params, query, body, body_schema, client_id)
-        return ROUTES[operation.key](self._state, request)
+        return ROUTES[operation.key](state, request)
+
+    def _state_for(
+        self, manager: str | None, advertiser: str | None, account_id: str | None
+    ) -> SandboxState:
+        """The account a request is for: by its manager account header, else its advertiser
+        (header or path); the seeded account when it names none (or an unknown one, which its
+        checks then refuse with 403)."""
+        if manager is not None:
+            return self._states.get(manager, self._state)
+        wanted = advertiser or account_id
+        return next(
+            (s for s in self._states.values() if s.account.advertiser_account_id == wanted),
+            self._state,
+        )
 
     def _parse_body(
         self, operation: Operation, content_type_header: str | None, raw_body: bytes

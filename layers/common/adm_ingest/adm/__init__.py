@@ -12,6 +12,7 @@ Errors: :class:`RetryableError` (try later; for creates, list first), :class:`Au
 (re-authorize), :class:`ApiError` and its subclasses (the request must change).
 """
 
+from adm_ingest.adm.accounts import ACCOUNT_ATTRIBUTES, AccountRef
 from adm_ingest.adm.client import AdmClient
 from adm_ingest.adm.endpoints import (
     API_HOSTS,
@@ -56,10 +57,12 @@ from adm_ingest.adm.models import (
 )
 
 __all__ = [
+    "ACCOUNT_ATTRIBUTES",
     "API_HOSTS",
     "API_URL_ENV",
     "TOKEN_URLS",
     "TOKEN_URL_ENV",
+    "AccountRef",
     "AdmClient",
     "AdmError",
     "ApiError",

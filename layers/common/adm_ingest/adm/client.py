@@ -20,6 +20,7 @@ import requests
 # errors, http), so importing names from it here would be circular when auth is imported first.
 from adm_ingest.adm import auth as lwa
 from adm_ingest.adm import operations as ops
+from adm_ingest.adm.accounts import AccountRef
 from adm_ingest.adm.endpoints import DEFAULT_CALL_BUDGET, ClientSettings
 from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
 from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
@@ -116,6 +117,8 @@ class AdmClient:
         retry: RetryPolicy | None = None,
         call_budget: float | None = None,
         limiter_for: Callable[[lwa.Credentials], RateLimiter] | None = None,
+        account: AccountRef | None = None,
+        tokens_for: Callable[[ClientSettings, lwa.Credentials], lwa.TokenProvider] | None = None,
     ) -> AdmClient:
         """A client for the credentials in Secrets Manager secret ``secret_id``.
 
@@ -123,11 +126,15 @@ class AdmClient:
         ``ADM_TOKEN_URL`` (see :meth:`ClientSettings.for_region`), with ``retry`` and
         ``call_budget`` when given. The secret read is cached for ``max_age`` seconds (default
         :data:`adm_ingest.adm.auth.DEFAULT_SECRET_MAX_AGE`). ``limiter_for`` builds the request
-        pacing for the account the secret names.
+        pacing for the account the client acts for. ``account`` (a registry entry's) replaces
+        the account ids the secret names; ``tokens_for`` hands out a shared token provider
+        (one per secret, whichever account uses it), else the client makes its own.
         """
         credentials = lwa.Credentials.from_secret(
             secret_id, max_age=lwa.DEFAULT_SECRET_MAX_AGE if max_age is None else max_age
         )
+        if account is not None:
+            credentials = account.apply(credentials)
         if settings is None:
             settings = ClientSettings.for_region(
                 credentials.region,
@@ -137,6 +144,7 @@ class AdmClient:
         return cls(
             settings,
             credentials,
+            tokens_for(settings, credentials) if tokens_for is not None else None,
             limiter=limiter_for(credentials) if limiter_for is not None else None,
         )
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from adm_ingest.adm import AdmClient, RetryPolicy
+from adm_ingest.adm import AccountRef, AdmClient, ClientSettings, RetryPolicy, Transport
+from adm_ingest.adm.auth import Credentials, TokenProvider
 from adm_ingest.clients import ClientEnvironment
-from adm_ingest.destinations.base import DeliveryFailed, Destination, safe_code
+from adm_ingest.destinations.base import DeliveryFailed, DeliveryTarget, Destination, safe_code
 from adm_ingest.destinations.http_failures import classify_http_error
 from adm_ingest.record_rules import AMAZON_RULES, RecordRules
 
@@ -28,9 +29,38 @@ class AdmDestination(Destination):
 
     @classmethod
     def connect(cls, environment: ClientEnvironment) -> AdmClient:
+        """The deployment's default account (the ``ADM_SECRET_ID`` secret's)."""
+        return cls.connect_for(environment, DeliveryTarget(cls.name))
+
+    @classmethod
+    def client_key_for(cls, target: DeliveryTarget) -> str:
+        # One client per account: its headers, path ids and rate limit are the account's.
+        account = AccountRef.from_attributes(target.attributes)
+        return cls.client_key if account.is_default else f"{cls.client_key}|{account.cache_key()}"
+
+    @classmethod
+    def connect_for(cls, environment: ClientEnvironment, target: DeliveryTarget) -> AdmClient:
+        """A client for the account the target's registry entry names (absent: the default),
+        with the credentials secret it names; one token provider per secret per container."""
         settings = environment.settings
+        account = AccountRef.from_attributes(target.attributes)
+        secret_id = account.secret_id or settings.secret_id
+
+        def tokens(client_settings: ClientSettings, credentials: Credentials) -> TokenProvider:
+            key = ("adm-token-provider", secret_id, client_settings.token_url)
+            return environment.shared(
+                key,
+                lambda: TokenProvider(
+                    credentials,
+                    token_url=client_settings.token_url,
+                    transport=Transport(
+                        timeouts=client_settings.timeouts, retry=client_settings.retry
+                    ),
+                ),
+            )
+
         return AdmClient.from_secret(
-            settings.secret_id,
+            secret_id,
             retry=RetryPolicy(
                 max_attempts=settings.adm_max_attempts,
                 base_delay=settings.adm_retry_base_delay_ms / 1000,
@@ -39,6 +69,8 @@ class AdmDestination(Destination):
             limiter_for=lambda credentials: environment.rate_limiter(
                 credentials.advertiser_account_id
             ),
+            account=account,
+            tokens_for=tokens,
         )
 
     def classify(self, error: Exception) -> DeliveryFailed | None:

@@ -244,7 +244,8 @@ class Destination(ABC):
     rules: ClassVar[RecordRules]
     wire: ClassVar[WireFormat]
     client_key: ClassVar[str]
-    """Destinations with the same key share one client per container (ADM's three do)."""
+    """Destinations with the same key share one client per container (ADM's three do, per
+    account: :meth:`client_key_for`)."""
     own_record_path: ClassVar[bool] = False
     """Whether records take the destination's own :meth:`row_encoder` instead of the shared
     preparation (then :meth:`build` / :meth:`encode` are not used)."""
@@ -276,6 +277,18 @@ class Destination(ABC):
     def connect(cls, environment: Any) -> Any:
         """This destination's client, built from its own settings and credentials
         (``environment``: a :class:`~adm_ingest.pipeline.runtime.ClientEnvironment`)."""
+
+    @classmethod
+    def client_key_for(cls, target: DeliveryTarget) -> str:
+        """The client a file's target needs: targets with the same key share one client (by
+        default the destination's :attr:`client_key`; a destination whose targets may belong
+        to several remote accounts keys by account)."""
+        return cls.client_key
+
+    @classmethod
+    def connect_for(cls, environment: Any, target: DeliveryTarget) -> Any:
+        """The client for ``target`` (by default :meth:`connect`: one account per deployment)."""
+        return cls.connect(environment)
 
     @classmethod
     def chunk_size(cls, settings: Settings) -> ChunkSize:

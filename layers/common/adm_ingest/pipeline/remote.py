@@ -74,13 +74,15 @@ class RemoteLifecycle:
         self._delivered_rows = delivered_rows
 
     def commit(self, file: FileRecord) -> Commit:
-        destination = self._destination_for(delivery_target(file))
-        client = self._client_for(type(destination))
+        target = delivery_target(file)
+        destination = self._destination_for(target)
+        client = self._client_for(type(destination), target)
         return destination.commit(client, file_context(file), dict(file.session))
 
     def poll(self, file: FileRecord) -> RemoteState:
-        destination = self._destination_for(delivery_target(file))
-        client = self._client_for(type(destination))
+        target = delivery_target(file)
+        destination = self._destination_for(target)
+        client = self._client_for(type(destination), target)
         return destination.poll(client, file_context(file), file_session(file))
 
     def account(self, file: FileRecord, state: RemoteState) -> Counter[str]:

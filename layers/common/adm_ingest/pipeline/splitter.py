@@ -359,7 +359,7 @@ class Splitter:
             return dict(known.session)
         if not file.size:  # an event without the size (a test's, a hand-made one)
             file = replace(file, size=_object_size(self.s3, ref))
-        session = destination(file.target).open_file(self.clients(destination), file)
+        session = destination(file.target).open_file(self.clients(destination, file.target), file)
         return self.ledger.open_session(file.file_id, session)
 
     def _pinned_mapping(
@@ -631,7 +631,10 @@ class Splitter:
         opened = self._opened
         assert opened is not None, "a chunk is cut only after its file was opened"
         grown = opened.destination.open_chunk(
-            self.clients(type(opened.destination)), opened.file, opened.session, index
+            self.clients(type(opened.destination), opened.file.target),
+            opened.file,
+            opened.session,
+            index,
         )
         if grown != opened.session:
             self.ledger.update_session(opened.file.file_id, grown)

@@ -46,7 +46,6 @@ from adm_ingest.destinations import (
     Delivery,
     DeliveryFailed,
     FailureClass,
-    destination_class,
     destination_for,
 )
 from adm_ingest.ledger import DeadLetter, DeliveredBatch, Ledger
@@ -187,7 +186,7 @@ class ChunkWorker:
         processor = record_processor(destination, config, header, policy)
         for run in earlier_attempts:
             _count_attempts(processor.tally, run)
-        client = self.clients(destination_class(pointer.destination))
+        client = self.clients(type(destination), target)
         delivered_lines: list[Sequence[int]] = []
         undelivered = False
         for number, batch in enumerate(processor.batches(records)):

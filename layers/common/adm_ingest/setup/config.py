@@ -23,6 +23,13 @@ checked against Amazon's OpenAPI by eye::
                        "partialIngestionPercent": 5}]
     }
 
+``accounts`` (optional) lets one deployment serve several advertisers: each is ``{name,
+region?, managerAccountId, advertiserAccountId, profileId?, secretId?}`` (``region`` defaults to
+the top-level one, ``secretId`` to the deployment's credentials secret); the top-level account
+is the one named ``default``. An audience, conversion definition or sharing rule may say
+``"account": "<name>"`` (a sharing rule's account is its dataset's). Items without it belong to
+the default account, so a single-account config is exactly what it was.
+
 ``aepDatasets`` (optional) are Adobe Experience Platform datasets, ensured by name against
 the schema given by ``$id`` (or ``meta:altId``) or by title; files under ``aep/<name>/`` go
 to them. A config with ``aepDatasets`` and no ADM item may leave out the ADM account keys
@@ -43,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adm_ingest.adm.accounts import AccountRef
 from adm_ingest.countries import ADM_COUNTRY_CODES
 from adm_ingest.destinations import DESTINATIONS
 from adm_ingest.mapping import MappingConfig, MappingError
@@ -52,6 +60,9 @@ _T = TypeVar("_T")
 
 REGIONS = ("NA", "EU", "FE")
 ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
+DEFAULT_ACCOUNT = "default"
+"""The name of the top-level account (the deployment's credentials secret's)."""
+ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
 # AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
@@ -162,6 +173,51 @@ def _strict(parse: Callable[[Any, str, _Problems], _T | None], raw: Any, path: s
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An ADM account other than the default one: its ids and, optionally, its own secret."""
+
+    name: str
+    region: str
+    manager_account_id: str
+    advertiser_account_id: str
+    profile_id: str | None = None
+    secret_id: str | None = None
+    """The Secrets Manager secret with this account's LwA credentials (``None``: the
+    deployment's ``ADM_SECRET_ID``, acting for this account's ids)."""
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "region": self.region,
+            "managerAccountId": self.manager_account_id,
+            "advertiserAccountId": self.advertiser_account_id,
+        }
+        if self.profile_id is not None:
+            body["profileId"] = self.profile_id
+        if self.secret_id is not None:
+            body["secretId"] = self.secret_id
+        return body
+
+    def ref(self) -> AccountRef:
+        """The account as the registry and the ADM client name it."""
+        return AccountRef(
+            manager_account_id=self.manager_account_id,
+            advertiser_account_id=self.advertiser_account_id,
+            profile_id=self.profile_id,
+            secret_id=self.secret_id,
+            region=self.region,
+        )
+
+
+def _with_account(body: dict[str, Any], account: AccountSpec | None) -> dict[str, Any]:
+    """A normalized item carries its (non-default) account whole: each step gets the item
+    alone and needs the account's ids and secret."""
+    if account is not None:
+        body["account"] = account.to_json()
+    return body
+
+
+@dataclass(frozen=True, slots=True)
 class AudienceSpec:
     """An audience dataset (``POST /adm/audiences``)."""
 
@@ -169,6 +225,8 @@ class AudienceSpec:
     country_code: str
     description: str | None = None
     id_retention: bool | None = None
+    account: AccountSpec | None = None
+    """``None``: the default account."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"name": self.name, "countryCode": self.country_code}
@@ -176,7 +234,7 @@ class AudienceSpec:
             body["description"] = self.description
         if self.id_retention is not None:
             body["idRetention"] = self.id_retention
-        return body
+        return _with_account(body, self.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +247,13 @@ class ConversionDefinitionSpec:
     source: str
     source_type: str
     value: float
+    account: AccountSpec | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The normalized item; :meth:`request_item` is the create request's."""
+        return _with_account(self.request_item(), self.account)
+
+    def request_item(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "conversionType": self.conversion_type,
@@ -221,6 +284,8 @@ class SharingRuleSpec:
     metadata: Mapping[str, Any] | None = None
     account_entity_id: str | None = None
     revoke: bool = False
+    account: AccountSpec | None = None
+    """Always its dataset's account."""
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -237,7 +302,7 @@ class SharingRuleSpec:
             body["metadata"] = dict(self.metadata)
         if self.account_entity_id is not None:
             body["accountEntityId"] = self.account_entity_id
-        return body
+        return _with_account(body, self.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +346,8 @@ class SetupConfig:
     sharing_rules: tuple[SharingRuleSpec, ...] = ()
     mappings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     aep_datasets: tuple[AepDatasetSpec, ...] = ()
+    accounts: tuple[AccountSpec, ...] = ()
+    """The accounts besides the default one (empty: a single-account config)."""
 
     def to_json(self) -> dict[str, Any]:
         # An AEP-only config has no account keys at all: the state machine's first Choice
@@ -290,13 +357,19 @@ class SetupConfig:
             "managerAccountId": self.manager_account_id,
             "advertiserAccountId": self.advertiser_account_id,
         }
-        return {key: value for key, value in account.items() if value is not None} | {
-            "audiences": [a.to_json() for a in self.audiences],
-            "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
-            "sharingRules": [r.to_json() for r in self.sharing_rules],
-            "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
-            "aepDatasets": [d.to_json() for d in self.aep_datasets],
-        }
+        # Only a multi-account config has ``accounts``: a single-account one stays as it was.
+        accounts = {"accounts": [a.to_json() for a in self.accounts]} if self.accounts else {}
+        return (
+            {key: value for key, value in account.items() if value is not None}
+            | accounts
+            | {
+                "audiences": [a.to_json() for a in self.audiences],
+                "conversionDefinitions": [d.to_json() for d in self.conversion_definitions],
+                "sharingRules": [r.to_json() for r in self.sharing_rules],
+                "mappings": {prefix: dict(mapping) for prefix, mapping in self.mappings.items()},
+                "aepDatasets": [d.to_json() for d in self.aep_datasets],
+            }
+        )
 
 
 def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
@@ -340,6 +413,7 @@ def parse_config(raw: Any) -> SetupConfig:
             "sharingRules",
             "mappings",
             "aepDatasets",
+            "accounts",
         },
         problems,
     )
@@ -348,10 +422,20 @@ def parse_config(raw: Any) -> SetupConfig:
         raw_list = problems.take(lambda: _list(doc.get(key, []), key)) or []
         return [(item, f"{key}[{i}]") for i, item in enumerate(raw_list)]
 
-    audience_items = [_audience(item, path, problems) for item, path in items("audiences")]
+    region_hint = doc.get("region") if doc.get("region") in REGIONS else None
+    account_items = [
+        _account(item, path, region_hint, problems) for item, path in items("accounts")
+    ]
+    _unique([a.name if a else None for a in account_items], "accounts", "name", problems)
+    accounts = tuple(a for a in account_items if a is not None)
+    # An item naming an account whose own entry is invalid is not reported again.
+    declared = _Declared({a.name: a for a in accounts}, _names(items("accounts")))
+    audience_items = [
+        _audience(item, path, problems, declared) for item, path in items("audiences")
+    ]
     _unique([a.name if a else None for a in audience_items], "audiences", "name", problems)
     definition_items = [
-        _definition(item, path, problems) for item, path in items("conversionDefinitions")
+        _definition(item, path, problems, declared) for item, path in items("conversionDefinitions")
     ]
     _unique(
         [d.name if d else None for d in definition_items],
@@ -359,26 +443,30 @@ def parse_config(raw: Any) -> SetupConfig:
         "name",
         problems,
     )
+    audiences = tuple(a for a in audience_items if a is not None)
+    definitions = tuple(d for d in definition_items if d is not None)
     # A rule may only name items of this config; an invalid item's name still counts (its own
     # problem is reported), so one mistake is not reported twice.
-    audience_names = _names(items("audiences"))
-    definition_names = _names(items("conversionDefinitions"))
+    sources = _RuleSources(
+        _names(items("audiences")),
+        _names(items("conversionDefinitions")),
+        {a.name: a for a in audiences},
+        {d.name: d for d in definitions},
+    )
     rule_items = [
-        _sharing_rule(item, path, problems, audience_names, definition_names)
+        _sharing_rule(item, path, problems, sources, declared)
         for item, path in items("sharingRules")
     ]
     _unique([r.name if r else None for r in rule_items], "sharingRules", "name", problems)
     dataset_items = [_aep_dataset(item, path, problems) for item, path in items("aepDatasets")]
     _unique([d.name if d else None for d in dataset_items], "aepDatasets", "name", problems)
-    audiences = tuple(a for a in audience_items if a is not None)
-    definitions = tuple(d for d in definition_items if d is not None)
     rules = tuple(r for r in rule_items if r is not None)
     aep_datasets = tuple(d for d in dataset_items if d is not None)
     # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item
     # and no account key (one given means ADM is meant: then all three are checked).
     aep_only = (
         bool(dataset_items)
-        and not (audience_items or definition_items or rule_items)
+        and not (audience_items or definition_items or rule_items or account_items)
         and not any(key in doc for key in ADM_ACCOUNT_KEYS)
     )
     region = manager = advertiser = None
@@ -397,6 +485,7 @@ def parse_config(raw: Any) -> SetupConfig:
         sharing_rules=rules,
         mappings=mappings,
         aep_datasets=aep_datasets,
+        accounts=accounts,
     )
 
 
@@ -409,9 +498,28 @@ def _names(items: list[tuple[Any, str]]) -> set[str]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """The config's accounts: the valid ones by name, and every name given (valid or not)."""
+
+    accounts: Mapping[str, AccountSpec]
+    names: set[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleSources:
+    """What a sharing rule may name: every audience / definition name given, and the valid
+    ones (whose account the rule must share)."""
+
+    audience_names: set[str]
+    definition_names: set[str]
+    audiences: Mapping[str, AudienceSpec]
+    definitions: Mapping[str, ConversionDefinitionSpec]
+
+
 def parse_audience(raw: Any, path: str = "audience") -> AudienceSpec:
     """Validate one audience item (a step's input: the normalized config's ``audiences[i]``)."""
-    return _strict(_audience, raw, path)
+    return _strict(lambda item, at, problems: _audience(item, at, problems, None), raw, path)
 
 
 def parse_conversion_definitions(
@@ -419,7 +527,9 @@ def parse_conversion_definitions(
 ) -> tuple[ConversionDefinitionSpec, ...]:
     """Validate a list of conversion definition items."""
     problems = _Problems()
-    specs = [_definition(item, f"{path}[{i}]", problems) for i, item in enumerate(_list(raw, path))]
+    specs = [
+        _definition(item, f"{path}[{i}]", problems, None) for i, item in enumerate(_list(raw, path))
+    ]
     problems.raise_any()
     return tuple(spec for spec in specs if spec is not None)
 
@@ -482,11 +592,105 @@ def _aep_dataset(raw: Any, path: str, problems: _Problems) -> AepDatasetSpec | N
     )
 
 
-def _audience(raw: Any, path: str, problems: _Problems) -> AudienceSpec | None:
+def parse_account(raw: Any, path: str = "account") -> AccountSpec:
+    """Validate one normalized account (a step's input: the config's ``accounts[i]``)."""
+    return _strict(lambda item, at, problems: _account(item, at, None, problems), raw, path)
+
+
+def _account(
+    raw: Any, path: str, default_region: str | None, problems: _Problems
+) -> AccountSpec | None:
     item = problems.take(lambda: _object(raw, path))
     if item is None:
         return None
-    _only(item, path, {"name", "countryCode", "description", "idRetention"}, problems)
+    before = len(problems.found)
+    _only(
+        item,
+        path,
+        {"name", "region", "managerAccountId", "advertiserAccountId", "profileId", "secretId"},
+        problems,
+    )
+    name = problems.take(lambda: _text(item, "name", f"{path}.name"))
+    if name is not None and not ACCOUNT_NAME_PATTERN.fullmatch(name):
+        problems.add(
+            f"{path}.name",
+            "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit",
+        )
+    elif name == DEFAULT_ACCOUNT:
+        problems.add(f"{path}.name", "default is the top-level account's name")
+    if "region" in item or default_region is None:
+        region = problems.take(lambda: _choice(item, "region", f"{path}.region", REGIONS))
+    else:
+        region = default_region
+    manager = problems.take(lambda: _text(item, "managerAccountId", f"{path}.managerAccountId"))
+    advertiser = problems.take(
+        lambda: _text(item, "advertiserAccountId", f"{path}.advertiserAccountId")
+    )
+    optional = {
+        key: problems.take(lambda key=key: _text(item, key, f"{path}.{key}"))
+        if key in item
+        else None
+        for key in ("profileId", "secretId")
+    }
+    if (
+        len(problems.found) > before
+        or name is None
+        or region is None
+        or manager is None
+        or advertiser is None
+    ):
+        return None
+    return AccountSpec(
+        name=name,
+        region=region,
+        manager_account_id=manager,
+        advertiser_account_id=advertiser,
+        profile_id=optional["profileId"],
+        secret_id=optional["secretId"],
+    )
+
+
+_INVALID = object()
+"""An item's account that could not be read (its problem is recorded)."""
+
+
+def _item_account(
+    item: Mapping[str, Any], path: str, declared: _Declared | None, problems: _Problems
+) -> AccountSpec | object | None:
+    """An item's ``account``: a declared account's name in a config; the account itself in a
+    normalized item (a step's input, ``declared`` None); absent or ``default``: None;
+    :data:`_INVALID` when it can't be resolved (the problem recorded, unless it is an account
+    of the config that is itself invalid: reported there)."""
+    if "account" not in item:
+        return None
+    raw = item["account"]
+    if isinstance(raw, Mapping):  # normalized: the account itself
+        account = _account(raw, f"{path}.account", None, problems)
+        if account is None:
+            return _INVALID
+        if declared is not None and declared.accounts.get(account.name) != account:
+            problems.add(f"{path}.account", "must be an account of this config")
+            return _INVALID
+        return account
+    name = problems.take(lambda: _text(item, "account", f"{path}.account"))
+    if name is None:
+        return _INVALID
+    if name == DEFAULT_ACCOUNT:
+        return None
+    if declared is not None and name in declared.accounts:
+        return declared.accounts[name]
+    if declared is None or name not in declared.names:
+        problems.add(f"{path}.account", "must name an account of this config (or default)")
+    return _INVALID
+
+
+def _audience(
+    raw: Any, path: str, problems: _Problems, declared: _Declared | None
+) -> AudienceSpec | None:
+    item = problems.take(lambda: _object(raw, path))
+    if item is None:
+        return None
+    _only(item, path, {"name", "countryCode", "description", "idRetention", "account"}, problems)
     name = problems.take(lambda: _text(item, "name", f"{path}.name", length=DATASET_NAME_LENGTH))
     if name is not None and not DATASET_NAME_PATTERN.fullmatch(name):
         problems.add(
@@ -509,19 +713,23 @@ def _audience(raw: Any, path: str, problems: _Problems) -> AudienceSpec | None:
     if "idRetention" in item:
         id_retention = problems.take(lambda: _bool(item["idRetention"], f"{path}.idRetention"))
         valid = valid and id_retention is not None
-    if not valid or name is None or country is None:
+    account = _item_account(item, path, declared, problems)
+    if not valid or name is None or country is None or account is _INVALID:
         return None
-    return AudienceSpec(name, country, description, id_retention)
+    assert account is None or isinstance(account, AccountSpec)
+    return AudienceSpec(name, country, description, id_retention, account)
 
 
-def _definition(raw: Any, path: str, problems: _Problems) -> ConversionDefinitionSpec | None:
+def _definition(
+    raw: Any, path: str, problems: _Problems, declared: _Declared | None
+) -> ConversionDefinitionSpec | None:
     item = problems.take(lambda: _object(raw, path))
     if item is None:
         return None
     _only(
         item,
         path,
-        {"name", "conversionType", "countingMethod", "source", "sourceType", "value"},
+        {"name", "conversionType", "countingMethod", "source", "sourceType", "value", "account"},
         problems,
     )
     name = problems.take(lambda: _text(item, "name", f"{path}.name", length=DEFINITION_NAME_LENGTH))
@@ -549,14 +757,17 @@ def _definition(raw: Any, path: str, problems: _Problems) -> ConversionDefinitio
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         problems.add(f"{path}.value", "is required and must be a number")
         return None
+    account = _item_account(item, path, declared, problems)
     if (
         name is None
         or conversion_type is None
         or counting is None
         or source is None
         or source_type is None
+        or account is _INVALID
     ):
         return None
+    assert account is None or isinstance(account, AccountSpec)
     return ConversionDefinitionSpec(
         name=name,
         conversion_type=conversion_type,
@@ -564,6 +775,7 @@ def _definition(raw: Any, path: str, problems: _Problems) -> ConversionDefinitio
         source=source,
         source_type=source_type,
         value=value,
+        account=account,
     )
 
 
@@ -571,10 +783,11 @@ def _sharing_rule(
     raw: Any,
     path: str,
     problems: _Problems,
-    audiences: set[str] | None,
-    definitions: set[str] | None,
+    sources: _RuleSources | None,
+    declared: _Declared | None,
 ) -> SharingRuleSpec | None:
-    """One sharing rule; ``audiences``/``definitions`` (names, when given) must hold its source."""
+    """One sharing rule; ``sources`` (when given) must hold its source, in the rule's account
+    (its dataset's, when the rule names none)."""
     item = problems.take(lambda: _object(raw, path))
     if item is None:
         return None
@@ -591,22 +804,40 @@ def _sharing_rule(
             "metadata",
             "accountEntityId",
             "revoke",
+            "account",
         },
         problems,
     )
     before = len(problems.found)
+    account = _item_account(item, path, declared, problems)
     dataset = problems.take(lambda: _text(item, "dataset", f"{path}.dataset"))
-    if dataset is not None and audiences is not None and dataset not in audiences:
-        problems.add(f"{path}.dataset", "must name an audience of this config")
+    if dataset is not None and sources is not None:
+        if dataset not in sources.audience_names:
+            problems.add(f"{path}.dataset", "must name an audience of this config")
+        elif (audience := sources.audiences.get(dataset)) is not None and account is not _INVALID:
+            if "account" not in item:
+                account = audience.account  # a dataset is shared from its own account's room
+            elif account != audience.account:
+                problems.add(f"{path}.account", "must be the account of its dataset")
     definition = None
     if "conversionDefinition" in item:
         definition = problems.take(
             lambda: _text(item, "conversionDefinition", f"{path}.conversionDefinition")
         )
-        if definition is not None and definitions is not None and definition not in definitions:
-            problems.add(
-                f"{path}.conversionDefinition", "must name a conversion definition of this config"
-            )
+        if definition is not None and sources is not None:
+            if definition not in sources.definition_names:
+                problems.add(
+                    f"{path}.conversionDefinition",
+                    "must name a conversion definition of this config",
+                )
+            elif (
+                (found := sources.definitions.get(definition)) is not None
+                and account is not _INVALID
+                and found.account != account
+            ):
+                problems.add(
+                    f"{path}.conversionDefinition", "must be in the account of the rule's dataset"
+                )
         if "metadata" in item:
             problems.add(
                 f"{path}.metadata", "must be omitted with conversionDefinition (it is derived)"
@@ -640,6 +871,7 @@ def _sharing_rule(
     revoke = problems.take(lambda: _bool(item.get("revoke", False), f"{path}.revoke"))
     if (
         len(problems.found) > before
+        or account is _INVALID
         or dataset is None
         or application is None
         or destination is None
@@ -648,6 +880,7 @@ def _sharing_rule(
         or revoke is None
     ):
         return None
+    assert account is None or isinstance(account, AccountSpec)
     return SharingRuleSpec(
         name=name,
         dataset=dataset,
@@ -658,6 +891,7 @@ def _sharing_rule(
         metadata=metadata,
         account_entity_id=account_entity,
         revoke=revoke,
+        account=account,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -132,6 +132,19 @@ def ensure_data_room(client: AdmClient, advertiser_account_id: str = "") -> Item
     return ItemResult(ItemKind.DATA_ROOM, "data_room", room.account_id, Outcome.CREATED)
 
 
+def ensure_account(
+    client: AdmClient, name: str, advertiser_account_id: str
+) -> tuple[ItemResult, ItemResult]:
+    """Another account's terms and data room (``client`` acts for it), as for the default
+    account; the results are named ``<account>:terms`` / ``<account>:data_room``."""
+    terms = ensure_terms(client)
+    room = ensure_data_room(client, advertiser_account_id)
+    return (
+        replace(terms, name=f"{name}:{terms.name}"),
+        replace(room, name=f"{name}:{room.name}"),
+    )
+
+
 def ensure_audience(client: AdmClient, spec: AudienceSpec) -> ItemResult:
     """The audience dataset named ``spec.name``: found by listing, else created.
 
@@ -194,7 +207,7 @@ def ensure_conversion_definitions(
     missing = [spec for spec in specs if spec.name not in existing]
     for start in range(0, len(missing), CONVERSION_DEFINITIONS_PER_REQUEST):
         chunk = missing[start : start + CONVERSION_DEFINITIONS_PER_REQUEST]
-        batch = client.create_conversion_definitions([spec.to_json() for spec in chunk])
+        batch = client.create_conversion_definitions([spec.request_item() for spec in chunk])
         for index, definition_id in batch.success:
             ids[chunk[index].name] = definition_id
             created.add(chunk[index].name)
@@ -336,16 +349,31 @@ def save_registry(
 
     Audiences (country as attribute), conversion definitions, sharing rules (status ACTIVE, or
     REVOKED once a ``revoke: true`` rule revoked something) and the per-prefix
-    mapping configs (attribute ``config``: canonical JSON, as the worker reads it). Returns one
-    registry result per entry (created / updated / unchanged).
+    mapping configs (attribute ``config``: canonical JSON, as the worker reads it). An audience
+    or definition of a non-default account also carries the account
+    (:data:`~adm_ingest.adm.accounts.ACCOUNT_ATTRIBUTES`), which routes its files there; the
+    default account's entries carry none, as before. Returns one registry result per entry
+    (created / updated / unchanged).
     """
+    accounts = {
+        ItemKind.AUDIENCE: {spec.name: spec.account for spec in config.audiences},
+        ItemKind.CONVERSION_DEFINITION: {
+            spec.name: spec.account for spec in config.conversion_definitions
+        },
+    }
+
+    def account_of(result: ItemResult) -> dict[str, Any]:
+        account = accounts[result.kind].get(result.name)
+        return account.ref().to_attributes() if account is not None else {}
+
     entries: list[tuple[str, str, str, dict[str, Any]]] = []
     for result in results:
         if result.kind is ItemKind.AUDIENCE:
             country = str(result.attributes.get("countryCode", ""))
-            entries.append((AUDIENCE, result.name, result.id, {"country": country}))
+            attributes = {"country": country} | account_of(result)
+            entries.append((AUDIENCE, result.name, result.id, attributes))
         elif result.kind is ItemKind.CONVERSION_DEFINITION:
-            entries.append((CONVERSION_DEFINITION, result.name, result.id, {}))
+            entries.append((CONVERSION_DEFINITION, result.name, result.id, account_of(result)))
         elif result.kind is ItemKind.SHARING_RULE:
             revoked = bool(result.attributes.get("revoke"))
             if revoked and result.outcome is not Outcome.REVOKED:
