@@ -16,7 +16,13 @@ from adm_local.sandbox_command import ADM_CREDENTIALS_FILE_ENV
 
 
 class CredentialsUnavailable(Exception):
-    """No usable credentials: the message is the one line the user sees."""
+    """No usable credentials: the message is the one line the user sees; ``code`` the exit
+    code (2: a usage mistake — nothing given, a file that is not credentials; 1: a secret
+    Secrets Manager would not give)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def adm_client(credentials_file: Path | None, secret_id: str | None) -> AdmClient:
@@ -44,7 +50,7 @@ def adm_client(credentials_file: Path | None, secret_id: str | None) -> AdmClien
             return AdmClient.from_secret(secret)
         except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
             raise CredentialsUnavailable(
-                f"could not read the secret {secret!r} from Secrets Manager"
+                f"could not read the secret {secret!r} from Secrets Manager", 1
             ) from None
         except (ValueError, KeyError) as error:  # fields missing (names, never values)
             raise CredentialsUnavailable(f"{secret}: not usable credentials ({error})") from None

@@ -291,7 +291,7 @@ def _operation(args: argparse.Namespace) -> int:
     try:
         client = adm_client(args.credentials, args.secret)
     except CredentialsUnavailable as unavailable:
-        return _fail(str(unavailable))
+        return _fail(str(unavailable), unavailable.code)
     try:
         with client:
             if args.command == "inventory":

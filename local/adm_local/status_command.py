@@ -167,7 +167,7 @@ def _dataset_status(args: argparse.Namespace) -> int:
     try:
         client = adm_client(args.credentials, args.secret)
     except CredentialsUnavailable as unavailable:
-        return _fail(str(unavailable))
+        return _fail(str(unavailable), unavailable.code)
     try:
         with client:
             status = operations.audience_status(client, args.id)

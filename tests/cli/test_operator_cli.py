@@ -35,7 +35,11 @@ KEY = "audiences/cli_members/four.csv"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(max_receive_count=2, worker_timeout_s=30) as local:
+    with LocalStack(
+        max_receive_count=2,
+        worker_timeout_s=30,
+        environment={"MATCH_RATE_DELAY_SECONDS": "0"},  # final at delivery: no metrics poll
+    ) as local:
         assert local.setup(CONFIG).ok
         rows = [*people(3, 900_000), ["short-row"]]  # 1 of 4 rejected: 25 %
         local.drop(KEY, csv_bytes(PEOPLE_HEADER, rows))

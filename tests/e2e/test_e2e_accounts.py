@@ -38,7 +38,9 @@ def accounts_stack() -> Iterator[LocalStack]:
         visibility_timeout=1,
         worker_timeout_s=30,
         sandbox_kwargs={"accounts": (EU, BRAND2)},
-        environment={"TIME_MARGIN_MS": "5000"},
+        # The token count is the workers' (one per secret): no poller container reading match
+        # rates with tokens of its own.
+        environment={"TIME_MARGIN_MS": "5000", "MATCH_RATE_DELAY_SECONDS": "0"},
     ) as local:
         local.client("secretsmanager").create_secret(
             Name=EU_SECRET_ID, SecretString=json.dumps(EU.secret_document(region="EU"))

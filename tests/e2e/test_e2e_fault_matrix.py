@@ -372,6 +372,12 @@ def test_crash_after_claiming_the_report_is_finished_by_the_sweep_after_the_leas
     # writing); redeliveries find it claimed. The sweeper then finishes it.
     time.sleep(LEASE_SECONDS + 0.5)
     matrix.sweep()
+    # The sweep's commit of the audience file starts its poller (the match rate): wait for it.
+    deadline = time.monotonic() + 60
+    while (matrix.report(files.member_key) or {}).get("status") in (None, "committed"):
+        assert time.monotonic() < deadline, "the audience file's poll never concluded"
+        matrix.pump(timeout=60)
+        time.sleep(0.2)
     assert_exactly_once(matrix, files)
 
 

@@ -169,6 +169,27 @@ def test_a_committed_file_is_refused(aws: tuple[Ledger, Any]) -> None:
         RedriveLedger(ledger).open(FILE_ID, "run")
 
 
+def test_a_committed_file_whose_destination_takes_more_is_reopened_uncommitted(
+    aws: tuple[Ledger, Any],
+) -> None:
+    # An ADM audience's commit only reads the match rate: the redriven file is committed anew.
+    ledger = aws[0]
+    ledger.register_file(entry())
+    ledger.record_split(FILE_ID, chunks_total=1, records_total=5)
+    ledger.complete_chunk(FILE_ID, 0, FAILED, status="failed")
+    assert ledger.claim_finalization(FILE_ID, "owner") is not None
+    assert ledger.record_commit(FILE_ID, "owner", {"metrics_dataset": "D-1"}, now=1.0)
+    ledger.mark_reported(FILE_ID, "complete_with_failures", owner="owner")
+    records = RedriveLedger(ledger)
+
+    records.open(FILE_ID, "run", after_commit=True)
+    assert records.reopen(FILE_ID, "run")
+
+    file = ledger.get_file(FILE_ID)
+    assert file is not None
+    assert (file.committed_at, dict(file.commit_session), file.remote_state) == (None, {}, None)
+
+
 def test_the_redriver_carries_the_other_chunks_rejects_in_order(
     aws: tuple[Ledger, Any], reported: tuple[Ledger, tuple[Any, ...]]
 ) -> None:

@@ -98,19 +98,23 @@ class RedriveLedger:
         ).get("Item")
         return None if not item or "redrive_run" not in item else str(item["redrive_run"])
 
-    def open(self, file_id: str, token: str) -> None:
-        """Take the reported file for the run ``token``.
+    def open(self, file_id: str, token: str, *, after_commit: bool = False) -> None:
+        """Take the reported file for the run ``token``. ``after_commit``: its destination
+        takes records after a commit (the reopened file is committed again), else a committed
+        file is refused.
 
         Raises:
             RedriveRefused: not reported (still processing or finalizing), or its remote
                 batch was committed.
         """
+        condition = "attribute_exists(reported_at) AND attribute_not_exists(awaiting_remote)"
+        if not after_commit:
+            condition += " AND attribute_not_exists(committed_at)"
         try:
             self._table.update_item(
                 Key=_file_key(file_id),
                 UpdateExpression="SET redrive_run = :token",
-                ConditionExpression="attribute_exists(reported_at) "
-                "AND attribute_not_exists(committed_at) AND attribute_not_exists(awaiting_remote)",
+                ConditionExpression=condition,
                 ExpressionAttributeValues={":token": token},
             )
         except ClientError as error:
@@ -119,7 +123,7 @@ class RedriveLedger:
             file = self.ledger.get_file(file_id)
             if file is None:
                 raise RedriveRefused("no such file in the ledger") from None
-            if file.committed_at is not None:
+            if file.committed_at is not None and not after_commit:
                 raise RedriveRefused(
                     "its destination committed the file's remote batch, which takes no more "
                     "records: drop the file again instead"
@@ -178,7 +182,10 @@ class RedriveLedger:
                     "SET #s = :processing, #finalizing = :claimed, #claimed_at = :zero, "
                     "redriven_at = :iso ADD redrive_runs :one "
                     "REMOVE reported_at, report_written_at, finalize_owner, finalized_at, "
-                    "finalize_attempts, last_finalize_error, redrive_run"
+                    "finalize_attempts, last_finalize_error, redrive_run, "
+                    # A file that was committed (its destination takes records after that) is
+                    # committed again when the redriven chunks are in.
+                    "committed_at, committed_epoch, commit_session, remote_state"
                 ),
                 ConditionExpression="redrive_run = :token",
                 ExpressionAttributeNames={

@@ -113,6 +113,7 @@ class AepBatches(Destination):
     wire: ClassVar = json_lines(max_items=MAX_ROWS_PER_PART, max_bytes=1 << 62)
     client_key: ClassVar[str] = "aep"
     own_record_path: ClassVar[bool] = True
+    accepts_after_commit: ClassVar[bool] = False  # a COMPLETEd batch takes no more files
     keeps_delivered_rows: ClassVar[bool] = True
 
     # The part and batch sizes: the deployment's settings, read once per destination.

@@ -249,6 +249,9 @@ class Destination(ABC):
     own_record_path: ClassVar[bool] = False
     """Whether records take the destination's own :meth:`row_encoder` instead of the shared
     preparation (then :meth:`build` / :meth:`encode` are not used)."""
+    accepts_after_commit: ClassVar[bool] = True
+    """Whether a committed file may still take records (a redrive of its dead-lettered
+    chunks, then a new commit): False when the commit closed a remote batch for good."""
     keeps_delivered_rows: ClassVar[bool] = False
     """Whether the pipeline keeps, per chunk, the source lines of the records delivered in
     order — for a destination whose remote system refuses records after delivery (its

@@ -74,6 +74,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from adm_ingest.destinations import destination_class
 from adm_ingest.ledger import ChunkRecord, FileRecord, Ledger
 from adm_ingest.ledger_redrive import RedriveConflict, RedriveLedger, RedriveRefused
 from adm_ingest.pipeline.chunks import ChunkPointer
@@ -193,7 +194,11 @@ class Redriver:
             return result
         token = uuid.uuid4().hex
         try:
-            self.records.open(file_id, token)
+            self.records.open(
+                file_id,
+                token,
+                after_commit=destination_class(file.destination).accepts_after_commit,
+            )
         except RedriveRefused as refused:
             result.refused = str(refused)
             return result
