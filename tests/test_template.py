@@ -1265,3 +1265,24 @@ def test_only_the_functions_acting_for_an_account_may_read_the_listed_account_se
                 }, role_id
                 readers.add(role_id.removesuffix("Role"))
     assert readers == ACCOUNT_ACTORS
+
+
+def test_operators_get_one_least_privilege_policy_for_the_cli(cfn: dict[str, Any]) -> None:
+    policy = cfn["Resources"]["OperatorPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = {action for s in statements for action in _as_list(s["Action"])}
+    # What progress / report / redrive / setup --against aws call, and nothing that deletes.
+    assert "sqs:SendMessage" in actions and "states:StartExecution" in actions
+    assert not {a for a in actions if "Delete" in a or a.endswith(":*") or a == "*"}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert statement["Resource"] != "*", statement["Sid"]
+    writes = next(s for s in statements if s["Sid"] == "CarryRejectsIntoStaging")
+    assert _as_list(writes["Action"]) == ["s3:PutObject"]
+    assert "/_staging/*" in writes["Resource"]["Fn::Sub"]
+    assert cfn["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": "OperatorPolicy"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
