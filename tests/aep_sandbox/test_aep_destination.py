@@ -70,7 +70,7 @@ def file(
     destination: AepBatches, *, failed: int = 0, on_chunk_failure: str = "abort"
 ) -> FileContext:
     config = MappingConfig.from_dict({"xdm": XDM, "on_chunk_failure": on_chunk_failure})
-    return FileContext(FILE_ID, KEY, destination.target, size=100, failed=failed, mapping=config)
+    return FileContext(FILE_ID, KEY, destination.target, failed=failed, mapping=config)
 
 
 GOOD = ["ana@example.com", "Ana", "Lima", "10115"]

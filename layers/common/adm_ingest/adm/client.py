@@ -10,7 +10,6 @@ and media types, and turns error responses into :mod:`adm_ingest.adm.errors` exc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ from adm_ingest.adm import operations as ops
 from adm_ingest.adm.accounts import AccountRef
 from adm_ingest.adm.endpoints import DEFAULT_CALL_BUDGET, ClientSettings
 from adm_ingest.adm.errors import REQUEST_ID_HEADER, AuthError, RetryableError, api_error
-from adm_ingest.adm.http import Deadline, RetryPolicy, Transport
+from adm_ingest.adm.http import Deadline, RetryPolicy, Transport, TransportClient
 from adm_ingest.adm.models import (
     BatchResult,
     ConversionDefinition,
@@ -75,7 +74,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"items": parsed}
 
 
-class AdmClient:
+class AdmClient(TransportClient):
     """Typed access to the ADM, DSP conversions and manager-account APIs for one account.
 
     Construct from :class:`ClientSettings` and :class:`~adm_ingest.adm.auth.Credentials`, or with
@@ -150,29 +149,6 @@ class AdmClient:
 
     def __repr__(self) -> str:
         return f"AdmClient(api_url={self.settings.api_url!r}, credentials={self.credentials!r})"
-
-    def set_deadline(self, deadline: Deadline | None) -> None:
-        """Bound every following call by ``deadline`` (e.g. the Lambda's remaining time)."""
-        self._deadline = deadline
-
-    def take_stats(self) -> AttemptStats:
-        """The attempts of every API call since the last time this was called (and reset)."""
-        return self.stats.take()
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        self._transport.close()
-
-    def __enter__(self) -> AdmClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- ADM: terms and data room ---------------------------------------------------------
 

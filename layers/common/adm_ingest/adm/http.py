@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -397,3 +398,36 @@ class Transport:
                 "attempt": attempt,
             },
         )
+
+
+class TransportClient:
+    """What every typed API client over a :class:`Transport` shares: the deadline that bounds
+    its calls, the attempts it made (taken by the pipeline per batch), its pooled connections'
+    lifetime. Subclasses set ``_transport``, ``_deadline`` and ``stats`` in their constructor."""
+
+    _transport: Transport
+    _deadline: Deadline | None
+    stats: AttemptStats
+
+    def set_deadline(self, deadline: Deadline | None) -> None:
+        """Bound every following call by ``deadline`` (e.g. the Lambda's remaining time)."""
+        self._deadline = deadline
+
+    def take_stats(self) -> AttemptStats:
+        """The attempts of every call since the last time this was called (and reset)."""
+        return self.stats.take()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

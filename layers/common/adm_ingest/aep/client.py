@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +24,7 @@ import orjson
 import requests
 
 from adm_ingest.adm.errors import RetryableError, parse_error_body
-from adm_ingest.adm.http import Deadline, Transport
+from adm_ingest.adm.http import Deadline, Transport, TransportClient
 from adm_ingest.aep import operations as ops
 from adm_ingest.aep.auth import AepCredentials, ImsTokenProvider
 from adm_ingest.aep.endpoints import AepSettings
@@ -188,7 +187,7 @@ def aep_transport(settings: AepSettings) -> Transport:
     )
 
 
-class AepClient:
+class AepClient(TransportClient):
     """Typed access to the Platform APIs an AEP batch ingestion needs, for one credential."""
 
     def __init__(
@@ -218,29 +217,6 @@ class AepClient:
 
     def __repr__(self) -> str:
         return f"AepClient(api_url={self.settings.api_url!r}, credentials={self._credentials!r})"
-
-    def set_deadline(self, deadline: Deadline | None) -> None:
-        """Bound every following call by ``deadline`` (e.g. the Lambda's remaining time)."""
-        self._deadline = deadline
-
-    def take_stats(self) -> AttemptStats:
-        """The attempts of every call since the last time this was called (and reset)."""
-        return self.stats.take()
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        self._transport.close()
-
-    def __enter__(self) -> AepClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- Catalog: datasets ----------------------------------------------------------------
 

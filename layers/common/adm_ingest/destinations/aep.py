@@ -34,7 +34,14 @@ from adm_ingest.aep.endpoints import AepSettings
 from adm_ingest.aep.errors import AepApiError
 from adm_ingest.aep.models import Batch as AepBatch
 from adm_ingest.aep.xdm_encoder import XdmEncoder, validator_form, xdm_mapping
-from adm_ingest.batching import Batcher, Body, SpooledBody, SpoolingBatcher, json_lines
+from adm_ingest.batching import (
+    Batcher,
+    Body,
+    SpooledBody,
+    SpoolingBatcher,
+    WireFormat,
+    json_lines,
+)
 from adm_ingest.clients import ClientEnvironment
 from adm_ingest.destinations.base import (
     BatchPosition,
@@ -110,7 +117,7 @@ class AepBatches(Destination):
     rules: ClassVar[RecordRules] = RecordRules(fields=frozenset(), requires_consent=False)
     """Unused: AEP rows take their own record path (:meth:`row_encoder`), with Adobe's
     identity rules and no Amazon hashing or consent."""
-    wire: ClassVar = json_lines(max_items=MAX_ROWS_PER_PART, max_bytes=1 << 62)
+    wire: ClassVar[WireFormat] = json_lines(max_items=MAX_ROWS_PER_PART, max_bytes=1 << 62)
     client_key: ClassVar[str] = "aep"
     own_record_path: ClassVar[bool] = True
     accepts_after_commit: ClassVar[bool] = False  # a COMPLETEd batch takes no more files

@@ -75,8 +75,6 @@ class FileContext:
     target: DeliveryTarget
     records: int = 0
     """Records the splitter queued (known at ``commit``; 0 at ``open_file``)."""
-    size: int = 0
-    """The source object's size in bytes (what a destination sizes its remote batches by)."""
     failed: int = 0
     """Records that failed for good before the commit (a chunk dead-lettered, a part
     refused): known at ``commit``."""

@@ -47,7 +47,6 @@ def file_context(file: FileRecord) -> FileContext:
         key=file.key,
         target=delivery_target(file),
         records=file.records_total or file.read,
-        size=file.size,
         failed=sum(file.failed.values()),
         mapping=pinned.config if (pinned := file.pinned_mapping()) is not None else None,
     )
