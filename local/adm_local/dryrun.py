@@ -151,7 +151,7 @@ def dry_run(
                 name = sink.request_name(BatchPosition(chunk, number), count)
                 _write_body(out_dir / name, batch.body)
                 processor.tally.accepted += len(batch)
-                processor.tally.requests[DRY_RUN] += 1
+                processor.tally.count_request(DRY_RUN, None)  # nothing sent: no answer time
         chunks = len(starts) + 1
     tally = processor.tally
     facts = FileRecord(  # what the pipeline's ledger would hold for the file

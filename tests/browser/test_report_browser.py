@@ -38,6 +38,17 @@ def test_chromium_shows_the_status_counts_and_rejects_of_the_sample(tmp_path: Pa
     assert re.search(r'<td class="n">8</td><td>rejected</td><td>missing_consent</td>', dom)
     assert "75.0 %" in dom  # the match rate
     assert "<svg" in dom and "<rect" in dom  # the charts are there, as SVG
+    # Requests over time: one stacked bar (the sample's four requests in one minute), its
+    # accessible name, its axis and width, and the same as a table.
+    chart = dom[dom.index('id="requests-over-time"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert 'aria-labelledby="requests-over-time-title requests-over-time-desc"' in chart
+    assert "Requests by final status over time</title>" in chart
+    assert re.findall(r"<g><title>([^<]*)</title>", chart) == [
+        "2026-12-01 14:12 UTC, 1 minute: 200 4"
+    ]
+    assert ">14:12</text>" in chart and "each bar: 1 minute" in chart
+    assert re.search(r'id="requests-over-time-table".*<td class="n">4</td>', dom, re.S)
 
 
 def test_chromium_builds_no_element_from_a_hostile_value(tmp_path: Path) -> None:
@@ -50,7 +61,10 @@ def test_chromium_builds_no_element_from_a_hostile_value(tmp_path: Path) -> None
         "rejected_by_reason": {hostile: 1},
         "mapping": {"columns": [{"column": hostile, "field": "email"}]},
         "warnings": [{"code": "x", "message": hostile}],
+        "requests": {"final_by_status": {hostile: 1}},
+        "requests_over_time": [{"minute": "2026-12-01T14:12Z", "requests": {hostile: 1}}],
     }
     dom = rendered(tmp_path, render_report(report, [(2, "rejected", hostile)]))
     assert "<img" not in dom and "<script" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # shown as text
+    assert 'id="requests-over-time"' in dom  # the chart of that status too, as text

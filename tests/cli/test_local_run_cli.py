@@ -4,6 +4,7 @@ from events/setup-config.json), its report printed, and the documented exit code
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,13 @@ def test_a_users_file_runs_through_the_local_pipeline(
     assert code == 3  # 1 of 4 rejected: 25 % > 20 %
     assert report["file"]["key"] == "audiences/crm_customers_us/my-export.csv"
     assert (report["records_read"], report["accepted"], report["rejected"]) == (4, 3, 1)
+    # When the answers came: the series sums to the requests, inside the file's own time.
+    summed: Counter[str] = Counter()
+    for point in report["requests_over_time"]:
+        summed.update(point["requests"])
+        assert report["timings"]["received_at"][:16] <= point["minute"][:16]
+        assert point["minute"][:16] <= report["timings"]["finished_at"][:16]
+    assert summed == report["requests_by_status"] and sum(summed.values()) >= 1
 
 
 def test_usage_mistakes_are_one_line_before_anything_starts(

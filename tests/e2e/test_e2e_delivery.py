@@ -143,4 +143,9 @@ def test_retries_that_succeed_are_counted_and_duplicates_sent_once(
     assert report["requests"]["attempts_by_status"] == {"429": 3, "200": 1}
     assert report["requests"]["retry_wait_seconds"] >= 0.1  # the one Retry-After slept
     assert (report["requests_sent"], report["requests_by_status"]) == (1, {"200": 1})
+    # The one request, at the minute its answer came (after the retry): within the file's time.
+    [answered] = report["requests_over_time"]
+    assert answered["requests"] == {"200": 1}
+    received, finished = report["timings"]["received_at"], report["timings"]["finished_at"]
+    assert received[:16] <= answered["minute"][:16] <= finished[:16]
     assert len(members_of(stack, "e2e_throttled")) == 900

@@ -19,10 +19,12 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.outcomes import FAILED, REJECTED
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.records import Rejection
+from adm_ingest.request_times import series
 from tests.property.core_strategies import DESTINATIONS, POLICIES, record_streams
 from tests.record_support import Record, blocks
 
 API_CODES = st.sampled_from(["INVALID_INPUT", "DUPLICATE", None])
+MINUTES = ["2026-12-01T23:59Z", "2026-12-02T00:00Z", "2026-12-02T00:07Z"]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,7 +57,8 @@ def test_every_record_ends_accepted_or_rejected_exactly_once(
             ),
             label="refused items",
         )
-        processor.record_delivery(batch, Delivery(status=207, rejected=refused))
+        minute = answers.draw(st.sampled_from(MINUTES), label="answered at")
+        processor.record_delivery(batch, Delivery(status=207, rejected=refused), minute=minute)
         accepted_lines += [line for i, line in enumerate(batch.lines) if i not in refused]
 
     tally = processor.tally
@@ -63,6 +66,11 @@ def test_every_record_ends_accepted_or_rejected_exactly_once(
     assert tally.read == len(stream)
     assert tally.balanced
     assert tally.accepted == len(accepted_lines)
+    # Every request counted by status is counted by the minute its answer came, too.
+    by_time = Counter({status: 0 for status in tally.requests})
+    for point in series(tally.request_minutes):
+        by_time.update(point["requests"])
+    assert by_time == tally.requests
 
     outcomes = Counter(fate.outcome for fate in tally.fates)
     assert outcomes[REJECTED] == tally.rejected_total

@@ -183,7 +183,7 @@ def test_record_processor_rejections_and_reprs_hold_no_raw_pii(
         processor = RecordProcessor(destination, plan, ConsentPolicy())
         batches = list(processor.batches(records))
         for batch in batches:
-            processor.record_delivery(batch, Delivery(status=200))
+            processor.record_delivery(batch, Delivery(status=200), minute="2026-12-01T14:12Z")
         seen += [repr(processor.tally), repr(processor.tally.summary()), *map(repr, batches)]
         assert processor.tally.balanced
         assert processor.tally.rejected_total > 0

@@ -33,7 +33,7 @@ HOSTILE = SCRIPT + BREAKOUT
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "section", "h1", "h2", "h3",
     "p", "span", "b", "i", "code", "div", "ul", "li", "table", "tr", "th", "td", "svg",
-    "rect", "g",
+    "rect", "g", "line", "text", "desc", "details", "summary",
 }  # fmt: skip
 
 
@@ -87,6 +87,10 @@ def hostile_report() -> dict[str, Any]:
     report["country_sources"] = {HOSTILE: 2}
     report["lines_skipped"] = {HOSTILE: 1}
     report["requests"]["final_by_status"] = {HOSTILE: 1}
+    report["requests_over_time"] = [
+        {"minute": "2026-12-01T14:12Z", "requests": {HOSTILE: 1}},
+        {"minute": HOSTILE, "requests": {"200": 1}},  # no minute: left out
+    ]
     report["ingress_ids"] = [HOSTILE]
     report["encoding"] = HOSTILE
     report["rejects_file"] = HOSTILE

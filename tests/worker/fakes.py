@@ -190,6 +190,7 @@ class FakeLedger:
             "skipped": tally.skipped,
             "country_sources": tally.country_sources,
             "countries": tally.countries,
+            "request_minutes": tally.request_minutes,
         }
         for attribute, counts in counters.items():
             stored = item.setdefault(attribute, {})
@@ -594,6 +595,7 @@ class World:
             finalizer=self.finalizer(),
             clients=lambda destination, target: client,
             time_left=time_left or (lambda: float("inf")),
+            clock=self.clock,
         )
 
     def file(self) -> FileRecord:

@@ -103,7 +103,15 @@ def test_a_retry_sends_only_the_undelivered_batches_and_tallies_as_one_clean_run
     assert result.status == "done"
     assert retry.bodies == reference.bodies[k:]  # nothing delivered is sent again
     expected, got = clean.file(), world.file()
-    for counter in ("read", "accepted", "rejected", "failed", "requests", "ingress_ids"):
+    for counter in (
+        "read",
+        "accepted",
+        "rejected",
+        "failed",
+        "requests",
+        "ingress_ids",
+        "request_minutes",
+    ):
         assert getattr(got, counter) == getattr(expected, counter), counter
     extra = FAILED_RUN_ATTEMPTS.by_outcome if stop == "server_error" else Counter()
     assert Counter(got.request_attempts) == Counter(expected.request_attempts) + extra

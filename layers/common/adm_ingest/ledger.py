@@ -41,6 +41,7 @@ from adm_ingest.ledger_records import (
     iso_time,
 )
 from adm_ingest.outcomes import Tally
+from adm_ingest.request_times import fold_oldest
 
 __all__ = [
     "ChunkRecord",
@@ -678,10 +679,19 @@ def _chunk_update(
 
     for number, (attribute, counts) in enumerate(counters.items()):
         add(f"#a{number}", attribute, counts)
+    clause = len(", #aC.#k0000 = if_not_exists(#aC.#k0000, :z) + :v0000")
+    # The request minutes (one to three keys a chunk, normally) may take half the room left;
+    # past it their oldest minutes fold into later ones (totals kept), so the countries keep
+    # the other half.
+    base = len("SET " + ", ".join(sets) + " ADD counted_chunks :indexes")
+    minutes = {key: count for key, count in tally.request_minutes.items() if count}
+    room = (_MAX_EXPRESSION - base) // clause // 2
+    if len(minutes) > room:
+        minutes = fold_oldest(minutes, room)
+    add("#aT", "request_minutes", minutes)
     countries = sorted(tally.countries.items(), key=lambda item: (-item[1], item[0]))
     keep = len(countries)
     base = len("SET " + ", ".join(sets) + " ADD counted_chunks :indexes")
-    clause = len(", #aC.#k0000 = if_not_exists(#aC.#k0000, :z) + :v0000")
     if base + clause * keep > _MAX_EXPRESSION:
         keep = max(0, (_MAX_EXPRESSION - base) // clause - 1)  # room for "other"
     folded = dict(countries[:keep])
@@ -690,7 +700,7 @@ def _chunk_update(
         folded[OTHER_COUNTRIES] = folded.get(OTHER_COUNTRIES, 0) + rest
     add("#aC", "countries", folded)
     expression = "SET " + ", ".join(sets) + " ADD counted_chunks :indexes"
-    if len(expression) > _MAX_EXPRESSION:  # only countries fold; the other counters are few
+    if len(expression) > _MAX_EXPRESSION:  # countries and minutes fold; the others are few
         raise ValueError("the chunk's counters do not fit one DynamoDB update")
     counted = {
         "read": tally.read,

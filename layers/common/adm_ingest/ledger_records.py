@@ -44,6 +44,7 @@ COUNTER_MAPS = (
     "skipped",
     "country_sources",
     "countries",
+    "request_minutes",
 )
 """The file item's maps of counters, each created empty with the file (chunks add into them)."""
 
@@ -219,6 +220,8 @@ class FileRecord:
     skipped: Mapping[str, int] = field(default_factory=dict)
     country_sources: Mapping[str, int] = field(default_factory=dict)
     countries: Mapping[str, int] = field(default_factory=dict)
+    request_minutes: Mapping[str, int] = field(default_factory=dict)
+    """Requests by answer minute and status (``Tally.request_minutes``'s keys)."""
     mapping: Mapping[str, Any] | None = None
     encoding: str | None = None
     country_column: bool | None = None
@@ -309,6 +312,7 @@ class FileRecord:
             skipped=_counts(data.get("skipped")),
             country_sources=_counts(data.get("country_sources")),
             countries=_counts(data.get("countries")),
+            request_minutes=_counts(data.get("request_minutes")),
             mapping=data.get("mapping"),
             encoding=data.get("encoding"),
             country_column=data.get("country_column"),
@@ -349,9 +353,15 @@ class DeliveredBatch:
     """The reason the whole batch was refused (``None``: delivered)."""
     attempts: AttemptStats = field(default_factory=AttemptStats)
     """Every attempt its request took (retries included)."""
+    answered_at: str | None = None
+    """The UTC minute its final answer came (:func:`~adm_ingest.request_times.minute_of`):
+    a replay counts the request then, not at its own time. ``None``: recorded by a release
+    that kept no time (the replay counts it at the replay's minute)."""
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"status": self.status, "attempts": self.attempts.to_dict()}
+        if self.answered_at is not None:
+            item["answered_at"] = self.answered_at
         if self.rejected:
             item["rejected"] = {str(k): v for k, v in self.rejected.items()}
         if self.ingress_id:
@@ -370,6 +380,7 @@ class DeliveredBatch:
             ingress_id=data.get("ingress_id"),
             failed=None if failed is None else str(failed),
             attempts=AttemptStats.from_dict(data.get("attempts") or {}),
+            answered_at=None if data.get("answered_at") is None else str(data["answered_at"]),
         )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from adm_ingest.records import PreparedRecord
+from adm_ingest.request_times import minute_key
 
 REJECTED = "rejected"
 FAILED = "failed"
@@ -109,6 +110,9 @@ class Tally:
     """Records by where their country came from (a ``consent.CountrySource``)."""
     countries: Counter[str] = field(default_factory=Counter)
     """Records by their resolved country (ISO alpha-2)."""
+    request_minutes: Counter[str] = field(default_factory=Counter)
+    """Requests by the UTC minute their final answer came and that status, keyed
+    ``"2026-12-01T14:12Z 200"`` (:mod:`adm_ingest.request_times`): sums to ``requests``."""
 
     def reject(self, line: int, reason: str, detail: str = "") -> None:
         """Count a rejection by its code; its fate (the rejects file's row) also says where,
@@ -123,6 +127,15 @@ class Tally:
         for line in lines:
             self.failed[reason] += 1
             self.fates.append(RecordFate(line, FAILED, reason))
+
+    def count_request(self, status: str, minute: str | None) -> None:
+        """One request's final answer: by ``status`` and, with its ``minute``
+        (:func:`~adm_ingest.request_times.minute_of`), by when it came. Once per request, not
+        per record: a chunk pays a few dictionary updates for it. ``None`` only where no
+        answer came (a dry run sends nothing)."""
+        self.requests[status] += 1
+        if minute is not None:
+            self.request_minutes[minute_key(minute, status)] += 1
 
     def count_attempts(self, by_outcome: Mapping[str, int], retry_wait_ms: int) -> None:
         """Add the attempts of one request (or of an earlier run of the chunk)."""

@@ -158,8 +158,8 @@ class RecordProcessor:
         self.tally.country_sources.update(sources)
         self.tally.countries.update(countries)
 
-    def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
-        record_delivery(self.tally, batch, delivery)
+    def record_delivery(self, batch: Batch, delivery: Delivery, *, minute: str | None) -> None:
+        record_delivery(self.tally, batch, delivery, minute=minute)
 
     def record_failure(self, batch: Batch, reason: str) -> None:
         """The whole batch could not be delivered (retries exhausted, permanent API error)."""
@@ -217,8 +217,8 @@ class RowProcessor:
         if last is not None:
             yield last
 
-    def record_delivery(self, batch: Batch, delivery: Delivery) -> None:
-        record_delivery(self.tally, batch, delivery)
+    def record_delivery(self, batch: Batch, delivery: Delivery, *, minute: str | None) -> None:
+        record_delivery(self.tally, batch, delivery, minute=minute)
 
     def record_failure(self, batch: Batch, reason: str) -> None:
         self.tally.fail(batch.lines, reason)
@@ -243,9 +243,10 @@ def record_processor(
     return RecordProcessor(destination, build_plan(header, config), policy)
 
 
-def record_delivery(tally: Tally, batch: Batch, delivery: Delivery) -> None:
-    """Count the batch's items as accepted, except those the API refused."""
-    tally.requests[str(delivery.status)] += 1
+def record_delivery(tally: Tally, batch: Batch, delivery: Delivery, *, minute: str | None) -> None:
+    """Count the batch's items as accepted, except those the API refused, and its request by
+    status and by the ``minute`` its answer came (:meth:`Tally.count_request`)."""
+    tally.count_request(str(delivery.status), minute)
     if delivery.ingress_id:
         tally.ingress_ids.append(delivery.ingress_id)
     lines = batch.lines

@@ -28,6 +28,7 @@ from adm_ingest.match_rate import match_rate_section, unavailable_reason
 from adm_ingest.notices import file_warnings, match_rate_warnings
 from adm_ingest.outcomes import RecordFate
 from adm_ingest.report_html import Reject, render_report
+from adm_ingest.request_times import series
 from adm_ingest.settings import Settings
 from adm_ingest.spreadsheet import csv_rows
 
@@ -215,6 +216,9 @@ def build_report(file: FileRecord, *, minimum_audience_size: int | None = None) 
         "requests": requests_section(file),
         "requests_sent": sent,
         "requests_by_status": requests,
+        # When the answers came, by UTC minute and status: sums to requests_by_status (less
+        # the requests a file counted before its release kept answer times).
+        "requests_over_time": series(file.request_minutes),
         "ingress_ids": list(file.ingress_ids),
         "chunks": file.chunks_total,
         "timings": {

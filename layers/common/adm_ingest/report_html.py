@@ -15,8 +15,11 @@ report itself is treated as untrusted input. Stdlib only: it ships in the Lambda
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from adm_ingest.request_times import Bucket, buckets, parse_minute
 
 Reject = tuple[int | str, str, str]
 """One row of the rejects file: ``(line, outcome, reason)``."""
@@ -359,6 +362,7 @@ def _requests(report: Mapping[str, Any]) -> str:
             ]
         )
         + ("<h3>Final answer by status</h3>" + _bar_chart(_status_bars(final)) if final else "")
+        + _over_time(report.get("requests_over_time"), sum(n for s, n in final if s != "dry_run"))
         + (
             "<h3>Every attempt by status (retries included)</h3>"
             + _bar_chart(_status_bars(attempts))
@@ -370,9 +374,174 @@ def _requests(report: Mapping[str, Any]) -> str:
     )
 
 
+_CLASS_SHADES = {
+    "2xx": (GREEN, "#66bb6a", "#1b5e20"),
+    "429": (AMBER,),
+    "5xx": (RED, "#ef5350", "#8e0000"),
+    "other": ("#6a1b9a", "#ab47bc", "#4a148c"),
+}
+"""Colours of each status class (2xx green, 429 amber, 5xx red, any other — a refusal, an
+``error`` without a status — purple); statuses of one class take its shades in turn."""
+_CHART_W, _CHART_H = 1000, 260
+_PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM = 80, 990, 16, 212
+_MIN_SLOTS = 12
+"""A short series' bars are as wide as in a 12-bar chart (one minute is not one wide block)."""
+_TICKS = 6
+
+
+def _status_class(status: str) -> str:
+    if status.startswith("2"):
+        return "2xx"
+    if status == "429":
+        return "429"
+    if status.startswith("5"):
+        return "5xx"
+    return "other"
+
+
+def _status_colours(statuses: Iterable[str]) -> dict[str, str]:
+    """Each status's colour: its class's (:data:`_CLASS_SHADES`), a shade apart from the other
+    statuses of its class, in a stable order (class, then status)."""
+    order = {name: i for i, name in enumerate(_CLASS_SHADES)}
+    colours: dict[str, str] = {}
+    used: dict[str, int] = {}
+    for status in sorted(set(statuses), key=lambda s: (order[_status_class(s)], s)):
+        shades = _CLASS_SHADES[_status_class(status)]
+        colours[status] = shades[used.get(_status_class(status), 0) % len(shades)]
+        used[_status_class(status)] = used.get(_status_class(status), 0) + 1
+    return colours
+
+
+def _over_time(series: Any, requests: int) -> str:
+    """The requests by final status over time: an SVG of stacked bars (one per bucket of 1, 5,
+    15… minutes, at most 60), a sentence saying what it shows, and the same as a table."""
+    points: list[tuple[int, dict[str, int]]] = []
+    for entry in _list(series):
+        point = _mapping(entry)
+        minute = parse_minute(str(point.get("minute") or ""))
+        counts = {s: n for s, n in _counts(point.get("requests"), ordered=False) if n > 0}
+        if minute is not None and counts:
+            points.append((minute, counts))
+    width, bars = buckets(points)
+    if not bars:
+        return ""
+    colours = _status_colours(s for bar in bars for s in bar.requests)
+    totals = {s: sum(bar.requests.get(s, 0) for bar in bars) for s in colours}
+    timed = sum(totals.values())
+    first, last = bars[0].start, bars[-1].start + width
+    busiest = max(bars, key=lambda bar: bar.total)
+    span = f"{_clock(first, 'full')} – {_clock(last, 'full')} UTC"
+    summary = (
+        f"{timed} requests answered from {span}, in bars of {_width_label(width)}; by status: "
+        + ", ".join(f"{status} {count}" for status, count in totals.items())
+        + f"; the busiest bar, from {_clock(busiest.start, 'full')}, has {busiest.total}"
+    )
+    untimed = requests - timed
+    return (
+        '<h3>Requests over time (UTC)</h3><div class="scroll" id="requests-over-time">'
+        + _time_svg(bars, width, colours, summary)
+        + "</div>"
+        + _legend([(status, totals[status], colour) for status, colour in colours.items()])
+        + f'<p class="muted" id="requests-over-time-summary">{_e(summary)}.</p>'
+        + (
+            f'<p class="muted">{untimed} more requests have no recorded time (counted by a '
+            "release that kept none).</p>"
+            if untimed > 0
+            else ""
+        )
+        + _time_table(bars, width, list(colours))
+    )
+
+
+def _time_svg(bars: Sequence[Bucket], width: int, colours: Mapping[str, str], summary: str) -> str:
+    top = max(bar.total for bar in bars) or 1
+    plot_w, plot_h = _PLOT_RIGHT - _PLOT_LEFT, _PLOT_BOTTOM - _PLOT_TOP
+    slot = plot_w / max(len(bars), _MIN_SLOTS)
+    parts = [
+        f'<line x1="{_PLOT_LEFT}" y1="{_PLOT_BOTTOM}" x2="{_PLOT_RIGHT}" y2="{_PLOT_BOTTOM}" '
+        'stroke="#5f6368"/>',
+        f'<line x1="{_PLOT_LEFT}" y1="{_PLOT_TOP}" x2="{_PLOT_RIGHT}" y2="{_PLOT_TOP}" '
+        'stroke="#dde1e6"/>',
+        f'<text x="{_PLOT_LEFT - 8}" y="{_PLOT_TOP + 7}" text-anchor="end">{top}</text>',
+        f'<text x="{_PLOT_LEFT - 8}" y="{_PLOT_BOTTOM}" text-anchor="end">0</text>',
+    ]
+    step = -(-len(bars) // _TICKS)
+    span_days = bars[0].start // 1440 != (bars[-1].start + width - 1) // 1440
+    style = "day" if width >= 1440 else "dated" if span_days else "time"
+    for i, bar in enumerate(bars):
+        x = _PLOT_LEFT + i * slot
+        if i % step == 0:
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{_PLOT_BOTTOM}" x2="{x:.1f}" y2="{_PLOT_BOTTOM + 6}" '
+                'stroke="#5f6368"/>'
+                f'<text x="{x:.1f}" y="{_PLOT_BOTTOM + 28}" text-anchor="middle">'
+                f"{_e(_clock(bar.start, style))}</text>"
+            )
+        if not bar.total:
+            continue
+        y = float(_PLOT_BOTTOM)
+        rects = []
+        for status, count in bar.requests.items():
+            height = plot_h * count / top
+            y -= height
+            rects.append(
+                f'<rect x="{x + slot * 0.1:.1f}" y="{y:.1f}" width="{slot * 0.8:.1f}" '
+                f'height="{height:.1f}" fill="{colours[status]}"/>'
+            )
+        label = f"{_clock(bar.start, 'full')} UTC, {_width_label(width)}: " + ", ".join(
+            f"{status} {count}" for status, count in bar.requests.items()
+        )
+        parts.append(f"<g><title>{_e(label)}</title>{''.join(rects)}</g>")
+    parts.append(
+        f'<text x="{_PLOT_RIGHT}" y="{_CHART_H - 4}" text-anchor="end" fill="#5f6368">'
+        f"each bar: {_e(_width_label(width))}</text>"
+    )
+    return (
+        f'<svg viewBox="0 0 {_CHART_W} {_CHART_H}" role="img" '
+        'aria-labelledby="requests-over-time-title requests-over-time-desc" '
+        'font-size="20" style="height:auto;min-width:480px">'
+        '<title id="requests-over-time-title">Requests by final status over time</title>'
+        f'<desc id="requests-over-time-desc">{_e(summary)}</desc>' + "".join(parts) + "</svg>"
+    )
+
+
+def _time_table(bars: Sequence[Bucket], width: int, statuses: Sequence[str]) -> str:
+    head = "".join(f'<th class="n">{_e(status)}</th>' for status in statuses)
+    rows = "".join(
+        f"<tr><td>{_e(_clock(bar.start, 'full'))}</td>"
+        + "".join(f'<td class="n">{bar.requests.get(status, 0)}</td>' for status in statuses)
+        + f'<td class="n">{bar.total}</td></tr>'
+        for bar in bars
+        if bar.total
+    )
+    return (
+        f"<details><summary>The same as a table (bars of {_e(_width_label(width))})</summary>"
+        '<div class="scroll"><table id="requests-over-time-table"><tr><th>from (UTC)</th>'
+        f'{head}<th class="n">total</th></tr>{rows}</table></div></details>'
+    )
+
+
+def _clock(minute: int, style: str) -> str:
+    """An epoch minute as the chart labels it: ``full`` (date and time), ``dated`` (month-day
+    and time), ``day`` (month-day) or ``time`` (hours and minutes)."""
+    formats = {"full": "%Y-%m-%d %H:%M", "dated": "%m-%d %H:%M", "day": "%m-%d", "time": "%H:%M"}
+    return time.strftime(formats[style], time.gmtime(minute * 60))
+
+
+def _width_label(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return "1 day" if days == 1 else f"{days} days"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "1 hour" if hours == 1 else f"{hours} hours"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def _status_bars(counts: Iterable[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    """A bar per status, in its class's colour (as in the chart over time)."""
     return [
-        (status, n, GREEN if status.startswith("2") else GREY if status == "dry_run" else RED)
+        (status, n, GREY if status == "dry_run" else _CLASS_SHADES[_status_class(status)][0])
         for status, n in counts
     ]
 

@@ -58,6 +58,7 @@ from adm_ingest.pipeline.sources import ObjectRef, open_object, read_header_rang
 from adm_ingest.processing import Processor, record_processor
 from adm_ingest.readers import MAX_JSON_DEPTH, ReadItem, open_records, read_staged
 from adm_ingest.report import fates_csv, fates_key
+from adm_ingest.request_times import minute_of
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class ChunkWorker:
         time_left: Callable[[], float] = lambda: float("inf"),
         margin_seconds: float = 20.0,
         max_json_depth: int = MAX_JSON_DEPTH,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.s3 = s3
         self.ledger = ledger
@@ -130,6 +132,8 @@ class ChunkWorker:
         """Each file's pinned mapping and target attributes, by file id."""
         self.delivered_rows = DeliveredRows(s3)
         self.max_json_depth = max_json_depth
+        self.clock = clock
+        """Wall-clock seconds: when a request's answer came (its minute is counted)."""
 
     # -- public ------------------------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class ChunkWorker:
         undelivered = False
         for number, batch in enumerate(processor.batches(records)):
             if number < len(delivered):
-                _replay(processor, batch, delivered[number])
+                _replay(processor, batch, delivered[number], self._minute)
                 if delivered[number].failed is None:
                     delivered_lines.append(batch.lines)
                 continue
@@ -293,8 +297,9 @@ class ChunkWorker:
             attempts = failed.attempts
             _count_attempts(processor.tally, attempts)
             if failed.failure is FailureClass.PERMANENT:
+                answered_at = self._minute()
                 processor.record_failure(batch, failed.reason)
-                processor.tally.requests[str(failed.status or "error")] += 1
+                processor.tally.count_request(str(failed.status or "error"), answered_at)
                 logger.error(
                     "batch refused",
                     extra={
@@ -305,7 +310,10 @@ class ChunkWorker:
                     },
                 )
                 return DeliveredBatch(
-                    status=failed.status or 0, failed=failed.reason, attempts=attempts
+                    status=failed.status or 0,
+                    failed=failed.reason,
+                    attempts=attempts,
+                    answered_at=answered_at,
                 )
             # Unconfirmed when some attempt went unanswered after the request may have reached
             # the remote system (then retries ran out, or the credentials failed on a refresh).
@@ -321,9 +329,10 @@ class ChunkWorker:
             )
             # Needs a human or not, the chunk is kept for a retry or a redrive.
             raise ChunkRetryable(reason) from failed
+        answered_at = self._minute()
         attempts = delivery.attempts
         _count_attempts(processor.tally, attempts)
-        processor.record_delivery(batch, delivery)
+        processor.record_delivery(batch, delivery, minute=answered_at)
         logger.info(
             "batch delivered",
             extra={
@@ -340,7 +349,11 @@ class ChunkWorker:
             rejected=dict(delivery.rejected),
             ingress_id=delivery.ingress_id,
             attempts=attempts,
+            answered_at=answered_at,
         )
+
+    def _minute(self) -> str:
+        return minute_of(self.clock())
 
     def _mapping(self, pointer: ChunkPointer) -> tuple[MappingConfig, Mapping[str, str]]:
         """The file's pinned mapping, the version ``pointer.mapping_hash`` names, and its
@@ -416,14 +429,19 @@ def _count_attempts(tally: Tally, attempts: AttemptStats) -> None:
     tally.count_attempts(attempts.by_outcome, round(attempts.retry_wait_seconds * 1000))
 
 
-def _replay(processor: Processor, batch: Batch, delivered: DeliveredBatch) -> None:
-    """Account for a batch a previous run delivered (or saw refused) as that run did."""
+def _replay(
+    processor: Processor, batch: Batch, delivered: DeliveredBatch, now: Callable[[], str]
+) -> None:
+    """Account for a batch a previous run delivered (or saw refused) as that run did, at the
+    minute its answer came. A batch recorded before answer times were kept counts at ``now``
+    (the replay's minute: later than the answer by the retry's delay, but counted)."""
     _count_attempts(processor.tally, delivered.attempts)
+    minute = delivered.answered_at or now()
     if delivered.failed is not None:
         processor.record_failure(batch, delivered.failed)
-        processor.tally.requests[str(delivered.status or "error")] += 1
+        processor.tally.count_request(str(delivered.status or "error"), minute)
         return
     delivery = Delivery(
         status=delivered.status, rejected=dict(delivered.rejected), ingress_id=delivered.ingress_id
     )
-    processor.record_delivery(batch, delivery)
+    processor.record_delivery(batch, delivery, minute=minute)
