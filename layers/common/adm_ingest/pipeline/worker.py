@@ -24,6 +24,10 @@ Each failed run records on the chunk item why (``last_error``: ``not_delivered:<
 after the request may have reached ADM — the batch's number in ``unconfirmed_batches``, so a
 dead-lettered chunk fails exactly those batches as ``unconfirmed_delivery`` and the others as
 ``not_delivered``. Every attempt of every run (retries, drops, time waited) reaches the tally.
+
+Each request with a final answer is counted by its status and by the UTC minute the answer
+came (the worker's one ``clock``); the minute is kept with the delivered batch, so a replay
+counts it when it happened (:mod:`adm_ingest.request_times`). One clock read per request.
 """
 
 from __future__ import annotations
