@@ -238,3 +238,20 @@ def test_the_throw_away_setup_serves_the_config_s_accounts_too(
 
     assert main(["setup", str(config), "--runs", "1"]) == 0
     assert "acme:data_room" in capsys.readouterr().out
+
+
+def test_local_run_refuses_an_invalid_setup_config_in_one_line_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = walkthrough_config()
+    document["accounts"][0]["name"] = "default"
+    document["audiences"][1]["account"] = "default"
+    config = _write(tmp_path / "setup.json", document)
+    export = tmp_path / "export.csv"
+    export.write_text("email\nperson@example.com\n")
+
+    argv = ["local", "run", str(export), "--prefix", "audiences/acme_customers/"]
+    assert main([*argv, "--setup", str(config)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"adm-ingest: error: {config}: accounts[0].name: default is the top-level account's name"
+    ]
