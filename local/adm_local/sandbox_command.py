@@ -109,15 +109,15 @@ def _write_private(path: Path, document: Mapping[str, str]) -> None:
 # -- the --account manager accounts (adm_local/sandbox/cli.py adds the option) ---------------
 
 
-def adm_credentials_name(account: str) -> str:
-    """The credentials file of the ``--account`` ``account``, beside the seeded one's."""
-    return f"adm-credentials-{account}.json"
+def adm_credentials_name(name: str) -> str:
+    """The credentials file of ``--account name``, beside the seeded account's."""
+    return f"adm-credentials-{name}.json"
 
 
-def adm_account_secret_id(account: str) -> str:
+def adm_account_secret_id(name: str) -> str:
     """The secret the printed ``accounts`` entry names: ``setup --against`` and ``local run``
     store the account's credentials under it in their embedded Secrets Manager."""
-    return f"adm-ingest/credentials-{account}"
+    return f"adm-ingest/credentials-{name}"
 
 
 def adm_account_entry(name: str, account: SandboxAccount) -> dict[str, str]:
