@@ -7,6 +7,11 @@ credentials, written as JSON files the commands read through ``ADM_CREDENTIALS_F
 ``AEP_CREDENTIALS_FILE`` — no Secrets Manager, and no request to Amazon's or Adobe's real login
 hosts. The files live in ``--credentials-dir`` (default: a temporary folder removed on exit);
 ``--env-file`` also writes the lines to a file to ``source``.
+
+``--account NAME`` (repeatable) adds an ADM manager account with a login of its own
+(:meth:`SandboxAccount.named`): its credentials go to ``adm-credentials-<NAME>.json`` beside the
+seeded account's, and after the export lines come, per account, the line that uses them and its
+entry for the setup config's ``accounts``.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.aep import AEP_API_URL_ENV, AEP_IMS_URL_ENV
+
+if TYPE_CHECKING:
+    from adm_local.sandbox import SandboxAccount
 
 AEP_SANDBOX_PORT = 8766
 """Where ``adm-ingest sandbox`` serves AEP by default (``adm-ingest aep-sandbox``'s port too)."""
@@ -89,9 +97,80 @@ def write_credentials(folder: Path, adm: dict[str, str], aep: dict[str, str]) ->
     folder.mkdir(parents=True, exist_ok=True)
     paths = (folder / ADM_CREDENTIALS_NAME, folder / AEP_CREDENTIALS_NAME)
     for path, document in zip(paths, (adm, aep), strict=True):
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        path.chmod(0o600)  # sandbox values, but credentials files stay private by habit
+        _write_private(path, document)
     return paths
+
+
+def _write_private(path: Path, document: Mapping[str, str]) -> None:
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    path.chmod(0o600)  # sandbox values, but credentials files stay private by habit
+
+
+# -- the --account manager accounts (adm_local/sandbox/cli.py adds the option) ---------------
+
+
+def adm_credentials_name(name: str) -> str:
+    """The credentials file of ``--account name``, beside the seeded account's."""
+    return f"adm-credentials-{name}.json"
+
+
+def adm_account_secret_id(name: str) -> str:
+    """The secret the printed ``accounts`` entry names: ``setup --against`` and ``local run``
+    store the account's credentials under it in their embedded Secrets Manager."""
+    return f"adm-ingest/credentials-{name}"
+
+
+def adm_account_entry(name: str, account: SandboxAccount) -> dict[str, str]:
+    """The setup config's ``accounts`` entry for the sandbox account ``name``."""
+    return {
+        "name": name,
+        "managerAccountId": account.manager_account_id,
+        "advertiserAccountId": account.advertiser_account_id,
+        "profileId": account.profile_id,
+        "secretId": adm_account_secret_id(name),
+    }
+
+
+def adm_account_lines(
+    accounts: Sequence[tuple[str, SandboxAccount, Path]], adm_url: str
+) -> list[str]:
+    """What to print for the ``--account`` accounts: per account, the command line that uses
+    its credentials file and its ``accounts`` entry (one JSON line, ready to paste)."""
+    if not accounts:
+        return []
+    lines = [
+        "# More manager accounts (--account): per account, a client command with its",
+        '# credentials, then its entry for the setup config\'s "accounts" (items name it',
+        f'# with "account"). Locally, `adm-ingest setup CONFIG --against {adm_url}`',
+        "# and `adm-ingest local run --setup CONFIG` create its secretId; on AWS: your secret.",
+    ]
+    for name, account, path in accounts:
+        lines.append(f"{ADM_CREDENTIALS_FILE_ENV}={shlex.quote(str(path))} adm-ingest inventory")
+        lines.append(json.dumps(adm_account_entry(name, account)))
+    return lines
+
+
+def write_adm_account_credentials(
+    folder: Path, names: Sequence[str], accounts: Sequence[SandboxAccount]
+) -> list[tuple[str, SandboxAccount, Path]]:
+    """Each ``--account`` account's credentials file (``adm-credentials-<NAME>.json``)."""
+    written = []
+    for name, account in zip(names, accounts, strict=True):
+        path = folder / adm_credentials_name(name)
+        _write_private(path, account.secret_document())
+        written.append((name, account, path))
+    return written
+
+
+def _adm_accounts(names: Sequence[str]) -> tuple[SandboxAccount, ...]:
+    """The ``--account`` accounts; a name a setup config could not use is a usage error."""
+    from adm_local.operator.exits import USAGE, CliError
+    from adm_local.sandbox.cli import AccountNameError, extra_accounts
+
+    try:
+        return extra_accounts(names)
+    except AccountNameError as error:
+        raise CliError(str(error), USAGE) from None
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> int:
@@ -102,6 +181,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
     from adm_local.sandbox.cli import run as run_adm
 
     emit = out or (lambda line: print(line, flush=True))
+    adm_accounts = _adm_accounts(args.account)
     _stop_on_sigterm()
     # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
     aep = aep_sandbox_parser().parse_args([])
@@ -144,6 +224,9 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
                     args.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
                 emit("# Point the client commands (inventory, status, aep-status…) here:")
                 for line in lines:
+                    emit(line)
+                written = write_adm_account_credentials(folder, args.account, adm_accounts)
+                for line in adm_account_lines(written, adm.url):
                     emit(line)
 
             return run_adm(args, ready=ready)

@@ -72,6 +72,15 @@ def add_parser(commands: Any) -> None:
         help="with --against URL: the ADM credentials JSON (default: the sandbox's seeded account)",
     )
     setup.add_argument(
+        "--account-credentials",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="with --against URL: the credentials JSON of the config's account NAME, stored "
+        "under its secretId (repeatable; default: the login `adm-ingest sandbox --account "
+        "NAME` serves)",
+    )
+    setup.add_argument(
         "--aep-credentials",
         type=Path,
         help="with --against URL: the AEP credentials JSON (default: the AEP sandbox's account)",
@@ -138,13 +147,14 @@ def _usage(message: str) -> int:
 
 
 def _throw_away(args: argparse.Namespace, config: SetupConfig, echo: Echo) -> int:
+    from adm_local.local_accounts import local_stack_accounts
     from adm_local.stack import LocalStack
 
     echo(
         "Running the setup state machine (functions/setup/setup.asl.json) on a local stack: "
         "moto Step Functions + a throw-away ADM sandbox (use --against to keep its state)."
     )
-    with LocalStack() as stack:
+    with LocalStack(**local_stack_accounts(config)) as stack:
         for run_number in range(1, (args.runs or 2) + 1):
             report = stack.setup(config)
             echo(f"\nrun {run_number}: {report.status}")
@@ -173,6 +183,10 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
         _reachable(aep_url, "AEP sandbox", "give --aep-against, or start adm-ingest sandbox")
     adm_secret = _credentials(args.credentials, SandboxAccount().secret_document)
     aep_secret = _credentials(args.aep_credentials, AepAccount().secret_document)
+    try:
+        account_secrets = _account_secrets(config, args.account_credentials)
+    except ValueError as error:
+        return _usage(str(error))
     echo(
         f"Running the setup state machine on an embedded moto against the sandbox at "
         f"{adm_url}" + (f" (AEP: {aep_url})" if config.aep_datasets else "") + "."
@@ -192,6 +206,8 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
             secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
             secrets.create_secret(Name=LOCAL_SECRET_ID, SecretString=json.dumps(adm_secret))
             secrets.create_secret(Name=LOCAL_AEP_SECRET_ID, SecretString=json.dumps(aep_secret))
+            for secret_id, document in account_secrets.items():
+                secrets.create_secret(Name=secret_id, SecretString=json.dumps(document))
             for run_number in range(1, (args.runs or 1) + 1):
                 report = run_setup(
                     config, environment=environment, region=LOCAL_REGION, timeout_s=args.timeout
@@ -208,6 +224,24 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
     finally:
         reset_powertools_caches()
     return 0
+
+
+def _account_secrets(config: SetupConfig, options: list[str]) -> dict[str, Mapping[str, Any]]:
+    """The secrets of the config's other accounts (``accounts[].secretId``): the
+    ``--account-credentials NAME=FILE`` documents, else the sandbox's ``--account`` logins.
+
+    Raises:
+        ValueError: an option that is not NAME=FILE, or names no account with a secret.
+    """
+    from adm_local.local_accounts import account_secrets
+
+    given: dict[str, Mapping[str, Any]] = {}
+    for option in options:
+        name, equals, file = option.partition("=")
+        if not (name and equals and file):
+            raise ValueError(f"--account-credentials takes NAME=FILE, not {option!r}")
+        given[name] = _credentials(Path(file), dict)
+    return account_secrets(config, given)
 
 
 def _default_aep_url(adm_url: str) -> str:

@@ -150,6 +150,9 @@ class LocalStack:
         metrics_log: a file the functions' CloudWatch EMF metric documents are appended to
             (one JSON line each). Quiet or not, they never reach the terminal: they are
             collected in :attr:`metrics` (see :mod:`adm_local.emf`).
+        secrets: more Secrets Manager secrets (name → JSON document) besides the two the
+            stack seeds: a setup config's ``accounts[].secretId``
+            (:func:`adm_local.local_accounts.local_stack_accounts`).
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class LocalStack:
         aep_sandbox_kwargs: Mapping[str, Any] | None = None,
         environment: Mapping[str, str] | None = None,
         metrics_log: Path | None = None,
+        secrets: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.names = StackNames()
         self.metrics = MetricsSink(metrics_log)
@@ -178,6 +182,7 @@ class LocalStack:
         self._extra_env = dict(environment or {})
         self._sandbox_kwargs = dict(sandbox_kwargs or {})
         self._aep_sandbox_kwargs = dict(aep_sandbox_kwargs or {})
+        self._secrets = dict(secrets or {})
         self._saved_env: dict[str, str | None] = {}
         self._queues = _Queues()
         self.endpoint = ""
@@ -370,6 +375,8 @@ class LocalStack:
             Name=n.aep_secret_id,
             SecretString=json.dumps(self.aep_sandbox.account.secret_document()),
         )
+        for secret_id, document in self._secrets.items():
+            secrets.create_secret(Name=secret_id, SecretString=json.dumps(document))
 
     def _deploy_poller(self) -> None:
         """The poller state machine on moto, its task routed to the poller handler (loaded

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adm_ingest.pipeline.routing import RoutingError, route
+from adm_ingest.setup.config import ConfigError, load_config
 from adm_local.functions import REPO_ROOT
 from adm_local.operator.exits import FILE_ERROR, USAGE, CliError
 from adm_local.operator.report import add_fail_on_rejects, exit_code, summary
@@ -49,17 +50,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except RoutingError as error:
         raise CliError(f"--prefix {args.prefix}: {error}", USAGE) from None
     try:
-        config = json.loads(args.setup.read_text(encoding="utf-8"))
+        config = load_config(json.loads(args.setup.read_text(encoding="utf-8")))
     except OSError as error:
         raise CliError(f"{args.setup}: {error.strerror or error}", USAGE) from None
+    except ConfigError as error:
+        problems = "; ".join(str(problem) for problem in error.problems)
+        raise CliError(f"{args.setup}: {problems}", USAGE) from None
     except ValueError as error:
         raise CliError(f"{args.setup}: not JSON ({error})", USAGE) from None
 
+    from adm_local.local_accounts import local_stack_accounts
     from adm_local.stack import LocalStack
 
     print("starting the local stack (moto + sandboxes)…", file=sys.stderr, flush=True)
     # The functions log (JSON lines) to stdout, as on Lambda: here stdout is the report's.
-    with contextlib.redirect_stdout(sys.stderr), LocalStack() as stack:
+    # The config's other accounts are the sandbox's too, their secrets in its Secrets Manager.
+    stack_accounts = local_stack_accounts(config)
+    with contextlib.redirect_stdout(sys.stderr), LocalStack(**stack_accounts) as stack:
         setup = stack.setup(config)
         if not setup.ok:
             print(setup.format_table(), file=sys.stderr)

@@ -8,6 +8,7 @@ failure. Access tokens are random ``Atza|…`` strings remembered with their cli
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -30,6 +31,23 @@ class SandboxAccount:
     """Sent as ``Amazon-Advertising-API-Scope`` on DSP calls."""
     marketplace_id: str = "ATVPDKIKX0DER"
     """The US marketplace, used for the linked advertiser account."""
+
+    @classmethod
+    def named(cls, name: str) -> SandboxAccount:
+        """Another manager account, its ids and login (LwA app and refresh token) all derived
+        from ``name``: the same name gives the same account in every run and process, so a
+        setup config or credentials file written for it stays valid. Its login is its own: a
+        token granted for it acts for no other account."""
+        # A 10-digit profile id like the seeded one (DSP profile ids are numbers), stable.
+        digest = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big")
+        return cls(
+            client_id=f"{cls.client_id}-{name}",
+            client_secret=f"{cls.client_secret}-{name}",
+            refresh_token=f"{cls.refresh_token}-{name}",
+            manager_account_id=f"{cls.manager_account_id}-{name}",
+            advertiser_account_id=f"ADV-SANDBOX-{name}",
+            profile_id=str(2_000_000_000 + digest % 8_000_000_000),
+        )
 
     def secret_document(self, region: str = "NA") -> dict[str, str]:
         """The credentials secret JSON adm-ingest reads (README, "Credentials") for this

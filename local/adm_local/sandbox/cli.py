@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .auth import SandboxAccount
 from .server import SandboxServer
 from .serving import add_fault_arguments, fault_settings, serve_until_interrupted
 
@@ -26,6 +27,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         default=3600,
         metavar="S",
         help="access token lifetime in seconds",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also serve the manager account NAME, with ids and a login of its own derived "
+        "from NAME (repeatable; a setup config's account name)",
     )
     parser.add_argument(
         "--onboarded",
@@ -72,13 +81,41 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
+class AccountNameError(ValueError):
+    """An ``--account`` name a setup config could not use: the one line the user sees."""
+
+
+def extra_accounts(names: Sequence[str]) -> tuple[SandboxAccount, ...]:
+    """The accounts of the ``--account`` options, in their order (:meth:`SandboxAccount.named`).
+
+    Raises:
+        AccountNameError: a name the setup config's ``accounts[].name`` rule refuses, or one
+            given twice (the config's names are unique).
+    """
+    # The accounts exist to be named in a setup config: its rule, from its one home.
+    from adm_ingest.setup.config import account_name_problem
+
+    for index, name in enumerate(names):
+        problem = account_name_problem(name)
+        if problem is not None:
+            raise AccountNameError(f"--account {name!r}: {problem}")
+        if name in names[:index]:
+            raise AccountNameError(f"--account {name!r} is given twice")
+    return tuple(SandboxAccount.named(name) for name in names)
+
+
 def run(args: argparse.Namespace, *, ready: Callable[[SandboxServer], None] | None = None) -> int:
     """Start a sandbox from parsed options and serve until interrupted.
 
-    ``ready`` is called once the sandbox listens (its URL known), before its banner."""
+    ``ready`` is called once the sandbox listens (its URL known), before its banner.
+
+    Raises:
+        AccountNameError: an ``--account`` name is not usable (nothing started).
+    """
     sandbox = SandboxServer(
         args.port,
         host=args.host,
+        accounts=extra_accounts(args.account),
         token_ttl=args.token_ttl,
         onboarded=args.onboarded,
         log_stream=None if args.quiet else sys.stderr,
@@ -104,16 +141,26 @@ def run(args: argparse.Namespace, *, ready: Callable[[SandboxServer], None] | No
 
 
 def _banner(sandbox: SandboxServer) -> str:
-    account = sandbox.account
-    return (
-        f"ADM sandbox listening on {sandbox.url} (LwA token endpoint {sandbox.token_url})\n"
-        f"  client_id={account.client_id} client_secret={account.client_secret}\n"
-        f"  refresh_token={account.refresh_token}\n"
-        f"  manager account={account.manager_account_id} "
-        f"advertiser={account.advertiser_account_id} profile={account.profile_id}"
-    )
+    lines = [f"ADM sandbox listening on {sandbox.url} (LwA token endpoint {sandbox.token_url})"]
+    for index, account in enumerate(sandbox.accounts):
+        if index:  # the --account ones, after the seeded account
+            lines.append("  another manager account (a login of its own):")
+        lines += [
+            f"  client_id={account.client_id} client_secret={account.client_secret}",
+            f"  refresh_token={account.refresh_token}",
+            f"  manager account={account.manager_account_id} "
+            f"advertiser={account.advertiser_account_id} profile={account.profile_id}",
+        ]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``) and run the sandbox."""
-    return run(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        extra_accounts(args.account)
+    except AccountNameError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    return run(args)

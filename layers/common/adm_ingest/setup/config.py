@@ -64,6 +64,17 @@ DEFAULT_ACCOUNT = "default"
 """The name of the top-level account (the deployment's credentials secret's)."""
 ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
+
+def account_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as an ``accounts[].name`` (``None``: nothing) — the one
+    rule, also for the names ``adm-ingest sandbox --account`` gives its extra accounts."""
+    if not ACCOUNT_NAME_PATTERN.fullmatch(name):
+        return "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit"
+    if name == DEFAULT_ACCOUNT:
+        return "default is the top-level account's name"
+    return None
+
+
 # Patterns and lengths from the Ads Data Manager OpenAPI (CreateAudienceRequestContent,
 # AudienceMetadata) and the DSP Conversions OpenAPI (ConversionDefinitionInputV1).
 DATASET_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
@@ -611,13 +622,9 @@ def _account(
         problems,
     )
     name = problems.take(lambda: _text(item, "name", f"{path}.name"))
-    if name is not None and not ACCOUNT_NAME_PATTERN.fullmatch(name):
-        problems.add(
-            f"{path}.name",
-            "must be 1–64 letters, digits, '_' or '-', starting with a letter or digit",
-        )
-    elif name == DEFAULT_ACCOUNT:
-        problems.add(f"{path}.name", "default is the top-level account's name")
+    problem = None if name is None else account_name_problem(name)
+    if problem is not None:
+        problems.add(f"{path}.name", problem)
     if "region" in item or default_region is None:
         region = problems.take(lambda: _choice(item, "region", f"{path}.region", REGIONS))
     else:

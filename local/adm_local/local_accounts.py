@@ -1,0 +1,105 @@
+"""A setup config's other ADM accounts (``accounts``), locally: their credentials secrets, and
+the sandbox accounts an embedded sandbox serves them with.
+
+On AWS each ``accounts[].secretId`` is a secret the operator filled. Locally nobody did: the
+commands that run the setup on an embedded moto (``setup --against URL``, ``setup`` and
+``local run`` with their own sandbox) create those secrets, holding the login
+``adm-ingest sandbox --account NAME`` serves for the account NAME
+(:meth:`SandboxAccount.named`) — so a config with the entry that command prints works as it is.
+An account without a ``secretId`` is acted for by the deployment's secret (the seeded login).
+Several accounts naming one secret share one login: its first account's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, TypedDict
+
+from adm_ingest.setup.config import AccountSpec, SetupConfig
+from adm_local.sandbox.auth import SandboxAccount
+
+
+class AccountCredentialsError(ValueError):
+    """Credentials given for an account the config does not hold, or that has no secret."""
+
+
+def account_secrets(
+    config: SetupConfig, given: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Mapping[str, Any]]:
+    """Secret id → credentials document, for every ``secretId`` of ``config``'s accounts.
+
+    ``given`` (account name → document: ``setup --account-credentials NAME=FILE``) replaces
+    the sandbox login of that account's secret.
+
+    Raises:
+        AccountCredentialsError: ``given`` names an account the config lacks, or one without a
+            ``secretId`` (the deployment's secret acts for it).
+    """
+    by_name = {account.name: account for account in config.accounts}
+    secrets: dict[str, Mapping[str, Any]] = {
+        secret_id: SandboxAccount.named(first.name).secret_document(first.region)
+        for secret_id, first in _first_account_of_each_secret(config).items()
+    }
+    for name, document in (given or {}).items():
+        account = by_name.get(name)
+        if account is None:
+            raise AccountCredentialsError(f"the setup config has no account {name!r}")
+        if account.secret_id is None:
+            raise AccountCredentialsError(
+                f"account {name!r} has no secretId: the deployment's credentials act for it"
+            )
+        secrets[account.secret_id] = document
+    return secrets
+
+
+def sandbox_accounts(
+    config: SetupConfig, seeded: SandboxAccount | None = None
+) -> tuple[SandboxAccount, ...]:
+    """The manager accounts an embedded sandbox needs besides ``seeded`` for ``config``.
+
+    Each has the config account's ids; its login is its secret's (see :func:`account_secrets`),
+    or ``seeded``'s when it names no secret. An account whose manager id the sandbox already
+    holds is left out (the sandbox keys its state by manager account).
+    """
+    seeded = seeded or SandboxAccount()
+    first = _first_account_of_each_secret(config)
+    held = {seeded.manager_account_id}
+    accounts = []
+    for spec in config.accounts:
+        if spec.manager_account_id in held:
+            continue
+        held.add(spec.manager_account_id)
+        login = SandboxAccount.named(first[spec.secret_id].name) if spec.secret_id else seeded
+        accounts.append(
+            replace(
+                login,
+                manager_account_id=spec.manager_account_id,
+                advertiser_account_id=spec.advertiser_account_id,
+                profile_id=spec.profile_id or SandboxAccount.named(spec.name).profile_id,
+            )
+        )
+    return tuple(accounts)
+
+
+class StackAccounts(TypedDict):
+    """The :class:`~adm_local.stack.LocalStack` keywords that serve a config's accounts."""
+
+    sandbox_kwargs: Mapping[str, Any]
+    secrets: Mapping[str, Mapping[str, Any]]
+
+
+def local_stack_accounts(config: SetupConfig) -> StackAccounts:
+    """``LocalStack(**local_stack_accounts(config))``: a local stack whose sandbox holds the
+    config's accounts and whose Secrets Manager their secrets."""
+    return StackAccounts(
+        sandbox_kwargs={"accounts": sandbox_accounts(config)}, secrets=account_secrets(config)
+    )
+
+
+def _first_account_of_each_secret(config: SetupConfig) -> dict[str, AccountSpec]:
+    first: dict[str, AccountSpec] = {}
+    for account in config.accounts:
+        if account.secret_id is not None:
+            first.setdefault(account.secret_id, account)
+    return first
