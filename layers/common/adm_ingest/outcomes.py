@@ -109,6 +109,9 @@ class Tally:
     """Records by where their country came from (a ``consent.CountrySource``)."""
     countries: Counter[str] = field(default_factory=Counter)
     """Records by their resolved country (ISO alpha-2)."""
+    consent_sources: Counter[str] = field(default_factory=Counter)
+    """Records by where their consent came from (a ``consent.ConsentSource``); records
+    rejected for their consent are not among them."""
 
     def reject(self, line: int, reason: str, detail: str = "") -> None:
         """Count a rejection by its code; its fate (the rejects file's row) also says where,
@@ -157,4 +160,5 @@ class Tally:
             "lines_skipped": dict(sorted(self.skipped.items())),
             "country_sources": dict(sorted(self.country_sources.items())),
             "records_by_country": dict(sorted(self.countries.items())),
+            "consent_sources": dict(sorted(self.consent_sources.items())),
         }
