@@ -190,6 +190,7 @@ class FakeLedger:
             "skipped": tally.skipped,
             "country_sources": tally.country_sources,
             "countries": tally.countries,
+            "consent_sources": tally.consent_sources,
         }
         for attribute, counts in counters.items():
             stored = item.setdefault(attribute, {})

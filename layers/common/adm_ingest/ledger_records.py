@@ -44,6 +44,7 @@ COUNTER_MAPS = (
     "skipped",
     "country_sources",
     "countries",
+    "consent_sources",
 )
 """The file item's maps of counters, each created empty with the file (chunks add into them)."""
 
@@ -219,6 +220,7 @@ class FileRecord:
     skipped: Mapping[str, int] = field(default_factory=dict)
     country_sources: Mapping[str, int] = field(default_factory=dict)
     countries: Mapping[str, int] = field(default_factory=dict)
+    consent_sources: Mapping[str, int] = field(default_factory=dict)
     mapping: Mapping[str, Any] | None = None
     encoding: str | None = None
     country_column: bool | None = None
@@ -309,6 +311,7 @@ class FileRecord:
             skipped=_counts(data.get("skipped")),
             country_sources=_counts(data.get("country_sources")),
             countries=_counts(data.get("countries")),
+            consent_sources=_counts(data.get("consent_sources")),
             mapping=data.get("mapping"),
             encoding=data.get("encoding"),
             country_column=data.get("country_column"),
