@@ -27,7 +27,9 @@ from adm_ingest.mapping import build_plan
 from adm_ingest.processing import RecordProcessor
 from adm_ingest.readers import open_records
 from adm_ingest.records import ConsentSignals
+from adm_local.demo import _report_text
 from adm_local.dryrun import dry_run, summary_text
+from adm_local.report_sample import SAMPLE_REPORT
 
 GPP = "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"
 DATASET_US = ConsentPolicy.from_defaults({}, country="US", country_source=CountrySource.DATASET)
@@ -220,3 +222,12 @@ def test_the_dry_run_report_and_summary_show_consent_sources(tmp_path) -> None:
         "consent from: none 2, record 1  (not counting records rejected for their consent)" in text
     )
     assert "DBABMA~x" not in text
+
+
+def test_the_demo_prints_consent_sources_under_the_countries() -> None:
+    report = orjson.loads(SAMPLE_REPORT.read_bytes())
+    lines = _report_text("audiences/crm/x.csv", report, []).splitlines()
+    countries = next(i for i, line in enumerate(lines) if line.startswith("    countries: "))
+    assert lines[countries + 1] == "    consent from: none 9, record 4"
+    del report["consent_sources"]  # a report written before consent sources were counted
+    assert "consent from" not in _report_text("audiences/crm/x.csv", report, [])
