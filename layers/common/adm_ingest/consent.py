@@ -205,8 +205,10 @@ class ConsentPolicy:
             attributes.get("amzn_user_data"),
         )
         known = self._known
-        if values in known:
-            return known[values]
+        # One lookup, not `in` and a subscript: the 4-tuple is hashed afresh each time.
+        signals = known.get(values)
+        if signals is not None:
+            return signals
         signals = ConsentSignals(
             gpp=values[0] or self.gpp,
             tcf=values[1] or self.tcf,

@@ -65,6 +65,8 @@ class Preparer:
         "_declared_hashers",
         "_defaulted",
         "_hashers",
+        "_last_consent",
+        "_last_consent_run",
         "_last_plan",
         "_mapping_default",
         "_own_countries",
@@ -90,11 +92,16 @@ class Preparer:
         self._mapping_default = policy.country_source == CountrySource.MAPPING_DEFAULT
         self._shared_country: tuple[bool, str] | None = None
         """(counts as the record's own, country) of the records sharing a layout's context."""
+        self._last_consent: ConsentSignals | None = None
+        self._last_consent_run = 0
+        """Records with a context of their own and resolved consent are counted by their
+        signals object, which the policy repeats (one per combination of values; in most
+        files a few, one far ahead of the rest): first as a run of the same object as the
+        record before — one identity test per record — then, when another object comes,
+        into :attr:`_consents`. Classified only when taken (:meth:`take_consent_counts`)."""
         self._consents: dict[int, int] = {}
-        """Records with a context of their own and resolved consent, by ``id()`` of their
-        signals object: the policy hands out one object per combination of values, and an
-        int key hashes for nothing (a dataclass's ``__hash__`` is a Python call per record).
-        Classified only when taken (:meth:`take_consent_counts`)."""
+        """Records by ``id()`` of their signals object: an int key hashes for nothing (a
+        dataclass's ``__hash__`` is a Python call)."""
         self._consent_objects: dict[int, ConsentSignals] = {}
         """The signals objects counted in :attr:`_consents`, held so that no id is reused."""
         self._consent_sources: dict[str, int] = {}
@@ -247,19 +254,29 @@ class Preparer:
             signals = policy.signals_of(attributes, country, self.rules.consent_countries)
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
-        key = id(signals)
-        try:
-            self._consents[key] += 1  # nearly always: the policy repeats its objects
-        except KeyError:
-            self._count_new_consent(key, signals)
+        if signals is self._last_consent:
+            self._last_consent_run += 1
+        else:
+            self._end_consent_run()
+            self._last_consent = signals
+            self._last_consent_run = 1
         return country, signals
 
-    def _count_new_consent(self, key: int, signals: ConsentSignals) -> None:
-        """The first record with the signals object ``signals`` (whose id is ``key``)."""
-        if len(self._consent_objects) >= _MAX_CONSENT_OBJECTS:
+    def _end_consent_run(self) -> None:
+        """Add the run of records with the last signals object to the counts by object."""
+        last, run = self._last_consent, self._last_consent_run
+        if last is None or not run:
+            return
+        self._last_consent_run = 0
+        key = id(last)
+        counts = self._consents
+        if key in counts:
+            counts[key] += run
+            return
+        if len(counts) >= _MAX_CONSENT_OBJECTS:
             self._classify_consents()
-        self._consents[key] = 1
-        self._consent_objects[key] = signals
+        counts[key] = run
+        self._consent_objects[key] = last
 
     def _classify_consents(self) -> None:
         """Fold the counts by signals object into counts by their
@@ -330,6 +347,7 @@ class Preparer:
         rules take no consent.
 
         ``shared_records``: as for :meth:`take_country_counts` (the same number)."""
+        self._end_consent_run()
         self._classify_consents()
         sources, self._consent_sources = self._consent_sources, {}
         if shared_records and self._shared_consent is not None:
