@@ -260,7 +260,8 @@ def _consent_sources(consent: Sequence[tuple[str, int]]) -> str:
 
 
 _CONSENT_NOTE = (
-    "record: its own consent columns; mapping_default: the mapping's defaults; none: no "
+    "record: a value of its own consent columns other than the mapping's defaults; "
+    "mapping_default: the mapping's defaults (taken, or repeated by the record); none: no "
     "signal, which its country does not require. Records rejected for missing or invalid "
     "consent are not counted here: they are among the rejects."
 )
