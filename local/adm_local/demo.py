@@ -286,6 +286,11 @@ def _report_text(key: str, report: dict[str, Any], rejects: list[tuple[int, str,
             + ", ".join(f"{source} {n}" for source, n in sources.items())
             + ")"
         )
+    consent = report.get("consent_sources") or {}
+    if consent:
+        lines.append(
+            "    consent from: " + ", ".join(f"{source} {n}" for source, n in consent.items())
+        )
     remote = report.get("remote")
     if remote:
         facts = remote.get("facts") or {}

@@ -168,6 +168,7 @@ def dry_run(
         skipped=dict(tally.skipped),
         country_sources=dict(tally.country_sources),
         countries=dict(tally.countries),
+        consent_sources=dict(tally.consent_sources),
     )
     report = {
         "file": str(path),
@@ -245,6 +246,12 @@ def summary_text(result: DryRunResult) -> str:
             + ", ".join(f"{source} {n}" for source, n in r["country_sources"].items())
             + "  ·  "
             + ", ".join(f"{country} {n}" for country, n in r["records_by_country"].items())
+        )
+    if r["consent_sources"]:
+        lines.append(
+            "  consent from: "
+            + ", ".join(f"{source} {n}" for source, n in r["consent_sources"].items())
+            + "  (not counting records rejected for their consent)"
         )
     for warning in r["warnings"]:
         lines.append(f"  warning: {warning['message']}")

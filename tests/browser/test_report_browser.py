@@ -37,6 +37,10 @@ def test_chromium_shows_the_status_counts_and_rejects_of_the_sample(tmp_path: Pa
     assert "rejected: missing_consent" in dom
     assert re.search(r'<td class="n">8</td><td>rejected</td><td>missing_consent</td>', dom)
     assert "75.0 %" in dom  # the match rate
+    # Where consent came from, beside the countries: 9 records without a signal, 4 their own.
+    consent = dom[dom.index('<div id="consent-sources">') :]
+    assert re.search(r'<div class="bar" title="none: 9"><span>none</span>', consent)
+    assert re.search(r'<div class="bar" title="record: 4"><span>record</span>', consent)
     assert "<svg" in dom and "<rect" in dom  # the charts are there, as SVG
     # Requests over time: one stacked bar (the sample's four requests in one minute), its
     # accessible name, its axis and width, and the same as a table.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adm_ingest import registry as names
 from adm_ingest.normalize import hash_pii
 from adm_local.stack import LocalStack
 from tests.e2e.conftest import (
@@ -67,6 +68,9 @@ def test_mixed_file_is_fully_accounted_for_with_line_numbers(stack: LocalStack) 
     assert ann["em"] == hash_pii("email", "ann.lee@example.com", "US")
     assert ann["ph"] == hash_pii("phone", "(206) 555-0101", "US")
     assert report["identifier_coverage"]["email"]["valid"] == 2
+    # Consent: the four US records whose consent was resolved had none (the US requires none);
+    # the UK one without a signal and the one without a country are among the rejects.
+    assert report["consent_sources"] == {"none": 4}
 
 
 def test_delete_prefix_removes_members(stack: LocalStack) -> None:
@@ -195,10 +199,38 @@ def test_eea_records_need_consent(stack: LocalStack) -> None:
     report = stack.report(key)
     assert report is not None
     assert report["rejected_by_reason"] == {"missing_consent": 1}
+    assert report["consent_sources"] == {"record": 1}  # de-2 is a reject, not "none"
     members = members_of(stack, "e2e_eu")
     assert set(members) == {"de-1"}
     assert members["de-1"]["userConsent"]["consent"]["tcf"] == "CPc_TCF_STRING"
     assert members["de-1"]["userConsent"]["geo"]["countryCode"] == "DE"
+
+
+def test_consent_defaults_of_the_mapping_are_their_own_source(stack: LocalStack) -> None:
+    """A record taking the mapping's default consent, or repeating it, counts as
+    ``mapping_default``; one with a value of its own as ``record``."""
+    prefix = "audiences/e2e_eu"
+    config = '{"defaults":{"tcf":"CPc_DEFAULT_TCF"}}'
+    stack.registry.put(names.MAPPING, prefix, "m-consent", config=config)
+    try:
+        key = f"{prefix}/defaults.csv"
+        body = (
+            b"customer_id,email,tcf_string\n"
+            b"de-3,drei@example.de,CPc_OWN_TCF\n"
+            b"de-4,vier@example.de,\n"
+            b"de-5,fuenf@example.de,CPc_DEFAULT_TCF\n"
+        )
+        stack.drop(key, body)
+        stack.pump(timeout=60)
+    finally:
+        stack.registry.put(names.MAPPING, prefix, "m-empty", config="{}")
+    report = stack.report(key)
+    assert report is not None and report["status"] == "complete"
+    assert (report["accepted"], report["rejected"]) == (3, 0)
+    assert report["consent_sources"] == {"mapping_default": 2, "record": 1}
+    members = members_of(stack, "e2e_eu")
+    assert members["de-4"]["userConsent"]["consent"]["tcf"] == "CPc_DEFAULT_TCF"
+    assert members["de-3"]["userConsent"]["consent"]["tcf"] == "CPc_OWN_TCF"
 
 
 def test_own_outputs_do_not_trigger_work(stack: LocalStack) -> None:

@@ -102,6 +102,7 @@ def test_a_dead_lettered_chunk_is_redriven_and_the_report_rewritten(
         3,
     )
     assert first["failed_by_reason"] == {"not_delivered": 3}
+    assert first["consent_sources"] == {"none": 9}  # the failed chunk's records too
     assert len(_members(stack)) == 6
     posts_before = _member_posts(stack)
 
@@ -137,6 +138,8 @@ def test_a_dead_lettered_chunk_is_redriven_and_the_report_rewritten(
     assert report["balanced"] is True
     assert report["failed_by_reason"] == {}
     assert report["rejected_by_reason"] == {"wrong_field_count": 3}
+    # The redriven chunk's consent counts were taken out and counted again: not 12.
+    assert report["consent_sources"] == {"none": 9}
     # The rejects file is rewritten: each chunk's row once, in line order, no failures left.
     assert stack.rejects(KEY) == [
         (3, "rejected", "wrong_field_count"),

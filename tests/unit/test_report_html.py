@@ -85,6 +85,7 @@ def hostile_report() -> dict[str, Any]:
     report["warnings"] = [{"code": HOSTILE, "message": f"the column {HOSTILE} is unknown"}]
     report["records_by_country"] = {HOSTILE: 2}
     report["country_sources"] = {HOSTILE: 2}
+    report["consent_sources"] = {HOSTILE: 2}
     report["lines_skipped"] = {HOSTILE: 1}
     report["requests"]["final_by_status"] = {HOSTILE: 1}
     report["requests_over_time"] = [
@@ -158,6 +159,33 @@ def test_the_page_shows_coverage_countries_mapping_warnings_requests_and_results
     assert "Every attempt by status" in text and "429" in text and "2.4 s" in text
     assert "729a8f94-4e0a-4b84-b8b6-8b529fbfc303" in text  # an ingress id
     assert "2026-12-01T14:12:10Z" in text  # the timeline
+
+
+def consent_part(page: str) -> str:
+    """The consent sources' part of the page's countries section."""
+    countries = page[page.index('<section id="countries">') :]
+    countries = countries[: countries.index("</section>")]
+    return countries[countries.index('<div id="consent-sources">') :]
+
+
+def test_the_page_shows_where_consent_came_from_beside_the_countries() -> None:
+    consent = consent_part(render_report(sample()))
+    # The sample's 13 records with resolved consent: 9 without a signal (US, JP, IN, CA), 4 with
+    # their own GPP string (the EEA rows); the UK row without one is among the rejects.
+    bars = re.findall(r'<div class="bar" title="(\w+): (\d+)">', consent)
+    assert bars == [("none", "9"), ("record", "4")]
+    text = " ".join(parsed(consent).text)
+    assert "Where each record's consent came from" in text
+    assert "rejected for missing or invalid consent are not counted here" in text
+    # Largest first, like every other chart; nothing when no consent was resolved.
+    report = sample()
+    report["consent_sources"] = {"record": 1, "mapping_default": 5, "none": 2}
+    bars = re.findall(
+        r'<div class="bar" title="(\w+): (\d+)">', consent_part(render_report(report))
+    )
+    assert bars == [("mapping_default", "5"), ("none", "2"), ("record", "1")]
+    del report["consent_sources"]
+    assert 'id="consent-sources"' not in render_report(report)
 
 
 def test_the_match_rate_is_shown_when_known_with_its_warning() -> None:

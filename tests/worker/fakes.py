@@ -190,6 +190,7 @@ class FakeLedger:
             "skipped": tally.skipped,
             "country_sources": tally.country_sources,
             "countries": tally.countries,
+            "consent_sources": tally.consent_sources,
             "request_minutes": tally.request_minutes,
         }
         for attribute, counts in counters.items():

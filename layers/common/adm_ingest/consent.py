@@ -5,6 +5,8 @@ countries in ``adm_ingest.countries.CONSENT_REQUIRED``: Amazon's UK and EEA, and
 (``CONSENT_REQUIRED_BEYOND_AMAZON`` says why); elsewhere consent is optional. Values come from
 the record's consent columns, falling back to file/config-level defaults. Records from those
 countries with no signal at all are rejected (``missing_consent``) — they are never sent.
+The report counts where each record's country and its consent came from
+(:class:`CountrySource`, :class:`ConsentSource`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,30 @@ class CountrySource(StrEnum):
     """The audience's registered ``countryCode``."""
     DEPLOYMENT_DEFAULT = "deployment_default"
     """The ``DEFAULT_COUNTRY`` setting of the deployment."""
+
+
+class ConsentSource(StrEnum):
+    """Where a record's consent signals came from (the report's ``consent_sources`` keys).
+
+    Only records whose consent was resolved are counted — for a destination that takes
+    consent at all. A record rejected for its consent (``missing_consent``,
+    ``invalid_consent``) or before it (its country) is not: it is among the rejects.
+
+    The test is the resolved signals against the mapping's default signals
+    (:meth:`ConsentPolicy.consent_source_of`), not the presence of a consent column: every
+    record starts from the mapping's defaults, so a record whose own values equal them is
+    indistinguishable from one that took them, and counts as ``mapping_default`` (exactly as a
+    record naming the default country counts as defaulted in :class:`CountrySource`).
+    """
+
+    RECORD = "record"
+    """At least one of the record's own consent values differs from the mapping defaults (the
+    rest, if any, filled in from them)."""
+    MAPPING_DEFAULT = "mapping_default"
+    """The signals are the mapping config's ``defaults`` gpp / tcf / amzn_* (taken, or
+    repeated by the record)."""
+    NONE = "none"
+    """No signal at all: allowed, because the record's country requires none."""
 
 
 _CONSENT_VALUES: dict[str, str] = {
@@ -162,6 +188,15 @@ class ConsentPolicy:
             raise ConsentError(Reason.MISSING_CONSENT, f"{country} record has no consent signal")
         return signals
 
+    def consent_source_of(self, signals: ConsentSignals) -> ConsentSource:
+        """Where ``signals`` (as :meth:`signals_of` resolved them) came from: ``none`` without
+        any signal, ``mapping_default`` when they equal the defaults, else ``record``."""
+        if not signals.any:
+            return ConsentSource.NONE
+        if signals == self._defaults:
+            return ConsentSource.MAPPING_DEFAULT
+        return ConsentSource.RECORD
+
     def _own_signals(self, attributes: Mapping[str, str]) -> ConsentSignals:
         values = (
             attributes.get("gpp"),
@@ -170,8 +205,10 @@ class ConsentPolicy:
             attributes.get("amzn_user_data"),
         )
         known = self._known
-        if values in known:
-            return known[values]
+        # One lookup, not `in` and a subscript: the 4-tuple is hashed afresh each time.
+        signals = known.get(values)
+        if signals is not None:
+            return signals
         signals = ConsentSignals(
             gpp=values[0] or self.gpp,
             tcf=values[1] or self.tcf,

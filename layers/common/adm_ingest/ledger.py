@@ -663,6 +663,7 @@ def _chunk_update(
         "notes": tally.notes,
         "skipped": tally.skipped,
         "country_sources": tally.country_sources,
+        "consent_sources": tally.consent_sources,
     }
     n = 0
 

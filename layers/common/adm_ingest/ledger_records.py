@@ -44,6 +44,7 @@ COUNTER_MAPS = (
     "skipped",
     "country_sources",
     "countries",
+    "consent_sources",
     "request_minutes",
 )
 """The file item's maps of counters, each created empty with the file (chunks add into them)."""
@@ -220,6 +221,7 @@ class FileRecord:
     skipped: Mapping[str, int] = field(default_factory=dict)
     country_sources: Mapping[str, int] = field(default_factory=dict)
     countries: Mapping[str, int] = field(default_factory=dict)
+    consent_sources: Mapping[str, int] = field(default_factory=dict)
     request_minutes: Mapping[str, int] = field(default_factory=dict)
     """Requests by answer minute and status (``Tally.request_minutes``'s keys)."""
     mapping: Mapping[str, Any] | None = None
@@ -312,6 +314,7 @@ class FileRecord:
             skipped=_counts(data.get("skipped")),
             country_sources=_counts(data.get("country_sources")),
             countries=_counts(data.get("countries")),
+            consent_sources=_counts(data.get("consent_sources")),
             request_minutes=_counts(data.get("request_minutes")),
             mapping=data.get("mapping"),
             encoding=data.get("encoding"),

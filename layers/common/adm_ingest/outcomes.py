@@ -110,6 +110,9 @@ class Tally:
     """Records by where their country came from (a ``consent.CountrySource``)."""
     countries: Counter[str] = field(default_factory=Counter)
     """Records by their resolved country (ISO alpha-2)."""
+    consent_sources: Counter[str] = field(default_factory=Counter)
+    """Records by where their consent came from (a ``consent.ConsentSource``); records
+    rejected for their consent are not among them."""
     request_minutes: Counter[str] = field(default_factory=Counter)
     """Requests by the UTC minute their final answer came and that status, keyed
     ``"2026-12-01T14:12Z 200"`` (:mod:`adm_ingest.request_times`): sums to ``requests``."""
@@ -170,4 +173,5 @@ class Tally:
             "lines_skipped": dict(sorted(self.skipped.items())),
             "country_sources": dict(sorted(self.country_sources.items())),
             "records_by_country": dict(sorted(self.countries.items())),
+            "consent_sources": dict(sorted(self.consent_sources.items())),
         }

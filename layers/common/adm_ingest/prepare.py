@@ -42,6 +42,9 @@ _MEMO_ENTRIES = 25_000
 holds the frequent names, cities and ZIPs of a CRM file."""
 _MAX_PLANS = 256
 """Bound on the layouts whose plans a preparer keeps (a layout per distinct header)."""
+_MAX_CONSENT_OBJECTS = 4096
+"""Bound on the distinct signals objects a preparer counts before it classifies them (only
+per-person GPP strings get there; a file otherwise repeats a handful of combinations)."""
 
 
 class Preparer:
@@ -49,20 +52,26 @@ class Preparer:
     :class:`~adm_ingest.mapping.RecordLayout` for their header — into prepared ones under one
     consent policy and one destination's :class:`~adm_ingest.record_rules.RecordRules`.
 
-    Where countries came from is counted without a cost per record: a record whose context is
-    computed for it (:meth:`_context`) is counted there; the records of a layout with no
-    country or consent column all share one context, and their caller counts them in bulk
-    (:meth:`take_country_counts`).
+    Where countries and consent came from is counted without a measurable cost per record: a
+    record whose context is computed for it (:meth:`_context`) is counted there; the records
+    of a layout with no country or consent column all share one context, and their caller
+    counts them in bulk (:meth:`take_country_counts`, :meth:`take_consent_counts`).
     """
 
     __slots__ = (
+        "_consent_objects",
+        "_consent_sources",
+        "_consents",
         "_declared_hashers",
         "_defaulted",
         "_hashers",
+        "_last_consent",
+        "_last_consent_run",
         "_last_plan",
         "_mapping_default",
         "_own_countries",
         "_plans",
+        "_shared_consent",
         "_shared_country",
         "contexts",
         "notes",
@@ -83,6 +92,23 @@ class Preparer:
         self._mapping_default = policy.country_source == CountrySource.MAPPING_DEFAULT
         self._shared_country: tuple[bool, str] | None = None
         """(counts as the record's own, country) of the records sharing a layout's context."""
+        self._last_consent: ConsentSignals | None = None
+        self._last_consent_run = 0
+        """Records with a context of their own and resolved consent are counted by their
+        signals object, which the policy repeats (one per combination of values; in most
+        files a few, one far ahead of the rest): first as a run of the same object as the
+        record before — one identity test per record — then, when another object comes,
+        into :attr:`_consents`. Classified only when taken (:meth:`take_consent_counts`)."""
+        self._consents: dict[int, int] = {}
+        """Records by ``id()`` of their signals object: an int key hashes for nothing (a
+        dataclass's ``__hash__`` is a Python call)."""
+        self._consent_objects: dict[int, ConsentSignals] = {}
+        """The signals objects counted in :attr:`_consents`, held so that no id is reused."""
+        self._consent_sources: dict[str, int] = {}
+        """Counts of :attr:`_consents` already classified (when it outgrew its bound)."""
+        self._shared_consent: str | None = None
+        """Where the consent of the records sharing a layout's context came from (a
+        ``consent.ConsentSource``; ``None``: they are rejected, or the rules take none)."""
         self.notes: Counter[str] = Counter()
         """File-level observations for the report's hints, by code: ``insufficient_pii_set``
         (a names-only set dropped beside a matchable one), ``phone_mangled_by_spreadsheet`` (a
@@ -225,16 +251,54 @@ class Preparer:
         if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
-            return country, policy.signals_of(attributes, country, self.rules.consent_countries)
+            signals = policy.signals_of(attributes, country, self.rules.consent_countries)
         except ConsentError as error:
             return Rejection(line, error.reason, error.detail)
+        if signals is self._last_consent:
+            self._last_consent_run += 1
+        else:
+            self._end_consent_run()
+            self._last_consent = signals
+            self._last_consent_run = 1
+        return country, signals
+
+    def _end_consent_run(self) -> None:
+        """Add the run of records with the last signals object to the counts by object."""
+        last, run = self._last_consent, self._last_consent_run
+        if last is None or not run:
+            return
+        self._last_consent_run = 0
+        key = id(last)
+        counts = self._consents
+        if key in counts:
+            counts[key] += run
+            return
+        if len(counts) >= _MAX_CONSENT_OBJECTS:
+            self._classify_consents()
+        counts[key] = run
+        self._consent_objects[key] = last
+
+    def _classify_consents(self) -> None:
+        """Fold the counts by signals object into counts by their
+        :class:`~adm_ingest.consent.ConsentSource`."""
+        sources = self._consent_sources
+        source_of = self.policy.consent_source_of
+        objects = self._consent_objects
+        for key, count in self._consents.items():
+            source = source_of(objects[key]).value
+            sources[source] = sources.get(source, 0) + count
+        self._consents.clear()
+        objects.clear()
 
     def _shared_context(self, attributes: dict[str, str]) -> _Context | Rejection:
         """The context every record of a layout without country or consent columns shares. Its
-        records are not counted here but in bulk by the caller (:meth:`take_country_counts`);
-        this remembers which country they take and whether it counts as their own (the
-        defaults may name a country the policy doesn't, exactly as in :meth:`_context`)."""
+        records are not counted here but in bulk by the caller (:meth:`take_country_counts`,
+        :meth:`take_consent_counts`); this remembers which country they take and whether it
+        counts as their own (the defaults may name a country the policy doesn't, exactly as in
+        :meth:`_context`), and where their consent came from (their signals are the defaults'
+        own values, so ``mapping_default`` or ``none``)."""
         policy = self.policy
+        self._shared_consent = None
         try:
             country = policy.country_of(attributes)
         except ConsentError as error:
@@ -245,9 +309,11 @@ class Preparer:
         if not self.rules.requires_consent:
             return country, _NO_CONSENT
         try:
-            return country, policy.signals_of(attributes, country, self.rules.consent_countries)
+            signals = policy.signals_of(attributes, country, self.rules.consent_countries)
         except ConsentError as error:
             return Rejection(0, error.reason, error.detail)
+        self._shared_consent = policy.consent_source_of(signals).value
+        return country, signals
 
     def take_country_counts(self, shared_records: int) -> tuple[dict[str, int], dict[str, int]]:
         """Records by country source and by country, of those whose country was resolved
@@ -273,6 +339,21 @@ class Preparer:
             sources[source] = defaulted
             countries[self.policy.country] = countries.get(self.policy.country, 0) + defaulted
         return sources, countries
+
+    def take_consent_counts(self, shared_records: int) -> dict[str, int]:
+        """Records by :class:`~adm_ingest.consent.ConsentSource`, of those whose consent was
+        resolved since the last call; the counts start again from zero. Records rejected for
+        their consent (or their country, before it) are not counted; nor is anything when the
+        rules take no consent.
+
+        ``shared_records``: as for :meth:`take_country_counts` (the same number)."""
+        self._end_consent_run()
+        self._classify_consents()
+        sources, self._consent_sources = self._consent_sources, {}
+        if shared_records and self._shared_consent is not None:
+            shared = self._shared_consent
+            sources[shared] = sources.get(shared, 0) + shared_records
+        return dict(sorted(sources.items()))
 
 
 def _pii_values(

@@ -147,7 +147,8 @@ class RecordProcessor:
     def _count_countries(
         self, *, read: int, contexts: int, passed_through: int, skipped: int
     ) -> None:
-        """Add where the records' countries came from to the tally, once the records are read.
+        """Add where the records' countries and consent came from to the tally, once the
+        records are read.
 
         Counted in bulk, so a record pays nothing for it: every record read either was a
         reader's rejection, or had a context of its own (counted by the preparer), or shared
@@ -157,6 +158,7 @@ class RecordProcessor:
         sources, countries = self.preparer.take_country_counts(shared)
         self.tally.country_sources.update(sources)
         self.tally.countries.update(countries)
+        self.tally.consent_sources.update(self.preparer.take_consent_counts(shared))
 
     def record_delivery(self, batch: Batch, delivery: Delivery, *, minute: str | None) -> None:
         record_delivery(self.tally, batch, delivery, minute=minute)

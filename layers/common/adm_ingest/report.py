@@ -135,8 +135,9 @@ def _bounded(summary: Mapping[str, Any]) -> dict[str, Any]:
 def report_sections(file: FileRecord) -> dict[str, Any]:
     """What a report carries besides its counts, so the user can trust it: the resolved
     mapping, warnings, the encoding, skipped lines, where countries came from, records by
-    country and the country profile. ``file`` is a ledger file record (the dry-run builds one
-    from its tally)."""
+    country, the country profile and where consent came from (records rejected for their
+    consent are not in ``consent_sources``: they are among the rejects). ``file`` is a ledger
+    file record (the dry-run builds one from its tally)."""
     return {
         "mapping": _json(file.mapping),
         "warnings": file_warnings(file),
@@ -147,6 +148,7 @@ def report_sections(file: FileRecord) -> dict[str, Any]:
             sorted(file.countries.items(), key=lambda item: (-item[1], item[0]))
         ),
         "country_profile": _json(file.country_profile),
+        "consent_sources": dict(sorted(file.consent_sources.items())),
     }
 
 

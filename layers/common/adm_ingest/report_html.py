@@ -2,8 +2,8 @@
 
 A person opens it from the bucket (or ``demo-output/``) and sees what happened without reading
 JSON: the status and the balance, rejects by reason with the first rejected lines, identifier
-coverage, countries and where they came from, the resolved mapping and every warning, the
-requests, the destination's own results and the match rate when known.
+coverage, countries and where they came from, where consent came from, the resolved mapping
+and every warning, the requests, the destination's own results and the match rate when known.
 
 One self-contained file: inline CSS and inline SVG, no scripts, fonts or fetched assets (a
 Content-Security-Policy forbids them too, in case anything slipped through), readable on a
@@ -233,10 +233,11 @@ def _coverage(coverage: Mapping[str, Any], read: int) -> str:
 def _countries(report: Mapping[str, Any]) -> str:
     countries = _counts(report.get("records_by_country"), ordered=False)
     sources = _counts(report.get("country_sources"))
-    if not countries and not sources:
+    consent = _counts(report.get("consent_sources"))
+    if not countries and not sources and not consent:
         return ""
     return (
-        '<section id="countries"><h2>Countries</h2>'
+        '<section id="countries"><h2>Countries and consent</h2>'
         + ("<h3>Records by country</h3>" + _bar_chart([(c, n, BLUE) for c, n in countries]))
         + (
             "<h3>Where each record's country came from</h3>"
@@ -244,8 +245,29 @@ def _countries(report: Mapping[str, Any]) -> str:
             if sources
             else ""
         )
+        + _consent_sources(consent)
         + "</section>"
     )
+
+
+def _consent_sources(consent: Sequence[tuple[str, int]]) -> str:
+    if not consent:
+        return ""
+    return (
+        '<div id="consent-sources">'
+        "<h3>Where each record's consent came from</h3>"
+        f'<p class="muted">{_CONSENT_NOTE}</p>'
+        + _bar_chart([(source, n, GREEN) for source, n in consent])
+        + "</div>"
+    )
+
+
+_CONSENT_NOTE = (
+    "record: a value of its own consent columns other than the mapping's defaults; "
+    "mapping_default: the mapping's defaults (taken, or repeated by the record); none: no "
+    "signal, which its country does not require. Records rejected for missing or invalid "
+    "consent are not counted here: they are among the rejects."
+)
 
 
 def _mapping_section(mapping: Mapping[str, Any]) -> str:
