@@ -19,6 +19,11 @@ SAMPLES = REPO_ROOT / "tests" / "fixtures" / "reports"
 SAMPLE_REPORT = SAMPLES / "crm-export.report.json"
 SAMPLE_REJECTS = SAMPLES / "crm-export.rejects.csv"
 SCREENSHOT = REPO_ROOT / "docs" / "report-sample.png"
+"""The first screen: status, balance, match rate, rejects (the README shows it)."""
+FULL_PAGE = REPO_ROOT / "docs" / "report-sample-full.png"
+"""The whole page down to the file's facts (the README links it). Headless Chromium has no
+full-page flag, so the window is as tall as the sample page."""
+FULL_PAGE_HEIGHT = 4300
 
 
 def sample_page() -> str:
@@ -36,7 +41,9 @@ def main() -> None:
         page = Path(directory) / "report.html"
         page.write_text(sample_page(), encoding="utf-8")
         screenshot(page, SCREENSHOT, width=900, height=1700)
-    print(SCREENSHOT.relative_to(REPO_ROOT))
+        screenshot(page, FULL_PAGE, width=900, height=FULL_PAGE_HEIGHT)
+    for png in (SCREENSHOT, FULL_PAGE):
+        print(png.relative_to(REPO_ROOT))
 
 
 if __name__ == "__main__":
