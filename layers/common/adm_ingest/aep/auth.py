@@ -38,6 +38,10 @@ from adm_ingest.secrets import CachedToken, read_json_secret, scrub
 
 logger = logging.getLogger(__name__)
 
+AEP_SECRET_ATTRIBUTE = "aep_secret_id"
+"""The registry attribute of an ``aep_dataset`` entry of a non-default account: the secret
+with that account's credentials (absent: the deployment's ``AEP_SECRET_ID``)."""
+
 DEFAULT_SECRET_MAX_AGE = 300
 """Seconds a secret read stays cached (a rotated secret is picked up within this time)."""
 

@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 from adm_ingest import registry
 from adm_ingest.aep import AepClient
+from adm_ingest.aep.auth import AEP_SECRET_ATTRIBUTE, AepCredentials, ImsTokenProvider
+from adm_ingest.aep.client import aep_transport
 from adm_ingest.aep.dataset_schema import dataset_attributes
 from adm_ingest.aep.endpoints import AepSettings
 from adm_ingest.aep.errors import AepApiError
@@ -51,6 +53,7 @@ from adm_ingest.destinations.base import (
     CommitState,
     Delivery,
     DeliveryFailed,
+    DeliveryTarget,
     Destination,
     FailureClass,
     FileContext,
@@ -137,7 +140,30 @@ class AepBatches(Destination):
 
     @classmethod
     def connect(cls, environment: ClientEnvironment) -> AepClient:
-        return AepClient.from_secret(environment.settings.aep_secret_id, AepSettings.from_environ())
+        """The deployment's default account (the ``AEP_SECRET_ID`` secret's)."""
+        return cls.connect_for(environment, DeliveryTarget(cls.name))
+
+    @classmethod
+    def client_key_for(cls, target: DeliveryTarget) -> str:
+        # One client per credentials secret: its org, sandbox and tenant are the account's.
+        secret_id = account_secret_id(target)
+        return cls.client_key if secret_id is None else f"{cls.client_key}|{secret_id}"
+
+    @classmethod
+    def connect_for(cls, environment: ClientEnvironment, target: DeliveryTarget) -> AepClient:
+        """A client with the credentials of the dataset's account: the secret its registry
+        entry names (``aep_secret_id``, pinned on the file), else the deployment's
+        ``AEP_SECRET_ID``; one IMS token provider per secret and container (Adobe throttles
+        integrations that mint many tokens)."""
+        secret_id = account_secret_id(target) or environment.settings.aep_secret_id
+        settings = AepSettings.from_environ()
+        credentials = AepCredentials.from_secret(secret_id)
+        # The provider outlives any one client: it has a transport of its own, as ADM's has.
+        tokens = environment.shared(
+            ("aep-token-provider", secret_id, settings.token_url),
+            lambda: ImsTokenProvider(credentials, settings, aep_transport(settings)),
+        )
+        return AepClient(credentials, settings, tokens=tokens)
 
     @classmethod
     def chunk_size(cls, settings: Settings) -> ChunkSize:
@@ -286,6 +312,11 @@ class AepBatches(Destination):
             refusals=tuple(refusals),
             refused_chunks=tuple(refused_chunks),
         )
+
+
+def account_secret_id(target: DeliveryTarget) -> str | None:
+    """The AEP credentials secret a target's registry entry names (``None``: the default)."""
+    return target.attributes.get(AEP_SECRET_ATTRIBUTE) or None
 
 
 def batch_ids(session: Mapping[str, str]) -> list[str]:
