@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adm_ingest.adm import AdmClient, Deadline
@@ -61,6 +62,10 @@ def _client(context: LambdaContext, account: AccountSpec | None = None) -> AdmCl
 
 class AepSecretMissing(Exception):
     """The config has ``aepDatasets`` but this function was deployed without ``AEP_SECRET_ID``."""
+
+
+class AepSecretUnreadable(Exception):
+    """An account's ``aepSecretId`` cannot be read (missing, not granted, not JSON): named."""
 
 
 class NotAnAdmAccount(Exception):
@@ -177,5 +182,15 @@ def ensure_aep_dataset(event: dict[str, Any], context: LambdaContext) -> dict[st
     """
     spec = parse_aep_dataset(event)
     registry = Registry(os.environ["REGISTRY_TABLE"])
-    client = _aep_client(context, spec.aep_secret_id)
+    try:
+        client = _aep_client(context, spec.aep_secret_id)
+    except (GetParameterError, ValueError) as error:
+        if spec.account is None:
+            raise
+        # Which secret of which account: the one line a person needs (never the value).
+        raise AepSecretUnreadable(
+            f"AEP dataset {spec.name}: the AEP credentials secret {spec.aep_secret_id!r} of "
+            f"account {spec.account.name} cannot be read ({type(error).__name__}): create it, "
+            "or list its ARN in the AepAccountSecretArns parameter"
+        ) from None
     return aep_steps.setup_aep_dataset(client, registry, spec).to_json()

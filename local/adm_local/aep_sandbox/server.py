@@ -158,6 +158,10 @@ class AepSandboxServer(SandboxHttpServer):
             "batches": state.list_batches({"limit": "100"}),
         }
 
+    def batch_files(self, batch_id: str, account: AepAccount | None = None) -> dict[str, bytes]:
+        """The files ``account``'s org (default: the seeded one) holds for a batch."""
+        return self._state_for(account).files_of(batch_id)
+
     def reset(self) -> None:
         """Forget datasets, batches, faults and recorded requests (tokens stay valid)."""
         for state in self._states.values():
