@@ -80,6 +80,46 @@ class AepAuthError(AuthError):
         self.code = code
 
 
+class AepSecretUnreadable(AepAuthError):
+    """The credentials secret cannot be read for good: missing, not granted to the function,
+    not a JSON object or lacking a field. Permanent until a human fixes the secret or the
+    grant; the message names the secret id (never a value)."""
+
+    def __init__(self, secret_id: str, problem: str) -> None:
+        super().__init__(
+            f"cannot read the AEP credentials secret {secret_id!r}: {problem}",
+            code="secret_unreadable",
+        )
+        self.secret_id = secret_id
+
+
+_PERMANENT_SECRET_ERRORS = (
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "DecryptionFailure",
+    "InvalidRequestException",
+)
+"""Secrets Manager error codes no retry cures (throttling or an outage is retried)."""
+
+
+def read_credentials(secret_id: str, *, max_age: int = DEFAULT_SECRET_MAX_AGE) -> AepCredentials:
+    """:meth:`AepCredentials.from_secret` with its failures classified: a secret that cannot be
+    read for good is :class:`AepSecretUnreadable`; a failing Secrets Manager is retryable."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return AepCredentials.from_secret(secret_id, max_age=max_age)
+    except GetParameterError as error:
+        code = next((c for c in _PERMANENT_SECRET_ERRORS if c in str(error)), None)
+        if code is None:
+            raise RetryableError(
+                f"Secrets Manager did not answer for the AEP credentials secret {secret_id!r}"
+            ) from None
+        raise AepSecretUnreadable(secret_id, code) from None
+    except ValueError as error:  # not a JSON object, or fields missing (named, no value)
+        raise AepSecretUnreadable(secret_id, str(error)) from None
+
+
 def _scopes(value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     return tuple(scope for scope in (str(item).strip() for item in items) if scope)

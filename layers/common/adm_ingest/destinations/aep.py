@@ -23,13 +23,19 @@ The lifecycle, every step safe to repeat:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
 from adm_ingest import registry
 from adm_ingest.aep import AepClient
-from adm_ingest.aep.auth import AEP_SECRET_ATTRIBUTE, AepCredentials, ImsTokenProvider
+from adm_ingest.aep.auth import (
+    AEP_SECRET_ATTRIBUTE,
+    AepSecretUnreadable,
+    ImsTokenProvider,
+    read_credentials,
+)
 from adm_ingest.aep.client import aep_transport
 from adm_ingest.aep.dataset_schema import dataset_attributes
 from adm_ingest.aep.endpoints import AepSettings
@@ -70,6 +76,10 @@ from adm_ingest.records import PreparedRecord, Rejection
 from adm_ingest.settings import Settings
 
 PLATFORM = "aep"
+SECRET_UNREADABLE = "aep_credentials_unreadable"
+"""The failure reason of a file whose dataset's credentials secret cannot be read."""
+logger = logging.getLogger(__name__)
+
 MAX_ROWS_PER_PART = 10_000_000
 """Records per chunk at most, whatever its bytes (a chunk's line index stays small)."""
 MAX_FILES_PER_BATCH = 1500
@@ -157,7 +167,9 @@ class AepBatches(Destination):
         integrations that mint many tokens)."""
         secret_id = account_secret_id(target) or environment.settings.aep_secret_id
         settings = AepSettings.from_environ()
-        credentials = AepCredentials.from_secret(secret_id)
+        # A secret that cannot be read is AepSecretUnreadable: an auth failure, so the file
+        # (not a retried chunk, nor the split) fails, naming the reason.
+        credentials = read_credentials(secret_id)
         # The provider outlives any one client: it has a transport of its own, as ADM's has.
         tokens = environment.shared(
             ("aep-token-provider", secret_id, settings.token_url),
@@ -170,6 +182,14 @@ class AepBatches(Destination):
         return ChunkSize(records=MAX_ROWS_PER_PART, bytes=settings.aep_part_bytes)
 
     def classify(self, error: Exception) -> DeliveryFailed | None:
+        if isinstance(error, AepSecretUnreadable):
+            logger.error(
+                "AEP credentials secret unreadable",
+                extra={"aep_secret_id": error.secret_id, "aep_dataset": self.target.name},
+            )
+            return DeliveryFailed(
+                FailureClass.NEEDS_HUMAN, SECRET_UNREADABLE, maybe_delivered=False
+            )
         return classify_http_error(error, PLATFORM)
 
     # -- records ----------------------------------------------------------------------------
