@@ -4,7 +4,8 @@
   (``--runs 2`` shows the second run unchanged);
 * ``--against http://127.0.0.1:8765``: the same local runner (real ASL, embedded moto, handlers
   in this process), with the ADM client pointed at an already running ``adm-ingest sandbox``
-  (and the AEP client at ``--aep-against``), so the registry it prints is that sandbox's;
+  (and the AEP client at ``--aep-against``), so the registry it prints is that sandbox's; an
+  account's own secret (``secretId``, ``aepSecretId``) is given with ``--account-secret ID=FILE``;
 * ``--against aws``: starts the deployed state machine (the stack output
   ``SetupStateMachineArn`` of ``--stack``) and follows its execution history, printing each
   step as it completes, then the result and the registry table.
@@ -75,6 +76,16 @@ def add_parser(commands: Any) -> None:
         "--aep-credentials",
         type=Path,
         help="with --against URL: the AEP credentials JSON (default: the AEP sandbox's account)",
+    )
+    setup.add_argument(
+        "--account-secret",
+        action="append",
+        default=[],
+        type=_account_secret,
+        metavar="ID=FILE",
+        help="with --against URL: store the credentials JSON FILE as the secret ID (an "
+        "account's secretId or aepSecretId, e.g. one `adm-ingest sandbox --aep-account` "
+        "wrote); repeatable",
     )
     setup.add_argument(
         "--stack", default=DEFAULT_STACK, help=f"with --against aws: the stack ({DEFAULT_STACK})"
@@ -173,6 +184,9 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
         _reachable(aep_url, "AEP sandbox", "give --aep-against, or start adm-ingest sandbox")
     adm_secret = _credentials(args.credentials, SandboxAccount().secret_document)
     aep_secret = _credentials(args.aep_credentials, AepAccount().secret_document)
+    account_secrets = {
+        secret_id: _credentials(path, dict) for secret_id, path in args.account_secret
+    }
     echo(
         f"Running the setup state machine on an embedded moto against the sandbox at "
         f"{adm_url}" + (f" (AEP: {aep_url})" if config.aep_datasets else "") + "."
@@ -192,6 +206,8 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
             secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
             secrets.create_secret(Name=LOCAL_SECRET_ID, SecretString=json.dumps(adm_secret))
             secrets.create_secret(Name=LOCAL_AEP_SECRET_ID, SecretString=json.dumps(aep_secret))
+            for secret_id, document in account_secrets.items():
+                secrets.create_secret(Name=secret_id, SecretString=json.dumps(document))
             for run_number in range(1, (args.runs or 1) + 1):
                 report = run_setup(
                     config, environment=environment, region=LOCAL_REGION, timeout_s=args.timeout
@@ -226,6 +242,14 @@ def _reachable(url: str, what: str, hint: str) -> None:
         requests.get(f"{url}/_sandbox/state", timeout=5).raise_for_status()
     except requests.RequestException:
         raise SetupCommandError(f"no {what} answers at {url} ({hint})") from None
+
+
+def _account_secret(value: str) -> tuple[str, Path]:
+    """``ID=FILE`` of ``--account-secret``."""
+    secret_id, equals, path = value.partition("=")
+    if not equals or not secret_id.strip() or not path:
+        raise argparse.ArgumentTypeError("give ID=FILE: a secret id and a credentials JSON file")
+    return secret_id.strip(), Path(path)
 
 
 def _credentials(path: Path | None, default: Callable[[], dict[str, str]]) -> Mapping[str, Any]:
