@@ -22,6 +22,7 @@ from adm_ingest.ledger import Ledger
 from adm_ingest.ledger_records import FileRecord
 from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.stack import LocalStack
+from tests.e2e.test_e2e_aep import settings
 from tests.setup.aep_accounts_support import (
     ACME_AEP,
     BRAND2_AEP,
@@ -123,6 +124,31 @@ def test_each_dataset_s_file_reaches_its_org_with_exactly_its_rows(stack: LocalS
         for client, count in sandbox.tokens.issued_to.items()
     }
     assert set(grants) == {a.client_id for a in sandbox.accounts}
+
+
+def test_a_file_of_several_batches_opens_every_batch_in_its_dataset_s_org(
+    stack: LocalStack,
+) -> None:
+    """Small parts, two per batch: the splitter's ``open_chunk`` opens the later batches — with
+    brand2's client too — and the commit and polls find each of them there."""
+    sandbox = stack.aep_sandbox
+    before = set(sandbox.state_of(BRAND2_AEP.org_id)["batches"])
+    people = [f"c-b-{i},brand2.big.{i}@example.com,{i}" for i in range(60)]
+    key = "aep/brand2_loyalty/big.csv"
+    with settings(stack, AEP_PART_BYTES="300", AEP_PARTS_PER_BATCH="2"):
+        stack.drop(key, ("\n".join([HEADER, *people]) + "\n").encode())
+        stack.pump(timeout=120)
+
+    report = stack.report(key)
+    assert report is not None
+    assert (report["status"], report["accepted"]) == ("complete", 60)
+    new = set(sandbox.state_of(BRAND2_AEP.org_id)["batches"]) - before
+    assert len(new) >= 2
+    assert sorted(report["remote"]["facts"]["batches"].split(",")) == sorted(new)
+    received = {b: r for b, r in rows_of(stack, BRAND2_AEP).items() if b in new}
+    assert sum(len(rows) for rows in received.values()) == 60
+    for other in (SEEDED_AEP, ACME_AEP):  # nothing of it anywhere else
+        assert not new & set(sandbox.state_of(other.org_id)["batches"])
 
 
 def test_a_dataset_whose_account_secret_is_unreadable_fails_its_file_not_the_pipeline(

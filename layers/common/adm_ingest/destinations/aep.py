@@ -19,6 +19,11 @@ The lifecycle, every step safe to repeat:
                the report, and its row errors come back as refusals located by part file and
                row, which the pipeline maps to source lines (a failed or aborted batch refuses
                every row it holds).
+
+Every step calls AEP as the dataset's account: the client comes from the credentials secret
+the registry entry names (``aep_secret_id``, pinned on the file at split time) or, without one,
+the deployment's ``AEP_SECRET_ID`` — one client per secret, one IMS token provider per secret
+per container (:meth:`AepBatches.connect_for`).
 """
 
 from __future__ import annotations
