@@ -9,13 +9,21 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from moto import mock_aws
 
+from adm_ingest.adm.errors import RetryableError
 from adm_ingest.adm.ratelimit import UNLIMITED
-from adm_ingest.aep.auth import AEP_SECRET_ATTRIBUTE
+from adm_ingest.aep.auth import (
+    AEP_SECRET_ATTRIBUTE,
+    AepCredentials,
+    AepSecretUnreadable,
+    read_credentials,
+)
 from adm_ingest.clients import ClientEnvironment, ClientPool
 from adm_ingest.destinations import DeliveryTarget
-from adm_ingest.destinations.aep import AepBatches, account_secret_id
+from adm_ingest.destinations.aep import SECRET_UNREADABLE, AepBatches, account_secret_id
+from adm_ingest.destinations.base import FailureClass
 from adm_ingest.settings import Settings
 from adm_local.stack import reset_powertools_caches
 
@@ -100,3 +108,41 @@ def test_one_token_provider_per_secret_whichever_client_asks(pool: ClientPool) -
     assert named.tokens is default.tokens
     # connect(environment) is the default account's client (as before accounts existed).
     assert default.credentials.client_id == HOME["client_id"]
+
+
+@pytest.mark.parametrize(
+    ("message", "unreadable"),
+    [
+        ("An error occurred (ResourceNotFoundException) when calling GetSecretValue", True),
+        ("An error occurred (AccessDeniedException) when calling GetSecretValue", True),
+        ("An error occurred (ThrottlingException) when calling GetSecretValue", False),
+        ("Could not connect to the endpoint URL", False),
+    ],
+)
+def test_a_secret_read_failure_is_permanent_only_when_no_retry_cures_it(
+    monkeypatch: pytest.MonkeyPatch, message: str, unreadable: bool
+) -> None:
+    def fail(secret_id: str, *, max_age: int) -> None:
+        raise GetParameterError(message)
+
+    monkeypatch.setattr(AepCredentials, "from_secret", fail)
+    expected: type[Exception] = AepSecretUnreadable if unreadable else RetryableError
+    with pytest.raises(expected) as caught:
+        read_credentials("adm-ingest/aep-credentials/ghost")
+    assert "adm-ingest/aep-credentials/ghost" in str(caught.value)
+    if unreadable:
+        failed = AepBatches(dataset("ghost")).classify(caught.value)
+        assert failed is not None
+        assert (failed.failure, failed.reason) == (FailureClass.NEEDS_HUMAN, SECRET_UNREADABLE)
+
+
+def test_a_secret_that_is_not_aep_credentials_is_unreadable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        AepCredentials,
+        "from_secret",
+        lambda secret_id, *, max_age: AepCredentials.from_mapping({"client_id": "x"}),
+    )
+    with pytest.raises(AepSecretUnreadable, match="lacks field"):
+        read_credentials("adm-ingest/aep-credentials/partial")
