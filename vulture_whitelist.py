@@ -85,6 +85,10 @@ _.receive
 _.sqs_event
 # local/adm_local/sandbox/server.py: one manager account's state (multi-account tests)
 _.state_of
+# local/adm_local/aep_sandbox/server.py: one org's schemas and a batch's files (AEP multi-org
+# tests: setup and end to end)
+_.schemas_of
+_.batch_files
 
 # -- the typed ledger records: every attribute of the DynamoDB items, whether or not library code
 # -- reads it (the fake ledger's contract test and tests/unit compare whole records) -------------

@@ -1267,6 +1267,35 @@ def test_only_the_functions_acting_for_an_account_may_read_the_listed_account_se
     assert readers == ACCOUNT_ACTORS
 
 
+def test_every_function_calling_aep_and_only_they_may_read_the_listed_aep_account_secrets(
+    cfn: dict[str, Any], sam: dict[str, Any]
+) -> None:
+    parameter = sam["Parameters"]["AepAccountSecretArns"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    groups = sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    aep_group = next(g for g in groups if g["Label"]["default"] == "Adobe Experience Platform")
+    assert "AepAccountSecretArns" in aep_group["Parameters"]
+    readers = set()
+    for role_id in _of_type(cfn, "AWS::IAM::Role"):
+        for statement in _statements(cfn, role_id):
+            if "AepAccountSecretArns" in _references(statement["Resource"]):
+                assert statement["Action"] == ["secretsmanager:GetSecretValue"], role_id
+                (resource,) = statement["Resource"]
+                assert resource == {
+                    "Fn::If": [
+                        "HasAepAccountSecrets",
+                        {"Ref": "AepAccountSecretArns"},
+                        {"Ref": "AepCredentialsSecret"},
+                    ]
+                }, role_id
+                readers.add(role_id.removesuffix("Role"))
+    # Every function that may call AEP for a file (or setup) of another org, and no other.
+    assert readers == AEP_CALLERS
+    assert cfn["Conditions"]["HasAepAccountSecrets"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "AepAccountSecretArns"}]}, ""]}]
+    }
+
+
 def test_operators_get_one_least_privilege_policy_for_the_cli(cfn: dict[str, Any]) -> None:
     policy = cfn["Resources"]["OperatorPolicy"]
     assert policy["Type"] == "AWS::IAM::ManagedPolicy"

@@ -9,8 +9,9 @@ Environment: ``ADM_SECRET_ID`` (the default account's credentials secret; an ite
 account carries that account, with its own ``secretId`` when it has one), ``REGISTRY_TABLE``
 and, optionally,
 ``ADM_API_URL`` / ``ADM_TOKEN_URL`` (endpoint overrides, read by the ADM client). The AEP step
-(``ensure_aep_dataset``) reads ``AEP_SECRET_ID`` instead, and optionally ``AEP_API_URL`` /
-``AEP_IMS_URL``; no ADM handler reads the AEP secret, so an ADM-only config needs none.
+(``ensure_aep_dataset``) reads ``AEP_SECRET_ID`` instead (a dataset of another account: that
+account's ``aepSecretId``, carried by the item), and optionally ``AEP_API_URL`` /
+``AEP_IMS_URL``; no ADM handler reads an AEP secret, so an ADM-only config needs none.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adm_ingest.adm import AdmClient, Deadline
@@ -62,8 +64,18 @@ class AepSecretMissing(Exception):
     """The config has ``aepDatasets`` but this function was deployed without ``AEP_SECRET_ID``."""
 
 
-def _aep_client(context: LambdaContext) -> AepClient:
-    secret_id = os.environ.get("AEP_SECRET_ID")
+class AepSecretUnreadable(Exception):
+    """An account's ``aepSecretId`` cannot be read (missing, not granted, not JSON): named."""
+
+
+class NotAnAdmAccount(Exception):
+    """An AEP-only account reached an ADM step (the state machine routes them around it)."""
+
+
+def _aep_client(context: LambdaContext, account_secret_id: str | None = None) -> AepClient:
+    """A client of the default AEP credentials, or of the secret ``account_secret_id`` (a
+    dataset of another account): one per secret and hosts, kept across invocations."""
+    secret_id = account_secret_id or os.environ.get("AEP_SECRET_ID")
     if not secret_id:
         raise AepSecretMissing(
             "the config has aepDatasets, but AEP_SECRET_ID (the AEP credentials secret) is not "
@@ -101,6 +113,8 @@ def ensure_account(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Input one normalized ``accounts`` item (an account besides the default one): accept its
     terms and ensure its data room; output ``{"terms", "dataRoom"}`` item results."""
     account = parse_account(event)
+    if account.advertiser_account_id is None:
+        raise NotAnAdmAccount(f"account {account.name} is AEP-only: it has no terms or data room")
     client = _client(context, account)
     terms, room = steps.ensure_account(client, account.name, account.advertiser_account_id)
     return {"terms": terms.to_json(), "dataRoom": room.to_json()}
@@ -160,9 +174,23 @@ def save_registry(event: dict[str, Any], context: LambdaContext) -> list[dict[st
 def ensure_aep_dataset(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input one normalized ``aepDatasets`` item; output ``{"dataset", "registry"}`` results.
 
+    The dataset is ensured with its account's AEP credentials (the item's ``account.aepSecretId``,
+    else ``AEP_SECRET_ID``), and its registry entry names that secret (non-default only).
+
     The validator form goes straight to the registry from here: it can be far larger than a
     Step Functions state may carry (256 KB), so it never travels through the execution.
     """
     spec = parse_aep_dataset(event)
     registry = Registry(os.environ["REGISTRY_TABLE"])
-    return aep_steps.setup_aep_dataset(_aep_client(context), registry, spec).to_json()
+    try:
+        client = _aep_client(context, spec.aep_secret_id)
+    except (GetParameterError, ValueError) as error:
+        if spec.account is None:
+            raise
+        # Which secret of which account: the one line a person needs (never the value).
+        raise AepSecretUnreadable(
+            f"AEP dataset {spec.name}: the AEP credentials secret {spec.aep_secret_id!r} of "
+            f"account {spec.account.name} cannot be read ({type(error).__name__}): create it, "
+            "or list its ARN in the AepAccountSecretArns parameter"
+        ) from None
+    return aep_steps.setup_aep_dataset(client, registry, spec).to_json()

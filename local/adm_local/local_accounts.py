@@ -1,11 +1,12 @@
-"""A setup config's other ADM accounts (``accounts``), locally: their credentials secrets, and
-the sandbox accounts an embedded sandbox serves them with.
+"""A setup config's other accounts (``accounts``), locally: their credentials secrets, and
+the sandbox accounts (ADM) and orgs (AEP) an embedded stack serves them with.
 
-On AWS each ``accounts[].secretId`` is a secret the operator filled. Locally nobody did: the
-commands that run the setup on an embedded moto (``setup --against URL``, ``setup`` and
-``local run`` with their own sandbox) create those secrets, holding the login
+On AWS each ``accounts[].secretId`` / ``aepSecretId`` is a secret the operator filled. Locally
+nobody did: the commands that run the setup on an embedded moto (``setup --against URL``,
+``setup`` and ``local run`` with their own sandbox) create those secrets, holding the login
 ``adm-ingest sandbox --account NAME`` serves for the account NAME
-(:meth:`SandboxAccount.named`) — so a config with the entry that command prints works as it is.
+(:meth:`SandboxAccount.named`) and the org ``--aep-account NAME`` serves
+(:meth:`AepAccount.named`) — so a config with the entry those commands print works as it is.
 An account without a ``secretId`` is acted for by the deployment's secret (the seeded login).
 Several accounts naming one secret share one login: its first account's.
 """
@@ -17,6 +18,7 @@ from dataclasses import replace
 from typing import Any, TypedDict
 
 from adm_ingest.setup.config import AccountSpec, SetupConfig
+from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.sandbox.auth import SandboxAccount
 
 
@@ -27,30 +29,43 @@ class AccountCredentialsError(ValueError):
 def account_secrets(
     config: SetupConfig, given: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, Mapping[str, Any]]:
-    """Secret id → credentials document, for every ``secretId`` of ``config``'s accounts.
+    """Secret id → credentials document, for every ``secretId`` and ``aepSecretId`` of
+    ``config``'s accounts.
 
-    ``given`` (account name → document: ``setup --account-credentials NAME=FILE``) replaces
-    the sandbox login of that account's secret.
+    ``given`` (secret id → document: ``setup --account-secret ID=FILE``) replaces the sandbox
+    login of that secret.
 
     Raises:
-        AccountCredentialsError: ``given`` names an account the config lacks, or one without a
-            ``secretId`` (the deployment's secret acts for it).
+        AccountCredentialsError: ``given`` names a secret none of the config's accounts names.
     """
-    by_name = {account.name: account for account in config.accounts}
     secrets: dict[str, Mapping[str, Any]] = {
         secret_id: SandboxAccount.named(first.name).secret_document(first.region)
         for secret_id, first in _first_account_of_each_secret(config).items()
     }
-    for name, document in (given or {}).items():
-        account = by_name.get(name)
-        if account is None:
-            raise AccountCredentialsError(f"the setup config has no account {name!r}")
-        if account.secret_id is None:
-            raise AccountCredentialsError(
-                f"account {name!r} has no secretId: the deployment's credentials act for it"
+    for account in config.accounts:
+        if account.aep_secret_id is not None:
+            secrets.setdefault(
+                account.aep_secret_id, AepAccount.named(account.name).secret_document()
             )
-        secrets[account.secret_id] = document
+    for secret_id, document in (given or {}).items():
+        if secret_id not in secrets:
+            named = ", ".join(sorted(secrets)) or "none"
+            raise AccountCredentialsError(
+                f"no account of the setup config names the secret {secret_id!r} "
+                f"(its secretId / aepSecretId: {named})"
+            )
+        secrets[secret_id] = document
     return secrets
+
+
+def aep_sandbox_accounts(config: SetupConfig) -> tuple[AepAccount, ...]:
+    """The orgs an embedded AEP sandbox needs besides its seeded one for ``config``: one per
+    ``aepSecretId``, its first account's (see :func:`account_secrets`)."""
+    first: dict[str, AccountSpec] = {}
+    for account in config.accounts:
+        if account.aep_secret_id is not None:
+            first.setdefault(account.aep_secret_id, account)
+    return tuple(AepAccount.named(account.name) for account in first.values())
 
 
 def sandbox_accounts(
@@ -67,6 +82,8 @@ def sandbox_accounts(
     held = {seeded.manager_account_id}
     accounts = []
     for spec in config.accounts:
+        if spec.manager_account_id is None or spec.advertiser_account_id is None:
+            continue  # an AEP-only account
         if spec.manager_account_id in held:
             continue
         held.add(spec.manager_account_id)
@@ -86,14 +103,17 @@ class StackAccounts(TypedDict):
     """The :class:`~adm_local.stack.LocalStack` keywords that serve a config's accounts."""
 
     sandbox_kwargs: Mapping[str, Any]
+    aep_sandbox_kwargs: Mapping[str, Any]
     secrets: Mapping[str, Mapping[str, Any]]
 
 
 def local_stack_accounts(config: SetupConfig) -> StackAccounts:
-    """``LocalStack(**local_stack_accounts(config))``: a local stack whose sandbox holds the
-    config's accounts and whose Secrets Manager their secrets."""
+    """``LocalStack(**local_stack_accounts(config))``: a local stack whose sandboxes hold the
+    config's accounts and orgs and whose Secrets Manager their secrets."""
     return StackAccounts(
-        sandbox_kwargs={"accounts": sandbox_accounts(config)}, secrets=account_secrets(config)
+        sandbox_kwargs={"accounts": sandbox_accounts(config)},
+        aep_sandbox_kwargs={"accounts": aep_sandbox_accounts(config)},
+        secrets=account_secrets(config),
     )
 
 

@@ -12,6 +12,10 @@ hosts. The files live in ``--credentials-dir`` (default: a temporary folder remo
 (:meth:`SandboxAccount.named`): its credentials go to ``adm-credentials-<NAME>.json`` beside the
 seeded account's, and after the export lines come, per account, the line that uses them and its
 entry for the setup config's ``accounts``.
+
+``--aep-account NAME`` (repeatable) adds an org to the AEP sandbox, every id derived from NAME
+(``AepAccount.named``), and writes its credentials as ``aep-credentials-<NAME>.json`` beside
+the seeded one, printing the line that points a client command at that org instead.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.aep import AEP_API_URL_ENV, AEP_IMS_URL_ENV
+from adm_ingest.setup.config import ACCOUNT_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from adm_local.aep_sandbox import AepSandboxServer
+    from adm_local.aep_sandbox.ims import AepAccount
 
 if TYPE_CHECKING:
     from adm_local.sandbox import SandboxAccount
@@ -69,6 +78,67 @@ def add_parser(commands: Any) -> None:
     sandbox.add_argument(
         "--env-file", type=Path, help="also write the export lines to this file (to `source`)"
     )
+    add_aep_account_arguments(sandbox)
+
+
+# -- AEP orgs besides the seeded one (--aep-account) ------------------------------------------
+
+
+def add_aep_account_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--aep-account NAME``, repeatable: another org of the AEP sandbox."""
+    parser.add_argument(
+        "--aep-account",
+        action="append",
+        default=[],
+        type=_aep_account_name,
+        metavar="NAME",
+        help="add an AEP org (its client, org, sandbox and tenant derived from NAME) and write "
+        "its credentials as aep-credentials-NAME.json; repeatable",
+    )
+
+
+def _aep_account_name(value: str) -> str:
+    if not ACCOUNT_NAME_PATTERN.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            "an account name is 1–64 letters, digits, '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def aep_accounts(names: Sequence[str]) -> tuple[AepAccount, ...]:
+    """The orgs ``--aep-account`` asks for, in order (a name given twice counts once)."""
+    from adm_local.aep_sandbox.ims import AepAccount
+
+    return tuple(AepAccount.named(name) for name in dict.fromkeys(names))
+
+
+def aep_account_credentials_name(name: str) -> str:
+    return f"aep-credentials-{name}.json"
+
+
+def write_aep_account_credentials(
+    folder: Path, names: Sequence[str], sandbox: AepSandboxServer
+) -> dict[str, Path]:
+    """Each extra org's credentials file (owner-only), by account name."""
+    written: dict[str, Path] = {}
+    for name, account in zip(dict.fromkeys(names), sandbox.accounts[1:], strict=True):
+        path = folder / aep_account_credentials_name(name)
+        path.write_text(json.dumps(account.secret_document(), indent=2) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+        written[name] = path
+    return written
+
+
+def aep_account_hints(files: dict[str, Path], sandbox: AepSandboxServer) -> list[str]:
+    """One comment line per extra org: the export that points the client commands at it."""
+    lines = []
+    for (name, path), account in zip(files.items(), sandbox.accounts[1:], strict=True):
+        lines.append(
+            f"# AEP org {name} (org_id={account.org_id} sandbox_name={account.sandbox_name} "
+            f"tenant_id={account.tenant_id}): "
+            f"export {AEP_CREDENTIALS_FILE_ENV}={shlex.quote(str(path))}"
+        )
+    return lines
 
 
 def export_lines(
@@ -198,6 +268,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
             abandon_after=aep.abandon_after,
             put_limit_bytes=aep.put_limit,
             log_stream=None if args.quiet else sys.stderr,
+            accounts=aep_accounts(args.aep_account),
         ) as aep_sandbox:
             account = aep_sandbox.account
             print(
@@ -227,6 +298,9 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
                     emit(line)
                 written = write_adm_account_credentials(folder, args.account, adm_accounts)
                 for line in adm_account_lines(written, adm.url):
+                    emit(line)
+                aep_files = write_aep_account_credentials(folder, args.aep_account, aep_sandbox)
+                for line in aep_account_hints(aep_files, aep_sandbox):
                     emit(line)
 
             return run_adm(args, ready=ready)

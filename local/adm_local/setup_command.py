@@ -4,7 +4,8 @@
   (``--runs 2`` shows the second run unchanged);
 * ``--against http://127.0.0.1:8765``: the same local runner (real ASL, embedded moto, handlers
   in this process), with the ADM client pointed at an already running ``adm-ingest sandbox``
-  (and the AEP client at ``--aep-against``), so the registry it prints is that sandbox's;
+  (and the AEP client at ``--aep-against``), so the registry it prints is that sandbox's; an
+  account's own secret (``secretId``, ``aepSecretId``) is given with ``--account-secret ID=FILE``;
 * ``--against aws``: starts the deployed state machine (the stack output
   ``SetupStateMachineArn`` of ``--stack``) and follows its execution history, printing each
   step as it completes, then the result and the registry table.
@@ -72,18 +73,19 @@ def add_parser(commands: Any) -> None:
         help="with --against URL: the ADM credentials JSON (default: the sandbox's seeded account)",
     )
     setup.add_argument(
-        "--account-credentials",
-        action="append",
-        default=[],
-        metavar="NAME=FILE",
-        help="with --against URL: the credentials JSON of the config's account NAME, stored "
-        "under its secretId (repeatable; default: the login `adm-ingest sandbox --account "
-        "NAME` serves)",
-    )
-    setup.add_argument(
         "--aep-credentials",
         type=Path,
         help="with --against URL: the AEP credentials JSON (default: the AEP sandbox's account)",
+    )
+    setup.add_argument(
+        "--account-secret",
+        action="append",
+        default=[],
+        type=_account_secret,
+        metavar="ID=FILE",
+        help="with --against URL: store the credentials JSON FILE as the secret ID, one of the "
+        "config's accounts' secretId or aepSecretId (repeatable; default: the login "
+        "`adm-ingest sandbox --account NAME` / `--aep-account NAME` serves the account NAME)",
     )
     setup.add_argument(
         "--stack", default=DEFAULT_STACK, help=f"with --against aws: the stack ({DEFAULT_STACK})"
@@ -184,7 +186,7 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
     adm_secret = _credentials(args.credentials, SandboxAccount().secret_document)
     aep_secret = _credentials(args.aep_credentials, AepAccount().secret_document)
     try:
-        account_secrets = _account_secrets(config, args.account_credentials)
+        account_secrets = _account_secrets(config, args.account_secret)
     except ValueError as error:
         return _usage(str(error))
     echo(
@@ -226,22 +228,21 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
     return 0
 
 
-def _account_secrets(config: SetupConfig, options: list[str]) -> dict[str, Mapping[str, Any]]:
-    """The secrets of the config's other accounts (``accounts[].secretId``): the
-    ``--account-credentials NAME=FILE`` documents, else the sandbox's ``--account`` logins.
+def _account_secrets(
+    config: SetupConfig, given: list[tuple[str, Path]]
+) -> dict[str, Mapping[str, Any]]:
+    """The secrets of the config's other accounts (``secretId``, ``aepSecretId``): the
+    ``--account-secret ID=FILE`` documents, else the sandbox's ``--account`` /
+    ``--aep-account`` logins.
 
     Raises:
-        ValueError: an option that is not NAME=FILE, or names no account with a secret.
+        ValueError: an ID no account of the config names.
     """
     from adm_local.local_accounts import account_secrets
 
-    given: dict[str, Mapping[str, Any]] = {}
-    for option in options:
-        name, equals, file = option.partition("=")
-        if not (name and equals and file):
-            raise ValueError(f"--account-credentials takes NAME=FILE, not {option!r}")
-        given[name] = _credentials(Path(file), dict)
-    return account_secrets(config, given)
+    return account_secrets(
+        config, {secret_id: _credentials(path, dict) for secret_id, path in given}
+    )
 
 
 def _default_aep_url(adm_url: str) -> str:
@@ -260,6 +261,14 @@ def _reachable(url: str, what: str, hint: str) -> None:
         requests.get(f"{url}/_sandbox/state", timeout=5).raise_for_status()
     except requests.RequestException:
         raise SetupCommandError(f"no {what} answers at {url} ({hint})") from None
+
+
+def _account_secret(value: str) -> tuple[str, Path]:
+    """``ID=FILE`` of ``--account-secret``."""
+    secret_id, equals, path = value.partition("=")
+    if not equals or not secret_id.strip() or not path:
+        raise argparse.ArgumentTypeError("give ID=FILE: a secret id and a credentials JSON file")
+    return secret_id.strip(), Path(path)
 
 
 def _credentials(path: Path | None, default: Callable[[], dict[str, str]]) -> Mapping[str, Any]:

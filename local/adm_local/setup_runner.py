@@ -303,7 +303,8 @@ def report_of(execution: Execution, events: Sequence[Mapping[str, Any]] = ()) ->
         results[key] for key in ("terms", "dataRoom") if key in results
     ]
     for account in results.get("accounts") or []:  # the other accounts': terms, data room
-        raw_items.extend((account["terms"], account["dataRoom"]))
+        if "terms" in account:  # an AEP-only account has neither
+            raw_items.extend((account["terms"], account["dataRoom"]))
     for key in ("audiences", "conversionDefinitions", "sharingRules", "registry"):
         raw_items.extend(results.get(key) or [])
     for dataset in results.get("aepDatasets") or []:

@@ -3,7 +3,8 @@
 :class:`LocalStack` starts the moto server, the ADM sandbox and the AEP sandbox on loopback
 ports, creates the resources template.yaml declares (bucket with versioning and S3 → SQS
 notifications, chunk queue + DLQ, split queue, ledger / idempotency / registry tables, the ADM
-and AEP credentials secrets, seeded with each sandbox's credentials, the file reports
+and AEP credentials secrets, seeded with each sandbox's credentials — and one more AEP secret
+per extra org of the AEP sandbox (:meth:`StackNames.aep_account_secret_id`) — the file reports
 topic with an SQS subscriber: :meth:`LocalStack.notifications`), points the functions at
 the sandboxes (``ADM_API_URL`` / ``ADM_TOKEN_URL``, ``AEP_API_URL`` / ``AEP_IMS_URL``), and
 delivers queue messages to the **real** Lambda handlers in ``functions/`` — the S3 event to the
@@ -84,6 +85,11 @@ class StackNames:
     file_reports_topic: str = "adm-ingest-file-reports"
     file_reports_queue: str = "adm-ingest-file-reports-subscriber"
     """Subscribed to the topic; not one of the pipeline's queues (the pump never waits on it)."""
+
+    def aep_account_secret_id(self, tenant_id: str) -> str:
+        """The AEP credentials secret of an extra org of the AEP sandbox (by its tenant): what a
+        setup-config account names as ``aepSecretId``."""
+        return f"{self.aep_secret_id}/{tenant_id}"
 
 
 @dataclass(slots=True)
@@ -377,6 +383,13 @@ class LocalStack:
         )
         for secret_id, document in self._secrets.items():
             secrets.create_secret(Name=secret_id, SecretString=json.dumps(document))
+        for account in self.aep_sandbox.accounts[1:]:  # the sandbox's other orgs
+            if n.aep_account_secret_id(account.tenant_id) in self._secrets:
+                continue  # a config's aepSecretId of that very name: created just above
+            secrets.create_secret(
+                Name=n.aep_account_secret_id(account.tenant_id),
+                SecretString=json.dumps(account.secret_document()),
+            )
 
     def _deploy_poller(self) -> None:
         """The poller state machine on moto, its task routed to the poller handler (loaded

@@ -17,6 +17,7 @@ from adm_ingest.adm import AdmClient, ClientSettings
 from adm_ingest.adm.auth import Credentials
 from adm_ingest.setup.config import load_config
 from adm_local import stack as stack_module
+from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.cli import main
 from adm_local.local_accounts import (
     AccountCredentialsError,
@@ -113,20 +114,35 @@ def test_each_secret_holds_the_login_the_sandbox_serves_for_its_first_account() 
     )
     stack = local_stack_accounts(config)
     assert stack["sandbox_kwargs"] == {"accounts": (acme, served_x, served_y, served_z)}
+    assert stack["aep_sandbox_kwargs"] == {"accounts": ()}
     assert stack["secrets"] == account_secrets(config)
+
+
+def test_an_aep_secret_holds_the_org_the_aep_sandbox_serves_for_its_account() -> None:
+    """``--aep-account brand2`` serves ``AepAccount.named("brand2")``: a config account of
+    that name with an ``aepSecretId`` gets that org, and the embedded AEP sandbox serves it."""
+    config = walkthrough_config()
+    config["accounts"].append({"name": "brand2", "aepSecretId": "adm-ingest/aep-brand2"})
+    loaded = load_config(config)
+    brand2 = AepAccount.named("brand2")
+
+    secrets = account_secrets(loaded)
+    assert secrets["adm-ingest/aep-brand2"] == brand2.secret_document()
+    assert sandbox_accounts(loaded) == (ACME,)  # an AEP-only account has no ADM login
+    assert local_stack_accounts(loaded)["aep_sandbox_kwargs"] == {"accounts": (brand2,)}
 
 
 def test_given_credentials_replace_the_sandbox_login_of_that_account_s_secret() -> None:
     config = load_config(walkthrough_config())
     mine = {"client_id": "mine"}
 
-    assert account_secrets(config, {"acme": mine}) == {ACME_SECRET: mine}
-    with pytest.raises(AccountCredentialsError, match="no account 'nope'"):
+    assert account_secrets(config, {ACME_SECRET: mine}) == {ACME_SECRET: mine}
+    with pytest.raises(AccountCredentialsError, match="names the secret 'nope'"):
         account_secrets(config, {"nope": mine})
     without_secret = walkthrough_config()
     del without_secret["accounts"][0]["secretId"]
-    with pytest.raises(AccountCredentialsError, match="'acme' has no secretId"):
-        account_secrets(load_config(without_secret), {"acme": mine})
+    with pytest.raises(AccountCredentialsError, match=r"names the secret .*: none\)"):
+        account_secrets(load_config(without_secret), {ACME_SECRET: mine})
 
 
 # -- setup --against the running sandbox -------------------------------------------------------
@@ -160,24 +176,26 @@ def test_setup_against_the_sandbox_stores_the_given_account_credentials(
     config = _write(tmp_path / "setup.json", walkthrough_config())
     wrong = _write(tmp_path / "seeded.json", SEEDED.secret_document())
     right = _write(tmp_path / "acme.json", ACME.secret_document())
-    argv = ["setup", str(config), "--against", sandbox.url, "--account-credentials"]
+    argv = ["setup", str(config), "--against", sandbox.url, "--account-secret"]
 
     # The seeded login may not act for acme: the file given is the one used.
-    assert main([*argv, f"acme={wrong}"]) == 1
+    assert main([*argv, f"{ACME_SECRET}={wrong}"]) == 1
     assert "FAILED at EnsureAccount" in capsys.readouterr().out
-    assert main([*argv, f"acme={right}"]) == 0
+    assert main([*argv, f"{ACME_SECRET}={right}"]) == 0
     assert _audiences(sandbox, ACME) == ["acme_customers"]
 
 
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("acme", "--account-credentials takes NAME=FILE, not 'acme'"),
-        ("=x.json", "--account-credentials takes NAME=FILE, not '=x.json'"),
-        ("nope={file}", "the setup config has no account 'nope'"),
+        (
+            "nope={file}",
+            "no account of the setup config names the secret 'nope' (its secretId / "
+            f"aepSecretId: {ACME_SECRET})",
+        ),
     ],
 )
-def test_account_credentials_mistakes_are_one_usage_line(
+def test_a_secret_no_account_names_is_one_usage_line(
     sandbox: SandboxServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -188,7 +206,7 @@ def test_account_credentials_mistakes_are_one_usage_line(
     file = _write(tmp_path / "acme.json", ACME.secret_document())
     argv = ["setup", str(config), "--against", sandbox.url]
 
-    assert main([*argv, "--account-credentials", option.format(file=file)]) == 2
+    assert main([*argv, "--account-secret", option.format(file=file)]) == 2
     assert capsys.readouterr().err.splitlines() == [f"adm-ingest: error: {message}"]
     assert sandbox.state_of(ACME.manager_account_id)["datasets"] == {}
 

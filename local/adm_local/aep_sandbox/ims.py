@@ -4,12 +4,18 @@
 &scope`` returns ``{"access_token", "token_type": "bearer", "expires_in": <seconds>}``; unknown
 credentials get 400 ``{"error": "invalid_client", ...}`` (AEP-NOTES §1). There is no refresh
 token: a client asks for a new access token when its own runs out.
+
+The sandbox may hold several orgs (:meth:`AepAccount.named`, one Developer Console credential
+each): a token is issued to, and remembers, the credential whose client id and secret it was
+granted for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +34,22 @@ class AepAccount:
     sandbox_name: str = "prod"
     tenant_id: str = "admingest"
     scopes: str = "openid,AdobeID,read_organizations,additional_info.projectedProductContext"
+
+    @classmethod
+    def named(cls, name: str) -> AepAccount:
+        """Another org of the sandbox, every id derived from ``name`` (stable, all fake): its
+        own client, org id (24 hex digits, as Adobe's), sandbox and tenant."""
+        slug = re.sub(r"[^a-z0-9]", "", name.lower())
+        if not slug:
+            raise ValueError("an AEP account name needs a letter or a digit")
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest().upper()
+        return cls(
+            client_id=f"aep-sandbox-client-{slug}",
+            client_secret=f"aep-sandbox-secret-{slug}",
+            org_id=f"{digest[:24]}@AdobeOrg",
+            sandbox_name=f"{slug}-prod",
+            tenant_id=slug,
+        )
 
     def secret_document(self) -> dict[str, str]:
         """The ``AepCredentialsSecret`` JSON a deployment would hold for this account."""
@@ -53,11 +75,19 @@ class ImsError(Exception):
 class ImsTokens(TokenLedger):
     """Grants IMS access tokens; the ADM sandbox's ledger checks, expires and revokes them."""
 
-    def __init__(self, account: AepAccount, ttl_seconds: float) -> None:
+    def __init__(self, account: AepAccount | Sequence[AepAccount], ttl_seconds: float) -> None:
         super().__init__(ttl_seconds)
-        self.account = account
+        self.accounts = (account,) if isinstance(account, AepAccount) else tuple(account)
+        self.account = self.accounts[0]
         self.issued = 0
         """How many tokens were minted (Adobe throttles integrations that mint too many)."""
+        self.issued_to: dict[str, int] = {}
+        """Tokens minted per client id."""
+
+    def account_of(self, authorization: str | None) -> AepAccount | None:
+        """The credential a valid, unexpired ``Bearer`` header was granted to, else ``None``."""
+        client_id = self.client_of(authorization)
+        return next((a for a in self.accounts if a.client_id == client_id), None)
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
         if form.get("grant_type") != "client_credentials":
@@ -65,10 +95,16 @@ class ImsTokens(TokenLedger):
         for name in ("client_id", "client_secret", "scope"):
             if not form.get(name):
                 raise ImsError(400, "invalid_request", f"missing {name} parameter")
-        if not hmac.compare_digest(form["client_id"], self.account.client_id):
+        sent = form["client_id"].encode("utf-8", "surrogatepass")
+        account = next(
+            (a for a in self.accounts if hmac.compare_digest(sent, a.client_id.encode())), None
+        )
+        if account is None:
             raise ImsError(400, "invalid_client", "invalid client_id parameter")
-        if not hmac.compare_digest(form["client_secret"], self.account.client_secret):
+        secret = form["client_secret"].encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(secret, account.client_secret.encode()):
             raise ImsError(400, "invalid_client", "invalid client_secret parameter")
-        token = self.issue(self.account.client_id, "eyJ")
+        token = self.issue(account.client_id, "eyJ")
         self.issued += 1
+        self.issued_to[account.client_id] = self.issued_to.get(account.client_id, 0) + 1
         return {"access_token": token, "token_type": "bearer", "expires_in": int(self.ttl_seconds)}

@@ -12,10 +12,16 @@ endpoints); what differs is Adobe's pipeline, in the order a request meets it:
 4. ``POST /ims/token/v3`` → the IMS token grant.
 5. The gateway: ``Authorization`` (403010 missing, 401013 invalid / expired), ``x-api-key``
    (403000 missing, 403003 not the token's client), ``x-gw-ims-org-id`` (400003 missing,
-   403025 another org), ``x-sandbox-name`` (400003 missing, 403025 another sandbox: what AEP
-   answers there is not documented). Then the content type of a body; the query and a JSON
-   body against the operation's structure in ``aep-api-schema.json`` (400, listing what broke:
-   :mod:`.api_schema`); and the route.
+   403025 another org than the token's client's), ``x-sandbox-name`` (400003 missing, 403025
+   another sandbox: what AEP answers there is not documented). Then the content type of a
+   body; the query and a JSON body against the operation's structure in
+   ``aep-api-schema.json`` (400, listing what broke: :mod:`.api_schema`); and the route.
+
+The sandbox may serve several orgs (``accounts``): each has its own credential, and its own
+datasets, batches, files and Schema Registry (the seeded schemas, in its tenant) in an
+:class:`AepState` of its own. A request is served by the org of its token's client, and its
+api key, org and sandbox headers must all be that org's — as Adobe's gateway, which scopes a
+credential to one org.
 
 A bug in the sandbox becomes a 500 (kept in :attr:`AepSandboxServer.internal_errors`), never a
 dropped connection. Requests are logged as ``METHOD path -> status``; bodies never are.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Sequence
 from typing import Any, TextIO
 from urllib.parse import SplitResult
 
@@ -67,7 +74,8 @@ class AepSandboxServer(SandboxHttpServer):
     """An in-process AEP sandbox; use as a context manager (or :meth:`start` / :meth:`stop`).
 
     ``sb.url`` is the base for both ``AEP_API_URL`` and ``AEP_IMS_URL`` (one host serves the
-    platform and IMS); ``sb.account`` holds the seeded credentials, org, sandbox and tenant.
+    platform and IMS); ``sb.account`` holds the seeded credentials, org, sandbox and tenant;
+    ``sb.accounts`` every org it serves (the seeded one first, then ``accounts``).
     ``processing_delay`` is how long a completed batch stays ``processing``; ``abandon_after``
     how long an uncompleted one stays ``loading`` before it is ``abandoned``.
     """
@@ -81,6 +89,7 @@ class AepSandboxServer(SandboxHttpServer):
         *,
         host: str = "127.0.0.1",
         account: AepAccount | None = None,
+        accounts: Sequence[AepAccount] = (),
         token_ttl: float = 86399,
         processing_delay: float = 0.0,
         abandon_after: float | None = None,
@@ -89,14 +98,22 @@ class AepSandboxServer(SandboxHttpServer):
         log_stream: TextIO | None = sys.stderr,
     ) -> None:
         self.account = account or AepAccount()
-        self.tokens = ImsTokens(self.account, token_ttl)
+        self.accounts: tuple[AepAccount, ...] = (self.account, *accounts)
+        """Every org the sandbox serves: the seeded one first, then ``accounts``."""
+        for key in ("client_id", "org_id"):
+            if len({getattr(a, key) for a in self.accounts}) != len(self.accounts):
+                raise ValueError(f"the sandbox's AEP accounts need distinct {key}s")
+        self.tokens = ImsTokens(self.accounts, token_ttl)
         faults = Faults(
             expire_tokens=self.tokens.expire_all,
             revoke_tokens_every=self.tokens.revoke_every,
             token_path=IMS_TOKEN_PATH,
         )
         super().__init__(port, host, faults, log_stream)
-        self._state = AepState(self.account, processing_delay, abandon_after)
+        self._states = {
+            a.client_id: AepState(a, processing_delay, abandon_after) for a in self.accounts
+        }
+        self._state = self._states[self.account.client_id]
         self.put_limit_bytes = put_limit_bytes
         self.part_limit_bytes = part_limit_bytes
         self.api_schema = AepApiSchema.load()
@@ -110,23 +127,53 @@ class AepSandboxServer(SandboxHttpServer):
         """The seeded schemas: the Individual Profile one, then the ExperienceEvent one."""
         return list(self._state.schemas)
 
-    def add_schema(self, schema: SeededSchema) -> None:
-        """Add a schema to the tenant's Schema Registry (e.g. one the validator cannot read)."""
-        self._state.add_schema(schema)
+    def add_schema(self, schema: SeededSchema, account: AepAccount | None = None) -> None:
+        """Add a schema to the Schema Registry of ``account``'s tenant (default: the seeded
+        org's), e.g. one the validator cannot read."""
+        self._state_for(account).add_schema(schema)
+
+    def schemas_of(self, account: AepAccount) -> list[SeededSchema]:
+        """The schemas of ``account``'s tenant (the seeded two, in its tenant, and added ones)."""
+        return list(self._state_for(account).schemas)
 
     def state(self) -> dict[str, Any]:
-        """What ``GET /_sandbox/state`` answers."""
+        """What ``GET /_sandbox/state`` answers: the seeded org's datasets and batches; with
+        more orgs, each one's under ``accounts`` by org id."""
+        others = {a.org_id: self.state_of(a.org_id) for a in self.accounts[1:]}
         return {
-            "datasets": self._state.list_datasets({"limit": "100"}),
-            "batches": self._state.list_batches({"limit": "100"}),
+            **self.state_of(self.account.org_id),
             "tokens_issued": self.tokens.issued,
             "faults": self.faults.snapshot(),
+            **({"accounts": others} if others else {}),
         }
+
+    def state_of(self, org_id: str) -> dict[str, Any]:
+        """One org's datasets and batches (``KeyError``: not an org of the sandbox)."""
+        account = next((a for a in self.accounts if a.org_id == org_id), None)
+        if account is None:
+            raise KeyError(org_id)
+        state = self._states[account.client_id]
+        return {
+            "datasets": state.list_datasets({"limit": "100"}),
+            "batches": state.list_batches({"limit": "100"}),
+        }
+
+    def batch_files(self, batch_id: str, account: AepAccount | None = None) -> dict[str, bytes]:
+        """The files ``account``'s org (default: the seeded one) holds for a batch."""
+        return self._state_for(account).files_of(batch_id)
 
     def reset(self) -> None:
         """Forget datasets, batches, faults and recorded requests (tokens stay valid)."""
-        self._state.reset()
+        for state in self._states.values():
+            state.reset()
         super().reset()
+
+    def _state_for(self, account: AepAccount | None) -> AepState:
+        if account is None:
+            return self._state
+        if account.client_id not in self._states:
+            raise KeyError(f"{account.client_id} is not an account of this sandbox")
+        return self._states[account.client_id]
 
     # -- request handling -----------------------------------------------------------------
 
@@ -152,8 +199,8 @@ class AepSandboxServer(SandboxHttpServer):
             if route is None:
                 reply = self._token(http, method, body)
             else:
-                self._gateway(http)
-                reply = route.handler(self._state, self._request(http, url, route, params, body))
+                state = self._gateway(http)
+                reply = route.handler(state, self._request(http, url, route, params, body))
         except AepError as error:
             reply = Reply(error.status, error.body, error.headers)
         self._respond(http, url, reply)
@@ -195,13 +242,16 @@ class AepSandboxServer(SandboxHttpServer):
         except ImsError as error:
             return Reply(error.status, error.body)
 
-    def _gateway(self, http: Handler) -> None:
-        headers, account = http.headers, self.account
+    def _gateway(self, http: Handler) -> AepState:
+        """The state of the org the request is for; raises the gateway's refusal when its
+        token, api key, org and sandbox are not all one org's."""
+        headers = http.headers
         authorization = headers.get("Authorization") or ""
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise gateway_error(403, "403010", "Oauth token is missing.")
-        if self.tokens.client_of(authorization) is None:
+        account = self.tokens.account_of(authorization)
+        if account is None:
             raise gateway_error(401, "401013", "Oauth token is not valid")
         api_key = headers.get("x-api-key")
         if not api_key:
@@ -218,6 +268,7 @@ class AepSandboxServer(SandboxHttpServer):
             raise gateway_error(400, "400003", "Missing header")
         if sandbox != account.sandbox_name:
             raise gateway_error(403, "403025", "Profile is not valid")
+        return self._states[account.client_id]
 
     def _request(
         self, http: Handler, url: SplitResult, route: Route, params: dict[str, str], raw: bytes

@@ -411,6 +411,12 @@ class AepState:
                 return {}
             return dict(batch.outcome.row_error_files)
 
+    def files_of(self, batch_id: str) -> dict[str, bytes]:
+        """A batch's files as received (for tests and the demo: Data Access serves no input
+        file back)."""
+        with self._lock:
+            return dict(self._batch(batch_id).files)
+
     def input_files(self, batch_id: str) -> list[str]:
         with self._lock:
             return sorted(self._batch(batch_id).files)

@@ -38,6 +38,10 @@ from adm_ingest.secrets import CachedToken, read_json_secret, scrub
 
 logger = logging.getLogger(__name__)
 
+AEP_SECRET_ATTRIBUTE = "aep_secret_id"
+"""The registry attribute of an ``aep_dataset`` entry of a non-default account: the secret
+with that account's credentials (absent: the deployment's ``AEP_SECRET_ID``)."""
+
 DEFAULT_SECRET_MAX_AGE = 300
 """Seconds a secret read stays cached (a rotated secret is picked up within this time)."""
 
@@ -74,6 +78,46 @@ class AepAuthError(AuthError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class AepSecretUnreadable(AepAuthError):
+    """The credentials secret cannot be read for good: missing, not granted to the function,
+    not a JSON object or lacking a field. Permanent until a human fixes the secret or the
+    grant; the message names the secret id (never a value)."""
+
+    def __init__(self, secret_id: str, problem: str) -> None:
+        super().__init__(
+            f"cannot read the AEP credentials secret {secret_id!r}: {problem}",
+            code="secret_unreadable",
+        )
+        self.secret_id = secret_id
+
+
+_PERMANENT_SECRET_ERRORS = (
+    "ResourceNotFoundException",
+    "AccessDeniedException",
+    "DecryptionFailure",
+    "InvalidRequestException",
+)
+"""Secrets Manager error codes no retry cures (throttling or an outage is retried)."""
+
+
+def read_credentials(secret_id: str, *, max_age: int = DEFAULT_SECRET_MAX_AGE) -> AepCredentials:
+    """:meth:`AepCredentials.from_secret` with its failures classified: a secret that cannot be
+    read for good is :class:`AepSecretUnreadable`; a failing Secrets Manager is retryable."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        return AepCredentials.from_secret(secret_id, max_age=max_age)
+    except GetParameterError as error:
+        code = next((c for c in _PERMANENT_SECRET_ERRORS if c in str(error)), None)
+        if code is None:
+            raise RetryableError(
+                f"Secrets Manager did not answer for the AEP credentials secret {secret_id!r}"
+            ) from None
+        raise AepSecretUnreadable(secret_id, code) from None
+    except ValueError as error:  # not a JSON object, or fields missing (named, no value)
+        raise AepSecretUnreadable(secret_id, str(error)) from None
 
 
 def _scopes(value: Any) -> tuple[str, ...]:

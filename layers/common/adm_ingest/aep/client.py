@@ -218,6 +218,11 @@ class AepClient(TransportClient):
     def __repr__(self) -> str:
         return f"AepClient(api_url={self.settings.api_url!r}, credentials={self._credentials!r})"
 
+    @property
+    def credentials(self) -> AepCredentials:
+        """Who this client calls as (its org, sandbox and tenant)."""
+        return self._credentials
+
     # -- Catalog: datasets ----------------------------------------------------------------
 
     def create_dataset(

@@ -19,16 +19,29 @@ The lifecycle, every step safe to repeat:
                the report, and its row errors come back as refusals located by part file and
                row, which the pipeline maps to source lines (a failed or aborted batch refuses
                every row it holds).
+
+Every step calls AEP as the dataset's account: the client comes from the credentials secret
+the registry entry names (``aep_secret_id``, pinned on the file at split time) or, without one,
+the deployment's ``AEP_SECRET_ID`` — one client per secret, one IMS token provider per secret
+per container (:meth:`AepBatches.connect_for`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
 from adm_ingest import registry
 from adm_ingest.aep import AepClient
+from adm_ingest.aep.auth import (
+    AEP_SECRET_ATTRIBUTE,
+    AepSecretUnreadable,
+    ImsTokenProvider,
+    read_credentials,
+)
+from adm_ingest.aep.client import aep_transport
 from adm_ingest.aep.dataset_schema import dataset_attributes
 from adm_ingest.aep.endpoints import AepSettings
 from adm_ingest.aep.errors import AepApiError
@@ -51,6 +64,7 @@ from adm_ingest.destinations.base import (
     CommitState,
     Delivery,
     DeliveryFailed,
+    DeliveryTarget,
     Destination,
     FailureClass,
     FileContext,
@@ -67,6 +81,10 @@ from adm_ingest.records import PreparedRecord, Rejection
 from adm_ingest.settings import Settings
 
 PLATFORM = "aep"
+SECRET_UNREADABLE = "aep_credentials_unreadable"
+"""The failure reason of a file whose dataset's credentials secret cannot be read."""
+logger = logging.getLogger(__name__)
+
 MAX_ROWS_PER_PART = 10_000_000
 """Records per chunk at most, whatever its bytes (a chunk's line index stays small)."""
 MAX_FILES_PER_BATCH = 1500
@@ -137,13 +155,46 @@ class AepBatches(Destination):
 
     @classmethod
     def connect(cls, environment: ClientEnvironment) -> AepClient:
-        return AepClient.from_secret(environment.settings.aep_secret_id, AepSettings.from_environ())
+        """The deployment's default account (the ``AEP_SECRET_ID`` secret's)."""
+        return cls.connect_for(environment, DeliveryTarget(cls.name))
+
+    @classmethod
+    def client_key_for(cls, target: DeliveryTarget) -> str:
+        # One client per credentials secret: its org, sandbox and tenant are the account's.
+        secret_id = account_secret_id(target)
+        return cls.client_key if secret_id is None else f"{cls.client_key}|{secret_id}"
+
+    @classmethod
+    def connect_for(cls, environment: ClientEnvironment, target: DeliveryTarget) -> AepClient:
+        """A client with the credentials of the dataset's account: the secret its registry
+        entry names (``aep_secret_id``, pinned on the file), else the deployment's
+        ``AEP_SECRET_ID``; one IMS token provider per secret and container (Adobe throttles
+        integrations that mint many tokens)."""
+        secret_id = account_secret_id(target) or environment.settings.aep_secret_id
+        settings = AepSettings.from_environ()
+        # A secret that cannot be read is AepSecretUnreadable: an auth failure, so the file
+        # (not a retried chunk, nor the split) fails, naming the reason.
+        credentials = read_credentials(secret_id)
+        # The provider outlives any one client: it has a transport of its own, as ADM's has.
+        tokens = environment.shared(
+            ("aep-token-provider", secret_id, settings.token_url),
+            lambda: ImsTokenProvider(credentials, settings, aep_transport(settings)),
+        )
+        return AepClient(credentials, settings, tokens=tokens)
 
     @classmethod
     def chunk_size(cls, settings: Settings) -> ChunkSize:
         return ChunkSize(records=MAX_ROWS_PER_PART, bytes=settings.aep_part_bytes)
 
     def classify(self, error: Exception) -> DeliveryFailed | None:
+        if isinstance(error, AepSecretUnreadable):
+            logger.error(
+                "AEP credentials secret unreadable",
+                extra={"aep_secret_id": error.secret_id, "aep_dataset": self.target.name},
+            )
+            return DeliveryFailed(
+                FailureClass.NEEDS_HUMAN, SECRET_UNREADABLE, maybe_delivered=False
+            )
         return classify_http_error(error, PLATFORM)
 
     # -- records ----------------------------------------------------------------------------
@@ -286,6 +337,11 @@ class AepBatches(Destination):
             refusals=tuple(refusals),
             refused_chunks=tuple(refused_chunks),
         )
+
+
+def account_secret_id(target: DeliveryTarget) -> str | None:
+    """The AEP credentials secret a target's registry entry names (``None``: the default)."""
+    return target.attributes.get(AEP_SECRET_ATTRIBUTE) or None
 
 
 def batch_ids(session: Mapping[str, str]) -> list[str]:

@@ -14,6 +14,11 @@ For one ``aepDatasets`` item, :func:`setup_aep_dataset`:
    tag asked for is not yet on it;
 4. writes the ``aep_dataset`` registry entry only when it differs from what is stored.
 
+A dataset of another account (``"account"`` naming one with ``aepSecretId``) is ensured by a
+client of that account's credentials — the caller builds ``client`` from
+:attr:`~adm_ingest.setup.config.AepDatasetSpec.aep_secret_id` — and its entry carries the
+secret as ``aep_secret_id``, so its files are delivered with the same credentials.
+
 Like the ADM steps it is idempotent: a second run with the same config creates and writes
 nothing and reports ``unchanged``. A create is never replayed blindly (the AEP client does not
 resend it); the state machine retries the step, which lists again before creating.
@@ -29,6 +34,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from adm_ingest.aep import AepClient, AepNotFound, Dataset
+from adm_ingest.aep.auth import AEP_SECRET_ATTRIBUTE
 from adm_ingest.aep.dataset_schema import SchemaNotUsable, dataset_class
 from adm_ingest.aep.xdm_validation import UnsupportedSchema, ValidatorForm, compile_schema
 from adm_ingest.registry import AEP_DATASET, Registry
@@ -231,7 +237,8 @@ def register_aep_dataset(
 
     Attributes, all strings: ``schema_id``, ``dataset_class``, ``validator``
     (:meth:`ValidatorForm.to_json`), ``partial_ingestion_percent`` and ``profile_enabled``
-    (whether the dataset is Profile-enabled now).
+    (whether the dataset is Profile-enabled now); ``aep_secret_id`` (:data:`AEP_SECRET_ATTRIBUTE`)
+    for a dataset of a non-default account only, so a default account's entry is as before.
     """
     attributes = {
         "schema_id": schema.id,
@@ -240,6 +247,8 @@ def register_aep_dataset(
         "partial_ingestion_percent": percent_text(spec.partial_ingestion_percent),
         "profile_enabled": "true" if dataset.attributes.get("profileEnabled") else "false",
     }
+    if spec.aep_secret_id is not None:
+        attributes[AEP_SECRET_ATTRIBUTE] = spec.aep_secret_id
     return put_if_changed(registry, AEP_DATASET, spec.name, dataset.id, attributes)
 
 

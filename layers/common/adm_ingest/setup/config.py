@@ -24,16 +24,23 @@ checked against Amazon's OpenAPI by eye::
     }
 
 ``accounts`` (optional) lets one deployment serve several advertisers: each is ``{name,
-region?, managerAccountId, advertiserAccountId, profileId?, secretId?}`` (``region`` defaults to
-the top-level one, ``secretId`` to the deployment's credentials secret); the top-level account
-is the one named ``default``. An audience, conversion definition or sharing rule may say
-``"account": "<name>"`` (a sharing rule's account is its dataset's). Items without it belong to
-the default account, so a single-account config is exactly what it was.
+region?, managerAccountId, advertiserAccountId, profileId?, secretId?, aepSecretId?}``
+(``region`` defaults to the top-level one, ``secretId`` to the deployment's ADM credentials
+secret); the top-level account is the one named ``default``. An audience, conversion definition
+or sharing rule may say ``"account": "<name>"`` (a sharing rule's account is its dataset's).
+``aepSecretId`` is the Secrets Manager secret with that advertiser's AEP OAuth Server-to-Server
+credentials (its own org, sandbox and tenant); an ``aepDatasets`` item naming the account is
+ensured, and its files delivered, with it. An account may be AEP-only — ``{name,
+aepSecretId}``, no ADM key — and then no ADM item may name it; an ``aepDatasets`` item may name
+only an account with ``aepSecretId``. Items without ``account`` belong to the default account
+(ADM: the deployment's ``ADM_SECRET_ID``; AEP: its ``AEP_SECRET_ID``), so a single-account
+config is exactly what it was.
 
 ``aepDatasets`` (optional) are Adobe Experience Platform datasets, ensured by name against
 the schema given by ``$id`` (or ``meta:altId``) or by title; files under ``aep/<name>/`` go
 to them. A config with ``aepDatasets`` and no ADM item may leave out the ADM account keys
-(an AEP-only config: the workflow then skips the ADM steps and needs no ADM secret).
+(an AEP-only config: the workflow then skips the ADM steps and needs no ADM secret); its
+``accounts`` may then only be AEP-only ones.
 
 :func:`load_config` validates everything before any API call and raises :class:`ConfigError`
 naming the offending field (``audiences[1].name``) — never echoing a value that could be
@@ -60,6 +67,15 @@ _T = TypeVar("_T")
 
 REGIONS = ("NA", "EU", "FE")
 ADM_ACCOUNT_KEYS = ("region", "managerAccountId", "advertiserAccountId")
+ADM_ACCOUNT_ITEM_KEYS = (
+    "region",
+    "managerAccountId",
+    "advertiserAccountId",
+    "profileId",
+    "secretId",
+)
+"""An ``accounts`` item's ADM keys: an item with none of them (and an ``aepSecretId``) is an
+AEP-only account."""
 DEFAULT_ACCOUNT = "default"
 """The name of the top-level account (the deployment's credentials secret's)."""
 ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -185,28 +201,39 @@ def _strict(parse: Callable[[Any, str, _Problems], _T | None], raw: Any, path: s
 
 @dataclass(frozen=True, slots=True)
 class AccountSpec:
-    """An ADM account other than the default one: its ids and, optionally, its own secret."""
+    """An advertiser other than the default one: its ADM ids and, optionally, its own ADM
+    secret; and/or the secret of its AEP credentials. An AEP-only account has no ADM ids
+    (``region``, ``manager_account_id`` and ``advertiser_account_id`` all ``None``)."""
 
     name: str
-    region: str
-    manager_account_id: str
-    advertiser_account_id: str
+    region: str | None = None
+    manager_account_id: str | None = None
+    advertiser_account_id: str | None = None
     profile_id: str | None = None
     secret_id: str | None = None
     """The Secrets Manager secret with this account's LwA credentials (``None``: the
     deployment's ``ADM_SECRET_ID``, acting for this account's ids)."""
+    aep_secret_id: str | None = None
+    """The Secrets Manager secret with this advertiser's AEP credentials (``None``: the account
+    has no AEP datasets of its own)."""
+
+    @property
+    def has_adm(self) -> bool:
+        """Whether the account is an ADM account (an AEP-only one is not)."""
+        return self.manager_account_id is not None
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "region": self.region,
-            "managerAccountId": self.manager_account_id,
-            "advertiserAccountId": self.advertiser_account_id,
-        }
-        if self.profile_id is not None:
-            body["profileId"] = self.profile_id
-        if self.secret_id is not None:
-            body["secretId"] = self.secret_id
+        body: dict[str, Any] = {"name": self.name}
+        for key, value in (
+            ("region", self.region),
+            ("managerAccountId", self.manager_account_id),
+            ("advertiserAccountId", self.advertiser_account_id),
+            ("profileId", self.profile_id),
+            ("secretId", self.secret_id),
+            ("aepSecretId", self.aep_secret_id),
+        ):
+            if value is not None:
+                body[key] = value
         return body
 
     def ref(self) -> AccountRef:
@@ -330,15 +357,24 @@ class AepDatasetSpec:
     profile_enabled: bool = False
     identity_enabled: bool = False
     partial_ingestion_percent: float = 0
+    account: AccountSpec | None = None
+    """``None``: the default account (the deployment's ``AEP_SECRET_ID``); else an account with
+    an ``aep_secret_id``."""
+
+    @property
+    def aep_secret_id(self) -> str | None:
+        """The AEP credentials secret of the dataset's account (``None``: the deployment's)."""
+        return self.account.aep_secret_id if self.account is not None else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "name": self.name,
             "schema": self.schema,
             "profileEnabled": self.profile_enabled,
             "identityEnabled": self.identity_enabled,
             "partialIngestionPercent": self.partial_ingestion_percent,
         }
+        return _with_account(body, self.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,16 +505,20 @@ def parse_config(raw: Any) -> SetupConfig:
         for item, path in items("sharingRules")
     ]
     _unique([r.name if r else None for r in rule_items], "sharingRules", "name", problems)
-    dataset_items = [_aep_dataset(item, path, problems) for item, path in items("aepDatasets")]
+    dataset_items = [
+        _aep_dataset(item, path, problems, declared) for item, path in items("aepDatasets")
+    ]
     _unique([d.name if d else None for d in dataset_items], "aepDatasets", "name", problems)
     rules = tuple(r for r in rule_items if r is not None)
     aep_datasets = tuple(d for d in dataset_items if d is not None)
-    # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item
-    # and no account key (one given means ADM is meant: then all three are checked).
+    # The ADM account is required unless the config is AEP-only: datasets for AEP, no ADM item,
+    # no account key (one given means ADM is meant: then all three are checked) and no ADM
+    # account among ``accounts`` (AEP-only ones only).
     aep_only = (
         bool(dataset_items)
-        and not (audience_items or definition_items or rule_items or account_items)
+        and not (audience_items or definition_items or rule_items)
         and not any(key in doc for key in ADM_ACCOUNT_KEYS)
+        and not any(_is_adm_item(item) for item, _ in items("accounts"))
     )
     region = manager = advertiser = None
     if not aep_only:
@@ -498,6 +538,11 @@ def parse_config(raw: Any) -> SetupConfig:
         aep_datasets=aep_datasets,
         accounts=accounts,
     )
+
+
+def _is_adm_item(raw: Any) -> bool:
+    """Whether a raw ``accounts`` item is meant as an ADM account (has any ADM key)."""
+    return not isinstance(raw, Mapping) or any(key in raw for key in ADM_ACCOUNT_ITEM_KEYS)
 
 
 def _names(items: list[tuple[Any, str]]) -> set[str]:
@@ -554,17 +599,26 @@ def parse_sharing_rule(raw: Any, path: str = "sharingRule") -> SharingRuleSpec:
 
 def parse_aep_dataset(raw: Any, path: str = "aepDataset") -> AepDatasetSpec:
     """Validate one AEP dataset item (a step's input: the normalized ``aepDatasets[i]``)."""
-    return _strict(_aep_dataset, raw, path)
+    return _strict(lambda item, at, problems: _aep_dataset(item, at, problems, None), raw, path)
 
 
-def _aep_dataset(raw: Any, path: str, problems: _Problems) -> AepDatasetSpec | None:
+def _aep_dataset(
+    raw: Any, path: str, problems: _Problems, declared: _Declared | None
+) -> AepDatasetSpec | None:
     item = problems.take(lambda: _object(raw, path))
     if item is None:
         return None
     _only(
         item,
         path,
-        {"name", "schema", "profileEnabled", "identityEnabled", "partialIngestionPercent"},
+        {
+            "name",
+            "schema",
+            "profileEnabled",
+            "identityEnabled",
+            "partialIngestionPercent",
+            "account",
+        },
         problems,
     )
     name = problems.take(lambda: _text(item, "name", f"{path}.name"))
@@ -592,14 +646,24 @@ def _aep_dataset(raw: Any, path: str, problems: _Problems) -> AepDatasetSpec | N
     identity = problems.take(
         lambda: _bool(item.get("identityEnabled", False), f"{path}.identityEnabled")
     )
-    if name is None or schema is None or percent is None or profile is None or identity is None:
+    account = _item_account(item, path, declared, problems, platform=_AEP)
+    if (
+        name is None
+        or schema is None
+        or percent is None
+        or profile is None
+        or identity is None
+        or account is _INVALID
+    ):
         return None
+    assert account is None or isinstance(account, AccountSpec)
     return AepDatasetSpec(
         name=name,
         schema=schema,
         profile_enabled=profile,
         identity_enabled=identity,
         partial_ingestion_percent=percent,
+        account=account,
     )
 
 
@@ -615,16 +679,21 @@ def _account(
     if item is None:
         return None
     before = len(problems.found)
-    _only(
-        item,
-        path,
-        {"name", "region", "managerAccountId", "advertiserAccountId", "profileId", "secretId"},
-        problems,
-    )
+    _only(item, path, {"name", *ADM_ACCOUNT_ITEM_KEYS, "aepSecretId"}, problems)
     name = problems.take(lambda: _text(item, "name", f"{path}.name"))
     problem = None if name is None else account_name_problem(name)
     if problem is not None:
         problems.add(f"{path}.name", problem)
+    aep_secret = (
+        problems.take(lambda: _text(item, "aepSecretId", f"{path}.aepSecretId"))
+        if "aepSecretId" in item
+        else None
+    )
+    if "aepSecretId" in item and not _is_adm_item(item):
+        # AEP-only: no ADM ids (no ADM item may name it), only its AEP credentials secret.
+        if len(problems.found) > before or name is None or aep_secret is None:
+            return None
+        return AccountSpec(name=name, aep_secret_id=aep_secret)
     if "region" in item or default_region is None:
         region = problems.take(lambda: _choice(item, "region", f"{path}.region", REGIONS))
     else:
@@ -654,20 +723,30 @@ def _account(
         advertiser_account_id=advertiser,
         profile_id=optional["profileId"],
         secret_id=optional["secretId"],
+        aep_secret_id=aep_secret,
     )
 
 
 _INVALID = object()
 """An item's account that could not be read (its problem is recorded)."""
+_ADM, _AEP = "adm", "aep"
+"""Which platform an item is for: the account it names must have that platform's keys."""
 
 
 def _item_account(
-    item: Mapping[str, Any], path: str, declared: _Declared | None, problems: _Problems
+    item: Mapping[str, Any],
+    path: str,
+    declared: _Declared | None,
+    problems: _Problems,
+    *,
+    platform: str = _ADM,
 ) -> AccountSpec | object | None:
     """An item's ``account``: a declared account's name in a config; the account itself in a
     normalized item (a step's input, ``declared`` None); absent or ``default``: None;
     :data:`_INVALID` when it can't be resolved (the problem recorded, unless it is an account
-    of the config that is itself invalid: reported there)."""
+    of the config that is itself invalid: reported there) or is not an account of the item's
+    ``platform`` (an ADM item naming an AEP-only account, a dataset naming an account without
+    ``aepSecretId``)."""
     if "account" not in item:
         return None
     raw = item["account"]
@@ -678,17 +757,37 @@ def _item_account(
         if declared is not None and declared.accounts.get(account.name) != account:
             problems.add(f"{path}.account", "must be an account of this config")
             return _INVALID
-        return account
+        return _for_platform(account, path, platform, problems)
     name = problems.take(lambda: _text(item, "account", f"{path}.account"))
     if name is None:
         return _INVALID
     if name == DEFAULT_ACCOUNT:
         return None
     if declared is not None and name in declared.accounts:
-        return declared.accounts[name]
+        return _for_platform(declared.accounts[name], path, platform, problems)
     if declared is None or name not in declared.names:
         problems.add(f"{path}.account", "must name an account of this config (or default)")
     return _INVALID
+
+
+def _for_platform(
+    account: AccountSpec, path: str, platform: str, problems: _Problems
+) -> AccountSpec | object:
+    """``account`` if it serves ``platform``, else :data:`_INVALID` with the problem."""
+    if platform == _ADM and not account.has_adm:
+        problems.add(
+            f"{path}.account",
+            "names an AEP-only account (no managerAccountId / advertiserAccountId): only "
+            "aepDatasets may name it",
+        )
+        return _INVALID
+    if platform == _AEP and account.aep_secret_id is None:
+        problems.add(
+            f"{path}.account",
+            "names an account without aepSecretId (the secret of its AEP credentials)",
+        )
+        return _INVALID
+    return account
 
 
 def _audience(
