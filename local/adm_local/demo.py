@@ -28,8 +28,10 @@ from typing import Any
 
 from adm_ingest.destinations.conversions import format_timestamp
 from adm_ingest.report import rejects_key, report_html_key, report_key
+from adm_ingest.setup.config import ConfigError, load_config
 from adm_ingest.values import ParsedTimestamp, parse_timestamp
 from adm_local.functions import REPO_ROOT
+from adm_local.local_accounts import StackAccounts, local_stack_accounts
 from adm_local.stack import LocalStack
 from adm_local.status_command import match_rate_rows
 
@@ -64,11 +66,18 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
     out = _Printer()
     out.title("adm-ingest local demo")
+    setup_config = _with_aep(config or EVENTS / "setup-config.json")
+    accounts = _stack_accounts(setup_config)
     with LocalStack(
         records_per_chunk=4,
         quiet=not verbose,
-        aep_sandbox_kwargs={"processing_delay": AEP_PROCESSING_SECONDS},
+        sandbox_kwargs=accounts["sandbox_kwargs"],
+        aep_sandbox_kwargs={
+            "processing_delay": AEP_PROCESSING_SECONDS,
+            **accounts["aep_sandbox_kwargs"],
+        },
         environment={"AEP_PART_BYTES": AEP_PART_BYTES},
+        secrets=accounts["secrets"],
     ) as stack:
         out.line(f"moto server (embedded AWS) at {stack.endpoint}")
         out.line(f"ADM sandbox (ADM, DSP conversions, LwA) at {stack.sandbox.url}")
@@ -76,7 +85,6 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
             "AEP sandbox (IMS, Catalog, Batch Ingestion, Schema Registry, Data Access) at "
             + stack.aep_sandbox.url
         )
-        setup_config = _with_aep(config or EVENTS / "setup-config.json")
 
         out.title("1. setup workflow (functions/setup/setup.asl.json on moto Step Functions)")
         first = stack.setup(setup_config)
@@ -161,6 +169,15 @@ def save_outputs(stack: LocalStack, keys: list[str], directory: Path) -> list[Pa
             path.write_bytes(body)
             written.append(path)
     return written
+
+
+def _stack_accounts(config: dict[str, Any]) -> StackAccounts:
+    """The sandboxes' accounts and the secrets a ``--config`` with ``accounts`` needs (none for
+    the sample config). An invalid config gets none here: the setup run reports its errors."""
+    try:
+        return local_stack_accounts(load_config(config))
+    except ConfigError:
+        return StackAccounts(sandbox_kwargs={}, aep_sandbox_kwargs={}, secrets={})
 
 
 def _with_aep(path: Path) -> dict[str, Any]:

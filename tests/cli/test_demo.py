@@ -54,3 +54,37 @@ def test_demo_runs_the_samples_through_and_every_report_balances(
     sent = [line for line in notifications if "→ s3://adm-ingest-local/reports/" in line]
     assert len(sent) == 7
     assert any(line.split()[:2] == ["warning", "error"] for line in sent)
+
+
+def test_a_demo_config_with_accounts_gets_sandboxes_that_serve_them() -> None:
+    """``demo --config`` with ``accounts``: the stack's sandboxes hold the config's ADM account
+    and AEP org, and its Secrets Manager their secrets (the sample config needs none)."""
+    from adm_local.aep_sandbox.ims import AepAccount
+    from adm_local.sandbox.auth import SandboxAccount
+
+    sample = demo._with_aep(demo.EVENTS / "setup-config.json")
+    assert demo._stack_accounts(sample) == {
+        "sandbox_kwargs": {"accounts": ()},
+        "aep_sandbox_kwargs": {"accounts": ()},
+        "secrets": {},
+    }
+    acme = SandboxAccount.named("acme")
+    config = sample | {
+        "accounts": [
+            {
+                "name": "acme",
+                "managerAccountId": acme.manager_account_id,
+                "advertiserAccountId": acme.advertiser_account_id,
+                "secretId": "adm-ingest/credentials-acme",
+                "aepSecretId": "adm-ingest/aep-acme",
+            }
+        ]
+    }
+    accounts = demo._stack_accounts(config)
+    assert [a.manager_account_id for a in accounts["sandbox_kwargs"]["accounts"]] == [
+        acme.manager_account_id
+    ]
+    assert accounts["aep_sandbox_kwargs"] == {"accounts": (AepAccount.named("acme"),)}
+    assert set(accounts["secrets"]) == {"adm-ingest/credentials-acme", "adm-ingest/aep-acme"}
+    # An invalid config: no accounts here; the setup run names its errors.
+    assert demo._stack_accounts({"audiences": "nope"})["secrets"] == {}
