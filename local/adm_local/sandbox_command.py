@@ -32,13 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from adm_ingest.adm import API_URL_ENV, TOKEN_URL_ENV
 from adm_ingest.aep import AEP_API_URL_ENV, AEP_IMS_URL_ENV
-from adm_ingest.setup.config import ACCOUNT_NAME_PATTERN
 
 if TYPE_CHECKING:
-    from adm_local.aep_sandbox import AepSandboxServer
-    from adm_local.aep_sandbox.ims import AepAccount
-
-if TYPE_CHECKING:
+    from adm_local.aep_sandbox import AepAccount, AepSandboxServer
     from adm_local.sandbox import SandboxAccount
 
 AEP_SANDBOX_PORT = 8766
@@ -90,23 +86,26 @@ def add_aep_account_arguments(parser: argparse.ArgumentParser) -> None:
         "--aep-account",
         action="append",
         default=[],
-        type=_aep_account_name,
+        type=org_name,
         metavar="NAME",
         help="add an AEP org (its client, org, sandbox and tenant derived from NAME) and write "
         "its credentials as aep-credentials-NAME.json; repeatable",
     )
 
 
-def _aep_account_name(value: str) -> str:
-    if not ACCOUNT_NAME_PATTERN.fullmatch(value):
-        raise argparse.ArgumentTypeError(
-            "an account name is 1–64 letters, digits, '_' or '-', starting with a letter or digit"
-        )
+def org_name(value: str) -> str:
+    """An extra org's name: one a setup config's ``accounts[].name`` may be (the org exists to
+    be named there, with its ``aepSecretId``)."""
+    from adm_ingest.setup.config import account_name_problem
+
+    problem = account_name_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
-def aep_accounts(names: Sequence[str]) -> tuple[AepAccount, ...]:
-    """The orgs ``--aep-account`` asks for, in order (a name given twice counts once)."""
+def named_orgs(names: Sequence[str]) -> tuple[AepAccount, ...]:
+    """The orgs of the ``NAME`` options, in order (a name given twice counts once)."""
     from adm_local.aep_sandbox.ims import AepAccount
 
     return tuple(AepAccount.named(name) for name in dict.fromkeys(names))
@@ -247,6 +246,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
     """Serve both sandboxes until Ctrl-C; print the export lines once both listen."""
     from adm_local.aep_sandbox import AepSandboxServer
     from adm_local.aep_sandbox.cli import build_parser as aep_sandbox_parser
+    from adm_local.aep_sandbox.cli import org_lines
     from adm_local.sandbox import SandboxServer
     from adm_local.sandbox.cli import run as run_adm
 
@@ -268,14 +268,12 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
             abandon_after=aep.abandon_after,
             put_limit_bytes=aep.put_limit,
             log_stream=None if args.quiet else sys.stderr,
-            accounts=aep_accounts(args.aep_account),
+            accounts=named_orgs(args.aep_account),
         ) as aep_sandbox:
             account = aep_sandbox.account
             print(
                 f"AEP sandbox listening on {aep_sandbox.url} (AEP_API_URL and AEP_IMS_URL)\n"
-                f"  client_id={account.client_id} client_secret={account.client_secret}\n"
-                f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
-                f"tenant_id={account.tenant_id}",
+                + "\n".join(org_lines(org) for org in aep_sandbox.accounts),
                 file=sys.stderr,
                 flush=True,
             )

@@ -15,7 +15,7 @@ import pytest
 
 from adm_ingest.aep import AepClient, AepCredentials, AepSettings
 from adm_local.aep_sandbox.ims import AepAccount
-from adm_local.sandbox_command import add_aep_account_arguments, aep_accounts
+from adm_local.sandbox_command import add_aep_account_arguments, named_orgs
 from tests.cli.test_sandbox_exports import BASE_ENV, COMMAND, parse_exports
 
 
@@ -25,9 +25,9 @@ def test_the_option_is_repeatable_and_takes_account_names_only() -> None:
     assert parser.parse_args([]).aep_account == []
     names = parser.parse_args(["--aep-account", "brand2", "--aep-account", "eu_retail"])
     assert names.aep_account == ["brand2", "eu_retail"]
-    with pytest.raises(argparse.ArgumentError, match="account name"):
+    with pytest.raises(argparse.ArgumentError, match="must be 1–64 letters"):
         parser.parse_args(["--aep-account", "../escape"])  # a file name is made of it
-    assert aep_accounts(["brand2", "eu_retail", "brand2"]) == (
+    assert named_orgs(["brand2", "eu_retail", "brand2"]) == (
         AepAccount.named("brand2"),
         AepAccount.named("eu_retail"),
     )

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from adm_local.sandbox.serving import add_fault_arguments, fault_settings, serve_until_interrupted
+from adm_local.sandbox_command import named_orgs, org_name
 
+from .ims import AepAccount
 from .server import PUT_LIMIT_BYTES, AepSandboxServer
 
 
@@ -47,6 +49,15 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="BYTES",
         help="largest single-PUT file (above it: the large-file path)",
     )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        type=org_name,
+        metavar="NAME",
+        help="add an org (its client, org id, sandbox and tenant derived from NAME: "
+        "`adm-ingest sandbox --aep-account NAME` serves the same); repeatable",
+    )
     add_fault_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
@@ -61,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         processing_delay=args.processing_delay,
         abandon_after=args.abandon_after,
         put_limit_bytes=args.put_limit,
+        accounts=named_orgs(args.account),
         log_stream=None if args.quiet else sys.stderr,
     )
     sandbox.faults.set(**fault_settings(args))
@@ -68,10 +80,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _banner(sandbox: AepSandboxServer) -> str:
-    account = sandbox.account
     return (
         f"AEP sandbox listening on {sandbox.url} (AEP_API_URL and AEP_IMS_URL; "
-        f"IMS token endpoint {sandbox.token_url})\n"
+        f"IMS token endpoint {sandbox.token_url})"
+        + "".join(f"\n{org_lines(account)}" for account in sandbox.accounts)
+    )
+
+
+def org_lines(account: AepAccount) -> str:
+    """An org's credentials and ids, as the banners print them."""
+    return (
         f"  client_id={account.client_id} client_secret={account.client_secret}\n"
         f"  org_id={account.org_id} sandbox_name={account.sandbox_name} "
         f"tenant_id={account.tenant_id}"
