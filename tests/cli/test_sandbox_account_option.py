@@ -10,11 +10,9 @@ account only.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +29,8 @@ from adm_local.sandbox_command import (
     adm_account_lines,
     write_adm_account_credentials,
 )
+from tests.cli.test_sandbox_exports import BASE_ENV, COMMAND, start_sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
 ACME = SandboxAccount.named("acme")
 
 # -- the option and its usage errors -----------------------------------------------------------
@@ -179,13 +177,6 @@ def test_the_printed_entry_is_a_valid_account_of_a_setup_config() -> None:
 
 # -- the running command, used as a user would -------------------------------------------------
 
-BASE_ENV = {
-    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-    "PYTHONPATH": f"{ROOT / 'layers/common'}:{ROOT / 'local'}",
-    "HOME": os.environ.get("HOME", "/tmp"),
-}
-COMMAND = [sys.executable, "-c", "from adm_local.cli import main; raise SystemExit(main())"]
-
 
 def _printed(process: subprocess.Popen[str], accounts: int) -> tuple[dict[str, str], list[str]]:
     """The export values, and the per-account lines (credentials line, entry) after them."""
@@ -211,24 +202,7 @@ def _inventory(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_printed_lines_reach_the_extra_account_and_it_alone(tmp_path: Path) -> None:
-    sandbox = subprocess.Popen(
-        [
-            *COMMAND,
-            "sandbox",
-            "--account",
-            "acme",
-            "--port",
-            "0",
-            "--aep-port",
-            "0",
-            "--quiet",
-            "--onboarded",
-        ],
-        env=BASE_ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    sandbox = start_sandbox("--account", "acme", "--onboarded")
     try:
         exports, (use_line, entry_line) = _printed(sandbox, accounts=1)
         assert json.loads(entry_line) == adm_account_entry("acme", ACME)

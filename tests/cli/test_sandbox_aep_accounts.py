@@ -16,7 +16,7 @@ import pytest
 from adm_ingest.aep import AepClient, AepCredentials, AepSettings
 from adm_local.aep_sandbox.ims import AepAccount
 from adm_local.sandbox_command import add_aep_account_arguments, named_orgs
-from tests.cli.test_sandbox_exports import BASE_ENV, COMMAND, parse_exports
+from tests.cli.test_sandbox_exports import BASE_ENV, COMMAND, parse_exports, start_sandbox
 
 
 def test_the_option_is_repeatable_and_takes_account_names_only() -> None:
@@ -37,26 +37,8 @@ def test_each_aep_account_gets_its_credentials_file_and_aep_status_reaches_its_o
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / "credentials"
-    sandbox = subprocess.Popen(
-        [
-            *COMMAND,
-            "sandbox",
-            "--port",
-            "0",
-            "--aep-port",
-            "0",
-            "--quiet",
-            "--credentials-dir",
-            str(folder),
-            "--aep-account",
-            "brand2",
-            "--aep-account",
-            "eu",
-        ],
-        env=BASE_ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    sandbox = start_sandbox(
+        "--credentials-dir", str(folder), "--aep-account", "brand2", "--aep-account", "eu"
     )
     try:
         assert sandbox.stdout is not None

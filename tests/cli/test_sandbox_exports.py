@@ -36,6 +36,18 @@ BASE_ENV = {
 COMMAND = [sys.executable, "-c", "from adm_local.cli import main; raise SystemExit(main())"]
 
 
+def start_sandbox(*options: str) -> subprocess.Popen[str]:
+    """``adm-ingest sandbox --port 0 --aep-port 0 --quiet OPTIONS…`` as a user runs it, its
+    stdout (the printed lines) piped; the caller terminates it."""
+    return subprocess.Popen(
+        [*COMMAND, "sandbox", "--port", "0", "--aep-port", "0", "--quiet", *options],
+        env=BASE_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
 def parse_exports(lines: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for line in lines:
@@ -61,24 +73,7 @@ def test_inventory_and_aep_status_reach_the_sandbox_with_the_printed_exports(
     tmp_path: Path,
 ) -> None:
     env_file = tmp_path / "sandbox.env"
-    sandbox = subprocess.Popen(
-        [
-            *COMMAND,
-            "sandbox",
-            "--port",
-            "0",
-            "--aep-port",
-            "0",
-            "--quiet",
-            "--onboarded",
-            "--env-file",
-            str(env_file),
-        ],
-        env=BASE_ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    sandbox = start_sandbox("--onboarded", "--env-file", str(env_file))
     try:
         exports = read_exports(sandbox)
         assert set(exports) == NAMES
