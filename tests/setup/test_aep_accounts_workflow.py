@@ -141,8 +141,13 @@ def test_an_aep_only_config_with_aep_only_accounts_skips_adm(
 def test_an_unreadable_account_secret_fails_its_dataset_s_step_and_says_which(
     run_with_aep: Runner, aep_sandbox: AepSandboxServer
 ) -> None:
-    """No secret stored for acme: the failure names the step; nothing reaches acme's org."""
+    """No secret stored for acme (brand2's is): the failure names the step and acme's secret;
+    nothing reaches acme's org. (With both missing, which dataset fails first would be up to
+    the Map's order.)"""
     reset_powertools_caches()  # secrets read by earlier tests stay cached in the process
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=aep_secret_id(BRAND2_AEP), SecretString=json.dumps(BRAND2_AEP.secret_document())
+    )
     config = aep_accounts_config()
 
     report = run_with_aep(config)
