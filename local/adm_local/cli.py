@@ -241,8 +241,8 @@ def _aep_status(args: argparse.Namespace) -> int:
         return _fail(f"{args.secret_file}: {error.strerror or error}")
     except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
         return _fail(f"could not read the secret {secret_id!r} from Secrets Manager")
-    except ValueError as error:  # names missing fields only, never a value
-        return _fail(str(error))
+    except ValueError as error:  # not JSON, or fields missing (named, never a value)
+        return _fail(f"{args.secret_file}: {error}" if args.secret_file else str(error))
     try:
         with AepClient(credentials, AepSettings.from_environ()) as client:
             status = batch_status(client, args.batch_id)

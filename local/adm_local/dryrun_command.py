@@ -130,13 +130,22 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"{args.schema}: {error.strerror or error}")
         except ValueError as error:  # not JSON, or a schema the destination can't use
             return _fail(f"{args.schema}: {error}")
+    mapping: Any = None
+    if args.mapping is not None:
+        # Read here, not in dry_run, so a bad file is named in one line, like --schema.
+        try:
+            mapping = json.loads(args.mapping.read_bytes())
+        except OSError as error:
+            return _fail(f"{args.mapping}: {error.strerror or error}")
+        except ValueError as error:  # not JSON
+            return _fail(f"{args.mapping}: {error}")
     try:
         result = dry_run(
             args.file,
             destination=args.destination,
             out_dir=args.out,
             country=args.country,
-            mapping=args.mapping,
+            mapping=mapping,
             target=DeliveryTarget(args.destination, args.target_name, target_id, attributes),
         )
     except FileFormatError as error:
