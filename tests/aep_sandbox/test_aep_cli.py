@@ -19,8 +19,17 @@ def test_the_command_serves_ims_and_the_platform_for_each_org() -> None:
     env = os.environ | {"PYTHONPATH": f"{ROOT / 'layers/common'}:{ROOT / 'local'}"}
     command = [sys.executable, "-c", "from adm_local.cli import main; main()"]
     process = subprocess.Popen(
-        [*command, "aep-sandbox", "--port", "0", "--quiet", "--processing-delay", "0"]
-        + ["--account", "brand2"],
+        [
+            *command,
+            "aep-sandbox",
+            "--port",
+            "0",
+            "--quiet",
+            "--processing-delay",
+            "0",
+            "--account",
+            "brand2",
+        ],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
