@@ -57,6 +57,9 @@ def add_parser(commands: Any) -> None:
     )
     dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
     dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
+    dry.add_argument(
+        "--json", action="store_true", help="print the report's JSON instead of the summary"
+    )
     dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
     dry.add_argument("--target-id", default="DRY-RUN-TARGET", help="dataSetId / definition id")
     dry.add_argument(
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{args.file}: {error}", EXIT_FILE_ERROR)
     except (MappingError, ConsentError, ForeignDataError, OSError) as error:
         return _fail(str(error))
-    print(summary_text(result))
+    print(json.dumps(result.report, indent=2) if args.json else summary_text(result))
     code = exit_code(result.report, args.fail_on_rejects)
     explanation = verdict(result.report, code, args.fail_on_rejects)
     if explanation is not None:
