@@ -42,7 +42,13 @@ Echo = Callable[[str], None]
 
 
 class SetupCommandError(Exception):
-    """A problem the operator fixes (no stack, no sandbox at the URL…): one line, exit 1."""
+    """A problem the operator fixes (no stack, no sandbox at the URL…): one line, exit
+    ``code`` — 1, or 2 for a usage mistake (a credentials file that is missing or not one),
+    as every command exits for a missing or bad file."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def add_parser(commands: Any) -> None:
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace, echo: Echo = print) -> int:
         return _throw_away(args, config, echo)
     except SetupCommandError as error:
         print(f"adm-ingest: error: {error}", file=sys.stderr)
-        return 1
+        return error.code
 
 
 def _config_error(path: Path, error: ConfigError) -> int:
@@ -277,11 +283,11 @@ def _credentials(path: Path | None, default: Callable[[], dict[str, str]]) -> Ma
     try:
         document = json.loads(path.read_bytes())
     except OSError as error:
-        raise SetupCommandError(f"{path}: {error.strerror or error}") from None
+        raise SetupCommandError(f"{path}: {error.strerror or error}", 2) from None
     except ValueError:
-        raise SetupCommandError(f"{path}: not a JSON credentials document") from None
+        raise SetupCommandError(f"{path}: not a JSON credentials document", 2) from None
     if not isinstance(document, dict):
-        raise SetupCommandError(f"{path}: not a JSON credentials document")
+        raise SetupCommandError(f"{path}: not a JSON credentials document", 2)
     return document
 
 

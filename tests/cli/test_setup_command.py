@@ -105,6 +105,27 @@ def test_against_a_url_where_no_sandbox_answers_is_one_clear_line(
     ]
 
 
+@pytest.mark.parametrize("content", [None, "{not json", '["a list"]'])
+@pytest.mark.parametrize("option", ["--credentials", "--aep-credentials", "--account-secret"])
+def test_a_credentials_file_missing_or_not_one_is_a_usage_error(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    content: str | None,
+) -> None:
+    """Exit 2, as for every command's missing or bad file (``inventory --credentials``…)."""
+    path = tmp_path / "creds.json"
+    if content is not None:
+        path.write_text(content)
+    value = f"adm-ingest/other={path}" if option == "--account-secret" else str(path)
+
+    assert main(["setup", str(EXAMPLE), "--against", sandbox.url, option, value]) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"adm-ingest: error: {path}: "), err
+
+
 def test_against_takes_a_url_or_aws(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["setup", str(EXAMPLE), "--against", "staging"]) == 2
     assert "--against takes a sandbox URL" in capsys.readouterr().err
