@@ -198,15 +198,23 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from adm_local.sandbox.httpbase import CannotListen
     from adm_local.sandbox_command import run
 
-    return run(args)
+    try:
+        return run(args)
+    except CannotListen as error:  # a port in use: one line, not the socket's traceback
+        return _fail(str(error.strerror), 1)
 
 
 def _aep_sandbox(args: argparse.Namespace) -> int:
     from adm_local.aep_sandbox.cli import run
+    from adm_local.sandbox.httpbase import CannotListen
 
-    return run(args)
+    try:
+        return run(args)
+    except CannotListen as error:
+        return _fail(str(error.strerror), 1)
 
 
 def _aep_status(args: argparse.Namespace) -> int:
