@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adm_ingest.setup.config import ConfigError, SetupConfig, load_config
+from adm_ingest.setup.config import FILE_FIELD, ConfigError, SetupConfig, load_config
 
 DEFAULT_STACK = "adm-ingest"
 AGAINST_AWS = "aws"
@@ -137,7 +137,9 @@ def run(args: argparse.Namespace, echo: Echo = print) -> int:
 
 def _config_error(path: Path, error: ConfigError) -> int:
     problems = error.problems
-    if len(problems) == 1:
+    if len(problems) == 1 and problems[0].field == FILE_FIELD:  # the file itself: no field
+        print(f"adm-ingest: error: {path}: {problems[0].problem}", file=sys.stderr)
+    elif len(problems) == 1:
         print(f"adm-ingest: error: {path}: {problems[0]}", file=sys.stderr)
     else:
         print(f"adm-ingest: error: {path}: {len(problems)} problems:", file=sys.stderr)

@@ -249,3 +249,21 @@ def test_against_aws_without_the_stack_is_one_clear_line(
     assert capsys.readouterr().err.strip() == (
         "adm-ingest: error: no stack 'nope' in this account and region (give --stack or --region)"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "cannot read it (No such file or directory)"), ("{", "not valid JSON (line 1")],
+)
+def test_a_config_file_missing_or_not_json_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, problem: str
+) -> None:
+    path = tmp_path / "setup.json"
+    if content is not None:
+        path.write_text(content)
+
+    assert main(["setup", str(path)]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"adm-ingest: error: {path}: {problem}"), err
+    assert err.count(str(path)) == 1 and "<file>" not in err and "\n" not in err

@@ -134,6 +134,10 @@ COUNTRY_CODES = ADM_COUNTRY_CODES | {"UNKNOWN"}
 config is an API body, so ``USA`` or ``Germany`` is an error here, not a spelling to read."""
 
 
+FILE_FIELD = "<file>"
+"""The field of a problem with the config file itself (unreadable, not JSON)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One invalid field: its path (``audiences[0].name``) and the rule it breaks."""
@@ -432,10 +436,10 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ConfigError("<file>", f"cannot read {path}: {error.strerror}") from None
+            raise ConfigError(FILE_FIELD, f"cannot read it ({error.strerror})") from None
         except json.JSONDecodeError as error:
             raise ConfigError(
-                "<file>", f"not valid JSON (line {error.lineno}, column {error.colno})"
+                FILE_FIELD, f"not valid JSON (line {error.lineno}, column {error.colno})"
             ) from None
     return parse_config(raw)
 
