@@ -14,7 +14,7 @@ from adm_ingest.pipeline.routing import RoutingError, route
 from adm_ingest.setup.config import ConfigError, load_config
 from adm_local.functions import REPO_ROOT
 from adm_local.operator.exits import FILE_ERROR, USAGE, CliError
-from adm_local.operator.report import add_fail_on_rejects, exit_code, summary
+from adm_local.operator.report import add_fail_on_rejects, finish, summary
 
 DEFAULT_SETUP = REPO_ROOT / "events" / "setup-config.json"
 
@@ -99,4 +99,4 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if report is None:
         raise CliError(f"{key}: no report was written", FILE_ERROR)
     print(json.dumps(report, indent=2) if args.json else summary(report), file=out)
-    return exit_code(report, args.fail_on_rejects)
+    return finish(report, args.fail_on_rejects)

@@ -80,6 +80,27 @@ def exit_code(report: Mapping[str, Any], fail_on_rejects: float | None) -> int:
     return OK
 
 
+def verdict(report: Mapping[str, Any], code: int, fail_on_rejects: float | None) -> str | None:
+    """The one line that says why the exit is not 0 (``None`` for 0), as ``dry-run``'s."""
+    if code == FILE_ERROR:
+        return f"the file failed (status {report.get('status')})"
+    if code == REJECTS:
+        return (
+            f"{reject_share(report):.1f} % of the records read were rejected, above "
+            f"--fail-on-rejects {fail_on_rejects:g} %"
+        )
+    return None
+
+
+def finish(report: Mapping[str, Any], fail_on_rejects: float | None) -> int:
+    """The exit code for a printed report, its reason (if not 0) on stderr."""
+    code = exit_code(report, fail_on_rejects)
+    explanation = verdict(report, code, fail_on_rejects)
+    if explanation is not None:
+        print(f"adm-ingest: {explanation}", file=sys.stderr)
+    return code
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.open and not args.html:
@@ -102,7 +123,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(summary(report), file=out)
     if args.html:
         _html(s3, found.bucket, args, out)
-    return exit_code(report, args.fail_on_rejects)
+    return finish(report, args.fail_on_rejects)
 
 
 def _html(s3: Any, bucket: str, args: argparse.Namespace, out: TextIO) -> None:
