@@ -95,7 +95,10 @@ def _file_status(args: argparse.Namespace) -> int:
         print(json.dumps(file_summary(report), indent=2, sort_keys=True))
     else:
         print(_table(file_rows(report)))
-    return 1 if report.get("status") in FAILED_STATUSES else 0
+    if report.get("status") in FAILED_STATUSES:
+        print(f"adm-ingest: the file failed (status {report.get('status')})", file=sys.stderr)
+        return 1
+    return 0
 
 
 def file_summary(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -99,7 +99,9 @@ def test_a_committed_file_s_match_rate_is_not_read_yet(
 def test_a_failed_file_exits_1(bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
     put(bucket, report(status="error", error="unknown audience 'vip'", match_rate=None))
     assert main(["status", "--report", KEY]) == 1
-    assert "unknown audience" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "unknown audience" in captured.out
+    assert captured.err.splitlines() == ["adm-ingest: the file failed (status error)"]
 
 
 def test_an_unknown_key_is_one_clear_line(bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
