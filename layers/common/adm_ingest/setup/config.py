@@ -473,7 +473,9 @@ def parse_config(raw: Any) -> SetupConfig:
         raw_list = problems.take(lambda: _list(doc.get(key, []), key)) or []
         return [(item, f"{key}[{i}]") for i, item in enumerate(raw_list)]
 
-    region_hint = doc.get("region") if doc.get("region") in REGIONS else None
+    region_hint: str | None = doc.get("region") if doc.get("region") in REGIONS else None
+    if region_hint is None and "region" in doc:
+        region_hint = _TOP_REGION_INVALID  # reported once, at `region`
     account_items = [
         _account(item, path, region_hint, problems) for item, path in items("accounts")
     ]
@@ -676,6 +678,10 @@ def parse_account(raw: Any, path: str = "account") -> AccountSpec:
     return _strict(lambda item, at, problems: _account(item, at, None, problems), raw, path)
 
 
+_TOP_REGION_INVALID = "<invalid top-level region>"
+"""The region an account without its own inherits when the top-level one is invalid."""
+
+
 def _account(
     raw: Any, path: str, default_region: str | None, problems: _Problems
 ) -> AccountSpec | None:
@@ -698,7 +704,9 @@ def _account(
         if len(problems.found) > before or name is None or aep_secret is None:
             return None
         return AccountSpec(name=name, aep_secret_id=aep_secret)
-    if "region" in item or default_region is None:
+    if "region" not in item and default_region == _TOP_REGION_INVALID:
+        region = None  # it inherits the top-level region, whose problem is reported there
+    elif "region" in item or default_region is None:
         region = problems.take(lambda: _choice(item, "region", f"{path}.region", REGIONS))
     else:
         region = default_region
