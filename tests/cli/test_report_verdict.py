@@ -37,3 +37,14 @@ def test_a_non_zero_exit_says_why_on_stderr(
     captured = capsys.readouterr()
     assert captured.out == ""  # stdout stays the report's (--json pipes cleanly)
     assert captured.err.splitlines() == ([line] if line else [])
+
+
+def test_the_summary_lists_the_reports_warnings() -> None:
+    """``report`` and ``local run`` print what to fix, as the page and the demo do."""
+    from adm_local.operator.report import summary
+
+    unknown = "1 column not recognised, so not sent: Lifecycle Stage; map them …"
+    shown = summary(report(warnings=[{"code": "unknown_columns", "message": unknown}]))
+
+    assert shown.splitlines()[-1] == f"warning: {unknown}"
+    assert "warning" not in summary(report())

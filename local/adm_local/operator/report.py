@@ -63,6 +63,11 @@ def summary(report: Mapping[str, Any]) -> str:
             lines.append(f"{title}: {shown}")
     if report.get("error"):
         lines.append(f"file error: {report['error']}")
+    # What the page and the JSON say to fix (unknown columns, missing consent…): codes, counts
+    # and column names, never a value.
+    for warning in report.get("warnings") or []:
+        if isinstance(warning, Mapping) and warning.get("message"):
+            lines.append(f"warning: {warning['message']}")
     return "\n".join(lines)
 
 
