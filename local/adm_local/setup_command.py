@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -71,7 +72,8 @@ def add_parser(commands: Any) -> None:
     setup.add_argument(
         "--aep-against",
         metavar="URL",
-        help="with --against URL: the running AEP sandbox (default: the URL's host, port 8766)",
+        help="with --against URL: the running AEP sandbox (default: $AEP_API_URL, which "
+        "`adm-ingest sandbox` prints, else the URL's host, port 8766)",
     )
     setup.add_argument(
         "--credentials",
@@ -254,10 +256,17 @@ def _account_secrets(
 
 
 def _default_aep_url(adm_url: str) -> str:
+    """``$AEP_API_URL`` — the AEP sandbox's own export line, so a shell with the lines
+    `adm-ingest sandbox` printed needs no ``--aep-against``, whatever its ports — else the
+    ADM sandbox's host on the AEP sandbox's default port."""
     from urllib.parse import urlsplit
 
+    from adm_ingest.aep.endpoints import AEP_API_URL_ENV
     from adm_local.sandbox_command import AEP_SANDBOX_PORT
 
+    exported = os.environ.get(AEP_API_URL_ENV)
+    if exported:
+        return exported
     parts = urlsplit(adm_url)
     return f"{parts.scheme}://{parts.hostname}:{AEP_SANDBOX_PORT}"
 

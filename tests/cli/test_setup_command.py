@@ -93,6 +93,24 @@ def test_against_a_running_sandbox_the_registry_is_that_sandboxs_state(
     assert len(sandbox.state()["datasets"]) == len(config["audiences"])
 
 
+def test_the_exported_aep_url_is_the_default_aep_sandbox(
+    sandbox: SandboxServer,
+    aep_sandbox: AepSandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a shell with `adm-ingest sandbox`'s export lines (ports of its choosing), the
+    command the banner prints — ``setup CONFIG --against <ADM URL>`` — reaches its AEP
+    sandbox too."""
+    monkeypatch.setenv("AEP_API_URL", aep_sandbox.url)
+    config = ROOT / "events" / "setup-config-aep.json"
+
+    assert main(["setup", str(config), "--against", sandbox.url]) == 0
+
+    assert f"(AEP: {aep_sandbox.url})" in capsys.readouterr().out
+    assert len(aep_sandbox.state()["datasets"]) == 2
+
+
 def test_against_a_url_where_no_sandbox_answers_is_one_clear_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
