@@ -198,15 +198,23 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from adm_local.sandbox.httpbase import CannotListen
     from adm_local.sandbox_command import run
 
-    return run(args)
+    try:
+        return run(args)
+    except CannotListen as error:  # a port in use: one line, not the socket's traceback
+        return _fail(str(error.strerror), 1)
 
 
 def _aep_sandbox(args: argparse.Namespace) -> int:
     from adm_local.aep_sandbox.cli import run
+    from adm_local.sandbox.httpbase import CannotListen
 
-    return run(args)
+    try:
+        return run(args)
+    except CannotListen as error:
+        return _fail(str(error.strerror), 1)
 
 
 def _aep_status(args: argparse.Namespace) -> int:
@@ -241,8 +249,8 @@ def _aep_status(args: argparse.Namespace) -> int:
         return _fail(f"{args.secret_file}: {error.strerror or error}")
     except GetParameterError:  # Powertools' wrapper of the Secrets Manager error
         return _fail(f"could not read the secret {secret_id!r} from Secrets Manager")
-    except ValueError as error:  # names missing fields only, never a value
-        return _fail(str(error))
+    except ValueError as error:  # not JSON, or fields missing (named, never a value)
+        return _fail(f"{args.secret_file}: {error}" if args.secret_file else str(error))
     try:
         with AepClient(credentials, AepSettings.from_environ()) as client:
             status = batch_status(client, args.batch_id)

@@ -152,10 +152,16 @@ def run_demo(*, config: Path | None = None, verbose: bool = False) -> int:
     return 0 if all_balanced else 1
 
 
-def save_outputs(stack: LocalStack, keys: list[str], directory: Path) -> list[Path]:
+def save_outputs(
+    stack: LocalStack, keys: list[str], directory: Path, *, clear: bool = True
+) -> list[Path]:
     """Copy each file's report (JSON, HTML) and rejects file from the bucket into
-    ``directory``, under their bucket keys (``reports/<key>.html``…); the paths written."""
-    shutil.rmtree(directory, ignore_errors=True)
+    ``directory``, under their bucket keys (``reports/<key>.html``…); the paths written.
+
+    ``clear`` empties ``directory`` first (the demo's own folder); a folder the user named
+    keeps what else it holds."""
+    if clear:
+        shutil.rmtree(directory, ignore_errors=True)
     s3 = stack.client("s3")
     written = []
     for key in keys:

@@ -57,6 +57,9 @@ def add_parser(commands: Any) -> None:
     )
     dry.add_argument("--mapping", type=Path, help="column mapping config (JSON)")
     dry.add_argument("--out", type=Path, default=Path("out/dry-run"), help="output folder")
+    dry.add_argument(
+        "--json", action="store_true", help="print the report's JSON instead of the summary"
+    )
     dry.add_argument("--target-name", default="dry-run", help="audience / definition name")
     dry.add_argument("--target-id", default="DRY-RUN-TARGET", help="dataSetId / definition id")
     dry.add_argument(
@@ -130,20 +133,29 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"{args.schema}: {error.strerror or error}")
         except ValueError as error:  # not JSON, or a schema the destination can't use
             return _fail(f"{args.schema}: {error}")
+    mapping: Any = None
+    if args.mapping is not None:
+        # Read here, not in dry_run, so a bad file is named in one line, like --schema.
+        try:
+            mapping = json.loads(args.mapping.read_bytes())
+        except OSError as error:
+            return _fail(f"{args.mapping}: {error.strerror or error}")
+        except ValueError as error:  # not JSON
+            return _fail(f"{args.mapping}: {error}")
     try:
         result = dry_run(
             args.file,
             destination=args.destination,
             out_dir=args.out,
             country=args.country,
-            mapping=args.mapping,
+            mapping=mapping,
             target=DeliveryTarget(args.destination, args.target_name, target_id, attributes),
         )
     except FileFormatError as error:
         return _fail(f"{args.file}: {error}", EXIT_FILE_ERROR)
     except (MappingError, ConsentError, ForeignDataError, OSError) as error:
         return _fail(str(error))
-    print(summary_text(result))
+    print(json.dumps(result.report, indent=2) if args.json else summary_text(result))
     code = exit_code(result.report, args.fail_on_rejects)
     explanation = verdict(result.report, code, args.fail_on_rejects)
     if explanation is not None:

@@ -256,8 +256,11 @@ def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> i
     # The AEP sandbox as its own command starts it by default (processing delay, PUT limit…).
     aep = aep_sandbox_parser().parse_args([])
     temporary = args.credentials_dir is None
+    # Absolute: the printed lines are pasted into another shell, maybe in another folder.
     folder = (
-        Path(tempfile.mkdtemp(prefix="adm-ingest-sandbox-")) if temporary else args.credentials_dir
+        Path(tempfile.mkdtemp(prefix="adm-ingest-sandbox-"))
+        if temporary
+        else args.credentials_dir.resolve()
     )
     try:
         with AepSandboxServer(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adm_ingest.setup.config import ConfigError, SetupConfig, load_config
+from adm_ingest.setup.config import FILE_FIELD, ConfigError, SetupConfig, load_config
 
 DEFAULT_STACK = "adm-ingest"
 AGAINST_AWS = "aws"
@@ -42,7 +43,13 @@ Echo = Callable[[str], None]
 
 
 class SetupCommandError(Exception):
-    """A problem the operator fixes (no stack, no sandbox at the URL…): one line, exit 1."""
+    """A problem the operator fixes (no stack, no sandbox at the URL…): one line, exit
+    ``code`` — 1, or 2 for a usage mistake (a credentials file that is missing or not one),
+    as every command exits for a missing or bad file."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def add_parser(commands: Any) -> None:
@@ -65,7 +72,8 @@ def add_parser(commands: Any) -> None:
     setup.add_argument(
         "--aep-against",
         metavar="URL",
-        help="with --against URL: the running AEP sandbox (default: the URL's host, port 8766)",
+        help="with --against URL: the running AEP sandbox (default: $AEP_API_URL, which "
+        "`adm-ingest sandbox` prints, else the URL's host, port 8766)",
     )
     setup.add_argument(
         "--credentials",
@@ -126,12 +134,14 @@ def run(args: argparse.Namespace, echo: Echo = print) -> int:
         return _throw_away(args, config, echo)
     except SetupCommandError as error:
         print(f"adm-ingest: error: {error}", file=sys.stderr)
-        return 1
+        return error.code
 
 
 def _config_error(path: Path, error: ConfigError) -> int:
     problems = error.problems
-    if len(problems) == 1:
+    if len(problems) == 1 and problems[0].field == FILE_FIELD:  # the file itself: no field
+        print(f"adm-ingest: error: {path}: {problems[0].problem}", file=sys.stderr)
+    elif len(problems) == 1:
         print(f"adm-ingest: error: {path}: {problems[0]}", file=sys.stderr)
     else:
         print(f"adm-ingest: error: {path}: {len(problems)} problems:", file=sys.stderr)
@@ -246,10 +256,17 @@ def _account_secrets(
 
 
 def _default_aep_url(adm_url: str) -> str:
+    """``$AEP_API_URL`` — the AEP sandbox's own export line, so a shell with the lines
+    `adm-ingest sandbox` printed needs no ``--aep-against``, whatever its ports — else the
+    ADM sandbox's host on the AEP sandbox's default port."""
     from urllib.parse import urlsplit
 
+    from adm_ingest.aep.endpoints import AEP_API_URL_ENV
     from adm_local.sandbox_command import AEP_SANDBOX_PORT
 
+    exported = os.environ.get(AEP_API_URL_ENV)
+    if exported:
+        return exported
     parts = urlsplit(adm_url)
     return f"{parts.scheme}://{parts.hostname}:{AEP_SANDBOX_PORT}"
 
@@ -277,11 +294,11 @@ def _credentials(path: Path | None, default: Callable[[], dict[str, str]]) -> Ma
     try:
         document = json.loads(path.read_bytes())
     except OSError as error:
-        raise SetupCommandError(f"{path}: {error.strerror or error}") from None
+        raise SetupCommandError(f"{path}: {error.strerror or error}", 2) from None
     except ValueError:
-        raise SetupCommandError(f"{path}: not a JSON credentials document") from None
+        raise SetupCommandError(f"{path}: not a JSON credentials document", 2) from None
     if not isinstance(document, dict):
-        raise SetupCommandError(f"{path}: not a JSON credentials document")
+        raise SetupCommandError(f"{path}: not a JSON credentials document", 2)
     return document
 
 

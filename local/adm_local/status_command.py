@@ -1,7 +1,8 @@
 """``adm-ingest status``: what became of a file, or of a dataset — the match rate included.
 
-* ``status --report KEY [--bucket B]`` reads the file's report (``reports/<KEY>.json``) from
-  the bucket (``BUCKET`` by default; ``AWS_ENDPOINT_URL`` points it at the local stack) and
+* ``status --report KEY [--stack NAME | --bucket B]`` reads the file's report
+  (``reports/<KEY>.json``) from the bucket (found as ``progress`` finds it: the flag, the
+  stack's output, ``BUCKET``; ``AWS_ENDPOINT_URL`` points it at the local stack) and
   prints its status, its counts and the match rate the poller read — or that it is still
   awaited.
 * ``status DATASET_ID --secret ID | --credentials FILE`` asks the API: the dataset's record,
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +36,12 @@ def add_parser(commands: Any) -> None:
     )
     status.add_argument("id", nargs="?", help="an audience dataset id (asks the API)")
     status.add_argument("--report", metavar="KEY", help="the S3 key of a dropped file")
-    status.add_argument("--bucket", help="the pipeline's bucket (default: $BUCKET)")
+    status.add_argument(
+        "--stack",
+        help="with --report: the CloudFormation stack whose bucket to read "
+        "(default: $ADM_INGEST_STACK)",
+    )
+    status.add_argument("--bucket", help="the pipeline's bucket (default: the stack's, or $BUCKET)")
     source = status.add_mutually_exclusive_group()
     source.add_argument(
         "--secret", help="Secrets Manager secret id with the credentials (default: $ADM_SECRET_ID)"
@@ -68,10 +73,12 @@ def _file_status(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from adm_ingest.report import report_key
+    from adm_local.operator import aws
 
-    bucket = args.bucket or os.environ.get("BUCKET")
-    if not bucket:
-        return _fail("no bucket: give --bucket or set BUCKET")
+    # Found as progress / report / redrive find it: --bucket, the stack's output, $BUCKET.
+    found = aws.resources(argparse.Namespace(stack=args.stack, bucket=args.bucket, table=None))
+    found.need("bucket")
+    bucket = found.bucket
     key = report_key(args.report)
     try:
         body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -88,7 +95,10 @@ def _file_status(args: argparse.Namespace) -> int:
         print(json.dumps(file_summary(report), indent=2, sort_keys=True))
     else:
         print(_table(file_rows(report)))
-    return 1 if report.get("status") in FAILED_STATUSES else 0
+    if report.get("status") in FAILED_STATUSES:
+        print(f"adm-ingest: the file failed (status {report.get('status')})", file=sys.stderr)
+        return 1
+    return 0
 
 
 def file_summary(report: Mapping[str, Any]) -> dict[str, Any]:

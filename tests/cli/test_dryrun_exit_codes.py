@@ -84,3 +84,17 @@ def test_the_verdict_rules() -> None:
     assert exit_code(report, 24.9) == 3
     assert exit_code(report | {"accepted": 0, "rejected": 8}, 100) == 1
     assert exit_code({"records_read": 0, "accepted": 0, "rejected": 0}) == 1
+
+
+def test_json_prints_the_report_and_keeps_the_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--json``, as on every command that prints data: stdout is the report (what
+    ``report.json`` holds), the verdict stays on stderr and in the exit code."""
+    assert dry_run(tmp_path, GOOD + BAD, "--json", "--fail-on-rejects", "20") == 3
+
+    captured = capsys.readouterr()
+    shown = json.loads(captured.out)
+    assert shown == json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (shown["records_read"], shown["rejected"]) == (4, 1)
+    assert "above --fail-on-rejects 20 %" in captured.err

@@ -69,3 +69,28 @@ def test_a_name_the_setup_config_lacks_is_named(
     export.write_text("email\nperson@example.com\n")
     assert main(["local", "run", str(export), "--prefix", "audiences/not_configured/"]) == 2
     assert "'not_configured' is not in" in capsys.readouterr().err
+
+
+def test_out_keeps_the_html_report_and_the_rejects_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The local stack's bucket goes away when the command ends: ``--out`` copies what a person
+    opens (the HTML report, the rejects file) out of it, beside the JSON, under their keys —
+    into a folder that keeps whatever else it holds."""
+    export = tmp_path / "my-export.csv"
+    export.write_bytes(csv_bytes(PEOPLE_HEADER, [*people(3), ["short-row"]]))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    prefix = "audiences/crm_customers_us/"
+
+    assert main(["local", "run", str(export), "--prefix", prefix, "--out", str(out)]) == 0
+
+    key = f"{prefix}my-export.csv"
+    page = (out / "reports" / f"{key}.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "wrong_field_count" in page
+    assert json.loads((out / "reports" / f"{key}.json").read_text())["rejected"] == 1
+    rejects = (out / "rejects" / f"{key}.csv").read_text().splitlines()
+    assert rejects[0] == "line,outcome,reason" and rejects[1:] == ["5,rejected,wrong_field_count"]
+    assert (out / "mine.txt").read_text() == "kept"
+    assert f"saved {out / 'reports' / f'{key}.html'}" in capsys.readouterr().err

@@ -141,3 +141,30 @@ def test_export_lines_are_shell_safe(folder: str) -> None:
     assert values["ADM_TOKEN_URL"] == "http://127.0.0.1:8765/auth/o2/token"
     assert set(values) == NAMES
     assert SandboxAccount().client_secret not in "\n".join(lines)  # a path, not the secret
+
+
+def test_a_relative_credentials_dir_is_exported_as_an_absolute_path(tmp_path: Path) -> None:
+    """The lines are pasted into another shell, which need not be in the same folder."""
+    options = ["--credentials-dir", "sandbox-creds", "--account", "acme"]
+    process = subprocess.Popen(
+        [*COMMAND, "sandbox", "--port", "0", "--aep-port", "0", "--quiet", *options],
+        env=BASE_ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        values = read_exports(process)
+        assert process.stdout is not None
+        account_line = process.stdout.readline()
+        while not account_line.startswith("ADM_CREDENTIALS_FILE="):
+            account_line = process.stdout.readline()
+            assert account_line, "no line for --account acme"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    folder = tmp_path.resolve() / "sandbox-creds"
+    assert values["ADM_CREDENTIALS_FILE"] == str(folder / "adm-credentials.json")
+    assert values["AEP_CREDENTIALS_FILE"] == str(folder / "aep-credentials.json")
+    assert account_line.split()[0] == f"ADM_CREDENTIALS_FILE={folder / 'adm-credentials-acme.json'}"

@@ -93,6 +93,24 @@ def test_against_a_running_sandbox_the_registry_is_that_sandboxs_state(
     assert len(sandbox.state()["datasets"]) == len(config["audiences"])
 
 
+def test_the_exported_aep_url_is_the_default_aep_sandbox(
+    sandbox: SandboxServer,
+    aep_sandbox: AepSandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a shell with `adm-ingest sandbox`'s export lines (ports of its choosing), the
+    command the banner prints — ``setup CONFIG --against <ADM URL>`` — reaches its AEP
+    sandbox too."""
+    monkeypatch.setenv("AEP_API_URL", aep_sandbox.url)
+    config = ROOT / "events" / "setup-config-aep.json"
+
+    assert main(["setup", str(config), "--against", sandbox.url]) == 0
+
+    assert f"(AEP: {aep_sandbox.url})" in capsys.readouterr().out
+    assert len(aep_sandbox.state()["datasets"]) == 2
+
+
 def test_against_a_url_where_no_sandbox_answers_is_one_clear_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -103,6 +121,27 @@ def test_against_a_url_where_no_sandbox_answers_is_one_clear_line(
         "adm-ingest: error: no ADM sandbox answers at http://127.0.0.1:9 "
         "(start one with: adm-ingest sandbox)"
     ]
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '["a list"]'])
+@pytest.mark.parametrize("option", ["--credentials", "--aep-credentials", "--account-secret"])
+def test_a_credentials_file_missing_or_not_one_is_a_usage_error(
+    sandbox: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    content: str | None,
+) -> None:
+    """Exit 2, as for every command's missing or bad file (``inventory --credentials``…)."""
+    path = tmp_path / "creds.json"
+    if content is not None:
+        path.write_text(content)
+    value = f"adm-ingest/other={path}" if option == "--account-secret" else str(path)
+
+    assert main(["setup", str(EXAMPLE), "--against", sandbox.url, option, value]) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"adm-ingest: error: {path}: "), err
 
 
 def test_against_takes_a_url_or_aws(capsys: pytest.CaptureFixture[str]) -> None:
@@ -228,3 +267,21 @@ def test_against_aws_without_the_stack_is_one_clear_line(
     assert capsys.readouterr().err.strip() == (
         "adm-ingest: error: no stack 'nope' in this account and region (give --stack or --region)"
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "cannot read it (No such file or directory)"), ("{", "not valid JSON (line 1")],
+)
+def test_a_config_file_missing_or_not_json_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, problem: str
+) -> None:
+    path = tmp_path / "setup.json"
+    if content is not None:
+        path.write_text(content)
+
+    assert main(["setup", str(path)]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"adm-ingest: error: {path}: {problem}"), err
+    assert err.count(str(path)) == 1 and "<file>" not in err and "\n" not in err

@@ -99,13 +99,41 @@ def test_a_committed_file_s_match_rate_is_not_read_yet(
 def test_a_failed_file_exits_1(bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
     put(bucket, report(status="error", error="unknown audience 'vip'", match_rate=None))
     assert main(["status", "--report", KEY]) == 1
-    assert "unknown audience" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "unknown audience" in captured.out
+    assert captured.err.splitlines() == ["adm-ingest: the file failed (status error)"]
 
 
 def test_an_unknown_key_is_one_clear_line(bucket: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--report", "audiences/vip/nope.csv"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no report for 'audiences/vip/nope.csv'" in err
+
+
+def test_the_bucket_is_found_as_the_operator_commands_find_it(
+    bucket: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--stack`` (or ``$ADM_INGEST_STACK``): the stack's ``BucketName`` output, as for
+    ``progress`` / ``report`` / ``redrive``; nothing at all is a usage error naming both."""
+    put(bucket, report())
+    monkeypatch.delenv("BUCKET")
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"BucketName": {"Value": BUCKET}},
+    }
+    boto3.client("cloudformation").create_stack(
+        StackName="adm-ingest", TemplateBody=json.dumps(template)
+    )
+
+    assert main(["status", "--report", KEY, "--stack", "adm-ingest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["records_read"] == 2600
+    monkeypatch.setenv("ADM_INGEST_STACK", "adm-ingest")
+    assert main(["status", "--report", KEY]) == 0
+    capsys.readouterr()
+    monkeypatch.delenv("ADM_INGEST_STACK")
+    assert main(["status", "--report", KEY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stack NAME" in err and "--bucket" in err
 
 
 def test_without_a_dataset_or_a_report_it_is_a_usage_error(

@@ -212,6 +212,21 @@ def test_invalid_accounts_are_named_by_field(
     assert problem in caught.value.problem
 
 
+def test_a_bad_top_level_region_is_reported_once_not_again_per_account() -> None:
+    """An account without its own region inherits the top-level one: when that is invalid,
+    the problem is the top-level field's alone (it is not the account's to fix)."""
+    config = _edit(lambda d: d.update(region="US"))
+    for account in config["accounts"]:
+        account.pop("region", None)
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(config)
+
+    assert [str(problem) for problem in caught.value.problems] == [
+        "region: must be one of NA, EU, FE"
+    ]
+
+
 def test_default_names_the_top_level_account_and_a_sharing_rule_may_name_it() -> None:
     doc = multi_account_config()
     doc["audiences"][0]["account"] = "default"

@@ -245,3 +245,30 @@ def test_the_page_is_deterministic() -> None:
     assert render_report(report, SAMPLE_REJECTS) == render_report(
         copy.deepcopy(report), list(SAMPLE_REJECTS)
     )
+
+
+def test_failures_are_named_in_the_heading_and_the_first_rows_read_by_line() -> None:
+    """The rejects file lists a chunk's rejected rows before its failed ones; the page shows
+    them by line number, under a heading that says failures are there too."""
+    report = sample()
+    report["failed"], report["failed_by_reason"] = 2, {"not_delivered": 2}
+    rows = [(9, "rejected", "no_identifier"), (2, "failed", "not_delivered")]
+    rows.append((5, "failed", "not_delivered"))
+    page = render_report(report, rows)
+    assert "<h2>Rejects and failures by reason</h2>" in page
+    assert re.findall(r'<tr><td class="n">(\d+)</td>', page) == ["2", "5", "9"]
+    assert "<h2>Rejects by reason</h2>" in render_report(sample(), SAMPLE_REJECTS)
+
+
+def test_a_file_that_reached_no_target_shows_no_arrow_to_a_blank() -> None:
+    report = sample()
+    report["kind"], report["target"] = "unknown", {"name": "", "id": ""}
+    assert '<span class="muted">unknown</span>' in render_report(report)
+    assert "audience_members → crm_customers_us" in " ".join(parsed(render_report(sample())).text)
+
+
+def test_where_a_country_came_from_is_explained() -> None:
+    """``mapping_default`` also counts records naming the default country themselves: without
+    the note the page would say their country was not in the file."""
+    text = " ".join(parsed(render_report(sample())).text)
+    assert "mapping_default: the mapping's defaults.country (taken, or named by the record" in text

@@ -122,11 +122,17 @@ def _header(report: Mapping[str, Any], file: Mapping[str, Any], status: str) -> 
     return (
         f'<section id="summary"><h1>{_e(file.get("key") or "(no key)")}</h1>'
         f'<p><span class="status" id="status" style="background:{colour}">{_e(status)}</span> '
-        f'<span class="muted">{_e(report.get("kind") or "")} → '
-        f"{_e(target.get('name') or '')} {_e(target.get('id') or '')}</span></p>"
+        f'<span class="muted">{_e(report.get("kind") or "")}{_target(target)}</span></p>'
         + (f'<p class="warn bad" id="error">{_e(error)}</p>' if error else "")
         + "</section>"
     )
+
+
+def _target(target: Mapping[str, Any]) -> str:
+    """`` → name id``, or nothing for a file that never reached a target (an unknown prefix):
+    an arrow to a blank would read as a target with no name."""
+    named = " ".join(_e(target.get(part)) for part in ("name", "id") if target.get(part))
+    return f" → {named}" if named else ""
 
 
 def _balance(report: Mapping[str, Any]) -> str:
@@ -188,7 +194,8 @@ def _rejects(report: Mapping[str, Any], rejects: Sequence[Reject]) -> str:
     if rejects:
         rows = "".join(
             f'<tr><td class="n">{_e(line)}</td><td>{_e(outcome)}</td><td>{_e(reason)}</td></tr>'
-            for line, outcome, reason in rejects
+            # By line: within a chunk the rejects file lists rejected rows before failed ones.
+            for line, outcome, reason in sorted(rejects)
         )
         table = (
             f"<h3>The first {len(rejects)} of {total} (line numbers in the file)</h3>"
@@ -196,8 +203,9 @@ def _rejects(report: Mapping[str, Any], rejects: Sequence[Reject]) -> str:
             f"<th>outcome</th><th>reason</th></tr>{rows}</table></div>"
         )
     where = report.get("rejects_file")
+    heading = "Rejects and failures" if failed else "Rejects"
     return (
-        '<section id="rejects"><h2>Rejects by reason</h2>'
+        f'<section id="rejects"><h2>{heading} by reason</h2>'
         + _bar_chart(bars)
         + table
         + (f'<p class="muted">every row: <code>{_e(where)}</code></p>' if where else "")
@@ -241,7 +249,7 @@ def _countries(report: Mapping[str, Any]) -> str:
         + ("<h3>Records by country</h3>" + _bar_chart([(c, n, BLUE) for c, n in countries]))
         + (
             "<h3>Where each record's country came from</h3>"
-            + _bar_chart([(s, n, GREY) for s, n in sources])
+            f'<p class="muted">{_COUNTRY_NOTE}</p>' + _bar_chart([(s, n, GREY) for s, n in sources])
             if sources
             else ""
         )
@@ -261,6 +269,12 @@ def _consent_sources(consent: Sequence[tuple[str, int]]) -> str:
         + "</div>"
     )
 
+
+_COUNTRY_NOTE = (
+    "record: its own country column; mapping_default: the mapping's defaults.country (taken, "
+    "or named by the record itself); dataset: the audience's country; deployment_default: "
+    "the deployment's DEFAULT_COUNTRY."
+)
 
 _CONSENT_NOTE = (
     "record: a value of its own consent columns other than the mapping's defaults; "

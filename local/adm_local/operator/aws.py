@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from adm_ingest.ledger import FileRecord, Ledger
 from adm_ingest.pipeline.chunks import file_id_for
@@ -120,6 +120,8 @@ def aws_message(error: BotoCoreError | ClientError) -> str:
     """One line for an AWS error: the service's code and message, or botocore's."""
     if isinstance(error, NoCredentialsError):
         return "no AWS credentials (set AWS_PROFILE, or the AWS_ACCESS_KEY_ID pair)"
+    if isinstance(error, NoRegionError):  # botocore says only "You must specify a region."
+        return "no AWS region (set AWS_REGION or AWS_DEFAULT_REGION, or a profile's region)"
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         return f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")

@@ -14,7 +14,7 @@ from adm_ingest.pipeline.routing import RoutingError, route
 from adm_ingest.setup.config import ConfigError, load_config
 from adm_local.functions import REPO_ROOT
 from adm_local.operator.exits import FILE_ERROR, USAGE, CliError
-from adm_local.operator.report import add_fail_on_rejects, exit_code, summary
+from adm_local.operator.report import add_fail_on_rejects, finish, summary
 
 DEFAULT_SETUP = REPO_ROOT / "events" / "setup-config.json"
 
@@ -34,6 +34,11 @@ def add_parser(commands: Any) -> None:
         help="setup config of the local account (default: events/setup-config.json)",
     )
     run_parser.add_argument("--json", action="store_true", help="print the report's JSON")
+    run_parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder to copy the report (JSON and HTML) and the rejects file into",
+    )
     run_parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for the report"
     )
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ValueError as error:
         raise CliError(f"{args.setup}: not JSON ({error})", USAGE) from None
 
+    from adm_local.demo import save_outputs
     from adm_local.local_accounts import local_stack_accounts
     from adm_local.stack import LocalStack
 
@@ -84,7 +90,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except TimeoutError as error:
             raise CliError(str(error)) from None
         report = stack.report(key)
+        # The stack and its bucket go away on exit: what a person opens must be copied out.
+        saved = save_outputs(stack, [key], args.out, clear=False) if args.out else []
+    for path in saved:
+        print(f"saved {path}", file=sys.stderr)
+    if report is not None and not saved:
+        print("(give --out DIR to keep the HTML report and the rejects file)", file=sys.stderr)
     if report is None:
         raise CliError(f"{key}: no report was written", FILE_ERROR)
     print(json.dumps(report, indent=2) if args.json else summary(report), file=out)
-    return exit_code(report, args.fail_on_rejects)
+    return finish(report, args.fail_on_rejects)

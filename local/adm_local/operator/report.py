@@ -63,6 +63,11 @@ def summary(report: Mapping[str, Any]) -> str:
             lines.append(f"{title}: {shown}")
     if report.get("error"):
         lines.append(f"file error: {report['error']}")
+    # What the page and the JSON say to fix (unknown columns, missing consent…): codes, counts
+    # and column names, never a value.
+    for warning in report.get("warnings") or []:
+        if isinstance(warning, Mapping) and warning.get("message"):
+            lines.append(f"warning: {warning['message']}")
     return "\n".join(lines)
 
 
@@ -78,6 +83,27 @@ def exit_code(report: Mapping[str, Any], fail_on_rejects: float | None) -> int:
     if fail_on_rejects is not None and reject_share(report) > fail_on_rejects:
         return REJECTS
     return OK
+
+
+def verdict(report: Mapping[str, Any], code: int, fail_on_rejects: float | None) -> str | None:
+    """The one line that says why the exit is not 0 (``None`` for 0), as ``dry-run``'s."""
+    if code == FILE_ERROR:
+        return f"the file failed (status {report.get('status')})"
+    if code == REJECTS:
+        return (
+            f"{reject_share(report):.1f} % of the records read were rejected, above "
+            f"--fail-on-rejects {fail_on_rejects:g} %"
+        )
+    return None
+
+
+def finish(report: Mapping[str, Any], fail_on_rejects: float | None) -> int:
+    """The exit code for a printed report, its reason (if not 0) on stderr."""
+    code = exit_code(report, fail_on_rejects)
+    explanation = verdict(report, code, fail_on_rejects)
+    if explanation is not None:
+        print(f"adm-ingest: {explanation}", file=sys.stderr)
+    return code
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -102,7 +128,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(summary(report), file=out)
     if args.html:
         _html(s3, found.bucket, args, out)
-    return exit_code(report, args.fail_on_rejects)
+    return finish(report, args.fail_on_rejects)
 
 
 def _html(s3: Any, bucket: str, args: argparse.Namespace, out: TextIO) -> None:

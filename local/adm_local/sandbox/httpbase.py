@@ -91,6 +91,11 @@ class _HttpServer(ThreadingHTTPServer):
     sandbox: SandboxHttpServer
 
 
+class CannotListen(OSError):
+    """The sandbox could not bind its address (a port in use, a privileged port): the message
+    names the address, so the CLI shows it as its one error line."""
+
+
 class ConnectionDropped(Exception):
     """An injected fault closed the connection: there is nobody left to answer."""
 
@@ -188,7 +193,14 @@ class SandboxHttpServer:
 
     def start(self) -> Self:
         """Bind and serve on a background thread; returns ``self``."""
-        httpd = _HttpServer((self._host, self._port), Handler)
+        try:
+            httpd = _HttpServer((self._host, self._port), Handler)
+        except OSError as error:
+            raise CannotListen(
+                error.errno,
+                f"{self.NAME} cannot listen on {self._host}:{self._port}: {error.strerror} "
+                "(another sandbox running? give another --port)",
+            ) from None
         httpd.sandbox = self
         self._httpd = httpd
         self._thread = threading.Thread(

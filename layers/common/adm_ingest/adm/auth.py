@@ -76,6 +76,8 @@ class Credentials:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Credentials:
         """Credentials from the secret's JSON object; ValueError names missing fields only."""
+        if not isinstance(values, Mapping):  # a file or secret holding a list, a string…
+            raise ValueError("credentials secret is not a JSON object")
         missing = [name for name in _REQUIRED_FIELDS if not values.get(name)]
         if missing:
             raise ValueError(f"credentials secret lacks field(s): {', '.join(missing)}")

@@ -152,6 +152,8 @@ class AepCredentials:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> AepCredentials:
         """Credentials from the secret's JSON object; ValueError names missing fields only."""
+        if not isinstance(values, Mapping):  # a file or secret holding a list, a string…
+            raise ValueError("AEP credentials secret is not a JSON object")
         missing = [name for name in _REQUIRED_FIELDS if not values.get(name)]
         if missing:
             raise ValueError(f"AEP credentials secret lacks field(s): {', '.join(missing)}")

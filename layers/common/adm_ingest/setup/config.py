@@ -134,6 +134,10 @@ COUNTRY_CODES = ADM_COUNTRY_CODES | {"UNKNOWN"}
 config is an API body, so ``USA`` or ``Germany`` is an error here, not a spelling to read."""
 
 
+FILE_FIELD = "<file>"
+"""The field of a problem with the config file itself (unreadable, not JSON)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One invalid field: its path (``audiences[0].name``) and the rule it breaks."""
@@ -432,10 +436,10 @@ def load_config(source: str | Path | Mapping[str, Any]) -> SetupConfig:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ConfigError("<file>", f"cannot read {path}: {error.strerror}") from None
+            raise ConfigError(FILE_FIELD, f"cannot read it ({error.strerror})") from None
         except json.JSONDecodeError as error:
             raise ConfigError(
-                "<file>", f"not valid JSON (line {error.lineno}, column {error.colno})"
+                FILE_FIELD, f"not valid JSON (line {error.lineno}, column {error.colno})"
             ) from None
     return parse_config(raw)
 
@@ -469,7 +473,9 @@ def parse_config(raw: Any) -> SetupConfig:
         raw_list = problems.take(lambda: _list(doc.get(key, []), key)) or []
         return [(item, f"{key}[{i}]") for i, item in enumerate(raw_list)]
 
-    region_hint = doc.get("region") if doc.get("region") in REGIONS else None
+    region_hint: str | None = doc.get("region") if doc.get("region") in REGIONS else None
+    if region_hint is None and "region" in doc:
+        region_hint = _TOP_REGION_INVALID  # reported once, at `region`
     account_items = [
         _account(item, path, region_hint, problems) for item, path in items("accounts")
     ]
@@ -672,6 +678,10 @@ def parse_account(raw: Any, path: str = "account") -> AccountSpec:
     return _strict(lambda item, at, problems: _account(item, at, None, problems), raw, path)
 
 
+_TOP_REGION_INVALID = "<invalid top-level region>"
+"""The region an account without its own inherits when the top-level one is invalid."""
+
+
 def _account(
     raw: Any, path: str, default_region: str | None, problems: _Problems
 ) -> AccountSpec | None:
@@ -694,7 +704,9 @@ def _account(
         if len(problems.found) > before or name is None or aep_secret is None:
             return None
         return AccountSpec(name=name, aep_secret_id=aep_secret)
-    if "region" in item or default_region is None:
+    if "region" not in item and default_region == _TOP_REGION_INVALID:
+        region = None  # it inherits the top-level region, whose problem is reported there
+    elif "region" in item or default_region is None:
         region = problems.take(lambda: _choice(item, "region", f"{path}.region", REGIONS))
     else:
         region = default_region
