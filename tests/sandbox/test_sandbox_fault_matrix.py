@@ -93,22 +93,26 @@ class FakeClock:
         return self.now
 
 
-def test_periodic_revocation_refuses_tokens_issued_before_the_latest_instant() -> None:
+def test_periodic_revocation_revokes_what_was_issued_then_each_token_its_seconds_after_grant() -> (
+    None
+):
     clock = FakeClock()
     issuer = TokenIssuer(SandboxAccount(), clock=clock)
     form = token_form_for(issuer.account)
     old = issuer.grant(form)["access_token"]
 
-    issuer.revoke_every(0.5)  # at 1000.0, then 1000.5, 1001.0…
+    issuer.revoke_every(0.5)  # at 1000.0: everything issued so far
     assert issuer.client_of(f"Bearer {old}") is None
     clock.now = 1000.2
     fresh = issuer.grant(form)["access_token"]
     assert issuer.client_of(f"Bearer {fresh}") == issuer.account.client_id
-    clock.now = 1000.49
+    clock.now = 1000.69
     assert issuer.client_of(f"Bearer {fresh}") == issuer.account.client_id
-    clock.now = 1000.5
+    clock.now = 1000.7  # 0.5 s after its grant
     assert issuer.client_of(f"Bearer {fresh}") is None
+    # A token granted just after a refusal is good for its whole 0.5 s, as a real refresh is.
     newer = issuer.grant(form)["access_token"]
+    clock.now = 1001.19
     assert issuer.client_of(f"Bearer {newer}") is not None
 
     issuer.revoke_every(None)  # stopping keeps what was revoked revoked

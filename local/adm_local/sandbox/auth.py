@@ -107,9 +107,9 @@ class TokenLedger:
         self.ttl_seconds = ttl_seconds
         self._clock = clock
         self._tokens: dict[str, _IssuedToken] = {}
-        self._revocation: tuple[float, float] | None = None
-        """``(since, every)``: tokens issued before the latest ``since + k * every`` are
-        revoked (LwA revokes tokens whenever the user or Amazon decides, not at ``expires_in``)."""
+        self._revocation: float | None = None
+        """Seconds after its grant each token is revoked (LwA revokes tokens whenever the user
+        or Amazon decides, not at ``expires_in``); None: no revocation fault."""
         self._lock = threading.Lock()
 
     def issue(self, client_id: str, prefix: str, subject: str = "") -> str:
@@ -142,27 +142,30 @@ class TokenLedger:
             revocation = self._revocation
         if issued is None or issued.expires_at <= now:
             return None
-        if issued.issued_at < _latest_revocation(revocation, now):
-            return None  # revoked by the periodic revocation fault
+        if revocation is not None and now - issued.issued_at >= revocation:
+            return None  # revoked by the revocation fault: it has lived its seconds
         return issued
 
     def revoke_every(self, seconds: float | None) -> None:
-        """Revoke every token issued so far now, and again each ``seconds`` (None: stop).
+        """Revoke every token issued so far now, and each later one ``seconds`` after it was
+        issued (None: stop).
 
-        Computed when a token is checked, not by a timer: a token is refused once a revocation
-        instant has passed since it was issued, exactly as if a timer had revoked it then.
+        Computed when a token is checked, not by a timer. Each token gets its own ``seconds``
+        (not shared instants): a token just granted after a 401 is good for that long, as a
+        real refresh is — with shared instants one could be revoked a millisecond after its
+        grant, and a client rightly takes a fresh token refused for a permanent error.
         """
         now = self._clock()
         with self._lock:
             # Starting revokes every token issued so far; stopping keeps revoked what was.
-            latest = _latest_revocation(self._revocation, now)
+            lived = self._revocation
             self._tokens = {
                 token: issued
-                if seconds is None and issued.issued_at >= latest
+                if seconds is None and (lived is None or now - issued.issued_at < lived)
                 else replace(issued, expires_at=min(issued.expires_at, now))
                 for token, issued in self._tokens.items()
             }
-            self._revocation = None if seconds is None else (now, seconds)
+            self._revocation = seconds
 
     def expire_all(self) -> None:
         """Make every token issued so far expired (new grants are unaffected)."""
@@ -236,11 +239,3 @@ class TokenIssuer(TokenLedger):
             "expires_in": int(self.ttl_seconds),
             "refresh_token": login.refresh_token,
         }
-
-
-def _latest_revocation(revocation: tuple[float, float] | None, now: float) -> float:
-    """The last revocation instant at or before ``now`` of ``(since, every)``."""
-    if revocation is None:
-        return float("-inf")
-    since, every = revocation
-    return since + max(0.0, (now - since) // every) * every

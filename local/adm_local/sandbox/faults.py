@@ -8,7 +8,8 @@ requests at random until cleared — one draw per request, so 10 % + 5 % means 1
 requests are faulted, never two faults at once; ``seed`` makes the draws repeatable.
 ``accept_then_drop`` applies the request (the state changes, as if the API did its work) and
 then closes the socket without answering: the client cannot know it landed.
-``revoke_tokens_every`` revokes every access token issued so far each S seconds until cleared;
+``revoke_tokens_every`` revokes every access token issued so far, then each new one S seconds
+after its grant, until cleared;
 ``expire_tokens`` does it once, now. ``requests_per_second`` is a sustained limit, as ADM's
 own: a token bucket of ``burst`` requests (default: one second's worth) refilled at that rate; a
 request finding it empty is answered 429 with ``Retry-After`` (the given ``retry_after``, else
