@@ -105,6 +105,20 @@ def test_report_html_is_fetched_when_written(
     assert main(["report", KEY, "--html", "--out", str(tmp_path)]) == 0
     assert (tmp_path / f"{KEY}.html").read_bytes() == b"<html>ok</html>"
     assert main(["report", KEY, "--open"]) == 2  # --open needs --html
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("key", ["../escape.csv", "audiences/x/../../../escape.csv"])
+def test_report_html_never_saves_outside_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """The saved page's path is the folder plus the key: a key that climbs out of the folder
+    is a usage error, before anything is fetched or written."""
+    out = tmp_path / "reports"
+    assert main(["report", key, "--html", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("adm-ingest: error: ") and "would be saved outside" in err
+    assert not any(tmp_path.rglob("*.html"))
 
 
 def test_unknown_keys_and_missing_resources_are_one_line(

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.open and not args.html:
         raise CliError("--open needs --html", USAGE)
+    page = html_path(args.out, args.key) if args.html else None
     found = aws.resources(args)
     found.need("bucket")
     s3 = boto3.client("s3")
@@ -126,12 +127,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(json.dumps(report, indent=2), file=out)
     else:
         print(summary(report), file=out)
-    if args.html:
-        _html(s3, found.bucket, args, out)
+    if page is not None:
+        _html(s3, found.bucket, args, page, out)
     return finish(report, args.fail_on_rejects)
 
 
-def _html(s3: Any, bucket: str, args: argparse.Namespace, out: TextIO) -> None:
+def html_path(folder: Path, key: str) -> Path:
+    """Where ``--html`` saves the page of ``key``: ``<folder>/<key>.html``, refused (a usage
+    error) when the key would lead it out of ``folder`` (``..`` segments, a leading ``/``)."""
+    path = folder / f"{key}.html"
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise CliError(f"{key!r} would be saved outside {folder}: give the key as listed", USAGE)
+    return path
+
+
+def _html(s3: Any, bucket: str, args: argparse.Namespace, path: Path, out: TextIO) -> None:
     try:
         body = s3.get_object(Bucket=bucket, Key=html_key(args.key))["Body"].read()
     except ClientError as error:
@@ -139,7 +149,6 @@ def _html(s3: Any, bucket: str, args: argparse.Namespace, out: TextIO) -> None:
             raise
         print(f"no HTML report for {args.key} (written by releases that make one)", file=sys.stderr)
         return
-    path = args.out / f"{args.key}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     print(f"HTML report: {path}", file=sys.stderr if args.json else out)
