@@ -94,3 +94,25 @@ def test_out_keeps_the_html_report_and_the_rejects_file(
     assert rejects[0] == "line,outcome,reason" and rejects[1:] == ["5,rejected,wrong_field_count"]
     assert (out / "mine.txt").read_text() == "kept"
     assert f"saved {out / 'reports' / f'{key}.html'}" in capsys.readouterr().err
+
+
+def test_mapping_sets_up_the_file_s_own_column_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The AEP sample with the AEP example config: without ``--mapping`` no column maps to
+    XDM, every row is rejected; with the sample's mapping, the rows the demo accepts are."""
+    events = Path(__file__).resolve().parents[2] / "events"
+    sample = events / "data" / "aep-loyalty-profiles.csv"
+    argv = ["local", "run", str(sample), "--prefix", "aep/loyalty_profiles/"]
+    argv += ["--setup", str(events / "setup-config-aep.json"), "--json"]
+
+    mapped = events / "mappings" / "aep-loyalty-profiles.json"
+    assert main([*argv, "--mapping", str(mapped)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accepted"] >= 1
+    assert report["records_read"] == report["accepted"] + report["rejected"] + report["failed"]
+
+    bad = tmp_path / "mapping.json"
+    bad.write_text("[1]")
+    assert main([*argv, "--mapping", str(bad)]) == 2
+    assert "must each hold a JSON object" in capsys.readouterr().err

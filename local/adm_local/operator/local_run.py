@@ -33,6 +33,12 @@ def add_parser(commands: Any) -> None:
         default=DEFAULT_SETUP,
         help="setup config of the local account (default: events/setup-config.json)",
     )
+    run_parser.add_argument(
+        "--mapping",
+        type=Path,
+        help="the file's column mapping (JSON, as a setup config's `mappings` entry), set up for "
+        "the prefix's route (e.g. aep/<dataset>); replaces the setup config's own for it",
+    )
     run_parser.add_argument("--json", action="store_true", help="print the report's JSON")
     run_parser.add_argument(
         "--out",
@@ -54,15 +60,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         found = route(key)
     except RoutingError as error:
         raise CliError(f"--prefix {args.prefix}: {error}", USAGE) from None
+    raw = _json_file(args.setup)
+    if args.mapping is not None:
+        mapping = _json_file(args.mapping)
+        if not isinstance(raw, dict) or not isinstance(mapping, dict):
+            raise CliError(f"{args.setup} and {args.mapping} must each hold a JSON object", USAGE)
+        raw["mappings"] = {**(raw.get("mappings") or {}), found.prefix: mapping}
     try:
-        config = load_config(json.loads(args.setup.read_text(encoding="utf-8")))
-    except OSError as error:
-        raise CliError(f"{args.setup}: {error.strerror or error}", USAGE) from None
+        config = load_config(raw)
     except ConfigError as error:
         problems = "; ".join(str(problem) for problem in error.problems)
         raise CliError(f"{args.setup}: {problems}", USAGE) from None
-    except ValueError as error:
-        raise CliError(f"{args.setup}: not JSON ({error})", USAGE) from None
 
     from adm_local.demo import save_outputs
     from adm_local.local_accounts import local_stack_accounts
@@ -100,3 +108,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise CliError(f"{key}: no report was written", FILE_ERROR)
     print(json.dumps(report, indent=2) if args.json else summary(report), file=out)
     return finish(report, args.fail_on_rejects)
+
+
+def _json_file(path: Path) -> Any:
+    """The JSON document in ``path``; a missing or unreadable file, or one that is not JSON, is
+    a usage error (one line)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CliError(f"{path}: {error.strerror or error}", USAGE) from None
+    except ValueError as error:
+        raise CliError(f"{path}: not JSON ({error})", USAGE) from None
