@@ -490,7 +490,9 @@ def test_tokens_revoked_every_half_second_are_refreshed_and_nothing_is_lost(
     refused = [r for r in requests if r.status == 401]
     grants = [r for r in requests if r.path == TOKEN_PATH and r.status == 200]
     assert len(refused) >= 2, "no token was revoked while in use"
-    assert len(grants) >= len(refused)  # every 401 was followed by a refresh
+    # Refreshed: not one grant per refusal, as one refresh may serve several calls refused at
+    # once (the token provider is shared); that each refused call got through is below.
+    assert grants, "no token was refreshed"
     assert stats.dead_letters == 0
     # A 401 is refused before anything is applied: still one application per record.
     assert_exactly_once(matrix, files)

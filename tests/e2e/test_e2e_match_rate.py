@@ -47,7 +47,9 @@ def versions(stack: LocalStack, key: str) -> list[dict[str, Any]]:
     """Every version of the file's report, oldest first."""
     s3 = stack.client("s3")
     listed = s3.list_object_versions(Bucket=stack.names.bucket, Prefix=report_key(key))
-    found = sorted(listed.get("Versions", []), key=lambda version: version["LastModified"])
+    # S3 lists a key's versions newest first. (Not by LastModified: it has whole seconds, and
+    # the committed and the final report may be written within one.)
+    found = [v for v in reversed(listed.get("Versions", [])) if v["Key"] == report_key(key)]
     return [
         json.loads(
             s3.get_object(Bucket=stack.names.bucket, Key=v["Key"], VersionId=v["VersionId"])[
