@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adm_ingest.setup.config import FILE_FIELD, ConfigError, SetupConfig, load_config
 
@@ -39,7 +39,51 @@ LOCAL_AEP_SECRET_ID = "adm-ingest/aep-credentials"
 LOCAL_REGISTRY_TABLE = "adm-ingest-registry"
 _FINISHED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
+if TYPE_CHECKING:
+    from adm_local.setup_runner import SetupReport
+
 Echo = Callable[[str], None]
+
+
+class SetupPrintout:
+    """What ``setup`` prints: as text while it runs, or (``--json``) one JSON document at the
+    end — ``{"runs": [<SetupReport.to_json()>…], "registry": {…}}`` — with the progress notes
+    on stderr, so stdout holds the document alone."""
+
+    def __init__(self, echo: Echo = print, *, as_json: bool = False) -> None:
+        self._echo = echo
+        self._as_json = as_json
+        self._runs: list[dict[str, Any]] = []
+        self._registry: Mapping[str, Any] | None = None
+
+    def note(self, text: str) -> None:
+        """A progress line (a step done, the execution started…)."""
+        if self._as_json:
+            print(text, file=sys.stderr)
+        else:
+            self._echo(text)
+
+    def run(self, title: str, report: SetupReport) -> None:
+        """One execution's outcome: its title line and table, or its JSON."""
+        if self._as_json:
+            self._runs.append(report.to_json())
+        else:
+            self._echo(f"\n{title}")
+            self._echo(report.format_table())
+
+    def registry(self, label: str, snapshot: Mapping[str, Any]) -> None:
+        if self._as_json:
+            self._registry = snapshot
+        else:
+            self._echo(f"\n{label}: " + json.dumps(snapshot, indent=2))
+
+    def finish(self) -> None:
+        """With ``--json``: print the document (whatever the outcome, once something ran)."""
+        if self._as_json and self._runs:
+            document: dict[str, Any] = {"runs": self._runs}
+            if self._registry is not None:
+                document["registry"] = self._registry
+            self._echo(json.dumps(document, indent=2))
 
 
 class SetupCommandError(Exception):
@@ -96,6 +140,12 @@ def add_parser(commands: Any) -> None:
         "`adm-ingest sandbox --account NAME` / `--aep-account NAME` serves the account NAME)",
     )
     setup.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document at the end: each run's status, items (kind, name, id, "
+        "result) and failure, and the registry (progress goes to stderr)",
+    )
+    setup.add_argument(
         "--stack", default=DEFAULT_STACK, help=f"with --against aws: the stack ({DEFAULT_STACK})"
     )
     setup.add_argument(
@@ -126,15 +176,19 @@ def run(args: argparse.Namespace, echo: Echo = print) -> int:
         config = load_config(args.config)
     except ConfigError as error:
         return _config_error(args.config, error)
+    printout = SetupPrintout(echo, as_json=args.json)
     try:
         if args.against == AGAINST_AWS:
-            return _against_aws(args, config, echo)
-        if args.against is not None:
-            return _against_sandbox(args, config, echo)
-        return _throw_away(args, config, echo)
+            code = _against_aws(args, config, printout)
+        elif args.against is not None:
+            code = _against_sandbox(args, config, printout)
+        else:
+            code = _throw_away(args, config, printout)
     except SetupCommandError as error:
         print(f"adm-ingest: error: {error}", file=sys.stderr)
         return error.code
+    printout.finish()
+    return code
 
 
 def _config_error(path: Path, error: ConfigError) -> int:
@@ -158,26 +212,25 @@ def _usage(message: str) -> int:
 # -- locally: a throw-away sandbox, or one already running ----------------------------------
 
 
-def _throw_away(args: argparse.Namespace, config: SetupConfig, echo: Echo) -> int:
+def _throw_away(args: argparse.Namespace, config: SetupConfig, printout: SetupPrintout) -> int:
     from adm_local.local_accounts import local_stack_accounts
     from adm_local.stack import LocalStack
 
-    echo(
+    printout.note(
         "Running the setup state machine (functions/setup/setup.asl.json) on a local stack: "
         "moto Step Functions + a throw-away ADM sandbox (use --against to keep its state)."
     )
     with LocalStack(**local_stack_accounts(config)) as stack:
         for run_number in range(1, (args.runs or 2) + 1):
             report = stack.setup(config)
-            echo(f"\nrun {run_number}: {report.status}")
-            echo(report.format_table())
+            printout.run(f"run {run_number}: {report.status}", report)
             if not report.ok:
                 return 1
-        echo("\nregistry: " + json.dumps(stack.registry.snapshot(), indent=2))
+        printout.registry("registry", stack.registry.snapshot())
     return 0
 
 
-def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) -> int:
+def _against_sandbox(args: argparse.Namespace, config: SetupConfig, printout: SetupPrintout) -> int:
     import boto3
     from moto import mock_aws
 
@@ -199,7 +252,7 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
         account_secrets = _account_secrets(config, args.account_secret)
     except ValueError as error:
         return _usage(str(error))
-    echo(
+    printout.note(
         f"Running the setup state machine on an embedded moto against the sandbox at "
         f"{adm_url}" + (f" (AEP: {aep_url})" if config.aep_datasets else "") + "."
     )
@@ -224,15 +277,14 @@ def _against_sandbox(args: argparse.Namespace, config: SetupConfig, echo: Echo) 
                 report = run_setup(
                     config, environment=environment, region=LOCAL_REGION, timeout_s=args.timeout
                 )
-                echo(f"\nrun {run_number}: {report.status}")
-                echo(report.format_table())
+                printout.run(f"run {run_number}: {report.status}", report)
                 if not report.ok:
                     return 1
             registry = Registry(
                 LOCAL_REGISTRY_TABLE,
                 dynamodb=boto3.resource("dynamodb", region_name=LOCAL_REGION),
             )
-            echo("\nregistry: " + json.dumps(registry.snapshot(), indent=2))
+            printout.registry("registry", registry.snapshot())
     finally:
         reset_powertools_caches()
     return 0
@@ -318,7 +370,7 @@ def _without_endpoint_override() -> Iterator[None]:
 # -- on AWS: start the deployed state machine and follow it ---------------------------------
 
 
-def _against_aws(args: argparse.Namespace, config: SetupConfig, echo: Echo) -> int:
+def _against_aws(args: argparse.Namespace, config: SetupConfig, printout: SetupPrintout) -> int:
     import boto3
     import botocore.exceptions
 
@@ -329,7 +381,7 @@ def _against_aws(args: argparse.Namespace, config: SetupConfig, echo: Echo) -> i
             session.client("stepfunctions"),
             arn,
             config,
-            echo=echo,
+            printout=printout,
             timeout_s=args.timeout,
             poll_s=args.poll,
             registry_table=registry_table,
@@ -371,7 +423,7 @@ def follow_setup(
     state_machine_arn: str,
     config: SetupConfig,
     *,
-    echo: Echo = print,
+    printout: SetupPrintout | None = None,
     timeout_s: float = 900.0,
     poll_s: float = 2.0,
     registry_table: str | None = None,
@@ -386,13 +438,14 @@ def follow_setup(
     from adm_local.setup_runner import report_of
     from adm_local.stepfunctions import Execution, history
 
+    printout = printout or SetupPrintout()
     started = sfn.start_execution(
         stateMachineArn=state_machine_arn,
         name=f"cli-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
         input=json.dumps(config.to_json()),
     )
     execution_arn = str(started["executionArn"])
-    echo(f"started {execution_arn}")
+    printout.note(f"started {execution_arn}")
     shown = 0
     give_up = time.monotonic() + timeout_s
     while True:
@@ -400,12 +453,12 @@ def follow_setup(
         events = history(sfn, execution_arn)  # read after: it holds every step of that status
         for step in step_events(events):
             if step.event_id > shown:
-                echo(step.format())
+                printout.note(step.format())
                 shown = step.event_id
         if described["status"] in _FINISHED:
             break
         if time.monotonic() > give_up:
-            echo(f"still {described['status']} after {timeout_s:.0f} s: {execution_arn}")
+            printout.note(f"still {described['status']} after {timeout_s:.0f} s: {execution_arn}")
             return 1
         time.sleep(poll_s)
     output = described.get("output")
@@ -417,11 +470,10 @@ def follow_setup(
         cause=described.get("cause"),
     )
     report = report_of(execution, events)
-    echo(f"\n{report.status}")
-    echo(report.format_table())
+    printout.run(report.status, report)
     if registry_table and dynamodb is not None:
         from adm_ingest.registry import Registry
 
         snapshot = Registry(registry_table, dynamodb=dynamodb).snapshot()
-        echo(f"\nregistry ({registry_table}): " + json.dumps(snapshot, indent=2))
+        printout.registry(f"registry ({registry_table})", snapshot)
     return 0 if report.ok else 1

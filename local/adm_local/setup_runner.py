@@ -134,6 +134,32 @@ class SetupReport:
         """Items a step created, updated or revoked (empty on a re-run of the same config)."""
         return [item for item in self.items if item.outcome is not Outcome.UNCHANGED]
 
+    def to_json(self) -> dict[str, Any]:
+        """The report as ``setup --json`` prints it: status, the items (kind, name, id,
+        result) and, on failure, the step, the error and its clear message (never the
+        execution's raw cause)."""
+        document: dict[str, Any] = {
+            "execution_arn": self.execution_arn,
+            "status": self.status,
+            "ok": self.ok,
+            "items": [
+                {
+                    "kind": item.kind.value,
+                    "name": item.name,
+                    "id": item.id,
+                    "result": item.outcome.value,
+                }
+                for item in self.items
+            ],
+        }
+        if not self.ok:
+            document["failure"] = {
+                "step": self.failed_step,
+                "error": self.error,
+                "message": self.message,
+            }
+        return document
+
     def format_table(self) -> str:
         """A fixed-width table (kind, name, id, outcome) plus the failure, if any.
 

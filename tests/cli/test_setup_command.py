@@ -93,6 +93,24 @@ def test_against_a_running_sandbox_the_registry_is_that_sandboxs_state(
     assert len(sandbox.state()["datasets"]) == len(config["audiences"])
 
 
+def test_json_prints_one_document_of_each_run_and_the_registry(
+    sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["setup", str(EXAMPLE), "--against", sandbox.url, "--json", "--runs", "2"]
+
+    assert main(argv) == 0
+
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)  # stdout is the document alone
+    assert "Running the setup state machine" in captured.err
+    first, second = document["runs"]
+    assert first["ok"] is True and first["status"] == "SUCCEEDED" and "failure" not in first
+    created = {(i["kind"], i["name"]) for i in first["items"] if i["result"] == "created"}
+    assert ("audience", "crm_customers_us") in created
+    assert {item["result"] for item in second["items"]} == {"unchanged"}
+    assert set(document["registry"]["audience"].values()) == set(sandbox.state()["datasets"])
+
+
 def test_the_exported_aep_url_is_the_default_aep_sandbox(
     sandbox: SandboxServer,
     aep_sandbox: AepSandboxServer,
@@ -255,6 +273,23 @@ def test_a_failed_aws_execution_shows_the_step_its_message_and_what_was_created(
     last = [line for line in out.splitlines() if line.startswith("FAILED at ")]
     assert last and last[0].startswith("FAILED at EnsureConversionDefinitions: ServerError: ")
     assert "errorType" not in last[0]
+
+
+def test_json_of_a_failed_aws_execution_names_the_step_and_its_clear_message(
+    deployed: str, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.faults.set(server_errors=1000, status=503, path="/accounts/", methods=["POST"])
+
+    assert main(["setup", str(EXAMPLE), *AWS_ARGS, "--timeout", "120", "--json"]) == 1
+
+    captured = capsys.readouterr()
+    (run,) = json.loads(captured.out)["runs"]
+    assert run["ok"] is False and run["status"] == "FAILED"
+    assert run["failure"]["step"] == "EnsureConversionDefinitions"
+    assert run["failure"]["error"] == "ServerError"
+    assert "errorType" not in run["failure"]["message"]
+    assert ("audience", "crm_customers_us") in {(i["kind"], i["name"]) for i in run["items"]}
+    assert "✗ EnsureConversionDefinitions" in captured.err  # the steps, as they ran
 
 
 def test_against_aws_without_the_stack_is_one_clear_line(
