@@ -58,7 +58,7 @@ from adm_ingest.report import (
 )
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
-from adm_local.dryrun_chunks import chunk_starts, split_items
+from adm_local.dryrun_chunks import chunk_starts, scanned_header, split_items
 
 DRY_RUN = "dry_run"
 DEPLOYMENT_COUNTRY = "US"
@@ -120,9 +120,9 @@ def dry_run(
         first = next(records)  # surfaces file-level errors before anything is written
         with path.open("rb") as start:  # the splitter's survey: the first records
             sample = head(open_records(start, max_depth=max_depth), SAMPLE_RECORDS)
-        # Columns are the sample's (CSV: the header; JSON: the first records' keys); later
-        # ones resolve as records show them.
-        header = header_of(sample) or None
+        # Columns are the file's header as the splitter scans it, else the sample's (JSON: the
+        # first records' keys; later ones resolve as records show them).
+        header = scanned_header(path) or header_of(sample) or None
         # The splitter's survey: a destination with its own record path resolves its mapping
         # against the columns; the shared path also profiles the sample's countries.
         encoder = sink.row_encoder(mapping_config)

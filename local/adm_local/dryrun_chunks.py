@@ -36,6 +36,17 @@ from adm_ingest.records import Rejection
 _UNBOUNDED = 1 << 62
 
 
+def scanned_header(path: Path) -> list[str] | None:
+    """A CSV file's header as the splitter's boundary scan reads it (``None``: a file the scan
+    does not range, e.g. gzip or a JSON array) — known even when every record is rejected."""
+    with path.open("rb") as stream:
+        try:
+            header = scan_boundaries(stream).header
+        except RangeScanUnsupported:
+            return None
+    return list(header) if header is not None else None
+
+
 def chunk_starts(path: Path, size: ChunkSize, *, max_depth: int) -> list[int]:
     """The first line (JSON array: element) of every chunk but the first, in file order.
 

@@ -36,6 +36,20 @@ def test_every_record_rejected_exits_1_with_one_clear_line(
     assert json.loads((tmp_path / "out" / "report.json").read_text())["rejected"] == 4
 
 
+def test_with_every_row_malformed_the_header_still_shows_the_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No record reaches the mapping (each row has a field too many), yet the header was read:
+    the summary and the report name its columns as the pipeline's report would."""
+    assert dry_run(tmp_path, [row + ",extra" for row in GOOD]) == 1
+
+    out = capsys.readouterr().out
+    assert "columns: (none)" not in out and "email → email" in out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["rejected_by_reason"] == {"wrong_field_count": 3}
+    assert "email" in {column["column"] for column in report["mapping"]["columns"]}
+
+
 @pytest.mark.parametrize(
     ("rows", "threshold", "code"),
     [
