@@ -34,6 +34,7 @@ from adm_local.functions import REPO_ROOT
 from adm_local.local_accounts import StackAccounts, local_stack_accounts
 from adm_local.stack import LocalStack
 from adm_local.status_command import match_rate_rows
+from adm_local.terminal import printable
 
 EVENTS = REPO_ROOT / "events"
 DATA = EVENTS / "data"
@@ -415,10 +416,10 @@ class _Printer:
         print(f"\n\033[1m{text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
 
     def line(self, text: str) -> None:
-        print(text, flush=True)
+        print(printable(text), flush=True)  # it may hold a file's column names
 
     def block(self, text: str) -> None:
-        print(text, flush=True)
+        print(printable(text), flush=True)
 
 
 class _Progress:

@@ -59,6 +59,7 @@ from adm_ingest.report import (
 from adm_ingest.settings import Settings
 from adm_ingest.values import ParseOptions
 from adm_local.dryrun_chunks import chunk_starts, scanned_header, split_items
+from adm_local.terminal import printable
 
 DRY_RUN = "dry_run"
 DEPLOYMENT_COUNTRY = "US"
@@ -256,4 +257,4 @@ def summary_text(result: DryRunResult) -> str:
     for warning in r["warnings"]:
         lines.append(f"  warning: {warning['message']}")
     lines.append(f"  bodies in {result.out_dir / r['bodies']}; report.json; rejects.csv")
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # column names are the file's: shown, never obeyed

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from adm_ingest.report import REPORTS_PREFIX, report_key
 from adm_local.operator import aws
 from adm_local.operator.exits import FILE_ERROR, OK, REJECTS, USAGE, CliError
+from adm_local.terminal import printable
 
 
 def html_key(key: str) -> str:
@@ -68,7 +69,7 @@ def summary(report: Mapping[str, Any]) -> str:
     for warning in report.get("warnings") or []:
         if isinstance(warning, Mapping) and warning.get("message"):
             lines.append(f"warning: {warning['message']}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # warnings name the file's columns: shown, never obeyed
 
 
 def reject_share(report: Mapping[str, Any]) -> float:
