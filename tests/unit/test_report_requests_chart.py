@@ -123,3 +123,11 @@ def test_a_hostile_status_is_text_in_the_chart() -> None:
     part = chart(page)
     assert "<script" not in page and "<svg onload" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;svg onload=alert(1)&gt; 3" in part
+
+
+def test_one_request_is_one_request_in_the_summary() -> None:
+    report = json.loads(SAMPLE.read_text())
+    report["requests_by_status"] = {"207": 1}
+    report["requests_over_time"] = [{"minute": "2026-12-01T14:12Z", "requests": {"207": 1}}]
+    summary = chart(render_report(report))
+    assert "1 request answered from" in summary and "1 requests" not in summary

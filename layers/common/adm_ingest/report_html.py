@@ -467,8 +467,9 @@ def _over_time(series: Any, requests: int) -> str:
     first, last = bars[0].start, bars[-1].start + width
     busiest = max(bars, key=lambda bar: bar.total)
     span = f"{_clock(first, 'full')} – {_clock(last, 'full')} UTC"
+    noun = "request" if timed == 1 else "requests"
     summary = (
-        f"{timed} requests answered from {span}, in bars of {_width_label(width)}; by status: "
+        f"{timed} {noun} answered from {span}, in bars of {_width_label(width)}; by status: "
         + ", ".join(f"{status} {count}" for status, count in totals.items())
         + f"; the busiest bar, from {_clock(busiest.start, 'full')}, has {busiest.total}"
     )
