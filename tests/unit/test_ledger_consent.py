@@ -4,29 +4,19 @@ top-level, and a redrive takes a dead-lettered chunk's share back out exactly.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
-from moto import mock_aws
 
 from adm_ingest.ledger import DeadLetter, Ledger
 from adm_ingest.ledger_redrive import RedriveLedger
 from adm_ingest.outcomes import Tally
 from adm_ingest.report import build_report
-from adm_local.resources import create_ledger_table
 from tests.unit.test_ledger_redrive import pointer
-from tests.unit.test_ledger_report import FILE_ID, TABLE, claim, entry, tally
+from tests.unit.test_ledger_report import FILE_ID, claim, entry, tally
 
 
 @pytest.fixture
-def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        create_ledger_table(dynamodb.meta.client, TABLE)
-        yield Ledger(TABLE, dynamodb=dynamodb)
+def ledger(moto_ledger: Ledger) -> Ledger:
+    return moto_ledger
 
 
 def chunk(read: int, consent: dict[str, int]) -> Tally:

@@ -6,12 +6,9 @@ dead-lettered chunk's minutes back out, and the report's series sums to the requ
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from adm_ingest.ledger import _MAX_EXPRESSION, DeadLetter, Ledger, _chunk_update
 from adm_ingest.ledger_redrive import RedriveLedger
@@ -19,23 +16,16 @@ from adm_ingest.outcomes import Tally
 from adm_ingest.records import Reason
 from adm_ingest.report import build_report
 from adm_ingest.request_times import format_minute, parse_key, parse_minute
-from adm_local.resources import create_ledger_table
 from tests.unit.test_ledger_redrive import pointer
-from tests.unit.test_ledger_report import FILE_ID, TABLE, entry
+from tests.unit.test_ledger_report import FILE_ID, entry
 
 START = parse_minute("2026-12-01T14:12Z") or 0
 
 
 @pytest.fixture
-def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb")
-        create_ledger_table(dynamodb.meta.client, TABLE)
-        ledger = Ledger(TABLE, dynamodb=dynamodb)
-        ledger.register_file(entry())
-        yield ledger
+def ledger(moto_ledger: Ledger) -> Ledger:
+    moto_ledger.register_file(entry())
+    return moto_ledger
 
 
 def answered(*requests: tuple[int, str], read: int = 5) -> Tally:
