@@ -13,7 +13,7 @@ Several accounts naming one secret share one login: its first account's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypedDict
 
@@ -42,11 +42,8 @@ def account_secrets(
         secret_id: SandboxAccount.named(first.name).secret_document(first.region)
         for secret_id, first in _first_account_of_each_secret(config).items()
     }
-    for account in config.accounts:
-        if account.aep_secret_id is not None:
-            secrets.setdefault(
-                account.aep_secret_id, AepAccount.named(account.name).secret_document()
-            )
+    for secret_id, first in _first_account_of_each_secret(config, _aep_secret).items():
+        secrets.setdefault(secret_id, AepAccount.named(first.name).secret_document())
     for secret_id, document in (given or {}).items():
         if secret_id not in secrets:
             named = ", ".join(sorted(secrets)) or "none"
@@ -61,10 +58,7 @@ def account_secrets(
 def aep_sandbox_accounts(config: SetupConfig) -> tuple[AepAccount, ...]:
     """The orgs an embedded AEP sandbox needs besides its seeded one for ``config``: one per
     ``aepSecretId``, its first account's (see :func:`account_secrets`)."""
-    first: dict[str, AccountSpec] = {}
-    for account in config.accounts:
-        if account.aep_secret_id is not None:
-            first.setdefault(account.aep_secret_id, account)
+    first = _first_account_of_each_secret(config, _aep_secret)
     return tuple(AepAccount.named(account.name) for account in first.values())
 
 
@@ -117,9 +111,22 @@ def local_stack_accounts(config: SetupConfig) -> StackAccounts:
     )
 
 
-def _first_account_of_each_secret(config: SetupConfig) -> dict[str, AccountSpec]:
+def _adm_secret(account: AccountSpec) -> str | None:
+    return account.secret_id
+
+
+def _aep_secret(account: AccountSpec) -> str | None:
+    return account.aep_secret_id
+
+
+def _first_account_of_each_secret(
+    config: SetupConfig, secret_of: Callable[[AccountSpec], str | None] = _adm_secret
+) -> dict[str, AccountSpec]:
+    """Secret id → the first of the config's accounts naming it (``secret_of``: its ADM
+    ``secretId`` by default, or its ``aepSecretId``): the account whose login it holds."""
     first: dict[str, AccountSpec] = {}
     for account in config.accounts:
-        if account.secret_id is not None:
-            first.setdefault(account.secret_id, account)
+        secret_id = secret_of(account)
+        if secret_id is not None:
+            first.setdefault(secret_id, account)
     return first
